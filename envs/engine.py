@@ -1,0 +1,163 @@
+"""The batched physics engine under every pbrl env: ``mujoco.batch`` plus a task.
+
+:class:`TaskEngine` holds N simulations of one model, resets chosen sub-envs from
+per-env random generators, applies batched actions, steps all sims on native
+threads and asks the task for observations, reward terms and termination. It
+knows nothing of autoreset or time limits: the vector and single envs add those.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import mujoco
+import mujoco.batch
+import numpy as np
+from gymnasium.utils import seeding
+
+from .task import Sim, StepOutcome, Task
+
+
+def default_threads(num_envs: int) -> int:
+    """Native threads for stepping: one per core, never more than sub-envs."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, num_envs))
+
+
+@dataclass
+class EngineStep:
+    """One batched step: everything the envs need to build their outputs."""
+
+    obs: np.ndarray  # (N, obs_dim) float64
+    reward: np.ndarray  # (N,) float64
+    terminated: np.ndarray  # (N,) bool
+    diverged: np.ndarray  # (N,) bool: MuJoCo warned or the state went non-finite
+    outcome: StepOutcome
+
+
+class TaskEngine:
+    """N simulations of a task on one ``mujoco.batch.Batch``.
+
+    Args:
+        task: the task (model, observation, reward terms, termination).
+        num_envs: number of sub-envs N.
+        nthread: native threads for stepping; ``None`` picks one per core.
+    """
+
+    def __init__(self, task: Task, num_envs: int, nthread: int | None = None):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if nthread is not None and (not isinstance(nthread, (int, np.integer)) or nthread < 1):
+            raise ValueError(f"nthread must be a positive integer or None, got {nthread!r}")
+        self.task = task
+        self.num_envs = int(num_envs)
+        self.model = task.build_model()
+        self.dt = float(self.model.opt.timestep) * task.frame_skip
+        self.nthread = int(nthread) if nthread else default_threads(self.num_envs)
+        # Persistent sims keep their whole MjData, which cfrc_ext needs.
+        self.batch = mujoco.batch.Batch(
+            self.model, self.num_envs, nthread=self.nthread, persistent=task.needs_cfrc_ext
+        )
+        self.sim = Sim(self.batch, self.model, self.dt, tuple(task.data_fields), task.needs_cfrc_ext)
+        self.act_dim = self.model.nu
+        self.obs_dim = task.observation_dim
+        self._warnings = self.batch.warning[:, :, 1].sum(axis=1)
+        self.rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
+        self.batch.reset()
+
+    # -- seeding and resets -------------------------------------------------
+
+    def seed(self, seeds: list[int | None], ids: np.ndarray) -> None:
+        """Give sub-envs ``ids`` fresh generators, as ``Env.reset(seed=...)`` does."""
+        for i, s in zip(ids, seeds):
+            self.rngs[int(i)] = seeding.np_random(s)[0]
+
+    def reset(self, ids: np.ndarray) -> None:
+        """Reset sub-envs ``ids`` to states drawn from their own generators.
+
+        As Gymnasium's ``MujocoEnv.reset``: mj_resetData, set qpos/qvel, mj_forward.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size == 0:
+            return
+        sim = self.sim
+        self.batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
+        for i in ids:
+            qpos, qvel = self.task.reset_state(self.rngs[i], sim.init_qpos, sim.init_qvel)
+            sim.qpos[i] = qpos
+            sim.qvel[i] = qvel
+        self.batch.forward(ids)
+        self._warnings[ids] = self.batch.warning[ids, :, 1].sum(axis=1)
+        sim._invalidate()
+
+    def observe(self) -> np.ndarray:
+        obs = np.asarray(self.task.observe(self.sim), dtype=np.float64)
+        if obs.shape != (self.num_envs, self.obs_dim):
+            raise RuntimeError(
+                f"{type(self.task).__name__}.observe returned shape {obs.shape}, "
+                f"expected {(self.num_envs, self.obs_dim)}"
+            )
+        return obs
+
+    # -- stepping -----------------------------------------------------------
+
+    def check_action(self, action) -> np.ndarray:
+        """Validate a batched action; returns it as float64 (N, act_dim)."""
+        try:
+            arr = np.asarray(action)
+        except Exception as exc:  # ragged lists and the like
+            raise ValueError(f"action could not be read as an array: {exc}") from None
+        if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
+            raise TypeError(f"action must hold real numbers, got dtype {arr.dtype}")
+        expected = (self.num_envs, self.act_dim)
+        if arr.shape != expected:
+            raise ValueError(f"action has shape {arr.shape}, expected {expected} (num_envs, action_dim)")
+        arr = arr.astype(np.float64, copy=False)
+        bad = ~np.isfinite(arr).all(axis=1)
+        if bad.any():
+            raise ValueError(f"action is NaN or infinite for sub-env(s) {np.flatnonzero(bad).tolist()}")
+        return arr
+
+    def step(self, action: np.ndarray, ids: np.ndarray | None = None) -> EngineStep:
+        """Apply ``action`` (validated, (N, act_dim)) and advance one env step.
+
+        Args:
+            action: the batched action.
+            ids: the sub-envs to step, or None for all (others keep their state).
+        """
+        sim = self.sim
+        before = self.task.before_step(sim)
+        sim.ctrl[:] = action
+        self.batch.step(ids, nstep=self.task.frame_skip)
+        sim._invalidate()
+        outcome = self.task.evaluate(sim, before, action)
+        obs = self.observe()
+        terms = outcome.reward_terms
+        if outcome.reward is not None:
+            reward = np.asarray(outcome.reward, dtype=np.float64)
+        else:
+            reward = np.zeros(self.num_envs)
+            for value in terms.values():
+                reward = reward + value
+        warnings = self.batch.warning[:, :, 1].sum(axis=1)
+        diverged = warnings != self._warnings
+        self._warnings = warnings
+        state_ok = np.isfinite(sim.qpos).all(axis=1) & np.isfinite(sim.qvel).all(axis=1)
+        diverged |= ~state_ok | ~np.isfinite(obs).all(axis=1) | ~np.isfinite(reward)
+        terminated = np.asarray(outcome.terminated, dtype=bool)
+        return EngineStep(obs=obs, reward=reward, terminated=terminated, diverged=diverged, outcome=outcome)
+
+    # -- rendering ----------------------------------------------------------
+
+    def render(self, index: int, renderer: mujoco.Renderer, camera: mujoco.MjvCamera) -> np.ndarray:
+        if not 0 <= index < self.num_envs:
+            raise IndexError(f"render index {index} out of range for {self.num_envs} sub-envs")
+        data = self.batch.get_data(int(index))
+        if not self.batch.persistent:
+            mujoco.mj_forward(self.model, data)
+        track = self.task.default_camera.get("trackbodyid")
+        if track is not None and track >= 0:
+            camera.lookat[:] = data.xpos[int(track)]
+        renderer.update_scene(data, camera)
+        return renderer.render()

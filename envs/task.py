@@ -1,0 +1,208 @@
+"""The task interface: what a batched MuJoCo task defines, as numpy over the batch.
+
+A :class:`Task` supplies a model, a per-env reset distribution and vectorised
+functions for observations, reward terms, termination and success. The engine
+(:mod:`pbrl.envs.engine`) does the stepping, seeding and bookkeeping, so built-in
+tasks and tasks registered with :func:`pbrl.envs.register_task` share one path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import mujoco
+import numpy as np
+
+from .card import TaskCard
+
+
+class Sim:
+    """Live, batched view of the simulation that task functions read.
+
+    Every array has the number of sub-envs N as its first axis; rows are the
+    sub-envs. Arrays are views into the engine's batch: read them, don't keep
+    them across steps.
+
+    Attributes:
+        model: the MjModel shared by all sub-envs.
+        qpos, qvel, ctrl: (N, nq), (N, nv), (N, nu) state and controls.
+        dt: the duration of one env step (timestep × frame_skip).
+        init_qpos, init_qvel: the model's initial state (nq,), (nv,).
+    """
+
+    def __init__(self, batch, model: mujoco.MjModel, dt: float, fields: tuple[str, ...], cfrc_ext: bool):
+        self.batch = batch
+        self.model = model
+        self.dt = dt
+        self.qpos = batch.bind("qpos")
+        self.qvel = batch.bind("qvel")
+        self.ctrl = batch.bind("ctrl")
+        self._fields = {name: batch.bind(name) for name in fields}
+        self._wants_cfrc = cfrc_ext
+        self._cfrc_ext = np.zeros((batch.nsim, model.nbody, 6)) if cfrc_ext else None
+        self._cfrc_stale = True
+        self._scratch = mujoco.MjData(model) if cfrc_ext else None
+        self.init_qpos = model.qpos0.copy()
+        self.init_qvel = np.zeros(model.nv)
+        self._body_ids: dict[str, int] = {}
+
+    @property
+    def num_envs(self) -> int:
+        return self.qpos.shape[0]
+
+    def field(self, name: str) -> np.ndarray:
+        """An MjData field the task declared in ``Task.data_fields``, (N, ...)."""
+        try:
+            return self._fields[name]
+        except KeyError:
+            raise KeyError(
+                f"MjData field {name!r} is not bound; list it in the task's data_fields"
+            ) from None
+
+    @property
+    def xpos(self) -> np.ndarray:
+        """Body positions (N, nbody, 3), as MjData.xpos after mj_step."""
+        return self.field("xpos")
+
+    def body_id(self, name: str | int) -> int:
+        if isinstance(name, (int, np.integer)):
+            return int(name)
+        if name not in self._body_ids:
+            bid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
+            if bid < 0:
+                raise KeyError(f"the model has no body named {name!r}")
+            self._body_ids[name] = bid
+        return self._body_ids[name]
+
+    def body_xpos(self, name: str | int) -> np.ndarray:
+        """Position of a body frame, (N, 3) (Gymnasium's ``get_body_com``)."""
+        return self.xpos[:, self.body_id(name)]
+
+    @property
+    def cfrc_ext(self) -> np.ndarray:
+        """External contact forces (N, nbody, 6), as after ``mj_rnePostConstraint``.
+
+        ``mujoco.batch`` does not fill cfrc_ext (measured with MuJoCo 4.0.0), so this
+        copies each sub-env's MjData out and runs mj_rnePostConstraint on it: the
+        one per-env loop of the engine, paid only by tasks that read contact forces.
+        """
+        if self._cfrc_ext is None:
+            raise KeyError("cfrc_ext is only computed for tasks with needs_cfrc_ext = True")
+        if self._cfrc_stale:
+            d = self._scratch
+            for i in range(self.num_envs):
+                self.batch.get_data(i, d)
+                mujoco.mj_rnePostConstraint(self.model, d)
+                self._cfrc_ext[i] = d.cfrc_ext
+            self._cfrc_stale = False
+        return self._cfrc_ext
+
+    def _invalidate(self) -> None:
+        self._cfrc_stale = True
+
+
+@dataclass
+class StepOutcome:
+    """What a task reports for one batched step.
+
+    Args:
+        reward_terms: term name -> (N,) weighted term; the reward is their sum.
+        terminated: (N,) bool.
+        quantities: named physical quantities of the card, name -> (N,).
+        success: (N,) bool, or None if the task defines no success.
+        reward: (N,) reward, if the task sums its terms in a particular order
+            (to match a reference implementation bit for bit); else None.
+    """
+
+    reward_terms: dict[str, np.ndarray]
+    terminated: np.ndarray
+    quantities: dict[str, np.ndarray] = field(default_factory=dict)
+    success: np.ndarray | None = None
+    reward: np.ndarray | None = None
+
+
+class Task:
+    """Base class of pbrl's batched tasks.
+
+    Subclasses set ``card``, ``frame_skip`` and ``xml_file`` and implement
+    :meth:`reset_state`, :meth:`observe` and :meth:`evaluate` (and
+    :meth:`before_step` when the reward needs a value from before the step, such as
+    the position for a velocity). Keyword arguments of ``__init__`` are the task's
+    options (reward weights, ranges, noise), named as in Gymnasium's v5 classes.
+    """
+
+    card: ClassVar[TaskCard]
+    xml_file: str = ""
+    frame_skip: int = 1
+    data_fields: tuple[str, ...] = ()
+    needs_cfrc_ext: bool = False
+    default_camera: Mapping[str, Any] = {}
+
+    def build_model(self) -> mujoco.MjModel:
+        """Compile the task's MJCF model."""
+        return mujoco.MjModel.from_xml_path(self.xml_file)
+
+    @property
+    def observation_dim(self) -> int:
+        return self.card.obs_dim
+
+    def reset_state(
+        self, rng: np.random.Generator, init_qpos: np.ndarray, init_qvel: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Draw one sub-env's initial (qpos, qvel) with its own generator."""
+        raise NotImplementedError
+
+    def before_step(self, sim: Sim) -> dict[str, np.ndarray]:
+        """Values to keep from before the physics step (copies), e.g. positions."""
+        return {}
+
+    def observe(self, sim: Sim) -> np.ndarray:
+        """Observations of all sub-envs, (N, obs_dim) float64."""
+        raise NotImplementedError
+
+    def evaluate(self, sim: Sim, before: dict[str, np.ndarray], action: np.ndarray) -> StepOutcome:
+        """Reward terms, termination, success and quantities after a step."""
+        raise NotImplementedError
+
+    def reset_quantities(self, sim: Sim) -> dict[str, np.ndarray]:
+        """Quantities reported in ``info`` by ``reset`` (Gymnasium's reset info)."""
+        return {}
+
+
+def check_kwargs(task_name: str, given: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``given`` over ``allowed`` defaults, naming unknown keys clearly."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"{task_name} got unknown keyword argument(s) {unknown}; "
+            f"it accepts {sorted(allowed)}"
+        )
+    merged = dict(allowed)
+    merged.update(given)
+    return merged
+
+
+def range_pair(name: str, value: Any) -> tuple[float, float]:
+    """Validate a (low, high) range option."""
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a (low, high) pair of numbers, got {value!r}") from None
+    if not low <= high:
+        raise ValueError(f"{name} must have low <= high, got {value!r}")
+    return low, high
+
+
+def number(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False) -> float:
+    """Validate a numeric option."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if nonnegative and value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return value
