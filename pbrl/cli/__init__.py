@@ -1,0 +1,1 @@
+"""pbrl's command line (``pbrl --help``)."""

@@ -1,0 +1,32 @@
+"""``pbrl``: the command-line entry point. Each command lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from . import envs_cmd
+
+app = typer.Typer(
+    name="pbrl",
+    help="pbrl: classic and preference-based RL on batched MuJoCo tasks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """pbrl: classic and preference-based RL on batched MuJoCo tasks."""
+
+
+app.command("envs")(envs_cmd.envs)
+
+
+def main() -> None:  # pragma: no cover - console script
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
