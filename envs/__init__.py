@@ -9,7 +9,11 @@ Importing this module registers every built-in task with Gymnasium::
     env = gym.make("pbrl/HalfCheetah-v5")
 """
 
-from .card import RewardTerm, TaskCard
+from . import mujoco_log as _mujoco_log
+
+_mujoco_log.install()
+
+from .card import RewardTerm, TaskCard  # noqa: E402
 from .engine import TaskEngine
 from .registry import TASKS, cards, make_task, register_task, uniform_reset
 from .single import SingleTaskEnv

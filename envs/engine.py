@@ -89,7 +89,7 @@ class TaskEngine:
             sim.qvel[i] = qvel
         self.batch.forward(ids)
         self._warnings[ids] = self.batch.warning[ids, :, 1].sum(axis=1)
-        sim._invalidate()
+        sim._invalidate(ids, reset=True)
 
     def observe(self) -> np.ndarray:
         obs = np.asarray(self.task.observe(self.sim), dtype=np.float64)
@@ -130,7 +130,7 @@ class TaskEngine:
         before = self.task.before_step(sim)
         sim.ctrl[:] = action
         self.batch.step(ids, nstep=self.task.frame_skip)
-        sim._invalidate()
+        sim._invalidate(ids)
         outcome = self.task.evaluate(sim, before, action)
         obs = self.observe()
         terms = outcome.reward_terms

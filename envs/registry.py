@@ -119,17 +119,33 @@ class FunctionTask(Task):
         return _compile(self._xml)
 
     def reset_state(self, rng, init_qpos, init_qvel):
-        return self._reset(rng, init_qpos.copy(), init_qvel.copy())
+        state = self._reset(rng, init_qpos.copy(), init_qvel.copy())
+        try:
+            qpos, qvel = (np.asarray(x, dtype=np.float64) for x in state)
+        except (TypeError, ValueError):
+            raise TypeError(f"reset must return a (qpos, qvel) pair of arrays, got {state!r}") from None
+        if qpos.shape != init_qpos.shape or qvel.shape != init_qvel.shape:
+            raise ValueError(
+                f"reset returned qpos {qpos.shape} and qvel {qvel.shape}, expected {init_qpos.shape} and {init_qvel.shape}"
+            )
+        return qpos, qvel
 
     def before_step(self, sim):
         return dict(self._before(sim)) if self._before else {}
 
     def observe(self, sim):
-        return self._observe(sim)
+        # A copy: user functions may return live views of the batch (e.g. sim.qvel).
+        return np.array(self._observe(sim), dtype=np.float64)
 
     def evaluate(self, sim, before, action):
         n = sim.num_envs
-        terms = {k: np.asarray(v, dtype=np.float64) for k, v in self._reward_terms(sim, before, action).items()}
+        returned = self._reward_terms(sim, before, action)
+        if not isinstance(returned, Mapping):
+            raise TypeError(f"reward_terms must return a dict of term name -> (N,) array, got {type(returned).__name__}")
+        terms = {k: np.asarray(v, dtype=np.float64) for k, v in returned.items()}
+        for name, value in terms.items():
+            if value.shape != (n,):
+                raise ValueError(f"reward term {name!r} has shape {value.shape}, expected (N,) = ({n},)")
         terminated = np.zeros(n, bool) if self._terminated is None else np.asarray(self._terminated(sim), dtype=bool)
         success = None if self._success is None else np.asarray(self._success(sim), dtype=bool)
         quantities = {} if self._quantities is None else dict(self._quantities(sim, before, action))
@@ -148,6 +164,8 @@ def uniform_reset(scale: float) -> Callable:
 
 
 def _compile(model: str | os.PathLike) -> mujoco.MjModel:
+    if not isinstance(model, (str, os.PathLike)):
+        raise TypeError(f"model must be an MJCF file path or XML string, got {type(model).__name__}")
     text = os.fspath(model)
     try:
         if text.lstrip().startswith("<"):
@@ -219,6 +237,8 @@ def register_task(
     if isinstance(frame_skip, bool) or not isinstance(frame_skip, int) or frame_skip < 1:
         raise ValueError(f"frame_skip must be a positive integer, got {frame_skip!r}")
     compiled = _compile(model)  # fail early on bad MJCF
+    if compiled.nu == 0:
+        raise ValueError("the MJCF model has no actuators, so the task would have no actions")
     if not card.reward_terms:
         raise ValueError("the card must name at least one reward term")
 
@@ -244,9 +264,13 @@ def _check_task(task: FunctionTask, model: mujoco.MjModel) -> None:
     except Exception as exc:
         raise ValueError(f"{card.id}: reset failed: {exc}") from exc
     try:
-        engine.observe()
+        obs = engine.observe()
     except RuntimeError as exc:
         raise ValueError(f"{card.id}: {exc}; the card has {card.obs_dim} observation labels") from None
+    except Exception as exc:
+        raise ValueError(f"{card.id}: observe failed: {type(exc).__name__}: {exc}") from exc
+    if not np.isfinite(obs).all():
+        raise ValueError(f"{card.id}: observe returned non-finite values after a reset")
     action = np.zeros((2, model.nu))
     try:
         out = engine.step(action)

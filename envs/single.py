@@ -15,7 +15,7 @@ from gymnasium import spaces
 
 from .engine import TaskEngine
 from .task import Task
-from .vector import make_camera
+from .vector import make_camera, positive_int
 
 
 class SingleTaskEnv(gym.Env):
@@ -45,7 +45,7 @@ class SingleTaskEnv(gym.Env):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
-        self._width, self._height = int(width), int(height)
+        self._width, self._height = positive_int("width", width), positive_int("height", height)
         self._renderer = None
         self._last_obs = np.zeros(self.engine.obs_dim)
 
@@ -64,10 +64,13 @@ class SingleTaskEnv(gym.Env):
         return obs.copy(), info
 
     def step(self, action):
-        action = np.asarray(action)
-        if action.shape != self.action_space.shape:
+        try:
+            action = np.asarray(action)
+        except Exception as exc:  # ragged lists and the like
+            raise ValueError(f"action could not be read as an array: {exc}") from None
+        if action.dtype.kind in "biuf" and action.shape != self.action_space.shape:
             raise ValueError(f"action has shape {action.shape}, expected {self.action_space.shape}")
-        out = self.engine.step(self.engine.check_action(action[None]))
+        out = self.engine.step(self.engine.check_action(action[None]))  # names bad dtypes, NaN
         obs = out.obs[0]
         reward = float(out.reward[0])
         terminated = bool(out.terminated[0])

@@ -41,7 +41,11 @@ class Sim:
         self._fields = {name: batch.bind(name) for name in fields}
         self._wants_cfrc = cfrc_ext
         self._cfrc_ext = np.zeros((batch.nsim, model.nbody, 6)) if cfrc_ext else None
-        self._cfrc_stale = True
+        # Rows to recompute: after a step with mj_rnePostConstraint, after a reset
+        # as the sim's MjData holds it (mj_forward leaves cfrc_ext alone, so 0).
+        self._cfrc_stale = np.ones(batch.nsim, dtype=bool)
+        self._cfrc_reset = np.zeros(batch.nsim, dtype=bool)
+        self._cfrc_bound = batch.bind("cfrc_ext") if cfrc_ext else None
         self._scratch = mujoco.MjData(model) if cfrc_ext else None
         self.init_qpos = model.qpos0.copy()
         self.init_qvel = np.zeros(model.nv)
@@ -81,25 +85,42 @@ class Sim:
 
     @property
     def cfrc_ext(self) -> np.ndarray:
-        """External contact forces (N, nbody, 6), as after ``mj_rnePostConstraint``.
+        """External contact forces (N, nbody, 6), as Gymnasium's ``MjData.cfrc_ext``.
 
-        ``mujoco.batch`` does not fill cfrc_ext (measured with MuJoCo 4.0.0), so this
-        copies each sub-env's MjData out and runs mj_rnePostConstraint on it: the
-        one per-env loop of the engine, paid only by tasks that read contact forces.
+        After a step, the value of ``mj_rnePostConstraint`` on the state ``mj_step``
+        left; after a reset, the value ``mj_resetData`` + ``mj_forward`` leave (0
+        unless a sensor needs it). ``mujoco.batch`` does not compute cfrc_ext
+        (MuJoCo 4.0.0), so this copies each stepped sub-env's MjData out of the
+        persistent batch and runs mj_rnePostConstraint on it: the one per-env loop
+        of the engine, ≈ 10 µs per sub-env (mostly the MjData copy), paid only by
+        tasks with ``needs_cfrc_ext`` and only once per step.
         """
         if self._cfrc_ext is None:
             raise KeyError("cfrc_ext is only computed for tasks with needs_cfrc_ext = True")
-        if self._cfrc_stale:
-            d = self._scratch
-            for i in range(self.num_envs):
-                self.batch.get_data(i, d)
-                mujoco.mj_rnePostConstraint(self.model, d)
-                self._cfrc_ext[i] = d.cfrc_ext
-            self._cfrc_stale = False
+        stale = self._cfrc_stale
+        if stale.any():
+            out = self._cfrc_ext
+            fresh = stale & self._cfrc_reset
+            if fresh.any():
+                out[fresh] = self._cfrc_bound[fresh]
+            d, model = self._scratch, self.model
+            get_data, rne = self.batch.get_data, mujoco.mj_rnePostConstraint
+            cfrc = d.cfrc_ext  # a view of the scratch MjData, refilled by get_data
+            for i in np.flatnonzero(stale & ~self._cfrc_reset).tolist():
+                get_data(i, d)
+                rne(model, d)
+                out[i] = cfrc
+            stale[:] = False
         return self._cfrc_ext
 
-    def _invalidate(self) -> None:
-        self._cfrc_stale = True
+    def _invalidate(self, ids: np.ndarray | None = None, reset: bool = False) -> None:
+        """Mark rows (all if ``ids`` is None) changed by a step or, if ``reset``, a reset."""
+        if ids is None:
+            self._cfrc_stale[:] = True
+            self._cfrc_reset[:] = reset
+        else:
+            self._cfrc_stale[ids] = True
+            self._cfrc_reset[ids] = reset
 
 
 @dataclass

@@ -22,6 +22,13 @@ from .task import Task
 _MODES = {m.value: m for m in AutoresetMode} | {m.name: m for m in AutoresetMode}
 
 
+def positive_int(name: str, value) -> int:
+    """Validate a positive integer option (e.g. a frame size)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def _autoreset_mode(value) -> AutoresetMode:
     if isinstance(value, AutoresetMode):
         return value
@@ -88,8 +95,8 @@ class BatchedMujocoEnv(VectorEnv):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
-        self.render_env = render_env
-        self._width, self._height = int(width), int(height)
+        self.render_env = self._env_index(render_env, "render_env")
+        self._width, self._height = positive_int("width", width), positive_int("height", height)
         self._renderer: mujoco.Renderer | None = None
 
         model = self.engine.model
@@ -116,6 +123,10 @@ class BatchedMujocoEnv(VectorEnv):
             return None
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             return [int(seed) + int(i) for i in ids]
+        if not isinstance(seed, (list, tuple, np.ndarray)):
+            raise TypeError(
+                f"seed must be None, an int or a list of {self.num_envs} ints/None, got {type(seed).__name__} {seed!r}"
+            )
         seeds = list(seed)
         if len(seeds) != self.num_envs:
             raise ValueError(f"seed must be an int or a list of {self.num_envs} seeds, got {len(seeds)}")
@@ -207,12 +218,21 @@ class BatchedMujocoEnv(VectorEnv):
             for term in info["reward_terms"].values():
                 term[resetting] = 0.0
             info["diverged"][resetting] = False
+            info["_reward_terms"] = info["_diverged"] = stepped
             for key in list(info):
                 if key.startswith("_") or key in ("reward_terms", "diverged"):
                     continue
                 info[key] = np.array(info[key], copy=True)
                 info[key][resetting] = False if info[key].dtype == np.bool_ else 0
                 info["_" + key] = stepped
+            # As Gymnasium's vector envs, the reset step carries the reset info.
+            for key, value in self.task.reset_quantities(engine.sim).items():
+                value = np.asarray(value)
+                if key not in info:
+                    info[key] = np.zeros(value.shape, dtype=value.dtype)
+                    info["_" + key] = np.zeros(self.num_envs, dtype=bool)
+                info[key][resetting] = value[resetting]
+                info["_" + key] = info["_" + key] | ~stepped
 
         done = terminated | truncated
         if self.autoreset_mode is AutoresetMode.SAME_STEP and done.any():
@@ -235,7 +255,7 @@ class BatchedMujocoEnv(VectorEnv):
         terms = {k: np.asarray(v, dtype=np.float64).copy() for k, v in outcome.reward_terms.items()}
         info: dict[str, Any] = {"reward_terms": terms, "_reward_terms": all_}
         for key, value in outcome.quantities.items():
-            info[key] = np.asarray(value)
+            info[key] = np.array(value, copy=True)  # not a live view into the batch
             info["_" + key] = all_
         if outcome.success is not None:
             info["success"] = np.asarray(outcome.success, dtype=bool).copy()
@@ -266,7 +286,7 @@ class BatchedMujocoEnv(VectorEnv):
         """
         if self.render_mode is None:
             raise RuntimeError("render() needs render_mode='rgb_array' when the env is made")
-        index = self.render_env if env_index is None else env_index
+        index = self.render_env if env_index is None else self._env_index(env_index, "render env_index")
         if self._renderer is None:
             model = self.engine.model
             model.vis.global_.offwidth = max(model.vis.global_.offwidth, self._width)
@@ -274,6 +294,13 @@ class BatchedMujocoEnv(VectorEnv):
             self._renderer = mujoco.Renderer(model, self._height, self._width)
             self._camera = make_camera(model, self.task.default_camera)
         return self.engine.render(int(index), self._renderer, self._camera)
+
+    def _env_index(self, value, name: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {value!r}")
+        if not 0 <= value < self.num_envs:
+            raise IndexError(f"{name} {value} out of range for {self.num_envs} sub-envs")
+        return int(value)
 
     def close_extras(self, **kwargs) -> None:
         if self._renderer is not None:

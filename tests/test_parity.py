@@ -8,34 +8,201 @@ import pbrl  # noqa: F401
 
 PAIRS = [
     ("pbrl/HalfCheetah-v5", "HalfCheetah-v5"),
+    ("pbrl/Hopper-v5", "Hopper-v5"),
+    ("pbrl/Walker2d-v5", "Walker2d-v5"),
+    ("pbrl/Swimmer-v5", "Swimmer-v5"),
+    ("pbrl/Reacher-v5", "Reacher-v5"),
+    ("pbrl/InvertedPendulum-v5", "InvertedPendulum-v5"),
 ]
 
+#: time limits for the comparisons (Reacher's episodes are 50 steps long)
+LIMITS = {"pbrl/Reacher-v5": 50}
 
-def run_pair(pbrl_id, gym_id, num_envs=3, steps=300, limit=120, seed=7, kwargs=None):
+#: tasks whose episodes must end by termination (not only by the time limit)
+TERMINATING = {"pbrl/Hopper-v5", "pbrl/Walker2d-v5", "pbrl/InvertedPendulum-v5"}
+
+#: pbrl reward term -> Gymnasium's info key for it
+TERM_KEYS = {
+    "forward": "reward_forward",
+    "ctrl": "reward_ctrl",
+    "healthy": "reward_survive",
+    "survive": "reward_survive",
+    "dist": "reward_dist",
+}
+
+
+def _compare_info(i1, i2, where):
+    """Reward terms and same-named quantities, wherever both envs report them."""
+    terms = i1.get("reward_terms", {})
+    for ours, theirs in TERM_KEYS.items():
+        if ours in terms and theirs in i2:
+            m = i2["_" + theirs]
+            np.testing.assert_allclose(
+                terms[ours][m], np.asarray(i2[theirs], dtype=np.float64)[m], atol=1e-6, rtol=0,
+                err_msg=f"reward term {ours!r} {where}",
+            )
+    for key, value in i2.items():
+        if key.startswith("_") or key not in i1 or isinstance(i1[key], dict):
+            continue
+        m = i1["_" + key] & i2["_" + key]
+        np.testing.assert_allclose(
+            np.asarray(i1[key], dtype=np.float64)[m], np.asarray(value, dtype=np.float64)[m],
+            atol=1e-6, rtol=0, err_msg=f"info[{key!r}] {where}",
+        )
+
+
+def run_pair(pbrl_id, gym_id, num_envs=3, steps=300, limit=120, seed=7, kwargs=None, *, check_info=False, stats=None):
+    """Step pbrl's and Gymnasium's vector envs side by side; returns episode ends.
+
+    ``check_info`` also compares reward terms and same-named info quantities;
+    ``stats`` (a dict) receives the counts of terminations, truncations and
+    unhealthy steps.
+    """
     kwargs = kwargs or {}
     ours = gym.make_vec(pbrl_id, num_envs=num_envs, max_episode_steps=limit, **kwargs)
     theirs = gym.make_vec(gym_id, num_envs=num_envs, vectorization_mode="sync", max_episode_steps=limit, **kwargs)
-    o1, _ = ours.reset(seed=seed)
-    o2, _ = theirs.reset(seed=seed)
+    o1, i1 = ours.reset(seed=seed)
+    o2, i2 = theirs.reset(seed=seed)
     np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0)
+    if check_info:
+        _compare_info(i1, i2, "at reset")
     rng = np.random.default_rng(seed)
     low, high = ours.single_action_space.low, ours.single_action_space.high
-    ends = 0
+    ends = terminated = truncated = unhealthy = 0
     for t in range(steps):
         a = rng.uniform(low, high, size=(num_envs, low.size)).astype(np.float32)
-        o1, r1, te1, tr1, _ = ours.step(a)
-        o2, r2, te2, tr2, _ = theirs.step(a)
+        o1, r1, te1, tr1, i1 = ours.step(a)
+        o2, r2, te2, tr2, i2 = theirs.step(a)
         np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0, err_msg=f"obs at step {t}")
         np.testing.assert_allclose(r1, r2, atol=1e-6, rtol=0, err_msg=f"reward at step {t}")
         np.testing.assert_array_equal(te1, te2, err_msg=f"terminated at step {t}")
         np.testing.assert_array_equal(tr1, tr2, err_msg=f"truncated at step {t}")
+        if check_info:
+            _compare_info(i1, i2, f"at step {t}")
         ends += int((te1 | tr1).sum())
+        terminated += int(te1.sum())
+        truncated += int(tr1.sum())
+        if "healthy" in i1:
+            unhealthy += int((~i1["healthy"] & i1["_healthy"]).sum())
     ours.close()
     theirs.close()
+    if stats is not None:
+        stats.update(terminated=terminated, truncated=truncated, unhealthy=unhealthy)
     return ends
 
 
 @pytest.mark.parametrize("pbrl_id,gym_id", PAIRS)
 def test_matches_gymnasium_v5(pbrl_id, gym_id):
-    ends = run_pair(pbrl_id, gym_id)
+    stats = {}
+    ends = run_pair(pbrl_id, gym_id, limit=LIMITS.get(pbrl_id, 120), check_info=True, stats=stats)
     assert ends >= 3, "the comparison should cross episode resets"
+    if pbrl_id in TERMINATING:
+        assert stats["terminated"] >= 3, f"{pbrl_id}: the comparison should include terminations, got {stats}"
+
+
+KWARG_CASES = [
+    pytest.param(
+        "pbrl/Hopper-v5", "Hopper-v5",
+        dict(
+            forward_reward_weight=2.0, ctrl_cost_weight=0.05, healthy_reward=0.5,
+            healthy_z_range=(0.9, 3.0), terminate_when_unhealthy=False, reset_noise_scale=0.05,
+            exclude_current_positions_from_observation=False,
+        ),
+        "never", id="hopper-no-termination",
+    ),
+    pytest.param(
+        "pbrl/Hopper-v5", "Hopper-v5",
+        dict(healthy_state_range=(-5.0, 5.0), healthy_z_range=(1.0, 1.5), healthy_angle_range=(-0.1, 0.3), frame_skip=2),
+        "some", id="hopper-tight-ranges",
+    ),
+    pytest.param(
+        "pbrl/Walker2d-v5", "Walker2d-v5",
+        dict(xml_file="walker2d.xml", healthy_z_range=(1.0, 1.5), healthy_angle_range=(-0.5, 0.5), ctrl_cost_weight=0.01),
+        "some", id="walker2d-old-xml-ranges",
+    ),
+    pytest.param(
+        "pbrl/Swimmer-v5", "Swimmer-v5",
+        dict(exclude_current_positions_from_observation=False, ctrl_cost_weight=0.01, reset_noise_scale=0.3),
+        "never", id="swimmer",
+    ),
+    pytest.param(
+        "pbrl/Reacher-v5", "Reacher-v5",
+        dict(reward_dist_weight=0.5, reward_control_weight=0.2, frame_skip=3),
+        "never", id="reacher",
+    ),
+    pytest.param(
+        "pbrl/InvertedPendulum-v5", "InvertedPendulum-v5", dict(reset_noise_scale=0.1, frame_skip=3),
+        "some", id="inverted-pendulum",
+    ),
+]
+
+
+@pytest.mark.parametrize("pbrl_id,gym_id,kwargs,terminations", KWARG_CASES)
+def test_matches_gymnasium_v5_with_kwargs(pbrl_id, gym_id, kwargs, terminations):
+    stats = {}
+    limit = 50 if "Reacher" in pbrl_id else 100
+    ends = run_pair(pbrl_id, gym_id, steps=250, limit=limit, kwargs=kwargs, check_info=True, stats=stats)
+    assert ends >= 3, "the comparison should cross episode resets"
+    if terminations == "never":
+        assert stats["terminated"] == 0
+    else:
+        assert stats["terminated"] >= 1, f"{pbrl_id}: expected terminations, got {stats}"
+    if kwargs.get("terminate_when_unhealthy") is False:
+        assert stats["unhealthy"] > 0, "the hopper should have been unhealthy without terminating"
+
+
+@pytest.mark.parametrize("pbrl_id,gym_id", PAIRS[1:])
+def test_single_env_matches_gymnasium_v5(pbrl_id, gym_id):
+    ours, theirs = gym.make(pbrl_id), gym.make(gym_id)
+    o1, _ = ours.reset(seed=3)
+    o2, _ = theirs.reset(seed=3)
+    np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0)
+    ours.action_space.seed(3)
+    for t in range(150):
+        a = ours.action_space.sample()
+        o1, r1, te1, tr1, _ = ours.step(a)
+        o2, r2, te2, tr2, _ = theirs.step(a)
+        np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0, err_msg=f"obs at step {t}")
+        assert abs(r1 - r2) <= 1e-6 and te1 == te2 and tr1 == tr2, f"step {t}"
+        if te1 or tr1:
+            o1, _ = ours.reset()
+            o2, _ = theirs.reset()
+            np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0, err_msg=f"reset after step {t}")
+    ours.close()
+    theirs.close()
+
+
+@pytest.mark.parametrize("pbrl_id,gym_id", PAIRS)
+def test_card_matches_env(pbrl_id, gym_id):
+    envs = gym.make_vec(pbrl_id, num_envs=2)
+    card = envs.unwrapped.card if hasattr(envs, "unwrapped") else envs.card
+    reference = gym.make(gym_id)
+    assert card.max_episode_steps == reference.spec.max_episode_steps
+    assert card.obs_dim == envs.single_observation_space.shape[0] == reference.observation_space.shape[0]
+    assert envs.single_action_space.shape == reference.action_space.shape
+    assert card.ref_min_return < card.ref_max_return
+    envs.reset(seed=0)
+    _, reward, _, _, info = envs.step(np.zeros(envs.action_space.shape, np.float32))
+    assert set(info["reward_terms"]) == set(card.term_names)
+    np.testing.assert_allclose(sum(info["reward_terms"].values()), reward, atol=1e-12)
+    assert set(card.quantities) <= set(info)
+    assert ("success" in info) == (card.success is not None)
+    envs.close()
+    reference.close()
+
+
+def test_reacher_success_is_fingertip_within_5cm():
+    envs = gym.make_vec("pbrl/Reacher-v5", num_envs=2)
+    envs.reset(seed=0)
+    sim = envs.unwrapped.engine.sim
+    # Arm stretched along +x puts the fingertip at (0.21, 0); target 1 cm and 10 cm away.
+    sim.qpos[:] = [[0.0, 0.0, 0.20, 0.0], [0.0, 0.0, 0.11, 0.0]]
+    sim.qvel[:] = 0.0
+    obs, reward, _, _, info = envs.step(np.zeros((2, 2), np.float32))
+    np.testing.assert_allclose(info["distance"], [0.01, 0.10], atol=2e-3)
+    np.testing.assert_allclose(info["distance"], np.linalg.norm(obs[:, 8:10], axis=1), atol=1e-12)
+    np.testing.assert_allclose(info["reward_terms"]["dist"], -info["distance"], atol=1e-12)
+    assert info["success"].tolist() == [True, False]
+    card = envs.unwrapped.card
+    assert card.success and "0.05" in card.success and card.extra["success_distance"] == 0.05
+    envs.close()

@@ -16,3 +16,21 @@ def gymnasium_asset(xml_file: str) -> str:
     if not os.path.isfile(path):
         raise ValueError(f"xml_file {xml_file!r}: no such file ({path})")
     return path
+
+
+def flag(name: str, value) -> bool:
+    """Validate a boolean option (True/False, or 0/1)."""
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def camera_config(value) -> dict:
+    """Validate Gymnasium's ``default_camera_config`` option."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"default_camera_config must be a dict or None, got {value!r}")
+    return dict(value)

@@ -7,11 +7,12 @@ import numpy as np
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
 from ..task import StepOutcome, Task, check_kwargs, number
-from ._common import gymnasium_asset
+from ._common import camera_config, flag, gymnasium_asset
 
 _DEFAULTS = dict(
     xml_file="half_cheetah.xml",
     frame_skip=5,
+    default_camera_config={"distance": 4.0},
     forward_reward_weight=1.0,
     ctrl_cost_weight=0.1,
     reset_noise_scale=0.1,
@@ -87,7 +88,7 @@ class HalfCheetah(Task):
         ref_min_return=-280.178953,
         ref_max_return=12135.0,
     )
-    default_camera = {"distance": 4.0, "trackbodyid": 1}
+    default_camera = {"distance": 4.0}
 
     def __init__(self, **kwargs):
         o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
@@ -96,7 +97,10 @@ class HalfCheetah(Task):
         self.forward_reward_weight = number("forward_reward_weight", o["forward_reward_weight"])
         self.ctrl_cost_weight = number("ctrl_cost_weight", o["ctrl_cost_weight"])
         self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
-        self.exclude_x = bool(o["exclude_current_positions_from_observation"])
+        self.exclude_x = flag(
+            "exclude_current_positions_from_observation", o["exclude_current_positions_from_observation"]
+        )
+        self.default_camera = camera_config(o["default_camera_config"])
 
     @property
     def observation_dim(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import envs_cmd
+from . import bench_cmd, envs_cmd
 
 app = typer.Typer(
     name="pbrl",
@@ -22,6 +22,7 @@ def _root() -> None:
 
 
 app.command("envs")(envs_cmd.envs)
+app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(bench_cmd.bench)
 
 
 def main() -> None:  # pragma: no cover - console script

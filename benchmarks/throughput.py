@@ -1,0 +1,443 @@
+"""Env-steps per second: pbrl's batched envs against Gymnasium, EnvPool and the physics.
+
+    python benchmarks/throughput.py [--quick] [--json PATH] [--tasks HalfCheetah,Ant]
+    pbrl bench throughput [--quick] [-- --json PATH]
+
+For each task (HalfCheetah, Hopper, Ant: the ``pbrl/<Name>-v5`` ids that are
+registered; missing ones are skipped with a note) and each number of sub-envs N
+(1, 16, 64, 256) it measures env-steps/s of
+
+* ``pbrl``: ``gym.make_vec("pbrl/<Name>-v5", N)``, mujoco.batch on one native thread
+  per core;
+* ``sync``: Gymnasium's ``SyncVectorEnv`` of its own ``<Name>-v5``;
+* ``async``: Gymnasium's ``AsyncVectorEnv`` (one process per sub-env), only up to
+  ``--async-max`` sub-envs (default 16): beyond that, on a 2-core machine, it is
+  N processes fighting over two cores and mostly measures the scheduler;
+* ``envpool``: EnvPool's ``<Name>-v5`` (gymnasium API, one thread per core), if
+  ``import envpool`` works;
+* the physics limit: the single-core ``mj_step`` rate of the same model, measured
+  in the same run (a tight loop of ``mj_step(model, data, nstep=frame_skip)`` with
+  the same random actions, resetting whenever Gymnasium's env would end the
+  episode), × cores ÷ frame_skip. No vector env can beat it.
+
+Every backend steps the same pre-generated uniform random actions (a bank of 64
+batched actions, cycled), autoresets as it does by default, and is timed for
+``--seconds`` after ``--warmup`` steps. The table shows env-steps/s with the ratios
+pbrl/sync and pbrl/physics-limit; the JSON (default
+``benchmarks/results/throughput.json``) has every number plus the machine, the
+versions and the load average before and after (other processes on a 2-core
+machine change these figures a lot: rerun on a quiet machine for final numbers).
+
+It also measures what Ant's contact forces cost: the per-env
+``get_data`` + ``mj_rnePostConstraint`` loop against the batched physics step, and
+the persistent batch (needed for that loop) against a non-persistent one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+TASKS = ("HalfCheetah", "Hopper", "Ant")
+SIZES = (1, 16, 64, 256)
+DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "throughput.json")
+ACTION_BANK = 64
+
+warnings.filterwarnings("ignore", message=".*settotalmass.*")
+
+
+# -- machine ------------------------------------------------------------------------
+
+
+def num_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _version(module: str) -> str | None:
+    try:
+        mod = __import__(module)
+    except Exception:
+        return None
+    return getattr(mod, "__version__", "unknown")
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "nproc": num_cores(),
+        "cpu_model": cpu_model(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "mujoco": _version("mujoco"),
+        "gymnasium": _version("gymnasium"),
+        "pbrl": _version("pbrl"),
+        "envpool": _version("envpool"),
+    }
+
+
+# -- timing -------------------------------------------------------------------------
+
+
+def time_steps(step: Callable[[np.ndarray], Any], actions: np.ndarray, seconds: float, warmup: int, min_steps: int) -> tuple[float, int, float]:
+    """Call ``step`` on the cycled action bank; return (batched steps/s, steps, seconds)."""
+    bank = len(actions)
+    for k in range(warmup):
+        step(actions[k % bank])
+    n = 0
+    start = time.perf_counter()
+    while True:
+        step(actions[n % bank])
+        n += 1
+        elapsed = time.perf_counter() - start
+        if n >= min_steps and elapsed >= seconds:
+            return n / elapsed, n, elapsed
+
+
+def physics_rate(gym_id: str, actions: np.ndarray, seconds: float, max_episode_steps: int = 1000) -> dict[str, Any]:
+    """Single-core mj_step/s of Gymnasium's model, with the env's episode ends."""
+    import gymnasium as gym
+    import mujoco
+
+    env = gym.make(gym_id).unwrapped
+    env.reset(seed=0)
+    model, data, frame_skip = env.model, env.data, env.frame_skip
+    healthy = (lambda: env.is_healthy) if hasattr(env, "is_healthy") else (lambda: True)
+    mj_step = mujoco.mj_step
+    clock = time.perf_counter
+    bank = len(actions)
+    for k in range(20):  # warm up
+        data.ctrl[:] = actions[k % bank]
+        mj_step(model, data, nstep=frame_skip)
+    env.reset(seed=0)
+    stepping = 0.0
+    calls = t_in_episode = 0
+    wall = clock()
+    while stepping < seconds or calls < 50:
+        data.ctrl[:] = actions[calls % bank]
+        t0 = clock()
+        mj_step(model, data, nstep=frame_skip)
+        stepping += clock() - t0
+        calls += 1
+        t_in_episode += 1
+        if t_in_episode >= max_episode_steps or not healthy():
+            env.reset()
+            t_in_episode = 0
+        if clock() - wall > 10 * seconds + 5:
+            break
+    env.close()
+    rate = calls * frame_skip / stepping
+    cores = num_cores()
+    return {
+        "mj_step_per_s_1core": rate,
+        "frame_skip": frame_skip,
+        "cores": cores,
+        "limit_env_steps_per_s": rate * cores / frame_skip,
+    }
+
+
+# -- backends -----------------------------------------------------------------------
+
+
+def make_backend(kind: str, name: str, n: int, seed: int = 0):
+    """(step function, close function, action dtype) for one backend."""
+    import gymnasium as gym
+
+    if kind == "pbrl":
+        env = gym.make_vec(f"pbrl/{name}-v5", num_envs=n)
+        env.reset(seed=seed)
+        return env.step, env.close, np.float32
+    if kind in ("sync", "async"):
+        env = gym.make_vec(f"{name}-v5", num_envs=n, vectorization_mode=kind)
+        env.reset(seed=seed)
+        return env.step, env.close, np.float32
+    if kind == "envpool":
+        import envpool
+
+        env = envpool.make(f"{name}-v5", env_type="gymnasium", num_envs=n, batch_size=n, num_threads=min(num_cores(), n), seed=seed)
+        env.reset()
+        return env.step, env.close, np.float64
+    raise ValueError(kind)
+
+
+def envpool_status(names: list[str]) -> tuple[bool, str]:
+    try:
+        import envpool
+    except Exception as exc:  # not installed, or a broken build
+        return False, f"EnvPool not available ({type(exc).__name__}: {exc}); `pip install envpool` to include it"
+    try:
+        have = set(envpool.list_all_envs())
+    except Exception as exc:
+        return False, f"EnvPool {getattr(envpool, '__version__', '?')} imported but could not list its envs: {exc}"
+    missing = [f"{n}-v5" for n in names if f"{n}-v5" not in have]
+    if len(missing) == len(names):
+        return False, f"EnvPool {envpool.__version__} has no MuJoCo v5 tasks ({', '.join(missing)})"
+    note = f"EnvPool {envpool.__version__}: gymnasium API, num_threads = min(cores, N)"
+    if missing:
+        note += f"; lacks {', '.join(missing)}"
+    return True, note
+
+
+# -- Ant's contact forces -----------------------------------------------------------
+
+
+def cfrc_cost(sizes: tuple[int, ...], steps: int, seed: int = 0) -> dict[str, Any]:
+    """Time Ant's per-env cfrc_ext loop against the batched physics it follows."""
+    import gymnasium as gym
+    import mujoco
+    import mujoco.batch
+
+    out: dict[str, Any] = {}
+    for n in sizes:
+        env = gym.make_vec("pbrl/Ant-v5", num_envs=n)
+        env.reset(seed=seed)
+        engine = env.engine
+        sim, batch = engine.sim, engine.batch
+        lean = mujoco.batch.Batch(engine.model, n, nthread=engine.nthread, persistent=False)
+        lean.reset()
+        rng = np.random.default_rng(seed)
+        actions = rng.uniform(-1, 1, size=(ACTION_BANK, n, engine.act_dim)).astype(np.float32)
+        t_step = t_loop = t_lean = 0.0
+        for k in range(steps + 5):
+            a = actions[k % ACTION_BANK]
+            if k % 100 == 99:  # keep the ants on their feet, as episodes would
+                env.reset()
+            lean.state[:] = batch.state  # same states for the non-persistent batch
+            lean.ctrl[:] = a
+            t0 = time.perf_counter()
+            lean.step(nstep=engine.task.frame_skip)
+            t1 = time.perf_counter()
+            sim.ctrl[:] = a
+            batch.step(nstep=engine.task.frame_skip)
+            t2 = time.perf_counter()
+            sim._invalidate()
+            sim.cfrc_ext
+            t3 = time.perf_counter()
+            if k >= 5:
+                t_lean += t1 - t0
+                t_step += t2 - t1
+                t_loop += t3 - t2
+        env.close()
+        out[str(n)] = {
+            "num_envs": n,
+            "threads": engine.nthread,
+            "physics_step_ms": 1e3 * t_step / steps,
+            "cfrc_loop_ms": 1e3 * t_loop / steps,
+            "cfrc_loop_us_per_env": 1e6 * t_loop / steps / n,
+            "loop_over_step": t_loop / t_step,
+            "nonpersistent_step_ms": 1e3 * t_lean / steps,
+            "persistent_over_nonpersistent": t_step / t_lean,
+        }
+    return out
+
+
+# -- main ---------------------------------------------------------------------------
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="throughput", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="a smoke run: short timings, N in {1, 16}")
+    p.add_argument("--json", default=DEFAULT_JSON, help=f"where to write the results (default {DEFAULT_JSON})")
+    p.add_argument("--tasks", default=",".join(TASKS), help="comma-separated task names (default: %(default)s)")
+    p.add_argument("--sizes", default=None, help="comma-separated numbers of sub-envs (default 1,16,64,256; quick 1,16)")
+    p.add_argument("--seconds", type=float, default=None, help="timed seconds per measurement (default 2; quick 0.1)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 20; quick 3)")
+    p.add_argument("--async-max", type=int, default=16, help="largest N for AsyncVectorEnv (default 16)")
+    p.add_argument("--backends", default="pbrl,sync,async,envpool", help="which backends (default: %(default)s)")
+    p.add_argument("--no-cfrc", action="store_true", help="skip the Ant contact-force cost measurement")
+    args = p.parse_args(argv)
+    args.tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if args.sizes is None:
+        args.sizes = "1,16" if args.quick else ",".join(map(str, SIZES))
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    if any(s < 1 for s in args.sizes):
+        p.error("--sizes must be positive integers")
+    args.seconds = args.seconds if args.seconds is not None else (0.1 if args.quick else 2.0)
+    args.warmup = args.warmup if args.warmup is not None else (3 if args.quick else 20)
+    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(args.backends) - {"pbrl", "sync", "async", "envpool"}
+    if unknown:
+        p.error(f"unknown backend(s) {sorted(unknown)}")
+    return args
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:,.0f}"
+
+
+def _ratio(a, b) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def render_table(report: dict[str, Any]) -> str:
+    backends = report["config"]["backends"]
+    head = ["task", "N"] + backends + ["physics limit", "pbrl/sync", "pbrl/limit"]
+    rows = []
+    for task, per_n in report["results"].items():
+        for n, row in per_n.items():
+            cells = [task, n] + [_fmt(row.get(b)) for b in backends] + [_fmt(row.get("physics_limit"))]
+            ps, pl = row.get("pbrl_over_sync"), row.get("pbrl_over_limit")
+            cells += [f"{ps:.2f}×" if ps is not None else "–", f"{100 * pl:.0f} %" if pl is not None else "–"]
+            rows.append(cells)
+    widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
+    line = lambda cells: "| " + " | ".join(str(c).rjust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    sep = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
+    return "\n".join([line(head), sep] + [line(r) for r in rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    import gymnasium as gym
+
+    import pbrl  # noqa: F401  (registers the pbrl/ ids)
+
+    report: dict[str, Any] = {
+        "machine": machine_info(),
+        "load": {"before": list(os.getloadavg())},
+        "config": {
+            "quick": args.quick,
+            "sizes": args.sizes,
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "async_max": args.async_max,
+            "backends": [],
+            "actions": f"uniform random in the action space, a bank of {ACTION_BANK} batched actions cycled, seed 0",
+        },
+        "notes": [],
+        "physics": {},
+        "results": {},
+    }
+    notes = report["notes"]
+    tasks = []
+    for name in args.tasks:
+        if f"pbrl/{name}-v5" not in gym.registry:
+            notes.append(f"pbrl/{name}-v5 is not registered: skipped")
+        elif f"{name}-v5" not in gym.registry:
+            notes.append(f"Gymnasium has no {name}-v5: skipped")
+        else:
+            tasks.append(name)
+
+    backends = [b for b in args.backends]
+    if "envpool" in backends:
+        ok, note = envpool_status(tasks)
+        notes.append(note)
+        if not ok:
+            backends.remove("envpool")
+    if "async" in backends:
+        notes.append(f"AsyncVectorEnv measured only for N <= {args.async_max} (one process per sub-env on {num_cores()} cores)")
+    report["config"]["backends"] = backends
+    min_steps = 3 if args.quick else 10
+    cores = num_cores()
+
+    print(f"pbrl throughput: {cores} cores ({cpu_model()}), load average {os.getloadavg()[0]:.2f}", flush=True)
+    for name in tasks:
+        rng = np.random.default_rng(0)
+        probe = gym.make(f"{name}-v5")
+        act_dim = probe.action_space.shape[0]
+        low, high = probe.action_space.low, probe.action_space.high
+        probe.close()
+        single = rng.uniform(low, high, size=(ACTION_BANK, act_dim)).astype(np.float32)
+        physics = physics_rate(f"{name}-v5", single, args.seconds)
+        report["physics"][name] = physics
+        print(
+            f"{name}: physics {physics['mj_step_per_s_1core']:,.0f} mj_step/s on one core, "
+            f"limit {physics['limit_env_steps_per_s']:,.0f} env-steps/s on {cores} cores",
+            flush=True,
+        )
+        per_n: dict[str, Any] = {}
+        for n in args.sizes:
+            actions = np.random.default_rng(n).uniform(low, high, size=(ACTION_BANK, n, act_dim)).astype(np.float32)
+            row: dict[str, Any] = {"physics_limit": physics["limit_env_steps_per_s"]}
+            for kind in backends:
+                if kind == "async" and n > args.async_max:
+                    row[kind] = None
+                    continue
+                if kind == "envpool" and f"{name}-v5" not in _envpool_names():
+                    row[kind] = None
+                    continue
+                step, close, dtype = make_backend(kind, name, n)
+                try:
+                    bank = actions.astype(dtype)
+                    rate, steps, seconds = time_steps(step, bank, args.seconds, args.warmup, min_steps)
+                finally:
+                    close()
+                row[kind] = rate * n
+                row[f"{kind}_timed_steps"] = steps
+                print(f"  N={n:4d} {kind:8s} {rate * n:12,.0f} env-steps/s  ({steps} steps, {seconds:.2f} s)", flush=True)
+            row["pbrl_over_sync"] = _ratio(row.get("pbrl"), row.get("sync"))
+            row["pbrl_over_limit"] = _ratio(row.get("pbrl"), row["physics_limit"])
+            row["load"] = os.getloadavg()[0]
+            per_n[str(n)] = row
+        report["results"][name] = per_n
+
+    if "Ant" in tasks and not args.no_cfrc and "pbrl" in backends:
+        sizes = tuple(s for s in (16, 64) if s in args.sizes) or (args.sizes[-1],)
+        report["ant_cfrc_ext"] = cfrc_cost(sizes, steps=20 if args.quick else 200)
+        for n, c in report["ant_cfrc_ext"].items():
+            print(
+                f"Ant cfrc_ext loop, N={n}: {c['cfrc_loop_us_per_env']:.1f} µs/env, "
+                f"{100 * c['loop_over_step']:.1f} % of the physics step ({c['physics_step_ms']:.2f} ms); "
+                f"persistent/non-persistent step {c['persistent_over_nonpersistent']:.2f}",
+                flush=True,
+            )
+
+    report["load"]["after"] = list(os.getloadavg())
+    table = render_table(report)
+    print()
+    print(table)
+    print()
+    for note in notes:
+        print(f"note: {note}")
+    print(
+        f"load average before {report['load']['before'][0]:.2f}, after {report['load']['after'][0]:.2f} "
+        f"on {cores} cores: other processes lower these figures"
+    )
+    report["table"] = table
+    if args.json:
+        folder = os.path.dirname(os.path.abspath(args.json))
+        os.makedirs(folder, exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
+_ENVPOOL_NAMES: set[str] | None = None
+
+
+def _envpool_names() -> set[str]:
+    global _ENVPOOL_NAMES
+    if _ENVPOOL_NAMES is None:
+        try:
+            import envpool
+
+            _ENVPOOL_NAMES = set(envpool.list_all_envs())
+        except Exception:
+            _ENVPOOL_NAMES = set()
+    return _ENVPOOL_NAMES
+
+
+if __name__ == "__main__":
+    sys.exit(main())

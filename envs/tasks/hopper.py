@@ -1,0 +1,198 @@
+"""Hopper, batched; identical to Gymnasium's ``Hopper-v5`` by default."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..card import RewardTerm, TaskCard
+from ..registry import register_builtin
+from ..task import StepOutcome, Task, check_kwargs, number, range_pair
+from ._common import camera_config as _camera, flag as _flag, gymnasium_asset
+
+DEFAULT_CAMERA_CONFIG = {
+    "trackbodyid": 2,
+    "distance": 3.0,
+    "lookat": np.array((0.0, 0.0, 1.15)),
+    "elevation": -20.0,
+}
+
+_DEFAULTS = dict(
+    xml_file="hopper.xml",
+    frame_skip=4,
+    default_camera_config=DEFAULT_CAMERA_CONFIG,
+    forward_reward_weight=1.0,
+    ctrl_cost_weight=1e-3,
+    healthy_reward=1.0,
+    terminate_when_unhealthy=True,
+    healthy_state_range=(-100.0, 100.0),
+    healthy_z_range=(0.7, float("inf")),
+    healthy_angle_range=(-0.2, 0.2),
+    reset_noise_scale=5e-3,
+    exclude_current_positions_from_observation=True,
+)
+
+_JOINTS = ["thigh", "leg", "foot"]
+
+
+@register_builtin
+class Hopper(Task):
+    """A 2-D one-legged hopper (torso, thigh, leg, foot) that should hop forward.
+
+    Same model, dynamics, observation, reward, termination and reset as
+    Gymnasium's ``Hopper-v5`` (``hopper.xml``, frame_skip 4, dt 0.008 s).
+
+    ## Action space
+    ``Box(-1, 1, (3,), float32)``: torques on the thigh, leg and foot hinges.
+
+    ## Observation space
+    ``Box(-inf, inf, (11,), float64)`` — ``qpos[1:]`` then ``clip(qvel, -10, 10)``:
+
+    | idx | observation | unit |
+    |-----|-------------|------|
+    | 0 | rootz: z of the torso (height) | m |
+    | 1 | rooty: angle of the torso | rad |
+    | 2–4 | angles of the thigh, leg and foot joints | rad |
+    | 5 | rootx velocity | m/s |
+    | 6 | rootz velocity | m/s |
+    | 7 | rooty angular velocity | rad/s |
+    | 8–10 | angular velocities of the thigh, leg and foot joints | rad/s |
+
+    Velocities are clipped to ±10. With
+    ``exclude_current_positions_from_observation=False`` rootx comes first (12).
+
+    ## Reward terms (``info["reward_terms"]``)
+    | term | value |
+    |------|-------|
+    | ``forward`` | ``forward_reward_weight`` × x velocity (Δx / dt) |
+    | ``healthy`` | ``healthy_reward`` while healthy, else 0 |
+    | ``ctrl`` | −``ctrl_cost_weight`` × Σ action² |
+
+    ## Episode end
+    The hopper is healthy while, with strict inequalities, every element of
+    ``state_vector()[2:]`` (``qpos[2:]`` and the unclipped ``qvel``) lies in
+    ``healthy_state_range`` (−100, 100), the torso height ``qpos[1]`` in
+    ``healthy_z_range`` (0.7, ∞) and the torso angle ``qpos[2]`` in
+    ``healthy_angle_range`` (−0.2, 0.2). It terminates when unhealthy (unless
+    ``terminate_when_unhealthy=False``); truncated after 1000 steps.
+
+    ## Reset
+    ``qpos = init + U(±reset_noise_scale)``, then ``qvel = init + U(±reset_noise_scale)``.
+
+    ## Info quantities
+    ``x_position``, ``x_velocity``, ``z_distance_from_origin`` (height above the
+    initial height), ``torso_height``, ``torso_angle``, ``healthy``.
+
+    ## Keyword arguments
+    As Gymnasium's ``HopperEnv``: ``xml_file``, ``frame_skip``,
+    ``default_camera_config``, ``forward_reward_weight``, ``ctrl_cost_weight``,
+    ``healthy_reward``, ``terminate_when_unhealthy``, ``healthy_state_range``,
+    ``healthy_z_range``, ``healthy_angle_range``, ``reset_noise_scale``,
+    ``exclude_current_positions_from_observation``.
+
+    ## Version history
+    * v5 (pbrl 0.1): first version, a batched port of Gymnasium's Hopper-v5.
+    """
+
+    card = TaskCard(
+        id="pbrl/Hopper-v5",
+        goal="Make the one-legged planar hopper hop forward (in +x) as fast as possible without falling, using little control effort.",
+        observation_labels=tuple(
+            ["rootz", "rooty"] + [f"{j}_angle" for j in _JOINTS]
+            + ["rootx_vel", "rootz_vel", "rooty_angvel"] + [f"{j}_angvel" for j in _JOINTS]
+        ),
+        quantities={
+            "x_position": "x coordinate of the torso (m)",
+            "x_velocity": "forward velocity of the torso, Δx/dt (m/s)",
+            "z_distance_from_origin": "torso height minus its initial height (m)",
+            "torso_height": "z coordinate of the torso (m)",
+            "torso_angle": "pitch angle of the torso (rad, 0 = upright)",
+            "healthy": "True while height, angle and state are within the healthy ranges",
+        },
+        reward_terms=(
+            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight"),
+            RewardTerm("healthy", 1.0, "healthy_reward for every step the hopper is healthy"),
+            RewardTerm("ctrl", -1e-3, "minus ctrl_cost_weight times the squared action norm"),
+        ),
+        termination=(
+            "By default terminates when unhealthy: torso height <= 0.7 m, |torso angle| >= 0.2 rad, or any of "
+            "qpos[2:], qvel outside (-100, 100); truncated after 1000 steps."
+        ),
+        success=None,
+        max_episode_steps=1000,
+        # D4RL's reference returns for hopper (random, expert).
+        ref_min_return=-20.272305,
+        ref_max_return=3234.3,
+    )
+    default_camera = DEFAULT_CAMERA_CONFIG
+
+    def __init__(self, **kwargs):
+        o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
+        self.xml_file = gymnasium_asset(o["xml_file"])
+        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
+        self.default_camera = _camera(o["default_camera_config"])
+        self.forward_reward_weight = number("forward_reward_weight", o["forward_reward_weight"])
+        self.ctrl_cost_weight = number("ctrl_cost_weight", o["ctrl_cost_weight"])
+        self.healthy_reward = number("healthy_reward", o["healthy_reward"])
+        self.terminate_when_unhealthy = _flag("terminate_when_unhealthy", o["terminate_when_unhealthy"])
+        self.healthy_state_range = range_pair("healthy_state_range", o["healthy_state_range"])
+        self.healthy_z_range = range_pair("healthy_z_range", o["healthy_z_range"])
+        self.healthy_angle_range = range_pair("healthy_angle_range", o["healthy_angle_range"])
+        self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
+        self.exclude_x = _flag(
+            "exclude_current_positions_from_observation", o["exclude_current_positions_from_observation"]
+        )
+
+    @property
+    def observation_dim(self) -> int:
+        return 11 if self.exclude_x else 12
+
+    def reset_state(self, rng, init_qpos, init_qvel):
+        s = self.reset_noise_scale
+        qpos = init_qpos + rng.uniform(low=-s, high=s, size=init_qpos.size)
+        qvel = init_qvel + rng.uniform(low=-s, high=s, size=init_qvel.size)
+        return qpos, qvel
+
+    def before_step(self, sim):
+        return {"x": sim.qpos[:, 0].copy()}
+
+    def observe(self, sim):
+        start = 1 if self.exclude_x else 0
+        return np.concatenate([sim.qpos[:, start:], np.clip(sim.qvel, -10.0, 10.0)], axis=1)
+
+    def is_healthy(self, sim) -> np.ndarray:
+        """(N,) bool: Gymnasium's ``is_healthy``, over the batch."""
+        z, angle = sim.qpos[:, 1], sim.qpos[:, 2]
+        state = np.concatenate([sim.qpos[:, 2:], sim.qvel], axis=1)
+        lo, hi = self.healthy_state_range
+        z_lo, z_hi = self.healthy_z_range
+        a_lo, a_hi = self.healthy_angle_range
+        healthy_state = np.all((lo < state) & (state < hi), axis=1)
+        return healthy_state & (z_lo < z) & (z < z_hi) & (a_lo < angle) & (angle < a_hi)
+
+    def evaluate(self, sim, before, action):
+        x = sim.qpos[:, 0].copy()
+        x_velocity = (x - before["x"]) / sim.dt
+        healthy = self.is_healthy(sim)
+        forward = self.forward_reward_weight * x_velocity
+        healthy_reward = healthy * self.healthy_reward
+        ctrl_cost = self.ctrl_cost_weight * np.sum(np.square(action), axis=1)
+        terminated = ~healthy if self.terminate_when_unhealthy else np.zeros(sim.num_envs, dtype=bool)
+        return StepOutcome(
+            reward_terms={"forward": forward, "healthy": healthy_reward, "ctrl": -ctrl_cost},
+            terminated=terminated,
+            quantities={
+                "x_position": x,
+                "x_velocity": x_velocity,
+                "z_distance_from_origin": sim.qpos[:, 1] - sim.init_qpos[1],
+                "torso_height": sim.qpos[:, 1].copy(),
+                "torso_angle": sim.qpos[:, 2].copy(),
+                "healthy": healthy,
+            },
+            reward=(forward + healthy_reward) - ctrl_cost,
+        )
+
+    def reset_quantities(self, sim):
+        return {
+            "x_position": sim.qpos[:, 0].copy(),
+            "z_distance_from_origin": sim.qpos[:, 1] - sim.init_qpos[1],
+        }

@@ -1,0 +1,194 @@
+"""Walker2d, batched; identical to Gymnasium's ``Walker2d-v5`` by default."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..card import RewardTerm, TaskCard
+from ..registry import register_builtin
+from ..task import StepOutcome, Task, check_kwargs, number, range_pair
+from ._common import camera_config as _camera, flag as _flag, gymnasium_asset
+
+DEFAULT_CAMERA_CONFIG = {
+    "trackbodyid": 2,
+    "distance": 4.0,
+    "lookat": np.array((0.0, 0.0, 1.15)),
+    "elevation": -20.0,
+}
+
+_DEFAULTS = dict(
+    xml_file="walker2d_v5.xml",
+    frame_skip=4,
+    default_camera_config=DEFAULT_CAMERA_CONFIG,
+    forward_reward_weight=1.0,
+    ctrl_cost_weight=1e-3,
+    healthy_reward=1.0,
+    terminate_when_unhealthy=True,
+    healthy_z_range=(0.8, 2.0),
+    healthy_angle_range=(-1.0, 1.0),
+    reset_noise_scale=5e-3,
+    exclude_current_positions_from_observation=True,
+)
+
+_JOINTS = ["thigh", "leg", "foot", "thigh_left", "leg_left", "foot_left"]
+
+
+@register_builtin
+class Walker2d(Task):
+    """A 2-D biped (torso, two legs of thigh, leg and foot) that should walk forward.
+
+    Same model, dynamics, observation, reward, termination and reset as
+    Gymnasium's ``Walker2d-v5`` (``walker2d_v5.xml``, where both feet have friction
+    1.9, frame_skip 4, dt 0.008 s).
+
+    ## Action space
+    ``Box(-1, 1, (6,), float32)``: torques on the right thigh, leg, foot and the
+    left thigh, leg, foot hinges.
+
+    ## Observation space
+    ``Box(-inf, inf, (17,), float64)`` — ``qpos[1:]`` then ``clip(qvel, -10, 10)``:
+
+    | idx | observation | unit |
+    |-----|-------------|------|
+    | 0 | rootz: z of the torso (height) | m |
+    | 1 | rooty: angle of the torso | rad |
+    | 2–4 | angles of the right thigh, leg and foot joints | rad |
+    | 5–7 | angles of the left thigh, leg and foot joints | rad |
+    | 8 | rootx velocity | m/s |
+    | 9 | rootz velocity | m/s |
+    | 10 | rooty angular velocity | rad/s |
+    | 11–16 | angular velocities of the six joints (right then left) | rad/s |
+
+    Velocities are clipped to ±10. With
+    ``exclude_current_positions_from_observation=False`` rootx comes first (18).
+
+    ## Reward terms (``info["reward_terms"]``)
+    | term | value |
+    |------|-------|
+    | ``forward`` | ``forward_reward_weight`` × x velocity (Δx / dt) |
+    | ``healthy`` | ``healthy_reward`` while healthy, else 0 |
+    | ``ctrl`` | −``ctrl_cost_weight`` × Σ action² |
+
+    ## Episode end
+    The walker is healthy while, with strict inequalities, the torso height
+    ``qpos[1]`` lies in ``healthy_z_range`` (0.8, 2.0) and the torso angle
+    ``qpos[2]`` in ``healthy_angle_range`` (−1, 1). It terminates when unhealthy
+    (unless ``terminate_when_unhealthy=False``); truncated after 1000 steps.
+
+    ## Reset
+    ``qpos = init + U(±reset_noise_scale)``, then ``qvel = init + U(±reset_noise_scale)``.
+
+    ## Info quantities
+    ``x_position``, ``x_velocity``, ``z_distance_from_origin`` (height above the
+    initial height), ``torso_height``, ``torso_angle``, ``healthy``.
+
+    ## Keyword arguments
+    As Gymnasium's ``Walker2dEnv``: ``xml_file``, ``frame_skip``,
+    ``default_camera_config``, ``forward_reward_weight``, ``ctrl_cost_weight``,
+    ``healthy_reward``, ``terminate_when_unhealthy``, ``healthy_z_range``,
+    ``healthy_angle_range``, ``reset_noise_scale``,
+    ``exclude_current_positions_from_observation``.
+
+    ## Version history
+    * v5 (pbrl 0.1): first version, a batched port of Gymnasium's Walker2d-v5.
+    """
+
+    card = TaskCard(
+        id="pbrl/Walker2d-v5",
+        goal="Make the two-legged planar walker walk forward (in +x) as fast as possible without falling, using little control effort.",
+        observation_labels=tuple(
+            ["rootz", "rooty"] + [f"{j}_angle" for j in _JOINTS]
+            + ["rootx_vel", "rootz_vel", "rooty_angvel"] + [f"{j}_angvel" for j in _JOINTS]
+        ),
+        quantities={
+            "x_position": "x coordinate of the torso (m)",
+            "x_velocity": "forward velocity of the torso, Δx/dt (m/s)",
+            "z_distance_from_origin": "torso height minus its initial height (m)",
+            "torso_height": "z coordinate of the torso (m)",
+            "torso_angle": "pitch angle of the torso (rad, 0 = upright)",
+            "healthy": "True while torso height and angle are within the healthy ranges",
+        },
+        reward_terms=(
+            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight"),
+            RewardTerm("healthy", 1.0, "healthy_reward for every step the walker is healthy"),
+            RewardTerm("ctrl", -1e-3, "minus ctrl_cost_weight times the squared action norm"),
+        ),
+        termination=(
+            "By default terminates when unhealthy: torso height outside (0.8, 2.0) m or torso "
+            "angle outside (-1, 1) rad; truncated after 1000 steps."
+        ),
+        success=None,
+        max_episode_steps=1000,
+        # D4RL's reference returns for walker2d (random, expert).
+        ref_min_return=1.629008,
+        ref_max_return=4592.3,
+    )
+    default_camera = DEFAULT_CAMERA_CONFIG
+
+    def __init__(self, **kwargs):
+        o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
+        self.xml_file = gymnasium_asset(o["xml_file"])
+        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
+        self.default_camera = _camera(o["default_camera_config"])
+        self.forward_reward_weight = number("forward_reward_weight", o["forward_reward_weight"])
+        self.ctrl_cost_weight = number("ctrl_cost_weight", o["ctrl_cost_weight"])
+        self.healthy_reward = number("healthy_reward", o["healthy_reward"])
+        self.terminate_when_unhealthy = _flag("terminate_when_unhealthy", o["terminate_when_unhealthy"])
+        self.healthy_z_range = range_pair("healthy_z_range", o["healthy_z_range"])
+        self.healthy_angle_range = range_pair("healthy_angle_range", o["healthy_angle_range"])
+        self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
+        self.exclude_x = _flag(
+            "exclude_current_positions_from_observation", o["exclude_current_positions_from_observation"]
+        )
+
+    @property
+    def observation_dim(self) -> int:
+        return 17 if self.exclude_x else 18
+
+    def reset_state(self, rng, init_qpos, init_qvel):
+        s = self.reset_noise_scale
+        qpos = init_qpos + rng.uniform(low=-s, high=s, size=init_qpos.size)
+        qvel = init_qvel + rng.uniform(low=-s, high=s, size=init_qvel.size)
+        return qpos, qvel
+
+    def before_step(self, sim):
+        return {"x": sim.qpos[:, 0].copy()}
+
+    def observe(self, sim):
+        start = 1 if self.exclude_x else 0
+        return np.concatenate([sim.qpos[:, start:], np.clip(sim.qvel, -10.0, 10.0)], axis=1)
+
+    def is_healthy(self, sim) -> np.ndarray:
+        """(N,) bool: Gymnasium's ``is_healthy``, over the batch."""
+        z, angle = sim.qpos[:, 1], sim.qpos[:, 2]
+        z_lo, z_hi = self.healthy_z_range
+        a_lo, a_hi = self.healthy_angle_range
+        return (z_lo < z) & (z < z_hi) & (a_lo < angle) & (angle < a_hi)
+
+    def evaluate(self, sim, before, action):
+        x = sim.qpos[:, 0].copy()
+        x_velocity = (x - before["x"]) / sim.dt
+        healthy = self.is_healthy(sim)
+        forward = self.forward_reward_weight * x_velocity
+        healthy_reward = healthy * self.healthy_reward
+        ctrl_cost = self.ctrl_cost_weight * np.sum(np.square(action), axis=1)
+        terminated = ~healthy if self.terminate_when_unhealthy else np.zeros(sim.num_envs, dtype=bool)
+        return StepOutcome(
+            reward_terms={"forward": forward, "healthy": healthy_reward, "ctrl": -ctrl_cost},
+            terminated=terminated,
+            quantities={
+                "x_position": x,
+                "x_velocity": x_velocity,
+                "z_distance_from_origin": sim.qpos[:, 1] - sim.init_qpos[1],
+                "torso_height": sim.qpos[:, 1].copy(),
+                "torso_angle": sim.qpos[:, 2].copy(),
+                "healthy": healthy,
+            },
+            reward=(forward + healthy_reward) - ctrl_cost,
+        )
+
+    def reset_quantities(self, sim):
+        return {
+            "x_position": sim.qpos[:, 0].copy(),
+            "z_distance_from_origin": sim.qpos[:, 1] - sim.init_qpos[1],
+        }

@@ -1,0 +1,45 @@
+"""``pbrl bench NAME``: run a script from the repository's benchmarks/ folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import List, Optional
+
+import typer
+
+
+def benchmarks_dir() -> str:
+    import pbrl
+
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(pbrl.__file__))), "benchmarks")
+
+
+def available() -> list[str]:
+    folder = benchmarks_dir()
+    if not os.path.isdir(folder):
+        return []
+    return sorted(f[:-3] for f in os.listdir(folder) if f.endswith(".py") and not f.startswith("_"))
+
+
+def bench(
+    name: str = typer.Argument(..., help="Benchmark name: a script in benchmarks/ (e.g. throughput)."),
+    quick: bool = typer.Option(False, "--quick", help="The quick profile (a smoke run)."),
+    args: Optional[List[str]] = typer.Argument(None, help="Further arguments for the script."),
+) -> None:
+    """Run benchmarks/NAME.py (each prints a table and writes JSON)."""
+    names = available()
+    if not names:
+        raise typer.BadParameter(
+            f"no benchmarks/ folder next to the pbrl package ({benchmarks_dir()}); "
+            "benchmarks run from a source checkout (pip install -e .)"
+        )
+    if name not in names:
+        raise typer.BadParameter(f"unknown benchmark {name!r}; available: {', '.join(names)}", param_hint="NAME")
+    path = os.path.join(benchmarks_dir(), name + ".py")
+    spec = importlib.util.spec_from_file_location(f"pbrl_benchmark_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = (["--quick"] if quick else []) + list(args or [])
+    result = module.main(argv)
+    raise typer.Exit(int(result or 0))

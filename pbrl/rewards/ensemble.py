@@ -1,0 +1,345 @@
+"""An ensemble of MLP reward models ``r̂(s, a)`` trained on preferences (B-Pref / PEBBLE).
+
+The members' weights are stacked — one ``(M, in, out)`` tensor per layer — so the
+whole ensemble is evaluated as one batched matrix product per layer
+(``torch.baddbmm``), never a Python loop over members. Each member is trained on its
+own shuffle (B-Pref) or bootstrap resample of the labelled pairs, all members in the
+same backward pass: their parameters are disjoint and Adam is element-wise, so this
+is exactly M independent trainings.
+
+Example::
+
+    from pbrl.rewards.ensemble import RewardEnsemble
+
+    model = RewardEnsemble(obs_dim=17, act_dim=6)          # 3 × (256, 256, 256)
+    result = model.fit(obs, actions, labels)                # obs (B, 2, H, 17), labels (B,)
+    r = model.reward(obs_batch, act_batch, aggregate="mean_minus_std", k=1.0)
+    source = model.as_reward_source("min")                  # (obs, action, next_obs, info) -> (N,)
+    p2 = model.predict_proba(cand_obs, cand_actions)        # (3, B): P(σ² ≻ σ¹) per member
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .bradley_terry import (
+    ArrayLike,
+    FitResult,
+    PairArray,
+    PreferenceRewardModel,
+    bradley_terry_loss,
+    segment_score,
+)
+
+ACTIVATIONS = {
+    "leaky_relu": F.leaky_relu,
+    "relu": F.relu,
+    "tanh": torch.tanh,
+    "elu": F.elu,
+    "gelu": F.gelu,
+    "silu": F.silu,
+}
+OUTPUT_ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "identity": lambda x: x}
+_MODULES = {
+    "leaky_relu": nn.LeakyReLU,
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+class EnsembleMLP(nn.Module):
+    """``M`` MLPs with stacked weights, evaluated in one batched computation.
+
+    Layer ``l`` holds ``weight_l`` of shape ``(M, in_l, out_l)`` and ``bias_l`` of shape
+    ``(M, 1, out_l)``, initialised like ``nn.Linear`` (U(±1/√in)) independently per
+    member.
+
+    :param n_members: number of members ``M``.
+    :param in_dim: input dimension.
+    :param hidden_sizes: hidden layer widths.
+    :param activation: hidden activation (``"leaky_relu"``, ``"relu"``, ``"tanh"``,
+        ``"elu"``, ``"gelu"``, ``"silu"``).
+    :param output_activation: ``"tanh"`` (B-Pref), ``"sigmoid"`` or ``"identity"``.
+    :param generator: torch random generator for the initialisation.
+    """
+
+    def __init__(
+        self,
+        n_members: int,
+        in_dim: int,
+        hidden_sizes: Sequence[int] = (256, 256, 256),
+        activation: str = "leaky_relu",
+        output_activation: str = "tanh",
+        generator: torch.Generator | None = None,
+    ):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        if output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, got {output_activation!r}")
+        if n_members < 1:
+            raise ValueError(f"n_members must be >= 1, got {n_members}")
+        self.n_members = int(n_members)
+        self.sizes = [int(in_dim), *(int(h) for h in hidden_sizes), 1]
+        self.activation = activation
+        self.output_activation = output_activation
+        self._act = ACTIVATIONS[activation]
+        self._out = OUTPUT_ACTIVATIONS[output_activation]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            bound = 1.0 / math.sqrt(fan_in)
+            w = torch.empty(self.n_members, fan_in, fan_out).uniform_(-bound, bound, generator=generator)
+            b = torch.empty(self.n_members, 1, fan_out).uniform_(-bound, bound, generator=generator)
+            self.weights.append(nn.Parameter(w))
+            self.biases.append(nn.Parameter(b))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Evaluate every member.
+
+        :param x: ``(N, in_dim)`` inputs shared by all members, or ``(M, N, in_dim)``
+            one batch per member.
+        :return: ``(M, N)`` outputs.
+        """
+        if x.dim() == 2:
+            # One GEMM for the first layer of all members: (N, in) @ (in, M·h).
+            w0 = self.weights[0]
+            m, fan_in, fan_out = w0.shape
+            h = (x @ w0.permute(1, 0, 2).reshape(fan_in, m * fan_out)).reshape(-1, m, fan_out).transpose(0, 1)
+            h = h + self.biases[0]
+        else:
+            h = torch.baddbmm(self.biases[0], x, self.weights[0])
+        for w, b in zip(self.weights[1:], self.biases[1:]):
+            h = torch.baddbmm(b, self._act(h), w)
+        return self._out(h).squeeze(-1)
+
+    def member(self, i: int) -> nn.Sequential:
+        """Member ``i`` as an ordinary ``nn.Sequential`` of ``nn.Linear`` (a copy).
+
+        Used to check the batched computation against a loop and in benchmarks.
+
+        :param i: the member's index.
+        :return: the member's MLP with copied weights.
+        """
+        layers: list[nn.Module] = []
+        n_layers = len(self.weights)
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            lin = nn.Linear(w.shape[1], w.shape[2])
+            with torch.no_grad():
+                lin.weight.copy_(w[i].T)
+                lin.bias.copy_(b[i, 0])
+            layers.append(lin)
+            if l < n_layers - 1:
+                layers.append(_MODULES[self.activation]())
+        layers.append(_MODULES[self.output_activation]())
+        return nn.Sequential(*layers).to(self.weights[0].device)
+
+
+class RewardEnsemble(PreferenceRewardModel):
+    """An ensemble of MLP reward models trained with the Bradley–Terry loss (B-Pref).
+
+    :param obs_dim: observation dimension.
+    :param act_dim: action dimension.
+    :param n_members: ensemble size (B-Pref: 3).
+    :param hidden_sizes: hidden widths of each member (B-Pref: 3 × 256).
+    :param activation: hidden activation (B-Pref: LeakyReLU).
+    :param output_activation: per-step reward squashing (B-Pref: tanh).
+    :param segment_score: ``"sum"`` of per-step rewards (B-Pref) or ``"mean"`` over time
+        (Preference Transformer's code).
+    :param lr: Adam learning rate (3e-4).
+    :param weight_decay: Adam weight decay (0).
+    :param batch_size: pairs per gradient step, per member (128).
+    :param max_epochs: default epoch cap of :meth:`fit` (200).
+    :param target_accuracy: default train-accuracy threshold of :meth:`fit` (0.97).
+    :param sampling: each member's view of the labelled pairs per epoch:
+        ``"shuffle"`` (B-Pref: its own permutation) or ``"bootstrap"`` (resampled
+        with replacement).
+    :param normalize_inputs: standardise ``(obs, action)`` with statistics of the
+        training pairs, refreshed at every :meth:`fit`.
+    :param device: torch device.
+    :param seed: seed of the initialisation and the sampling.
+    """
+
+    kind = "ensemble"
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        *,
+        n_members: int = 3,
+        hidden_sizes: Sequence[int] = (256, 256, 256),
+        activation: str = "leaky_relu",
+        output_activation: str = "tanh",
+        segment_score: str = "sum",
+        lr: float = 3e-4,
+        weight_decay: float = 0.0,
+        batch_size: int = 128,
+        max_epochs: int = 200,
+        target_accuracy: float = 0.97,
+        sampling: str = "shuffle",
+        normalize_inputs: bool = False,
+        device: str | torch.device = "cpu",
+        seed: int | None = None,
+    ):
+        super().__init__(
+            obs_dim, act_dim, segment_score=segment_score, normalize_inputs=normalize_inputs, device=device, seed=seed
+        )
+        if sampling not in ("shuffle", "bootstrap"):
+            raise ValueError(f"sampling must be 'shuffle' or 'bootstrap', got {sampling!r}")
+        if batch_size < 1 or max_epochs < 1:
+            raise ValueError(f"batch_size and max_epochs must be >= 1, got {batch_size}, {max_epochs}")
+        self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
+        self.activation = activation
+        self.output_activation = output_activation
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.batch_size = int(batch_size)
+        self.max_epochs = int(max_epochs)
+        self.target_accuracy = float(target_accuracy)
+        self.sampling = sampling
+        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        self.net = EnsembleMLP(n_members, self.in_dim, self.hidden_sizes, activation, output_activation, gen).to(
+            self.device
+        )
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+    @property
+    def n_members(self) -> int:
+        """Number of ensemble members."""
+        return self.net.n_members
+
+    def config(self) -> dict:
+        """The constructor arguments, JSON-ready."""
+        return {
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "n_members": self.n_members,
+            "hidden_sizes": list(self.hidden_sizes),
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+            "segment_score": self.segment_score,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "batch_size": self.batch_size,
+            "max_epochs": self.max_epochs,
+            "target_accuracy": self.target_accuracy,
+            "sampling": self.sampling,
+            "normalize_inputs": self.normalize_inputs,
+            "device": str(self.device),
+            "seed": self.seed,
+        }
+
+    # ----------------------------------------------------------------- forward
+
+    def _step_rewards(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _pair_scores(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, d = x.shape
+        r = self.net(x.reshape(-1, d)).reshape(self.n_members, b, 2, h)
+        return segment_score(r, self.segment_score)
+
+    # ----------------------------------------------------------------- training
+
+    def fit(
+        self,
+        obs: PairArray,
+        actions: PairArray,
+        labels: ArrayLike,
+        *,
+        max_epochs: int | None = None,
+        target_accuracy: float | None = None,
+        batch_size: int | None = None,
+    ) -> FitResult:
+        """Train every member on the labelled pairs with the Bradley–Terry loss.
+
+        Each epoch, each member visits its own shuffle (or bootstrap resample) of the
+        pairs in batches of ``batch_size``; all members step together. Training stops
+        when the epoch's train accuracy, averaged over members, reaches
+        ``target_accuracy`` (B-Pref: 0.97), or after ``max_epochs``. Optimiser state
+        carries over between calls (B-Pref retrains on the growing label set).
+
+        :param obs: ``(B, 2, H, obs_dim)`` or a pair ``(first, second)`` of ``(B, H, obs_dim)``.
+        :param actions: ``(B, 2, H, act_dim)`` or a pair of ``(B, H, act_dim)``.
+        :param labels: ``(B,)`` in {0, 1, 0.5}; 1 = second segment preferred; NaN = skipped.
+        :param max_epochs: epoch cap (default: the model's ``max_epochs``).
+        :param target_accuracy: stop at this train accuracy (default: the model's).
+        :param batch_size: pairs per step and member (default: the model's).
+        :return: what happened, as a :class:`FitResult`.
+        :raises ValueError: on bad shapes or labels, an empty or all-skipped set.
+        :raises FloatingPointError: if the loss becomes NaN (weights are restored).
+        """
+        t0 = time.perf_counter()
+        max_epochs = self.max_epochs if max_epochs is None else int(max_epochs)
+        target = self.target_accuracy if target_accuracy is None else float(target_accuracy)
+        bs = self.batch_size if batch_size is None else int(batch_size)
+        x, y, n_skipped = self._prepare_training(obs, actions, labels)
+        n, _, h, d = x.shape
+        m = self.n_members
+        decisive = y != 0.5
+        n_ties = int((~decisive).sum())
+        snap = self._snapshot()
+        self.net.train()
+        acc_m = torch.full((m,), math.nan)
+        loss_m = torch.full((m,), math.nan)
+        epoch = -1
+        stopped = False
+        for epoch in range(max_epochs):
+            if self.sampling == "shuffle":
+                order = np.argsort(self._rng.random((m, n)), axis=1)
+            else:
+                order = self._rng.integers(0, n, size=(m, n))
+            order_t = torch.from_numpy(order).to(self.device)
+            loss_sum = torch.zeros(m, device=self.device)
+            correct = torch.zeros(m, device=self.device)
+            counted = torch.zeros(m, device=self.device)
+            for start in range(0, n, bs):
+                idx = order_t[:, start : start + bs]  # (M, b)
+                xb = x[idx]  # (M, b, 2, H, d)
+                yb = y[idx]  # (M, b)
+                b = idx.shape[1]
+                r = self.net(xb.reshape(m, b * 2 * h, d)).reshape(m, b, 2, h)
+                scores = segment_score(r, self.segment_score)
+                losses = bradley_terry_loss(scores[..., 0], scores[..., 1], yb, reduction="none")  # (M, b)
+                loss = losses.mean(-1).sum()  # each member's own mean loss; disjoint parameters
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                with torch.no_grad():
+                    dec = yb != 0.5
+                    correct += (((scores[..., 1] > scores[..., 0]) == (yb > 0.5)) & dec).sum(-1)
+                    counted += dec.sum(-1)
+                    loss_sum += losses.sum(-1)
+            loss_m = (loss_sum / n).cpu()
+            if not bool(torch.isfinite(loss_m).all()):
+                self._raise_non_finite_loss(snap, epoch)
+            acc_m = (correct / counted).cpu() if bool((counted > 0).all()) else torch.full((m,), math.nan)
+            if bool((acc_m.mean() >= target)):
+                stopped = True
+                break
+        self.net.eval()
+        return FitResult(
+            epochs=epoch + 1,
+            stopped_early=stopped,
+            train_accuracy=float(acc_m.mean()),
+            member_accuracy=[float(a) for a in acc_m],
+            loss=float(loss_m.mean()),
+            member_loss=[float(v) for v in loss_m],
+            n_pairs=int(n),
+            n_ties=n_ties,
+            n_skipped=n_skipped,
+            seconds=time.perf_counter() - t0,
+        )

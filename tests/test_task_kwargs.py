@@ -1,0 +1,98 @@
+"""Keyword arguments of the built-in tasks: Gymnasium's names and defaults, clear errors."""
+
+import importlib
+import inspect
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import pbrl  # noqa: F401
+from pbrl.envs import make_task
+
+GYM_CLASSES = {
+    "pbrl/HalfCheetah-v5": "HalfCheetah-v5",
+    "pbrl/Hopper-v5": "Hopper-v5",
+    "pbrl/Walker2d-v5": "Walker2d-v5",
+    "pbrl/Swimmer-v5": "Swimmer-v5",
+    "pbrl/Reacher-v5": "Reacher-v5",
+    "pbrl/InvertedPendulum-v5": "InvertedPendulum-v5",
+}
+OURS = ["pbrl/Hopper-v5", "pbrl/Walker2d-v5", "pbrl/Swimmer-v5", "pbrl/Reacher-v5", "pbrl/InvertedPendulum-v5"]
+
+
+def _gym_defaults(gym_id):
+    entry = gym.spec(gym_id).entry_point
+    module, name = entry.split(":")
+    cls = getattr(__import__(module, fromlist=[name]), name)
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name: p.default for p in params if p.name != "self" and p.kind is not p.VAR_KEYWORD}
+
+
+@pytest.mark.parametrize("pbrl_id", OURS)
+def test_kwargs_are_gymnasiums(pbrl_id):
+    module = importlib.import_module(type(make_task(pbrl_id)).__module__)
+    ours = module._DEFAULTS
+    theirs = _gym_defaults(GYM_CLASSES[pbrl_id])
+    assert set(ours) == set(theirs)
+    for key, value in theirs.items():
+        if isinstance(value, dict):
+            assert set(ours[key]) == set(value), key
+        else:
+            assert np.all(np.asarray(ours[key]) == np.asarray(value)), key
+
+
+BAD = [
+    # (id, kwargs, exception, words the message must contain)
+    ("pbrl/Hopper-v5", {"ctrl_cost_wieght": 0.1}, TypeError, ["ctrl_cost_wieght", "ctrl_cost_weight"]),
+    ("pbrl/Walker2d-v5", {"healthy_state_range": (-1, 1)}, TypeError, ["healthy_state_range"]),
+    ("pbrl/Swimmer-v5", {"healthy_reward": 1.0}, TypeError, ["healthy_reward"]),
+    ("pbrl/Reacher-v5", {"reset_noise_scale": 0.1}, TypeError, ["reset_noise_scale"]),
+    ("pbrl/InvertedPendulum-v5", {"ctrl_cost_weight": 0.1}, TypeError, ["ctrl_cost_weight"]),
+    ("pbrl/Hopper-v5", {"ctrl_cost_weight": "high"}, ValueError, ["ctrl_cost_weight", "number"]),
+    ("pbrl/Hopper-v5", {"forward_reward_weight": None}, ValueError, ["forward_reward_weight"]),
+    ("pbrl/Walker2d-v5", {"healthy_reward": float("nan")}, ValueError, ["healthy_reward", "finite"]),
+    ("pbrl/Swimmer-v5", {"ctrl_cost_weight": [1e-4]}, ValueError, ["ctrl_cost_weight"]),
+    ("pbrl/Reacher-v5", {"reward_dist_weight": "1"}, ValueError, ["reward_dist_weight"]),
+    ("pbrl/Reacher-v5", {"reward_control_weight": True}, ValueError, ["reward_control_weight"]),
+    ("pbrl/InvertedPendulum-v5", {"reset_noise_scale": -0.1}, ValueError, ["reset_noise_scale", ">= 0"]),
+    ("pbrl/Hopper-v5", {"healthy_z_range": (2.0, 0.7)}, ValueError, ["healthy_z_range", "low <= high"]),
+    ("pbrl/Hopper-v5", {"healthy_state_range": (100.0, -100.0)}, ValueError, ["healthy_state_range"]),
+    ("pbrl/Hopper-v5", {"healthy_angle_range": 0.2}, ValueError, ["healthy_angle_range", "pair"]),
+    ("pbrl/Walker2d-v5", {"healthy_angle_range": (1.0, -1.0)}, ValueError, ["healthy_angle_range"]),
+    ("pbrl/Walker2d-v5", {"healthy_z_range": ("low", "high")}, ValueError, ["healthy_z_range"]),
+    ("pbrl/Hopper-v5", {"terminate_when_unhealthy": "no"}, ValueError, ["terminate_when_unhealthy"]),
+    ("pbrl/Swimmer-v5", {"exclude_current_positions_from_observation": "yes"}, ValueError,
+     ["exclude_current_positions_from_observation"]),
+    ("pbrl/Walker2d-v5", {"frame_skip": 0}, ValueError, ["frame_skip"]),
+    ("pbrl/Reacher-v5", {"xml_file": "no_such_reacher.xml"}, ValueError, ["xml_file", "no_such_reacher.xml"]),
+    ("pbrl/InvertedPendulum-v5", {"default_camera_config": 3}, ValueError, ["default_camera_config"]),
+]
+
+
+@pytest.mark.parametrize("pbrl_id,kwargs,exc,words", BAD)
+@pytest.mark.parametrize("maker", ["make_vec", "make"])
+def test_bad_kwargs_raise_clear_errors(pbrl_id, kwargs, exc, words, maker):
+    with pytest.raises(exc) as info:
+        if maker == "make_vec":
+            gym.make_vec(pbrl_id, num_envs=2, **kwargs)
+        else:
+            gym.make(pbrl_id, **kwargs)
+    message = str(info.value)
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+
+
+def test_good_kwargs_are_applied():
+    envs = gym.make_vec(
+        "pbrl/Hopper-v5", num_envs=2, exclude_current_positions_from_observation=False,
+        terminate_when_unhealthy=False, healthy_z_range=[0.5, 2], ctrl_cost_weight=0,
+    )
+    assert envs.single_observation_space.shape == (12,)
+    envs.reset(seed=0)
+    _, _, _, _, info = envs.step(np.ones((2, 3), np.float32))
+    assert np.all(info["reward_terms"]["ctrl"] == 0.0)
+    envs.close()
+    swimmer = gym.make_vec("pbrl/Swimmer-v5", num_envs=1, exclude_current_positions_from_observation=False)
+    assert swimmer.single_observation_space.shape == (10,)
+    swimmer.close()
