@@ -237,9 +237,10 @@ class BatchedMujocoEnv(VectorEnv):
         done = terminated | truncated
         if self.autoreset_mode is AutoresetMode.SAME_STEP and done.any():
             ids = np.flatnonzero(done)
+            final_info = self._final_info(info, done)  # before final_obs joins info
             info["final_obs"] = np.where(done[:, None], obs, 0.0)
             info["_final_obs"] = done
-            info["final_info"] = self._final_info(info, done)
+            info["final_info"] = final_info
             info["_final_info"] = done
             engine.reset(ids)
             fresh = engine.observe()

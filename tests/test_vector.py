@@ -267,6 +267,8 @@ def test_same_step_final_obs_and_final_info():
         np.testing.assert_array_equal(infs["final_obs"][done], on[done])
         assert (infs["final_obs"][~done] == 0).all()
         fi = infs["final_info"]
+        # pbrl keeps this step's terms at the top level too, so they always sum to the reward
+        np.testing.assert_allclose(sum(infs["reward_terms"].values()), rs, rtol=0, atol=1e-12)
         for name in ("forward", "ctrl"):
             np.testing.assert_array_equal(fi["reward_terms"][name][done], infn["reward_terms"][name][done])
         np.testing.assert_array_equal(fi["_reward_terms"], done)

@@ -89,7 +89,7 @@ class Origin:
             raise ValueError(f"origin kind must be one of {ORIGIN_KINDS}, got {self.kind!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Segment:
     """One window of ``H`` steps from one episode.
 
@@ -467,11 +467,9 @@ class _Columns:
             return
         live = self._hi - self._lo
         new_cap = cap
-        while live + n > new_cap // 2 * 2 - (new_cap // 4 if live + n <= new_cap else 0) and live + n > new_cap:
+        while live + n > new_cap // 2:  # leave at least half free: amortised O(1)
             new_cap *= 2
-        if live + n > new_cap:
-            new_cap = live + n
-        self._compact(max(new_cap, live + n))
+        self._compact(new_cap)
 
 
 # ---------------------------------------------------------------------------

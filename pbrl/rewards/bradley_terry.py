@@ -374,6 +374,7 @@ class PreferenceRewardModel(abc.ABC):
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Check and convert training data; drop skipped pairs; fit the normaliser."""
         x = self._prepare_pairs(obs, actions)
+        self._check_segment_length(x.shape[2])
         y, keep = validate_labels(labels, x.shape[0])
         n_skipped = int((~keep).sum())
         if n_skipped:
@@ -382,6 +383,9 @@ class PreferenceRewardModel(abc.ABC):
         if self.normalize_inputs:
             self.normalizer.fit(x)
         return self.normalizer(x), torch.from_numpy(y).to(self.device), n_skipped
+
+    def _check_segment_length(self, h: int) -> None:
+        """Raise ``ValueError`` if the model cannot take segments of ``h`` steps."""
 
     def _check_output(self, out: torch.Tensor, what: str) -> torch.Tensor:
         finite = torch.isfinite(out)

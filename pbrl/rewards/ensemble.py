@@ -286,12 +286,14 @@ class RewardEnsemble(PreferenceRewardModel):
         max_epochs = self.max_epochs if max_epochs is None else int(max_epochs)
         target = self.target_accuracy if target_accuracy is None else float(target_accuracy)
         bs = self.batch_size if batch_size is None else int(batch_size)
+        if max_epochs < 1 or bs < 1:
+            raise ValueError(f"max_epochs and batch_size must be >= 1, got {max_epochs}, {bs}")
+        snap = self._snapshot()
         x, y, n_skipped = self._prepare_training(obs, actions, labels)
         n, _, h, d = x.shape
         m = self.n_members
         decisive = y != 0.5
         n_ties = int((~decisive).sum())
-        snap = self._snapshot()
         self.net.train()
         acc_m = torch.full((m,), math.nan)
         loss_m = torch.full((m,), math.nan)

@@ -1,0 +1,96 @@
+"""Teachers: they label pairs of segments (pure numpy; no torch).
+
+Every teacher implements :class:`Teacher` (``label(first, second) -> Labels``):
+
+* :class:`ScriptedTeacher` — B-Pref's simulated teacher (β, γ, ε_mistake, ε_skip,
+  ε_equal) with presets ``oracle``, ``noisy``, ``mistake``, ``skip``, ``myopic``,
+  ``equal``;
+* :class:`BoltzmannTeacher` — imitation's Boltzmann-rational gatherer (τ);
+* :class:`HierarchicalTeacher` — HERON's ranked reward terms with margins.
+
+LLM and human teachers implement the same interface elsewhere and register with
+:func:`register_teacher`; :func:`make_teacher` builds any teacher by name::
+
+    from pbrl.teachers import make_teacher
+    teacher = make_teacher("noisy", card=env.card, seed=0)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..preferences.labels import EQUAL, FIRST_PREFERRED, LABEL_VALUES, SECOND_PREFERRED, Labels, Provenance
+from .base import Teacher, check_pairs
+from .hierarchical import HierarchicalTeacher
+from .scripted import PRESETS, BoltzmannTeacher, ScriptedTeacher, myopic_weights, sigmoid
+
+__all__ = [
+    "EQUAL",
+    "FIRST_PREFERRED",
+    "LABEL_VALUES",
+    "PRESETS",
+    "SECOND_PREFERRED",
+    "TEACHERS",
+    "BoltzmannTeacher",
+    "HierarchicalTeacher",
+    "Labels",
+    "Provenance",
+    "ScriptedTeacher",
+    "Teacher",
+    "check_pairs",
+    "make_teacher",
+    "myopic_weights",
+    "register_teacher",
+    "sigmoid",
+]
+
+#: name -> factory(card=..., seed=..., **kwargs) -> Teacher
+TEACHERS: dict[str, Callable[..., Teacher]] = {}
+
+
+def register_teacher(name: str, factory: Callable[..., Teacher], *, override: bool = False) -> None:
+    """Make a teacher available to :func:`make_teacher` (and ``--teacher NAME``).
+
+    Args:
+        name: the name users pass.
+        factory: called as ``factory(card=card, seed=seed, **kwargs)``; it must accept
+            (and may ignore) ``card`` and ``seed``.
+        override: replace an existing registration.
+    """
+    if name in TEACHERS and not override:
+        raise ValueError(f"teacher {name!r} is already registered (pass override=True to replace it)")
+    TEACHERS[name] = factory
+
+
+def make_teacher(name: str, *, card: Any = None, seed: Any = None, **kwargs: Any) -> Teacher:
+    """Build a registered teacher by name.
+
+    Args:
+        name: ``oracle``, ``noisy``, ``mistake``, ``skip``, ``myopic``, ``equal``,
+            ``scripted`` (give the knobs), ``boltzmann``, ``hierarchical`` (alias
+            ``heron``), or a name registered by another module.
+        card: the task card (episode limit for thresholds, term order for HERON).
+        seed: seed for stochastic teachers.
+        **kwargs: passed to the teacher (e.g. ``beta=0.5``, ``margins=1.0``).
+    """
+    try:
+        factory = TEACHERS[name]
+    except KeyError:
+        raise ValueError(f"unknown teacher {name!r}; known: {', '.join(sorted(TEACHERS))}") from None
+    return factory(card=card, seed=seed, **kwargs)
+
+
+def _preset_factory(preset: str) -> Callable[..., Teacher]:
+    def factory(card=None, seed=None, **kwargs):
+        return ScriptedTeacher.from_preset(preset, card=card, seed=seed, **kwargs)
+
+    factory.__doc__ = f"B-Pref's {preset!r} scripted teacher."
+    return factory
+
+
+for _name in PRESETS:
+    register_teacher(_name, _preset_factory(_name))
+register_teacher("scripted", lambda card=None, seed=None, **kw: ScriptedTeacher(card=card, seed=seed, **kw))
+register_teacher("boltzmann", lambda card=None, seed=None, **kw: BoltzmannTeacher(seed=seed, **kw))
+register_teacher("hierarchical", lambda card=None, seed=None, **kw: HierarchicalTeacher(card=card, **kw))
+register_teacher("heron", TEACHERS["hierarchical"])
