@@ -62,7 +62,9 @@ class TaskEngine:
         self.sim = Sim(self.batch, self.model, self.dt, tuple(task.data_fields), task.needs_cfrc_ext)
         self.act_dim = self.model.nu
         self.obs_dim = task.observation_dim
-        self._warnings = self.batch.warning[:, :, 1].sum(axis=1)
+        # Live (N, mjNWARNING) view of MuJoCo's warning counters.
+        self._warning_counts = self.batch.warning[:, :, 1]
+        self._warnings = self._warning_counts.sum(axis=1)
         self.rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
         self.batch.reset()
 
@@ -88,7 +90,7 @@ class TaskEngine:
             sim.qpos[i] = qpos
             sim.qvel[i] = qvel
         self.batch.forward(ids)
-        self._warnings[ids] = self.batch.warning[ids, :, 1].sum(axis=1)
+        self._warnings[ids] = self._warning_counts[ids].sum(axis=1)
         sim._invalidate(ids, reset=True)
 
     def observe(self) -> np.ndarray:
@@ -114,9 +116,12 @@ class TaskEngine:
         if arr.shape != expected:
             raise ValueError(f"action has shape {arr.shape}, expected {expected} (num_envs, action_dim)")
         arr = arr.astype(np.float64, copy=False)
-        bad = ~np.isfinite(arr).all(axis=1)
-        if bad.any():
-            raise ValueError(f"action is NaN or infinite for sub-env(s) {np.flatnonzero(bad).tolist()}")
+        with np.errstate(over="ignore", invalid="ignore"):  # inf - inf, overflow: no warning
+            total = arr.sum()
+        if not np.isfinite(total):  # one reduction when all is well
+            bad = ~np.isfinite(arr).all(axis=1)
+            if bad.any():  # else huge but finite values overflowed the sum
+                raise ValueError(f"action is NaN or infinite for sub-env(s) {np.flatnonzero(bad).tolist()}")
         return arr
 
     def step(self, action: np.ndarray, ids: np.ndarray | None = None) -> EngineStep:
@@ -140,11 +145,16 @@ class TaskEngine:
             reward = np.zeros(self.num_envs)
             for value in terms.values():
                 reward = reward + value
-        warnings = self.batch.warning[:, :, 1].sum(axis=1)
+        warnings = self._warning_counts.sum(axis=1)
         diverged = warnings != self._warnings
         self._warnings = warnings
-        state_ok = np.isfinite(sim.qpos).all(axis=1) & np.isfinite(sim.qvel).all(axis=1)
-        diverged |= ~state_ok | ~np.isfinite(obs).all(axis=1) | ~np.isfinite(reward)
+        # A finite sum means every entry is finite: the per-env check only runs
+        # when something is not (or the sum overflowed).
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = sim.qpos.sum() + sim.qvel.sum() + obs.sum() + reward.sum()
+        if not np.isfinite(total):
+            state_ok = np.isfinite(sim.qpos).all(axis=1) & np.isfinite(sim.qvel).all(axis=1)
+            diverged |= ~state_ok | ~np.isfinite(obs).all(axis=1) | ~np.isfinite(reward)
         terminated = np.asarray(outcome.terminated, dtype=bool)
         return EngineStep(obs=obs, reward=reward, terminated=terminated, diverged=diverged, outcome=outcome)
 

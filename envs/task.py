@@ -115,6 +115,8 @@ class Sim:
 
     def _invalidate(self, ids: np.ndarray | None = None, reset: bool = False) -> None:
         """Mark rows (all if ``ids`` is None) changed by a step or, if ``reset``, a reset."""
+        if self._cfrc_ext is None:
+            return
         if ids is None:
             self._cfrc_stale[:] = True
             self._cfrc_reset[:] = reset

@@ -20,6 +20,8 @@ from .engine import TaskEngine
 from .task import Task
 
 _MODES = {m.value: m for m in AutoresetMode} | {m.name: m for m in AutoresetMode}
+_NO_IDS = np.empty(0, np.int64)
+_NO_IDS.flags.writeable = False
 
 
 def positive_int(name: str, value) -> int:
@@ -186,7 +188,10 @@ class BatchedMujocoEnv(VectorEnv):
                 f"sub-env(s) {np.flatnonzero(self._needs_reset).tolist()} ended; with autoreset "
                 "DISABLED call reset(options={'reset_mask': ...}) before stepping again"
             )
-        resetting = np.flatnonzero(self._needs_reset) if self.autoreset_mode is AutoresetMode.NEXT_STEP else np.empty(0, np.int64)
+        if self.autoreset_mode is AutoresetMode.NEXT_STEP and self._needs_reset.any():
+            resetting = np.flatnonzero(self._needs_reset)
+        else:
+            resetting = _NO_IDS
 
         out = engine.step(action)
         obs, reward, terminated = out.obs, out.reward, out.terminated

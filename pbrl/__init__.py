@@ -50,4 +50,9 @@ if _needs_source_finder():
     # Ahead of setuptools' editable finder, which maps to the same folders.
     sys.meta_path.insert(0, _SourceTreeFinder())
 
+# MuJoCo picks its OpenGL backend when it is imported: on a machine without a display
+# use headless EGL, so rendering (videos, the labeling page) works out of the box.
+if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
+    os.environ["MUJOCO_GL"] = "egl"
+
 from . import envs as _envs  # noqa: E402,F401  (registers the pbrl/* Gymnasium ids)

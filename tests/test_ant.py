@@ -30,11 +30,42 @@ def own_run(kwargs=None, num_envs=N, steps=STEPS, limit=LIMIT, seed=SEED):
 
 
 def test_parity_default():
-    ends = run_pair("pbrl/Ant-v5", "Ant-v5", num_envs=N, steps=STEPS, limit=LIMIT, seed=SEED)
+    stats = {}
+    ends = run_pair("pbrl/Ant-v5", "Ant-v5", num_envs=N, steps=STEPS, limit=LIMIT, seed=SEED, check_info=True, stats=stats)
     assert ends >= N, "the comparison should cross episode resets"
+    assert stats["terminated"] >= 3, f"some episodes should terminate (unhealthy), not only truncate: {stats}"
     terminated, contact_steps, _ = own_run()
-    assert terminated >= 3, "some episodes should terminate (unhealthy), not only truncate"
+    assert terminated == stats["terminated"]
     assert contact_steps >= STEPS // 4, "contact forces should be non-zero for much of the run"
+
+
+def test_single_env_parity_with_reward_terms():
+    ours, theirs = gym.make("pbrl/Ant-v5"), gym.make("Ant-v5")
+    o1, _ = ours.reset(seed=4)
+    o2, _ = theirs.reset(seed=4)
+    np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0)
+    rng = np.random.default_rng(0)
+    ends = contact = 0
+    pairs = {"forward": "reward_forward", "healthy": "reward_survive", "ctrl": "reward_ctrl", "contact": "reward_contact"}
+    for t in range(400):
+        a = rng.uniform(-1, 1, 8).astype(np.float32)
+        o1, r1, te1, tr1, i1 = ours.step(a)
+        o2, r2, te2, tr2, i2 = theirs.step(a)
+        np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0, err_msg=f"obs at step {t}")
+        assert abs(r1 - r2) <= 1e-6 and te1 == te2 and tr1 == tr2, f"step {t}"
+        for ours_key, theirs_key in pairs.items():
+            assert abs(i1["reward_terms"][ours_key] - i2[theirs_key]) <= 1e-6, (t, ours_key)
+        for key in ("x_position", "y_position", "distance_from_origin", "x_velocity", "y_velocity"):
+            assert abs(i1[key] - i2[key]) <= 1e-6, (t, key)
+        contact += i2["reward_contact"] != 0
+        if te1 or tr1:
+            ends += 1
+            o1, _ = ours.reset(seed=t)
+            o2, _ = theirs.reset(seed=t)
+            np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0, err_msg=f"reset after step {t}")
+    assert ends >= 2 and contact > 100
+    ours.close()
+    theirs.close()
 
 
 def test_contact_forces_in_observation_are_nonzero():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import bench_cmd, envs_cmd
+from . import bench_cmd, envs_cmd, train_cmd
 
 app = typer.Typer(
     name="pbrl",
@@ -22,6 +22,8 @@ def _root() -> None:
 
 
 app.command("envs")(envs_cmd.envs)
+app.command("train")(train_cmd.train)
+app.command("evaluate")(train_cmd.evaluate)
 app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(bench_cmd.bench)
 
 

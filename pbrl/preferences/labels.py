@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -65,7 +64,7 @@ def check_label_values(values: Any, skipped: Any = None, *, what: str = "labels"
     ok = np.isin(arr, LABEL_VALUES) | skip
     if not ok.all():
         bad = np.flatnonzero(~ok)
-        shown = ", ".join(f"[{i}]={arr[i]!r}" for i in bad[:5])
+        shown = ", ".join(f"[{i}]={float(arr[i])!r}" for i in bad[:5])
         more = f" and {bad.size - 5} more" if bad.size > 5 else ""
         raise LabelError(
             f"{what} must be 0 (first preferred), 1 (second preferred) or 0.5 (equal); got {shown}{more}"
@@ -163,7 +162,7 @@ class Labels:
         *,
         skipped: Any = None,
         pending: Any = None,
-        time_: float | np.ndarray | None = None,
+        timestamp: float | np.ndarray | None = None,
     ) -> "Labels":
         """Labels with defaults: nothing skipped or pending, all answered now.
 
@@ -172,13 +171,13 @@ class Labels:
             provenance: who answered.
             skipped: (n,) bool or None.
             pending: (n,) bool or None.
-            time_: one Unix time for all, (n,) times, or None (now).
+            timestamp: one Unix time for all, (n,) times, or None (now).
         """
         vals = np.asarray(values, dtype=np.float64).reshape(-1)
         n = vals.size
         skipped = np.zeros(n, bool) if skipped is None else skipped
         pending = np.zeros(n, bool) if pending is None else np.asarray(pending, dtype=bool).reshape(-1)
-        t = time.time() if time_ is None else time_
+        t = time.time() if timestamp is None else timestamp
         times = np.broadcast_to(np.asarray(t, dtype=np.float64), (n,)).copy()
         times[pending] = np.nan
         return cls(values=vals, skipped=skipped, provenance=provenance, times=times, pending=pending)
@@ -208,9 +207,3 @@ class Labels:
             f"labeler={self.provenance.labeler!r})"
         )
 
-
-def is_finite_number(x: Any) -> bool:
-    try:
-        return math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False

@@ -23,7 +23,7 @@ symmetric), so this module needs no torch.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 

@@ -47,6 +47,7 @@ __all__ = [
     "SegmentShapeError",
     "SegmentSampler",
     "TrajectoryBuffer",
+    "check_pair_batches",
 ]
 
 #: The kinds of source a segment can come from.
@@ -493,8 +494,10 @@ class TrajectoryBuffer:
             ``"same_step"`` (Stable-Baselines3 and ``AutoresetMode.SAME_STEP``).
         source_id: id of the run that :meth:`add` records (origin of its segments).
         extras: names of per-step info entries to record with each step (e.g. the
-            task card's quantities ``("x_velocity",)``), or values passed as
-            ``extras=`` to :meth:`add`.
+            task card's quantities ``("x_velocity",)``). Like rewards and terms they
+            are the values of the step (after the action). To record the state
+            each action was chosen in (e.g. ``qpos``/``qvel`` for rendering clips),
+            pass ``extras={...}`` to :meth:`add` yourself.
         return_history: how many finished-episode returns to remember for
             :meth:`recent_returns` (independent of ``capacity``).
 
@@ -549,8 +552,8 @@ class TrajectoryBuffer:
             capacity=64,
         )
         self._sources: list[str] = []
+        self._next_episode: list[int] = []
         self._source_index: dict[str, int] = {}
-        self._run_episodes = 0
         self.obs_dim: int | None = None
         self.act_dim: int | None = None
         self.term_names: tuple[str, ...] | None = None
@@ -622,6 +625,7 @@ class TrajectoryBuffer:
         if source_id not in self._source_index:
             self._source_index[source_id] = len(self._sources)
             self._sources.append(source_id)
+            self._next_episode.append(0)
         return self._source_index[source_id]
 
     # -- online -------------------------------------------------------------
@@ -647,7 +651,8 @@ class TrajectoryBuffer:
             terminated: (N,) bool; with Stable-Baselines3, its ``dones``.
             truncated: (N,) bool (default all False).
             infos: the batched info dict of ``env.step``; its ``"reward_terms"`` and
-                the entries named in ``extras`` are recorded.
+                the entries named in ``extras`` are recorded. With pbrl's SB3 adapter
+                pass ``venv.last_info`` (SB3's per-env info list has no terms).
             reward_terms: term name -> (N,) values, instead of ``infos["reward_terms"]``.
             extras: name -> (N, ...) values, instead of taking them from ``infos``.
 
@@ -745,18 +750,19 @@ class TrajectoryBuffer:
         start = self._steps.first_logical + len(self._steps)  # type: ignore[union-attr]
         self._steps.append({k: v[i, :length] for k, v in self._stage.items()})  # type: ignore[union-attr]
         ret = float(self._stage_ret[i])
+        src = self._source(self.source_id)
         self._eps.append(
             {
                 "start": np.array([start]),
                 "length": np.array([length]),
                 "ret": np.array([ret]),
                 "kind": np.array([_KIND_CODE["run"]]),
-                "source": np.array([self._source(self.source_id)]),
-                "episode": np.array([self._run_episodes]),
+                "source": np.array([src]),
+                "episode": np.array([self._next_episode[src]]),
                 "terminated": np.array([terminated]),
             }
         )
-        self._run_episodes += 1
+        self._next_episode[src] += 1
         self._remember_returns([ret])
         self._stage_len[i] = 0
         self._stage_ret[i] = 0.0
@@ -809,7 +815,8 @@ class TrajectoryBuffer:
             extras: name -> (T, ...) per-step extras.
             source_id: the dataset id (origin of its segments).
             kind: ``"dataset"`` (default) or ``"run"``.
-            episode_ids: (E,) index of each episode in the dataset (default 0..E-1).
+            episode_ids: (E,) index of each episode in the dataset (default: numbered on
+                from the episodes already added from ``source_id``, starting at 0).
 
         Returns:
             The number of episodes added.
@@ -864,8 +871,9 @@ class TrajectoryBuffer:
         for k, v in extras.items():
             if v.shape[:1] != (t,):
                 raise SegmentShapeError(f"extra {k!r} must have a leading dimension {t}, got {v.shape}")
+        src = self._source(str(source_id))
         if episode_ids is None:
-            ep_ids = np.arange(e, dtype=np.int64)
+            ep_ids = self._next_episode[src] + np.arange(e, dtype=np.int64)
         else:
             ep_ids = np.asarray(episode_ids).astype(np.int64).reshape(-1)
             if ep_ids.shape != (e,):
@@ -887,11 +895,12 @@ class TrajectoryBuffer:
                 "length": lengths,
                 "ret": rets,
                 "kind": np.full(e, _KIND_CODE[kind], dtype=np.int8),
-                "source": np.full(e, self._source(str(source_id)), dtype=np.int32),
+                "source": np.full(e, src, dtype=np.int32),
                 "episode": ep_ids,
                 "terminated": term_flags,
             }
         )
+        self._next_episode[src] = max(self._next_episode[src], int(ep_ids.max()) + 1)
         self._remember_returns(rets.tolist())
         self._evict()
         return int(e)
@@ -967,6 +976,99 @@ class TrajectoryBuffer:
         for name in self.extra_names:
             out["extras/" + name] = steps._data["x:" + name][sl]
         return {k: v.copy() for k, v in out.items()}
+
+    # -- persistence --------------------------------------------------------
+
+    def save(self, path: str) -> None:
+        """Write the buffer (held episodes, episodes in progress, return history) to
+        an ``.npz`` file, e.g. with a checkpoint; :meth:`load` restores it exactly.
+        No pickle: plain arrays plus a JSON header."""
+        import json
+        import os
+        import tempfile
+
+        arrays: dict[str, np.ndarray] = {}
+        meta: dict[str, Any] = {
+            "format": "pbrl-trajectory-buffer",
+            "version": 1,
+            "capacity": self.capacity,
+            "obs_dtype": self.obs_dtype.str,
+            "autoreset_mode": self.autoreset_mode,
+            "source_id": self.source_id,
+            "extra_names": list(self.extra_names),
+            "term_names": None if self.term_names is None else list(self.term_names),
+            "return_history": self._return_history,
+            "sources": self._sources,
+            "next_episode": self._next_episode,
+            "num_envs": self.num_envs,
+        }
+        arrays["returns_hist"] = np.asarray(self._returns_hist, dtype=np.float64)
+        if self._steps is not None:
+            for key in self._steps._specs:
+                arrays["steps/" + key] = self._steps.view(key)
+            for key in self._eps._specs:
+                arrays["eps/" + key] = self._eps.view(key)
+            arrays["eps/start"] = arrays["eps/start"] - self._steps.first_logical
+        if self.num_envs is not None:
+            longest = int(self._stage_len.max())  # type: ignore[union-attr]
+            for key, value in self._stage.items():
+                arrays["stage/" + key] = value[:, :longest]
+            arrays["stage_len"] = self._stage_len  # type: ignore[assignment]
+            arrays["stage_ret"] = self._stage_ret  # type: ignore[assignment]
+            arrays["skip_next"] = self._skip_next  # type: ignore[assignment]
+        arrays["meta"] = np.asarray(json.dumps(meta))
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".pbrl-buffer-", suffix=".npz", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str) -> "TrajectoryBuffer":
+        """Read a buffer written by :meth:`save`."""
+        import json
+
+        with np.load(path, allow_pickle=False) as z:
+            if "meta" not in z.files:
+                raise ValueError(f"{path} is not a pbrl trajectory buffer (no meta entry)")
+            meta = json.loads(str(z["meta"][()]))
+            if meta.get("format") != "pbrl-trajectory-buffer" or meta.get("version") != 1:
+                raise ValueError(f"{path} is not a pbrl trajectory buffer of version 1")
+            buf = cls(
+                capacity=meta["capacity"],
+                obs_dtype=np.dtype(meta["obs_dtype"]),
+                autoreset_mode=meta["autoreset_mode"],
+                source_id=meta["source_id"],
+                extras=meta["extra_names"],
+                return_history=meta["return_history"],
+            )
+            buf._sources = list(meta["sources"])
+            buf._source_index = {k: i for i, k in enumerate(buf._sources)}
+            buf._next_episode = [int(v) for v in meta["next_episode"]]
+            buf._returns_hist = z["returns_hist"].tolist()
+            if meta["term_names"] is not None:
+                steps = {k[6:]: z[k] for k in z.files if k.startswith("steps/")}
+                extras = {name: steps["x:" + name] for name in meta["extra_names"]}
+                buf._init_layout(steps["obs"].shape[1], steps["actions"].shape[1], meta["term_names"], extras)
+                buf._steps.append(steps)  # type: ignore[union-attr]
+                buf._eps.append({k[4:]: z[k] for k in z.files if k.startswith("eps/")})
+            if meta["num_envs"] is not None:
+                buf._init_stage(int(meta["num_envs"]))
+                stage_len = z["stage_len"]
+                if stage_len.max(initial=0) > 0:
+                    buf._grow_stage(int(stage_len.max()))
+                for key in buf._stage:
+                    value = z["stage/" + key]
+                    buf._stage[key][:, : value.shape[1]] = value
+                buf._stage_len = stage_len.astype(np.int64)
+                buf._stage_ret = z["stage_ret"].astype(np.float64)
+                buf._skip_next = z["skip_next"].astype(bool)
+        return buf
 
     def _episode_table(self) -> dict[str, np.ndarray]:
         return {k: self._eps.view(k) for k in self._eps._specs}
@@ -1086,6 +1188,19 @@ class SegmentSampler:
             rows = eligible[self.rng.integers(0, eligible.size, size=n)]
             offsets = self.rng.integers(0, counts[rows]) if n else np.zeros(0, np.int64)
         return buf._gather(rows.astype(np.int64), np.asarray(offsets, dtype=np.int64), self.horizon)
+
+    def state_dict(self) -> dict:
+        """JSON-ready state (settings and generator state) for resuming."""
+        return {
+            "horizon": self.horizon,
+            "short_episodes": self.short_episodes,
+            "weighting": self.weighting,
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` (the generator continues where it was)."""
+        self.rng.bit_generator.state = state["rng"]
 
     def sample_pairs(self, n: int) -> tuple[SegmentBatch, SegmentBatch]:
         """``n`` pairs of independently sampled segments, as (first, second) batches."""

@@ -32,6 +32,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .source import RewardSource
+
 ArrayLike = Union[np.ndarray, torch.Tensor, Sequence[float]]
 PairArray = Union[np.ndarray, torch.Tensor, Sequence[np.ndarray]]
 
@@ -146,6 +148,37 @@ def as_pair_array(x: PairArray, name: str, dim: int, dim_name: str) -> np.ndarra
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
     return arr
+
+
+def as_pair_mask(mask: PairArray | None, shape: tuple[int, int, int]) -> np.ndarray | None:
+    """Check a validity mask of segment pairs.
+
+    :param mask: ``(B, 2, H)`` bool (True = real step, False = padding after the end of
+        a short episode), a pair ``(first, second)`` of ``(B, H)`` masks, or ``None``.
+    :param shape: the pairs' ``(B, 2, H)``.
+    :return: the bool mask, or ``None`` when every step is real.
+    :raises ValueError: on a wrong shape or a segment without any real step.
+    """
+    if mask is None:
+        return None
+    if isinstance(mask, (tuple, list)) and len(mask) == 2:
+        first, second = np.asarray(mask[0]), np.asarray(mask[1])
+        if first.shape != second.shape:
+            raise ValueError(f"mask: the two segments' masks differ in shape: {first.shape} vs {second.shape}")
+        m = np.stack([first, second], axis=1)
+    else:
+        m = np.asarray(mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else mask)
+    if m.shape != tuple(shape):
+        raise ValueError(f"mask: expected shape (B, 2, H) = {tuple(shape)}, got {m.shape}")
+    if m.dtype != np.bool_:
+        if not np.isin(m, (0, 1)).all():
+            raise ValueError("mask: must be boolean (True = real step, False = padding)")
+        m = m.astype(bool)
+    empty = ~m.any(-1)
+    if empty.any():
+        i, j = np.argwhere(empty)[0]
+        raise ValueError(f"mask: segment {j} of pair {i} has no real step ({int(empty.sum())} such segments)")
+    return None if m.all() else m
 
 
 def validate_labels(labels: ArrayLike, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -330,8 +363,9 @@ class PreferenceRewardModel(abc.ABC):
         """Number of ensemble members (1 for a single model)."""
 
     @abc.abstractmethod
-    def _pair_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Segment scores of normalised pairs ``(B, 2, H, in_dim)`` -> ``(M, B, 2)``."""
+    def _pair_scores(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Segment scores of normalised pairs ``(B, 2, H, in_dim)`` (and an optional
+        ``(B, 2, H)`` bool mask of real steps) -> ``(M, B, 2)``."""
 
     @abc.abstractmethod
     def _step_rewards(self, x: torch.Tensor) -> torch.Tensor:
@@ -344,6 +378,7 @@ class PreferenceRewardModel(abc.ABC):
         actions: PairArray,
         labels: ArrayLike,
         *,
+        mask: PairArray | None = None,
         max_epochs: int | None = None,
         target_accuracy: float | None = None,
     ) -> FitResult:
@@ -360,29 +395,36 @@ class PreferenceRewardModel(abc.ABC):
         """The network's input dimension, ``obs_dim + act_dim``."""
         return self.obs_dim + self.act_dim
 
-    def _prepare_pairs(self, obs: PairArray, actions: PairArray) -> torch.Tensor:
+    def _prepare_pairs(
+        self, obs: PairArray, actions: PairArray, mask: PairArray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         o = as_pair_array(obs, "obs", self.obs_dim, "obs_dim")
         a = as_pair_array(actions, "actions", self.act_dim, "act_dim")
         if o.shape[:3] != a.shape[:3]:
             raise ValueError(
                 f"obs and actions disagree on (B, 2, H): obs {o.shape[:3]} vs actions {a.shape[:3]}"
             )
-        return torch.from_numpy(np.concatenate([o, a], axis=-1)).to(self.device)
+        m = as_pair_mask(mask, o.shape[:3])
+        x = torch.from_numpy(np.concatenate([o, a], axis=-1)).to(self.device)
+        return x, (None if m is None else torch.from_numpy(m).to(self.device))
 
     def _prepare_training(
-        self, obs: PairArray, actions: PairArray, labels: ArrayLike
-    ) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """Check and convert training data; drop skipped pairs; fit the normaliser."""
-        x = self._prepare_pairs(obs, actions)
+        self, obs: PairArray, actions: PairArray, labels: ArrayLike, mask: PairArray | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, int]:
+        """Check and convert training data; drop skipped pairs; fit the normaliser.
+
+        :return: ``(x, mask, labels, n_skipped)`` with ``x`` normalised.
+        """
+        x, m = self._prepare_pairs(obs, actions, mask)
         self._check_segment_length(x.shape[2])
         y, keep = validate_labels(labels, x.shape[0])
         n_skipped = int((~keep).sum())
         if n_skipped:
-            x = x[torch.from_numpy(keep).to(self.device)]
-            y = y[keep]
+            k = torch.from_numpy(keep).to(self.device)
+            x, m, y = x[k], (None if m is None else m[k]), y[keep]
         if self.normalize_inputs:
-            self.normalizer.fit(x)
-        return self.normalizer(x), torch.from_numpy(y).to(self.device), n_skipped
+            self.normalizer.fit(x if m is None else x[m])
+        return self.normalizer(x), m, torch.from_numpy(y).to(self.device), n_skipped
 
     def _check_segment_length(self, h: int) -> None:
         """Raise ``ValueError`` if the model cannot take segments of ``h`` steps."""
@@ -432,7 +474,9 @@ class PreferenceRewardModel(abc.ABC):
     # ---------------------------------------------------------------- prediction
 
     @torch.no_grad()
-    def predict_proba(self, obs: PairArray, actions: PairArray, *, chunk_pairs: int = 512) -> np.ndarray:
+    def predict_proba(
+        self, obs: PairArray, actions: PairArray, *, mask: PairArray | None = None, chunk_pairs: int = 512
+    ) -> np.ndarray:
         """Each member's probability that the *second* segment is preferred.
 
         ``P(σ² ≻ σ¹) = σ(s² − s¹)``, i.e. the probability of label 1 — the quantity
@@ -442,29 +486,43 @@ class PreferenceRewardModel(abc.ABC):
             ``(first, second)``.
         :param actions: pairs of action segments, ``(B, 2, H, act_dim)`` or
             ``(first, second)``.
+        :param mask: optional ``(B, 2, H)`` bool mask of real steps (or a pair of ``(B, H)``).
         :param chunk_pairs: pairs evaluated per forward pass.
         :return: ``(n_members, B)`` probabilities.
         """
-        scores = self._scores_of_pairs(obs, actions, chunk_pairs)
+        scores = self._scores_of_pairs(obs, actions, mask, chunk_pairs)
         return torch.sigmoid(scores[..., 1] - scores[..., 0]).cpu().numpy()
 
     @torch.no_grad()
-    def pair_scores(self, obs: PairArray, actions: PairArray, *, chunk_pairs: int = 512) -> np.ndarray:
+    def pair_scores(
+        self, obs: PairArray, actions: PairArray, *, mask: PairArray | None = None, chunk_pairs: int = 512
+    ) -> np.ndarray:
         """Each member's score (sum or mean of predicted rewards) of both segments.
 
         :param obs: pairs of observation segments, ``(B, 2, H, obs_dim)`` or ``(first, second)``.
         :param actions: pairs of action segments, ``(B, 2, H, act_dim)`` or ``(first, second)``.
+        :param mask: optional ``(B, 2, H)`` bool mask of real steps (or a pair of ``(B, H)``).
         :param chunk_pairs: pairs evaluated per forward pass.
         :return: ``(n_members, B, 2)`` scores.
         """
-        return self._scores_of_pairs(obs, actions, chunk_pairs).cpu().numpy()
+        return self._scores_of_pairs(obs, actions, mask, chunk_pairs).cpu().numpy()
 
-    def _scores_of_pairs(self, obs: PairArray, actions: PairArray, chunk_pairs: int) -> torch.Tensor:
-        return self._scores_normalized(self.normalizer(self._prepare_pairs(obs, actions)), chunk_pairs)
+    def _scores_of_pairs(
+        self, obs: PairArray, actions: PairArray, mask: PairArray | None, chunk_pairs: int
+    ) -> torch.Tensor:
+        x, m = self._prepare_pairs(obs, actions, mask)
+        self._check_segment_length(x.shape[2])
+        return self._scores_normalized(self.normalizer(x), m, chunk_pairs)
 
-    def _scores_normalized(self, x: torch.Tensor, chunk_pairs: int) -> torch.Tensor:
+    def _scores_normalized(self, x: torch.Tensor, mask: torch.Tensor | None, chunk_pairs: int) -> torch.Tensor:
         self.net.eval()
-        out = torch.cat([self._pair_scores(x[i : i + chunk_pairs]) for i in range(0, x.shape[0], chunk_pairs)], 1)
+        out = torch.cat(
+            [
+                self._pair_scores(x[i : i + chunk_pairs], None if mask is None else mask[i : i + chunk_pairs])
+                for i in range(0, x.shape[0], chunk_pairs)
+            ],
+            1,
+        )
         return self._check_output(out, "segment scores")
 
     @torch.no_grad()
@@ -516,7 +574,9 @@ class PreferenceRewardModel(abc.ABC):
         return aggregate_members(r, aggregate, k).cpu().numpy()
 
     @torch.no_grad()
-    def evaluate(self, obs: PairArray, actions: PairArray, labels: ArrayLike) -> dict:
+    def evaluate(
+        self, obs: PairArray, actions: PairArray, labels: ArrayLike, *, mask: PairArray | None = None
+    ) -> dict:
         """Loss and accuracy on labelled pairs (e.g. a held-out set).
 
         The ensemble's prediction is the members' mean probability; ties (0.5) count
@@ -525,13 +585,15 @@ class PreferenceRewardModel(abc.ABC):
         :param obs: pairs of observation segments, ``(B, 2, H, obs_dim)`` or ``(first, second)``.
         :param actions: pairs of action segments, ``(B, 2, H, act_dim)`` or ``(first, second)``.
         :param labels: ``(B,)`` labels in {0, 1, 0.5}, NaN = skipped.
+        :param mask: optional ``(B, 2, H)`` bool mask of real steps (or a pair of ``(B, H)``).
         :return: ``{"accuracy", "loss", "member_accuracy", "n_pairs", "n_ties"}``; the
             accuracy is NaN when every pair is a tie.
         """
-        x = self._prepare_pairs(obs, actions)
+        x, m = self._prepare_pairs(obs, actions, mask)
+        self._check_segment_length(x.shape[2])
         y, keep = validate_labels(labels, x.shape[0])
-        x = x[torch.from_numpy(keep).to(self.device)]
-        scores = self._scores_normalized(self.normalizer(x), 512)  # (M, B, 2)
+        k = torch.from_numpy(keep).to(self.device)
+        scores = self._scores_normalized(self.normalizer(x[k]), None if m is None else m[k], 512)  # (M, B, 2)
         y_t = torch.from_numpy(y[keep]).to(scores.device)
         loss = bradley_terry_loss(scores[..., 0], scores[..., 1], y_t, reduction="none").mean(-1)
         p = torch.sigmoid(scores[..., 1] - scores[..., 0])
@@ -644,21 +706,26 @@ def aggregate_members(rewards: torch.Tensor, aggregate: str = "mean", k: float =
     raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
 
 
-class LearnedRewardSource:
-    """A learned reward model as a reward source (the design's contract).
+class LearnedRewardSource(RewardSource):
+    """A learned reward model as a reward source (:class:`pbrl.rewards.source.RewardSource`).
 
-    ``source(obs, action, next_obs, info) -> (N,)`` float32 rewards ``r̂(s, a)``; the
+    ``source(obs, action, next_obs, info) -> (N,)`` float64 rewards ``r̂(s, a)``; the
     next observation and ``info`` are accepted and ignored (the model is a function of
-    ``(s, a)``), so ``source(obs, action, next_obs)`` works too. Evaluation is batched,
-    without gradients, and raises :class:`FloatingPointError` on NaN output.
+    ``(s, a)``), so both may be omitted: ``source(obs, action)``. Evaluation is batched
+    (``chunk`` transitions per forward pass, for relabelling large buffers), without
+    gradients, and raises :class:`FloatingPointError` naming the cause on NaN output.
 
     :param model: a trained :class:`PreferenceRewardModel`.
-    :param aggregate: ``"mean"``, ``"mean_minus_std"`` or ``"min"`` over members.
+    :param aggregate: ``"mean"``, ``"mean_minus_std"`` (mean − k·std) or ``"min"``
+        (worst case) over members.
     :param k: the std coefficient of ``"mean_minus_std"``.
-    :param chunk: transitions per forward pass (relabelling large buffers).
+    :param chunk: transitions per forward pass.
     """
 
+    name = "learned"
+
     def __init__(self, model: PreferenceRewardModel, aggregate: str = "mean", k: float = 1.0, chunk: int = 65536):
+        super().__init__()
         if aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
         self.model = model
@@ -666,12 +733,8 @@ class LearnedRewardSource:
         self.k = float(k)
         self.chunk = int(chunk)
 
-    def __call__(
-        self,
-        obs: ArrayLike,
-        action: ArrayLike,
-        next_obs: ArrayLike | None = None,
-        info: Mapping[str, Any] | None = None,
+    def compute(
+        self, obs: ArrayLike, action: ArrayLike, next_obs: Any = None, info: Mapping[str, Any] | None = None
     ) -> np.ndarray:
         """Rewards of a batch of transitions.
 
@@ -682,6 +745,19 @@ class LearnedRewardSource:
         :return: ``(N,)`` float32 rewards.
         """
         return self.model.reward(obs, action, aggregate=self.aggregate, k=self.k, chunk=self.chunk)
+
+    def __call__(self, obs, action, next_obs=None, info=None) -> np.ndarray:
+        return super().__call__(obs, action, next_obs, {} if info is None else info)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description for run configs."""
+        return {
+            "kind": self.name,
+            "model": self.model.kind,
+            "aggregate": self.aggregate,
+            "k": self.k,
+            "config": self.model.config(),
+        }
 
     def __repr__(self) -> str:
         return f"LearnedRewardSource({type(self.model).__name__}, aggregate={self.aggregate!r}, k={self.k})"

@@ -247,10 +247,10 @@ class RewardEnsemble(PreferenceRewardModel):
     def _step_rewards(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def _pair_scores(self, x: torch.Tensor) -> torch.Tensor:
+    def _pair_scores(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         b, _, h, d = x.shape
         r = self.net(x.reshape(-1, d)).reshape(self.n_members, b, 2, h)
-        return segment_score(r, self.segment_score)
+        return segment_score(r, self.segment_score, None if mask is None else mask.to(r.dtype))
 
     # ----------------------------------------------------------------- training
 
@@ -260,6 +260,7 @@ class RewardEnsemble(PreferenceRewardModel):
         actions: PairArray,
         labels: ArrayLike,
         *,
+        mask: PairArray | None = None,
         max_epochs: int | None = None,
         target_accuracy: float | None = None,
         batch_size: int | None = None,
@@ -275,6 +276,9 @@ class RewardEnsemble(PreferenceRewardModel):
         :param obs: ``(B, 2, H, obs_dim)`` or a pair ``(first, second)`` of ``(B, H, obs_dim)``.
         :param actions: ``(B, 2, H, act_dim)`` or a pair of ``(B, H, act_dim)``.
         :param labels: ``(B,)`` in {0, 1, 0.5}; 1 = second segment preferred; NaN = skipped.
+        :param mask: optional ``(B, 2, H)`` bool mask of real steps (False = padding after
+            a short episode's end), or a pair of ``(B, H)`` masks; padding is left out of
+            the segment scores.
         :param max_epochs: epoch cap (default: the model's ``max_epochs``).
         :param target_accuracy: stop at this train accuracy (default: the model's).
         :param batch_size: pairs per step and member (default: the model's).
@@ -289,7 +293,8 @@ class RewardEnsemble(PreferenceRewardModel):
         if max_epochs < 1 or bs < 1:
             raise ValueError(f"max_epochs and batch_size must be >= 1, got {max_epochs}, {bs}")
         snap = self._snapshot()
-        x, y, n_skipped = self._prepare_training(obs, actions, labels)
+        x, pad_mask, y, n_skipped = self._prepare_training(obs, actions, labels, mask)
+        fmask = None if pad_mask is None else pad_mask.to(x.dtype)
         n, _, h, d = x.shape
         m = self.n_members
         decisive = y != 0.5
@@ -314,7 +319,7 @@ class RewardEnsemble(PreferenceRewardModel):
                 yb = y[idx]  # (M, b)
                 b = idx.shape[1]
                 r = self.net(xb.reshape(m, b * 2 * h, d)).reshape(m, b, 2, h)
-                scores = segment_score(r, self.segment_score)
+                scores = segment_score(r, self.segment_score, None if fmask is None else fmask[idx])
                 losses = bradley_terry_loss(scores[..., 0], scores[..., 1], yb, reduction="none")  # (M, b)
                 loss = losses.mean(-1).sum()  # each member's own mean loss; disjoint parameters
                 self.optimizer.zero_grad(set_to_none=True)

@@ -51,6 +51,13 @@ from .bradley_terry import (
 )
 
 
+def _positions(valid: torch.Tensor | None) -> torch.Tensor | None:
+    """Positions 1, 2, … of the real steps of each row, 0 at padding (``None`` -> ``None``)."""
+    if valid is None:
+        return None
+    return torch.where(valid, valid.long().cumsum(-1), torch.zeros((), dtype=torch.long, device=valid.device))
+
+
 class _Block(nn.Module):
     """A pre-LayerNorm GPT-2 block: masked multi-head self-attention and a GELU MLP."""
 
@@ -264,10 +271,11 @@ class PreferenceTransformer(PreferenceRewardModel):
 
     # ----------------------------------------------------------------- forward
 
-    def _pair_scores(self, x: torch.Tensor) -> torch.Tensor:
+    def _pair_scores(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         b, _, h, d = x.shape
-        z, _, _ = self.net(x.reshape(b * 2, h, d))
-        return segment_score(z, self.segment_score).reshape(1, b, 2)
+        valid = None if mask is None else mask.reshape(b * 2, h)
+        z, _, _ = self.net(x.reshape(b * 2, h, d), valid, _positions(valid))
+        return segment_score(z, self.segment_score, None if valid is None else valid.to(z.dtype)).reshape(1, b, 2)
 
     def _step_rewards(self, x: torch.Tensor) -> torch.Tensor:
         z, _, _ = self.net(x[:, None, :])  # single-step approximation (see the module docstring)
@@ -352,6 +360,7 @@ class PreferenceTransformer(PreferenceRewardModel):
         actions: PairArray,
         labels: ArrayLike,
         *,
+        mask: PairArray | None = None,
         max_epochs: int | None = None,
         target_accuracy: float | None = None,
         batch_size: int | None = None,
@@ -365,6 +374,9 @@ class PreferenceTransformer(PreferenceRewardModel):
         :param obs: ``(B, 2, H, obs_dim)`` or a pair ``(first, second)`` of ``(B, H, obs_dim)``.
         :param actions: ``(B, 2, H, act_dim)`` or a pair of ``(B, H, act_dim)``.
         :param labels: ``(B,)`` in {0, 1, 0.5}; 1 = second segment preferred; NaN = skipped.
+        :param mask: optional ``(B, 2, H)`` bool mask of real steps (False = padding after
+            a short episode's end), or a pair of ``(B, H)`` masks; padding is masked out of
+            attention and of the segment scores.
         :param max_epochs: epoch cap (default: the model's).
         :param target_accuracy: stop at this train accuracy (default: the model's).
         :param batch_size: pairs per step (default: the model's).
@@ -380,7 +392,7 @@ class PreferenceTransformer(PreferenceRewardModel):
         target = self.target_accuracy if target_accuracy is None else float(target_accuracy)
         bs = self.batch_size if batch_size is None else int(batch_size)
         snap = self._snapshot()
-        x, y, n_skipped = self._prepare_training(obs, actions, labels)
+        x, pad_mask, y, n_skipped = self._prepare_training(obs, actions, labels, mask)
         n, _, h, d = x.shape
         n_ties = int((y == 0.5).sum())
         self.net.train()
@@ -396,8 +408,10 @@ class PreferenceTransformer(PreferenceRewardModel):
                     idx = order[start : start + bs]
                     xb, yb = x[idx], y[idx]
                     b = idx.shape[0]
-                    z, _, _ = self.net(xb.reshape(b * 2, h, d))
-                    scores = segment_score(z, self.segment_score).reshape(b, 2)
+                    valid = None if pad_mask is None else pad_mask[idx].reshape(b * 2, h)
+                    z, _, _ = self.net(xb.reshape(b * 2, h, d), valid, _positions(valid))
+                    scores = segment_score(z, self.segment_score, None if valid is None else valid.to(z.dtype))
+                    scores = scores.reshape(b, 2)
                     losses = bradley_terry_loss(scores[:, 0], scores[:, 1], yb, reduction="none")
                     self.optimizer.zero_grad(set_to_none=True)
                     losses.mean().backward()

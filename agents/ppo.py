@@ -1,0 +1,66 @@
+"""PPO: Stable-Baselines3's PPO on a pbrl batched task.
+
+A thin layer: the hyperparameters of ``hyperparams.toml`` become SB3 arguments,
+and a checkpoint holds the policy and its optimizer as plain state dicts.
+Observation and reward normalisation (VecNormalize) are on by default, as in
+rl-zoo's MuJoCo settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from stable_baselines3 import PPO
+
+from .online import ACTIVATIONS, OnlineAgent, linear_schedule
+
+
+class PPOAgent(OnlineAgent):
+    """PPO from a hyperparameter dict (see ``SCHEMA["ppo"]`` in ``hyperparams.py``)."""
+
+    algo = "ppo"
+
+    def build_model(self, env) -> PPO:
+        hp = self.hp
+        lr = hp["learning_rate"] if hp["lr_schedule"] == "constant" else linear_schedule(hp["learning_rate"])
+        rollout = hp["n_steps"] * hp["n_envs"]
+        if hp["batch_size"] > rollout:
+            raise ValueError(
+                f"batch_size ({hp['batch_size']}) is larger than a rollout (n_steps * n_envs = {rollout}); "
+                "lower batch_size or raise n_steps / n_envs"
+            )
+        arch = list(hp["net_arch"])
+        return PPO(
+            "MlpPolicy",
+            env,
+            learning_rate=lr,
+            n_steps=hp["n_steps"],
+            batch_size=hp["batch_size"],
+            n_epochs=hp["n_epochs"],
+            gamma=hp["gamma"],
+            gae_lambda=hp["gae_lambda"],
+            clip_range=hp["clip_range"],
+            ent_coef=hp["ent_coef"],
+            vf_coef=hp["vf_coef"],
+            max_grad_norm=hp["max_grad_norm"],
+            target_kl=None if hp["target_kl"] == "off" else hp["target_kl"],
+            policy_kwargs=dict(
+                net_arch=dict(pi=arch, vf=arch),
+                activation_fn=ACTIVATIONS[hp["activation"]],
+                log_std_init=hp["log_std_init"],
+                ortho_init=hp["ortho_init"],
+            ),
+            seed=self.seed,
+            device=self.device,
+            verbose=0,
+        )
+
+    def learn_kwargs(self) -> dict[str, Any]:
+        return {"log_interval": 1}
+
+    def torch_state(self) -> dict[str, Any]:
+        return {"policy": self.model.policy.state_dict(), "optim/policy": self.model.policy.optimizer.state_dict()}
+
+    def load_torch_state(self, state: Mapping[str, Any]) -> None:
+        self.model.policy.load_state_dict(state["policy"])
+        self.model.policy.optimizer.load_state_dict(state["optim/policy"])

@@ -1,0 +1,203 @@
+"""``pbrl train`` and ``pbrl evaluate``: online agents in run folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+err = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def _list_hp(agent: str, env: str | None) -> None:
+    from pbrl.agents.hyperparams import HyperparameterError, describe, resolve
+
+    try:
+        rows = describe(agent)
+        values = resolve(agent, env) if env else {}
+    except HyperparameterError as exc:
+        _fail(str(exc))
+    table = Table(title=f"{agent} hyperparameters" + (f" for {env}" if env else ""))
+    for col in ("key", "type", "value", "meaning"):
+        table.add_column(col)
+    for key, kind, help_text in rows:
+        table.add_row(key, kind, str(values.get(key, "")), help_text)
+    Console(width=160).print(table)
+
+
+class _ProgressBar:
+    """A rich progress bar fed by the training callback."""
+
+    def __init__(self, total: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self.total = total
+        self.task = None
+        self._last = -1
+
+    def __enter__(self):
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=self.total, status="")
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def start_at(self, step: int) -> None:
+        self.progress.update(self.task, completed=step)
+
+    def __call__(self, step: int, latest: dict) -> None:
+        if step - self._last < 256 and step < self.total:
+            return
+        self._last = step
+        parts = []
+        if "rollout/true_return" in latest:
+            parts.append(f"train return {latest['rollout/true_return']:.1f}")
+        if "eval/return" in latest:
+            parts.append(f"eval return {latest['eval/return']:.1f}")
+        self.progress.update(self.task, completed=min(step, self.total), status="  ".join(parts))
+
+
+def _report(result, runs_root: str) -> None:
+    final = result.final
+    table = Table(title="run finished", show_header=False)
+    table.add_row("run folder", result.run_dir)
+    table.add_row("env steps", f"{result.num_timesteps:,}")
+    table.add_row("wall-clock", f"{result.wall_clock:.1f} s")
+    table.add_row("eval return", f"{final['return_mean']:.1f} ± {final['return_std']:.1f} ({final['episodes']} episodes)")
+    table.add_row("normalized score", f"{final['normalized_score']:.1f}")
+    if final.get("success_rate") is not None:
+        table.add_row("success rate", f"{final['success_rate']:.2f}")
+    Console().print(table)
+    typer.echo(f"tensorboard --logdir {runs_root}")
+    typer.echo(result.run_dir)
+
+
+def train(
+    env: Optional[str] = typer.Option(None, "--env", help="Task id, e.g. pbrl/Hopper-v5 (see `pbrl envs`)."),
+    agent: str = typer.Option("ppo", "--agent", help="Online agent: ppo or sac."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Env steps in all (default: the task's n_timesteps)."),
+    seed: int = typer.Option(0, "--seed", help="Run seed."),
+    num_envs: Optional[int] = typer.Option(None, "--num-envs", help="Sub-envs simulated together (default: per task)."),
+    hp: Optional[List[str]] = typer.Option(None, "--hp", help="Hyperparameter override key=value (repeatable); see --list-hp."),
+    reward: str = typer.Option("true", "--reward", help="Training reward: 'true' or 'program:PATH' (trusted Python defining compute_reward)."),
+    runs_dir: str = typer.Option("runs", "--runs-dir", help="Root folder of the runs."),
+    name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the start time); folder <name>-s<seed>."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue the run in this folder from its latest checkpoint."),
+    device: str = typer.Option("cpu", "--device", help="Torch device."),
+    eval_freq: Optional[int] = typer.Option(None, "--eval-freq", help="Env steps between evaluations (default: steps/20)."),
+    eval_episodes: int = typer.Option(10, "--eval-episodes", help="Episodes per evaluation, run as one batch."),
+    checkpoint_freq: Optional[int] = typer.Option(None, "--checkpoint-freq", help="Env steps between checkpoints (default: steps/10)."),
+    list_hp: bool = typer.Option(False, "--list-hp", help="List the agent's hyperparameters (with --env: their values) and exit."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Train PPO or SAC on a batched task; evaluates, checkpoints and logs to TensorBoard in a run folder."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from pbrl.agents.checkpoint import CheckpointError
+    from pbrl.agents.hyperparams import HyperparameterError, parse_overrides
+    from pbrl.runs.config import ConfigError, TrainConfig
+    from pbrl.runs.folder import RunExistsError, RunLockedError
+
+    if list_hp:
+        _list_hp(agent, env)
+        return
+    errors = (ConfigError, HyperparameterError, RunExistsError, RunLockedError, CheckpointError, FileNotFoundError)
+    if resume is not None:
+        given = [flag for flag, value in (("--env", env), ("--hp", hp), ("--num-envs", num_envs), ("--name", name)) if value]
+        if given:
+            _fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
+        from pbrl.runs.train import resume as resume_run
+
+        try:
+            from pbrl.runs.folder import load_run_config
+
+            total = steps or load_run_config(resume)["config"]["steps"]
+            bar = _ProgressBar(total) if not quiet else None
+            if bar is None:
+                result = resume_run(resume, steps=steps)
+            else:
+                with bar:
+                    result = resume_run(resume, steps=steps, progress=bar)
+        except errors as exc:
+            _fail(str(exc))
+        except ValueError as exc:
+            _fail(str(exc))
+        _report(result, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(resume)))))
+        return
+    if env is None:
+        _fail("--env is required (e.g. --env pbrl/Hopper-v5; `pbrl envs` lists the tasks)")
+    try:
+        overrides = parse_overrides(hp or [])
+        config = TrainConfig(
+            env=env, agent=agent, steps=steps, seed=seed, num_envs=num_envs, hp=overrides, reward=reward,
+            runs_dir=runs_dir, name=name, device=device, eval_freq=eval_freq, eval_episodes=eval_episodes,
+            checkpoint_freq=checkpoint_freq,
+        )
+        from pbrl.runs.train import prepare, train as train_run
+
+        resolved, _ = prepare(config)  # every check, before any work
+        config.name = resolved["config"]["name"]
+        total = resolved["config"]["steps"]
+        if quiet:
+            result = train_run(config, on_start=lambda path: err.print(f"run folder: {path}"))
+        else:
+            with _ProgressBar(total) as bar:
+                result = train_run(config, progress=bar, on_start=lambda path: bar.progress.console.print(f"run folder: {path}"))
+    except errors as exc:
+        _fail(str(exc))
+    _report(result, runs_dir)
+
+
+def evaluate(
+    run: str = typer.Argument(..., help="A run folder (runs/<task>/<agent>/<name>-s<seed>)."),
+    episodes: int = typer.Option(10, "--episodes", min=1, help="Episodes, run in parallel as one batch."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Evaluation seed (default: a fresh random one)."),
+    video: Optional[str] = typer.Option(None, "--video", help="Record one episode to this .mp4 or .gif (MUJOCO_GL=egl)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Re-evaluate a run's latest checkpoint on fresh seeds (deterministic actions)."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from pbrl.agents.checkpoint import CheckpointError
+    from pbrl.runs.train import evaluate_run
+
+    if not os.path.isdir(run):
+        _fail(f"{run}: no such run folder")
+    try:
+        result = evaluate_run(run, episodes=episodes, seed=seed, video=video)
+    except (CheckpointError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    except RuntimeError as exc:  # rendering unavailable
+        _fail(f"video: {exc}")
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"evaluation of {run}", show_header=False)
+    table.add_row("checkpoint", f"{result['checkpoint']} ({result['num_timesteps']:,} env steps)")
+    table.add_row("episodes / seed", f"{result['episodes']} / {result['seed']}")
+    table.add_row("return", f"{result['return_mean']:.1f} ± {result['return_std']:.1f}")
+    table.add_row("normalized score", f"{result['normalized_score']:.1f}")
+    if result.get("success_rate") is not None:
+        table.add_row("success rate", f"{result['success_rate']:.2f}")
+    if "video" in result:
+        table.add_row("video", result["video"]["path"])
+    Console().print(table)

@@ -1,0 +1,547 @@
+"""Minari storage: writing datasets atomically, reading them back fast, provenance.
+
+A pbrl dataset is a plain Minari dataset (``minari.load_dataset(id)`` opens it):
+``<root>/<id>/data/main_data.hdf5`` and ``metadata.json``, with ``root`` =
+``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``. Besides Minari's own keys
+(``dataset_id``, ``env_spec``, spaces, ``ref_min_score``, ``ref_max_score``,
+``algorithm_name``, ``description``, ``requirements``, …) ``metadata.json`` holds a
+``pbrl`` entry: the provenance (task, level, algorithm, training steps, seed,
+package versions, the command that made it, its parents and any corruption).
+
+Each episode's ``infos`` group holds ``qpos``/``qvel`` and, for generated datasets,
+``reward_terms/<name>``, the task card's quantities and ``success``, with
+``T + 1`` rows like the observations (see :mod:`pbrl.datasets.trajectories`).
+
+Writes are atomic: a dataset is built in a hidden temporary folder beside the
+datasets (``<root>/.pbrl-tmp/``) and renamed into place when complete, so a failed
+or killed write never leaves a half-written dataset (leftover temporary folders of
+dead processes are removed by the next write). An existing dataset is replaced only
+with ``force=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from .errors import DatasetError, DatasetExistsError, DatasetNotFoundError
+from .trajectories import Trajectories
+
+__all__ = [
+    "PBRL_METADATA_KEY",
+    "dataset_exists",
+    "dataset_path",
+    "datasets_root",
+    "default_dataset_id",
+    "env_spec_for",
+    "check_dataset_id",
+    "list_datasets",
+    "load_trajectories",
+    "make_provenance",
+    "package_versions",
+    "read_metadata",
+    "task_of",
+    "write_dataset",
+]
+
+PBRL_METADATA_KEY = "pbrl"
+_TMP_DIR = ".pbrl-tmp"
+_MAIN_FILE = "main_data.hdf5"
+_VERSIONED_PACKAGES = ("pbrl", "numpy", "mujoco", "gymnasium", "minari", "h5py", "stable-baselines3", "torch")
+
+
+# -- ids and paths -----------------------------------------------------------------
+
+
+def datasets_root() -> Path:
+    """Where Minari keeps local datasets: ``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``."""
+    root = os.environ.get("MINARI_DATASETS_PATH")
+    path = Path(root) if root else Path.home() / ".minari" / "datasets"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_dataset_id(dataset_id: str) -> str:
+    """Validate a Minari dataset id (``namespace/name-vN``); returns it.
+
+    Raises:
+        DatasetError: naming the id and the expected form.
+    """
+    from minari.dataset.minari_dataset import parse_dataset_id
+
+    if not isinstance(dataset_id, str) or not dataset_id:
+        raise DatasetError(f"a dataset id must be a non-empty string, got {dataset_id!r}")
+    try:
+        parse_dataset_id(dataset_id)
+    except (ValueError, TypeError):
+        raise DatasetError(
+            f"malformed dataset id {dataset_id!r}: Minari ids look like 'namespace/name-v0', "
+            "e.g. 'pbrl/halfcheetah/medium-v0'"
+        ) from None
+    if dataset_id.startswith(".") or "/." in dataset_id or ".." in dataset_id:
+        raise DatasetError(f"malformed dataset id {dataset_id!r}: no part may start with '.'")
+    return dataset_id
+
+
+def dataset_path(dataset_id: str) -> Path:
+    """``<root>/<id>``: the folder of a dataset (it may not exist)."""
+    return datasets_root() / check_dataset_id(dataset_id)
+
+
+def dataset_exists(dataset_id: str) -> bool:
+    return (dataset_path(dataset_id) / "data" / "metadata.json").is_file()
+
+
+def task_name(task: str) -> str:
+    """``"pbrl/HalfCheetah-v5"`` -> ``"halfcheetah"`` (the env part of a dataset id)."""
+    name = task.split("/")[-1]
+    name = re.sub(r"-v\d+$", "", name)
+    return re.sub(r"[^a-z0-9_]+", "", name.lower()) or "task"
+
+
+def default_dataset_id(task: str, level: str, version: int = 0) -> str:
+    """pbrl's id for a generated level: ``pbrl/<task>/<level>-v<version>``, e.g.
+    ``pbrl/halfcheetah/medium-replay-v0`` (Minari's ``mujoco/halfcheetah/medium-v0`` style)."""
+    return check_dataset_id(f"pbrl/{task_name(task)}/{level}-v{int(version)}")
+
+
+# -- provenance --------------------------------------------------------------------
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a dataset depends on (and Python's)."""
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def make_provenance(command: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A provenance record: the given fields plus package versions, the command
+    (default: this process's ``sys.argv``), the time and the host's platform."""
+    if command is None:
+        command = " ".join(shlex.quote(a) for a in sys.argv)
+    record = {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "versions": package_versions(),
+        "platform": platform.platform(),
+    }
+    record.update(fields)
+    return _jsonable(record)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def env_spec_for(task: str, env_kwargs: Mapping[str, Any] | None = None):
+    """A JSON-serialisable Gymnasium ``EnvSpec`` that makes ``task`` again.
+
+    pbrl registers its ids with Python callables, which ``EnvSpec.to_json`` cannot
+    store; this spec names the same entry points by module path, so
+    ``MinariDataset.recover_environment()`` works after ``import pbrl``.
+    """
+    import gymnasium as gym
+    from gymnasium.envs.registration import EnvSpec
+
+    try:
+        registered = gym.spec(task)
+    except gym.error.Error as exc:
+        raise DatasetError(f"unknown task {task!r}: {exc}") from None
+    return EnvSpec(
+        id=task,
+        entry_point="pbrl.envs.registry:make_env",
+        vector_entry_point="pbrl.envs.registry:make_vec_env",
+        max_episode_steps=registered.max_episode_steps,
+        kwargs={"task_id": task, **dict(env_kwargs or {})},
+    )
+
+
+# -- writing -----------------------------------------------------------------------
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clean_stale_tmp(root: Path) -> None:
+    tmp = root / _TMP_DIR
+    if not tmp.is_dir():
+        return
+    for entry in tmp.iterdir():
+        m = re.match(r"^(\d+)\.", entry.name)
+        if m and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_dataset_dir(dataset_id: str, force: bool = False) -> Iterator[Path]:
+    """A temporary dataset folder that becomes ``<root>/<id>`` when the block succeeds.
+
+    Yields the temporary folder (write ``data/`` inside it). On an exception nothing
+    is left behind; a killed process leaves only a hidden temporary folder that the
+    next write removes.
+
+    Raises:
+        DatasetExistsError: the dataset exists and ``force`` is False (checked before
+            and again just before the rename).
+    """
+    final = dataset_path(dataset_id)
+    if final.exists() and not force:
+        raise DatasetExistsError(f"dataset {dataset_id!r} already exists at {final}; pass --force (force=True) to replace it")
+    root = datasets_root()
+    _clean_stale_tmp(root)
+    tmp_root = root / _TMP_DIR
+    tmp_root.mkdir(exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_id)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}.{safe}.", dir=tmp_root))
+    try:
+        yield tmp
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _ensure_namespaces(dataset_id)
+        if final.exists():
+            if not force:
+                raise DatasetExistsError(f"dataset {dataset_id!r} appeared at {final} while it was being written; not replaced")
+            old = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}.old.", dir=tmp_root))
+            os.rename(final, old / "dataset")
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _ensure_namespaces(dataset_id: str) -> None:
+    """Minari's namespace metadata files for every namespace level of the id."""
+    from minari.dataset.minari_dataset import parse_dataset_id
+
+    namespace = parse_dataset_id(dataset_id)[0]
+    if not namespace:
+        return
+    parts = namespace.split("/")
+    root = datasets_root()
+    for i in range(1, len(parts) + 1):
+        folder = root.joinpath(*parts[:i])
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = folder / "namespace_metadata.json"
+        if not meta.exists():
+            with contextlib.suppress(OSError):
+                meta.write_text("{}")
+
+
+def write_dataset(
+    trajectories: Trajectories,
+    dataset_id: str,
+    task: str,
+    *,
+    ref_min_score: float | None = None,
+    ref_max_score: float | None = None,
+    num_episodes_average_score: int | None = None,
+    algorithm_name: str = "pbrl",
+    description: str = "",
+    provenance: Mapping[str, Any] | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    force: bool = False,
+) -> Path:
+    """Write ``trajectories`` as the Minari dataset ``dataset_id`` bound to ``task``.
+
+    Checks the data against the task's spaces and for NaN/inf before writing; the
+    write itself is atomic (see the module docstring).
+
+    Args:
+        trajectories: the episodes.
+        dataset_id: Minari id, e.g. ``"pbrl/hopper/medium-v0"``.
+        task: the pbrl task id the data belongs to (stored as the env spec).
+        ref_min_score, ref_max_score: mean returns of the random and expert
+            policies (Minari's normalized-score references).
+        num_episodes_average_score: episodes behind those means.
+        algorithm_name: Minari's ``algorithm_name``.
+        description: Minari's ``description``.
+        provenance: pbrl's provenance record (:func:`make_provenance`).
+        env_kwargs: task keyword arguments the data was made with.
+        force: replace an existing dataset.
+
+    Returns:
+        The dataset's folder.
+
+    Raises:
+        DatasetExistsError, DatasetError: see above.
+    """
+    import gymnasium as gym
+    import minari
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+    from minari.dataset.minari_storage import MinariStorage
+
+    check_dataset_id(dataset_id)
+    spec = env_spec_for(task, env_kwargs)
+    env = gym.make(spec)
+    try:
+        obs_space, act_space = env.observation_space, env.action_space
+    finally:
+        env.close()
+    trajectories.check_spaces(obs_space.shape, act_space.shape, task)
+    trajectories.check_finite()
+    if dataset_exists(dataset_id) and not force:
+        raise DatasetExistsError(
+            f"dataset {dataset_id!r} already exists at {dataset_path(dataset_id)}; pass --force (force=True) to replace it"
+        )
+
+    with atomic_dataset_dir(dataset_id, force=force) as folder:
+        data = folder / "data"
+        storage = MinariStorage.new(data, observation_space=obs_space, action_space=act_space, env_spec=spec, data_format="hdf5")
+        obs = trajectories.observations.astype(obs_space.dtype, copy=False)
+        act = trajectories.actions.astype(act_space.dtype, copy=False)
+        starts, rows = trajectories.starts, trajectories.row_starts
+        buffers = []
+        for e, n in enumerate(trajectories.lengths.tolist()):
+            s, r = int(starts[e]), int(rows[e])
+            buffers.append(
+                EpisodeBuffer(
+                    observations=obs[r : r + n + 1],
+                    actions=act[s : s + n],
+                    rewards=trajectories.rewards[s : s + n],
+                    terminations=trajectories.terminations[s : s + n],
+                    truncations=trajectories.truncations[s : s + n],
+                    infos=trajectories.nested_infos(slice(r, r + n + 1)) or None,
+                )
+            )
+        storage.update_episodes(buffers)
+        meta: dict[str, Any] = {
+            "dataset_id": dataset_id,
+            "algorithm_name": str(algorithm_name),
+            "author": {"pbrl"},
+            "code_permalink": "https://pypi.org/project/pbrl/ (pbrl.datasets)",
+            "description": description or f"{task} data made by pbrl",
+            "minari_version": minari.__version__,
+            "requirements": [f"{k}=={v}" for k, v in package_versions().items() if k in ("pbrl", "mujoco", "gymnasium")],
+        }
+        if ref_min_score is not None and ref_max_score is not None:
+            meta["ref_min_score"] = float(ref_min_score)
+            meta["ref_max_score"] = float(ref_max_score)
+            if num_episodes_average_score is not None:
+                meta["num_episodes_average_score"] = int(num_episodes_average_score)
+        record = dict(provenance or make_provenance())
+        record.setdefault("task", task)
+        if env_kwargs:
+            record.setdefault("env_kwargs", dict(env_kwargs))
+        meta[PBRL_METADATA_KEY] = _jsonable(record)
+        storage.update_metadata(meta)
+    return dataset_path(dataset_id)
+
+
+# -- reading -----------------------------------------------------------------------
+
+
+def _not_found(dataset_id: str) -> DatasetNotFoundError:
+    root = datasets_root()
+    try:
+        known = sorted(list_datasets())
+    except Exception:  # a broken sibling must not hide the real message
+        known = []
+    listing = ", ".join(known[:20]) + (" …" if len(known) > 20 else "") if known else "none"
+    return DatasetNotFoundError(
+        f"no dataset {dataset_id!r} under {root} (MINARI_DATASETS_PATH); local datasets: {listing}. "
+        "Make one with `pbrl dataset generate` or `pbrl dataset import`"
+    )
+
+
+def read_metadata(dataset_id: str) -> dict[str, Any]:
+    """The dataset's ``metadata.json`` as a dict.
+
+    Raises:
+        DatasetNotFoundError: no such local dataset.
+        DatasetError: the metadata file is unreadable.
+    """
+    path = dataset_path(dataset_id) / "data" / "metadata.json"
+    if not path.is_file():
+        raise _not_found(dataset_id)
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: unreadable dataset metadata ({exc})") from None
+
+
+def task_of(dataset_id: str, metadata: Mapping[str, Any] | None = None) -> str:
+    """The task id a dataset is bound to (its env spec's id)."""
+    meta = dict(metadata) if metadata is not None else read_metadata(dataset_id)
+    record = meta.get(PBRL_METADATA_KEY) or {}
+    if record.get("task"):
+        return str(record["task"])
+    spec = meta.get("env_spec")
+    if spec:
+        try:
+            return str(json.loads(spec)["id"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    raise DatasetError(f"dataset {dataset_id!r} names no environment (no env_spec in its metadata)")
+
+
+def list_datasets() -> dict[str, dict[str, Any]]:
+    """Local datasets (pbrl's and any other Minari dataset): id -> metadata."""
+    import warnings
+
+    import minari
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return dict(minari.list_local_datasets())
+
+
+def load_trajectories(dataset_id: str, *, check: bool = True) -> Trajectories:
+    """Read a local Minari dataset (pbrl's or another's) into :class:`Trajectories`.
+
+    Reads ``main_data.hdf5`` directly with h5py (one read per array per episode),
+    which is what makes loading a 1M-step dataset take seconds.
+
+    Args:
+        dataset_id: the dataset id.
+        check: check lengths and NaN/inf.
+
+    Raises:
+        DatasetNotFoundError: no such local dataset.
+        DatasetError: the file is truncated, corrupt or inconsistent (named).
+    """
+    import h5py
+
+    meta = read_metadata(dataset_id)
+    path = dataset_path(dataset_id) / "data" / _MAIN_FILE
+    if not path.is_file():
+        raise DatasetError(f"{path}: missing (dataset {dataset_id!r} has metadata but no {_MAIN_FILE})")
+    total = int(meta.get("total_episodes", -1))
+    try:
+        with h5py.File(path, "r") as fh:
+            names = [k for k in fh.keys() if k.startswith("episode_")]
+            count = len(names)
+            if total >= 0 and count != total:
+                raise DatasetError(f"{path}: holds {count} episodes but metadata.json says {total}")
+            parts: dict[str, list[np.ndarray]] = {k: [] for k in ("observations", "actions", "rewards", "terminations", "truncations")}
+            infos: dict[str, list[np.ndarray]] | None = None
+            lengths = np.zeros(count, dtype=np.int64)
+            for e in range(count):
+                group = fh.get(f"episode_{e}")
+                if group is None:
+                    raise DatasetError(f"{path}: episode_{e} is missing")
+                for key in parts:
+                    if key not in group:
+                        raise DatasetError(f"{path}: episode_{e} has no {key!r}")
+                    value = group[key]
+                    if not isinstance(value, h5py.Dataset):
+                        raise DatasetError(
+                            f"{path}: episode_{e}/{key} is a group (dict or tuple spaces are not supported by pbrl.datasets)"
+                        )
+                    parts[key].append(value[()])
+                lengths[e] = parts["rewards"][-1].shape[0]
+                ep_infos = _read_group(group["infos"]) if "infos" in group else {}
+                if infos is None:
+                    infos = {k: [v] for k, v in ep_infos.items()}
+                else:
+                    for k in list(infos):
+                        if k in ep_infos:
+                            infos[k].append(ep_infos[k])
+                        else:
+                            del infos[k]  # keep the infos every episode has
+    except DatasetError:
+        raise
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+        raise DatasetError(f"{path}: cannot read dataset {dataset_id!r} ({exc}); the file may be truncated or corrupt") from None
+    if count == 0:
+        raise DatasetError(f"{path}: dataset {dataset_id!r} holds no episodes")
+    for e in range(count):
+        n_obs = parts["observations"][e].shape[0]
+        for key in ("actions", "terminations", "truncations"):
+            if parts[key][e].shape[0] != lengths[e]:
+                raise DatasetError(f"{path}: episode_{e} has {lengths[e]} rewards but {parts[key][e].shape[0]} {key}")
+        if n_obs != lengths[e] + 1:
+            raise DatasetError(f"{path}: episode_{e} has {lengths[e]} steps but {n_obs} observations (expected {lengths[e] + 1})")
+    keep_infos = {k: v for k, v in (infos or {}).items() if all(a.ndim >= 1 and a.shape[0] == n + 1 for a, n in zip(v, lengths))}
+    try:
+        traj = Trajectories(
+            observations=np.concatenate(parts["observations"]).reshape(int(lengths.sum()) + count, -1),
+            actions=np.concatenate(parts["actions"]).reshape(int(lengths.sum()), -1),
+            rewards=np.concatenate(parts["rewards"]),
+            terminations=np.concatenate(parts["terminations"]),
+            truncations=np.concatenate(parts["truncations"]),
+            lengths=lengths,
+            infos={k: np.concatenate(v) for k, v in keep_infos.items()},
+            source=dataset_id,
+        )
+    except ValueError as exc:
+        raise DatasetError(f"{path}: inconsistent arrays in dataset {dataset_id!r} ({exc})") from None
+    if check:
+        traj.check_finite()
+    return traj
+
+
+def _read_group(group) -> dict[str, np.ndarray]:
+    import h5py
+
+    out: dict[str, np.ndarray] = {}
+    for key, value in group.items():
+        if isinstance(value, h5py.Group):
+            for sub, arr in _read_group(value).items():
+                out[f"{key}/{sub}"] = arr
+        elif isinstance(value, h5py.Dataset) and value.dtype.kind in "biuf":
+            out[key] = value[()]
+    return out
+
+
+def metadata_summary(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields ``pbrl dataset list`` shows, from a metadata dict."""
+    record = meta.get(PBRL_METADATA_KEY) or {}
+    return {
+        "episodes": meta.get("total_episodes"),
+        "steps": meta.get("total_steps"),
+        "task": record.get("task") or _spec_id(meta.get("env_spec")),
+        "level": record.get("level"),
+        "algorithm": meta.get("algorithm_name"),
+        "ref_min_score": meta.get("ref_min_score"),
+        "ref_max_score": meta.get("ref_max_score"),
+        "size_mb": meta.get("dataset_size"),
+    }
+
+
+def _spec_id(spec: Any) -> str | None:
+    if not spec:
+        return None
+    try:
+        return json.loads(spec)["id"]
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,49 @@
+"""Smoke run of benchmarks/throughput.py: it runs, prints, and writes well-formed JSON."""
+
+import importlib.util
+import json
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_throughput():
+    path = os.path.join(ROOT, "benchmarks", "throughput.py")
+    spec = importlib.util.spec_from_file_location("pbrl_benchmark_throughput", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_throughput_quick(tmp_path, capsys):
+    throughput = load_throughput()
+    out = tmp_path / "throughput.json"
+    code = throughput.main(
+        ["--quick", "--tasks", "HalfCheetah", "--sizes", "1,4", "--async-max", "2", "--json", str(out)]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "pbrl/sync" in printed and "HalfCheetah" in printed
+
+    report = json.loads(out.read_text())
+    assert {"machine", "load", "config", "notes", "physics", "results", "table"} <= set(report)
+    assert report["machine"]["nproc"] >= 1 and report["machine"]["mujoco"]
+    assert len(report["load"]["before"]) == 3 and len(report["load"]["after"]) == 3
+
+    physics = report["physics"]["HalfCheetah"]
+    assert physics["mj_step_per_s_1core"] > 0 and physics["frame_skip"] == 5
+    assert physics["limit_env_steps_per_s"] > 0
+
+    backends = report["config"]["backends"]
+    assert {"pbrl", "sync", "async"} <= set(backends)
+    rows = report["results"]["HalfCheetah"]
+    assert set(rows) == {"1", "4"}
+    for n, row in rows.items():
+        for kind in ("pbrl", "sync"):
+            assert row[kind] > 0, (n, kind)
+        assert row["pbrl_over_sync"] > 0 and row["pbrl_over_limit"] > 0
+        if "envpool" in backends:
+            assert row["envpool"] > 0
+    assert rows["1"]["async"] > 0
+    assert rows["4"]["async"] is None  # beyond --async-max
+    assert any("AsyncVectorEnv" in note for note in report["notes"])
