@@ -180,7 +180,7 @@ def read_checkpoint(folder: str, load_arrays: bool = True) -> tuple[dict, dict, 
     except Exception as exc:  # UnpicklingError and friends
         raise CheckpointError(
             f"{folder}/weights.pt holds more than tensors and plain data; refusing to unpickle it "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            f"({type(exc).__name__}: {str(exc).split('.')[0]})"
         ) from None
     with open(os.path.join(folder, "state.json"), encoding="utf-8") as f:
         state = json.load(f)

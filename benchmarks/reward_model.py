@@ -87,16 +87,34 @@ def machine_info() -> dict[str, Any]:
 # -- timing -------------------------------------------------------------------------
 
 
-def rate(fn: Callable[[], int], seconds: float, warmup: int = 1) -> float:
-    """Units per second of ``fn`` (which returns how many units it did), timed for ``seconds``."""
+def rate(fn: Callable[[], int], seconds: float, warmup: int = 1) -> tuple[float, float]:
+    """Units per wall-clock second and per CPU second of this process, of ``fn`` (which
+    returns how many units it did), timed for at least ``seconds``."""
     for _ in range(warmup):
         fn()
-    done, t0 = 0, time.perf_counter()
+    done, t0, c0 = 0, time.perf_counter(), time.process_time()
     while True:
         done += fn()
         elapsed = time.perf_counter() - t0
         if elapsed >= seconds:
-            return done / elapsed
+            return done / elapsed, done / max(time.process_time() - c0, 1e-9)
+
+
+def compare(
+    fa: Callable[[], int], fb: Callable[[], int], seconds: float, rounds: int, warmup: int = 1
+) -> tuple[float, float, float, float]:
+    """Best-of-``rounds`` rates of ``fa`` and ``fb``, measured alternately (a, b, a, b, …) so
+    that changes in the machine's load hit both alike.
+
+    :return: ``(wall_a, wall_b, cpu_a, cpu_b)``: units per wall second and per CPU second.
+    """
+    wa = wb = ca = cb = 0.0
+    for r in range(rounds):
+        w, c = rate(fa, seconds / rounds, warmup if r == 0 else 0)
+        wa, ca = max(wa, w), max(ca, c)
+        w, c = rate(fb, seconds / rounds, warmup if r == 0 else 0)
+        wb, cb = max(wb, w), max(cb, c)
+    return wa, wb, ca, cb
 
 
 # -- the reference: B-Pref's structure ----------------------------------------------
@@ -150,23 +168,32 @@ def bench_training(cfg: dict, seconds: float) -> dict[str, Any]:
     model = RewardEnsemble(OBS_DIM, ACT_DIM, n_members=3, hidden_sizes=cfg["hidden"], batch_size=bs, seed=0)
     loop = LoopEnsemble([model.net.member(i) for i in range(3)])
 
+    epochs = cfg["epochs_per_fit"]
+
     def batched_epoch() -> int:
-        model.fit(obs, act, y, max_epochs=1, target_accuracy=2.0)  # never reaches 2.0: one full epoch
-        return steps_per_epoch
+        model.fit(obs, act, y, max_epochs=epochs, target_accuracy=2.0)  # never reaches 2.0: all epochs
+        return epochs * steps_per_epoch
 
     x = torch.from_numpy(np.concatenate([obs, act], -1))
     yt = torch.from_numpy(y)
     rng = np.random.default_rng(0)
 
     def loop_epoch() -> int:
-        order = np.argsort(rng.random((3, n_pairs)), axis=1)
-        for start in range(0, n_pairs, bs):
-            loop.train_step(x, yt, order[:, start : start + bs])
-        return steps_per_epoch
+        for _ in range(epochs):
+            order = np.argsort(rng.random((3, n_pairs)), axis=1)
+            for start in range(0, n_pairs, bs):
+                loop.train_step(x, yt, order[:, start : start + bs])
+        return epochs * steps_per_epoch
 
-    b = rate(batched_epoch, seconds)
-    l = rate(loop_epoch, seconds)
-    return {"batched_steps_per_s": b, "loop_steps_per_s": l, "batched_over_loop": b / l}
+    b, l, cb, cl = compare(batched_epoch, loop_epoch, cfg["train_seconds"], cfg["rounds"])
+    return {
+        "batched_steps_per_s": b,
+        "loop_steps_per_s": l,
+        "batched_over_loop": b / l,
+        "batched_steps_per_cpu_s": cb,
+        "loop_steps_per_cpu_s": cl,
+        "batched_over_loop_cpu": cb / cl,
+    }
 
 
 def bench_reward(cfg: dict, seconds: float) -> dict[str, Any]:
@@ -181,9 +208,17 @@ def bench_reward(cfg: dict, seconds: float) -> dict[str, Any]:
         obs = rng.normal(size=(n, OBS_DIM)).astype(np.float32)
         act = rng.uniform(-1, 1, (n, ACT_DIM)).astype(np.float32)
         np.testing.assert_allclose(source(obs, act, obs, {}), loop.reward(obs, act), atol=1e-5)
-        b = rate(lambda: (source(obs, act, obs, {}), n)[1], seconds, warmup=3)
-        l = rate(lambda: (loop.reward(obs, act), n)[1], seconds, warmup=3)
-        out[str(n)] = {"batched_per_s": b, "loop_per_s": l, "batched_over_loop": b / l}
+        b, l, cb, cl = compare(
+            lambda: (source(obs, act, obs, {}), n)[1], lambda: (loop.reward(obs, act), n)[1], seconds, cfg["rounds"], 3
+        )
+        out[str(n)] = {
+            "batched_per_s": b,
+            "loop_per_s": l,
+            "batched_over_loop": b / l,
+            "batched_per_cpu_s": cb,
+            "loop_per_cpu_s": cl,
+            "batched_over_loop_cpu": cb / cl,
+        }
     return out
 
 
@@ -198,14 +233,14 @@ def bench_transformer(cfg: dict, seconds: float) -> dict[str, Any]:
         model.fit(obs, act, y, max_epochs=1, target_accuracy=2.0)
         return 2
 
-    train = rate(epoch, seconds)
+    train = rate(epoch, seconds)[0]
     rng = np.random.default_rng(0)
     rewards = {}
     source = model.as_reward_source()
     for n in cfg["eval_sizes"]:
         o = rng.normal(size=(n, OBS_DIM)).astype(np.float32)
         a = rng.uniform(-1, 1, (n, ACT_DIM)).astype(np.float32)
-        rewards[str(n)] = rate(lambda: (source(o, a, o, {}), n)[1], seconds, warmup=2)
+        rewards[str(n)] = rate(lambda: (source(o, a, o, {}), n)[1], seconds, warmup=2)[0]
     return {"train_steps_per_s": train, "reward_per_s": rewards}
 
 
@@ -217,7 +252,7 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true", help="a smoke run: short timings, small sizes")
     p.add_argument("--json", default=DEFAULT_JSON, help=f"where to write the results (default {DEFAULT_JSON})")
     p.add_argument("--threads", default=None, help="comma-separated torch thread counts (default: 1,2 capped at the cores)")
-    p.add_argument("--seconds", type=float, default=None, help="timed seconds per measurement (default 3; quick 0.3)")
+    p.add_argument("--seconds", type=float, default=None, help="timed seconds per comparison (default 4, training 5x; quick 0.3)")
     p.add_argument("--no-transformer", action="store_true", help="skip the Preference Transformer")
     return p.parse_args(argv)
 
@@ -237,12 +272,12 @@ def render_table(report: dict[str, Any]) -> str:
         t = res["training"]
         lines.append(
             f"  ensemble train steps/s   batched {_fmt(t['batched_steps_per_s']):>8}   loop {_fmt(t['loop_steps_per_s']):>8}"
-            f"   ratio {t['batched_over_loop']:.2f}x"
+            f"   ratio {t['batched_over_loop']:.2f}x   (per CPU-s ratio {t['batched_over_loop_cpu']:.2f}x)"
         )
         for n, r in res["reward"].items():
             lines.append(
                 f"  reward N={n:<6} trans/s     batched {_fmt(r['batched_per_s']):>8}   loop {_fmt(r['loop_per_s']):>8}"
-                f"   ratio {r['batched_over_loop']:.2f}x"
+                f"   ratio {r['batched_over_loop']:.2f}x   (per CPU-s ratio {r['batched_over_loop_cpu']:.2f}x)"
             )
         if "transformer" in res:
             pt = res["transformer"]
@@ -258,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         thread_counts = [int(t) for t in args.threads.split(",")]
     else:
         thread_counts = sorted({1, min(2, cores)})
-    seconds = args.seconds if args.seconds is not None else (0.3 if args.quick else 3.0)
+    seconds = args.seconds if args.seconds is not None else (0.3 if args.quick else 4.0)
     if args.quick:
         cfg = {
             "hidden": [64, 64, 64],
@@ -268,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
             "eval_sizes": [8, 1024],
             "pt_batch": 16,
             "pt_arch": {"embed_dim": 32, "pref_attn_dim": 32, "n_heads": 2},
+            "rounds": 1,
+            "epochs_per_fit": 10,
+            "train_seconds": seconds,
         }
     else:
         cfg = {
@@ -278,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
             "eval_sizes": [8, 256, 16384],
             "pt_batch": 64,
             "pt_arch": {},  # PT defaults: 256 wide, 1 layer, 4 heads
+            "rounds": 5,
+            "epochs_per_fit": 1,
+            "train_seconds": 5 * seconds,
         }
     report: dict[str, Any] = {
         "machine": machine_info(),
@@ -288,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
             "training: a step is one gradient step of all 3 members, each on its own batch of "
             f"{cfg['batch']} pairs of {cfg['segment']}-step segments",
             "reward: numpy (N, obs_dim), (N, act_dim) in, (N,) member-mean out, no_grad",
+            "each figure is the best of `rounds` alternating measurements (batched, loop, batched, …)",
+            "per CPU-s: units per CPU second of this process (less sensitive to other processes; "
+            "with 2 threads it counts both threads, spin-waits included)",
         ],
     }
     before_threads = torch.get_num_threads()

@@ -159,6 +159,19 @@ def test_batched_ensemble_equals_loop_over_members():
     )
 
 
+def test_micro_batched_training_step_equals_one_pass():
+    obs, act = random_pairs(b=24, h=6, seed=2)
+    labels = np.array([0, 1, 0.5] * 8, np.float32)
+    one, micro = small_ensemble(seed=5), small_ensemble(seed=5)
+    one.train_chunk_rows = 10**9  # the whole batch in one pass
+    micro.train_chunk_rows = 30  # ~3 pairs per pass
+    r1 = one.fit(obs, act, labels, max_epochs=2, batch_size=16)
+    r2 = micro.fit(obs, act, labels, max_epochs=2, batch_size=16)
+    assert r1.member_loss == pytest.approx(r2.member_loss, abs=1e-6)
+    for (name, p1), p2 in zip(one.net.named_parameters(), micro.net.parameters()):
+        torch.testing.assert_close(p1, p2, atol=1e-6, rtol=0, msg=name)
+
+
 def test_pair_forms_agree_and_probabilities_shape():
     model = small_ensemble(n_members=4)
     obs, act = random_pairs(b=5, h=4)
@@ -407,7 +420,7 @@ def test_nan_from_the_model_is_reported_with_its_cause():
     model = small_ensemble()
     with torch.no_grad():
         model.net.weights[1][2, 0, 0] = float("nan")
-    with pytest.raises(FloatingPointError, match=r"weights are non-finite \(weights.1\)"):
+    with pytest.raises(FloatingPointError, match=r"weights are non-finite \(weight1\)"):
         model.reward(obs[0, 0], act[0, 0])
     with pytest.raises(FloatingPointError, match="non-finite"):
         model.predict_proba(obs, act)
@@ -423,3 +436,24 @@ def test_nan_from_the_model_is_reported_with_its_cause():
         model.fit(obs * 1e3, act, labels, max_epochs=50)
     for k, v in model.net.state_dict().items():
         torch.testing.assert_close(v, before[k], atol=0, rtol=0)
+
+
+# ------------------------------------------------------------------ benchmark
+
+
+def test_benchmark_quick_smoke(tmp_path, capsys):
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "reward_model.py")
+    spec = importlib.util.spec_from_file_location("pbrl_benchmark_reward_model", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "reward_model.json"
+    assert bench.main(["--quick", "--seconds", "0.02", "--threads", "1", "--json", str(out)]) == 0
+    assert "ensemble train steps/s" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert {"machine", "load", "config", "results", "notes"} <= set(report)
+    res = report["results"]["1"]
+    assert res["training"]["batched_steps_per_s"] > 0 and res["training"]["loop_steps_per_s"] > 0
+    assert set(res["reward"]) == {"8", "1024"} and all(r["batched_over_loop"] > 0 for r in res["reward"].values())
+    assert res["transformer"]["train_steps_per_s"] > 0

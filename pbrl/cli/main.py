@@ -25,6 +25,8 @@ app.command("envs")(envs_cmd.envs)
 app.command("train")(train_cmd.train)
 app.command("evaluate")(train_cmd.evaluate)
 app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(bench_cmd.bench)
+app.add_typer(__import__("pbrl.cli.dataset_cmd", fromlist=["app"]).app, name="dataset")
+app.add_typer(__import__("pbrl.cli.label_cmd", fromlist=["app"]).app, name="label")
 
 
 def main() -> None:  # pragma: no cover - console script

@@ -138,6 +138,15 @@ class StepRecorder:
             self._qvel[self.steps] = qvel
         self._started = True
 
+    def set_current(self, obs: np.ndarray, qpos: np.ndarray | None = None, qvel: np.ndarray | None = None) -> None:
+        """Overwrite what the next actions are taken in (for recorders that learn the
+        reset observations only at the following step)."""
+        self._obs[self.steps] = obs
+        if self.nq and qpos is not None:
+            self._qpos[self.steps] = qpos
+        if self.nv and qvel is not None:
+            self._qvel[self.steps] = qvel
+
     def add(
         self,
         actions: np.ndarray,
@@ -358,7 +367,7 @@ def collect(
     Args:
         task: pbrl task id (``"pbrl/HalfCheetah-v5"``).
         policy: batched policy, ``(N, obs_dim) -> (N, act_dim)``; actions are clipped
-            to the action box and stored as executed.
+            to the action box, cast to the action space's float32 and stored as executed.
         num_steps: steps to collect in all (over all sub-envs).
         num_envs: N, sub-envs stepped together.
         seed: sub-env i is reset with ``seed + i`` first, then from its own generator.
@@ -376,6 +385,10 @@ def collect(
     if num_steps < 1:
         raise ValueError(f"num_steps must be >= 1, got {num_steps}")
     num_envs = max(1, min(int(num_envs), num_steps))
+    from pbrl.envs import TASKS
+
+    if task not in TASKS:
+        raise DatasetError(f"collect runs pbrl's batched tasks; {task!r} is not one (registered: {', '.join(sorted(TASKS))})")
     env = gym.make_vec(task, num_envs=num_envs, autoreset_mode="Disabled", nthread=nthread, **dict(env_kwargs or {}))
     try:
         base = env.unwrapped
@@ -395,7 +408,8 @@ def collect(
             actions = np.asarray(policy(obs), dtype=np.float64)
             if actions.shape != (num_envs, act_dim):
                 raise DatasetError(f"the policy returned actions of shape {actions.shape}, expected {(num_envs, act_dim)}")
-            actions = np.clip(actions, low, high)
+            # executed as stored: float32, the action space's dtype
+            actions = np.clip(actions, low, high).astype(np.float32)
             final_obs, reward, terminated, truncated, info = env.step(actions)
             done = terminated | truncated
             infos = step_infos(info, card) if record_infos else None

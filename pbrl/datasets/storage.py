@@ -50,6 +50,7 @@ __all__ = [
     "check_dataset_id",
     "list_datasets",
     "load_trajectories",
+    "load_transitions",
     "make_provenance",
     "package_versions",
     "read_metadata",
@@ -306,7 +307,6 @@ def write_dataset(
     """
     import gymnasium as gym
     import minari
-    from minari.data_collector.episode_buffer import EpisodeBuffer
     from minari.dataset.minari_storage import MinariStorage
 
     check_dataset_id(dataset_id)
@@ -326,25 +326,12 @@ def write_dataset(
     with atomic_dataset_dir(dataset_id, force=force) as folder:
         data = folder / "data"
         storage = MinariStorage.new(data, observation_space=obs_space, action_space=act_space, env_spec=spec, data_format="hdf5")
-        obs = trajectories.observations.astype(obs_space.dtype, copy=False)
-        act = trajectories.actions.astype(act_space.dtype, copy=False)
-        starts, rows = trajectories.starts, trajectories.row_starts
-        buffers = []
-        for e, n in enumerate(trajectories.lengths.tolist()):
-            s, r = int(starts[e]), int(rows[e])
-            buffers.append(
-                EpisodeBuffer(
-                    observations=obs[r : r + n + 1],
-                    actions=act[s : s + n],
-                    rewards=trajectories.rewards[s : s + n],
-                    terminations=trajectories.terminations[s : s + n],
-                    truncations=trajectories.truncations[s : s + n],
-                    infos=trajectories.nested_infos(slice(r, r + n + 1)) or None,
-                )
-            )
-        storage.update_episodes(buffers)
+        _write_main_data(data / _MAIN_FILE, trajectories, obs_space.dtype, act_space.dtype)
+        _write_cache(folder, trajectories, obs_space.dtype, act_space.dtype)
         meta: dict[str, Any] = {
             "dataset_id": dataset_id,
+            "total_episodes": trajectories.num_episodes,
+            "total_steps": trajectories.num_steps,
             "algorithm_name": str(algorithm_name),
             "author": {"pbrl"},
             "code_permalink": "https://pypi.org/project/pbrl/ (pbrl.datasets)",
@@ -363,7 +350,151 @@ def write_dataset(
             record.setdefault("env_kwargs", dict(env_kwargs))
         meta[PBRL_METADATA_KEY] = _jsonable(record)
         storage.update_metadata(meta)
+        storage.update_metadata({"dataset_size": storage.get_size()})
+        _stamp_cache(folder)
     return dataset_path(dataset_id)
+
+
+def _write_main_data(path: Path, traj: Trajectories, obs_dtype, act_dtype) -> None:
+    """Episodes in Minari's HDF5 layout: one group ``episode_<i>`` per episode with
+    ``observations`` (T+1), ``actions``, ``rewards``, ``terminations``,
+    ``truncations`` (T) and an ``infos`` group; attributes ``id`` and ``total_steps``.
+    (What ``HDF5Storage.update_episodes`` writes, without its per-element checks and
+    chunking, which make it several times slower on many short episodes.)"""
+    import h5py
+    from h5py import h5d, h5p, h5s, h5t
+
+    lcpl = h5p.create(h5p.LINK_CREATE)
+    lcpl.set_create_intermediate_group(True)
+    types: dict[Any, Any] = {}
+
+    def put(group, name: str, arr: np.ndarray) -> None:
+        # h5py's low-level API: about half the cost of create_dataset per array
+        arr = np.ascontiguousarray(arr)
+        tid = types.get(arr.dtype)
+        if tid is None:
+            tid = types[arr.dtype] = h5t.py_create(arr.dtype, logical=True)
+        dset = h5d.create(group.id, name.encode(), tid, h5s.create_simple(arr.shape), lcpl=lcpl)
+        if arr.size:
+            dset.write(h5s.ALL, h5s.ALL, arr)
+
+    obs = traj.observations.astype(obs_dtype, copy=False)
+    act = traj.actions.astype(act_dtype, copy=False)
+    starts, rows = traj.starts.tolist(), traj.row_starts.tolist()
+    infos = list(traj.infos.items())
+    with h5py.File(path, "w", track_order=True) as fh:
+        for e, n in enumerate(traj.lengths.tolist()):
+            s, r = starts[e], rows[e]
+            group = fh.create_group(f"episode_{e}")
+            group.attrs["id"] = e
+            group.attrs["total_steps"] = n
+            put(group, "observations", obs[r : r + n + 1])
+            put(group, "actions", act[s : s + n])
+            put(group, "rewards", traj.rewards[s : s + n])
+            put(group, "terminations", traj.terminations[s : s + n])
+            put(group, "truncations", traj.truncations[s : s + n])
+            for name, value in infos:
+                put(group, "infos/" + name, value[r : r + n + 1])  # "a/b" makes nested groups
+
+
+# -- the flat-array cache ------------------------------------------------------------
+
+_CACHE_FILE = "pbrl_arrays.hdf5"
+_CACHE_FORMAT = "pbrl-trajectories-cache/1"
+
+
+def save_trajectories(path: str | os.PathLike, traj: Trajectories, obs_dtype: Any = None, act_dtype: Any = None) -> None:
+    """Write ``traj`` as one HDF5 file of flat, contiguous arrays (pbrl's own format:
+    the datasets' cache, and the recorded training runs of the policy cache)."""
+    import h5py
+
+    with h5py.File(path, "w") as fh:
+        fh.attrs["format"] = _CACHE_FORMAT
+        fh.create_dataset("observations", data=traj.observations.astype(obs_dtype or traj.observations.dtype, copy=False))
+        fh.create_dataset("actions", data=traj.actions.astype(act_dtype or traj.actions.dtype, copy=False))
+        fh.create_dataset("rewards", data=traj.rewards)
+        fh.create_dataset("terminations", data=traj.terminations)
+        fh.create_dataset("truncations", data=traj.truncations)
+        fh.create_dataset("lengths", data=traj.lengths)
+        group = fh.create_group("infos")
+        for name, value in traj.infos.items():
+            group.create_dataset(name, data=value)
+
+
+def read_trajectories_file(path: str | os.PathLike, source: str | None = None) -> Trajectories:
+    """Read a file written by :func:`save_trajectories`.
+
+    Raises:
+        DatasetError: not such a file, or truncated/corrupt.
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            if fh.attrs.get("format") != _CACHE_FORMAT:
+                raise DatasetError(f"{path}: not a pbrl trajectories file")
+            return Trajectories(
+                observations=fh["observations"][()],
+                actions=fh["actions"][()],
+                rewards=fh["rewards"][()],
+                terminations=fh["terminations"][()],
+                truncations=fh["truncations"][()],
+                lengths=fh["lengths"][()],
+                infos=_read_group(fh["infos"]),
+                source=source or os.fspath(path),
+            )
+    except (OSError, KeyError, ValueError) as exc:
+        if isinstance(exc, DatasetError):
+            raise
+        raise DatasetError(f"{path}: cannot read ({exc}); truncated or corrupt?") from None
+
+
+def _write_cache(folder: Path, traj: Trajectories, obs_dtype, act_dtype) -> None:
+    """The dataset's arrays once more, flat and contiguous, beside ``data/``.
+
+    Minari's one-group-per-episode layout costs ~0.1 ms per array per episode to
+    read, minutes for a million steps of short episodes; this file loads in a
+    second. It is derived data: ignored (and the slow path used) when it does not
+    match ``main_data.hdf5``, and not part of what Minari uploads.
+    """
+    save_trajectories(folder / _CACHE_FILE, traj, obs_dtype, act_dtype)
+
+
+def _fingerprint(main: Path) -> tuple[int, int]:
+    st = main.stat()
+    return int(st.st_size), int(st.st_mtime_ns)
+
+
+def _stamp_cache(folder: Path) -> None:
+    import h5py
+
+    cache = folder / _CACHE_FILE
+    if cache.is_file():
+        size, mtime = _fingerprint(folder / "data" / _MAIN_FILE)
+        with h5py.File(cache, "a") as fh:
+            fh.attrs["main_size"] = size
+            fh.attrs["main_mtime_ns"] = mtime
+
+
+def _read_cache(folder: Path, meta: Mapping[str, Any], dataset_id: str) -> Trajectories | None:
+    import h5py
+
+    cache = folder / _CACHE_FILE
+    main = folder / "data" / _MAIN_FILE
+    if not cache.is_file() or not main.is_file():
+        return None
+    try:
+        with h5py.File(cache, "r") as fh:
+            if fh.attrs.get("format") != _CACHE_FORMAT:
+                return None
+            if (int(fh.attrs.get("main_size", -1)), int(fh.attrs.get("main_mtime_ns", -1))) != _fingerprint(main):
+                return None
+        traj = read_trajectories_file(cache, source=dataset_id)
+    except (OSError, DatasetError):
+        return None  # a broken cache is only a slower load
+    if traj.num_episodes != meta.get("total_episodes") or traj.num_steps != meta.get("total_steps"):
+        return None
+    return traj
 
 
 # -- reading -----------------------------------------------------------------------
@@ -425,15 +556,17 @@ def list_datasets() -> dict[str, dict[str, Any]]:
         return dict(minari.list_local_datasets())
 
 
-def load_trajectories(dataset_id: str, *, check: bool = True) -> Trajectories:
+def load_trajectories(dataset_id: str, *, check: bool = True, use_cache: bool = True) -> Trajectories:
     """Read a local Minari dataset (pbrl's or another's) into :class:`Trajectories`.
 
-    Reads ``main_data.hdf5`` directly with h5py (one read per array per episode),
-    which is what makes loading a 1M-step dataset take seconds.
+    Datasets written by pbrl load from their flat-array cache (contiguous arrays,
+    about a second per million steps); others, or when the cache does not match,
+    are read from ``main_data.hdf5`` with h5py, one read per array per episode.
 
     Args:
         dataset_id: the dataset id.
-        check: check lengths and NaN/inf.
+        check: check NaN/inf.
+        use_cache: use pbrl's flat-array cache when it is valid.
 
     Raises:
         DatasetNotFoundError: no such local dataset.
@@ -442,6 +575,12 @@ def load_trajectories(dataset_id: str, *, check: bool = True) -> Trajectories:
     import h5py
 
     meta = read_metadata(dataset_id)
+    if use_cache:
+        cached = _read_cache(dataset_path(dataset_id), meta, dataset_id)
+        if cached is not None:
+            if check:
+                cached.check_finite()
+            return cached
     path = dataset_path(dataset_id) / "data" / _MAIN_FILE
     if not path.is_file():
         raise DatasetError(f"{path}: missing (dataset {dataset_id!r} has metadata but no {_MAIN_FILE})")
@@ -545,3 +684,37 @@ def _spec_id(spec: Any) -> str | None:
         return json.loads(spec)["id"]
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def load_transitions(dataset_id: str, *, dtype: Any = np.float32, infos: bool = False, check_task: bool = True) -> dict[str, np.ndarray]:
+    """A dataset as training arrays for offline agents (see :meth:`Trajectories.transitions`).
+
+    Args:
+        dataset_id: the dataset id.
+        dtype: dtype of observations, actions and rewards.
+        infos: also return every info aligned with the steps (``infos/<name>``).
+        check_task: check that the observation and action sizes match the dataset's
+            task as registered now (``gym.make(task_of(dataset_id))``).
+
+    Returns:
+        ``observations``, ``actions``, ``rewards``, ``next_observations``,
+        ``terminals``, ``timeouts``, ``episode``, ``step``: (T, ...) arrays.
+
+    Raises:
+        DatasetNotFoundError, DatasetError: unknown id, unreadable data, NaN/inf, or
+            sizes that do not match the task.
+    """
+    traj = load_trajectories(dataset_id)
+    if check_task:
+        import gymnasium as gym
+
+        task = task_of(dataset_id)
+        try:
+            env = gym.make(task)
+        except gym.error.Error as exc:
+            raise DatasetError(f"dataset {dataset_id!r} is bound to {task!r}, which cannot be made: {exc}") from None
+        try:
+            traj.check_spaces(env.observation_space.shape, env.action_space.shape, task)
+        finally:
+            env.close()
+    return traj.transitions(dtype=dtype, infos=infos)

@@ -15,7 +15,7 @@ Conventions (B-Pref's):
 
 Preference data are plain arrays so that this module does not depend on the
 preference store's classes: ``obs`` of shape ``(B, 2, H, obs_dim)`` and ``actions``
-of shape ``(B, 2, H, act_dim)`` — or each given as a pair ``(seg1, seg2)`` of arrays of
+of shape ``(B, 2, H, act_dim)`` — or each given as a tuple ``(seg1, seg2)`` of arrays of
 shape ``(B, H, dim)`` — and ``labels`` of shape ``(B,)``.
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 import copy
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Mapping, Sequence, Union
 
 import numpy as np
@@ -112,7 +112,8 @@ def _to_numpy(x: Any, name: str) -> np.ndarray:
 def as_pair_array(x: PairArray, name: str, dim: int, dim_name: str) -> np.ndarray:
     """Check a pair of segment arrays and return it as one ``(B, 2, H, dim)`` float32 array.
 
-    :param x: ``(B, 2, H, dim)``, or a pair ``(first, second)`` of ``(B, H, dim)`` arrays.
+    :param x: ``(B, 2, H, dim)``, or a tuple ``(first, second)`` of ``(B, H, dim)`` arrays
+        (only a tuple is read as a pair; a list is read as one array).
     :param name: the argument's name, for error messages (``"obs"``, ``"actions"``).
     :param dim: the expected last dimension (the model's obs or action dimension).
     :param dim_name: how to call ``dim`` in error messages (``"obs_dim"``).
@@ -120,7 +121,9 @@ def as_pair_array(x: PairArray, name: str, dim: int, dim_name: str) -> np.ndarra
     :raises ValueError: on a wrong rank, mismatched segments, a wrong last dimension or
         non-finite values.
     """
-    if isinstance(x, (tuple, list)) and len(x) == 2 and not np.isscalar(x[0]):
+    if isinstance(x, tuple):
+        if len(x) != 2:
+            raise ValueError(f"{name}: a tuple must be a pair (first segments, second segments), got {len(x)} items")
         first, second = _to_numpy(x[0], f"{name}[0]"), _to_numpy(x[1], f"{name}[1]")
         if first.ndim != 3 or second.ndim != 3:
             raise ValueError(
@@ -138,7 +141,7 @@ def as_pair_array(x: PairArray, name: str, dim: int, dim_name: str) -> np.ndarra
         if arr.ndim != 4 or arr.shape[1] != 2:
             raise ValueError(
                 f"{name}: expected shape (B, 2, H, {dim_name}) — B pairs of two H-step segments — "
-                f"or a pair (first, second) of (B, H, {dim_name}) arrays; got shape {arr.shape}"
+                f"or a tuple (first, second) of (B, H, {dim_name}) arrays; got shape {arr.shape}"
             )
     if arr.shape[-1] != dim:
         raise ValueError(f"{name}: last dimension is {arr.shape[-1]} but the model's {dim_name} is {dim}")
@@ -154,14 +157,16 @@ def as_pair_mask(mask: PairArray | None, shape: tuple[int, int, int]) -> np.ndar
     """Check a validity mask of segment pairs.
 
     :param mask: ``(B, 2, H)`` bool (True = real step, False = padding after the end of
-        a short episode), a pair ``(first, second)`` of ``(B, H)`` masks, or ``None``.
+        a short episode), a tuple ``(first, second)`` of ``(B, H)`` masks, or ``None``.
     :param shape: the pairs' ``(B, 2, H)``.
     :return: the bool mask, or ``None`` when every step is real.
     :raises ValueError: on a wrong shape or a segment without any real step.
     """
     if mask is None:
         return None
-    if isinstance(mask, (tuple, list)) and len(mask) == 2:
+    if isinstance(mask, tuple):
+        if len(mask) != 2:
+            raise ValueError(f"mask: a tuple must be a pair (first, second), got {len(mask)} items")
         first, second = np.asarray(mask[0]), np.asarray(mask[1])
         if first.shape != second.shape:
             raise ValueError(f"mask: the two segments' masks differ in shape: {first.shape} vs {second.shape}")
@@ -280,7 +285,7 @@ class InputNormalizer(nn.Module):
     state dict, so they are saved and loaded with the weights.
 
     :param dim: the input dimension (``obs_dim + act_dim``).
-    :param eps: the smallest standard deviation used (constant features).
+    :param eps: features with a smaller standard deviation are only centred, not scaled.
     """
 
     def __init__(self, dim: int, eps: float = 1e-6):
@@ -297,7 +302,9 @@ class InputNormalizer(nn.Module):
         """
         flat = x.reshape(-1, x.shape[-1]).to(torch.float64)
         self.mean.copy_(flat.mean(0).to(self.mean.dtype))
-        self.std.copy_(flat.std(0, unbiased=False).clamp_min(self.eps).to(self.std.dtype))
+        std = flat.std(0, unbiased=False)
+        # a feature constant in the training data is centred, not scaled (no blow-up later)
+        self.std.copy_(torch.where(std < self.eps, torch.ones_like(std), std).to(self.std.dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -424,7 +431,15 @@ class PreferenceRewardModel(abc.ABC):
             x, m, y = x[k], (None if m is None else m[k]), y[keep]
         if self.normalize_inputs:
             self.normalizer.fit(x if m is None else x[m])
-        return self.normalizer(x), m, torch.from_numpy(y).to(self.device), n_skipped
+        return self._normalize(x), m, torch.from_numpy(y).to(self.device), n_skipped
+
+    def _chunk_rows(self) -> int:
+        """Rows per forward pass when evaluating many transitions (subclasses tune it)."""
+        return 4096
+
+    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardise inputs (identity unless ``normalize_inputs``)."""
+        return self.normalizer(x) if self.normalize_inputs else x
 
     def _check_segment_length(self, h: int) -> None:
         """Raise ``ValueError`` if the model cannot take segments of ``h`` steps."""
@@ -475,7 +490,7 @@ class PreferenceRewardModel(abc.ABC):
 
     @torch.no_grad()
     def predict_proba(
-        self, obs: PairArray, actions: PairArray, *, mask: PairArray | None = None, chunk_pairs: int = 512
+        self, obs: PairArray, actions: PairArray, *, mask: PairArray | None = None, chunk_pairs: int | None = None
     ) -> np.ndarray:
         """Each member's probability that the *second* segment is preferred.
 
@@ -486,8 +501,8 @@ class PreferenceRewardModel(abc.ABC):
             ``(first, second)``.
         :param actions: pairs of action segments, ``(B, 2, H, act_dim)`` or
             ``(first, second)``.
-        :param mask: optional ``(B, 2, H)`` bool mask of real steps (or a pair of ``(B, H)``).
-        :param chunk_pairs: pairs evaluated per forward pass.
+        :param mask: optional ``(B, 2, H)`` bool mask of real steps (or a tuple of two ``(B, H)``).
+        :param chunk_pairs: pairs per forward pass (default: sized to stay in cache).
         :return: ``(n_members, B)`` probabilities.
         """
         scores = self._scores_of_pairs(obs, actions, mask, chunk_pairs)
@@ -495,27 +510,29 @@ class PreferenceRewardModel(abc.ABC):
 
     @torch.no_grad()
     def pair_scores(
-        self, obs: PairArray, actions: PairArray, *, mask: PairArray | None = None, chunk_pairs: int = 512
+        self, obs: PairArray, actions: PairArray, *, mask: PairArray | None = None, chunk_pairs: int | None = None
     ) -> np.ndarray:
         """Each member's score (sum or mean of predicted rewards) of both segments.
 
         :param obs: pairs of observation segments, ``(B, 2, H, obs_dim)`` or ``(first, second)``.
         :param actions: pairs of action segments, ``(B, 2, H, act_dim)`` or ``(first, second)``.
-        :param mask: optional ``(B, 2, H)`` bool mask of real steps (or a pair of ``(B, H)``).
-        :param chunk_pairs: pairs evaluated per forward pass.
+        :param mask: optional ``(B, 2, H)`` bool mask of real steps (or a tuple of two ``(B, H)``).
+        :param chunk_pairs: pairs per forward pass (default: sized to stay in cache).
         :return: ``(n_members, B, 2)`` scores.
         """
         return self._scores_of_pairs(obs, actions, mask, chunk_pairs).cpu().numpy()
 
     def _scores_of_pairs(
-        self, obs: PairArray, actions: PairArray, mask: PairArray | None, chunk_pairs: int
+        self, obs: PairArray, actions: PairArray, mask: PairArray | None, chunk_pairs: int | None
     ) -> torch.Tensor:
         x, m = self._prepare_pairs(obs, actions, mask)
         self._check_segment_length(x.shape[2])
-        return self._scores_normalized(self.normalizer(x), m, chunk_pairs)
+        return self._scores_normalized(self._normalize(x), m, chunk_pairs)
 
-    def _scores_normalized(self, x: torch.Tensor, mask: torch.Tensor | None, chunk_pairs: int) -> torch.Tensor:
+    def _scores_normalized(self, x: torch.Tensor, mask: torch.Tensor | None, chunk_pairs: int | None) -> torch.Tensor:
         self.net.eval()
+        if chunk_pairs is None:
+            chunk_pairs = max(1, self._chunk_rows() // (2 * x.shape[2]))
         out = torch.cat(
             [
                 self._pair_scores(x[i : i + chunk_pairs], None if mask is None else mask[i : i + chunk_pairs])
@@ -526,22 +543,23 @@ class PreferenceRewardModel(abc.ABC):
         return self._check_output(out, "segment scores")
 
     @torch.no_grad()
-    def member_rewards(self, obs: ArrayLike, actions: ArrayLike, *, chunk: int = 65536) -> np.ndarray:
+    def member_rewards(self, obs: ArrayLike, actions: ArrayLike, *, chunk: int | None = None) -> np.ndarray:
         """Each member's per-transition reward ``r̂_m(s, a)``.
 
         :param obs: ``(N, obs_dim)`` observations.
         :param actions: ``(N, act_dim)`` actions.
-        :param chunk: transitions per forward pass.
+        :param chunk: transitions per forward pass (default: sized to stay in cache).
         :return: ``(n_members, N)`` float32 rewards.
         """
         return self._member_rewards_t(obs, actions, chunk).cpu().numpy()
 
-    def _member_rewards_t(self, obs: ArrayLike, actions: ArrayLike, chunk: int) -> torch.Tensor:
+    def _member_rewards_t(self, obs: ArrayLike, actions: ArrayLike, chunk: int | None) -> torch.Tensor:
+        chunk = self._chunk_rows() if chunk is None else max(1, int(chunk))
         o = as_transitions(obs, "obs", self.obs_dim, "obs_dim")
         a = as_transitions(actions, "actions", self.act_dim, "act_dim")
         if o.shape[0] != a.shape[0]:
             raise ValueError(f"obs has {o.shape[0]} rows but actions has {a.shape[0]}")
-        x = self.normalizer(torch.from_numpy(np.concatenate([o, a], axis=-1)).to(self.device))
+        x = self._normalize(torch.from_numpy(np.concatenate([o, a], axis=-1)).to(self.device))
         self.net.eval()
         if x.shape[0] <= chunk:
             out = self._step_rewards(x)
@@ -557,7 +575,7 @@ class PreferenceRewardModel(abc.ABC):
         *,
         aggregate: str = "mean",
         k: float = 1.0,
-        chunk: int = 65536,
+        chunk: int | None = None,
     ) -> np.ndarray:
         """The reward an agent trains on: the members' rewards aggregated.
 
@@ -567,7 +585,7 @@ class PreferenceRewardModel(abc.ABC):
             (uncertainty-penalised); ``"min"``: the worst case over members. The last
             two counter reward over-optimisation.
         :param k: the std coefficient of ``"mean_minus_std"``.
-        :param chunk: transitions per forward pass.
+        :param chunk: transitions per forward pass (default: sized to stay in cache).
         :return: ``(N,)`` float32 rewards.
         """
         r = self._member_rewards_t(obs, actions, chunk)
@@ -585,7 +603,7 @@ class PreferenceRewardModel(abc.ABC):
         :param obs: pairs of observation segments, ``(B, 2, H, obs_dim)`` or ``(first, second)``.
         :param actions: pairs of action segments, ``(B, 2, H, act_dim)`` or ``(first, second)``.
         :param labels: ``(B,)`` labels in {0, 1, 0.5}, NaN = skipped.
-        :param mask: optional ``(B, 2, H)`` bool mask of real steps (or a pair of ``(B, H)``).
+        :param mask: optional ``(B, 2, H)`` bool mask of real steps (or a tuple of two ``(B, H)``).
         :return: ``{"accuracy", "loss", "member_accuracy", "n_pairs", "n_ties"}``; the
             accuracy is NaN when every pair is a tie.
         """
@@ -593,7 +611,7 @@ class PreferenceRewardModel(abc.ABC):
         self._check_segment_length(x.shape[2])
         y, keep = validate_labels(labels, x.shape[0])
         k = torch.from_numpy(keep).to(self.device)
-        scores = self._scores_normalized(self.normalizer(x[k]), None if m is None else m[k], 512)  # (M, B, 2)
+        scores = self._scores_normalized(self._normalize(x[k]), None if m is None else m[k], None)  # (M, B, 2)
         y_t = torch.from_numpy(y[keep]).to(scores.device)
         loss = bradley_terry_loss(scores[..., 0], scores[..., 1], y_t, reduction="none").mean(-1)
         p = torch.sigmoid(scores[..., 1] - scores[..., 0])
@@ -719,19 +737,21 @@ class LearnedRewardSource(RewardSource):
     :param aggregate: ``"mean"``, ``"mean_minus_std"`` (mean − k·std) or ``"min"``
         (worst case) over members.
     :param k: the std coefficient of ``"mean_minus_std"``.
-    :param chunk: transitions per forward pass.
+    :param chunk: transitions per forward pass (default: the model's, sized to stay in cache).
     """
 
     name = "learned"
 
-    def __init__(self, model: PreferenceRewardModel, aggregate: str = "mean", k: float = 1.0, chunk: int = 65536):
+    def __init__(
+        self, model: PreferenceRewardModel, aggregate: str = "mean", k: float = 1.0, chunk: int | None = None
+    ):
         super().__init__()
         if aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
         self.model = model
         self.aggregate = aggregate
         self.k = float(k)
-        self.chunk = int(chunk)
+        self.chunk = None if chunk is None else int(chunk)
 
     def compute(
         self, obs: ArrayLike, action: ArrayLike, next_obs: Any = None, info: Mapping[str, Any] | None = None

@@ -299,7 +299,7 @@ class PreferenceTransformer(PreferenceRewardModel):
         b, h = o.shape[:2]
         ox = as_transitions(o.reshape(b * h, -1), "obs", self.obs_dim, "obs_dim")
         ax = as_transitions(a.reshape(b * h, -1), "actions", self.act_dim, "act_dim")
-        x = self.normalizer(torch.from_numpy(np.concatenate([ox, ax], -1)).to(self.device)).reshape(b, h, -1)
+        x = self._normalize(torch.from_numpy(np.concatenate([ox, ax], -1)).to(self.device)).reshape(b, h, -1)
         self.net.eval()
         z, r, w = self.net(x)
         self._check_output(z, "segment outputs")
@@ -335,7 +335,7 @@ class PreferenceTransformer(PreferenceRewardModel):
         if o.shape[0] != a.shape[0]:
             raise ValueError(f"obs has {o.shape[0]} steps but actions has {a.shape[0]}")
         t = o.shape[0]
-        x = self.normalizer(torch.from_numpy(np.concatenate([o, a], -1)).to(self.device))
+        x = self._normalize(torch.from_numpy(np.concatenate([o, a], -1)).to(self.device))
         pad = torch.zeros(window - 1, x.shape[1], device=self.device)
         xp = torch.cat([pad, x], 0)
         windows = xp.unfold(0, window, 1).permute(0, 2, 1)  # (T, window, in_dim)
@@ -371,11 +371,11 @@ class PreferenceTransformer(PreferenceRewardModel):
         training stops when the epoch's train accuracy reaches ``target_accuracy``
         or after ``max_epochs``.
 
-        :param obs: ``(B, 2, H, obs_dim)`` or a pair ``(first, second)`` of ``(B, H, obs_dim)``.
-        :param actions: ``(B, 2, H, act_dim)`` or a pair of ``(B, H, act_dim)``.
+        :param obs: ``(B, 2, H, obs_dim)`` or a tuple ``(first, second)`` of ``(B, H, obs_dim)``.
+        :param actions: ``(B, 2, H, act_dim)`` or a tuple of two ``(B, H, act_dim)``.
         :param labels: ``(B,)`` in {0, 1, 0.5}; 1 = second segment preferred; NaN = skipped.
         :param mask: optional ``(B, 2, H)`` bool mask of real steps (False = padding after
-            a short episode's end), or a pair of ``(B, H)`` masks; padding is masked out of
+            a short episode's end), or a tuple of two ``(B, H)`` masks; padding is masked out of
             attention and of the segment scores.
         :param max_epochs: epoch cap (default: the model's).
         :param target_accuracy: stop at this train accuracy (default: the model's).

@@ -1,0 +1,267 @@
+"""``pbrl dataset generate|list|show|import|corrupt|label``: offline datasets.
+
+Datasets live where Minari keeps them (``$MINARI_DATASETS_PATH`` or
+``~/.minari/datasets``); every command names the dataset by its Minari id.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from typing import Any, List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="dataset",
+    help="Offline datasets: D4RL-style levels in Minari's format, D4RL imports, corruption, preference labels.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+out = Console(width=160, highlight=False)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _command() -> str:
+    return " ".join(shlex.quote(a) for a in ["pbrl"] + sys.argv[1:]) if sys.argv else "pbrl dataset"
+
+
+def _pairs(items: Optional[List[str]], what: str) -> dict[str, Any]:
+    from pbrl.agents.hyperparams import parse_value
+
+    values: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"{what} {item!r} must look like key=value")
+        values[key.strip()] = parse_value(value.strip())
+    return values
+
+
+def _errors():
+    from pbrl.datasets.errors import DatasetError
+
+    return (DatasetError, ValueError, KeyError, FileNotFoundError)
+
+
+@app.command("generate")
+def generate(
+    env: str = typer.Option(..., "--env", help="pbrl task id, e.g. pbrl/HalfCheetah-v5."),
+    level: List[str] = typer.Option(
+        ["medium"], "--level", help="random, medium, expert, medium-replay, medium-expert or all (repeat for several)."
+    ),
+    size: int = typer.Option(1_000_000, "--size", help="Steps of the random, medium and expert datasets (D4RL: 1M)."),
+    seed: int = typer.Option(0, "--seed", help="Seeds training, evaluation and collection."),
+    algo: str = typer.Option("sac", "--algo", help="Agent that learns the policies: sac (D4RL's) or ppo."),
+    train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Training budget (default: the agent's n_timesteps)."),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Env steps between checkpoints (default: budget / 20)."),
+    eval_episodes: int = typer.Option(10, "--eval-episodes", help="Episodes per checkpoint evaluation."),
+    medium_fraction: float = typer.Option(1 / 3, "--medium-fraction", help="Medium stops at this fraction of the way from random to expert return."),
+    ref_episodes: int = typer.Option(100, "--ref-episodes", help="Episodes behind ref_min_score / ref_max_score."),
+    num_envs: int = typer.Option(64, "--num-envs", help="Sub-envs stepped together while collecting."),
+    hp: Optional[List[str]] = typer.Option(None, "--hp", help="Agent hyperparameter override key=value (repeatable)."),
+    dataset_id: Optional[str] = typer.Option(None, "--id", help="Dataset id (one level only; default pbrl/<task>/<level>-v<version>)."),
+    version: int = typer.Option(0, "--version", help="Dataset version in the default ids."),
+    force: bool = typer.Option(False, "--force", help="Replace existing datasets."),
+    retrain: bool = typer.Option(False, "--retrain", help="Train anew even if an earlier run with the same settings kept its policies."),
+) -> None:
+    """Train a policy once and write D4RL-style levels as Minari datasets."""
+    from pbrl.agents.hyperparams import HyperparameterError
+    from pbrl.datasets.generate import LEVELS, GenerationConfig
+    from pbrl.datasets.generate import generate as run
+
+    levels = list(LEVELS) if "all" in level else level
+    if dataset_id is not None and len(levels) != 1:
+        _fail("--id names one dataset: give exactly one --level with it")
+    try:
+        cfg = GenerationConfig(
+            task=env,
+            levels=levels,
+            size=size,
+            seed=seed,
+            algorithm=algo,
+            train_steps=train_steps,
+            eval_every=eval_every,
+            eval_episodes=eval_episodes,
+            medium_fraction=medium_fraction,
+            ref_episodes=ref_episodes,
+            num_envs=num_envs,
+            hyperparams=_pairs(hp, "--hp"),
+            version=version,
+            dataset_ids={levels[0]: dataset_id} if dataset_id else {},
+            force=force,
+            command=_command(),
+            reuse_policies=not retrain,
+        )
+        written = run(cfg, log=lambda text: err.print(text, markup=False))
+    except (HyperparameterError, *_errors()) as exc:
+        _fail(str(exc))
+    for lv, dsid in written.items():
+        out.print(f"{lv}: {dsid}")
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List local datasets (pbrl's and any other Minari dataset)."""
+    from pbrl.datasets.storage import datasets_root
+    from pbrl.datasets.summary import summaries
+
+    rows = summaries()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        out.print(f"no datasets under {datasets_root()} (MINARI_DATASETS_PATH); make one with `pbrl dataset generate`")
+        return
+    table = Table(title=f"datasets in {datasets_root()}")
+    for col in ("id", "task", "level", "episodes", "steps", "ref min", "ref max", "MB"):
+        table.add_column(col)
+    fmt = lambda v: "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))  # noqa: E731
+    for dsid, s in rows.items():
+        table.add_row(dsid, fmt(s["task"]), fmt(s["level"]), fmt(s["episodes"]), fmt(s["steps"]), fmt(s["ref_min_score"]), fmt(s["ref_max_score"]), fmt(s["size_mb"]))
+    out.print(table)
+
+
+@app.command("show")
+def show(
+    dataset_id: str = typer.Argument(..., help="Dataset id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    download: bool = typer.Option(False, "--download", help="Fetch it from Minari's remote first if it is not local."),
+) -> None:
+    """Episodes, steps, return distribution, reference scores and provenance of a dataset."""
+    from pbrl.datasets.remote import download as fetch
+    from pbrl.datasets.storage import dataset_exists
+    from pbrl.datasets.summary import describe
+
+    try:
+        if download and not dataset_exists(dataset_id):
+            fetch(dataset_id)
+        info = describe(dataset_id)
+    except _errors() as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, default=str))
+        return
+    r = info["returns"]
+    lines = [
+        f"[bold]{info['id']}[/]  ({info['task']})",
+        f"episodes {info['episodes']}  steps {info['steps']}  obs {info['obs_dim']}  act {info['act_dim']}  "
+        f"terminated {info['terminated_episodes']}  truncated {info['truncated_episodes']}",
+        f"episode length  min {info['episode_length']['min']}  mean {info['episode_length']['mean']:.1f}  max {info['episode_length']['max']}",
+        f"return  mean {r['mean']:.2f}  std {r['std']:.2f}  min {r['min']:.2f}  p25 {r['p25']:.2f}  median {r['median']:.2f}  "
+        f"p75 {r['p75']:.2f}  max {r['max']:.2f}",
+    ]
+    counts, edges = r["histogram"]["counts"], r["histogram"]["edges"]
+    peak = max(counts) or 1
+    for c, lo, hi in zip(counts, edges[:-1], edges[1:]):
+        lines.append(f"  [{lo:10.1f}, {hi:10.1f})  {'#' * int(round(40 * c / peak)):<40} {c}")
+    lines.append(f"ref_min_score {info['ref_min_score']}  ref_max_score {info['ref_max_score']}")
+    if "normalized_return" in info:
+        lines.append(f"normalized return (fraction)  mean {info['normalized_return']['mean']:.3f}  median {info['normalized_return']['median']:.3f}")
+    lines.append(f"infos: {', '.join(info['infos']) or '-'}")
+    lines.append(f"algorithm {info['algorithm_name']}  minari {info['minari_version']}  size {info['size_mb']} MB")
+    lines.append(f"description: {info['description']}")
+    out.print("\n".join(lines))
+    prov = info["provenance"]
+    if prov:
+        out.print("[bold]provenance[/]")
+        out.print(json.dumps(prov, indent=2, default=str), markup=False)
+
+
+@app.command("import")
+def import_(
+    path: str = typer.Argument(..., help="A D4RL-format hdf5 file, e.g. hopper-medium-replay-v2.hdf5."),
+    env: Optional[str] = typer.Option(None, "--env", help="pbrl task (default: from the file name: halfcheetah, hopper, walker2d, ant)."),
+    dataset_id: Optional[str] = typer.Option(None, "--id", help="Dataset id (default: d4rl/<env>/<level>-v<N> from the file name)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing dataset."),
+) -> None:
+    """Import a D4RL hdf5 file into a Minari dataset bound to the matching pbrl task."""
+    from pbrl.datasets.d4rl_import import import_d4rl
+
+    try:
+        dsid = import_d4rl(path, dataset_id, task=env, force=force, command=_command())
+    except _errors() as exc:
+        _fail(str(exc))
+    out.print(dsid)
+
+
+@app.command("corrupt")
+def corrupt(
+    source: str = typer.Argument(..., help="Dataset id (or, with --flip, a preference store file)."),
+    new: str = typer.Option(..., "--out", help="The new dataset id (or store file); the source is never changed."),
+    target: Optional[List[str]] = typer.Option(
+        None, "--target", help="observations, actions, rewards or next_observations (repeatable)."
+    ),
+    fraction: float = typer.Option(0.3, "--fraction", help="Share of steps corrupted per target (c)."),
+    scale: float = typer.Option(1.0, "--scale", help="Corruption scale (ε)."),
+    mode: str = typer.Option("random", "--mode", help="random or adversarial."),
+    flip: Optional[float] = typer.Option(None, "--flip", help="Flip this fraction of the preference labels of store SOURCE."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the choice of steps/labels and the noise."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output."),
+) -> None:
+    """Corrupt a dataset or flip preference labels, always into a new dataset or store.
+
+    Dataset corruption follows "Towards Robust Offline RL under Diverse Data
+    Corruption": random noise or adversarial (see pbrl.datasets.corruption).
+    """
+    from pbrl.datasets.corruption import Corruption, corrupt_dataset, flip_labels
+
+    try:
+        if flip is not None:
+            if target:
+                _fail("--flip corrupts a preference store; --target is for datasets")
+            counts = flip_labels(source, new, flip, seed=seed, force=force)
+            out.print(f"{new}: {counts['flipped']} of {counts['labels']} labels flipped ({counts['changed']} changed)")
+            return
+        if not target:
+            _fail("give --target (observations, actions, rewards, next_observations) or --flip")
+        specs = [Corruption(t, fraction, scale, mode) for t in target]
+        dsid = corrupt_dataset(source, new, specs, seed=seed, force=force, command=_command())
+    except _errors() as exc:
+        _fail(str(exc))
+    out.print(dsid)
+
+
+@app.command("label")
+def label(
+    dataset_id: str = typer.Argument(..., help="Dataset id."),
+    teacher: str = typer.Option("noisy", "--teacher", help="oracle, noisy, mistake, skip, myopic, equal, hierarchical, ..."),
+    pairs: int = typer.Option(2000, "--pairs", help="Pairs of segments to label."),
+    segment: int = typer.Option(50, "--segment", help="Steps per segment (H)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Preference store file (default: <dataset id with _>.prefs.sqlite)."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the sampler and the teacher."),
+    batch_size: int = typer.Option(500, "--batch-size", help="Pairs per store transaction."),
+    weighting: str = typer.Option("window", "--weighting", help="window (every window equally likely) or episode (B-Pref)."),
+    teacher_arg: Optional[List[str]] = typer.Option(None, "--teacher-arg", help="Teacher knob key=value, e.g. beta=0.5 (repeatable)."),
+) -> None:
+    """Label pairs of dataset segments with a teacher into a preference store."""
+    from pbrl.datasets.labeling import label_dataset
+
+    path = store or dataset_id.replace("/", "_") + ".prefs.sqlite"
+    try:
+        summary = label_dataset(
+            dataset_id,
+            path,
+            teacher=teacher,
+            pairs=pairs,
+            segment=segment,
+            seed=seed,
+            batch_size=batch_size,
+            teacher_kwargs=_pairs(teacher_arg, "--teacher-arg"),
+            weighting=weighting,
+        )
+    except (*_errors(), TypeError) as exc:
+        _fail(str(exc))
+    out.print(
+        f"{summary['store']}: {summary['pairs']} pairs from {dataset_id}, {summary['labels']} labelled, "
+        f"{summary['skipped']} skipped by {summary['teacher']}"
+    )

@@ -1,0 +1,544 @@
+"""D4RL-style levels for any pbrl task: random, medium, expert, medium-replay, medium-expert.
+
+One training run of a pbrl agent (SAC by default, or PPO) on the batched env
+yields every level:
+
+1. The agent trains for ``train_steps`` env steps. Every ``eval_every`` steps (and
+   at step 0, the randomly initialised policy) its deterministic policy is
+   evaluated on ``eval_episodes`` episodes with one fixed seed (the same episodes
+   for every checkpoint), and its weights are kept in memory.
+2. **expert** = the checkpoint with the best evaluation return, R_exp.
+   **random** = the checkpoint at step 0 (D4RL's "randomly initialised policy"),
+   R_rand. **medium** = the first checkpoint whose return reaches
+   ``R_rand + medium_fraction · (R_exp - R_rand)`` (D4RL: "about a third of the
+   expert"). By construction ``R_rand < R_med ≤ R_exp``; if training did not beat
+   the initial policy, generation fails and says so.
+3. random, medium and expert data are ``size`` steps collected with the
+   checkpoint's *stochastic* policy (as D4RL's) on ``num_envs`` sub-envs at once.
+   **medium-expert** is the medium and the expert data concatenated (2 × size).
+   **medium-replay** is every transition of the training run up to the medium
+   checkpoint, recorded from the env as the agent stepped it — for SAC exactly
+   what its replay buffer held at that point (including the ``learning_starts``
+   uniform-random steps), for PPO its rollouts — with ``qpos``/``qvel`` and reward
+   terms; its size is whatever the run produced (as D4RL's, smaller than 1M).
+4. ``ref_min_score`` of every level is the mean return of the random policy as it
+   made the random data (sampling), ``ref_max_score`` that of the expert policy
+   acting deterministically (how agents are evaluated), each over ``ref_episodes``
+   episodes.
+
+The three policies, every evaluation, the reference scores and the recorded run up
+to medium are kept in ``<datasets root>/.pbrl-policies/<task>/<algo>-s<seed>-<hash>/``
+(agent checkpoints: torch state dicts loaded with ``weights_only``, JSON, HDF5), so a
+level asked for later with the same settings is made without training again.
+
+Each dataset is written atomically (see :mod:`pbrl.datasets.storage`); a failed or
+interrupted generation leaves no half-written dataset. Its provenance holds the
+algorithm, the hyperparameters, training steps, the chosen checkpoints with their
+evaluation returns, the seed, package versions and the command.
+
+Imports the agents (torch) when called.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .collect import StepRecorder, as_policy, collect, step_infos
+from .errors import DatasetError, DatasetExistsError
+from .storage import dataset_exists, dataset_path, default_dataset_id, make_provenance, write_dataset
+from .trajectories import Trajectories
+
+__all__ = ["LEVELS", "GenerationConfig", "TrainingRecorder", "generate"]
+
+LEVELS = ("random", "medium", "expert", "medium-replay", "medium-expert")
+ALGORITHMS = ("sac", "ppo")
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class GenerationConfig:
+    """What to generate and how.
+
+    Args:
+        task: pbrl task id.
+        levels: any of :data:`LEVELS` (``"all"`` for every one).
+        size: steps of the random, medium and expert datasets (D4RL: 1M).
+        seed: seeds the agent, its envs, evaluation and collection.
+        algorithm: ``"sac"`` (D4RL's) or ``"ppo"``.
+        train_steps: training budget in env steps (default: the agent's
+            ``n_timesteps`` hyperparameter for the task).
+        eval_every: env steps between checkpoints (default: train_steps / 20).
+        eval_episodes: episodes per checkpoint evaluation.
+        medium_fraction: where medium stops, as a fraction of the way from the
+            random to the expert return.
+        ref_episodes: episodes behind ref_min_score / ref_max_score.
+        num_envs: sub-envs for collection.
+        hyperparams: agent hyperparameter overrides (``{"n_envs": 8}``).
+        env_kwargs: task keyword arguments.
+        version: dataset version (ids ``pbrl/<task>/<level>-v<version>``).
+        dataset_ids: level -> id, to override the default ids.
+        force: replace existing datasets.
+        command: recorded in the provenance (default: this process's argv).
+        reuse_policies: use the policies of an earlier run with the same settings
+            (kept in ``<datasets root>/.pbrl-policies/``) instead of training again.
+    """
+
+    task: str
+    levels: Sequence[str] = ("medium",)
+    size: int = 1_000_000
+    seed: int = 0
+    algorithm: str = "sac"
+    train_steps: int | None = None
+    eval_every: int | None = None
+    eval_episodes: int = 10
+    medium_fraction: float = 1.0 / 3.0
+    ref_episodes: int = 100
+    num_envs: int = 64
+    hyperparams: Mapping[str, Any] = field(default_factory=dict)
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    version: int = 0
+    dataset_ids: Mapping[str, str] = field(default_factory=dict)
+    force: bool = False
+    command: str | None = None
+    reuse_policies: bool = True
+
+    def __post_init__(self):
+        levels = list(LEVELS) if list(self.levels) in (["all"], ("all",)) else list(dict.fromkeys(self.levels))
+        unknown = [lv for lv in levels if lv not in LEVELS]
+        if unknown or not levels:
+            raise ValueError(f"unknown level(s) {unknown}; levels are {', '.join(LEVELS)} (or 'all')")
+        self.levels = levels
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        for name in ("size", "eval_episodes", "ref_episodes", "num_envs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 < self.medium_fraction < 1:
+            raise ValueError(f"medium_fraction must be in (0, 1), got {self.medium_fraction!r}")
+        unknown_ids = set(self.dataset_ids) - set(LEVELS)
+        if unknown_ids:
+            raise ValueError(f"dataset_ids has unknown level(s) {sorted(unknown_ids)}")
+
+    def dataset_id(self, level: str) -> str:
+        return self.dataset_ids.get(level) or default_dataset_id(self.task, level, self.version)
+
+
+class _RecordingEngine:
+    """Stands in for a batched env's engine and keeps the states around each step:
+    ``pre`` (before the physics step) and ``post`` (after it, before any autoreset),
+    so that recorded episodes end with their true final ``qpos``/``qvel``."""
+
+    def __init__(self, engine: Any):
+        self.__dict__["_engine"] = engine
+        self.__dict__["pre"] = None
+        self.__dict__["post"] = None
+        self.__dict__["reward"] = None
+
+    def step(self, *args: Any, **kwargs: Any):
+        sim = self._engine.sim
+        self.__dict__["pre"] = (sim.qpos.copy(), sim.qvel.copy())
+        out = self._engine.step(*args, **kwargs)
+        self.__dict__["post"] = (sim.qpos.copy(), sim.qvel.copy())
+        self.__dict__["reward"] = np.array(out.reward, dtype=np.float64, copy=True)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._engine, name, value)
+
+
+class TrainingRecorder:
+    """Records every transition an online agent's env produces (for medium-replay).
+
+    Installs itself on the agent's :class:`~pbrl.envs.BatchedMujocoEnv` (to see the
+    states around each step) and as a transition hook of its reward wrapper; call
+    :meth:`trajectories` for the episodes of the first ``steps`` env steps.
+
+    Args:
+        agent: a pbrl online agent (``agent.reward_env`` is its reward wrapper).
+        capacity: env steps to preallocate for.
+    """
+
+    def __init__(self, agent: Any, capacity: int):
+        wrapper = agent.reward_env
+        base = wrapper.venv.env
+        self.base = base
+        self.card = base.card
+        self.engine = _RecordingEngine(base.engine)
+        base.engine = self.engine
+        n = base.num_envs
+        self.num_envs = n
+        self.recorder = StepRecorder(
+            n,
+            int(np.prod(base.single_observation_space.shape)),
+            int(np.prod(base.single_action_space.shape)),
+            base.engine.model.nq,
+            base.engine.model.nv,
+            capacity=max(1, math.ceil(capacity / n)),
+        )
+        self._begun = False
+        wrapper.add_transition_hook(self._hook)
+
+    def _hook(self, t: Any) -> None:
+        pre, post = self.engine.pre, self.engine.post
+        rec = self.recorder
+        # the observation and state this step was taken in (after any reset)
+        if self._begun:
+            rec.set_current(t.obs, pre[0], pre[1])
+        else:
+            rec.begin(t.obs, pre[0], pre[1])
+            self._begun = True
+        done = np.asarray(t.done, dtype=bool)
+        terminated = np.asarray(t.terminated, dtype=bool) & done
+        truncated = done & ~terminated
+        info = t.info
+        final_q, final_v = post[0].copy(), post[1].copy()
+        diverged = np.asarray(info.get("diverged", np.zeros(self.num_envs, bool)), dtype=bool)
+        # the env's float64 reward (SB3's VecEnv hands the agent float32); 0 where diverged
+        reward = np.where(diverged, 0.0, self.engine.reward) if self.engine.reward is not None else t.true_reward
+        if diverged.any():
+            final_q[diverged], final_v[diverged] = pre[0][diverged], pre[1][diverged]
+        rec.add(
+            t.action,
+            reward,
+            terminated,
+            truncated,
+            t.next_obs,
+            step_infos(info, self.card),
+            final_qpos=final_q,
+            final_qvel=final_v,
+        )
+
+    def trajectories(self, steps: int, source: str) -> Trajectories:
+        """Episodes of the first ``steps`` env steps (running ones cut, truncated)."""
+        vector_steps = min(self.recorder.steps, max(1, steps // self.num_envs))
+        return self.recorder.finalize(vector_steps=vector_steps, source=source)
+
+
+@dataclass
+class Checkpoint:
+    """A policy kept during training, with its evaluation."""
+
+    step: int
+    eval_return: float
+    eval_returns: list[float]
+    weights: Any = field(repr=False, default=None)
+    normalizer: Any = field(repr=False, default=None)
+
+    def summary(self) -> dict[str, Any]:
+        return {"step": self.step, "eval_return": self.eval_return, "eval_return_std": float(np.std(self.eval_returns))}
+
+
+def select_checkpoints(checkpoints: Sequence[Checkpoint], fraction: float) -> dict[str, Checkpoint]:
+    """The stopping rule: random = step 0, expert = best, medium = first to reach
+    ``R_rand + fraction (R_exp - R_rand)``.
+
+    Raises:
+        DatasetError: no checkpoint beats the initial policy.
+    """
+    if not checkpoints or checkpoints[0].step != 0:
+        raise ValueError("checkpoints must start with the initial policy (step 0)")
+    random = checkpoints[0]
+    expert = max(checkpoints, key=lambda c: (c.eval_return, -c.step))
+    if expert.eval_return <= random.eval_return:
+        raise DatasetError(
+            f"training never beat the initial policy (eval return {random.eval_return:.1f}, best "
+            f"{expert.eval_return:.1f}); raise train_steps (--train-steps) or change hyperparameters"
+        )
+    target = random.eval_return + fraction * (expert.eval_return - random.eval_return)
+    medium = next(c for c in checkpoints if c.step > 0 and c.eval_return >= target)
+    return {"random": random, "medium": medium, "expert": expert, "target": target}  # type: ignore[dict-item]
+
+
+def _log(log: Log | None, text: str) -> None:
+    if log is not None:
+        log(text)
+
+
+def _policy_cache_dir(cfg: GenerationConfig, hp: Mapping[str, Any], train_steps: int, eval_every: int):
+    """Where the policies of a training run with these settings are kept."""
+    import hashlib
+    import json
+
+    import pbrl
+
+    from .storage import datasets_root, task_name
+
+    key = {
+        "format": 1,
+        "pbrl": pbrl.__version__,
+        "task": cfg.task,
+        "algorithm": cfg.algorithm,
+        "seed": int(cfg.seed),
+        "train_steps": int(train_steps),
+        "eval_every": int(eval_every),
+        "eval_episodes": int(cfg.eval_episodes),
+        "medium_fraction": float(cfg.medium_fraction),
+        "ref_episodes": int(cfg.ref_episodes),
+        "hyperparams": dict(hp),
+        "env_kwargs": dict(cfg.env_kwargs),
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return datasets_root() / ".pbrl-policies" / task_name(cfg.task) / f"{cfg.algorithm}-s{cfg.seed}-{digest}", key
+
+
+def _save_policies(folder, key, bundle, chosen, replay: Trajectories | None) -> None:
+    """Keep the random, medium and expert policies (agent checkpoints: no pickle), the
+    evaluations and the recorded run up to medium, written atomically."""
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    from pbrl.agents.checkpoint import write_checkpoint
+
+    from .storage import save_trajectories
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.getpid()}.", dir=folder.parent)
+    try:
+        for level in ("random", "medium", "expert"):
+            ck = chosen[level]
+            write_checkpoint(
+                os.path.join(tmp, level), ck.step, ck.weights, {"normalizer": ck.normalizer, "checkpoint": ck.summary(), "eval_returns": ck.eval_returns}, {}, keep=1
+            )
+        if replay is not None:
+            save_trajectories(os.path.join(tmp, "medium_replay.hdf5"), replay)
+        with open(os.path.join(tmp, "bundle.json"), "w") as fh:
+            json.dump({"key": key, **bundle, "has_medium_replay": replay is not None}, fh, indent=1, default=str)
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        os.rename(tmp, folder)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_policies(folder) -> tuple[dict[str, Any], dict[str, Checkpoint]] | None:
+    import json
+
+    from pbrl.agents.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint
+
+    try:
+        bundle = json.loads((folder / "bundle.json").read_text())
+        chosen = {}
+        for level in ("random", "medium", "expert"):
+            path = latest_checkpoint(str(folder / level))
+            if path is None:
+                return None
+            weights, state, _ = read_checkpoint(path, load_arrays=False)
+            info = state.get("extra", state)
+            chosen[level] = Checkpoint(
+                step=int(info["checkpoint"]["step"]),
+                eval_return=float(info["checkpoint"]["eval_return"]),
+                eval_returns=list(info["eval_returns"]),
+                weights=weights,
+                normalizer=info["normalizer"],
+            )
+    except (OSError, ValueError, KeyError, CheckpointError):
+        return None
+    return bundle, chosen
+
+
+def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]:
+    """Train once and write the requested levels (see the module docstring).
+
+    The chosen policies, their evaluations, the reference scores and the recorded run
+    up to medium are kept in ``<datasets root>/.pbrl-policies/`` (agent checkpoints,
+    no pickle): another level generated later with the same settings reuses them
+    instead of training again (``config.reuse_policies=False`` or ``--retrain``
+    trains anew).
+
+    Args:
+        config: what to generate.
+        log: called with progress messages.
+
+    Returns:
+        level -> dataset id, for every level written.
+
+    Raises:
+        DatasetExistsError: a target dataset exists and ``config.force`` is False
+            (checked before any training).
+        DatasetError: training did not improve on the initial policy.
+    """
+    import gymnasium as gym
+    import torch
+
+    import pbrl.envs  # noqa: F401
+    from pbrl.agents import make_agent, resolve
+    from pbrl.evaluation import evaluate_policy
+
+    cfg = config
+    try:
+        gym.spec(cfg.task)
+    except gym.error.Error as exc:
+        raise DatasetError(f"unknown task {cfg.task!r}: {exc}") from None
+    ids = {level: cfg.dataset_id(level) for level in cfg.levels}
+    if not cfg.force:
+        for level, dataset_id in ids.items():
+            if dataset_exists(dataset_id):
+                raise DatasetExistsError(
+                    f"dataset {dataset_id!r} ({level}) already exists at {dataset_path(dataset_id)}; pass --force to replace it"
+                )
+    hp = resolve(cfg.algorithm, cfg.task, dict(cfg.hyperparams))
+    train_steps = int(cfg.train_steps or hp["n_timesteps"])
+    eval_every = int(cfg.eval_every or max(hp["n_envs"], train_steps // 20))
+    cache_dir, cache_key = _policy_cache_dir(cfg, hp, train_steps, eval_every)
+    cached = _load_policies(cache_dir) if cfg.reuse_policies else None
+    if cached is not None and "medium-replay" in cfg.levels and not cached[0].get("has_medium_replay"):
+        cached = None
+    torch.manual_seed(cfg.seed)
+    agent = make_agent(cfg.algorithm, cfg.task, hp, seed=cfg.seed, env_kwargs=dict(cfg.env_kwargs))
+    t0 = time.time()
+    try:
+        eval_seed = int(np.random.SeedSequence([cfg.seed, 0xE7A1]).generate_state(1)[0] & 0x7FFFFFFF)
+
+        def use(ckpt: Checkpoint, deterministic: bool = False):
+            agent.load_torch_state(ckpt.weights)
+            agent.load_normalizer_state(ckpt.normalizer)
+            return as_policy(agent, deterministic=deterministic)
+
+        replay: Trajectories | None = None
+        if cached is not None:
+            bundle, chosen = cached
+            _log(log, f"reusing the policies of an earlier run with the same settings ({cache_dir})")
+            if "medium-replay" in cfg.levels:
+                from .storage import read_trajectories_file
+
+                replay = read_trajectories_file(cache_dir / "medium_replay.hdf5")
+        else:
+            recorder = TrainingRecorder(agent, capacity=train_steps + hp["n_envs"])
+
+            def checkpoint() -> Checkpoint:
+                result = agent.evaluate(episodes=cfg.eval_episodes, seed=eval_seed)
+                return Checkpoint(
+                    step=agent.num_timesteps,
+                    eval_return=float(result.return_mean),
+                    eval_returns=list(result.returns),
+                    weights=copy.deepcopy(agent.torch_state()),
+                    normalizer=copy.deepcopy(agent.normalizer_state()),
+                )
+
+            checkpoints = [checkpoint()]
+            _log(log, f"step 0: eval return {checkpoints[0].eval_return:.1f} (initial policy)")
+            while agent.num_timesteps < train_steps:
+                agent.learn(min(train_steps, agent.num_timesteps + eval_every))
+                checkpoints.append(checkpoint())
+                _log(log, f"step {agent.num_timesteps}: eval return {checkpoints[-1].eval_return:.1f}")
+            selected = select_checkpoints(checkpoints, cfg.medium_fraction)
+            chosen = {k: selected[k] for k in ("random", "medium", "expert")}
+            replay = recorder.trajectories(chosen["medium"].step, source="medium-replay")
+            train_time = time.time() - t0
+
+            def ref_return(ckpt: Checkpoint, offset: int, deterministic: bool) -> float:
+                torch.manual_seed(cfg.seed + offset)
+                policy = use(ckpt, deterministic)
+                result = evaluate_policy(policy, cfg.task, episodes=cfg.ref_episodes, seed=eval_seed + 7919 * offset, env_kwargs=dict(cfg.env_kwargs))
+                return float(result.return_mean)
+
+            bundle = {
+                "ref_min": ref_return(chosen["random"], 1, deterministic=False),
+                "ref_max": ref_return(chosen["expert"], 2, deterministic=True),
+                "target": float(selected["target"]),  # type: ignore[arg-type]
+                "evaluations": [c.summary() for c in checkpoints],
+                "train_steps": int(agent.num_timesteps),
+                "train_time_s": round(train_time, 1),
+            }
+            _save_policies(cache_dir, cache_key, bundle, chosen, replay)
+        _log(
+            log,
+            f"random (step 0, eval {chosen['random'].eval_return:.1f}), medium (step {chosen['medium'].step}, "
+            f"{chosen['medium'].eval_return:.1f}), expert (step {chosen['expert'].step}, {chosen['expert'].eval_return:.1f}); "
+            f"reference scores: random {bundle['ref_min']:.1f}, expert {bundle['ref_max']:.1f}",
+        )
+        common = dict(
+            algorithm=cfg.algorithm,
+            hyperparams=hp,
+            train_steps=int(bundle["train_steps"]),
+            eval_every=eval_every,
+            eval_episodes=cfg.eval_episodes,
+            eval_seed=eval_seed,
+            medium_fraction=cfg.medium_fraction,
+            medium_target_return=bundle["target"],
+            checkpoints={k: chosen[k].summary() for k in ("random", "medium", "expert")},
+            evaluations=bundle["evaluations"],
+            seed=cfg.seed,
+            ref_episodes=cfg.ref_episodes,
+            train_time_s=bundle["train_time_s"],
+            policy_cache=str(cache_dir),
+            reused_policies=cached is not None,
+        )
+        collected: dict[str, Trajectories] = {}
+
+        def data(level: str) -> Trajectories:
+            if level not in collected:
+                offset = {"random": 11, "medium": 12, "expert": 13}[level]
+                torch.manual_seed(cfg.seed + offset)
+                _log(log, f"collecting {cfg.size} steps of the {level} policy on {cfg.num_envs} sub-envs")
+                collected[level] = collect(
+                    cfg.task,
+                    use(chosen[level]),
+                    cfg.size,
+                    num_envs=cfg.num_envs,
+                    seed=cfg.seed + 1000 * offset,
+                    env_kwargs=dict(cfg.env_kwargs),
+                )
+            return collected[level]
+
+        written: dict[str, str] = {}
+        for level in cfg.levels:
+            dataset_id = ids[level]
+            if level in ("random", "medium", "expert"):
+                traj = data(level)
+                policy_info = {"checkpoint": chosen[level].summary(), "actions": "sampled from the stochastic policy"}
+            elif level == "medium-expert":
+                traj = Trajectories.concatenate([data("medium"), data("expert")], source=dataset_id)
+                policy_info = {"parts": ["medium", "expert"], "actions": "sampled from the stochastic policies"}
+            else:
+                assert replay is not None
+                traj = replay.replace(source=dataset_id)
+                policy_info = {
+                    "recorded": "every training transition up to the medium checkpoint",
+                    "until_step": chosen["medium"].step,
+                    "what": "SAC's replay buffer contents" if cfg.algorithm == "sac" else "PPO's rollouts",
+                }
+            provenance = make_provenance(
+                command=cfg.command, task=cfg.task, level=level, size=traj.num_steps, policy=policy_info, **common
+            )
+            write_dataset(
+                traj,
+                dataset_id,
+                cfg.task,
+                ref_min_score=bundle["ref_min"],
+                ref_max_score=bundle["ref_max"],
+                num_episodes_average_score=cfg.ref_episodes,
+                algorithm_name=f"pbrl-{cfg.algorithm}",
+                description=f"{cfg.task} {level}: D4RL-style level made by pbrl ({cfg.algorithm.upper()}, seed {cfg.seed})",
+                provenance=provenance,
+                env_kwargs=dict(cfg.env_kwargs) or None,
+                force=cfg.force,
+            )
+            _log(log, f"wrote {dataset_id}: {traj.num_episodes} episodes, {traj.num_steps} steps")
+            written[level] = dataset_id
+        return written
+    finally:
+        agent.close()
+
+
+def config_from_dict(values: Mapping[str, Any]) -> GenerationConfig:
+    """A :class:`GenerationConfig` from plain values (e.g. a parsed TOML table)."""
+    return GenerationConfig(**dict(values))
+
+
+def config_to_dict(cfg: GenerationConfig) -> dict[str, Any]:
+    return asdict(cfg)

@@ -1,0 +1,69 @@
+"""The labeling web app: people compare two clips and say which does the task better.
+
+``pbrl label serve --store prefs.sqlite`` serves a page on http://127.0.0.1:8000/
+where a labeler (token from ``pbrl label add-labeler NAME --store prefs.sqlite``)
+watches two clips of the store's open queries side by side, looping in sync, and
+answers with a click or a key: ← left better, → right better, = equal, s skip,
+u undo. Answers go straight to the preference store (SQLite, WAL), so a live run
+reading the same store sees them at once.
+
+Modules, one concern each:
+
+* :mod:`pbrl.web.render` — drawing a segment from its ``qpos``/``qvel`` extras
+  and encoding the frames as H.264 MP4;
+* :mod:`pbrl.web.cache` — the disk cache of clips;
+* :mod:`pbrl.web.worker` — the rendering thread: clips on demand and ahead;
+* :mod:`pbrl.web.labeling` — which queries a labeler gets, progress, answers;
+* :mod:`pbrl.web.stats` — counts, agreement between labelers and with the oracle;
+* :mod:`pbrl.web.app` — the FastAPI app and its JSON API (``static/``: the page);
+* :mod:`pbrl.web.server` — running it on uvicorn (blocking or on a thread);
+* :mod:`pbrl.web.teacher` — :class:`HumanTeacher`, the Teacher for any loop.
+
+The app needs the ``web`` extra (``pip install "pbrl[web]"``: FastAPI, uvicorn);
+the human teacher and the clip renderer do not. Importing this package registers
+the ``"human"`` teacher with :func:`pbrl.teachers.make_teacher`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .render import ClipError, ClipRenderer, ClipSettings, encode_mp4, segment_states
+from .teacher import Answer, HumanTeacher, make_human_teacher
+
+__all__ = [
+    "Answer",
+    "ClipError",
+    "ClipRenderer",
+    "ClipSettings",
+    "HumanTeacher",
+    "LabelServer",
+    "create_app",
+    "encode_mp4",
+    "make_human_teacher",
+    "segment_states",
+    "serve",
+]
+
+
+def _register() -> None:
+    from pbrl.teachers import TEACHERS, register_teacher
+
+    if "human" not in TEACHERS:
+        register_teacher("human", make_human_teacher)
+
+
+_register()
+
+
+def __getattr__(name: str) -> Any:
+    # the app and the server import FastAPI / uvicorn (the ``web`` extra): load them on use
+    if name == "create_app":
+        from .app import create_app
+
+        return create_app
+    if name in ("LabelServer", "serve"):
+        from . import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module 'pbrl.web' has no attribute {name!r}")

@@ -1,0 +1,286 @@
+"""The human teacher: people answering in the labeling web app.
+
+:class:`HumanTeacher` implements :class:`pbrl.teachers.Teacher` (asynchronous), so
+any loop that takes a teacher can ask people. The loop stores each batch of pairs
+first (``store.add_pairs``) and passes their ids; the pairs appear on the labeling
+page of every labeler; the teacher waits for answers — as many and as long as it
+is told — and returns what has arrived, the rest *pending*. Answers that arrive
+later land in the store, and the loop picks them up the next time it reads
+``store.labelled_pairs()``.
+
+Waiting is the loop's choice:
+
+===============================================  ==========================================
+``HumanTeacher(store)``                           wait until every pair is answered
+``HumanTeacher(store, min_labels=0)``             never wait: queue the pairs and go on
+``HumanTeacher(store, min_labels=20, timeout=600)``  go on after 20 answers or 10 minutes
+``HumanTeacher(store, min_labels=0.5)``           wait for half of each batch
+===============================================  ==========================================
+
+A skip counts as an answer (the person declined), as with scripted teachers.
+
+The answers are already in the store (the web app wrote them, one per labeler).
+The returned :class:`~pbrl.preferences.Labels` carry one labeler (a ``Labels``
+object has one provenance): the answers of the labeler who answered most of the
+batch are returned as answered, with that labeler's name, and the answers of
+other labelers as pending. So the loop's usual ``store.add_labels(query_ids,
+labels)`` stores nothing new — a submission identical to a stored one is a no-op
+— and no answer is counted twice; ``store.labelled_pairs()`` sees them all.
+
+``make_teacher("human", store=..., card=card, min_labels=..., timeout=...)`` builds
+one by name (``import pbrl.web`` registers it). Pass ``serve=True`` to run the
+labeling page on a background thread as well (``host``, ``port``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..preferences.labels import LabelError, Labels, Provenance
+from ..preferences.segments import SegmentBatch
+from ..preferences.store import PreferenceStore
+from ..teachers.base import Teacher, check_pairs
+from .labeling import HUMAN_KIND
+
+__all__ = ["Answer", "HumanTeacher", "make_human_teacher"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One person's answer to a query, as stored."""
+
+    value: float  # NaN when skipped
+    skipped: bool
+    labeler: str
+    time: float
+
+
+class HumanTeacher(Teacher):
+    """People answering pairs in the labeling web app (an asynchronous teacher).
+
+    Args:
+        store: the preference store the labeling app serves — the one the loop
+            stores its pairs in (a path or an open store).
+        labeler: count only this labeler's answers (default: any human labeler's;
+            a query answered by several counts the earliest answer).
+        min_labels: answers to wait for in each :meth:`label` call: None = all
+            pairs, an int = that many (capped at the batch size), a float in (0, 1)
+            = that fraction of the batch, 0 = do not wait.
+        timeout: seconds to wait at most (None: no limit). Then :meth:`label`
+            returns what has arrived; the rest are pending.
+        poll: seconds between looks at the store while waiting.
+        card: the task card; its id is recorded as the store's ``task`` info (the
+            labeling app draws that task's robot).
+        serve: also run the labeling app on a background thread; ``host``,
+            ``port`` (0 = any free port) and ``server_kwargs`` configure it.
+    """
+
+    kind = HUMAN_KIND
+    asynchronous = True
+
+    def __init__(
+        self,
+        store: str | os.PathLike | PreferenceStore,
+        *,
+        labeler: str | None = None,
+        min_labels: int | float | None = None,
+        timeout: float | None = None,
+        poll: float = 0.5,
+        card: Any = None,
+        serve: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        **server_kwargs: Any,
+    ):
+        self._owned = not isinstance(store, PreferenceStore)
+        self.store = PreferenceStore(store) if self._owned else store
+        if labeler is not None and (not isinstance(labeler, str) or not labeler):
+            raise ValueError(f"labeler must be a non-empty string or None, got {labeler!r}")
+        self._labeler = labeler
+        if min_labels is not None:
+            if isinstance(min_labels, bool) or not isinstance(min_labels, (int, float, np.integer, np.floating)):
+                raise ValueError(f"min_labels must be None, an int >= 0 or a fraction in (0, 1), got {min_labels!r}")
+            if isinstance(min_labels, (float, np.floating)) and not float(min_labels).is_integer():
+                if not 0.0 < float(min_labels) < 1.0:
+                    raise ValueError(f"a fractional min_labels must be in (0, 1), got {min_labels!r}")
+            elif min_labels < 0:
+                raise ValueError(f"min_labels must be >= 0, got {min_labels!r}")
+        self.min_labels = min_labels
+        if timeout is not None and (not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout < 0):
+            raise ValueError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}")
+        self.timeout = None if timeout is None or math.isinf(timeout) else float(timeout)
+        if not isinstance(poll, (int, float)) or not poll > 0:
+            raise ValueError(f"poll must be a positive number of seconds, got {poll!r}")
+        self.poll = float(poll)
+        self.card = card
+        if card is not None:
+            self._record_task(getattr(card, "id", None))
+        self.server = None
+        if serve:
+            from .server import LabelServer
+
+            self.server = LabelServer(self.store, host=host, port=port, **server_kwargs).start()
+            print(
+                f"pbrl: the labeling page is at {self.server.url}/ — make a labeler token with "
+                f"`pbrl label add-labeler NAME --store {self.store.path}`",
+                file=sys.stderr,
+            )
+
+    def _record_task(self, task_id: str | None) -> None:
+        if not task_id:
+            return
+        stored = self.store.info().get("task")
+        if stored is None:
+            self.store.set_info("task", task_id)
+        elif stored != task_id:
+            warnings.warn(
+                f"the store {self.store.path} records task {stored!r} but the teacher's card is {task_id!r}: "
+                "the labeling page draws the store's task",
+                stacklevel=3,
+            )
+
+    # -- Teacher interface --------------------------------------------------------
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"labeler": self._labeler, "min_labels": self.min_labels, "timeout": self.timeout}
+
+    @property
+    def labeler(self) -> str | None:
+        return self._labeler
+
+    @property
+    def provenance(self) -> Provenance:
+        # as the web app stores a person's labels: kind "human", no parameters
+        return Provenance(self.kind, {}, self._labeler or HUMAN_KIND)
+
+    def needed(self, n: int) -> int:
+        """How many of ``n`` pairs :meth:`label` waits for."""
+        m = self.min_labels
+        if m is None:
+            return n
+        if isinstance(m, (float, np.floating)) and not float(m).is_integer():
+            return min(n, int(math.ceil(float(m) * n)))
+        return min(n, int(m))
+
+    def label(
+        self,
+        first: SegmentBatch,
+        second: SegmentBatch,
+        *,
+        query_ids: Sequence[int] | np.ndarray | None = None,
+    ) -> Labels:
+        """Wait for people's answers to these stored pairs (see the class doc).
+
+        Raises:
+            ValueError: ``query_ids`` missing (store the pairs first with
+                ``store.add_pairs`` and pass its ids) or of the wrong length.
+            KeyError: a query id is not in the store.
+        """
+        n = check_pairs(first, second)
+        if query_ids is None:
+            raise ValueError(
+                "the human teacher answers pairs that are in the preference store: store them with "
+                "query_ids = store.add_pairs(first, second) and call label(first, second, query_ids=query_ids)"
+            )
+        ids = np.asarray(query_ids, dtype=np.int64).reshape(-1)
+        if ids.size != n:
+            raise LabelError(f"{ids.size} query ids for {n} pairs")
+        known = self.store.queries()["id"]
+        missing = ids[~np.isin(ids, known)]
+        if missing.size:
+            raise KeyError(f"query id(s) {missing[:10].tolist()} are not in the store {self.store.path}")
+        return self.wait(ids)
+
+    def wait(self, query_ids: Sequence[int] | np.ndarray) -> Labels:
+        """Wait (as configured) for answers to stored queries; returns the labels."""
+        ids = np.asarray(query_ids, dtype=np.int64).reshape(-1)
+        need = self.needed(ids.size)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        told = False
+        while True:
+            answers = self.answers(ids)
+            if len(answers) >= need:
+                break
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if not told:
+                where = f" at {self.server.url}/" if self.server is not None else ""
+                log.info("waiting for %d of %d human answers%s", need - len(answers), ids.size, where)
+                told = True
+            time.sleep(self.poll if deadline is None else max(0.0, min(self.poll, deadline - now)))
+        return self._labels(ids, answers)
+
+    def answers(self, query_ids: Sequence[int] | np.ndarray) -> dict[int, Answer]:
+        """query id -> the answer that counts, for the queries answered so far."""
+        ids = np.asarray(query_ids, dtype=np.int64).reshape(-1)
+        rows = self.store.labels(query_ids=ids)
+        keep = rows["teacher_kind"] == HUMAN_KIND
+        if self._labeler is not None:
+            keep &= rows["labeler"] == self._labeler
+        out: dict[int, Answer] = {}
+        order = np.lexsort((rows["id"], rows["created"]))  # earliest first
+        for i in order[keep[order]]:
+            qid = int(rows["query_id"][i])
+            if qid not in out:
+                out[qid] = Answer(
+                    value=float(rows["label"][i]),
+                    skipped=bool(rows["skipped"][i]),
+                    labeler=str(rows["labeler"][i]),
+                    time=float(rows["created"][i]),
+                )
+        return out
+
+    def _labels(self, ids: np.ndarray, answers: dict[int, Answer]) -> Labels:
+        names = [a.labeler for a in answers.values()]
+        main = max(sorted(set(names)), key=names.count) if names else (self._labeler or HUMAN_KIND)
+        n = ids.size
+        values = np.full(n, np.nan)
+        skipped = np.zeros(n, bool)
+        pending = np.ones(n, bool)
+        times = np.full(n, np.nan)
+        for i, qid in enumerate(ids.tolist()):
+            a = answers.get(qid)
+            if a is None or a.labeler != main:
+                continue
+            pending[i] = False
+            skipped[i] = a.skipped
+            values[i] = a.value
+            times[i] = a.time
+        return Labels(values=values, skipped=skipped, provenance=Provenance(self.kind, {}, main), times=times, pending=pending)
+
+    def close(self) -> None:
+        """Stop the labeling server (if this teacher started one) and close the store (if opened here)."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self._owned:
+            self.store.close()
+
+    def __enter__(self) -> "HumanTeacher":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def make_human_teacher(card: Any = None, seed: Any = None, *, store: Any = None, **kwargs: Any) -> HumanTeacher:
+    """Factory for :func:`pbrl.teachers.make_teacher` (``"human"``); ``seed`` is unused."""
+    if store is None:
+        raise ValueError(
+            "the human teacher needs store=... : the preference store (path) that the labeling app "
+            "serves (`pbrl label serve --store PATH`)"
+        )
+    return HumanTeacher(store, card=card, **kwargs)

@@ -1,0 +1,157 @@
+"""``pbrl train`` / ``pbrl evaluate``: clear errors before any work, the run folder, TensorBoard, checkpoints."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pbrl.cli.main import app
+
+runner = CliRunner()
+
+
+def _run(*args):
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output  # stdout and stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--env", "pbrl/HalfCheeta-v5"], "unknown env 'pbrl/HalfCheeta-v5' (did you mean 'pbrl/HalfCheetah-v5'?); registered pbrl tasks:"),
+        (["--env", "HalfCheetah-v5"], "registered pbrl tasks: "),
+        (["--env", "pbrl/Hopper-v5", "--agent", "dqn"], "unknown agent 'dqn'; online agents: ppo, sac"),
+        (["--env", "pbrl/Hopper-v5", "--hp", "learning_rat=1e-3"], "unknown hyperparameter 'learning_rat' for ppo (did you mean 'learning_rate'?); valid keys:"),
+        (["--env", "pbrl/Hopper-v5", "--agent", "sac", "--hp", "n_epochs=3"], "unknown hyperparameter 'n_epochs' for sac"),
+        (["--env", "pbrl/Hopper-v5", "--hp", "batch_size=big"], "'batch_size' for ppo must be an integer, got 'big'"),
+        (["--env", "pbrl/Hopper-v5", "--hp", "gamma"], "must look like key=value"),
+        (["--env", "pbrl/Hopper-v5", "--reward", "learned"], "unknown reward 'learned'"),
+        (["--env", "pbrl/Hopper-v5", "--reward", "program:/no/such/file.py"], "no such file"),
+        (["--env", "pbrl/Hopper-v5", "--steps", "0"], "steps must be an integer >= 1"),
+        (["--env", "pbrl/Hopper-v5", "--name", "a/b"], "run name 'a/b'"),
+        (["--env", "pbrl/Hopper-v5", "--device", "cuda"], "CUDA is not available"),
+        (["--agent", "ppo"], "--env is required"),
+        (["--resume", "/no/such/run"], "not a pbrl run folder"),
+    ],
+)
+def test_bad_input_fails_clearly_before_any_work(tmp_path, args, message):
+    code, out = _run("train", "--runs-dir", str(tmp_path / "runs"), "--quiet", *args)
+    assert code == 2, out
+    assert "error:" in out and message in " ".join(out.split()), out
+    assert "Traceback" not in out
+    assert not os.path.exists(tmp_path / "runs")  # nothing was created
+
+
+def test_train_then_evaluate_from_the_cli(tmp_path):
+    runs = str(tmp_path / "runs")
+    code, out = _run("train", "--env", "pbrl/Hopper-v5", "--agent", "ppo", "--steps", "2048", "--num-envs", "8",
+                     "--hp", "n_steps=128", "--hp", "net_arch=[32, 32]", "--eval-episodes", "3", "--eval-freq", "1024",
+                     "--runs-dir", runs, "--name", "cli", "--seed", "3")
+    assert code == 0, out
+    run = os.path.join(runs, "pbrl_Hopper-v5", "ppo", "cli-s3")
+    assert out.strip().splitlines()[-1] == run  # the run folder is printed at the end
+    for name in ("config.json", "metrics.jsonl", "summary.json", "checkpoints/latest.json"):
+        assert os.path.exists(os.path.join(run, name)), name
+    config = json.load(open(os.path.join(run, "config.json")))
+    assert config["config"]["num_envs"] == 8 and config["hyperparams"]["net_arch"] == [32, 32]
+    assert config["hyperparams"]["n_steps"] == 128 and config["task_card"]["id"] == "pbrl/Hopper-v5"
+    summary = json.load(open(os.path.join(run, "summary.json")))
+    assert summary["status"] == "complete" and summary["num_timesteps"] == 2048
+
+    # TensorBoard: the design's tags at env-step x positions, and the HPARAMS summary
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(run)
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    for tag in ("eval/return", "eval/normalized_score", "time/fps", "train/value_loss"):
+        assert tag in scalars, (tag, scalars)
+    assert [e.step for e in events.Scalars("eval/return")] == [1024, 2048]
+    plugins = events.PluginTagToContent("hparams")
+    assert "_hparams_/experiment" in plugins and "_hparams_/session_start_info" in plugins
+
+    # the same run folder cannot be started twice
+    code, out = _run("train", "--env", "pbrl/Hopper-v5", "--steps", "2048", "--runs-dir", runs, "--name", "cli", "--seed", "3", "--quiet")
+    assert code == 2 and "already exists" in out and "--resume" in out
+
+    code, out = _run("evaluate", run, "--episodes", "4", "--seed", "11", "--json")
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["episodes"] == 4 and result["seed"] == 11 and result["num_timesteps"] == 2048
+    assert len(glob.glob(os.path.join(run, "evaluations", "*.json"))) == 1
+
+
+class _Payload:
+    """Unpickling this would create a marker file: it must never happen."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_checkpoints_refuse_pickled_or_tampered_files(tmp_path):
+    import hashlib
+
+    import torch
+
+    import pbrl  # noqa: F401
+    from pbrl.agents import make_agent, resolve
+    from pbrl.agents.checkpoint import CheckpointError
+
+    agent = make_agent("ppo", "pbrl/InvertedPendulum-v5", resolve("ppo", "pbrl/InvertedPendulum-v5", {"n_envs": 2}), seed=0)
+    folder = agent.save(str(tmp_path / "ckpt"))
+    agent.load(folder)  # a genuine checkpoint loads
+
+    # a pickled object in place of the weights, with the manifest "fixed" to match: still refused
+    marker = tmp_path / "pwned"
+    weights = os.path.join(folder, "weights.pt")
+    with open(weights, "wb") as f:
+        pickle.dump({"policy": _Payload(str(marker))}, f)
+    manifest_path = os.path.join(folder, "manifest.json")
+    manifest = json.load(open(manifest_path))
+    manifest["sha256"]["weights.pt"] = hashlib.sha256(open(weights, "rb").read()).hexdigest()
+    json.dump(manifest, open(manifest_path, "w"))
+    with pytest.raises(CheckpointError, match="refusing to unpickle"):
+        agent.load(folder)
+    assert not marker.exists()
+
+    # a modified file without a matching manifest: refused by its hash
+    folder = agent.save(str(tmp_path / "ckpt2"))
+    state_path = os.path.join(folder, "state.json")
+    state = json.load(open(state_path))
+    state["num_timesteps"] = 10**9
+    json.dump(state, open(state_path, "w"))
+    with pytest.raises(CheckpointError, match="does not match the SHA-256"):
+        agent.load(folder)
+
+    # a replay buffer holding pickled objects is refused too (np.load without pickle)
+    from pbrl.agents.checkpoint import read_checkpoint, write_checkpoint
+
+    folder = write_checkpoint(str(tmp_path / "ckpt3"), 1, {"x": torch.zeros(1)}, {"a": 1}, {"obs": np.array([_Payload(str(marker))], dtype=object)})
+    with pytest.raises(CheckpointError, match="replay_buffer.npz"):
+        read_checkpoint(folder)
+    assert not marker.exists()
+    agent.close()
+
+
+def test_video_of_an_episode(tmp_path):
+    import pbrl  # noqa: F401
+    from pbrl.evaluation import record_video
+
+    out = record_video(lambda o: np.zeros((len(o), 6)), "pbrl/HalfCheetah-v5", str(tmp_path / "v.gif"), seed=0, width=64, height=48, max_steps=10)
+    assert out["frames"] == 11 and os.path.getsize(out["path"]) > 0
+    out = record_video(lambda o: np.zeros((len(o), 6)), "pbrl/HalfCheetah-v5", str(tmp_path / "v.mp4"), seed=0, width=64, height=48, max_steps=10)
+    assert os.path.getsize(out["path"]) > 0
+    import imageio.v2 as imageio
+
+    frames = imageio.mimread(str(tmp_path / "v.gif"))
+    assert len(frames) == 11 and frames[0].shape[:2] == (48, 64)
