@@ -195,12 +195,10 @@ class Float32Observations(VecEnvWrapper):
     """
 
     def __init__(self, venv):
-        space = venv.observation_space
         from gymnasium import spaces
 
-        low = np.maximum(space.low, np.finfo(np.float32).min).astype(np.float32)
-        high = np.minimum(space.high, np.finfo(np.float32).max).astype(np.float32)
-        super().__init__(venv, observation_space=spaces.Box(low, high, dtype=np.float32))
+        space = venv.observation_space
+        super().__init__(venv, observation_space=spaces.Box(-np.inf, np.inf, shape=space.shape, dtype=np.float32))
 
     def reset(self):
         return np.asarray(self.venv.reset(), dtype=np.float32)

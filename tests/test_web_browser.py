@@ -122,19 +122,39 @@ def test_label_by_click_and_key_then_undo(tmp_path):
             page.keyboard.press("u")
             wait_for(page, f"() => document.getElementById('main').dataset.queryId === '{second}'")
             wait_for(page, "() => document.getElementById('progress-text').textContent === '1 labelled · 2 queued'")
+            assert _shown_query(page) == second
+
+            # answer the rest by keyboard alone (= equal, s skip): the queue empties
+            page.keyboard.press("=")
+            wait_for(page, f"() => document.getElementById('main').dataset.queryId === '{third}'")
+            assert _shown_query(page) == third
+            page.keyboard.press("s")
+            wait_for(page, "() => !document.getElementById('empty').hidden")
+            assert "answered all 3 queries" in page.inner_text("#empty")
+            assert page.is_hidden("#labeling")
+            page.screenshot(path=SCREENSHOT.replace(".png", "-empty.png"))
+
+            # the statistics page counts alice's answers
+            page.goto(f"{server.url}/stats")
+            wait_for(page, "() => document.querySelector('#labelers tbody td') && document.querySelector('#labelers tbody td').textContent === 'alice'")
+            cells = page.eval_on_selector_all("#labelers tbody tr:first-child td", "tds => tds.map(t => t.textContent)")
+            assert cells[:7] == ["alice", "human", "3", "1", "0", "1", "1"]
+            page.screenshot(path=SCREENSHOT.replace(".png", "-stats.png"), full_page=True)
             assert not errors, errors
         finally:
             browser.close()
 
     with PreferenceStore(path, create=False) as store:
         active = store.labels()
-        assert active["query_id"].tolist() == [first]
-        assert active["label"].tolist() == [0.0]  # left = first segment preferred
-        assert active["labeler"].tolist() == ["alice"]
-        assert active["teacher_kind"].tolist() == ["human"]
+        assert active["query_id"].tolist() == [first, second, third]
+        # left = the first segment preferred (0); = equal (0.5); s skipped
+        assert active["label"][:2].tolist() == [0.0, 0.5]
+        assert active["skipped"].tolist() == [False, False, True]
+        assert set(active["labeler"].tolist()) == {"alice"}
+        assert set(active["teacher_kind"].tolist()) == {"human"}
         every = store.labels(include_retracted=True)
-        undone = every["query_id"] == second
-        assert every["label"][undone].tolist() == [1.0]  # → was "right is better", then retracted
-        assert not (every["retracted"][undone] != every["retracted"][undone]).any()  # has a retraction time
+        undone = every["retracted"] == every["retracted"]  # a retraction time, not NaN
+        assert every["query_id"][undone].tolist() == [second]
+        assert every["label"][undone].tolist() == [1.0]  # → was "right is better", then undone
         statuses = dict(zip(store.queries()["id"].tolist(), store.queries()["status"].tolist()))
-        assert statuses == {first: "labelled", second: "open", third: "open"}
+        assert statuses == {first: "labelled", second: "labelled", third: "skipped"}

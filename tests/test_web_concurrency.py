@@ -10,7 +10,6 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 
 from web_support import Client, free_port, make_store, start_server_process, store_snapshot
 

@@ -98,18 +98,31 @@ class Ant(Task):
 
     ## Cost of the contact forces
     ``mujoco.batch`` does not compute ``cfrc_ext`` (MuJoCo 4.0.0), so every step
-    copies each sub-env's MjData out of the persistent batch and runs
-    ``mj_rnePostConstraint`` on it — the engine's one per-env Python loop. Measured on
-    the 2-core development machine (``benchmarks/throughput.py`` has the whole
-    table; see BENCHMARKS.md): the loop costs about 10 µs per sub-env per env step,
-    against about 120 µs of RK4 physics per sub-env per env step (5 substeps) on one
-    core, i.e. ≈ 8 % of a single core's physics and ≈ 15 % of the wall time with
-    both cores stepping. Most of it is ``get_data``'s copy of the whole MjData;
-    ``mj_rnePostConstraint`` itself is about a third. A non-persistent batch with a
-    per-env ``mj_forward`` instead would recompute contacts at the new state rather
-    than at the last RK4 stage, and so would not match Gymnasium. With
-    ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0`` the loop
-    is skipped and the batch is not persistent.
+    copies each sub-env's MjData out of the persistent batch (``get_data`` into one
+    preallocated MjData) and runs ``mj_rnePostConstraint`` on it — the engine's one
+    per-env Python loop. Measured on the 2-core development machine (MuJoCo 4.0.0,
+    ``benchmarks/throughput.py``, see BENCHMARKS.md):
+
+    | | per sub-env and env step |
+    |---|---|
+    | RK4 physics (5 × mj_step), one core | ≈ 200 µs CPU |
+    | cfrc_ext loop, all of it | ≈ 10 µs CPU (13–23 µs wall on a loaded machine) |
+    | … of which ``get_data`` (a whole-MjData copy) | ≈ 9 µs |
+    | … of which ``mj_rnePostConstraint`` | ≈ 0.8 µs |
+
+    That is ≈ 5 % of the physics' CPU time, but the loop runs on one core after
+    the physics ran on two, so it costs ≈ 8 % (N=16) to 11 % (N=64) of the wall time
+    of a step. What was tried: the copy costs the same into a fresh or a
+    preallocated MjData and with a smaller arena (it is MuJoCo's ``mj_copyData``,
+    about 6 µs between two plain MjData); the persistent batch itself steps as
+    fast as a non-persistent one (ratio 0.99–1.01); a non-persistent batch with a
+    per-env ``mj_forward`` before ``mj_rnePostConstraint`` costs ≈ 12 µs per env
+    too and does not match Gymnasium (it finds the contacts of the new state, not
+    those of RK4's last stage: clipped values differed by up to 2.0). After a
+    reset the loop is skipped for the reset sub-envs (cfrc_ext is 0 there, as in
+    Gymnasium), so a step in which some sub-envs reset pays it once, not twice.
+    With ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0``
+    there is no loop and the batch is not persistent.
 
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's Ant-v5.

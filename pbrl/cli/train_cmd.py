@@ -142,10 +142,14 @@ def train(
             _fail(str(exc))
         except ValueError as exc:
             _fail(str(exc))
+        except KeyboardInterrupt:
+            err.print(f"interrupted; continue with: pbrl train --resume {resume}")
+            raise typer.Exit(130)
         _report(result, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(resume)))))
         return
     if env is None:
         _fail("--env is required (e.g. --env pbrl/Hopper-v5; `pbrl envs` lists the tasks)")
+    path = None
     try:
         overrides = parse_overrides(hp or [])
         config = TrainConfig(
@@ -155,16 +159,19 @@ def train(
         )
         from pbrl.runs.train import prepare, train as train_run
 
-        resolved, _ = prepare(config)  # every check, before any work
+        resolved, path = prepare(config)  # every check, before any work
         config.name = resolved["config"]["name"]
         total = resolved["config"]["steps"]
         if quiet:
-            result = train_run(config, on_start=lambda path: err.print(f"run folder: {path}"))
+            result = train_run(config, on_start=lambda p: err.print(f"run folder: {p}"))
         else:
             with _ProgressBar(total) as bar:
-                result = train_run(config, progress=bar, on_start=lambda path: bar.progress.console.print(f"run folder: {path}"))
+                result = train_run(config, progress=bar, on_start=lambda p: bar.progress.console.print(f"run folder: {p}"))
     except errors as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:
+        err.print(f"interrupted; continue with: pbrl train --resume {path}" if path and os.path.isdir(path) else "interrupted")
+        raise typer.Exit(130)
     _report(result, runs_dir)
 
 

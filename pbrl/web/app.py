@@ -234,11 +234,11 @@ def create_app(
 
     page_headers = {"Cache-Control": "no-cache"}
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index():
         return FileResponse(os.path.join(static_dir(), "index.html"), media_type="text/html", headers=page_headers)
 
-    @app.get("/stats", include_in_schema=False)
+    @app.api_route("/stats", methods=["GET", "HEAD"], include_in_schema=False)
     def stats_page():
         return FileResponse(os.path.join(static_dir(), "stats.html"), media_type="text/html", headers=page_headers)
 
@@ -318,7 +318,7 @@ def create_app(
         qid = desk.undo(name)
         return {"query_id": qid, "progress": desk.progress(name)}
 
-    @app.get("/clips/{segment_id}.mp4", include_in_schema=False)
+    @app.api_route("/clips/{segment_id}.mp4", methods=["GET", "HEAD"], include_in_schema=False)
     def clip(segment_id: int = Path(ge=1, le=MAX_ID)):
         try:
             path = clips.clip(segment_id, timeout=clip_timeout)

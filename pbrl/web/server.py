@@ -108,7 +108,10 @@ class LabelServer:
         while not self._server.started:
             if not self._thread.is_alive():
                 self._thread = None
-                raise RuntimeError(f"the labeling server could not start on {self.host} (is the port in use?)")
+                self.app.state.clips.stop()  # the app's startup ran; its shutdown will not
+                raise RuntimeError(
+                    f"the labeling server could not start on {self.host}:{self._server.config.port} (is the port in use?)"
+                )
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the labeling server did not start within {timeout:g} s")

@@ -26,6 +26,8 @@ batch are returned as answered, with that labeler's name, and the answers of
 other labelers as pending. So the loop's usual ``store.add_labels(query_ids,
 labels)`` stores nothing new — a submission identical to a stored one is a no-op
 — and no answer is counted twice; ``store.labelled_pairs()`` sees them all.
+(Call ``store.add_labels`` right after :meth:`HumanTeacher.label`: an answer the
+person undoes in between would be stored again by it.)
 
 ``make_teacher("human", store=..., card=card, min_labels=..., timeout=...)`` builds
 one by name (``import pbrl.web`` registers it). Pass ``serve=True`` to run the

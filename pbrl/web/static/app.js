@@ -225,14 +225,18 @@
     ready = false;
     main.dataset.ready = "false";
     flash(choice);
+    let saved = false;
     try {
       const r = await api("POST", "/api/labels", { query_id: q.id, choice });
+      saved = true;
       status(`Saved pair ${r.query_id}: ${NAMES[choice]}.`);
       setProgress(r.progress);
       await loadNext();
     } catch (e) {
       if (e instanceof AuthError) return;
-      if (e.status === 409 || e.status === 404) {
+      if (saved) {
+        status(`Saved, but the next pair could not be loaded: ${e.message}. Reload the page.`, true);
+      } else if (e.status === 409 || e.status === 404) {
         status(e.message, true);
         await loadNext().catch(() => {});
       } else {
@@ -336,7 +340,7 @@
 
   async function start() {
     show("labeling");
-    main.focus();
+    main.focus({ preventScroll: true });
     try {
       await loadNext();
     } catch (e) {
