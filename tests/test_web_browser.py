@@ -32,7 +32,6 @@ ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
 ]
 SCREENSHOT = os.environ.get("PBRL_WEB_SCREENSHOT", "/tmp/pbrl-labeling-page.png")
 

@@ -94,3 +94,13 @@ register_teacher("scripted", lambda card=None, seed=None, **kw: ScriptedTeacher(
 register_teacher("boltzmann", lambda card=None, seed=None, **kw: BoltzmannTeacher(seed=seed, **kw))
 register_teacher("hierarchical", lambda card=None, seed=None, **kw: HierarchicalTeacher(card=card, **kw))
 register_teacher("heron", TEACHERS["hierarchical"])
+
+
+def _human(card=None, seed=None, **kw):
+    # Lazy: the web app's dependencies (fastapi, uvicorn) load only when a human teacher is made.
+    from pbrl.web.teacher import make_human_teacher
+
+    return make_human_teacher(card=card, seed=seed, **kw)
+
+
+register_teacher("human", _human)
