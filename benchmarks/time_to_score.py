@@ -30,7 +30,6 @@ import os
 import platform
 import sys
 import time
-from typing import Any
 
 import numpy as np
 

@@ -197,6 +197,7 @@ def test_killed_generation_leaves_no_half_written_dataset(datasets_dir):
     assert minari.load_dataset("pbrl/invertedpendulum/random-v0").total_steps == 100
 
 
+@pytest.mark.filterwarnings("ignore:.*(eval_env|env_spec is None).*:UserWarning")
 def test_foreign_minari_dataset_loads(datasets_dir):
     """A dataset written by Minari itself (no pbrl cache, no infos) loads too."""
     from minari.data_collector.episode_buffer import EpisodeBuffer

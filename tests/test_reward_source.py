@@ -41,6 +41,7 @@ def test_source_sees_raw_transitions_with_final_obs_at_episode_end():
     env = _wrapped(CallableReward(record), num_envs=2, max_episode_steps=4)
     env.seed(1)
     first = env.reset()
+    prev_obs = first
     actions = np.full((2, 6), 0.5)
     for t in range(5):
         env.step_async(actions)

@@ -304,7 +304,13 @@ def _save_policies(folder, key, bundle, chosen, replay: Trajectories | None) -> 
 
     from .storage import save_trajectories
 
+    from .storage import _pid_alive
+
     folder.parent.mkdir(parents=True, exist_ok=True)
+    for entry in folder.parent.iterdir():  # leftovers of killed writers
+        parts = entry.name.split(".")
+        if entry.name.startswith(".") and len(parts) > 2 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+            shutil.rmtree(entry, ignore_errors=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.getpid()}.", dir=folder.parent)
     try:
         for level in ("random", "medium", "expert"):
