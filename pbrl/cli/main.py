@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import bench_cmd, envs_cmd, train_cmd
+from . import bench_cmd, dataset_cmd, envs_cmd, label_cmd, run_cmd, synthesize_cmd, train_cmd
 
 app = typer.Typer(
     name="pbrl",
@@ -15,18 +15,19 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """pbrl: classic and preference-based RL on batched MuJoCo tasks."""
 
 
+app.command("run")(run_cmd.run)
 app.command("envs")(envs_cmd.envs)
 app.command("train")(train_cmd.train)
 app.command("evaluate")(train_cmd.evaluate)
 app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(bench_cmd.bench)
-app.add_typer(__import__("pbrl.cli.dataset_cmd", fromlist=["app"]).app, name="dataset")
-app.add_typer(__import__("pbrl.cli.label_cmd", fromlist=["app"]).app, name="label")
+app.add_typer(dataset_cmd.app, name="dataset")
+app.add_typer(label_cmd.app, name="label")
+app.command("synthesize")(synthesize_cmd.synthesize)
 
 
 def main() -> None:  # pragma: no cover - console script

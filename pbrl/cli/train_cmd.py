@@ -109,9 +109,22 @@ def train(
     checkpoint_freq: Optional[int] = typer.Option(None, "--checkpoint-freq", help="Env steps between checkpoints (default: steps/10)."),
     list_hp: bool = typer.Option(False, "--list-hp", help="List the agent's hyperparameters (with --env: their values) and exit."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Offline agents (bc, iql, piql, cpl, oppo, ipl): the dataset id."),
+    preferences: Optional[str] = typer.Option(None, "--preferences", help="Offline agents: a preference store labelled on the dataset."),
 ) -> None:
-    """Train PPO or SAC on a batched task; evaluates, checkpoints and logs to TensorBoard in a run folder."""
+    """Train PPO or SAC on a batched task, or an offline agent on a dataset; evaluates, checkpoints and logs to TensorBoard in a run folder."""
     os.environ.setdefault("MUJOCO_GL", "egl")
+    from pbrl.agents.offline import is_offline_agent
+    from pbrl.runs.offline import is_offline_run
+
+    if is_offline_agent(agent) or dataset or preferences or (resume is not None and is_offline_run(resume)):
+        from .offline_cmd import train_offline
+
+        return train_offline(
+            agent=agent, dataset=dataset, preferences=preferences, env=env, steps=steps, seed=seed, hp=hp, runs_dir=runs_dir,
+            name=name, resume=resume, device=device, eval_freq=eval_freq, eval_episodes=eval_episodes,
+            checkpoint_freq=checkpoint_freq, list_hyperparams=list_hp, quiet=quiet,
+        )  # fmt: skip
     from pbrl.agents.checkpoint import CheckpointError
     from pbrl.agents.hyperparams import HyperparameterError, parse_overrides
     from pbrl.runs.config import ConfigError, TrainConfig
@@ -184,10 +197,15 @@ def evaluate(
     """Re-evaluate a run's latest checkpoint on fresh seeds (deterministic actions)."""
     os.environ.setdefault("MUJOCO_GL", "egl")
     from pbrl.agents.checkpoint import CheckpointError
+    from pbrl.runs.offline import is_offline_run
     from pbrl.runs.train import evaluate_run
 
     if not os.path.isdir(run):
         _fail(f"{run}: no such run folder")
+    if is_offline_run(run):
+        from .offline_cmd import evaluate_offline
+
+        return evaluate_offline(run, episodes, seed, video, as_json)
     try:
         result = evaluate_run(run, episodes=episodes, seed=seed, video=video)
     except (CheckpointError, FileNotFoundError, ValueError) as exc:

@@ -1,0 +1,189 @@
+"""IQL — Implicit Q-Learning (Kostrikov, Nair & Levine, ICLR 2022).
+
+Offline RL without ever querying Q at actions outside the dataset:
+
+1. **Value** by expectile regression towards the (twin, target) Q of the dataset's
+   action, ``L_V = E[ |τ - 1(u < 0)| u² ]`` with ``u = min_i Q̂_i(s, a) - V(s)``;
+2. **Q** by TD towards the value of the next state,
+   ``L_Q = ½ Σ_i E[ (Q_i(s, a) - (r + γ (1 - d) V(s')))² ]``;
+3. **Policy** by advantage-weighted regression,
+   ``L_π = E[ min(exp(β (Q̂(s,a) - V(s))), 100) · (-log π(a|s)) ]``.
+
+Defaults are those of the common single-file PyTorch version (CORL; reference §5):
+τ = 0.7, β = 3, weights capped at 100, Adam 3e-4 for all three, batch 256, γ = 0.99,
+Polyak 0.005, 2×256 ReLU MLPs, Gaussian actor with tanh mean and a state-independent
+log-std in [-20, 2], cosine learning-rate decay on the actor, states normalised,
+rewards scaled by ``1000 / (max episode return - min episode return)`` on locomotion.
+
+**Same numerics, fewer kernels.** In that code each of the three losses is computed
+from the networks as they are at the start of the step (``V(s')`` and the advantage
+before the value step, the target Q before the Q step), and the three losses touch
+disjoint parameters, every cross-network input being detached. So one backward of
+their sum followed by one Adam step over three parameter groups gives exactly the
+three separate updates. The twin Q is one batched module (both heads per matmul),
+the target update one fused ``lerp``, the batch one ``index_select`` from a resident
+tensor, and losses are summed on the device and read every K steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .offline.base import OfflineAgent
+from .offline.config import OfflineConfig, hp
+from .offline.data import OfflineData, TransitionBatches, check_batch, reward_scale
+from .offline.nets import GaussianPolicy, TwinQ, ValueNet, soft_update
+
+
+def expectile_loss(u: torch.Tensor, tau: float) -> torch.Tensor:
+    """IQL's asymmetric L2: ``E[ |τ - 1(u < 0)| u² ]``."""
+    return torch.mean(torch.abs(tau - (u < 0).float()) * u.square())
+
+
+def awr_weights(advantage: torch.Tensor, beta: float, max_weight: float) -> torch.Tensor:
+    """Advantage-weighted regression weights ``min(exp(β A), max_weight)`` (no gradient)."""
+    return torch.exp(beta * advantage.detach()).clamp(max=max_weight)
+
+
+@dataclass
+class IQLConfig(OfflineConfig):
+    agent = "iql"
+
+    gamma: float = hp(0.99, "discount factor", min=0.0, max=1.0)
+    expectile: float = hp(0.7, "τ of the expectile regression of V", min=0.0, max=1.0)
+    beta: float = hp(3.0, "inverse temperature β of the advantage weights", min=0.0)
+    max_weight: float = hp(100.0, "cap of exp(β A)", min=0.0)
+    tau: float = hp(0.005, "Polyak coefficient of the target Q", min=0.0, max=1.0)
+    lr_q: float = hp(3e-4, "Adam learning rate of the twin Q", min=0.0)
+    lr_v: float = hp(3e-4, "Adam learning rate of V", min=0.0)
+    lr_actor: float = hp(3e-4, "Adam learning rate of the actor", min=0.0)
+    actor_lr_schedule: str = hp("cosine", "actor learning rate: cosine decay to 0 over `steps`, or constant", choices=("cosine", "constant"))
+    actor_dropout: float = hp(0.0, "dropout in the actor's hidden layers", min=0.0, max=1.0)
+    reward_scaling: str = hp("locomotion", "rewards x max_episode_steps / (max - min episode return), or none", choices=("locomotion", "none"))
+    compile: bool = hp(False, "torch.compile the loss computation (CPU: needs a C++ compiler; ~20 s to compile)")
+
+
+class IQL(OfflineAgent):
+    """IQL on a dataset's reward (or on rewards given to :meth:`prepare` by a subclass)."""
+
+    name = "iql"
+    Config = IQLConfig
+    loss_names = ("value_loss", "q_loss", "actor_loss", "advantage", "q_mean")
+
+    def build(self) -> None:
+        c = self.config
+        self.q = TwinQ(self.obs_dim, self.act_dim, c.hidden_sizes).to(self.device)
+        self.q_target = TwinQ(self.obs_dim, self.act_dim, c.hidden_sizes).to(self.device)
+        self.q_target.load_state_dict(self.q.state_dict())
+        self.q_target.requires_grad_(False)
+        self.v = ValueNet(self.obs_dim, c.hidden_sizes).to(self.device)
+        self.actor = GaussianPolicy(self.obs_dim, self.act_dim, c.hidden_sizes, dropout=c.actor_dropout).to(self.device)
+        # one Adam, three parameter groups (V, Q, actor): the same per-parameter update as three optimisers
+        self.optimizer = torch.optim.Adam(
+            [
+                {"params": list(self.v.parameters()), "lr": c.lr_v},
+                {"params": list(self.q.parameters()), "lr": c.lr_q},
+                {"params": list(self.actor.parameters()), "lr": c.lr_actor},
+            ],
+            fused=self.device.type == "cpu" or None,
+        )
+        self.reward_factor = 1.0
+        self._losses = self._compile(self.losses) if c.compile else self.losses
+
+    def _compile(self, fn):
+        try:
+            return torch.compile(fn)
+        except Exception as exc:  # no compiler / unsupported platform: eager is the same numerics
+            import warnings
+
+            warnings.warn(f"torch.compile unavailable ({exc}); running eagerly")
+            return fn
+
+    # -- data -----------------------------------------------------------------------
+
+    def training_rewards(self, data: OfflineData) -> np.ndarray:
+        """The rewards IQL learns from (P-IQL overrides this with a learned reward)."""
+        return data.rewards
+
+    def prepare(self, data: OfflineData, preferences) -> None:
+        rewards = np.asarray(self.training_rewards(data), dtype=np.float32)
+        data.check_finite(rewards)
+        from pbrl.envs import cards
+
+        card = cards().get(self.task)
+        horizon = card.max_episode_steps if card is not None else 1000
+        self.reward_factor = reward_scale(data, rewards, self.config.reward_scaling, horizon)
+        norm = self.normalizer.numpy if self.config.normalize_states else (lambda x: x)
+        self.batches = TransitionBatches(
+            {
+                "obs": norm(data.observations),
+                "actions": data.actions,
+                "rewards": rewards * self.reward_factor,
+                "next_obs": norm(data.next_observations),
+                "terminals": data.terminals.astype(np.float32),
+            },
+            self.device,
+            self.generator,
+        )
+
+    # -- the update -----------------------------------------------------------------
+
+    def losses(self, s, a, r, s2, d):
+        c = self.config
+        with torch.no_grad():
+            target_q = self.q_target(s, a).min(0).values  # min over the twin target heads
+            next_v = self.v(s2)
+        # 1. V: expectile regression towards min Q̂(s, a)
+        v = self.v(s)
+        advantage = target_q - v
+        value_loss = expectile_loss(advantage, c.expectile)
+        # 2. Q: TD towards r + γ (1 - d) V(s'), both heads in one batched forward
+        q = self.q(s, a)  # (2, B)
+        td_target = r + c.gamma * (1.0 - d) * next_v
+        q_loss = (q - td_target).square().mean(1).mean()  # mean over heads of each head's MSE
+        # 3. policy: advantage-weighted regression (the advantage from before the V step)
+        weights = awr_weights(advantage, c.beta, c.max_weight)
+        actor_loss = torch.mean(weights * -self.actor.log_prob(s, a))
+        return value_loss, q_loss, actor_loss, advantage.detach().mean(), q.detach().mean()
+
+    def actor_lr(self, step: int) -> float:
+        c = self.config
+        if c.actor_lr_schedule == "constant":
+            return c.lr_actor
+        return c.lr_actor * 0.5 * (1.0 + math.cos(math.pi * min(step, c.steps) / c.steps))
+
+    def update(self) -> None:
+        self.step_on(self.batches.sample(self.config.batch_size))
+
+    def update_on(self, batch: dict[str, torch.Tensor]) -> None:
+        """One gradient step on a given batch (``obs``, ``actions``, ``rewards``, ``next_obs``,
+        ``terminals``; observations already normalised), checked for NaN/inf first."""
+        missing = {"obs", "actions", "rewards", "next_obs", "terminals"} - set(batch)
+        if missing:
+            raise ValueError(f"{self.name}.update_on: the batch lacks {sorted(missing)}")
+        check_batch(batch, f"{self.name}.update_on")
+        self.step_on(batch)
+        self.step += 1
+
+    def step_on(self, b: dict[str, torch.Tensor]) -> None:
+        value_loss, q_loss, actor_loss, adv, q_mean = self._losses(b["obs"], b["actions"], b["rewards"], b["next_obs"], b["terminals"])
+        self.optimizer.zero_grad(set_to_none=True)
+        (value_loss + q_loss + actor_loss).backward()
+        self.optimizer.param_groups[2]["lr"] = self.actor_lr(self.step)
+        self.optimizer.step()
+        soft_update(self.q_target, self.q, self.config.tau)
+        self.record(value_loss, q_loss, actor_loss, adv, q_mean)
+
+    def policy(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor(obs)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"reward_factor": self.reward_factor}
+
+
+__all__ = ["IQL", "IQLConfig", "awr_weights", "expectile_loss"]

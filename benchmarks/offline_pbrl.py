@@ -1,0 +1,420 @@
+"""Offline (preference-based) RL on pbrl's D4RL-style datasets: BC, IQL, P-IQL, CPL and OPPO.
+
+    python benchmarks/offline_pbrl.py --quick            # smoke run: makes tiny datasets itself
+    python benchmarks/offline_pbrl.py --profile medium   # reduced budgets (see the table below)
+    python benchmarks/offline_pbrl.py                    # the full profile (see BENCHMARKS.md: weeks on 2 cores)
+    pbrl bench offline_pbrl --quick
+
+For each task (HalfCheetah, Hopper, Walker2d) and level (medium-replay, medium-expert)
+the dataset ``pbrl/<task>/<level>-v0`` is read from ``$MINARI_DATASETS_PATH`` (made
+with ``pbrl dataset generate`` if ``--generate``; the quick profile always makes tiny
+ones with a few thousand PPO steps in a temporary root). A scripted teacher
+(``--teacher``, default ``oracle``) labels pairs of segments of each dataset into a
+preference store (``pbrl dataset label``). Then, for ``--seeds`` seeds, every agent
+trains through ``pbrl train`` (a subprocess per run, ``--workers`` at a time, one
+torch thread each) and is evaluated on fresh seeds at the end:
+
+* BC and IQL on the dataset (IQL on the true reward),
+* P-IQL with the first N₁ and the first N₂ labels (a reward-model ensemble, then IQL),
+* CPL (sparse, on the N₂ labels) and OPPO (on the N₂ labels).
+
+Scores are D4RL-normalised returns (the task card's reference returns, ×100). Per
+agent, the IQM, mean, median and optimality gap over all seeds × datasets come with
+95% stratified-bootstrap confidence intervals (``pbrl.evaluation.aggregate``: rliable's
+definitions), plus probabilities of improvement for the comparisons the literature
+makes (P-IQL ≈ IQL; CPL, OPPO > BC). JSON (every run's result) and a markdown table
+are written to ``benchmarks/results/offline_pbrl[-quick].json`` / ``.md``.
+
+Profiles (gradient steps per run; label budgets N₁/N₂; episodes per evaluation):
+
+| profile | BC, IQL, P-IQL | CPL (BC pre-training + CPL) | OPPO | labels | segment | eval |
+|---|---|---|---|---|---|---|
+| quick  | 300  | 150 + 150, batch 16 | 300, batch 16 | 50 / 200 | 25 | 5 |
+| medium | 100k | 50k + 50k, batch 32 | 50k, batch 32 | 500 / 2000 | 50 | 10 |
+| full   | 1M   | 200k + 300k (CPL's)  | 100k          | 500 / 2000 | 50 | 10 |
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+TASKS = {"HalfCheetah": "pbrl/HalfCheetah-v5", "Hopper": "pbrl/Hopper-v5", "Walker2d": "pbrl/Walker2d-v5"}
+LEVELS = ("medium-replay", "medium-expert")
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "quick": {
+        "labels": (50, 200), "segment": 25, "eval_episodes": 5, "dataset_size": 3000,
+        "agents": {
+            "bc": ("bc", 300, {}),
+            "iql": ("iql", 300, {}),
+            "piql-50": ("piql", 300, {"max_pairs": 50, "rm_max_epochs": 20}),
+            "piql-200": ("piql", 300, {"max_pairs": 200, "rm_max_epochs": 20}),
+            "cpl": ("cpl", 300, {"bc_steps": 150, "warmup_steps": 20, "batch_size": 16}),
+            "oppo": ("oppo", 300, {"batch_size": 16, "warmup_steps": 50}),
+        },
+    },
+    "medium": {
+        "labels": (500, 2000), "segment": 50, "eval_episodes": 10, "dataset_size": 200_000,
+        "agents": {
+            "bc": ("bc", 100_000, {}),
+            "iql": ("iql", 100_000, {}),
+            "piql-500": ("piql", 100_000, {"max_pairs": 500}),
+            "piql-2000": ("piql", 100_000, {"max_pairs": 2000}),
+            "cpl": ("cpl", 100_000, {"bc_steps": 50_000, "batch_size": 32}),
+            "oppo": ("oppo", 50_000, {"batch_size": 32}),
+        },
+    },
+    "full": {
+        "labels": (500, 2000), "segment": 50, "eval_episodes": 10, "dataset_size": 1_000_000,
+        "agents": {
+            "bc": ("bc", 1_000_000, {}),
+            "iql": ("iql", 1_000_000, {}),
+            "piql-500": ("piql", 1_000_000, {"max_pairs": 500}),
+            "piql-2000": ("piql", 1_000_000, {"max_pairs": 2000}),
+            "cpl": ("cpl", 500_000, {}),
+            "oppo": ("oppo", 100_000, {}),
+        },
+    },
+}  # fmt: skip
+
+#: the comparisons the literature reports: (better, worse) — or (a, b) expected close
+COMPARISONS = (("piql-{hi}", "iql"), ("cpl", "bc"), ("oppo", "bc"), ("piql-{hi}", "piql-{lo}"), ("iql", "bc"))
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+# -- data --------------------------------------------------------------------------
+
+
+def dataset_id(task: str, level: str) -> str:
+    from pbrl.datasets import default_dataset_id
+
+    return default_dataset_id(task, level)
+
+
+def make_quick_datasets(task: str, size: int) -> dict[str, str]:
+    """Tiny medium-replay and medium-expert datasets from a few thousand PPO steps."""
+    from pbrl.datasets import DatasetError, GenerationConfig, dataset_exists, generate
+
+    ids = {level: dataset_id(task, level) for level in LEVELS}
+    if all(dataset_exists(i) for i in ids.values()):
+        return ids
+    last = None
+    for seed in (1, 2, 3, 4):
+        cfg = GenerationConfig(
+            task=task, levels=list(LEVELS), size=size, seed=seed, algorithm="ppo", train_steps=8192, eval_every=2048,
+            eval_episodes=4, ref_episodes=4, num_envs=16, force=True,
+            hyperparams={"n_envs": 8, "n_steps": 64, "batch_size": 128, "net_arch": [32, 32]},
+        )  # fmt: skip
+        try:
+            return generate(cfg)
+        except DatasetError as exc:  # a tiny run may not improve on its initial policy: another seed
+            last = exc
+            log(f"  {task}: seed {seed}: {exc}")
+    raise RuntimeError(f"could not make quick datasets for {task}: {last}")
+
+
+def ensure_datasets(profile: str, generate_missing: bool) -> dict[tuple[str, str], str]:
+    from pbrl.datasets import GenerationConfig, dataset_exists, generate
+
+    out = {}
+    for name, task in TASKS.items():
+        if profile == "quick":
+            t0 = time.time()
+            ids = make_quick_datasets(task, PROFILES["quick"]["dataset_size"])
+            log(f"{name}: quick datasets {sorted(ids.values())} ({time.time() - t0:.0f} s)")
+        else:
+            ids = {level: dataset_id(task, level) for level in LEVELS}
+            missing = [lv for lv, i in ids.items() if not dataset_exists(i)]
+            if missing and not generate_missing:
+                raise SystemExit(
+                    f"missing datasets {[ids[lv] for lv in missing]}: make them with `pbrl dataset generate --env {task} "
+                    f"--level medium-replay --level medium-expert` or pass --generate"
+                )
+            if missing:
+                log(f"{name}: generating {missing} (SAC; hours on 2 cores)")
+                generate(GenerationConfig(task=task, levels=missing, size=PROFILES[profile]["dataset_size"], seed=0))
+        for level in LEVELS:
+            out[(name, level)] = ids[level]
+    return out
+
+
+def ensure_labels(datasets: dict[tuple[str, str], str], root: str, pairs: int, segment: int, teacher: str) -> dict[str, str]:
+    from pbrl.datasets import label_dataset
+    from pbrl.preferences import PreferenceStore
+
+    stores = {}
+    for (name, level), ds in datasets.items():
+        path = os.path.join(root, f"{name}-{level}-{teacher}-{pairs}x{segment}.sqlite")
+        have = 0
+        if os.path.exists(path):
+            with PreferenceStore(path) as store:
+                have = store.summary().get("labels", 0)
+        if have < pairs:
+            t0 = time.time()
+            label_dataset(ds, path, teacher=teacher, pairs=pairs - have, segment=segment, seed=0)
+            log(f"labelled {pairs - have} pairs of {ds} ({time.time() - t0:.0f} s)")
+        stores[ds] = path
+    return stores
+
+
+# -- runs ----------------------------------------------------------------------------
+
+
+def run_job(job: dict[str, Any], runs_dir: str) -> dict[str, Any]:
+    """One offline run through pbrl's run machinery (what ``pbrl train`` does); returns its final evaluation."""
+    import traceback
+
+    from pbrl.runs.offline import OfflineTrainConfig, train
+
+    name = f"{job['label']}-{job['level']}"
+    out = {**job, "seconds": None}
+    t0 = time.time()
+    try:
+        result = train(OfflineTrainConfig(
+            agent=job["agent"], dataset=job["dataset"], preferences=job.get("preferences"), steps=job["steps"], seed=job["seed"],
+            hp=dict(job["hp"]), runs_dir=runs_dir, name=name, eval_freq=0, eval_episodes=job["eval_episodes"],
+        ))  # fmt: skip
+    except Exception as exc:  # one failing run is reported, the others go on
+        out["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-1500:]}"
+        out["seconds"] = round(time.time() - t0, 1)
+        return out
+    with open(os.path.join(result.run_dir, "summary.json")) as f:
+        latest = json.load(f).get("latest", {})
+    final = result.final
+    out.update(
+        seconds=round(time.time() - t0, 1),
+        run_dir=result.run_dir,
+        normalized_score=final["normalized_score"],
+        dataset_normalized_score=final.get("dataset_normalized_score"),
+        return_mean=final["return_mean"],
+        train_seconds=round(result.wall_clock, 1),
+        fps=latest.get("time/fps"),
+        reward_model_accuracy=latest.get("reward_model/accuracy"),
+        labels=latest.get("feedback/labels"),
+    )
+    return out
+
+
+def worker(jobs_path: str, out_path: str, runs_dir: str) -> int:
+    """Run a list of jobs in this process (imports paid once), appending results as JSON lines."""
+    with open(jobs_path) as f:
+        jobs = json.load(f)
+    for job in jobs:
+        result = run_job(job, runs_dir)
+        with open(out_path, "a") as f:
+            f.write(json.dumps(result, default=str) + "\n")
+    return 0
+
+
+def run_all(jobs: list[dict[str, Any]], runs_dir: str, workers: int, root: str, env: dict[str, str]) -> list[dict[str, Any]]:
+    """Split the jobs over ``workers`` subprocesses (one torch thread each) and collect their results."""
+    workers = max(1, min(workers, len(jobs)))
+    procs, outs = [], []
+    for w in range(workers):
+        jobs_path = os.path.join(root, f"jobs-{w}.json")
+        out_path = os.path.join(root, f"results-{w}.jsonl")
+        with open(jobs_path, "w") as f:
+            json.dump(jobs[w::workers], f)
+        if os.path.exists(out_path):
+            os.remove(out_path)
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", jobs_path, out_path, "--root", runs_dir]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(root, f"worker-{w}.log"), "w")))
+        outs.append(out_path)
+    seen = 0
+    results: list[dict[str, Any]] = []
+    while True:
+        done = all(p.poll() is not None for p in procs)
+        results = []
+        for path in outs:
+            if os.path.exists(path):
+                with open(path) as f:
+                    results += [json.loads(line) for line in f if line.strip()]
+        for r in results[seen:]:
+            status = f"error: {r['error'].splitlines()[0]}" if "error" in r else f"score {r['normalized_score']:.1f}"
+            log(f"  [{seen + 1}/{len(jobs)}] {r['label']:>9} {r['task_name']}/{r['level']} seed {r['seed']}: {status} ({r['seconds']} s)")
+            seen += 1
+        if done:
+            break
+        time.sleep(5)
+    for w, p in enumerate(procs):
+        if p.returncode != 0:
+            log(f"worker {w} exited with {p.returncode}; see {os.path.join(root, f'worker-{w}.log')}")
+    return results
+
+
+def statistics_table(results: list[dict[str, Any]], labels: tuple[int, int], reps: int) -> tuple[dict, str]:
+    from pbrl.evaluation.aggregate import aggregate, probability_of_improvement
+
+    ok = [r for r in results if "error" not in r]
+    agents = list(dict.fromkeys(r["label"] for r in ok))
+    cells = sorted({(r["task_name"], r["level"]) for r in ok})
+    seeds = sorted({r["seed"] for r in ok})
+    matrices, per_dataset = {}, {}
+    for a in agents:
+        m = np.full((len(seeds), len(cells)), np.nan)
+        for r in ok:
+            if r["label"] == a:
+                m[seeds.index(r["seed"]), cells.index((r["task_name"], r["level"]))] = r["normalized_score"]
+        if np.isnan(m).any():  # a failed run: keep the complete seeds only
+            m = m[~np.isnan(m).any(1)]
+        if m.size:
+            matrices[a] = m
+            per_dataset[a] = {f"{t}/{lv}": (float(m[:, j].mean()), float(m[:, j].std())) for j, (t, lv) in enumerate(cells)}
+    stats = aggregate(matrices, reps=reps)
+    lo, hi = labels
+    poi = {}
+    for x, y in COMPARISONS:
+        x, y = x.format(lo=lo, hi=hi), y.format(lo=lo, hi=hi)
+        if x in matrices and y in matrices and matrices[x].shape[1] == matrices[y].shape[1]:
+            poi[f"P({x} > {y})"] = probability_of_improvement(matrices[x], matrices[y])
+    lines = [
+        f"| agent | IQM [95% CI] | mean [95% CI] | median | optimality gap | runs |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for a in matrices:
+        s = stats[a]
+        fmt = lambda v: f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}]"  # noqa: E731
+        lines.append(f"| {a} | {fmt(s['iqm'])} | {fmt(s['mean'])} | {s['median'][0]:.1f} | {s['optimality_gap'][0]:.1f} | {matrices[a].size} |")
+    lines += ["", "| agent | " + " | ".join(f"{t} {lv}" for t, lv in cells) + " |", "|---|" + "---:|" * len(cells)]
+    for a in matrices:
+        lines.append(f"| {a} | " + " | ".join(f"{per_dataset[a][f'{t}/{lv}'][0]:.1f} ± {per_dataset[a][f'{t}/{lv}'][1]:.1f}" for t, lv in cells) + " |")
+    if poi:
+        lines += ["", "| probability of improvement | value |", "|---|---:|"] + [f"| {k} | {v:.2f} |" for k, v in poi.items()]
+    report = {
+        "aggregate": {a: {k: list(v) for k, v in s.items()} for a, s in stats.items()},
+        "per_dataset": per_dataset,
+        "probability_of_improvement": poi,
+        "seeds": seeds,
+        "datasets": [f"{t}/{lv}" for t, lv in cells],
+    }
+    return report, "\n".join(lines)
+
+
+def estimate_hours(profile: str, seeds: int, workers: int) -> dict[str, float]:
+    """Wall-clock estimate of a profile's training from the measured updates/s (offline_speed.json)."""
+    path = os.path.join(RESULTS, "offline_speed.json")
+    rates = {"bc": 500.0, "iql": 120.0, "piql": 120.0, "cpl_bc": 60.0, "cpl": 2.0, "oppo": 6.0}
+    if os.path.exists(path):
+        with open(path) as f:
+            measured = json.load(f)["results"]
+        for key, value in measured.items():
+            if key.startswith("pbrl ") and "(1 thread)" in key and "compile" not in key:
+                name = key[5:].split(" (")[0]
+                rates["cpl_bc" if "pre-training" in key else name] = value["median"]
+    hours = {}
+    for label, (agent, steps, hp) in PROFILES[profile]["agents"].items():
+        if agent == "cpl":
+            bc = hp.get("bc_steps", 200_000)
+            scale = 96 / hp.get("batch_size", 96)  # CPL's step cost grows with its batch of pairs
+            sec = bc / rates["cpl_bc"] + (steps - bc) / (rates["cpl"] * scale)
+        elif agent == "oppo":
+            sec = steps / (rates["oppo"] * 64 / hp.get("batch_size", 64))
+        else:
+            sec = steps / rates[agent]
+        hours[label] = sec * seeds * len(TASKS) * len(LEVELS) / 3600
+    hours["total_cpu_hours"] = sum(hours.values())
+    hours["wall_clock_hours"] = hours["total_cpu_hours"] / max(1, workers)
+    return hours
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the quick profile (makes tiny datasets in a temporary root)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=None)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="runs at a time (one torch thread each)")
+    parser.add_argument("--teacher", default="oracle", help="scripted teacher of the labels (oracle, noisy, ...)")
+    parser.add_argument("--agents", default="", help="comma-separated subset of the profile's agents")
+    parser.add_argument("--generate", action="store_true", help="generate missing datasets (SAC; hours per task)")
+    parser.add_argument("--root", default=None, help="folder for runs, stores (and quick datasets); default: a temporary one")
+    parser.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
+    parser.add_argument("--estimate", action="store_true", help="only print the profile's wall-clock estimate")
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--worker", nargs=2, metavar=("JOBS", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args.worker[0], args.worker[1], args.root)
+    profile = "quick" if args.quick else (args.profile or "full")
+    spec = PROFILES[profile]
+    estimate = estimate_hours(profile, args.seeds, args.workers)
+    log(f"profile {profile}: estimated training {estimate['total_cpu_hours']:.2f} CPU-hours, "
+        f"{estimate['wall_clock_hours']:.2f} h wall-clock with {args.workers} workers (from measured updates/s)")  # fmt: skip
+    if args.estimate:
+        print(json.dumps(estimate, indent=2))
+        return 0
+    root = args.root or tempfile.mkdtemp(prefix=f"pbrl-offline-{profile}-")
+    os.makedirs(root, exist_ok=True)
+    env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), OMP_NUM_THREADS="1")
+    if profile == "quick":
+        env["MINARI_DATASETS_PATH"] = os.environ["MINARI_DATASETS_PATH"] = os.path.join(root, "datasets")
+    load_before = load_average()
+    t0 = time.time()
+    datasets = ensure_datasets(profile, args.generate)
+    t_data = time.time() - t0
+    lo, hi = spec["labels"]
+    stores = ensure_labels(datasets, root, hi, spec["segment"], args.teacher)
+    jobs = []
+    chosen = [a for a in spec["agents"] if not args.agents or a in args.agents.split(",")]
+    for seed in range(args.seeds):
+        for (name, level), ds in datasets.items():
+            for label in chosen:
+                agent, steps, hp = spec["agents"][label]
+                jobs.append({
+                    "label": label, "agent": agent, "steps": steps, "hp": hp, "seed": seed, "task_name": name, "task": TASKS[name],
+                    "level": level, "dataset": ds, "preferences": stores[ds] if agent in ("piql", "cpl", "oppo", "ipl") else None,
+                    "eval_episodes": spec["eval_episodes"],
+                })  # fmt: skip
+    runs_dir = os.path.join(root, "runs")
+    log(f"{len(jobs)} runs ({len(chosen)} agents × {len(datasets)} datasets × {args.seeds} seeds), {args.workers} at a time, in {runs_dir}")
+    t1 = time.time()
+    results = run_all(jobs, runs_dir, args.workers, root, env)
+    t_runs = time.time() - t1
+    stats, table = statistics_table(results, (lo, hi), args.reps)
+    report = {
+        "profile": profile,
+        "config": {"seeds": args.seeds, "workers": args.workers, "teacher": args.teacher, "labels": [lo, hi], "segment": spec["segment"],
+                   "agents": {k: spec["agents"][k] for k in chosen}, "eval_episodes": spec["eval_episodes"]},  # fmt: skip
+        "datasets": {f"{k[0]}/{k[1]}": v for k, v in datasets.items()},
+        "timing_s": {"datasets": round(t_data, 1), "runs": round(t_runs, 1), "total": round(time.time() - t0, 1)},
+        "estimate_hours": estimate,
+        "load": {"before": load_before, "after": load_average()},
+        "root": root,
+        "results": results,
+        "failed": [r for r in results if "error" in r],
+        **stats,
+        "table": table,
+    }
+    print(table)
+    print(f"load average before {load_before}, after {report['load']['after']}; runs {t_runs:.0f} s, total {report['timing_s']['total']:.0f} s")
+    out = args.json or os.path.join(RESULTS, f"offline_pbrl{'-' + profile if profile != 'full' else ''}.json")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(report, f, indent=2, default=str)
+    with open(os.path.splitext(out)[0] + ".md", "w") as f:
+        f.write(table + "\n")
+    log(f"wrote {out}")
+    return 1 if report["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Reward synthesis: sparse vs the task's own reward vs a synthesized reward, per task.
+
+    python benchmarks/reward_synthesis.py [--quick] [--tasks HalfCheetah,Hopper,Ant,Reacher] [--json PATH]
+    pbrl bench reward_synthesis [--quick]
+
+For each task, with the same PPO hyperparameters, steps and seeds:
+
+* **F_sparse** — PPO on the sparse reward: progress only (``x_velocity``) for the
+  locomotion tasks, success only (fingertip within ``success_distance``) for Reacher;
+* **F_human** — PPO on the task's shipped reward;
+* **F_synth** — PPO on the best program of a synthesis run (K samples × I
+  iterations), retrained with the same seeds. The proposer is pbrl's **offline
+  proposer** (a search procedure over terms of the task card; no language model)
+  unless ``PBRL_LLM_BASE_URL`` and ``PBRL_LLM_MODEL`` name an OpenAI-compatible
+  server (key in the variable named by ``PBRL_LLM_API_KEY_ENV``, default
+  ``OPENAI_API_KEY``); the output says which.
+
+F is the task metric of ``pbrl.synthesis.fitness`` (metres forward per episode, or
+the fraction of steps at the target for Reacher), measured by trusted evaluation
+on fresh seeds. HNS = (F_synth − F_sparse) / |F_human − F_sparse| (Eureka's
+human-normalised score: 1 = as good as the shipped reward). The correlation is the
+Pearson correlation of the synthesized reward with the task's reward over the
+final retraining's transitions (computed inside the sandbox worker).
+
+The JSON (default ``benchmarks/results/reward_synthesis.json``) holds every figure,
+the run folders, the machine and its load before and after. Each candidate trains
+in its own sandboxed process; two run at a time by default (``--workers``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "reward_synthesis.json")
+TASKS = {"HalfCheetah": "pbrl/HalfCheetah-v5", "Hopper": "pbrl/Hopper-v5", "Ant": "pbrl/Ant-v5", "Reacher": "pbrl/Reacher-v5",
+         "Walker2d": "pbrl/Walker2d-v5", "Swimmer": "pbrl/Swimmer-v5"}
+PROFILES = {
+    "quick": dict(samples=2, iterations=2, steps=20_000, final_steps=20_000, seeds=2, eval_episodes=5),
+    "full": dict(samples=4, iterations=3, steps=100_000, final_steps=200_000, seeds=3, eval_episodes=10),
+}
+
+
+def sparse_program(card: Any) -> str:
+    """The sparse reward of a task: success only where the card defines it, else progress only."""
+    if card.success is not None and "distance" in card.quantities:
+        threshold = float(card.extra.get("success_distance", 0.05))
+        return (
+            "import numpy as np\n\n# Sparse: 1 on the steps where the task's success holds, else 0.\n"
+            "def compute_reward(obs, action, next_obs, info):\n"
+            f"    success = (info['distance'] < {threshold!r}).astype(np.float64)\n"
+            "    return success, {'success': success}\n"
+        )
+    return (
+        "import numpy as np\n\n# Sparse: progress only (forward velocity), nothing else.\n"
+        "def compute_reward(obs, action, next_obs, info):\n"
+        "    progress = np.asarray(info['x_velocity'], dtype=np.float64)\n"
+        "    return progress, {'progress': progress}\n"
+    )
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import mujoco
+    import stable_baselines3
+    import torch
+
+    return {"cpu": cpu, "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "python": platform.python_version(), "torch": torch.__version__, "mujoco": mujoco.__version__,
+            "stable_baselines3": stable_baselines3.__version__}
+
+
+def llm_settings() -> dict[str, Any] | None:
+    base_url, model = os.environ.get("PBRL_LLM_BASE_URL"), os.environ.get("PBRL_LLM_MODEL")
+    if not base_url:
+        return None
+    if not model:
+        raise SystemExit("PBRL_LLM_BASE_URL is set but PBRL_LLM_MODEL is not: name the model the server serves")
+    return {"base_url": base_url, "model": model, "api_key_env": os.environ.get("PBRL_LLM_API_KEY_ENV", "OPENAI_API_KEY")}
+
+
+def hns(f: float | None, sparse: float | None, human: float | None) -> float | None:
+    if f is None or sparse is None or human is None or abs(human - sparse) < 1e-9:
+        return None
+    return (f - sparse) / abs(human - sparse)
+
+
+def run_task(name: str, task: str, prof: dict[str, Any], args, executor, llm) -> dict[str, Any]:
+    import pbrl.envs
+    from pbrl.synthesis import jobs
+    from pbrl.synthesis.loop import SynthesisConfig, Synthesizer
+
+    card = pbrl.envs.cards()[task]
+    start = time.time()
+    backend = dict(backend="openai", **llm) if llm else dict(backend="offline")
+    config = SynthesisConfig(
+        task=task, samples=prof["samples"], iterations=prof["iterations"], steps=prof["steps"],
+        final_seeds=prof["seeds"], final_steps=prof["final_steps"], eval_episodes=prof["eval_episodes"], seed=args.seed,
+        runs_dir=args.runs_dir, name=f"bench-{args.profile}-{time.strftime('%Y%m%d-%H%M%S')}",
+        label=None if llm else "offline proposer: a search procedure over terms of the task card, not an LLM",
+        **backend,
+    )
+    synth = Synthesizer(config, executor=executor, log=lambda line: print(f"[{name}] {line}", flush=True))
+    result = synth.run()
+    final = result.final or {}
+    seeds = final.get("seeds", [])
+    # The sparse reward, same seeds, steps and hyperparameters, through the same sandbox.
+    sparse_jobs = [jobs.TrainJob(f"sparse-s{s}", task, sparse_program(card), "quantities", seed=s, steps=prof["final_steps"],
+                                 hyperparams=synth.hyperparams, eval_episodes=prof["eval_episodes"]) for s in seeds]
+    sparse = executor.map(jobs.run_train_job, sparse_jobs)
+    sparse_f = [r.fitness["fitness"] for r in sparse if r.ok]
+    synth_runs = [r for k, r in final.get("runs", {}).items() if k.startswith("final-synthesized-")]
+    human_runs = [r for k, r in final.get("runs", {}).items() if k.startswith("final-task_reward-")]
+    f_synth = (final.get("synthesized") or {}).get("fitness_mean")
+    f_human = (final.get("task_reward") or {}).get("fitness_mean")
+    f_sparse = float(np.mean(sparse_f)) if sparse_f else None
+    corr = [r["correlation"] for r in synth_runs if r.get("correlation") is not None]
+    sparse_corr = [r.result.get("correlation") for r in sparse if r.ok and r.result and r.result.get("correlation") is not None]
+    return {
+        "task": task,
+        "metric": synth.metric.name,
+        "metric_unit": synth.metric.unit,
+        "proposer": synth.proposer.origin,
+        "seeds": seeds,
+        "F_sparse": f_sparse,
+        "F_sparse_per_seed": sparse_f,
+        "F_human": f_human,
+        "F_human_per_seed": [r["fitness"] for r in human_runs],
+        "F_synth": f_synth,
+        "F_synth_per_seed": [r["fitness"] for r in synth_runs],
+        "HNS": hns(f_synth, f_sparse, f_human),
+        "return_human": (final.get("task_reward") or {}).get("return_mean"),
+        "return_synth": (final.get("synthesized") or {}).get("return_mean"),
+        "return_sparse": float(np.mean([r.fitness["return_mean"] for r in sparse if r.ok])) if sparse_f else None,
+        "correlation_synth_true": float(np.mean(corr)) if corr else None,
+        "correlation_sparse_true": float(np.mean(sparse_corr)) if sparse_corr else None,
+        "best_candidate": (result.best or {}).get("id"),
+        "search_best_fitness": (result.best or {}).get("fitness"),
+        "candidates": sum(it["candidates"] for it in result.iterations),
+        "trained": sum(it["trained"] for it in result.iterations),
+        "failures": [r.failure for r in sparse if not r.ok],
+        "run_dir": result.run_dir,
+        "tokens": result.tokens,
+        "wall_clock_s": round(time.time() - start, 1),
+    }
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}g}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the quick profile (K=2, I=2, 20k PPO steps, 2 seeds)")
+    parser.add_argument("--tasks", default="HalfCheetah,Hopper,Ant,Reacher", help="comma-separated: " + ",".join(TASKS))
+    parser.add_argument("--json", default=DEFAULT_JSON, help="where to write the results")
+    parser.add_argument("--runs-dir", default=None, help="where the synthesis run folders go (default: a temporary folder)")
+    parser.add_argument("--workers", type=int, default=2, help="candidates trained at once")
+    parser.add_argument("--seed", type=int, default=0)
+    for key in ("samples", "iterations", "steps", "final_steps", "seeds", "eval_episodes"):
+        parser.add_argument("--" + key.replace("_", "-"), type=int, default=None, help=f"override the profile's {key}")
+    args = parser.parse_args(argv)
+    args.profile = "quick" if args.quick else "full"
+    prof = dict(PROFILES[args.profile])
+    for key in prof:
+        if getattr(args, key) is not None:
+            prof[key] = getattr(args, key)
+    names = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in names if t not in TASKS]
+    if unknown:
+        parser.error(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)}")
+    if args.runs_dir is None:
+        args.runs_dir = tempfile.mkdtemp(prefix="pbrl-bench-synthesis-")
+    llm = llm_settings()
+    from pbrl.synthesis.executor import LocalExecutor
+
+    report: dict[str, Any] = {
+        "benchmark": "reward_synthesis",
+        "profile": args.profile,
+        "config": prof,
+        "proposer": f"LLM {llm['model']} at {llm['base_url']}" if llm else "offline proposer (a search procedure over task-card terms; no LLM)",
+        "command": "python benchmarks/reward_synthesis.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+        "load": {"before": load_average()},
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "results": {},
+    }
+    print(f"reward synthesis benchmark ({args.profile}): {report['proposer']}; {prof}", flush=True)
+    t0 = time.time()
+    with LocalExecutor(args.workers) as executor:
+        for name in names:
+            report["results"][name] = run_task(name, TASKS[name], prof, args, executor, llm)
+            report["load"]["after"] = load_average()
+            report["wall_clock_s"] = round(time.time() - t0, 1)
+            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=2, default=str)
+    header = f"{'task':<12} {'metric':<9} {'F_sparse':>9} {'F_human':>9} {'F_synth':>9} {'HNS':>7} {'corr':>6}  proposer"
+    print()
+    print(header)
+    print("-" * len(header))
+    for name, r in report["results"].items():
+        print(f"{name:<12} {r['metric']:<9} {fmt(r['F_sparse']):>9} {fmt(r['F_human']):>9} {fmt(r['F_synth']):>9} "
+              f"{fmt(r['HNS'], 2):>7} {fmt(r['correlation_synth_true'], 2):>6}  {r['proposer']}")
+    print(f"\nwall clock {report['wall_clock_s']} s; load average before {report['load']['before']}, after {report['load'].get('after')}")
+    print(f"results: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""``pbrl train --agent iql|piql|cpl|oppo|bc|ipl --dataset ID [--preferences STORE]`` and
+``pbrl evaluate RUN`` for offline runs.
+
+``pbrl train`` and ``pbrl evaluate`` (``train_cmd``) hand over to these functions when
+the agent is an offline one, a dataset is given, or the run folder is an offline run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+err = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+class _Progress:
+    """A rich progress bar over gradient steps."""
+
+    def __init__(self, total: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"), console=Console(stderr=True), transient=False,
+        )  # fmt: skip
+        self.total = total
+        self.task = None
+
+    def __enter__(self):
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=self.total, status="")
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def __call__(self, step: int, latest: dict) -> None:
+        parts = []
+        if "time/fps" in latest:
+            parts.append(f"{latest['time/fps']:.0f} steps/s")
+        if "eval/return" in latest:
+            parts.append(f"eval return {latest['eval/return']:.1f} (score {latest.get('eval/normalized_score', float('nan')):.1f})")
+        self.progress.update(self.task, completed=min(step, self.total), status="  ".join(parts))
+
+
+def list_hp(agent: str) -> None:
+    from pbrl.agents.offline import UnknownAgentError, offline_agent_class
+
+    try:
+        cls = offline_agent_class(agent)
+    except UnknownAgentError as exc:
+        _fail(str(exc))
+    table = Table(title=f"{agent} hyperparameters (offline)")
+    for col in ("key", "type", "default", "meaning"):
+        table.add_column(col)
+    for key, kind, default, meaning in cls.Config.describe():
+        table.add_row(key, kind, str(default), meaning)
+    Console(width=180).print(table)
+
+
+def _report(result, runs_root: str) -> None:
+    final = result.final
+    table = Table(title="run finished", show_header=False)
+    table.add_row("run folder", result.run_dir)
+    table.add_row("gradient steps", f"{result.steps:,}")
+    table.add_row("wall-clock", f"{result.wall_clock:.1f} s")
+    table.add_row("eval return", f"{final['return_mean']:.1f} ± {final['return_std']:.1f} ({final['episodes']} episodes)")
+    table.add_row("normalized score", f"{final['normalized_score']:.1f}")
+    if final.get("dataset_normalized_score") is not None:
+        table.add_row("dataset-normalized score", f"{final['dataset_normalized_score']:.1f}")
+    if final.get("success_rate") is not None:
+        table.add_row("success rate", f"{final['success_rate']:.2f}")
+    Console().print(table)
+    typer.echo(f"tensorboard --logdir {runs_root}")
+    typer.echo(result.run_dir)
+
+
+def train_offline(
+    *,
+    agent: str,
+    dataset: Optional[str],
+    preferences: Optional[str],
+    env: Optional[str],
+    steps: Optional[int],
+    seed: int,
+    hp: Optional[List[str]],
+    runs_dir: str,
+    name: Optional[str],
+    resume: Optional[str],
+    device: str,
+    eval_freq: Optional[int],
+    eval_episodes: int,
+    checkpoint_freq: Optional[int],
+    list_hyperparams: bool = False,
+    quiet: bool = False,
+) -> None:
+    """Train (or resume) an offline agent in a run folder; see ``pbrl train --help``."""
+    from pbrl.agents.checkpoint import CheckpointError
+    from pbrl.agents.hyperparams import HyperparameterError, parse_overrides
+    from pbrl.agents.offline.data import OfflineDataError
+    from pbrl.agents.offline.preferences import PreferenceReferenceError
+    from pbrl.datasets import DatasetError
+    from pbrl.preferences import EmptyPreferencesError, NotAPbrlStoreError
+    from pbrl.runs.config import ConfigError
+    from pbrl.runs.folder import RunExistsError, RunLockedError
+    from pbrl.runs.offline import OfflineTrainConfig, prepare, resume as resume_run, train as train_run
+
+    if list_hyperparams:
+        list_hp(agent)
+        return
+    errors = (
+        ConfigError, HyperparameterError, RunExistsError, RunLockedError, CheckpointError, FileNotFoundError, DatasetError,
+        OfflineDataError, PreferenceReferenceError, EmptyPreferencesError, NotAPbrlStoreError, FloatingPointError,
+    )  # fmt: skip
+    if resume is not None:
+        given = [flag for flag, value in (("--dataset", dataset), ("--preferences", preferences), ("--env", env), ("--hp", hp), ("--name", name)) if value]
+        if given:
+            _fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
+        from pbrl.runs.folder import load_run_config
+
+        try:
+            total = steps or load_run_config(resume)["config"]["steps"]
+            if quiet:
+                result = resume_run(resume, steps=steps)
+            else:
+                with _Progress(total) as bar:
+                    result = resume_run(resume, steps=steps, progress=bar)
+        except errors as exc:
+            _fail(str(exc))
+        except ValueError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            err.print(f"interrupted; continue with: pbrl train --resume {resume}")
+            raise typer.Exit(130)
+        _report(result, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(resume)))))
+        return
+    path = None
+    try:
+        config = OfflineTrainConfig(
+            agent=agent, dataset=dataset or "", preferences=preferences, env=env, steps=steps, seed=seed,
+            hp=parse_overrides(hp or []), runs_dir=runs_dir, name=name, device=device, eval_freq=eval_freq,
+            eval_episodes=eval_episodes, checkpoint_freq=checkpoint_freq,
+        )  # fmt: skip
+        resolved, path = prepare(config)
+        config.name = resolved["config"]["name"]
+        total = resolved["config"]["steps"]
+        if quiet:
+            result = train_run(config, on_start=lambda p: err.print(f"run folder: {p}"))
+        else:
+            with _Progress(total) as bar:
+                result = train_run(config, progress=bar, on_start=lambda p: bar.progress.console.print(f"run folder: {p}"))
+    except errors as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        err.print(f"interrupted; continue with: pbrl train --resume {path}" if path and os.path.isdir(path) else "interrupted")
+        raise typer.Exit(130)
+    _report(result, runs_dir)
+
+
+def evaluate_offline(run: str, episodes: int, seed: Optional[int], video: Optional[str], as_json: bool) -> None:
+    """``pbrl evaluate RUN`` for an offline run."""
+    from pbrl.agents.checkpoint import CheckpointError
+    from pbrl.runs.offline import evaluate_run
+
+    try:
+        result: dict[str, Any] = evaluate_run(run, episodes=episodes, seed=seed, video=video)
+    except (CheckpointError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    except RuntimeError as exc:
+        _fail(f"video: {exc}")
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"evaluation of {run}", show_header=False)
+    table.add_row("checkpoint", f"{result['checkpoint']} ({result['gradient_steps']:,} gradient steps)")
+    table.add_row("episodes / seed", f"{result['episodes']} / {result['seed']}")
+    table.add_row("return", f"{result['return_mean']:.1f} ± {result['return_std']:.1f}")
+    table.add_row("normalized score", f"{result['normalized_score']:.1f}")
+    if result.get("dataset_normalized_score") is not None:
+        table.add_row("dataset-normalized score", f"{result['dataset_normalized_score']:.1f}")
+    if result.get("success_rate") is not None:
+        table.add_row("success rate", f"{result['success_rate']:.2f}")
+    if "video" in result:
+        table.add_row("video", result["video"]["path"])
+    Console().print(table)

@@ -1,0 +1,167 @@
+"""Candidate jobs: what an executor runs for one reward program.
+
+Two module-level functions, so that any executor (a local pool, Ray on a
+cluster) can run them by reference:
+
+* :func:`run_probe_job` — the program on a few random-action steps in a sandboxed
+  worker (a second or so): is it executable at all?
+* :func:`run_train_job` — PPO on the program's reward in a sandboxed worker, then
+  the trusted evaluation of the weights it returned, on fresh seeds drawn by this
+  function after the worker exited.
+
+Both return plain data (:class:`JobResult`) carrying the artifacts (weights,
+worker log) as bytes, so the process that owns the run folder — possibly on
+another machine than the one that ran the job — writes them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import SynthesisFailure
+from .sandbox import Sandbox, SandboxConfig, run_evaluation
+
+__all__ = ["JobResult", "ProbeJob", "TrainJob", "run_probe_job", "run_train_job"]
+
+
+@dataclass
+class ProbeJob:
+    """Probe one program.
+
+    Args:
+        candidate: the candidate's id (for logs).
+        task: pbrl task id.
+        program: the program's source; None probes the task's own reward.
+        info_view: ``"quantities"`` (the card's named quantities only) or ``"full"``
+            (also the task's reward terms and success flag).
+        seed: seed of the random actions and env resets.
+        sandbox: the sandbox's settings.
+        env_kwargs: task keyword arguments.
+        num_envs, steps: size of the probe.
+    """
+
+    candidate: str
+    task: str
+    program: str | None
+    info_view: str = "quantities"
+    seed: int = 0
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    num_envs: int = 8
+    steps: int = 64
+
+
+@dataclass
+class TrainJob:
+    """Train PPO on one program and evaluate the result.
+
+    Args:
+        candidate: the candidate's id.
+        task: pbrl task id.
+        program: the program's source; None trains on the task's own reward.
+        info_view: as for :class:`ProbeJob`.
+        seed: training seed.
+        steps: PPO environment steps.
+        hyperparams: resolved PPO hyperparameters.
+        eval_episodes: episodes of the trusted evaluation.
+        sandbox: the sandbox's settings.
+        env_kwargs: task keyword arguments.
+        eval_seed: evaluation seed; None draws a fresh one from the OS after training.
+    """
+
+    candidate: str
+    task: str
+    program: str | None
+    info_view: str
+    seed: int
+    steps: int
+    hyperparams: dict[str, Any]
+    eval_episodes: int = 5
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    eval_seed: int | None = None
+
+
+@dataclass
+class JobResult:
+    """The outcome of a probe or train job (plain data, picklable).
+
+    Args:
+        candidate: the candidate's id.
+        stage: ``"probe"`` or ``"train"``.
+        ok: no failure.
+        failure: the failure's record (``kind``, ``stage``, ``message``, ``detail``) or None.
+        result: the validated worker result (curves, probe statistics, correlation, layers).
+        fitness: the trusted evaluation (:class:`~pbrl.synthesis.fitness.FitnessResult` as a dict).
+        weights: the policy's weights file (bytes).
+        log_tail: the end of the worker's log.
+        isolation: what the sandbox used.
+        wall_clock: seconds for the whole job.
+    """
+
+    candidate: str
+    stage: str
+    ok: bool
+    failure: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    fitness: dict[str, Any] | None = None
+    weights: bytes | None = None
+    log_tail: str = ""
+    isolation: dict[str, Any] = field(default_factory=dict)
+    wall_clock: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready, without the weights bytes and the log."""
+        out = asdict(self)
+        out.pop("weights")
+        out.pop("log_tail")
+        return out
+
+
+def _failed(candidate: str, stage: str, failure: SynthesisFailure, start: float, **kw: Any) -> JobResult:
+    return JobResult(candidate, stage, False, failure=failure.to_record(), wall_clock=time.time() - start, **kw)
+
+
+def run_probe_job(job: ProbeJob) -> JobResult:
+    """Run a :class:`ProbeJob` (see the module docstring)."""
+    start = time.time()
+    sandbox = Sandbox(SandboxConfig(**job.sandbox))
+    spec = {
+        "stage": "probe", "task": job.task, "program": job.program, "info_view": job.info_view,
+        "seed": int(job.seed), "env_kwargs": dict(job.env_kwargs),
+        "probe": {"num_envs": int(job.num_envs), "steps": int(job.steps)},
+    }
+    out = sandbox.run(spec)
+    if out.failure is not None:
+        return _failed(job.candidate, "probe", out.failure, start, result=out.result, log_tail=out.log_tail, isolation=out.isolation)
+    return JobResult(job.candidate, "probe", True, result=out.result, log_tail=out.log_tail, isolation=out.isolation,
+                     wall_clock=time.time() - start)
+
+
+def run_train_job(job: TrainJob) -> JobResult:
+    """Run a :class:`TrainJob`: sandboxed training, then the trusted evaluation."""
+    from pbrl.evaluation import fresh_seed
+
+    start = time.time()
+    config = SandboxConfig(**job.sandbox)
+    sandbox = Sandbox(config)
+    spec = {
+        "stage": "train", "task": job.task, "program": job.program, "info_view": job.info_view,
+        "seed": int(job.seed), "env_kwargs": dict(job.env_kwargs),
+        "train": {"steps": int(job.steps), "hyperparams": dict(job.hyperparams)},
+    }
+    out = sandbox.run(spec)
+    common = dict(result=out.result, log_tail=out.log_tail, isolation=out.isolation)
+    if out.failure is not None:
+        return _failed(job.candidate, "train", out.failure, start, **common)
+    seed = fresh_seed() if job.eval_seed is None else int(job.eval_seed)
+    try:
+        fitness = run_evaluation(
+            out.weights or b"", job.task, job.hyperparams, job.eval_episodes, seed, job.env_kwargs,
+            timeout=config.eval_timeout, tmp_root=config.tmp_root,
+        )
+    except SynthesisFailure as exc:
+        return _failed(job.candidate, "evaluation", exc, start, weights=out.weights, **common)
+    return JobResult(job.candidate, "train", True, fitness=fitness, weights=out.weights, wall_clock=time.time() - start, **common)

@@ -1,0 +1,626 @@
+"""The trusted side of the sandbox: start a worker, contain it, distrust what it writes.
+
+:class:`Sandbox` runs one job of ``worker.py`` (a ``probe`` or a ``train`` stage) in
+its own process:
+
+* a fresh temporary working directory (mode 0700), holding only ``job.json``;
+* a scrubbed environment: ``PATH``, ``HOME``/``TMPDIR`` (the working directory),
+  ``PYTHONPATH`` (to find pbrl), thread counts and nothing else — no API keys, no
+  proxies, no user configuration;
+* under ``unshare --mount --net --pid --fork --kill-child --mount-proc`` (plus
+  ``--user --map-root-user`` for a non-root user) when that works here, so the
+  worker has no network, sees only its own processes, takes every process it
+  started down with it, and makes the file system read-only but for its working
+  directory (``jail.py``);
+* rlimits set by the worker before it reads the program: address space, CPU
+  seconds, file size, open files, processes (``RLIMIT_NPROC``: this user's current
+  task count plus a margin), no core dumps;
+* a wall-clock timeout: ``SIGTERM`` to the worker's process group, then ``SIGKILL``
+  after a grace period; the group is killed after every run in any case.
+
+Afterwards the parent reads ``result.json`` and ``weights.npz`` without following
+symlinks, refusing anything but small regular files, and validates the JSON
+against a schema (:func:`validate_result`): only known keys, finite numbers,
+identifier term names, bounded lengths. Fitness never comes from that JSON: the
+weights go to a separate trusted evaluation process (``evaluator.py``) that
+measures the task metric on fresh seeds. Every way this can fail is a named class
+from ``errors.py``.
+
+The two switches ``static_check`` and ``runtime_guard`` of :class:`SandboxConfig`
+exist to test the layers separately (tests/test_synthesis_security.py); never
+turn them off otherwise.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import json
+import math
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+from .errors import (
+    FAILURE_CLASSES,
+    CpuTimeExceeded,
+    EvaluationFailed,
+    OutputLimitExceeded,
+    SandboxUnavailable,
+    SynthesisFailure,
+    TamperedOutput,
+    WorkerCrashed,
+    WorkerTimeout,
+    failure_from_record,
+)
+from .limits import (
+    LOG_TAIL_BYTES,
+    MAX_CURVE_POINTS,
+    MAX_DETAIL_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_RESULT_BYTES,
+    MAX_TERMS,
+    MAX_WEIGHTS_BYTES,
+    TERM_NAME,
+)
+
+__all__ = [
+    "Sandbox",
+    "SandboxConfig",
+    "WorkerOutcome",
+    "count_user_tasks",
+    "isolation_status",
+    "read_regular_file",
+    "scrubbed_env",
+    "validate_result",
+]
+
+WORKER_FORMAT = "pbrl.synthesis.worker/1"
+_WORKER_KINDS = {
+    "runtime_error", "guard_violation", "non_finite", "wrong_shape", "out_of_memory",
+    "output_limit", "crashed", "syntax", "missing_function", "tampered_output",
+}
+
+
+@dataclass
+class SandboxConfig:
+    """Limits and switches of the sandbox.
+
+    Args:
+        isolation: ``"auto"`` (namespaces when ``unshare`` works here, else rlimits
+            and dropped capabilities only), ``"require"`` (refuse to run without
+            namespaces) or ``"off"`` (no namespaces).
+        memory_mb: memory the program and training may add to what the worker uses
+            after its imports (the worker lowers ``RLIMIT_AS`` to that).
+        address_space_mb: the outer ``RLIMIT_AS`` from the start.
+        file_size_mb: ``RLIMIT_FSIZE``.
+        open_files: ``RLIMIT_NOFILE``.
+        nproc_margin: tasks the worker may add to this user's current count (``RLIMIT_NPROC``).
+        probe_timeout: wall-clock seconds for a probe.
+        train_timeout: wall-clock seconds for training; None: ``120 + steps / 250``.
+        cpu_factor: CPU-seconds limit = ``cpu_factor`` × the wall-clock timeout.
+        grace: seconds between ``SIGTERM`` and ``SIGKILL``.
+        eval_timeout: wall-clock seconds for a trusted evaluation.
+        static_check: run the static check (testing switch; keep True).
+        runtime_guard: install the runtime guard in the worker (testing switch; keep True).
+        keep_workdirs: leave the workers' temporary directories (debugging).
+        tmp_root: where the temporary directories go (default: the system's).
+    """
+
+    isolation: str = "auto"
+    memory_mb: int = 1024
+    address_space_mb: int = 8192
+    file_size_mb: int = 64
+    open_files: int = 512
+    nproc_margin: int = 256
+    probe_timeout: float = 60.0
+    train_timeout: float | None = None
+    cpu_factor: float = 1.5
+    grace: float = 3.0
+    eval_timeout: float = 300.0
+    static_check: bool = True
+    runtime_guard: bool = True
+    keep_workdirs: bool = False
+    tmp_root: str | None = None
+
+    def __post_init__(self):
+        if self.isolation not in ("auto", "require", "off"):
+            raise ValueError(f"isolation must be 'auto', 'require' or 'off', got {self.isolation!r}")
+        for name in ("memory_mb", "address_space_mb", "file_size_mb", "open_files", "probe_timeout", "grace", "eval_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+    def timeout_for(self, stage: str, steps: int = 0) -> float:
+        if stage == "probe":
+            return float(self.probe_timeout)
+        if self.train_timeout is not None:
+            return float(self.train_timeout)
+        return 120.0 + steps / 250.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class WorkerOutcome:
+    """What one sandboxed worker run produced, as seen by the trusted parent.
+
+    Args:
+        stage: ``"probe"`` or ``"train"``.
+        failure: the named failure, or None.
+        result: the validated result JSON (None when missing or refused).
+        weights: the weights file's bytes (train stage, on success).
+        log_tail: the end of the worker's stdout/stderr.
+        returncode: the worker's exit status (negative: killed by that signal).
+        wall_clock: seconds from start to exit.
+        isolation: what the parent asked for (``namespaces``: True/False and why).
+    """
+
+    stage: str
+    failure: SynthesisFailure | None
+    result: dict[str, Any] | None
+    weights: bytes | None
+    log_tail: str
+    returncode: int | None
+    wall_clock: float
+    isolation: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+# -- the host ------------------------------------------------------------------------------
+
+
+def count_user_tasks(uid: int | None = None) -> int:
+    """Tasks (threads) of ``uid`` on this machine: what ``RLIMIT_NPROC`` is compared with."""
+    uid = os.getuid() if uid is None else uid
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", encoding="ascii", errors="replace") as f:
+                real_uid, threads = None, 1
+                for line in f:
+                    if line.startswith("Uid:"):
+                        real_uid = int(line.split()[1])
+                    elif line.startswith("Threads:"):
+                        threads = int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if real_uid == uid:
+            total += threads
+    return total
+
+
+def _unshare_command() -> list[str]:
+    cmd = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
+    if os.geteuid() != 0:
+        cmd[1:1] = ["--user", "--map-root-user"]
+    return cmd
+
+
+@functools.lru_cache(maxsize=1)
+def isolation_status() -> tuple[bool, str]:
+    """Whether workers can run in new namespaces here, and why not."""
+    if not sys.platform.startswith("linux"):
+        return False, "not Linux"
+    exe = shutil.which("unshare")
+    if exe is None:
+        return False, "the unshare command (util-linux) is not installed"
+    try:
+        done = subprocess.run(
+            _unshare_command() + ["true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, timeout=20, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"unshare failed: {exc}"
+    if done.returncode != 0:
+        return False, "unshare failed: " + done.stderr.decode(errors="replace").strip()[:200]
+    return True, "mount, network and PID namespaces" + (" in a user namespace" if os.geteuid() != 0 else "")
+
+
+def _pbrl_root() -> str:
+    import pbrl
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(pbrl.__file__)))
+
+
+def scrubbed_env(workdir: str) -> dict[str, str]:
+    """The worker's whole environment: nothing inherited but the location of pbrl."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": workdir,
+        "TMPDIR": workdir,
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": _pbrl_root(),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MUJOCO_GL": "disable",
+    }
+
+
+def read_regular_file(path: str, limit: int) -> bytes:
+    """Read ``path`` only if it is a regular file (no symlink, FIFO or device) of at most ``limit`` bytes.
+
+    Raises:
+        FileNotFoundError: no such file.
+        TamperedOutput: a symlink, not a regular file, or too large.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise FileNotFoundError(path) from None
+        if exc.errno == errno.ELOOP:
+            raise TamperedOutput(f"{os.path.basename(path)} is a symbolic link") from None
+        raise TamperedOutput(f"{os.path.basename(path)} cannot be opened: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise TamperedOutput(f"{os.path.basename(path)} is not a regular file")
+        if st.st_size > limit:
+            raise OutputLimitExceeded(f"{os.path.basename(path)} has {st.st_size} bytes, more than the {limit} accepted")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                raise OutputLimitExceeded(f"{os.path.basename(path)} grew past {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _tail(path: str, size: int = LOG_TAIL_BYTES) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return ""
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return ""
+        os.lseek(fd, max(0, st.st_size - size), os.SEEK_SET)
+        return os.read(fd, size).decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
+
+
+# -- validating what the worker wrote -------------------------------------------------------
+
+
+def _num(value: Any, what: str, allow_none: bool = True) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TamperedOutput(f"result {what}: expected a finite number, got {str(value)[:40]!r}")
+    return float(value)
+
+
+def _name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not TERM_NAME.match(value):
+        raise TamperedOutput(f"result {what}: {str(value)[:40]!r} is not a valid term name")
+    return value
+
+
+def _series(value: Any, what: str, length: int | None = None) -> list[float | None]:
+    if not isinstance(value, list) or len(value) > MAX_CURVE_POINTS or (length is not None and len(value) != length):
+        raise TamperedOutput(f"result {what}: expected a list of at most {MAX_CURVE_POINTS} numbers")
+    return [_num(v, what) for v in value]
+
+
+def _text(value: Any, limit: int) -> str:
+    if not isinstance(value, str):
+        return ""
+    return "".join(ch for ch in value[:limit] if ch in "\n\t" or ch.isprintable())
+
+
+def _summary(value: Any, what: str) -> dict[str, float | None]:
+    if not isinstance(value, dict):
+        raise TamperedOutput(f"result {what}: expected a summary object")
+    out = {k: _num(value.get(k), f"{what}.{k}") for k in ("mean", "std", "min", "max")}
+    out["count"] = _num(value.get("count", 0), f"{what}.count")
+    return out
+
+
+def _term_map(value: Any, what: str, fn) -> dict[str, Any]:
+    if not isinstance(value, dict) or len(value) > MAX_TERMS + 8:
+        raise TamperedOutput(f"result {what}: expected at most {MAX_TERMS} named terms")
+    return {_name(k, what): fn(v, f"{what}.{k}") for k, v in value.items()}
+
+
+def validate_result(data: Any, stage: str) -> dict[str, Any]:
+    """A clean copy of a worker's result JSON, or :class:`TamperedOutput`.
+
+    Only known fields are copied; numbers must be finite, names identifiers, lists bounded.
+    """
+    if not isinstance(data, dict) or data.get("format") != WORKER_FORMAT:
+        raise TamperedOutput("the result is not a pbrl worker result")
+    if data.get("stage") != stage:
+        raise TamperedOutput(f"the result is for stage {data.get('stage')!r}, not {stage!r}")
+    ok = data.get("ok")
+    if not isinstance(ok, bool):
+        raise TamperedOutput("the result has no ok flag")
+    out: dict[str, Any] = {"stage": stage, "ok": ok, "failure": None}
+    layers = data.get("layers")
+    clean_layers: dict[str, Any] = {}
+    if isinstance(layers, dict):
+        for key in ("namespaces", "pid_namespace", "network_isolated", "filesystem_readonly", "capabilities_dropped"):
+            if isinstance(layers.get(key), bool):
+                clean_layers[key] = layers[key]
+        if isinstance(layers.get("rlimits"), dict):
+            clean_layers["rlimits"] = {
+                k: int(v) for k, v in layers["rlimits"].items()
+                if k in ("address_space_mb", "cpu_seconds", "file_size_mb", "open_files", "nproc") and isinstance(v, int)
+            }
+    out["layers_reported"] = clean_layers
+    if not ok:
+        failure = data.get("failure")
+        if not isinstance(failure, dict) or failure.get("kind") not in _WORKER_KINDS:
+            raise TamperedOutput("the result reports a failure of no known kind")
+        out["failure"] = {
+            "kind": failure["kind"],
+            "message": _text(failure.get("message"), MAX_MESSAGE_CHARS),
+            "detail": _text(failure.get("detail"), MAX_DETAIL_CHARS),
+        }
+        return out
+    out["correlation"] = _num(data.get("correlation"), "correlation")
+    if out["correlation"] is not None and not -1.0 <= out["correlation"] <= 1.0:
+        raise TamperedOutput("result correlation outside [-1, 1]")
+    if stage == "probe":
+        probe = data.get("probe")
+        if not isinstance(probe, dict):
+            raise TamperedOutput("the probe result has no probe statistics")
+        out["probe"] = {
+            "reward": _summary(probe.get("reward"), "probe.reward"),
+            "terms": _term_map(probe.get("terms", {}), "probe.terms", _summary),
+        }
+        return out
+    curves = data.get("curves")
+    if not isinstance(curves, dict):
+        raise TamperedOutput("the training result has no curves")
+    steps = curves.get("steps")
+    if not isinstance(steps, list) or len(steps) > MAX_CURVE_POINTS or not all(isinstance(s, int) and not isinstance(s, bool) for s in steps):
+        raise TamperedOutput("result curves.steps: expected a list of integers")
+    n = len(steps)
+    out["curves"] = {
+        "steps": list(steps),
+        "program_reward": _series(curves.get("program_reward"), "curves.program_reward", n),
+        "task_score": _series(curves.get("task_score"), "curves.task_score", n),
+        "true_return": _series(curves.get("true_return"), "curves.true_return", n),
+        "episode_length": _series(curves.get("episode_length"), "curves.episode_length", n),
+        "program_terms": _term_map(curves.get("program_terms", {}), "curves.program_terms", lambda v, w: _series(v, w)),
+        "task_terms": _term_map(curves.get("task_terms", {}), "curves.task_terms", lambda v, w: _series(v, w)),
+    }
+    num = data.get("num_timesteps")
+    if not isinstance(num, int) or isinstance(num, bool) or num < 0:
+        raise TamperedOutput("result num_timesteps: expected a non-negative integer")
+    out["num_timesteps"] = num
+    out["train_seconds"] = _num(data.get("train_seconds"), "train_seconds")
+    return out
+
+
+# -- running a worker ------------------------------------------------------------------------
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+class Sandbox:
+    """Runs worker jobs under :class:`SandboxConfig`'s limits (see the module docstring)."""
+
+    def __init__(self, config: SandboxConfig | Mapping[str, Any] | None = None):
+        if isinstance(config, Mapping):
+            config = SandboxConfig(**config)
+        self.config = config or SandboxConfig()
+
+    def isolation(self) -> dict[str, Any]:
+        """Whether this sandbox will use namespaces, and why (not)."""
+        if self.config.isolation == "off":
+            return {"namespaces": False, "reason": "isolation='off'"}
+        ok, reason = isolation_status()
+        if not ok and self.config.isolation == "require":
+            raise SandboxUnavailable(f"isolation='require' but namespaces are unavailable here: {reason}")
+        return {"namespaces": ok, "reason": reason}
+
+    def limits(self, stage: str, steps: int = 0) -> dict[str, Any]:
+        timeout = self.config.timeout_for(stage, steps)
+        return {
+            "memory_mb": int(self.config.memory_mb),
+            "address_space_mb": int(self.config.address_space_mb),
+            "cpu_seconds": int(math.ceil(timeout * self.config.cpu_factor)) + 5,
+            "file_size_mb": int(self.config.file_size_mb),
+            "open_files": int(self.config.open_files),
+            "nproc": count_user_tasks() + int(self.config.nproc_margin),
+        }
+
+    def run(self, job: Mapping[str, Any]) -> WorkerOutcome:
+        """Run one worker job (a dict for ``worker.py``; ``limits`` and ``runtime_guard`` are filled in)."""
+        if not sys.platform.startswith("linux"):
+            raise SandboxUnavailable("the reward-program sandbox needs Linux (rlimits, namespaces)")
+        stage = str(job["stage"])
+        steps = int(job.get("train", {}).get("steps", 0)) if stage == "train" else 0
+        isolation = self.isolation()
+        timeout = self.config.timeout_for(stage, steps)
+        full_job = dict(job, limits=self.limits(stage, steps), runtime_guard=bool(self.config.runtime_guard))
+        workdir = tempfile.mkdtemp(prefix="pbrl-sandbox-", dir=self.config.tmp_root)
+        os.chmod(workdir, 0o700)
+        try:
+            with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as f:
+                json.dump(full_job, f)
+            cmd = [sys.executable, "-m", "pbrl.synthesis.worker", "job.json"]
+            env = scrubbed_env(workdir)
+            if isolation["namespaces"]:
+                cmd = _unshare_command() + cmd
+                env["PBRL_SANDBOX_NS"] = "1"
+            log_path = os.path.join(workdir, "worker.log")
+            start = time.time()
+            timed_out = False
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen(
+                    cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                    start_new_session=True, close_fds=True,
+                )
+                try:
+                    proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    self._kill_group(proc, signal.SIGTERM)
+                    try:
+                        proc.wait(timeout=self.config.grace)
+                    except subprocess.TimeoutExpired:
+                        self._kill_group(proc, signal.SIGKILL)
+                        proc.wait()
+                finally:
+                    self._reap_group(proc)  # whatever the worker left behind
+            wall = time.time() - start
+            log_tail = _tail(log_path)
+            outcome = self._collect(stage, workdir, proc.returncode, timed_out, timeout, isolation, log_tail)
+            outcome.wall_clock = wall
+            return outcome
+        finally:
+            if not self.config.keep_workdirs:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    @staticmethod
+    def _reap_group(proc: subprocess.Popen, patience: float = 10.0) -> None:
+        """SIGKILL the worker's process group until it is empty (bounded by ``patience`` seconds)."""
+        deadline = time.time() + patience
+        while time.time() < deadline:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.05)
+
+    @staticmethod
+    def _kill_group(proc: subprocess.Popen, sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _collect(self, stage, workdir, returncode, timed_out, timeout, isolation, log_tail) -> WorkerOutcome:
+        namespaces = isolation["namespaces"]
+        sig = None
+        if returncode is not None and returncode < 0:
+            sig = -returncode
+        elif namespaces and returncode is not None and returncode > 128:
+            sig = returncode - 128  # process 1 of the namespace reports its child's signal so
+        result, refused = None, None
+        try:
+            raw = read_regular_file(os.path.join(workdir, "result.json"), MAX_RESULT_BYTES)
+            try:
+                data = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                raise TamperedOutput(f"result.json is not valid JSON ({type(exc).__name__})") from None
+            result = validate_result(data, stage)
+        except FileNotFoundError:
+            refused = TamperedOutput("the worker wrote no result.json")
+        except SynthesisFailure as exc:
+            refused = exc
+        failure: SynthesisFailure | None
+        if timed_out:
+            failure = WorkerTimeout(f"the worker did not finish within its {timeout:.0f} s wall-clock limit and was stopped")
+        elif sig == signal.SIGXCPU:
+            failure = CpuTimeExceeded("the worker used up its CPU-time limit (RLIMIT_CPU)")
+        elif sig == signal.SIGXFSZ:
+            failure = OutputLimitExceeded("the worker exceeded its file-size limit (RLIMIT_FSIZE)")
+        elif sig is not None:
+            hint = " (killed: out of memory?)" if sig == signal.SIGKILL else ""
+            failure = WorkerCrashed(f"the worker was killed by {_signal_name(sig)}{hint}", log_tail[-2000:])
+        elif result is not None and not result["ok"]:
+            failure = failure_from_record(result["failure"])
+        elif result is not None:
+            failure = None
+        elif returncode not in (0, None):
+            failure = WorkerCrashed(f"the worker exited with status {returncode}", log_tail[-2000:])
+        else:
+            failure = refused or TamperedOutput("the worker's result was refused")
+        weights = None
+        if failure is None and stage == "train":
+            try:
+                weights = read_regular_file(os.path.join(workdir, "weights.npz"), MAX_WEIGHTS_BYTES)
+            except FileNotFoundError:
+                failure = TamperedOutput("the worker wrote no weights file")
+            except SynthesisFailure as exc:
+                failure = exc
+        return WorkerOutcome(stage, failure, result, weights, log_tail, returncode, 0.0, dict(isolation))
+
+
+# -- trusted evaluation ----------------------------------------------------------------------
+
+
+def run_evaluation(
+    weights: bytes,
+    task: str,
+    hyperparams: Mapping[str, Any],
+    episodes: int,
+    seed: int,
+    env_kwargs: Mapping[str, Any] | None = None,
+    timeout: float = 300.0,
+    tmp_root: str | None = None,
+) -> dict[str, Any]:
+    """Measure the fitness of ``weights`` in a separate trusted process (``evaluator.py``).
+
+    The process runs pbrl's own code only (it builds the policy, validates and loads
+    the weights, and runs the episodes); it gets a scrubbed environment, rlimits and
+    a timeout too. Returns the :class:`~pbrl.synthesis.fitness.FitnessResult` as a dict.
+
+    Raises:
+        TamperedOutput: the weights do not fit the policy.
+        EvaluationFailed: anything else went wrong.
+    """
+    workdir = tempfile.mkdtemp(prefix="pbrl-eval-", dir=tmp_root)
+    try:
+        with open(os.path.join(workdir, "weights.npz"), "wb") as f:
+            f.write(weights)
+        job = {"task": task, "hyperparams": dict(hyperparams), "episodes": int(episodes), "seed": int(seed),
+               "env_kwargs": dict(env_kwargs or {}), "weights": "weights.npz", "out": "eval.json"}
+        with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as f:
+            json.dump(job, f)
+        env = scrubbed_env(workdir)
+        with open(os.path.join(workdir, "eval.log"), "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pbrl.synthesis.evaluator", "job.json"], cwd=workdir, env=env,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            )
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise EvaluationFailed(f"the trusted evaluation did not finish within {timeout:.0f} s") from None
+        try:
+            data = json.loads(read_regular_file(os.path.join(workdir, "eval.json"), MAX_RESULT_BYTES))
+        except (FileNotFoundError, ValueError):
+            raise EvaluationFailed(f"the trusted evaluation failed (exit {proc.returncode})", _tail(os.path.join(workdir, "eval.log"))[-2000:]) from None
+        if not data.get("ok"):
+            failure = data.get("failure") or {}
+            cls = FAILURE_CLASSES.get(failure.get("kind"), EvaluationFailed)
+            raise cls(str(failure.get("message", "evaluation failed")), str(failure.get("detail", "")))
+        return data["fitness"]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

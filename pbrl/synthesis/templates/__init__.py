@@ -1,0 +1,1 @@
+"""Prompt templates of reward synthesis (package data, edit freely; see ``prompts.py``)."""

@@ -1,0 +1,117 @@
+"""``pbrl train --agent bc|iql|piql|cpl|oppo|ipl --dataset ID [--preferences STORE]``: the run
+folder, metrics with pbrl's tags (x = gradient steps), resume, ``pbrl evaluate``, clear errors."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from offline_support import datasets_root, label, make_hopper_dataset
+from pbrl.cli.main import app
+
+runner = CliRunner()
+DATASET = "pbrl/hopper/cli-v0"
+
+
+@pytest.fixture(scope="module")
+def hopper(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    with datasets_root(root / "minari"):
+        make_hopper_dataset(DATASET, steps=2000, seed=4)
+        store = label(DATASET, str(root / "prefs.sqlite"), pairs=60, segment=10)
+        yield DATASET, store, root
+
+
+def _run(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def _rows(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def test_train_resume_and_evaluate_an_offline_run(hopper, tmp_path):
+    dataset, _, root = hopper
+    runs = tmp_path / "runs"
+    with datasets_root(root / "minari"):
+        code, out = _run("train", "--agent", "bc", "--dataset", dataset, "--steps", 60, "--eval-freq", 30, "--eval-episodes", 2,
+                         "--checkpoint-freq", 30, "--hp", "hidden_sizes=[32, 32]", "--name", "t", "--runs-dir", runs, "--quiet")  # fmt: skip
+        assert code == 0, out
+        run_dir = str(runs / "pbrl_Hopper-v5" / "bc" / "t-s0")
+        assert run_dir in out and "gradient steps" in out and "dataset-normalized score" in out
+        config = json.load(open(os.path.join(run_dir, "config.json")))
+        assert config["format"] == "pbrl.run" and config["kind"] == "offline"
+        assert config["config"]["dataset"] == dataset and config["dataset"]["task"] == "pbrl/Hopper-v5"
+        assert config["hyperparams"]["hidden_sizes"] == [32, 32] and config["hyperparams"]["steps"] == 60
+        assert glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))
+        rows = _rows(run_dir)
+        assert sorted({r["step"] for r in rows if "eval/return" in r}) == [30, 60]
+        assert all("eval/normalized_score" in r and "eval/dataset_normalized_score" in r for r in rows if "eval/return" in r)
+        assert any("train/bc_loss" in r and "time/fps" in r for r in rows)
+        summary = json.load(open(os.path.join(run_dir, "summary.json")))
+        assert summary["status"] == "complete" and summary["gradient_steps"] == 60
+
+        code, out = _run("train", "--resume", run_dir, "--steps", 90, "--quiet")
+        assert code == 0, out
+        rows = _rows(run_dir)
+        assert max(r["step"] for r in rows) == 90
+        assert sorted({r["step"] for r in rows if "eval/return" in r}) == [30, 60, 90]
+        assert json.load(open(os.path.join(run_dir, "checkpoints", "latest.json")))["num_timesteps"] == 90
+
+        code, out = _run("evaluate", run_dir, "--episodes", 2, "--json")
+        assert code == 0, out
+        result = json.loads(out)
+        assert result["gradient_steps"] == 90 and result["episodes"] == 2 and "dataset_normalized_score" in result
+
+
+def test_preference_agents_from_the_command_line(hopper, tmp_path):
+    dataset, store, root = hopper
+    runs = tmp_path / "runs"
+    with datasets_root(root / "minari"):
+        code, out = _run("train", "--agent", "piql", "--dataset", dataset, "--preferences", store, "--steps", 20, "--eval-episodes", 2,
+                         "--hp", "rm_max_epochs=3", "--hp", "hidden_sizes=[32, 32]", "--name", "p", "--runs-dir", runs, "--quiet")  # fmt: skip
+        assert code == 0, out
+        rows = _rows(str(runs / "pbrl_Hopper-v5" / "piql" / "p-s0"))
+        first = next(r for r in rows if "reward_model/accuracy" in r)
+        assert first["feedback/labels"] == 60
+        code, out = _run("train", "--agent", "cpl", "--dataset", dataset, "--preferences", store, "--steps", 20, "--eval-episodes", 2,
+                         "--hp", "bc_steps=10", "--hp", "batch_size=8", "--hp", "hidden_sizes=[32, 32]", "--name", "c",
+                         "--runs-dir", runs, "--quiet")  # fmt: skip
+        assert code == 0, out
+        assert any("train/cpl_loss" in r for r in _rows(str(runs / "pbrl_Hopper-v5" / "cpl" / "c-s0")))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--agent", "iqll"], "unknown offline agent 'iqll' (did you mean 'iql'?)"),
+        (["--agent", "iql"], "no dataset 'pbrl/hopper/none-v0'"),
+        (["--agent", "iql", "--hp", "expectle=0.9"], "unknown hyperparameter 'expectle' for iql (did you mean 'expectile'?)"),
+        (["--agent", "oppo"], "oppo learns from preferences: give --preferences STORE"),
+        (["--agent", "bc", "--preferences", "x.sqlite"], "bc does not learn from preferences"),
+        (["--agent", "cpl", "--preferences", "/no/such.sqlite"], "preference store '/no/such.sqlite' does not exist"),
+        (["--agent", "iql", "--env", "pbrl/HalfCheetah-v5"], "observes (17,): the dataset was made for another task"),
+        (["--agent", "iql", "--steps", "0"], "steps must be an integer >= 1"),
+    ],
+)
+def test_clear_errors_and_no_run_folder(hopper, tmp_path, args, message):
+    dataset, _, root = hopper
+    if "--agent" in args and args[1] == "iql" and "--env" not in args and "--hp" not in args and "--steps" not in args:
+        dataset = "pbrl/hopper/none-v0"
+    runs = tmp_path / "runs"
+    with datasets_root(root / "minari"):
+        code, out = _run("train", "--dataset", dataset, "--runs-dir", runs, "--quiet", *args)
+    assert code == 2, out
+    assert message in " ".join(out.split()), out
+    assert not runs.exists() or not glob.glob(str(runs / "*" / "*" / "*"))
+
+
+def test_list_offline_hyperparameters():
+    code, out = _run("train", "--agent", "iql", "--list-hp")
+    assert code == 0 and "expectile" in out and "offline" in out
