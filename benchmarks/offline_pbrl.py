@@ -240,19 +240,21 @@ def run_all(jobs: list[dict[str, Any]], runs_dir: str, workers: int, root: str, 
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", jobs_path, out_path, "--root", runs_dir]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(root, f"worker-{w}.log"), "w")))
         outs.append(out_path)
-    seen = 0
+    seen = [0] * workers  # lines already reported, per worker
     results: list[dict[str, Any]] = []
     while True:
         done = all(p.poll() is not None for p in procs)
-        results = []
-        for path in outs:
-            if os.path.exists(path):
-                with open(path) as f:
-                    results += [json.loads(line) for line in f if line.strip()]
-        for r in results[seen:]:
-            status = f"error: {r['error'].splitlines()[0]}" if "error" in r else f"score {r['normalized_score']:.1f}"
-            log(f"  [{seen + 1}/{len(jobs)}] {r['label']:>9} {r['task_name']}/{r['level']} seed {r['seed']}: {status} ({r['seconds']} s)")
-            seen += 1
+        for w, path in enumerate(outs):
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                lines = [line for line in f if line.endswith("\n")]
+            for line in lines[seen[w]:]:
+                r = json.loads(line)
+                results.append(r)
+                status = f"error: {r['error'].splitlines()[0]}" if "error" in r else f"score {r['normalized_score']:.1f}"
+                log(f"  [{len(results)}/{len(jobs)}] {r['label']:>9} {r['task_name']}/{r['level']} seed {r['seed']}: {status} ({r['seconds']} s)")
+            seen[w] = len(lines)
         if done:
             break
         time.sleep(5)

@@ -390,7 +390,8 @@ def run(args) -> dict[str, Any]:
 
         return step, None
 
-    for t in sorted({default_threads, 1}):
+    ref_threads = {default_threads if x == "default" else int(x) for x in args.reference_threads.split(",")}
+    for t in sorted(ref_threads):
         contenders[f"reference IQL ({t} thread{'s' if t > 1 else ''}{', torch default' if t == default_threads else ''})"] = (t, reference_factory)
     agents = {"iql": {}, "bc": {}, "piql": {}, "ipl": {}, "cpl (BC pre-training)": {"bc_steps": 10**9}, "cpl": {"bc_steps": 0},
               "oppo": {}}  # fmt: skip
@@ -455,11 +456,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=200, help="synthetic episodes of 1000 steps")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="also time IQL with torch.compile")
     parser.add_argument("--only", default="", help="comma-separated agents to time (default: all)")
+    parser.add_argument("--reference-threads", default="default,1", help="thread counts of the reference ('default': torch's)")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.steps, args.episodes = 1, 30, 20
         args.compile = bool(args.compile)
         args.threads = "1"
+        args.reference_threads = "1"  # torch's default (all cores) can crawl on a busy machine
     elif args.compile is None:
         args.compile = True
     load_before = load_average()

@@ -30,6 +30,15 @@ from pbrl.synthesis.jobs import ProbeJob, TrainJob, run_probe_job, run_train_job
 from pbrl.synthesis.sandbox import isolation_status
 
 TASK = "pbrl/HalfCheetah-v5"
+#: the sandboxes of this module put their working directories here (to find leftover processes)
+TMP_ROOT = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tmp_root(tmp_path_factory):
+    global TMP_ROOT
+    TMP_ROOT = str(tmp_path_factory.mktemp("sandboxes"))
+    yield
 NAMESPACES = isolation_status()[0]
 needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason="unshare/namespaces unavailable: "
                                       "fork bombs and kill(-1) are only run inside a PID namespace")
@@ -54,10 +63,12 @@ def sandbox(static=True, guard=True, **kw):
 
 
 def probe(source, **sandbox_kw):
+    sandbox_kw.setdefault("tmp_root", TMP_ROOT)
     return run_probe_job(ProbeJob("hostile", TASK, source, "quantities", seed=0, sandbox=sandbox(**sandbox_kw), steps=8, num_envs=2))
 
 
 def train(source, **sandbox_kw):
+    sandbox_kw.setdefault("tmp_root", TMP_ROOT)
     return run_train_job(TrainJob("hostile", TASK, source, "quantities", seed=0, steps=256, hyperparams=tiny_hp(),
                                   eval_episodes=1, sandbox=sandbox(**sandbox_kw)))
 
@@ -102,8 +113,10 @@ def test_socket_exfiltration_gets_nowhere():
     port = server.getsockname()[1]
     received = []
 
+    stop = threading.Event()
+
     def accept():
-        for _ in range(40):
+        while not stop.is_set():
             try:
                 conn, _ = server.accept()
                 received.append(conn.recv(100))
@@ -125,6 +138,7 @@ def test_socket_exfiltration_gets_nowhere():
             assert kinds(r) == "runtime_error"                              # O: no network in the namespace
             assert "refused" in r.failure["message"].lower() or "unreachable" in r.failure["message"].lower()
     finally:
+        stop.set()
         thread.join()
         server.close()
     if NAMESPACES:
@@ -196,7 +210,7 @@ def test_environment_is_scrubbed(monkeypatch):
 def test_infinite_loop_times_out():
     src = "def compute_reward(obs, action, next_obs, info):\n    for i in range(10 ** 12):\n        pass\n    return info['x_velocity'], {}\n"
     check_program(src)                                                              # S lets it through
-    r = probe(src, probe_timeout=4.0)
+    r = probe(src, probe_timeout=3.0)
     assert kinds(r) in ("timeout", "cpu_time")                                      # O: wall clock, then SIGKILL
 
 
@@ -217,19 +231,19 @@ def test_fork_bomb():
         check_program(src)
     assert kinds(probe(src, static=False)) == "guard_violation"                    # G: import os refused
     # O: RLIMIT_NPROC (a small margin here, to spare the machine), then the PID namespace dies with the worker
-    r = probe(src, static=False, guard=False, probe_timeout=4.0, nproc_margin=32)
+    r = probe(src, static=False, guard=False, probe_timeout=3.0, nproc_margin=32)
     assert not r.ok
     # The namespace died with its first process: no forked copy survives the run.
-    leftovers = [p for p in os.listdir("/proc") if p.isdigit() and _is_worker(p)]
+    leftovers = [p for p in os.listdir("/proc") if p.isdigit() and _in_our_sandboxes(p)]
     assert leftovers == []
 
 
-def _is_worker(pid):
+def _in_our_sandboxes(pid):
+    """A process whose working directory is one of this module's sandbox directories."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"pbrl.synthesis.worker" in f.read()
+        return os.readlink(f"/proc/{pid}/cwd").startswith(TMP_ROOT)
     except OSError:
-        return False  # gone, or a zombie (empty cmdline) about to be reaped
+        return False  # gone, or a zombie about to be reaped
 
 
 @needs_namespaces
@@ -282,8 +296,12 @@ def test_tampering_with_the_result_json():
     with pytest.raises(DisallowedConstruct) as info:
         check_program(src)
     assert "savez" in info.value.detail and "savetxt" in info.value.detail
-    r = train(src, static=False)
-    assert kinds(r) == "guard_violation"          # G: numpy's savetxt needs open(), which the guard disabled
+    # G: numpy's savetxt needs open(), which the guard disabled (shown in a probe: cheaper than training)
+    direct = ("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n"
+              f"    np.savetxt('result.json', np.zeros(0), header={FAKE_RESULT!r}, comments='')\n"
+              "    return info['x_velocity'], {}\n")
+    r = probe(direct, static=False)
+    assert kinds(r) == "guard_violation" and "open" in r.failure["message"]
     r = train(src, static=False, guard=False)     # O: the forgery lands; the parent's distrust contains it
     assert r.ok, r.failure
     assert r.result["curves"]["program_terms"] == {"win": [1e9]}     # the worker's JSON was forged ...
@@ -316,3 +334,17 @@ def test_the_main_process_is_unharmed():
     if NAMESPACES:
         assert layers["network_isolated"] and layers["filesystem_readonly"] and layers["pid_namespace"]
     assert np.isfinite(r.result["probe"]["reward"]["mean"])
+
+
+def test_without_namespaces_the_other_layers_remain():
+    # isolation="off": what a machine without unshare/user namespaces gets.
+    good = "import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n    return info['x_velocity'], {}\n"
+    r = probe(good, isolation="off")
+    assert r.ok and r.isolation["namespaces"] is False
+    layers = r.result["layers_reported"]
+    assert layers["namespaces"] is False and layers["capabilities_dropped"] and layers["rlimits"]["nproc"] > 0
+    r = probe("import os\n" + good, static=False, isolation="off")
+    assert kinds(r) == "guard_violation"
+    r = probe("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n    x = np.ones(1 << 34)\n    return x, {}\n",
+              isolation="off")
+    assert kinds(r) == "out_of_memory"

@@ -1,0 +1,51 @@
+"""Smoke runs of benchmarks/offline_speed.py and the statistics of benchmarks/offline_pbrl.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"pbrl_benchmark_{name}", os.path.join(ROOT, "benchmarks", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_offline_speed_quick(tmp_path, capsys):
+    bench = _load("offline_speed")
+    out = tmp_path / "speed.json"
+    assert bench.main(["--quick", "--only", "iql,bc", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["numerics"]["max_abs_difference_after"] < 1e-4
+    names = list(report["results"])
+    assert any(n.startswith("reference IQL") for n in names) and "pbrl iql (1 thread)" in names and "pbrl bc (1 thread)" in names
+    assert all(r["median"] > 0 for r in report["results"].values())
+    assert len(report["load"]["before"]) == 3 and "| pbrl iql (1 thread) |" in capsys.readouterr().out
+
+
+def test_offline_pbrl_statistics_and_estimate():
+    bench = _load("offline_pbrl")
+    rng = np.random.default_rng(0)
+    results = []
+    for label, level_mean in (("bc", 40.0), ("iql", 60.0), ("piql-50", 55.0), ("piql-200", 58.0), ("cpl", 50.0), ("oppo", 45.0)):
+        for seed in range(3):
+            for task in ("HalfCheetah", "Hopper"):
+                for level in ("medium-replay", "medium-expert"):
+                    results.append({"label": label, "seed": seed, "task_name": task, "level": level,
+                                    "normalized_score": level_mean + rng.normal()})  # fmt: skip
+    results.append({"label": "oppo", "seed": 9, "task_name": "Hopper", "level": "medium-replay", "error": "boom"})
+    stats, table = bench.statistics_table(results, (50, 200), reps=200)
+    assert stats["seeds"] == [0, 1, 2] and len(stats["datasets"]) == 4
+    iqm, low, high = stats["aggregate"]["iql"]["iqm"]
+    assert low <= iqm <= high and abs(iqm - 60) < 2
+    assert stats["probability_of_improvement"]["P(iql > bc)"] == 1.0
+    assert "| iql |" in table and "P(cpl > bc)" in table
+    est = bench.estimate_hours("full", seeds=3, workers=2)
+    assert est["total_cpu_hours"] > est["wall_clock_hours"] > 0 and est["cpl"] > est["bc"]
