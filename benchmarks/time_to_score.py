@@ -15,7 +15,7 @@ paused out), so both sides are charged the same way.
 Usage::
 
     python benchmarks/time_to_score.py [--quick] [--tasks HalfCheetah Hopper] [--algos ppo sac]
-        [--max-minutes 20] [--out time_to_score.json]
+        [--max-minutes 20] [--out benchmarks/results/time_to_score.json]
     pbrl bench time_to_score --quick
 
 Writes JSON (every run's evaluation curve against training seconds) and prints
@@ -227,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--impls", nargs="+", default=["pbrl", "sb3"], choices=["pbrl", "sb3"])
     parser.add_argument("--max-minutes", type=float, default=None, help="training-time cap per run (default: 30, quick: 2)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="time_to_score.json", help="JSON output path")
+    parser.add_argument(
+        "--out",
+        default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "time_to_score.json"),
+        help="JSON output path (default: benchmarks/results/time_to_score.json)",
+    )
     args = parser.parse_args(argv)
     profile = PROFILES["quick" if args.quick else "full"]
     tasks = args.tasks or (["HalfCheetah"] if args.quick else ["HalfCheetah", "Hopper"])

@@ -96,7 +96,7 @@ NAN = "```python\nimport numpy as np\n\ndef compute_reward(obs, action, next_obs
 
 def test_canned_llm_loop_regenerates_resumes_and_takes_a_critique(tmp_path, monkeypatch):
     monkeypatch.setenv("PBRL_CANNED_KEY", "sk-canned")
-    script = iter([GOOD_A, HOSTILE, NO_CODE, NAN, GOOD_B, GOOD_C])
+    script = iter([GOOD_A, HOSTILE, NO_CODE, NAN, GOOD_B, HOSTILE])
 
     def responder(body):
         return [next(script, GOOD_C)]
@@ -121,7 +121,8 @@ def test_canned_llm_loop_regenerates_resumes_and_takes_a_critique(tmp_path, monk
         assert first_requests == 4  # one per sample: the server ignores n, so the backend asked one at a time
 
         critique = "The cheetah flips over; reward staying upright too."
-        resumed = Synthesizer.resume(run, {"iterations": 2, "critique": critique}, log=lines.append).run()
+        resumed = Synthesizer.resume(run, {"iterations": 2, "critique": critique, "max_regenerations": 0},
+                                   log=lines.append).run()
         it1 = [r["body"]["messages"] for r in server.requests[first_requests:]]
         assert len(it1) == 2
         roles = [m["role"] for m in it1[0]]
@@ -129,11 +130,14 @@ def test_canned_llm_loop_regenerates_resumes_and_takes_a_critique(tmp_path, monk
         assert it1[0][2]["content"] == GOOD_A                       # Eureka: the best answer, then its reflection
         feedback = it1[0][3]["content"]
         assert "run: [" in feedback and "Max:" in feedback and critique in feedback
+        assert "- disallowed: the static check refused the program" in feedback   # the other samples' errors
+        assert "- non_finite:" in feedback
         assert "reward_terms" not in it1[0][1]["content"]           # no human reward in the prompt
     state = json.loads(open(os.path.join(run, "state.json")).read())
     assert state["completed_iterations"] == 2 and state["iterations"][1]["critique"] is True
     assert open(os.path.join(run, "critique", "it1.txt")).read() == critique
     assert resumed.best is not None and resumed.label == CANNED
+    assert state["iterations"][1]["trained"] == 1 and state["iterations"][1]["failures"] == {"disallowed": 1}
     ledger = read_jsonl(os.path.join(run, "ledger.jsonl"))
     assert len(ledger) == 6 and all(e["status"] == "ok" and e["prompt_tokens"] > 0 for e in ledger)
     assert resumed.tokens["total_tokens"] == sum(e["prompt_tokens"] + e["completion_tokens"] for e in ledger)

@@ -14,8 +14,9 @@ Each iteration:
    seeds: that task metric is the candidate's fitness;
 5. the best candidate by fitness gets a reward reflection (its terms along
    training with max / mean / min, the fitness, Eureka's advice) which, with its
-   answer, forms the next messages: ``[system, task, best answer, reflection]``.
-   When no candidate trained, the error of one is fed back instead. A person's
+   answer, forms the next messages: ``[system, task, best answer, reflection]``;
+   the distinct errors of the round's failed samples are listed after it. When no
+   candidate trained, the error of one is fed back instead. A person's
    critique (``critique``) is added to the next round.
 
 After the last iteration the best program of the run is retrained with
@@ -424,6 +425,15 @@ class Synthesizer:
                 refl["fitness"], refl["points"], refl["observations"],
             )
             text = self.prompts.reflection(r.stats_text(), self.metric, best["fitness"], r.points, r.observations)
+            failed = [x["failure"] for x in cands if x.get("failure")]
+            seen: set[tuple[str, str]] = set()
+            notes = []
+            for f in failed:  # one line per distinct error, at most five
+                key = (f["kind"], f["message"][:200])
+                if key not in seen and len(notes) < 5:
+                    seen.add(key)
+                    notes.append(key)
+            text += self.prompts.failure_note(notes)
             answer = best["text"]
         else:
             order = {"probe": 0, "train": 1, "evaluation": 2, "static_check": 3, "params": 3, "extraction": 4}

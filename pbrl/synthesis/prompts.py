@@ -161,6 +161,11 @@ class PromptBuilder:
         name = "params_failure.txt" if self.mode == "params" else "failure.txt"
         return self._render(name, kind=kind, message=message, detail=detail)
 
+    def failure_note(self, failures: Iterable[tuple[str, str]]) -> str:
+        """A note on the other samples of a round that failed (kind, message), after a reflection."""
+        lines = "\n".join(f"- {kind}: {message}" for kind, message in failures)
+        return self._render("failure_note.txt", failures=lines) if lines else ""
+
     def critique(self, text: str) -> str:
         return self._render("critique.txt", critique=text.strip())
 
