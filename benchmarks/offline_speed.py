@@ -17,7 +17,8 @@ the same weights and batches the two agree to float rounding after several steps
 with the twin Q as one batched module, one backward and one fused Adam step over
 three parameter groups, a fused ``lerp`` target update, batches gathered from one
 resident tensor, and losses summed on the device and read every 1000 steps. It is
-timed with 1 and 2 torch threads, and with ``torch.compile`` (``--compile``).
+timed with 1 and 2 torch threads, and with ``torch.compile`` (``--compile``); the
+other agents with 1 thread (``--other-threads``).
 
 Every other agent is timed at its default batch (BC, P-IQL's IQL stage and IPL: 256
 transitions; CPL: 96 pairs of 64-step segments, its BC pre-training 256
@@ -399,9 +400,10 @@ def run(args) -> dict[str, Any]:
         agents = {k: v for k, v in agents.items() if k.split()[0] in args.only.split(",")}
     pairs64 = synthetic_pairs(data, 2000, 64)
     pairs50 = synthetic_pairs(data, 2000, 50)
+    other_threads = [int(t) for t in args.other_threads.split(",")]
     for name, hp in agents.items():
         algo = name.split()[0]
-        for t in threads:
+        for t in threads if algo == "iql" else other_threads:
             def factory(algo=algo, hp=hp, t=t):
                 pairs = pairs64 if algo == "cpl" else pairs50
                 return pbrl_stepper(build_agent(algo, data, t, hp, pairs))
@@ -424,11 +426,11 @@ def run(args) -> dict[str, Any]:
     for r in range(args.rounds):
         for name, (t, _) in contenders.items():
             torch.set_num_threads(t)
-            slow = any(k in name for k in ("pbrl cpl ", "pbrl oppo"))
-            n = max(10, args.steps // 10) if slow and "pre-training" not in name else args.steps
+            slow = ("pbrl cpl " in name and "pre-training" not in name) or "pbrl oppo" in name
+            n = max(10, args.steps // 20) if slow else args.steps
             step, sync = steppers[name]
-            add(name, time_updates(step, n, sync))
-        print(f"  round {r + 1}/{args.rounds}: " + ", ".join(f"{k.split(' (')[0]} {v[-1]:.0f}" for k, v in list(results.items())[:4]), flush=True)
+            add(name, time_updates(step, n, sync, warmup=3 if slow else 10))
+            print(f"  round {r + 1}/{args.rounds}: {name}: {results[name][-1]:.1f} updates/s (load {load_average()[0]})", flush=True)
     torch.set_num_threads(default_threads)
     return {name: {"median": statistics.median(v), "best": max(v), "rounds": v} for name, v in results.items()}
 
@@ -450,9 +452,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: few steps, 1 round, small data")
     parser.add_argument("--json", default=DEFAULT_JSON, help="where to write the results")
-    parser.add_argument("--threads", default="1,2", help="torch thread counts for pbrl's agents")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=500, help="updates per timing (CPL and OPPO: a tenth)")
+    parser.add_argument("--threads", default="1,2", help="torch thread counts for pbrl's IQL")
+    parser.add_argument("--other-threads", default="1", help="torch thread counts for the other agents")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=300, help="updates per timing (CPL and OPPO: a twentieth)")
     parser.add_argument("--episodes", type=int, default=200, help="synthetic episodes of 1000 steps")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="also time IQL with torch.compile")
     parser.add_argument("--only", default="", help="comma-separated agents to time (default: all)")
@@ -461,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.rounds, args.steps, args.episodes = 1, 30, 20
         args.compile = bool(args.compile)
-        args.threads = "1"
+        args.threads = args.other_threads = "1"
         args.reference_threads = "1"  # torch's default (all cores) can crawl on a busy machine
     elif args.compile is None:
         args.compile = True

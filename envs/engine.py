@@ -166,7 +166,9 @@ class TaskEngine:
         data = self.batch.get_data(int(index))
         if not self.batch.persistent:
             mujoco.mj_forward(self.model, data)
-        track = self.task.default_camera.get("trackbodyid")
+        # Follow the root body unless the camera config says otherwise, so a
+        # locomotion task stays in frame (Gymnasium's HalfCheetah camera doesn't).
+        track = self.task.default_camera.get("trackbodyid", 1 if self.model.nbody > 1 else -1)
         if track is not None and track >= 0:
             camera.lookat[:] = data.xpos[int(track)]
         renderer.update_scene(data, camera)
