@@ -1,0 +1,166 @@
+"""The config of one online training run, checked before any work starts.
+
+``TrainConfig`` is what ``pbrl train`` builds from its options (and what a
+config file will fill in). :meth:`TrainConfig.resolve` checks everything — task,
+agent, hyperparameters, reward source, names, budgets — and returns the
+resolved config that is saved in the run folder. Needs no torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from pbrl.agents.hyperparams import AGENTS, HyperparameterError, check_agent, resolve
+
+from .folder import check_name, default_name
+
+
+class ConfigError(ValueError):
+    """A config that cannot run: unknown key, wrong type, unknown task/agent/hyperparameter."""
+
+
+@dataclass
+class TrainConfig:
+    """One online training run.
+
+    Attributes:
+        env: pbrl task id, e.g. ``pbrl/Hopper-v5``.
+        agent: ``ppo`` or ``sac``.
+        steps: env steps in all (default: the hyperparameters' ``n_timesteps``).
+        seed: run seed (training sub-env i is seeded ``seed + i``).
+        num_envs: sub-envs (default: the hyperparameters' ``n_envs``).
+        hp: hyperparameter overrides (see ``pbrl train --list-hp``).
+        reward: ``true`` or ``program:PATH``.
+        runs_dir: root of the run folders.
+        name: run name (default: the start time); the folder is ``<name>-s<seed>``.
+        device: torch device.
+        eval_freq: env steps between evaluations (default: steps / 20; 0 = only at the end).
+        eval_episodes: episodes per evaluation.
+        checkpoint_freq: env steps between checkpoints (default: steps / 10; 0 = only at the end).
+        env_kwargs: task keyword arguments (e.g. ``ctrl_cost_weight``).
+    """
+
+    env: str = "pbrl/HalfCheetah-v5"
+    agent: str = "ppo"
+    steps: int | None = None
+    seed: int = 0
+    num_envs: int | None = None
+    hp: dict[str, Any] = field(default_factory=dict)
+    reward: str = "true"
+    runs_dir: str = "runs"
+    name: str | None = None
+    device: str = "cpu"
+    eval_freq: int | None = None
+    eval_episodes: int = 10
+    checkpoint_freq: int | None = None
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        """Build from a mapping (a config file's table), naming any unknown key."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a train config must be a table/mapping, got {type(data).__name__}")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in fields:
+                close = difflib.get_close_matches(str(key), sorted(fields), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"unknown config key {key!r}{hint}; valid keys: {', '.join(sorted(fields))}")
+        return cls(**dict(data))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    # -- checks ---------------------------------------------------------------------
+
+    def _check_types(self) -> None:
+        def integer(name, value, minimum, optional=True):
+            if value is None and optional:
+                return
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+        for name in ("env", "agent", "reward", "runs_dir", "device"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} must be a string, got {getattr(self, name)!r}")
+        integer("steps", self.steps, 1)
+        integer("seed", self.seed, 0, optional=False)
+        integer("num_envs", self.num_envs, 1)
+        integer("eval_freq", self.eval_freq, 0)
+        integer("eval_episodes", self.eval_episodes, 1, optional=False)
+        integer("checkpoint_freq", self.checkpoint_freq, 0)
+        for name in ("hp", "env_kwargs"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise ConfigError(f"{name} must be a table/mapping, got {getattr(self, name)!r}")
+        if self.name is not None:
+            try:
+                check_name(self.name)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+
+    def _check_env(self) -> None:
+        from pbrl.envs import TASKS, make_task
+
+        if self.env not in TASKS:
+            close = difflib.get_close_matches(self.env, sorted(TASKS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown env {self.env!r}{hint}; registered pbrl tasks: {', '.join(sorted(TASKS))}")
+        try:
+            make_task(self.env, **self.env_kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"env_kwargs for {self.env}: {exc}") from None
+
+    def _check_device(self) -> None:
+        if self.device == "cpu":
+            return
+        import torch
+
+        try:
+            device = torch.device(self.device)
+        except RuntimeError as exc:
+            raise ConfigError(f"device {self.device!r}: {exc}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"device {self.device!r}: CUDA is not available on this machine (use --device cpu)")
+
+    def resolve(self) -> dict[str, Any]:
+        """Check everything and return the resolved config (what ``config.json`` saves).
+
+        Raises:
+            ConfigError: with the offending key or value named.
+        """
+        self._check_types()
+        try:
+            check_agent(self.agent)
+        except HyperparameterError as exc:
+            raise ConfigError(str(exc)) from None
+        self._check_env()
+        overrides = dict(self.hp)
+        if self.num_envs is not None:
+            overrides["n_envs"] = self.num_envs
+        try:
+            hp = resolve(self.agent, self.env, overrides)
+        except HyperparameterError as exc:
+            raise ConfigError(str(exc)) from None
+        from pbrl.rewards.source import make_reward_source
+
+        try:
+            reward = make_reward_source(self.reward).describe()
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"reward: {exc}") from None
+        self._check_device()
+        steps = self.steps if self.steps is not None else hp["n_timesteps"]
+        resolved = self.to_dict()
+        resolved.update(
+            steps=int(steps),
+            num_envs=int(hp["n_envs"]),
+            name=self.name or default_name(),
+            eval_freq=int(self.eval_freq if self.eval_freq is not None else max(steps // 20, 1)),
+            checkpoint_freq=int(self.checkpoint_freq if self.checkpoint_freq is not None else max(steps // 10, 1)),
+        )
+        return {"config": resolved, "hyperparams": hp, "reward": reward}
+
+
+__all__ = ["AGENTS", "ConfigError", "TrainConfig"]

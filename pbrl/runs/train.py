@@ -1,0 +1,237 @@
+"""Train, resume and re-evaluate online runs in their run folders.
+
+``train(config)`` checks the config, creates ``runs/<task>/<agent>/<name>-s<seed>/``
+exclusively, saves the resolved config, trains with periodic evaluation and
+checkpoints, and ends with a final evaluation, a checkpoint, the HPARAMS summary
+and ``summary.json``. ``resume(run_dir)`` continues from the latest checkpoint.
+``evaluate_run(run_dir)`` re-evaluates the saved agent on fresh seeds.
+
+Imports the agents (torch).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import folder as F
+from .config import ConfigError, TrainConfig
+from .metrics import truncate_metrics
+
+Progress = Callable[[int, dict], None]
+
+
+@dataclass
+class RunResult:
+    """What a finished (or resumed and finished) run reports."""
+
+    run_dir: str
+    num_timesteps: int
+    wall_clock: float
+    final: dict[str, Any]
+    resumed_from: int | None = None
+
+
+def _versions() -> dict[str, str]:
+    import gymnasium
+    import mujoco
+    import stable_baselines3
+    import torch
+
+    import pbrl
+
+    return {
+        "pbrl": pbrl.__version__,
+        "stable_baselines3": stable_baselines3.__version__,
+        "torch": torch.__version__,
+        "gymnasium": gymnasium.__version__,
+        "mujoco": mujoco.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _make_agent(resolved: dict):
+    from pbrl.agents import make_agent
+    from pbrl.rewards.source import make_reward_source
+
+    cfg = resolved["config"]
+    return make_agent(
+        cfg["agent"],
+        cfg["env"],
+        resolved["hyperparams"],
+        seed=cfg["seed"],
+        device=cfg["device"],
+        reward_source=make_reward_source(cfg["reward"]),
+        env_kwargs=cfg["env_kwargs"],
+    )
+
+
+def _write_summary(run_dir: str, status: str, agent, wall_clock: float, latest: dict, final: dict | None = None) -> None:
+    data = {
+        "status": status,
+        "num_timesteps": agent.num_timesteps,
+        "wall_clock_s": round(wall_clock, 3),
+        "latest": latest,
+    }
+    if final is not None:
+        data["final_eval"] = final
+    F.write_json(os.path.join(run_dir, F.SUMMARY), data)
+
+
+def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_step: int | None, wall_before: float, resumed_from: int | None) -> RunResult:
+    from pbrl.agents.callbacks import TrainingCallback
+
+    from .tblog import flat_hparams, log_hparams, make_logger
+
+    cfg = resolved["config"]
+    logger = make_logger(run_dir, purge_step)
+    agent.model.set_logger(logger)
+    ckpt_root = os.path.join(run_dir, F.CHECKPOINTS)
+    start = time.time()
+
+    def wall() -> float:
+        return wall_before + time.time() - start
+
+    def checkpoint() -> None:
+        agent.save(ckpt_root, extra={"wall_clock_s": wall()})
+
+    callback = TrainingCallback(
+        agent,
+        eval_freq=cfg["eval_freq"],
+        eval_episodes=cfg["eval_episodes"],
+        checkpoint_freq=cfg["checkpoint_freq"],
+        checkpoint=checkpoint,
+        log_freq=max(1000, cfg["steps"] // 200),
+        progress=progress,
+        on_eval=lambda result: _write_summary(run_dir, "running", agent, wall(), callback.latest),
+    )
+    try:
+        try:
+            agent.learn(cfg["steps"], callback=callback)
+        except BaseException:
+            _write_summary(run_dir, "interrupted", agent, wall(), callback.latest)
+            raise
+        if callback.model is None:  # learn() had nothing left to do
+            callback.init_callback(agent.model)
+        final = callback.evaluate()
+        checkpoint()
+        metrics = {k: v for k, v in callback.latest.items() if k.startswith(("eval/", "rollout/"))}
+        log_hparams(logger, agent.num_timesteps, flat_hparams(cfg, resolved["hyperparams"]), metrics)
+        final_dict = final.to_dict()
+        _write_summary(run_dir, "complete", agent, wall(), callback.latest, final_dict)
+    finally:
+        logger.close()
+        agent.close()
+    return RunResult(run_dir, agent.num_timesteps, wall(), final_dict, resumed_from)
+
+
+def prepare(config: TrainConfig) -> tuple[dict, str]:
+    """Check ``config`` (no side effects) and return (resolved config, run folder path)."""
+    resolved = config.resolve()
+    cfg = resolved["config"]
+    path = F.run_path(cfg["runs_dir"], cfg["env"], cfg["agent"], cfg["name"], cfg["seed"])
+    if os.path.exists(path):
+        raise F.RunExistsError(f"run folder {path} already exists; resume it with --resume {path}, or pick another --name or --seed")
+    return resolved, path
+
+
+def train(config: TrainConfig, progress: Progress | None = None, on_start: Callable[[str], None] | None = None) -> RunResult:
+    """Train a new run; raises :class:`ConfigError` / :class:`RunExistsError` before any work."""
+    resolved, path = prepare(config)
+    agent = _make_agent(resolved)  # builds env and model: fails before the folder exists
+    try:
+        F.create_run_dir(path)
+    except BaseException:
+        agent.close()
+        raise
+    resolved = {
+        "format": "pbrl.run",
+        "version": 1,
+        **resolved,
+        "task_card": agent.card.to_dict(),
+        "versions": _versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": sys.argv,
+    }
+    F.write_json(os.path.join(path, F.CONFIG), resolved)
+    if on_start is not None:
+        on_start(path)
+    with F.RunLock(path):
+        return _run(agent, resolved, path, progress, None, 0.0, None)
+
+
+def resume(run_dir: str, steps: int | None = None, progress: Progress | None = None, on_start: Callable[[str], None] | None = None) -> RunResult:
+    """Continue a run from its latest checkpoint (or from scratch if it has none) up to ``steps`` (default: its config's)."""
+    from pbrl.agents.online import checkpoint_folder
+    from pbrl.agents.checkpoint import CheckpointError
+
+    resolved = F.load_run_config(run_dir)
+    cfg = resolved["config"]
+    if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+        cfg["steps"] = steps
+    # the saved config is re-checked: a hyperparameter file edited since must still agree
+    TrainConfig.from_dict(cfg).resolve()
+    from pbrl.agents.hyperparams import HyperparameterError, check_hyperparams
+
+    try:
+        check_hyperparams(cfg["agent"], resolved["hyperparams"], where="saved hyperparameter")
+    except HyperparameterError as exc:
+        raise ConfigError(str(exc)) from None
+    with F.RunLock(run_dir):
+        agent = _make_agent(resolved)
+        try:
+            folder = checkpoint_folder(run_dir)
+        except CheckpointError:
+            folder = None
+        step, wall_before = 0, 0.0
+        if folder is not None:
+            state = agent.load(folder)
+            step = agent.num_timesteps
+            wall_before = float(state.get("extra", {}).get("wall_clock_s", 0.0))
+        metrics_path = os.path.join(run_dir, F.METRICS)
+        if os.path.exists(metrics_path):
+            truncate_metrics(metrics_path, step)
+        if steps is not None:
+            F.write_json(os.path.join(run_dir, F.CONFIG), resolved)
+        if on_start is not None:
+            on_start(run_dir)
+        return _run(agent, resolved, run_dir, progress, step, wall_before, step)
+
+
+def evaluate_run(
+    run_dir: str,
+    episodes: int = 10,
+    seed: int | None = None,
+    video: str | None = None,
+) -> dict[str, Any]:
+    """Re-evaluate a run's latest checkpoint on fresh seeds; optionally record one episode."""
+    from pbrl.agents.online import checkpoint_folder
+    from pbrl.evaluation import fresh_seed, record_video
+
+    resolved = F.load_run_config(run_dir)
+    cfg = resolved["config"]
+    hp = dict(resolved["hyperparams"])
+    from pbrl.agents import make_agent
+
+    agent = make_agent(cfg["agent"], cfg["env"], hp, seed=cfg["seed"], device=cfg["device"], env_kwargs=cfg["env_kwargs"])
+    try:
+        folder = checkpoint_folder(run_dir)
+        agent.load(folder, load_arrays=False)
+        seed = fresh_seed() if seed is None else int(seed)
+        result = agent.evaluate(episodes, seed=seed).to_dict()
+        result["checkpoint"] = os.path.abspath(folder)
+        result["num_timesteps"] = agent.num_timesteps
+        if video:
+            result["video"] = record_video(agent.predict, cfg["env"], video, seed=seed, env_kwargs=cfg["env_kwargs"])
+    finally:
+        agent.close()
+    out_dir = os.path.join(run_dir, "evaluations")
+    os.makedirs(out_dir, exist_ok=True)
+    F.write_json(os.path.join(out_dir, f"eval-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}.json"), result)
+    return result
