@@ -295,17 +295,23 @@ class _ConstantReward:
         return np.asarray(obs, dtype=np.float32)[:, 0]
 
 
-def time_updates(step: Callable[[], Any], n: int, sync: Callable[[], Any] | None = None, warmup: int = 10) -> float:
+def time_updates(step: Callable[[], Any], n: int, sync: Callable[[], Any] | None = None, warmup: int = 10) -> tuple[float, float]:
+    """``(updates per wall-clock second, updates per CPU second of this process)``.
+
+    The CPU-time rate counts only the time this process ran (all its threads), so it
+    is far less sensitive to other processes on a shared machine; for a 1-thread
+    contender it is the rate it would reach on an idle core.
+    """
     for _ in range(warmup):
         step()
     if sync:
         sync()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(n):
         step()
     if sync:
         sync()
-    return n / (time.perf_counter() - t0)
+    return n / (time.perf_counter() - t0), n / max(time.process_time() - c0, 1e-9)
 
 
 def pbrl_stepper(agent):
@@ -372,9 +378,11 @@ def run(args) -> dict[str, Any]:
     threads = [int(t) for t in args.threads.split(",")]
     default_threads = DEFAULT_THREADS
     results: dict[str, list[float]] = {}
+    cpu_results: dict[str, list[float]] = {}
 
-    def add(key: str, value: float) -> None:
-        results.setdefault(key, []).append(value)
+    def add(key: str, value: tuple[float, float]) -> None:
+        results.setdefault(key, []).append(value[0])
+        cpu_results.setdefault(key, []).append(value[1])
 
     # contenders: name -> (threads, factory returning (step, sync))
     contenders: dict[str, tuple[int, Callable[[], tuple[Callable, Callable | None]]]] = {}
@@ -430,9 +438,14 @@ def run(args) -> dict[str, Any]:
             n = max(10, args.steps // 20) if slow else args.steps
             step, sync = steppers[name]
             add(name, time_updates(step, n, sync, warmup=3 if slow else 10))
-            print(f"  round {r + 1}/{args.rounds}: {name}: {results[name][-1]:.1f} updates/s (load {load_average()[0]})", flush=True)
+            print(f"  round {r + 1}/{args.rounds}: {name}: {results[name][-1]:.1f} updates/s, {cpu_results[name][-1]:.1f} per CPU-s "
+                  f"(load {load_average()[0]})", flush=True)  # fmt: skip
     torch.set_num_threads(default_threads)
-    return {name: {"median": statistics.median(v), "best": max(v), "rounds": v} for name, v in results.items()}
+    return {
+        name: {"median": statistics.median(v), "best": max(v), "rounds": v, "cpu_median": statistics.median(cpu_results[name]),
+               "cpu_rounds": cpu_results[name]}
+        for name, v in results.items()
+    }  # fmt: skip
 
 
 def table(rates: dict[str, dict[str, float]]) -> str:
@@ -440,11 +453,16 @@ def table(rates: dict[str, dict[str, float]]) -> str:
     base = {k: rates[k]["median"] for k in ref_keys}
     one = next((v for k, v in base.items() if "(1 thread" in k), None)
     default = next((v for k, v in base.items() if "torch default" in k), None)
-    lines = ["| contender | updates/s (median) | best round | vs reference, 1 thread | vs reference, torch default |", "|---|---:|---:|---:|---:|"]
+    cpu_one = next((rates[k]["cpu_median"] for k in ref_keys if "(1 thread" in k), None)
+    lines = [
+        "| contender | updates/s (median) | best round | vs reference 1 thread | vs reference torch default | updates per CPU-s | CPU-s vs reference 1 thread |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, r in rates.items():
         vs1 = f"{r['median'] / one:.2f}×" if one else ""
         vsd = f"{r['median'] / default:.2f}×" if default else ""
-        lines.append(f"| {name} | {r['median']:.1f} | {r['best']:.1f} | {vs1} | {vsd} |")
+        cpu = f"{r['cpu_median'] / cpu_one:.2f}×" if cpu_one and "(1 thread" in name else ""
+        lines.append(f"| {name} | {r['median']:.1f} | {r['best']:.1f} | {vs1} | {vsd} | {r['cpu_median']:.1f} | {cpu} |")
     return "\n".join(lines)
 
 
