@@ -10,7 +10,6 @@ import json
 import os
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from pbrl.cli.main import app

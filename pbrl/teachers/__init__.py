@@ -104,3 +104,14 @@ def _human(card=None, seed=None, **kw):
 
 
 register_teacher("human", _human)
+
+
+def _llm(card=None, seed=None, **kw):
+    # Lazy: the LLM backend (openai) loads only when an LLM teacher is made.
+    from pbrl.synthesis.teacher import _llm_factory
+
+    return _llm_factory(card=card, seed=seed, **kw)
+
+
+if "llm" not in TEACHERS:
+    register_teacher("llm", _llm)
