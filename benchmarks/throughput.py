@@ -24,11 +24,15 @@ Every backend steps the same pre-generated uniform random actions (a bank of 64
 batched actions, cycled), autoresets as it does by default, and is timed in
 ``--repeat`` windows of ``--seconds`` after ``--warmup`` steps; the best window
 counts (the least disturbed by other processes; the physics limit is the best
-window too). The table shows env-steps/s with the ratios
-pbrl/sync and pbrl/physics-limit; the JSON (default
-``benchmarks/results/throughput.json``) has every number plus the machine, the
-versions and the load average before and after (other processes on a 2-core
-machine change these figures a lot: rerun on a quiet machine for final numbers).
+window too). The table shows env-steps/s with the ratios pbrl/sync and
+pbrl/physics-limit, and "others' CPU": the largest share of the machine's CPU time
+that other processes used while a row was measured (from /proc/stat; over the
+pbrl, sync and EnvPool measurements, since AsyncVectorEnv's own workers are other
+processes). The JSON
+(default ``benchmarks/results/throughput.json``) has every number plus the machine,
+the versions and the load average before and after. Other processes on a 2-core
+machine change these figures a lot, the 2-thread backends (pbrl, EnvPool) more
+than the 1-thread ones: trust rows whose others' CPU is a few percent.
 
 It also measures what Ant's contact forces cost: the per-env
 ``get_data`` + ``mj_rnePostConstraint`` loop against the batched physics step, and
@@ -99,6 +103,40 @@ def machine_info() -> dict[str, Any]:
 
 
 # -- timing -------------------------------------------------------------------------
+
+
+class OtherLoad:
+    """Share of the machine's CPU time that other processes used, over a span.
+
+    From /proc/stat (all CPUs) minus this process's own CPU time, so it says how
+    disturbed a measurement was; None where /proc/stat is missing. AsyncVectorEnv's
+    worker processes count as "other".
+    """
+
+    def __init__(self):
+        self.start = self._sample()
+
+    @staticmethod
+    def _sample():
+        try:
+            with open("/proc/stat") as f:
+                values = [int(v) for v in f.readline().split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        t = os.times()
+        return sum(values), values[3] + values[4], t.user + t.system
+
+    def share(self) -> float | None:
+        end = self._sample()
+        if self.start is None or end is None:
+            return None
+        hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        total = (end[0] - self.start[0]) / hz
+        busy = total - (end[1] - self.start[1]) / hz
+        own = end[2] - self.start[2]
+        if total <= 0:
+            return None
+        return min(1.0, max(0.0, (busy - own) / total))
 
 
 def time_steps(
@@ -316,13 +354,15 @@ def _ratio(a, b) -> float | None:
 
 def render_table(report: dict[str, Any]) -> str:
     backends = report["config"]["backends"]
-    head = ["task", "N"] + backends + ["physics limit", "pbrl/sync", "pbrl/limit"]
+    head = ["task", "N"] + backends + ["physics limit", "pbrl/sync", "pbrl/limit", "others' CPU"]
     rows = []
     for task, per_n in report["results"].items():
         for n, row in per_n.items():
             cells = [task, n] + [_fmt(row.get(b)) for b in backends] + [_fmt(row.get("physics_limit"))]
             ps, pl = row.get("pbrl_over_sync"), row.get("pbrl_over_limit")
             cells += [f"{ps:.2f}×" if ps is not None else "–", f"{100 * pl:.0f} %" if pl is not None else "–"]
+            other = row.get("other_cpu_max")
+            cells.append(f"≤ {100 * other:.0f} %" if other is not None else "–")
             rows.append(cells)
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
     line = lambda cells: "| " + " | ".join(str(c).rjust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
@@ -404,7 +444,9 @@ def main(argv: list[str] | None = None) -> int:
                 step, close, dtype = make_backend(kind, name, n)
                 try:
                     bank = actions.astype(dtype)
+                    others = OtherLoad()
                     rate, steps, seconds = time_steps(step, bank, args.seconds, args.warmup, min_steps, args.repeat)
+                    row[f"{kind}_other_cpu"] = others.share()
                 finally:
                     close()
                 row[kind] = rate * n
@@ -413,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
             row["pbrl_over_sync"] = _ratio(row.get("pbrl"), row.get("sync"))
             row["pbrl_over_limit"] = _ratio(row.get("pbrl"), row["physics_limit"])
             row["load"] = os.getloadavg()[0]
+            shares = [row.get(f"{b}_other_cpu") for b in backends if b != "async"]  # async's workers are "others"
+            shares = [x for x in shares if x is not None]
+            row["other_cpu_max"] = max(shares) if shares else None
             per_n[str(n)] = row
         report["results"][name] = per_n
 

@@ -106,23 +106,24 @@ class Ant(Task):
     | | per sub-env and env step |
     |---|---|
     | RK4 physics (5 × mj_step), one core | ≈ 200 µs CPU |
-    | cfrc_ext loop, all of it | ≈ 10 µs CPU (13–23 µs wall on a loaded machine) |
+    | cfrc_ext loop, all of it | ≈ 10.5 µs CPU; 13.6 µs (N=16) – 15.8 µs (N=64) wall |
     | … of which ``get_data`` (a whole-MjData copy) | ≈ 9 µs |
-    | … of which ``mj_rnePostConstraint`` | ≈ 0.8 µs |
+    | … of which ``mj_rnePostConstraint`` | ≈ 0.7 µs |
 
     That is ≈ 5 % of the physics' CPU time, but the loop runs on one core after
-    the physics ran on two, so it costs ≈ 8 % (N=16) to 11 % (N=64) of the wall time
-    of a step. What was tried: the copy costs the same into a fresh or a
-    preallocated MjData and with a smaller arena (it is MuJoCo's ``mj_copyData``,
-    about 6 µs between two plain MjData); the persistent batch itself steps as
-    fast as a non-persistent one (ratio 0.99–1.01); a non-persistent batch with a
-    per-env ``mj_forward`` before ``mj_rnePostConstraint`` costs ≈ 12 µs per env
+    the physics ran on two: it adds 13 % (N=16) to 16 % (N=64) to the wall time of
+    the batched physics step, most of Ant's gap to the physics limit. What was
+    tried: the copy costs no less with a smaller arena (it is MuJoCo's whole-MjData
+    copy; a fresh MjData per call would cost ≈ 0.5 ms to allocate); the persistent
+    batch itself steps as fast as a non-persistent one (0.98–1.01); ``get_data``
+    holds the GIL, so two Python threads gain nothing; a non-persistent batch with
+    a per-env ``mj_forward`` before ``mj_rnePostConstraint`` costs ≈ 12 µs per env
     too and does not match Gymnasium (it finds the contacts of the new state, not
-    those of RK4's last stage: clipped values differed by up to 2.0). After a
-    reset the loop is skipped for the reset sub-envs (cfrc_ext is 0 there, as in
-    Gymnasium), so a step in which some sub-envs reset pays it once, not twice.
-    With ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0``
-    there is no loop and the batch is not persistent.
+    those of RK4's last stage: clipped values differed by up to 2.0). Sub-envs
+    reset in a step skip the loop (their cfrc_ext is 0, as in Gymnasium), so a step
+    in which some sub-envs reset pays it once, not twice. With
+    ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0`` there is
+    no loop and the batch is not persistent.
 
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's Ant-v5.
