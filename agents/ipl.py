@@ -44,7 +44,7 @@ class IPLConfig(IQLConfig):
     pref_batch_size: int = hp(16, "labelled pairs per step (besides batch_size unlabelled transitions)", min=1)
     reg_coeff: float = hp(0.5, "weight of the χ² regulariser E[r_Q²]", min=0.0)
     reward_scaling: str = hp("none", "IPL learns no reward: nothing to scale", choices=("locomotion", "none"))
-    compile: bool = hp(False, "not used by IPL (its update is not compiled)")
+    compile: str = hp("off", "not used by IPL (its update runs eagerly)", choices=("auto", "on", "off"))
     max_pairs: int = hp(0, "use the first N labelled pairs of the store (0: all)", min=0)
 
 

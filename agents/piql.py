@@ -150,6 +150,7 @@ class PIQL(IQL):
         return {"reward_model": self.reward_model.state_dicts()}
 
     def load_extra_state(self, state: Mapping[str, Any], weights: Mapping[str, Any]) -> None:
+        super().load_extra_state(state, weights)
         saved = state.get("reward_model")
         if not saved:
             return

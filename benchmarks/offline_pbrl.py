@@ -313,9 +313,12 @@ def statistics_table(results: list[dict[str, Any]], labels: tuple[int, int], rep
 
 
 def estimate_hours(profile: str, seeds: int, workers: int) -> dict[str, float]:
-    """Wall-clock estimate of a profile's training from the measured updates/s (offline_speed.json)."""
+    """Wall-clock estimate of a profile's gradient steps from the measured updates/s of
+    ``benchmarks/results/offline_speed.json`` (1 torch thread per run, ``workers`` runs on
+    as many idle cores). Not included: dataset generation, reward-model fitting, evaluations."""
     path = os.path.join(RESULTS, "offline_speed.json")
-    rates = {"bc": 500.0, "iql": 120.0, "piql": 120.0, "cpl_bc": 60.0, "cpl": 2.0, "oppo": 6.0}
+    # measured on the 2-core machine of BENCHMARKS.md (quiet window), used when the JSON is absent
+    rates = {"bc": 617.0, "iql": 140.6, "piql": 139.6, "cpl_bc": 135.7, "cpl": 2.9, "oppo": 9.6, "iql_compiled": 176.3}
     if os.path.exists(path):
         with open(path) as f:
             measured = json.load(f)["results"]
@@ -323,6 +326,10 @@ def estimate_hours(profile: str, seeds: int, workers: int) -> dict[str, float]:
             if key.startswith("pbrl ") and "(1 thread)" in key and "compile" not in key:
                 name = key[5:].split(" (")[0]
                 rates["cpl_bc" if "pre-training" in key else name] = value["median"]
+        if "pbrl iql + torch.compile (1 thread)" in measured:
+            rates["iql_compiled"] = measured["pbrl iql + torch.compile (1 thread)"]["median"]
+    if profile != "quick":  # IQL and P-IQL compile their step in runs of >= 100k steps
+        rates["iql"] = rates["piql"] = rates["iql_compiled"]
     hours = {}
     for label, (agent, steps, hp) in PROFILES[profile]["agents"].items():
         if agent == "cpl":

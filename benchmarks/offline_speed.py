@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import os
 import platform
@@ -279,6 +280,8 @@ def build_agent(name: str, data, threads: int, hp: dict | None = None, pairs=Non
 
     cls = offline_agent_class(name)
     config = dict(hp or {}, torch_threads=threads)
+    if "compile" in {f.name for f in dataclasses.fields(cls.Config)}:
+        config.setdefault("compile", "off")
     agent = cls(config, task="pbrl/HalfCheetah-v5", obs_dim=OBS_DIM, act_dim=ACT_DIM, seed=0)
     if name == "piql":  # the IQL stage: the reward model is timed on its own
         agent.reward_model = _ConstantReward()
@@ -348,26 +351,35 @@ def machine_info() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------
 
 
-def check_numerics(raw: dict[str, np.ndarray], steps: int = 5) -> dict[str, float]:
-    """Same weights, same batches: how far pbrl's IQL drifts from the reference (float rounding)."""
+def check_numerics(raw: dict[str, np.ndarray], steps: int = 5, compiled: bool = False) -> dict[str, float]:
+    """Same weights, same batches: how far pbrl's IQL drifts from the reference (float rounding).
+
+    ``compiled``: pbrl's step is the whole-step ``torch.compile`` one (fed the reference's batch indices).
+    """
     from pbrl.agents.iql import IQL
     from pbrl.agents.offline.data import OfflineData
 
     torch.manual_seed(0)
     reference = ImplicitQLearning(OBS_DIM, ACT_DIM)
     data = OfflineData.from_transitions(raw, source="synthetic", task="pbrl/HalfCheetah-v5")
-    agent = IQL({"normalize_states": False, "reward_scaling": "none", "steps": 1_000_000}, task="pbrl/HalfCheetah-v5",
-                obs_dim=OBS_DIM, act_dim=ACT_DIM)  # fmt: skip
+    agent = IQL({"normalize_states": False, "reward_scaling": "none", "steps": 1_000_000, "compile": "on" if compiled else "off"},
+                task="pbrl/HalfCheetah-v5", obs_dim=OBS_DIM, act_dim=ACT_DIM)  # fmt: skip
     agent.setup(data)
     copy_reference_into(reference, agent)
     start = max_difference(reference, agent)
     buffer = ReplayBuffer(raw)
-    np.random.seed(0)
+    rng = np.random.default_rng(0)
     for _ in range(steps):
-        s, a, r, s2, d = buffer.sample(256)
+        index = rng.integers(0, len(data), size=256)
+        s, a, r, s2, d = (buffer._states[index], buffer._actions[index], buffer._rewards[index], buffer._next_states[index],
+                          buffer._dones[index])  # fmt: skip
         reference.train([s, a, r, s2, d])
-        agent.update_on({"obs": s, "actions": a, "rewards": r[:, 0], "next_obs": s2, "terminals": d[:, 0]})
-    return {"steps": steps, "max_abs_difference_before": start, "max_abs_difference_after": max_difference(reference, agent)}
+        if compiled:
+            agent.compiled_update(torch.as_tensor(index))
+            agent.step += 1
+        else:
+            agent.update_on({"obs": s, "actions": a, "rewards": r[:, 0], "next_obs": s2, "terminals": d[:, 0]})
+    return {"steps": steps, "compiled": compiled, "max_abs_difference_before": start, "max_abs_difference_after": max_difference(reference, agent)}
 
 
 def run(args) -> dict[str, Any]:
@@ -420,7 +432,7 @@ def run(args) -> dict[str, Any]:
     if args.compile:
         for t in threads:
             contenders[f"pbrl iql + torch.compile ({t} thread{'s' if t > 1 else ''})"] = (
-                t, lambda t=t: pbrl_stepper(build_agent("iql", data, t, {"compile": True})),
+                t, lambda t=t: pbrl_stepper(build_agent("iql", data, t, {"compile": "on"})),
             )  # fmt: skip
 
     steppers = {}
@@ -491,12 +503,17 @@ def main(argv: list[str] | None = None) -> int:
     numerics = check_numerics(synthetic_data(episodes=2))
     print(f"numerics: max |pbrl - reference| over all parameters after {numerics['steps']} identical updates: "
           f"{numerics['max_abs_difference_after']:.2e}", flush=True)  # fmt: skip
+    numerics_compiled = None
+    if args.compile:
+        numerics_compiled = check_numerics(synthetic_data(episodes=2), compiled=True)
+        print(f"numerics (compiled step): {numerics_compiled['max_abs_difference_after']:.2e}", flush=True)
     rates = run(args)
     report = {
         "machine": machine_info(),
         "load": {"before": load_before, "after": load_average()},
         "config": {k: v for k, v in vars(args).items() if k != "json"},
         "numerics": numerics,
+        "numerics_compiled": numerics_compiled,
         "results": rates,
         "wall_clock_s": round(time.time() - t0, 1),
     }

@@ -116,7 +116,7 @@ def test_nan_in_a_given_batch_and_a_diverged_loss():
     from pbrl.agents.iql import IQL
     from pbrl.agents.offline.data import OfflineData
 
-    agent = IQL({"hidden_sizes": [16]}, task=HOPPER, obs_dim=11, act_dim=3)
+    agent = IQL({"hidden_sizes": [16], "compile": "off"}, task=HOPPER, obs_dim=11, act_dim=3)
     agent.setup(OfflineData.from_transitions(_transitions(), source="mine", task=HOPPER))
     batch = {"obs": torch.zeros(4, 11), "actions": torch.zeros(4, 3), "rewards": torch.tensor([0.0, 1.0, float("nan"), 0.0]),
              "next_obs": torch.zeros(4, 11), "terminals": torch.zeros(4)}  # fmt: skip
@@ -144,7 +144,8 @@ def test_unknown_or_badly_typed_hyperparameters():
         CPLConfig.from_dict({"mode": "rank"})
     assert CPLConfig.from_dict({"variant": "kl"}).alpha == 0.2  # CPL-KL's defaults
     assert CPLConfig.from_dict({"variant": "kl", "alpha": 0.3}).alpha == 0.3
-    agent = IQL({"hidden_sizes": [8]}, task=HOPPER, obs_dim=11, act_dim=3)
+    assert IQLConfig.from_dict({"compile": True}).compile == "on"  # --hp compile=true
+    agent = IQL({"hidden_sizes": [8], "compile": "off"}, task=HOPPER, obs_dim=11, act_dim=3)
     with pytest.raises(ValueError, match=r"takes observations of shape \(N, 11\), got \(2, 5\)"):
         agent.act(np.zeros((2, 5)))
     with pytest.raises(RuntimeError, match="call setup"):

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 
 from pbrl.agents.bc import bc_loss, top_episodes
 from pbrl.agents.cpl import biased_bce_with_logits, biased_bce_with_scores

@@ -68,6 +68,8 @@ def _coerce(name: str, f: dataclasses.Field, value: Any, agent: str) -> Any:
             raise ConfigError(f"{where} must be a number, got {value!r}")
         value = float(value)
     elif kind == "str":
+        if isinstance(value, bool) and meta.get("choices") and {"on", "off"} <= set(meta["choices"]):
+            value = "on" if value else "off"  # --hp compile=true
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string, got {value!r}")
         if meta.get("choices") and value not in meta["choices"]:

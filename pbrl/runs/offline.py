@@ -101,7 +101,7 @@ class OfflineTrainConfig:
         Raises:
             ConfigError: naming the offending key or value.
         """
-        from pbrl.agents.offline import OFFLINE_AGENTS, UnknownAgentError, offline_agent_class
+        from pbrl.agents.offline import UnknownAgentError, offline_agent_class
         from pbrl.agents.offline.config import ConfigError as HPError
         from pbrl.datasets import DatasetError, read_metadata, task_of
 
