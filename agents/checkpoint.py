@@ -24,7 +24,6 @@ any moment leaves ``latest.json`` pointing at a complete checkpoint.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,6 +33,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from pbrl.fileio import atomic_write_text, fsync_path as _fsync, sha256_file as _sha256
+
 FORMAT = "pbrl.agent_checkpoint"
 VERSION = 1
 LATEST = "latest.json"
@@ -41,44 +42,6 @@ LATEST = "latest.json"
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, incomplete, tampered with or unsafe to load."""
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _fsync(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync(folder)
 
 
 def write_checkpoint(

@@ -6,8 +6,8 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, Task, check_kwargs, number, range_pair
-from ._common import camera_config as _camera, flag as _flag, gymnasium_asset
+from ..task import range_pair
+from ._planar_walker import PlanarWalker
 
 DEFAULT_CAMERA_CONFIG = {
     "trackbodyid": 2,
@@ -35,7 +35,7 @@ _JOINTS = ["thigh", "leg", "foot"]
 
 
 @register_builtin
-class Hopper(Task):
+class Hopper(PlanarWalker):
     """A 2-D one-legged hopper (torso, thigh, leg, foot) that should hop forward.
 
     Same model, dynamics, observation, reward, termination and reset as
@@ -125,74 +125,14 @@ class Hopper(Task):
     )
     default_camera = DEFAULT_CAMERA_CONFIG
 
+    defaults = _DEFAULTS
+
     def __init__(self, **kwargs):
-        o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
-        self.xml_file = gymnasium_asset(o["xml_file"])
-        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
-        self.default_camera = _camera(o["default_camera_config"])
-        self.forward_reward_weight = number("forward_reward_weight", o["forward_reward_weight"])
-        self.ctrl_cost_weight = number("ctrl_cost_weight", o["ctrl_cost_weight"])
-        self.healthy_reward = number("healthy_reward", o["healthy_reward"])
-        self.terminate_when_unhealthy = _flag("terminate_when_unhealthy", o["terminate_when_unhealthy"])
-        self.healthy_state_range = range_pair("healthy_state_range", o["healthy_state_range"])
-        self.healthy_z_range = range_pair("healthy_z_range", o["healthy_z_range"])
-        self.healthy_angle_range = range_pair("healthy_angle_range", o["healthy_angle_range"])
-        self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
-        self.exclude_x = _flag(
-            "exclude_current_positions_from_observation", o["exclude_current_positions_from_observation"]
-        )
-
-    @property
-    def observation_dim(self) -> int:
-        return 11 if self.exclude_x else 12
-
-    def reset_state(self, rng, init_qpos, init_qvel):
-        s = self.reset_noise_scale
-        qpos = init_qpos + rng.uniform(low=-s, high=s, size=init_qpos.size)
-        qvel = init_qvel + rng.uniform(low=-s, high=s, size=init_qvel.size)
-        return qpos, qvel
-
-    def before_step(self, sim):
-        return {"x": sim.qpos[:, 0].copy()}
-
-    def observe(self, sim):
-        start = 1 if self.exclude_x else 0
-        return np.concatenate([sim.qpos[:, start:], np.clip(sim.qvel, -10.0, 10.0)], axis=1)
+        super().__init__(**kwargs)
+        self.healthy_state_range = range_pair("healthy_state_range", self._options["healthy_state_range"])
 
     def is_healthy(self, sim) -> np.ndarray:
-        """(N,) bool: Gymnasium's ``is_healthy``, over the batch."""
-        z, angle = sim.qpos[:, 1], sim.qpos[:, 2]
+        """(N,) bool: Gymnasium's ``is_healthy``: also every state entry after qpos[:2] in range."""
         state = np.concatenate([sim.qpos[:, 2:], sim.qvel], axis=1)
         lo, hi = self.healthy_state_range
-        z_lo, z_hi = self.healthy_z_range
-        a_lo, a_hi = self.healthy_angle_range
-        healthy_state = np.all((lo < state) & (state < hi), axis=1)
-        return healthy_state & (z_lo < z) & (z < z_hi) & (a_lo < angle) & (angle < a_hi)
-
-    def evaluate(self, sim, before, action):
-        x = sim.qpos[:, 0].copy()
-        x_velocity = (x - before["x"]) / sim.dt
-        healthy = self.is_healthy(sim)
-        forward = self.forward_reward_weight * x_velocity
-        healthy_reward = healthy * self.healthy_reward
-        ctrl_cost = self.ctrl_cost_weight * np.sum(np.square(action), axis=1)
-        terminated = ~healthy if self.terminate_when_unhealthy else np.zeros(sim.num_envs, dtype=bool)
-        return StepOutcome(
-            reward_terms={"forward": forward, "healthy": healthy_reward, "ctrl": -ctrl_cost},
-            terminated=terminated,
-            quantities={
-                "x_position": x,
-                "x_velocity": x_velocity,
-                "z_distance_from_origin": sim.qpos[:, 1] - sim.init_qpos[1],
-                "torso_height": sim.qpos[:, 1].copy(),
-                "torso_angle": sim.qpos[:, 2].copy(),
-                "healthy": healthy,
-            },
-            reward=(forward + healthy_reward) - ctrl_cost,
-        )
-
-    def reset_quantities(self, sim):
-        return {
-            "x_position": sim.qpos[:, 0].copy(),
-            "z_distance_from_origin": sim.qpos[:, 1] - sim.init_qpos[1],
-        }
+        return np.all((lo < state) & (state < hi), axis=1) & self.healthy_z_angle(sim)

@@ -7,7 +7,7 @@ import numpy as np
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
 from ..task import StepOutcome, Task, check_kwargs, number
-from ._common import camera_config as _camera, flag as _flag, gymnasium_asset
+from ._common import camera_config as _camera, gymnasium_asset
 
 DEFAULT_CAMERA_CONFIG = {
     "trackbodyid": 0,

@@ -22,13 +22,14 @@ D4RL's reference scores become the dataset's ``ref_min_score`` / ``ref_max_score
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+
+from pbrl.fileio import sha256_file
 
 from .d4rl import D4RL_REF_SCORES, D4RL_TASKS, check_d4rl_dict, d4rl_family
 from .errors import DatasetError
@@ -213,14 +214,6 @@ def trajectories_from_d4rl(
     return traj, notes
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def import_d4rl(
     path: str | os.PathLike,
     dataset_id: str | None = None,
@@ -295,7 +288,7 @@ def import_d4rl(
         task=task,
         level=re.sub(r"-v\d+$", "", dataset_id.split("/")[-1]),
         algorithm=metadata.get("algorithm", "D4RL"),
-        imported_from={"file": os.path.abspath(path), "sha256": _sha256(path), "size": os.path.getsize(path)},
+        imported_from={"file": os.path.abspath(path), "sha256": sha256_file(path), "size": os.path.getsize(path)},
         import_notes=notes,
         d4rl_metadata=metadata,
         reference_scores="D4RL" if ref[0] is not None else None,

@@ -25,10 +25,11 @@ import io
 import json
 import os
 import re
-import tempfile
 from typing import Any, Mapping
 
 import torch
+
+from pbrl.fileio import atomic_write_bytes
 
 FORMAT = "pbrl.reward_model"
 FORMAT_VERSION = 1
@@ -38,42 +39,6 @@ _WEIGHTS_RE = re.compile(r"^weights-[0-9a-f]{16}\.pt$")
 
 class CheckpointError(ValueError):
     """A reward-model checkpoint is missing, foreign, tampered with, or unsafe to load."""
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename).
-
-    :param path: destination file.
-    :param data: the bytes.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(folder)
 
 
 def save_checkpoint(path: str, *, kind: str, config: Mapping[str, Any], states: Mapping[str, Any]) -> str:

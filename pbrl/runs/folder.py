@@ -17,6 +17,8 @@ import os
 import re
 import time
 
+from pbrl.fileio import atomic_write_text
+
 CONFIG = "config.json"
 SUMMARY = "summary.json"
 METRICS = "metrics.jsonl"
@@ -105,9 +107,4 @@ def load_run_config(run_dir: str) -> dict:
 
 def write_json(path: str, data: dict) -> None:
     """Write JSON atomically (temp file + ``os.replace``)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, default=str))
