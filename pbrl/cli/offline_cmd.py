@@ -69,20 +69,9 @@ def list_hp(agent: str) -> None:
 
 
 def _report(result, runs_root: str) -> None:
-    final = result.final
-    table = Table(title="run finished", show_header=False)
-    table.add_row("run folder", result.run_dir)
-    table.add_row("gradient steps", f"{result.steps:,}")
-    table.add_row("wall-clock", f"{result.wall_clock:.1f} s")
-    table.add_row("eval return", f"{final['return_mean']:.1f} ± {final['return_std']:.1f} ({final['episodes']} episodes)")
-    table.add_row("normalized score", f"{final['normalized_score']:.1f}")
-    if final.get("dataset_normalized_score") is not None:
-        table.add_row("dataset-normalized score", f"{final['dataset_normalized_score']:.1f}")
-    if final.get("success_rate") is not None:
-        table.add_row("success rate", f"{final['success_rate']:.2f}")
-    Console().print(table)
-    typer.echo(f"tensorboard --logdir {runs_root}")
-    typer.echo(result.run_dir)
+    from .train_cmd import report_run
+
+    report_run(result.run_dir, runs_root, ("gradient steps", result.steps), result.wall_clock, result.final)
 
 
 def train_offline(

@@ -77,19 +77,25 @@ class _ProgressBar:
         self.progress.update(self.task, completed=min(step, self.total), status="  ".join(parts))
 
 
-def _report(result, runs_root: str) -> None:
-    final = result.final
+def report_run(run_dir: str, runs_root: str, steps: tuple[str, int], wall_clock: float, final: dict) -> None:
+    """The end-of-run table shared by online and offline training."""
     table = Table(title="run finished", show_header=False)
-    table.add_row("run folder", result.run_dir)
-    table.add_row("env steps", f"{result.num_timesteps:,}")
-    table.add_row("wall-clock", f"{result.wall_clock:.1f} s")
+    table.add_row("run folder", run_dir)
+    table.add_row(steps[0], f"{steps[1]:,}")
+    table.add_row("wall-clock", f"{wall_clock:.1f} s")
     table.add_row("eval return", f"{final['return_mean']:.1f} ± {final['return_std']:.1f} ({final['episodes']} episodes)")
     table.add_row("normalized score", f"{final['normalized_score']:.1f}")
+    if final.get("dataset_normalized_score") is not None:
+        table.add_row("dataset-normalized score", f"{final['dataset_normalized_score']:.1f}")
     if final.get("success_rate") is not None:
         table.add_row("success rate", f"{final['success_rate']:.2f}")
     Console().print(table)
     typer.echo(f"tensorboard --logdir {runs_root}")
-    typer.echo(result.run_dir)
+    typer.echo(run_dir)
+
+
+def _report(result, runs_root: str) -> None:
+    report_run(result.run_dir, runs_root, ("env steps", result.num_timesteps), result.wall_clock, result.final)
 
 
 def train(

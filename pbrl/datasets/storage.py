@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import importlib.metadata
 import json
 import os
 import platform
@@ -61,7 +60,7 @@ __all__ = [
 PBRL_METADATA_KEY = "pbrl"
 _TMP_DIR = ".pbrl-tmp"
 _MAIN_FILE = "main_data.hdf5"
-_VERSIONED_PACKAGES = ("pbrl", "numpy", "mujoco", "gymnasium", "minari", "h5py", "stable-baselines3", "torch")
+from pbrl.provenance import package_versions  # noqa: E402  (re-exported)
 
 
 # -- ids and paths -----------------------------------------------------------------
@@ -120,17 +119,6 @@ def default_dataset_id(task: str, level: str, version: int = 0) -> str:
 
 
 # -- provenance --------------------------------------------------------------------
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages a dataset depends on (and Python's)."""
-    out = {"python": platform.python_version()}
-    for name in _VERSIONED_PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 def make_provenance(command: str | None = None, **fields: Any) -> dict[str, Any]:

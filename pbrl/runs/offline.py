@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from pbrl.provenance import package_versions
+
 from . import folder as F
 from .config import ConfigError
 from .metrics import truncate_metrics
@@ -190,20 +192,6 @@ def is_offline_run(run_dir: str) -> bool:
         return False
 
 
-def _versions() -> dict[str, str]:
-    import platform
-
-    import gymnasium
-    import mujoco
-    import numpy
-    import torch
-
-    import pbrl
-
-    return {"pbrl": pbrl.__version__, "torch": torch.__version__, "numpy": numpy.__version__, "gymnasium": gymnasium.__version__,
-            "mujoco": mujoco.__version__, "python": platform.python_version()}  # fmt: skip
-
-
 def _make_agent(resolved: dict, checkpoint: str | None = None):
     from pbrl.agents.offline import offline_agent_class
 
@@ -313,7 +301,7 @@ def train(config: OfflineTrainConfig, progress: Progress | None = None, on_start
         "kind": "offline",
         **resolved,
         "task_card": card.to_dict() if card is not None else None,
-        "versions": _versions(),
+        "versions": package_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": sys.argv,
     }

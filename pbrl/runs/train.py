@@ -12,11 +12,12 @@ Imports the agents (torch).
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from pbrl.provenance import package_versions
 
 from . import folder as F
 from .config import ConfigError, TrainConfig
@@ -34,24 +35,6 @@ class RunResult:
     wall_clock: float
     final: dict[str, Any]
     resumed_from: int | None = None
-
-
-def _versions() -> dict[str, str]:
-    import gymnasium
-    import mujoco
-    import stable_baselines3
-    import torch
-
-    import pbrl
-
-    return {
-        "pbrl": pbrl.__version__,
-        "stable_baselines3": stable_baselines3.__version__,
-        "torch": torch.__version__,
-        "gymnasium": gymnasium.__version__,
-        "mujoco": mujoco.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def _make_agent(resolved: dict):
@@ -153,7 +136,7 @@ def train(config: TrainConfig, progress: Progress | None = None, on_start: Calla
         "version": 1,
         **resolved,
         "task_card": agent.card.to_dict(),
-        "versions": _versions(),
+        "versions": package_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": sys.argv,
     }
