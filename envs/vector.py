@@ -183,12 +183,13 @@ class BatchedMujocoEnv(VectorEnv):
             raise RuntimeError("call reset() before step()")
         engine = self.engine
         action = engine.check_action(actions)
-        if self.autoreset_mode is AutoresetMode.DISABLED and self._needs_reset.any():
+        pending = self._needs_reset.any()
+        if pending and self.autoreset_mode is AutoresetMode.DISABLED:
             raise RuntimeError(
                 f"sub-env(s) {np.flatnonzero(self._needs_reset).tolist()} ended; with autoreset "
                 "DISABLED call reset(options={'reset_mask': ...}) before stepping again"
             )
-        if self.autoreset_mode is AutoresetMode.NEXT_STEP and self._needs_reset.any():
+        if pending and self.autoreset_mode is AutoresetMode.NEXT_STEP:
             resetting = np.flatnonzero(self._needs_reset)
         else:
             resetting = _NO_IDS
