@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import bench_cmd, dataset_cmd, envs_cmd, label_cmd, run_cmd, synthesize_cmd, train_cmd
+from . import bench_cmd, compare_cmd, dataset_cmd, envs_cmd, label_cmd, run_cmd, sweep_cmd, synthesize_cmd, train_cmd
 
 app = typer.Typer(
     name="pbrl",
@@ -24,6 +24,8 @@ app.command("run")(run_cmd.run)
 app.command("envs")(envs_cmd.envs)
 app.command("train")(train_cmd.train)
 app.command("evaluate")(train_cmd.evaluate)
+app.command("compare")(compare_cmd.compare)
+app.command("sweep")(sweep_cmd.sweep)
 app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(bench_cmd.bench)
 app.add_typer(dataset_cmd.app, name="dataset")
 app.add_typer(label_cmd.app, name="label")

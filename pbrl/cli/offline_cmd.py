@@ -94,23 +94,13 @@ def train_offline(
     quiet: bool = False,
 ) -> None:
     """Train (or resume) an offline agent in a run folder; see ``pbrl train --help``."""
-    from pbrl.agents.checkpoint import CheckpointError
-    from pbrl.agents.hyperparams import HyperparameterError, parse_overrides
-    from pbrl.agents.offline.data import OfflineDataError
-    from pbrl.agents.offline.preferences import PreferenceReferenceError
-    from pbrl.datasets import DatasetError
-    from pbrl.preferences import EmptyPreferencesError, NotAPbrlStoreError
-    from pbrl.runs.config import ConfigError
-    from pbrl.runs.folder import RunExistsError, RunLockedError
-    from pbrl.runs.offline import OfflineTrainConfig, prepare, resume as resume_run, train as train_run
+    from pbrl.agents.hyperparams import parse_overrides
+    from pbrl.runs.offline import OfflineTrainConfig, resume as resume_run
 
     if list_hyperparams:
         list_hp(agent)
         return
-    errors = (
-        ConfigError, HyperparameterError, RunExistsError, RunLockedError, CheckpointError, FileNotFoundError, DatasetError,
-        OfflineDataError, PreferenceReferenceError, EmptyPreferencesError, NotAPbrlStoreError, FloatingPointError,
-    )  # fmt: skip
+    errors = _errors()
     if resume is not None:
         given = [flag for flag, value in (("--dataset", dataset), ("--preferences", preferences), ("--env", env), ("--hp", hp), ("--name", name)) if value]
         if given:
@@ -133,13 +123,41 @@ def train_offline(
             raise typer.Exit(130)
         _report(result, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(resume)))))
         return
-    path = None
     try:
         config = OfflineTrainConfig(
             agent=agent, dataset=dataset or "", preferences=preferences, env=env, steps=steps, seed=seed,
             hp=parse_overrides(hp or []), runs_dir=runs_dir, name=name, device=device, eval_freq=eval_freq,
             eval_episodes=eval_episodes, checkpoint_freq=checkpoint_freq,
         )  # fmt: skip
+    except errors as exc:
+        _fail(str(exc))
+    train_offline_config(config, quiet=quiet)
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from pbrl.agents.checkpoint import CheckpointError
+    from pbrl.agents.hyperparams import HyperparameterError
+    from pbrl.agents.offline.data import OfflineDataError
+    from pbrl.agents.offline.preferences import PreferenceReferenceError
+    from pbrl.datasets import DatasetError
+    from pbrl.preferences import EmptyPreferencesError, NotAPbrlStoreError
+    from pbrl.runs.config import ConfigError
+    from pbrl.runs.folder import RunExistsError, RunLockedError
+
+    return (
+        ConfigError, HyperparameterError, RunExistsError, RunLockedError, CheckpointError, FileNotFoundError, DatasetError,
+        OfflineDataError, PreferenceReferenceError, EmptyPreferencesError, NotAPbrlStoreError, FloatingPointError,
+    )  # fmt: skip
+
+
+def train_offline_config(config, quiet: bool = False) -> None:
+    """Train a new offline run from an :class:`~pbrl.runs.offline.OfflineTrainConfig` (``pbrl train`` and ``pbrl train CONFIG``)."""
+    from pbrl.runs.offline import prepare, train as train_run
+
+    errors = _errors()
+    runs_dir = config.runs_dir
+    path = None
+    try:
         resolved, path = prepare(config)
         config.name = resolved["config"]["name"]
         total = resolved["config"]["steps"]

@@ -12,6 +12,15 @@ Scores come as a ``(runs, tasks)`` array per algorithm (normalized scores, e.g. 
 * :func:`probability_of_improvement` — ``P(X > Y)``: for each task the Mann–Whitney
   ``U / (n m)`` (ties count ½), averaged over tasks.
 
+* :func:`probability_of_improvement_interval` — the same with a CI, from
+  rliable's *independent* stratified bootstrap (X's and Y's runs resampled apart,
+  each within its task).
+
+Scores may also come *ragged*: a mapping ``{task: 1-D array of runs}`` (tasks with
+different numbers of runs, as ``pbrl compare`` finds them; tasks are matched by key). Resampling is then
+within each task as before, and a statistic sees the runs of all tasks together
+(for equal run counts this is exactly the ``(runs, tasks)`` case).
+
 Numpy only. rliable's defaults are 50 000 bootstrap repetitions; pbrl's 2 000 keep
 the benchmarks' tables quick (pass ``reps`` for more).
 """
@@ -59,46 +68,110 @@ def optimality_gap(scores, gamma: float = 100.0) -> float:
 STATISTICS: dict[str, Statistic] = {"iqm": iqm, "mean": mean, "median": median, "optimality_gap": optimality_gap}
 
 
+def _is_ragged(scores) -> bool:
+    return isinstance(scores, Mapping)
+
+
+def _strata(scores) -> list[np.ndarray]:
+    """One 1-D array of runs per task, from a ``(runs, tasks)`` array or a ragged ``{task: runs}`` mapping."""
+    if _is_ragged(scores):
+        if not scores:
+            raise ValueError("scores name no task")
+        out = [np.asarray(scores[k], dtype=np.float64).reshape(-1) for k in sorted(scores)]
+        if any(s.size == 0 for s in out):
+            raise ValueError("every task needs at least one run")
+        if not all(np.isfinite(s).all() for s in out):
+            raise ValueError("scores hold NaN/inf")
+        return out
+    a = _as_matrix(scores)
+    return [a[:, j] for j in range(a.shape[1])]
+
+
+def _resample(strata: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    return [s[rng.integers(0, s.size, size=s.size)] for s in strata]
+
+
 def stratified_bootstrap(scores, statistic: Statistic, reps: int = 2000, seed: int | np.random.Generator | None = 0) -> np.ndarray:
     """``reps`` values of ``statistic`` on resamples of the runs, drawn within each task.
 
     Args:
-        scores: ``(runs, tasks)``.
+        scores: ``(runs, tasks)``, or a ragged ``{task: runs}`` mapping (the statistic
+            then gets the resampled runs of all tasks as one 1-D array).
         statistic: maps a ``(runs, tasks)`` array to a number.
         reps: bootstrap repetitions.
         seed: seed or generator of the resampling.
     """
-    a = _as_matrix(scores)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    out = np.empty(int(reps))
+    if _is_ragged(scores):
+        strata = _strata(scores)
+        for r in range(int(reps)):
+            out[r] = statistic(np.concatenate(_resample(strata, rng)))
+        return out
+    a = _as_matrix(scores)
     n, t = a.shape
     cols = np.arange(t)
-    out = np.empty(int(reps))
     for r in range(int(reps)):
         rows = rng.integers(0, n, size=(n, t))  # each task's runs resampled on their own
         out[r] = statistic(a[rows, cols])
     return out
 
 
+def _percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    tail = 100.0 * (1.0 - confidence) / 2.0
+    low, high = np.percentile(samples, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
 def interval_estimate(
     scores, statistic: Statistic = iqm, reps: int = 2000, confidence: float = 0.95, seed: int | np.random.Generator | None = 0
 ) -> tuple[float, float, float]:
     """``(point estimate, low, high)``: the statistic and its percentile bootstrap interval."""
-    a = _as_matrix(scores)
-    samples = stratified_bootstrap(a, statistic, reps, seed)
-    tail = 100.0 * (1.0 - confidence) / 2.0
-    low, high = np.percentile(samples, [tail, 100.0 - tail])
-    return float(statistic(a)), float(low), float(high)
+    point_of = np.concatenate(_strata(scores)) if _is_ragged(scores) else _as_matrix(scores)
+    samples = stratified_bootstrap(scores, statistic, reps, seed)
+    low, high = _percentile_interval(samples, confidence)
+    return float(statistic(point_of)), low, high
+
+
+def _poi(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    wins = []
+    for xs, ys in zip(a, b):
+        diff = xs[:, None] - ys[None, :]  # Mann-Whitney U / (n m), ties count 1/2
+        wins.append((diff > 0).mean() + 0.5 * (diff == 0).mean())
+    return float(np.mean(wins))
+
+
+def _pair(x, y) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    if _is_ragged(x) and _is_ragged(y) and set(x) != set(y):
+        raise ValueError(f"x and y must name the same tasks, got {sorted(x)} and {sorted(y)}")
+    return _strata(x), _strata(y)
 
 
 def probability_of_improvement(x, y) -> float:
     """``P(X > Y)`` of two algorithms' ``(runs, tasks)`` scores (same tasks, any run counts):
-    per task the fraction of run pairs where X beats Y (ties ½), averaged over tasks."""
-    a, b = _as_matrix(x), _as_matrix(y)
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"x has {a.shape[1]} tasks but y has {b.shape[1]}")
-    diff = a[:, None, :] - b[None, :, :]  # (n, m, tasks)
-    wins = (diff > 0).mean(axis=(0, 1)) + 0.5 * (diff == 0).mean(axis=(0, 1))
-    return float(wins.mean())
+    per task the fraction of run pairs where X beats Y (ties ½), averaged over tasks.
+
+    Ragged ``{task: runs}`` mappings work too (both must name the same tasks)."""
+    a, b = _pair(x, y)
+    if len(a) != len(b):
+        raise ValueError(f"x has {len(a)} tasks but y has {len(b)}")
+    return _poi(a, b)
+
+
+def probability_of_improvement_interval(
+    x, y, reps: int = 2000, confidence: float = 0.95, seed: int | np.random.Generator | None = 0
+) -> tuple[float, float, float]:
+    """``(P(X > Y), low, high)`` with rliable's independent stratified bootstrap:
+    X's and Y's runs are resampled separately, each within its task."""
+    a, b = _pair(x, y)
+    if len(a) != len(b):
+        raise ValueError(f"x has {len(a)} tasks but y has {len(b)}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    samples = np.array([_poi(_resample(a, rng), _resample(b, rng)) for _ in range(int(reps))])
+    low, high = _percentile_interval(samples, confidence)
+    return _poi(a, b), low, high
 
 
 def aggregate(
@@ -124,5 +197,6 @@ __all__ = [
     "median",
     "optimality_gap",
     "probability_of_improvement",
+    "probability_of_improvement_interval",
     "stratified_bootstrap",
 ]

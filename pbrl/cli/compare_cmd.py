@@ -1,0 +1,53 @@
+"""``pbrl compare RUNS...``: final scores, IQM / optimality gap / probability of improvement, plots."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def compare(
+    runs: List[str] = typer.Argument(..., help="Run folders, or folders with runs under them (a runs root, a sweep folder)."),
+    out: Optional[str] = typer.Option(None, "--out", help="Write compare.md, compare.json, learning_curves.png and intervals.png here."),
+    metric: str = typer.Option("normalized_score", "--metric", help="normalized_score, return, dataset_normalized_score or success_rate."),
+    group_by: str = typer.Option("auto", "--group-by", help="Group label: auto (the algorithm — agent, prefppo, pebble, <agent>+program — or algorithm/name where a task has several run names of it), agent, name, agent/name."),
+    include_incomplete: bool = typer.Option(False, "--include-incomplete", help="Use unfinished runs at their latest evaluation (marked *) instead of skipping them."),
+    reps: int = typer.Option(2000, "--reps", min=1, help="Bootstrap repetitions (rliable uses 50000)."),
+    confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the intervals."),
+    gamma: Optional[float] = typer.Option(None, "--gamma", help="Optimality-gap threshold (default: 100 for normalized scores)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    no_plots: bool = typer.Option(False, "--no-plots", help="With --out: skip the PNGs."),
+) -> None:
+    """Compare runs across seeds: final return and score per (task, agent), IQM and optimality gap with
+    stratified-bootstrap CIs, probability of improvement (rliable's definitions), learning curves."""
+    from pbrl.runs.compare import CompareError, compare as run_compare, plotting_available
+
+    try:
+        result = run_compare(
+            runs, metric=metric, group_by=group_by, include_incomplete=include_incomplete, reps=reps, confidence=confidence,
+            gamma=gamma, seed=seed,
+        )  # fmt: skip
+    except CompareError as exc:
+        _fail(str(exc))
+    for path, why in result.skipped:
+        err.print(f"[yellow]skipped[/] {path}: {why}")
+    typer.echo(result.to_markdown())
+    if out is None:
+        err.print("(--out DIR writes this table, a JSON file and the plots)")
+        return
+    plots = not no_plots
+    if plots and not plotting_available():
+        err.print('[yellow]plots skipped:[/] they need matplotlib (pip install "pbrl[plot]")')
+        plots = False
+    files = result.write(out, plots=plots)
+    for path in files.values():
+        typer.echo(path)

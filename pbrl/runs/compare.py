@@ -1,0 +1,516 @@
+"""Compare runs: final scores, rliable statistics, learning curves (``pbrl compare``).
+
+``compare(paths)`` finds the run folders under ``paths`` (a run folder, or any folder
+above runs: a runs root, a sweep folder), reads each run's ``config.json``,
+``summary.json`` (its final evaluation) and ``metrics.jsonl`` (its curves), and
+groups the runs by (task, label) across seeds. The label is the algorithm — the
+agent, ``prefppo`` / ``pebble`` for PPO / SAC on a learned reward, ``<agent>+program``
+on a reward program — or ``algorithm/name`` where one task holds runs of the
+algorithm under several run names, see ``group_by``.
+
+Per group: the final return (mean ± std over runs), the final score's mean, and
+its IQM and optimality gap with stratified-bootstrap confidence intervals; per
+label over all its tasks the same aggregates; between labels the probability of
+improvement with its CI — all with rliable's definitions
+(:mod:`pbrl.evaluation.aggregate`). The score is the card's normalized score
+(×100) by default, so the optimality gap's threshold is γ = 100.
+
+Online and offline runs compare alike (the x axis of an offline run's curve is
+gradient steps). A run that did not finish (``summary.json`` status other than
+``complete``, or none) is reported and skipped, or used at its latest evaluation
+with ``include_incomplete`` (and marked). Plots need matplotlib (the ``plot`` extra)
+and use its Agg backend. Needs no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from pbrl.evaluation import aggregate as agg
+
+from . import folder as F
+from .metrics import read_metrics, series
+
+__all__ = ["Comparison", "CompareError", "METRICS", "RunRecord", "compare", "find_runs", "load_run"]
+
+#: metric name -> (key in summary.json's final_eval, TensorBoard tag of its curve, column title)
+METRICS = {
+    "normalized_score": ("normalized_score", "eval/normalized_score", "normalized score"),
+    "return": ("return_mean", "eval/return", "return"),
+    "dataset_normalized_score": ("dataset_normalized_score", "eval/dataset_normalized_score", "dataset-normalized score"),
+    "success_rate": ("success_rate", "eval/success_rate", "success rate"),
+}
+#: metrics with a natural optimality-gap threshold
+DEFAULT_GAMMA = {"normalized_score": 100.0, "dataset_normalized_score": 100.0, "success_rate": 1.0}
+GROUP_BY = ("auto", "agent", "name", "agent/name")
+
+
+class CompareError(ValueError):
+    """Nothing to compare: a path that is no run folder, no runs found, no usable runs."""
+
+
+@dataclass
+class RunRecord:
+    """One run folder, as ``pbrl compare`` reads it."""
+
+    path: str
+    task: str
+    agent: str
+    name: str
+    seed: int
+    kind: str  # "online" or "offline"
+    status: str
+    steps: int
+    final: dict[str, Any] | None
+    latest: dict[str, Any]
+    rows: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    algorithm: str = ""
+    label: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete" and self.final is not None
+
+    def value(self, metric: str) -> float | None:
+        """The run's final ``metric`` (for an incomplete run: its latest evaluation)."""
+        key, tag, _ = METRICS[metric]
+        if self.final is not None and self.final.get(key) is not None:
+            return float(self.final[key])
+        if self.latest.get(tag) is not None:
+            return float(self.latest[tag])
+        points = series(self.rows, tag)
+        return float(points[-1][1]) if points else None
+
+    def curve(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        points = series(self.rows, METRICS[metric][1])
+        if not points:
+            return np.zeros(0), np.zeros(0)
+        steps, values = zip(*sorted(points))
+        return np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
+
+
+def _is_run_dir(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, F.CONFIG))
+
+
+def find_runs(paths: Sequence[str]) -> list[str]:
+    """Run folders at or under ``paths``, in order, each once.
+
+    Raises:
+        CompareError: a path does not exist, is a folder with a ``config.json`` that
+            is not a pbrl run, or has no run folder under it.
+    """
+    if not paths:
+        raise CompareError("give at least one run folder, or a folder with runs under it")
+    found: list[str] = []
+    seen: set[str] = set()
+
+    def add(path: str) -> None:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            found.append(path)
+
+    for path in paths:
+        if not os.path.exists(path):
+            raise CompareError(f"{path}: no such file or folder")
+        if not os.path.isdir(path):
+            raise CompareError(f"{path} is not a run folder (give a folder: runs/<task>/<agent>/<name>-s<seed>, or one above)")
+        if _is_run_dir(path):
+            try:
+                F.load_run_config(path)
+            except (ValueError, json.JSONDecodeError) as exc:
+                raise CompareError(f"{path} is not a pbrl run folder: {exc}") from None
+            add(path)
+            continue
+        matched = 0
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != F.CHECKPOINTS)
+            if F.CONFIG in files:
+                try:
+                    F.load_run_config(root)
+                except (ValueError, json.JSONDecodeError):
+                    continue  # some other config.json
+                add(root)
+                matched += 1
+                dirs[:] = []  # a run folder holds no runs
+        if not matched:
+            raise CompareError(f"no pbrl runs under {path} (a run folder holds {F.CONFIG}; runs live in <runs_dir>/<task>/<agent>/<name>-s<seed>)")
+    return found
+
+
+def load_run(path: str) -> RunRecord:
+    """Read one run folder (``config.json``, ``summary.json``, ``metrics.jsonl``)."""
+    try:
+        resolved = F.load_run_config(path)
+    except (FileNotFoundError, ValueError, json.JSONDecodeError) as exc:
+        raise CompareError(f"{path} is not a pbrl run folder: {exc}") from None
+    cfg = resolved.get("config", {})
+    summary: dict[str, Any] = {}
+    summary_path = os.path.join(path, F.SUMMARY)
+    if os.path.isfile(summary_path):
+        try:
+            with open(summary_path, encoding="utf-8") as f:
+                summary = json.load(f)
+        except (OSError, json.JSONDecodeError):
+            summary = {"status": "unreadable summary.json"}
+    kind = resolved.get("kind", "online")
+    agent = str(cfg.get("agent"))
+    reward = resolved.get("reward") if isinstance(resolved.get("reward"), dict) else {}
+    if reward.get("kind") == "learned" and reward.get("algorithm"):
+        algorithm = str(reward["algorithm"])  # ppo on a learned reward is PrefPPO, sac is PEBBLE
+    elif reward.get("kind") == "program":
+        algorithm = f"{agent}+program"
+    else:
+        algorithm = agent
+    steps = summary.get("gradient_steps" if kind == "offline" else "num_timesteps")
+    rows = read_metrics(path)
+    if steps is None:
+        steps = max((int(r.get("step", 0)) for r in rows), default=0)
+    return RunRecord(
+        path=path,
+        task=str(cfg.get("env")),
+        agent=agent,
+        name=str(cfg.get("name")),
+        seed=int(cfg.get("seed", 0)),
+        kind=kind,
+        status=str(summary.get("status", "no summary.json")),
+        steps=int(steps),
+        final=summary.get("final_eval"),
+        latest=dict(summary.get("latest") or {}),
+        rows=rows,
+        algorithm=algorithm,
+    )
+
+
+def _labels(runs: list[RunRecord], group_by: str) -> None:
+    if group_by not in GROUP_BY:
+        raise CompareError(f"group_by must be one of {', '.join(GROUP_BY)}, got {group_by!r}")
+    several: set[str] = set()
+    if group_by == "auto":
+        names: dict[tuple[str, str], set[str]] = {}
+        for r in runs:
+            names.setdefault((r.task, r.algorithm), set()).add(r.name)
+        several = {algo for (_, algo), n in names.items() if len(n) > 1}
+    for r in runs:
+        if group_by == "agent" or (group_by == "auto" and r.algorithm not in several):
+            r.label = r.algorithm
+        elif group_by == "name":
+            r.label = r.name
+        else:
+            r.label = f"{r.algorithm}/{r.name}"
+
+
+@dataclass
+class Group:
+    """The runs of one label on one task."""
+
+    task: str
+    label: str
+    runs: list[RunRecord]
+    scores: np.ndarray
+    returns: np.ndarray
+    iqm: tuple[float, float, float]
+    optimality_gap: tuple[float, float, float] | None
+
+    @property
+    def incomplete(self) -> int:
+        return sum(not r.complete for r in self.runs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "label": self.label,
+            "runs": [r.path for r in self.runs],
+            "seeds": [r.seed for r in self.runs],
+            "kinds": sorted({r.kind for r in self.runs}),
+            "steps": [r.steps for r in self.runs],
+            "incomplete": self.incomplete,
+            "scores": self.scores.tolist(),
+            "return_mean": float(self.returns.mean()) if self.returns.size else None,
+            "return_std": float(self.returns.std()) if self.returns.size else None,
+            "score_mean": float(self.scores.mean()),
+            "iqm": list(self.iqm),
+            "optimality_gap": None if self.optimality_gap is None else list(self.optimality_gap),
+        }
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare` found and computed; :meth:`to_markdown`, :meth:`write` and the plots present it."""
+
+    metric: str
+    gamma: float | None
+    confidence: float
+    reps: int
+    runs: list[RunRecord]
+    skipped: list[tuple[str, str]]
+    groups: list[Group]
+    overall: dict[str, dict[str, Any]]
+    improvement: list[dict[str, Any]]
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted({g.task for g in self.groups})
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({g.label for g in self.groups})
+
+    # -- presentation --------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "gamma": self.gamma,
+            "confidence": self.confidence,
+            "bootstrap_reps": self.reps,
+            "groups": [g.to_dict() for g in self.groups],
+            "aggregate": self.overall,
+            "probability_of_improvement": self.improvement,
+            "skipped": [{"run": p, "reason": why} for p, why in self.skipped],
+        }
+
+    def to_markdown(self) -> str:
+        pct = f"{100 * self.confidence:g}%"
+        title = METRICS[self.metric][2]
+
+        def ci(t: Sequence[float] | None, digits: int = 1) -> str:
+            if t is None:
+                return "–"
+            return f"{t[0]:.{digits}f} [{t[1]:.{digits}f}, {t[2]:.{digits}f}]"
+
+        lines = [f"## Final {title} per task and group", ""]
+        head = ["task", "group", "runs (seeds)", "steps", "return (mean ± std)", f"{title} (mean)", f"IQM [{pct} CI]"]
+        if self.gamma is not None:
+            head.append(f"optimality gap (γ={self.gamma:g}) [{pct} CI]")
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for g in self.groups:
+            seeds = ",".join(str(r.seed) for r in g.runs)
+            flag = f" ({g.incomplete} incomplete*)" if g.incomplete else ""
+            kind = "gradient" if all(r.kind == "offline" for r in g.runs) else "env"
+            steps = sorted({r.steps for r in g.runs})
+            steps_s = f"{steps[0]:,}" if len(steps) == 1 else f"{steps[0]:,}–{steps[-1]:,}"
+            ret = f"{g.returns.mean():.1f} ± {g.returns.std():.1f}" if g.returns.size else "–"
+            row = [g.task, g.label, f"{len(g.runs)} ({seeds}){flag}", f"{steps_s} {kind}", ret, f"{g.scores.mean():.2f}", ci(g.iqm, 2)]
+            if self.gamma is not None:
+                row.append(ci(g.optimality_gap, 2))
+            lines.append("| " + " | ".join(row) + " |")
+        if len(self.tasks) > 1:
+            lines += ["", f"## Aggregate {title} over tasks (stratified bootstrap)", ""]
+            head = ["group", "tasks", "runs", f"IQM [{pct} CI]"] + ([f"optimality gap [{pct} CI]"] if self.gamma is not None else [])
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for label, o in self.overall.items():
+                row = [label, str(len(o["tasks"])), str(o["runs"]), ci(o["iqm"], 2)]
+                if self.gamma is not None:
+                    row.append(ci(o["optimality_gap"], 2))
+                lines.append("| " + " | ".join(row) + " |")
+        if self.improvement:
+            lines += ["", "## Probability of improvement, P(X > Y) on the tasks both ran", ""]
+            lines += [f"| X | Y | tasks | P(X > Y) [{pct} CI] |", "|---|---|---|---|"]
+            for p in self.improvement:
+                lines.append(f"| {p['x']} | {p['y']} | {len(p['tasks'])} | {ci(p['probability'], 2)} |")
+        if self.skipped or any(g.incomplete for g in self.groups):
+            lines += ["", "## Incomplete runs", ""]
+            for path, why in self.skipped:
+                lines.append(f"- skipped {path}: {why}")
+            for g in self.groups:
+                for r in g.runs:
+                    if not r.complete:
+                        lines.append(f"- *included at its latest evaluation ({r.steps:,} steps): {r.path} (status: {r.status})")
+        return "\n".join(lines) + "\n"
+
+    def _colors(self, plt) -> dict[str, str]:
+        """One color per label, the same in every plot."""
+        cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        return {label: cycle[i % len(cycle)] for i, label in enumerate(self.labels)}
+
+    def plot_curves(self, path: str) -> str:
+        """Learning curves (mean over runs, ± one standard error), one panel per task; saved as PNG."""
+        plt = _pyplot()
+        colors = self._colors(plt)
+        tasks = self.tasks
+        cols = min(3, len(tasks))
+        rows = math.ceil(len(tasks) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+        for ax, task in zip(axes.flat, tasks):
+            kinds = set()
+            for g in (g for g in self.groups if g.task == task):
+                curves = [r.curve(self.metric) for r in g.runs]
+                curves = [c for c in curves if c[0].size]
+                kinds |= {r.kind for r in g.runs}
+                if not curves:
+                    continue
+                grid = np.unique(np.concatenate([c[0] for c in curves]))
+                stack = np.full((len(curves), grid.size), np.nan)
+                for i, (x, y) in enumerate(curves):
+                    inside = (grid >= x[0]) & (grid <= x[-1])
+                    stack[i, inside] = np.interp(grid[inside], x, y)
+                count = np.sum(~np.isnan(stack), axis=0)
+                mean = np.nanmean(stack, axis=0)
+                sem = np.where(count > 1, np.nanstd(stack, axis=0) / np.sqrt(np.maximum(count, 1)), 0.0)
+                color = colors[g.label]
+                marker = "o" if grid.size <= 30 else None  # a curve of a few evaluations (or one) stays visible
+                ax.plot(grid, mean, color=color, marker=marker, markersize=3, label=f"{g.label} (n={len(g.runs)})")
+                ax.fill_between(grid, mean - sem, mean + sem, color=color, alpha=0.2)
+            ax.set_title(task)
+            ax.set_xlabel({frozenset({"online"}): "env steps", frozenset({"offline"}): "gradient steps"}.get(frozenset(kinds), "steps (env / gradient)"))
+            ax.set_ylabel(METRICS[self.metric][2])
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
+        for ax in list(axes.flat)[len(tasks):]:
+            ax.set_visible(False)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+    def plot_intervals(self, path: str) -> str:
+        """rliable-style interval estimates: IQM (and optimality gap) per label over its tasks; saved as PNG."""
+        plt = _pyplot()
+        labels = list(self.overall)
+        stats = ["iqm"] + (["optimality_gap"] if self.gamma is not None else [])
+        fig, axes = plt.subplots(1, len(stats), figsize=(4.2 * len(stats), 0.6 * len(labels) + 1.4), squeeze=False)
+        colors = self._colors(plt)
+        for ax, stat in zip(axes[0], stats):
+            for i, label in enumerate(labels):
+                point, low, high = self.overall[label][stat]
+                ax.barh(i, max(high - low, 1e-9), left=low, height=0.6, color=colors[label], alpha=0.75)
+                ax.vlines(point, i - 0.3, i + 0.3, color="black", linewidth=1.5)
+            lows = [self.overall[label][stat][1] for label in labels]
+            highs = [self.overall[label][stat][2] for label in labels]
+            pad = 0.06 * (max(highs) - min(lows)) or 1.0
+            ax.set_xlim(min(lows) - pad, max(highs) + pad)
+            ax.set_yticks(range(len(labels)), labels if ax is axes[0][0] else [""] * len(labels))
+            ax.set_title({"iqm": "IQM", "optimality_gap": "Optimality gap"}[stat])
+            ax.set_xlabel(METRICS[self.metric][2])
+            ax.grid(axis="x", alpha=0.3)
+        fig.suptitle(f"{100 * self.confidence:g}% stratified-bootstrap CIs ({len(self.tasks)} task(s))", fontsize="medium")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+    def write(self, out_dir: str, plots: bool = True) -> dict[str, str]:
+        """Write ``compare.md``, ``compare.json`` and (with matplotlib) the two PNGs; returns name -> path."""
+        os.makedirs(out_dir, exist_ok=True)
+        files = {"markdown": os.path.join(out_dir, "compare.md"), "json": os.path.join(out_dir, "compare.json")}
+        with open(files["markdown"], "w", encoding="utf-8") as f:
+            f.write(self.to_markdown())
+        F.write_json(files["json"], self.to_dict())
+        if plots:
+            files["curves"] = self.plot_curves(os.path.join(out_dir, "learning_curves.png"))
+            files["intervals"] = self.plot_intervals(os.path.join(out_dir, "intervals.png"))
+        return files
+
+
+def plotting_available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError('plots need matplotlib: pip install "pbrl[plot]"') from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def compare(
+    paths: Sequence[str] | Iterable[str],
+    metric: str = "normalized_score",
+    group_by: str = "auto",
+    include_incomplete: bool = False,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    gamma: float | None = None,
+    seed: int = 0,
+) -> Comparison:
+    """Find, read and compare runs (see the module docstring).
+
+    Args:
+        paths: run folders, or folders with runs under them.
+        metric: one of :data:`METRICS`.
+        group_by: ``auto`` (the algorithm, or algorithm/name where a task has several
+            run names of it), ``agent`` (the algorithm), ``name`` or ``agent/name``.
+        include_incomplete: use unfinished runs at their latest evaluation (marked) instead of skipping them.
+        reps, confidence, seed: the stratified bootstrap.
+        gamma: the optimality gap's threshold (default: 100 for normalized scores,
+            1 for the success rate; none for raw returns unless given).
+
+    Raises:
+        CompareError: see :func:`find_runs`; or no run has the metric.
+    """
+    if metric not in METRICS:
+        raise CompareError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
+        raise CompareError(f"reps must be a positive integer, got {reps!r}")
+    if not 0.0 < confidence < 1.0:
+        raise CompareError(f"confidence must be in (0, 1), got {confidence!r}")
+    gamma = DEFAULT_GAMMA.get(metric) if gamma is None else float(gamma)
+    runs, skipped = [], []
+    for path in find_runs(list(paths)):
+        run = load_run(path)
+        if not run.complete and not include_incomplete:
+            skipped.append((path, f"status {run.status!r} (use --include-incomplete to use its latest evaluation)"))
+            continue
+        if run.value(metric) is None:
+            skipped.append((path, f"no {METRICS[metric][2]} recorded (status {run.status!r})"))
+            continue
+        runs.append(run)
+    if not runs:
+        why = "; ".join(f"{p}: {w}" for p, w in skipped)
+        raise CompareError(f"no run to compare: {why}")
+    _labels(runs, group_by)
+    by_group: dict[tuple[str, str], list[RunRecord]] = {}
+    for r in runs:
+        by_group.setdefault((r.task, r.label), []).append(r)
+    groups = []
+    for (task, label), members in sorted(by_group.items()):
+        members.sort(key=lambda r: (r.seed, r.path))
+        scores = np.array([r.value(metric) for r in members], dtype=np.float64)
+        returns = np.array([v for v in (r.value("return") for r in members) if v is not None], dtype=np.float64)
+        iqm_ci = agg.interval_estimate(scores, agg.iqm, reps, confidence, seed)
+        og_ci = None
+        if gamma is not None:
+            og_ci = agg.interval_estimate(scores, lambda s: agg.optimality_gap(s, gamma), reps, confidence, seed)
+        groups.append(Group(task, label, members, scores, returns, iqm_ci, og_ci))
+    strata: dict[str, dict[str, np.ndarray]] = {}
+    for g in groups:
+        strata.setdefault(g.label, {})[g.task] = g.scores
+    overall: dict[str, dict[str, Any]] = {}
+    for label in sorted(strata):
+        s = strata[label]
+        overall[label] = {
+            "tasks": sorted(s),
+            "runs": int(sum(v.size for v in s.values())),
+            "iqm": list(agg.interval_estimate(s, agg.iqm, reps, confidence, seed)),
+            "optimality_gap": None
+            if gamma is None
+            else list(agg.interval_estimate(s, lambda x: agg.optimality_gap(x, gamma), reps, confidence, seed)),
+        }
+    improvement = []
+    labels = sorted(strata)
+    for i, x in enumerate(labels):
+        for y in labels[i + 1 :]:
+            common = sorted(set(strata[x]) & set(strata[y]))
+            if not common:
+                continue
+            p = agg.probability_of_improvement_interval(
+                {t: strata[x][t] for t in common}, {t: strata[y][t] for t in common}, reps, confidence, seed
+            )
+            improvement.append({"x": x, "y": y, "tasks": common, "probability": list(p)})
+    return Comparison(metric, gamma, confidence, reps, runs, skipped, groups, overall, improvement)

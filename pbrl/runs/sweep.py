@@ -1,0 +1,332 @@
+"""Sweeps: a config's grid of (task or dataset) × seed runs, in parallel (``pbrl sweep``).
+
+:func:`plan` turns an :class:`~pbrl.runs.configfile.Experiment` into one run config
+per cell, all under one sweep folder (``<sweep>/<task>/<agent>/<name>-s<seed>/``,
+the ordinary run layout, so ``pbrl compare <sweep>`` reads it). :func:`run_sweep`
+checks every cell first (no side effects), then trains the valid ones:
+
+* ``executor="local"`` (default): a ``concurrent.futures.ProcessPoolExecutor`` with
+  the *spawn* start method and one fresh process per run (``max_tasks_per_child=1``),
+  at most ``workers`` at a time;
+* ``executor="ray"`` (``pip install "pbrl[ray]"``): each run is a Ray task
+  (``cpus_per_run`` CPUs) on a local Ray instance or the cluster at ``address``,
+  started through :class:`pbrl.synthesis.executor.RayExecutor`. The workers write
+  the run folders themselves, so on a multi-node cluster the sweep folder must be
+  on storage every node sees.
+
+A cell that fails — an invalid cell (its config does not check), an exception in
+training, a worker that dies — never stops the others; each is reported with its
+error in the :class:`SweepResult` and in ``<sweep>/sweep.json`` (rewritten as
+results arrive). A cell whose folder already holds a complete run is not trained
+again (re-running a sweep finishes the cells that failed, once their folders are
+removed). Two runs never share a folder: cells differ in (task, agent, seed), and
+each folder is created exclusively and locked while it trains
+(:mod:`pbrl.runs.folder`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from . import folder as F
+from .config import ConfigError, TrainConfig
+from .configfile import Experiment
+
+__all__ = ["CellResult", "EXECUTORS", "SweepResult", "check_cell", "plan", "run_cell", "run_sweep", "task_of"]
+
+EXECUTORS = ("local", "ray")
+SWEEP_FILE = "sweep.json"
+
+
+@dataclass
+class CellResult:
+    """What became of one cell of the grid.
+
+    ``status`` is ``ok``, ``failed`` (training raised or its worker died),
+    ``invalid`` (the config did not check; nothing was run) or ``exists`` (a
+    complete run was already in its folder).
+    """
+
+    index: int
+    task: str
+    agent: str
+    seed: int
+    status: str = "pending"
+    run_dir: str | None = None
+    error: str | None = None
+    final: dict[str, Any] | None = None
+    wall_clock: float | None = None
+    detail: str | None = field(default=None, repr=False)  # a traceback
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "exists")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class SweepResult:
+    sweep_dir: str
+    cells: list[CellResult]
+
+    @property
+    def failed(self) -> list[CellResult]:
+        return [c for c in self.cells if not c.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+# -- planning -----------------------------------------------------------------------
+
+
+def default_sweep_name() -> str:
+    return "sweep-" + F.default_name()
+
+
+def plan(
+    exp: Experiment,
+    sweep_dir: str,
+    seeds: Sequence[int] | None = None,
+    tasks: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+    name: str | None = None,
+) -> list[Any]:
+    """One run config per (task or dataset, seed), each with ``runs_dir=sweep_dir`` and one run name."""
+    if seeds is not None and len(set(seeds)) != len(list(seeds)):
+        raise ConfigError(f"seeds repeat a value: {list(seeds)}")
+    cells = exp.cells(seeds=seeds, tasks=tasks, datasets=datasets)
+    run_name = name or exp.config.name or os.path.basename(os.path.normpath(sweep_dir))
+    try:
+        F.check_name(run_name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for cell in cells:
+        cell.runs_dir = sweep_dir
+        cell.name = run_name
+    keys = [(getattr(c, "dataset", None) or c.env, c.seed) for c in cells]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("the grid lists a (task, seed) twice: check tasks/datasets and seeds for repeats")
+    return cells
+
+
+def _kind(config: Any) -> str:
+    return "online" if isinstance(config, TrainConfig) else "offline"
+
+
+def task_of(config: Any) -> str:
+    """What a cell runs on: its task (online) or its dataset (offline)."""
+    return config.env if isinstance(config, TrainConfig) else (config.dataset or str(config.env))
+
+
+# -- the work of one cell (runs in a worker process or a Ray task) ------------------
+
+
+def run_cell(job: dict[str, Any]) -> dict[str, Any]:
+    """Train one cell; never raises for the run's own failure (it comes back as ``status: failed``).
+
+    ``job``: ``{"kind": "online"|"offline", "config": <the config as a dict>}``.
+    """
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    start = time.time()
+    run_dir = None
+
+    def on_start(path: str) -> None:
+        nonlocal run_dir
+        run_dir = path
+
+    try:
+        if job["kind"] == "offline":
+            from .offline import OfflineTrainConfig, train
+
+            result = train(OfflineTrainConfig.from_dict(job["config"]), on_start=on_start)
+        else:
+            from .train import train
+
+            result = train(TrainConfig.from_dict(job["config"]), on_start=on_start)
+        return {"status": "ok", "run_dir": result.run_dir, "final": result.final, "wall_clock": time.time() - start}
+    except BaseException as exc:  # noqa: BLE001 - reported, not raised: one cell never stops a sweep
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return {
+            "status": "failed",
+            "run_dir": run_dir,
+            "error": f"{type(exc).__name__}: {exc}",
+            "detail": traceback.format_exc(limit=20),
+            "wall_clock": time.time() - start,
+        }
+
+
+# -- executors ----------------------------------------------------------------------
+
+
+def _run_local(jobs: list[tuple[int, dict]], workers: int, done: Callable[[int, dict], None]) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=ctx, max_tasks_per_child=1) as pool:
+        futures = {pool.submit(run_cell, job): index for index, job in jobs}
+        try:
+            for future in as_completed(futures):
+                index = futures[future]
+                try:
+                    outcome = future.result()
+                except BaseException as exc:  # noqa: BLE001 - the worker process died (BrokenProcessPool, ...)
+                    outcome = {"status": "failed", "error": f"worker process failed: {type(exc).__name__}: {exc}"}
+                done(index, outcome)
+        except KeyboardInterrupt:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _run_ray(jobs: list[tuple[int, dict]], address: str | None, cpus_per_run: float, done: Callable[[int, dict], None]) -> None:
+    from pbrl.synthesis.executor import RayExecutor
+
+    with RayExecutor(address=address, num_cpus=cpus_per_run) as executor:
+        ray = executor.ray
+        remote = ray.remote(num_cpus=cpus_per_run, max_retries=0)(run_cell)
+        pending = {remote.remote(job): index for index, job in jobs}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                index = pending.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - the Ray task or its worker died
+                    outcome = {"status": "failed", "error": f"Ray task failed: {type(exc).__name__}: {exc}"}
+                done(index, outcome)
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+# -- the sweep ----------------------------------------------------------------------
+
+
+def check_cell(config: Any) -> tuple[str, str | None, str | None]:
+    """(status, run folder, error) of a cell before any work: ``pending``, ``invalid`` or ``exists``."""
+    try:
+        cfg = config.resolve()["config"]  # every check, no side effects
+        path = F.run_path(cfg["runs_dir"], cfg["env"], cfg["agent"], cfg["name"], cfg["seed"])
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        return "invalid", None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - e.g. a dataset error: the cell is reported, the sweep goes on
+        return "invalid", None, f"{type(exc).__name__}: {exc}"
+    if not os.path.exists(path):
+        return "pending", path, None
+    try:
+        with open(os.path.join(path, F.SUMMARY), encoding="utf-8") as f:
+            if json.load(f).get("status") == "complete":
+                return "exists", path, None
+    except (OSError, ValueError):
+        pass
+    return "invalid", path, f"run folder {path} already holds an unfinished run: resume it with `pbrl train --resume {path}`, or delete it"
+
+
+def run_sweep(
+    cells: Sequence[Any],
+    sweep_dir: str,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    cpus_per_run: float = 1.0,
+    on_result: Callable[[CellResult], None] | None = None,
+    source: str | None = None,
+) -> SweepResult:
+    """Check every cell, then train the valid ones in parallel; see the module docstring.
+
+    Args:
+        cells: run configs (:func:`plan`), all with ``runs_dir == sweep_dir``.
+        sweep_dir: the sweep folder (created if missing).
+        executor: ``local`` or ``ray``.
+        workers: local runs at a time (default: the number of cores).
+        address: Ray cluster address (default: start a local Ray instance).
+        cpus_per_run: CPUs a Ray task asks for.
+        on_result: called with each cell as it finishes (or is found invalid / existing).
+        source: the config file, recorded in ``sweep.json``.
+
+    Raises:
+        ValueError: an unknown executor, or ``workers`` < 1.
+        ImportError: ``executor="ray"`` without Ray installed.
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ImportError('the Ray executor needs Ray: pip install "pbrl[ray]" (or pip install ray)') from None
+    results = [
+        CellResult(index=i, task=task_of(c), agent=c.agent, seed=c.seed) for i, c in enumerate(cells)
+    ]
+    os.makedirs(sweep_dir, exist_ok=True)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+    def save() -> None:
+        F.write_json(
+            os.path.join(sweep_dir, SWEEP_FILE),
+            {
+                "format": "pbrl.sweep",
+                "version": 1,
+                "source": source,
+                "executor": executor,
+                "started": started,
+                "cells": [dict(r.to_dict(), config=dataclasses.asdict(c)) for r, c in zip(results, cells)],
+            },
+        )
+
+    jobs = []
+    for i, config in enumerate(cells):
+        status, path, error = check_cell(config)
+        results[i].run_dir = path
+        if status == "pending":
+            job_config = dataclasses.asdict(config)
+            if executor == "ray":  # a Ray worker may not share our working directory
+                job_config["runs_dir"] = os.path.abspath(job_config["runs_dir"])
+                reward = job_config.get("reward")
+                if isinstance(reward, str) and reward.startswith("program:"):
+                    job_config["reward"] = "program:" + os.path.abspath(reward[len("program:"):])
+                if job_config.get("preferences"):
+                    job_config["preferences"] = os.path.abspath(job_config["preferences"])
+            jobs.append((i, {"kind": _kind(config), "config": job_config}))
+            continue
+        results[i].status, results[i].error = status, error
+        if on_result is not None:
+            on_result(results[i])
+    save()
+
+    def done(index: int, outcome: dict) -> None:
+        cell = results[index]
+        cell.status = outcome.get("status", "failed")
+        cell.run_dir = outcome.get("run_dir") or cell.run_dir
+        cell.error = outcome.get("error")
+        cell.detail = outcome.get("detail")
+        cell.final = outcome.get("final")
+        cell.wall_clock = outcome.get("wall_clock")
+        save()
+        if on_result is not None:
+            on_result(cell)
+
+    if jobs:
+        if executor == "local":
+            _run_local(jobs, workers or _cores(), done)
+        else:
+            _run_ray(jobs, address, cpus_per_run, done)
+    save()
+    return SweepResult(sweep_dir, results)
