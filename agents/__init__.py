@@ -1,6 +1,8 @@
 """pbrl's agents (installed as ``pbrl.agents``).
 
-Online: PPO and SAC (Stable-Baselines3 on pbrl's batched tasks). Importing this
+Online: PPO and SAC (Stable-Baselines3 on pbrl's batched tasks), and their
+preference-learning versions PrefPPO and PEBBLE (``--reward learned``; see
+``PREFERENCES.md``). Importing this
 package does not import torch; :func:`make_agent` imports the agent's module.
 """
 
@@ -12,6 +14,7 @@ from typing import Any, Mapping
 from .hyperparams import AGENTS, HyperparameterError, check_agent, resolve
 
 _ONLINE = {"ppo": ("ppo", "PPOAgent"), "sac": ("sac", "SACAgent")}
+_PREFERENCE = {"ppo": ("prefppo", "PrefPPOAgent"), "sac": ("pebble", "PEBBLEAgent")}
 
 
 def agent_class(agent: str):
@@ -25,4 +28,10 @@ def make_agent(agent: str, task: str, hyperparams: Mapping[str, Any], **kwargs: 
     return agent_class(agent)(task, hyperparams, **kwargs)
 
 
-__all__ = ["AGENTS", "HyperparameterError", "agent_class", "check_agent", "make_agent", "resolve"]
+def make_preference_agent(agent: str, task: str, hyperparams: Mapping[str, Any], **kwargs: Any):
+    """PrefPPO (``agent="ppo"``) or PEBBLE (``agent="sac"``): see :class:`~pbrl.agents.pebble.PEBBLEAgent`."""
+    module, name = _PREFERENCE[check_agent(agent)]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)(task, hyperparams, **kwargs)
+
+
+__all__ = ["AGENTS", "HyperparameterError", "agent_class", "check_agent", "make_agent", "make_preference_agent", "resolve"]

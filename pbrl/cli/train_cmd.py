@@ -89,6 +89,11 @@ def report_run(run_dir: str, runs_root: str, steps: tuple[str, int], wall_clock:
         table.add_row("dataset-normalized score", f"{final['dataset_normalized_score']:.1f}")
     if final.get("success_rate") is not None:
         table.add_row("success rate", f"{final['success_rate']:.2f}")
+    if final.get("feedback") is not None:  # --reward learned (PrefPPO / PEBBLE)
+        fb = final["feedback"]
+        table.add_row("labels / queries", f"{fb['labels']:,} / {fb['queries']:,} (budget {fb['feedback_budget']:,}, teacher {fb['teacher']})")
+        acc = fb.get("reward_model_accuracy")
+        table.add_row("reward-model accuracy", "n/a" if acc is None else f"{acc:.3f} (held-out, vs true-reward preferences)")
     Console().print(table)
     typer.echo(f"tensorboard --logdir {runs_root}")
     typer.echo(run_dir)
@@ -99,13 +104,18 @@ def _report(result, runs_root: str) -> None:
 
 
 def train(
+    ctx: typer.Context,
+    config_file: Optional[str] = typer.Argument(
+        None, metavar="[CONFIG]", help="An experiment config file (.toml/.yaml; see configs/README.md). Options given here win over it."
+    ),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="With CONFIG: override a key, key=value or table.key=value (repeatable)."),
     env: Optional[str] = typer.Option(None, "--env", help="Task id, e.g. pbrl/Hopper-v5 (see `pbrl envs`)."),
     agent: str = typer.Option("ppo", "--agent", help="Online agent: ppo or sac."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Env steps in all (default: the task's n_timesteps)."),
     seed: int = typer.Option(0, "--seed", help="Run seed."),
     num_envs: Optional[int] = typer.Option(None, "--num-envs", help="Sub-envs simulated together (default: per task)."),
     hp: Optional[List[str]] = typer.Option(None, "--hp", help="Hyperparameter override key=value (repeatable); see --list-hp."),
-    reward: str = typer.Option("true", "--reward", help="Training reward: 'true' or 'program:PATH' (trusted Python defining compute_reward)."),
+    reward: str = typer.Option("true", "--reward", help="Training reward: 'true', 'program:PATH' (trusted Python defining compute_reward), or 'learned' (PrefPPO with ppo, PEBBLE with sac; needs --teacher)."),
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Root folder of the runs."),
     name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the start time); folder <name>-s<seed>."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the run in this folder from its latest checkpoint."),
@@ -117,11 +127,17 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Offline agents (bc, iql, piql, cpl, oppo, ipl): the dataset id."),
     preferences: Optional[str] = typer.Option(None, "--preferences", help="Offline agents: a preference store labelled on the dataset."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="--reward learned: who labels the queries (oracle, noisy, mistake, skip, myopic, equal, ...)."),
+    feedback: Optional[int] = typer.Option(None, "--feedback", help="--reward learned: the label budget, queries asked in all (default 1000)."),
+    pref: Optional[List[str]] = typer.Option(None, "--pref", help="--reward learned: a preference-loop option key=value (repeatable), e.g. segment_length=50; see agents/PREFERENCES.md."),
 ) -> None:
     """Train PPO or SAC on a batched task, or an offline agent on a dataset; evaluates, checkpoints and logs to TensorBoard in a run folder."""
     os.environ.setdefault("MUJOCO_GL", "egl")
     from pbrl.agents.offline import is_offline_agent
     from pbrl.runs.offline import is_offline_run
+
+    if config_file is not None or set_:
+        return _train_from_file(ctx, config_file, set_ or [], quiet)
 
     if is_offline_agent(agent) or dataset or preferences or (resume is not None and is_offline_run(resume)):
         from .offline_cmd import train_offline
@@ -141,7 +157,8 @@ def train(
         return
     errors = (ConfigError, HyperparameterError, RunExistsError, RunLockedError, CheckpointError, FileNotFoundError)
     if resume is not None:
-        given = [flag for flag, value in (("--env", env), ("--hp", hp), ("--num-envs", num_envs), ("--name", name)) if value]
+        given = [flag for flag, value in (("--env", env), ("--hp", hp), ("--num-envs", num_envs), ("--name", name),
+                                          ("--teacher", teacher), ("--feedback", feedback), ("--pref", pref)) if value]
         if given:
             _fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
         from pbrl.runs.train import resume as resume_run
@@ -167,16 +184,29 @@ def train(
         return
     if env is None:
         _fail("--env is required (e.g. --env pbrl/Hopper-v5; `pbrl envs` lists the tasks)")
-    path = None
     try:
         overrides = parse_overrides(hp or [])
         config = TrainConfig(
             env=env, agent=agent, steps=steps, seed=seed, num_envs=num_envs, hp=overrides, reward=reward,
             runs_dir=runs_dir, name=name, device=device, eval_freq=eval_freq, eval_episodes=eval_episodes,
-            checkpoint_freq=checkpoint_freq,
+            checkpoint_freq=checkpoint_freq, teacher=teacher, feedback=feedback, pref=parse_overrides(pref or []),
         )
-        from pbrl.runs.train import prepare, train as train_run
+    except errors as exc:
+        _fail(str(exc))
+    _train_online(config, quiet)
 
+
+def _train_online(config, quiet: bool) -> None:
+    """Train a new online run from a ``TrainConfig`` (``pbrl train --env ...`` and ``pbrl train CONFIG``)."""
+    from pbrl.agents.checkpoint import CheckpointError
+    from pbrl.agents.hyperparams import HyperparameterError
+    from pbrl.runs.config import ConfigError
+    from pbrl.runs.folder import RunExistsError, RunLockedError
+    from pbrl.runs.train import prepare, train as train_run
+
+    errors = (ConfigError, HyperparameterError, RunExistsError, RunLockedError, CheckpointError, FileNotFoundError)
+    path = None
+    try:
         resolved, path = prepare(config)  # every check, before any work
         config.name = resolved["config"]["name"]
         total = resolved["config"]["steps"]
@@ -190,7 +220,63 @@ def train(
     except KeyboardInterrupt:
         err.print(f"interrupted; continue with: pbrl train --resume {path}" if path and os.path.isdir(path) else "interrupted")
         raise typer.Exit(130)
-    _report(result, runs_dir)
+    _report(result, config.runs_dir)
+
+
+#: ``pbrl train`` parameters that are not run-config keys
+_CONTROL_PARAMS = {"ctx", "config_file", "set_", "resume", "list_hp", "quiet"}
+
+
+def _given_options(ctx: typer.Context) -> dict:
+    """The options typed on the command line (not their defaults), as config keys; ``--hp`` parsed."""
+    from pbrl.agents.hyperparams import parse_overrides
+
+    given = {}
+    for name, value in ctx.params.items():
+        if name in _CONTROL_PARAMS:
+            continue
+        source = ctx.get_parameter_source(name)  # typer may vendor click: compare by name
+        if getattr(source, "name", None) not in ("COMMANDLINE", "ENVIRONMENT"):
+            continue
+        given[name] = parse_overrides(value or []) if name in ("hp", "pref") else value
+    return given
+
+
+def _train_from_file(ctx: typer.Context, config_file: Optional[str], sets: List[str], quiet: bool) -> None:
+    """``pbrl train CONFIG [--set key=value ...] [options]``: the options win over ``--set``, which wins over the file."""
+    from pbrl.agents.hyperparams import HyperparameterError
+    from pbrl.runs.config import ConfigError
+    from pbrl.runs.configfile import config_class, load_experiment
+
+    if config_file is None:
+        _fail("--set overrides a config file's keys: give the file too (pbrl train CONFIG --set key=value)")
+    if ctx.params.get("resume") is not None:
+        _fail("--resume continues a run with its saved config; drop CONFIG")
+    if ctx.params.get("list_hp"):
+        _fail("--list-hp lists an agent's hyperparameters; drop CONFIG")
+    try:
+        import dataclasses
+
+        from pbrl.runs.configfile import apply_sets, read_config_file
+
+        given = _given_options(ctx)
+        agent = given.get("agent", apply_sets(read_config_file(config_file), sets).get("agent", "ppo"))
+        fields = {f.name for f in dataclasses.fields(config_class(agent))}
+        unused = sorted(k for k in given if k not in fields)
+        if unused:
+            flags = ", ".join("--" + k.replace("_", "-") for k in unused)
+            raise ConfigError(f"{flags}: not an option of a {agent} run; drop it (or set the key in {config_file} / with --set)")
+        exp = load_experiment(config_file, sets, given)
+        config = exp.run_config()
+        exp.config = config
+        exp.resolve()  # every check, with the file named in the message
+    except (ConfigError, HyperparameterError) as exc:
+        _fail(str(exc))
+    if exp.offline:
+        from .offline_cmd import train_offline_config
+
+        return train_offline_config(config, quiet=quiet)
+    _train_online(config, quiet)
 
 
 def evaluate(

@@ -33,7 +33,8 @@ class TrainConfig:
         seed: run seed (training sub-env i is seeded ``seed + i``).
         num_envs: sub-envs (default: the hyperparameters' ``n_envs``).
         hp: hyperparameter overrides (see ``pbrl train --list-hp``).
-        reward: ``true`` or ``program:PATH``.
+        reward: ``true``, ``program:PATH``, or ``learned`` (PrefPPO with ppo, PEBBLE
+            with sac: a reward model trained online on a teacher's preferences).
         runs_dir: root of the run folders.
         name: run name (default: the start time); the folder is ``<name>-s<seed>``.
         device: torch device.
@@ -41,6 +42,14 @@ class TrainConfig:
         eval_episodes: episodes per evaluation.
         checkpoint_freq: env steps between checkpoints (default: steps / 10; 0 = only at the end).
         env_kwargs: task keyword arguments (e.g. ``ctrl_cost_weight``).
+        teacher: with ``reward = "learned"``: who labels the queries, a teacher preset
+            (``oracle``, ``noisy``, ``mistake``, ``skip``, ``myopic``, ``equal``) or any
+            registered teacher name.
+        feedback: with ``reward = "learned"``: the label budget, queries asked in all
+            (default 1000).
+        pref: with ``reward = "learned"``: preference-loop options (segment length,
+            queries per round, interval, ensemble size, ...; see
+            ``pbrl.agents.prefconfig.SCHEMA``).
     """
 
     env: str = "pbrl/HalfCheetah-v5"
@@ -57,6 +66,9 @@ class TrainConfig:
     eval_episodes: int = 10
     checkpoint_freq: int | None = None
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    teacher: str | None = None
+    feedback: int | None = None
+    pref: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
@@ -92,7 +104,11 @@ class TrainConfig:
         integer("eval_freq", self.eval_freq, 0)
         integer("eval_episodes", self.eval_episodes, 1, optional=False)
         integer("checkpoint_freq", self.checkpoint_freq, 0)
-        for name in ("hp", "env_kwargs"):
+        if self.teacher is not None and not isinstance(self.teacher, str):
+            raise ConfigError(f"teacher must be a string, got {self.teacher!r}")
+        if self.feedback is not None and (isinstance(self.feedback, bool) or not isinstance(self.feedback, int) or self.feedback < 1):
+            raise ConfigError(f"feedback (the label budget) must be an integer >= 1, got {self.feedback!r}")
+        for name in ("hp", "env_kwargs", "pref"):
             if not isinstance(getattr(self, name), Mapping):
                 raise ConfigError(f"{name} must be a table/mapping, got {getattr(self, name)!r}")
         if self.name is not None:
@@ -144,12 +160,19 @@ class TrainConfig:
             hp = resolve(self.agent, self.env, overrides)
         except HyperparameterError as exc:
             raise ConfigError(str(exc)) from None
-        from pbrl.rewards.source import make_reward_source
+        preference = None
+        if self.reward == "learned":
+            reward, preference = self._check_preferences()
+        else:
+            if self.teacher is not None or self.feedback is not None or self.pref:
+                given = [k for k, v in (("teacher", self.teacher), ("feedback", self.feedback), ("pref", self.pref)) if v]
+                raise ConfigError(f"{', '.join(given)} only apply to reward 'learned' (the reward here is {self.reward!r})")
+            from pbrl.rewards.source import make_reward_source
 
-        try:
-            reward = make_reward_source(self.reward).describe()
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"reward: {exc}") from None
+            try:
+                reward = make_reward_source(self.reward).describe()
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"reward: {exc}; or 'learned' (PrefPPO / PEBBLE, with a teacher)") from None
         self._check_device()
         steps = self.steps if self.steps is not None else hp["n_timesteps"]
         resolved = self.to_dict()
@@ -160,7 +183,35 @@ class TrainConfig:
             eval_freq=int(self.eval_freq if self.eval_freq is not None else max(steps // 20, 1)),
             checkpoint_freq=int(self.checkpoint_freq if self.checkpoint_freq is not None else max(steps // 10, 1)),
         )
-        return {"config": resolved, "hyperparams": hp, "reward": reward}
+        if self.reward == "learned":
+            resolved["feedback"] = int(self.feedback if self.feedback is not None else reward["feedback"])
+        out = {"config": resolved, "hyperparams": hp, "reward": reward}
+        if preference is not None:
+            out["preference"] = preference
+        return out
+
+    def _check_preferences(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Reward ``learned``: the teacher, the budget and the preference options."""
+        from pbrl.agents.prefconfig import DEFAULT_FEEDBACK, PreferenceOptionError, resolve_preference_options
+        from pbrl.teachers import TEACHERS
+
+        if self.teacher is None:
+            raise ConfigError(
+                "reward 'learned' needs a teacher to label the queries (--teacher NAME; "
+                f"teachers: {', '.join(sorted(TEACHERS))})"
+            )
+        if self.teacher not in TEACHERS:
+            close = difflib.get_close_matches(self.teacher, sorted(TEACHERS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown teacher {self.teacher!r}{hint}; teachers: {', '.join(sorted(TEACHERS))}")
+        feedback = DEFAULT_FEEDBACK if self.feedback is None else self.feedback
+        try:
+            preference = resolve_preference_options(self.agent, self.pref, feedback)
+        except PreferenceOptionError as exc:
+            raise ConfigError(str(exc)) from None
+        algorithm = {"ppo": "prefppo", "sac": "pebble"}[self.agent]
+        reward = {"kind": "learned", "algorithm": algorithm, "teacher": self.teacher, "feedback": feedback}
+        return reward, preference
 
 
 __all__ = ["AGENTS", "ConfigError", "TrainConfig"]

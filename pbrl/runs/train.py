@@ -24,6 +24,8 @@ from .config import ConfigError, TrainConfig
 from .metrics import truncate_metrics
 
 Progress = Callable[[int, dict], None]
+#: final metrics of a --reward learned run shown next to the hyperparameters
+_PREFERENCE_METRICS = ("reward_model/accuracy", "reward_model/correlation", "feedback/labels", "feedback/queries")
 
 
 @dataclass
@@ -37,11 +39,28 @@ class RunResult:
     resumed_from: int | None = None
 
 
-def _make_agent(resolved: dict):
+def _make_agent(resolved: dict, run_dir: str):
     from pbrl.agents import make_agent
     from pbrl.rewards.source import make_reward_source
 
     cfg = resolved["config"]
+    if cfg["reward"] == "learned":  # PrefPPO (ppo) / PEBBLE (sac): labels go to the run's preference store
+        from pbrl.agents import make_preference_agent
+        from pbrl.agents.preference_loop import STORE_NAME
+
+        return make_preference_agent(
+            cfg["agent"],
+            cfg["env"],
+            resolved["hyperparams"],
+            preference=resolved["preference"],
+            teacher=cfg["teacher"],
+            feedback=resolved["reward"]["feedback"],
+            store_path=os.path.join(run_dir, STORE_NAME),
+            seed=cfg["seed"],
+            device=cfg["device"],
+            env_kwargs=cfg["env_kwargs"],
+            run_id=os.path.basename(os.path.normpath(run_dir)),
+        )
     return make_agent(
         cfg["agent"],
         cfg["env"],
@@ -92,6 +111,7 @@ def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_s
         progress=progress,
         on_eval=lambda result: _write_summary(run_dir, "running", agent, wall(), callback.latest),
     )
+    loop = getattr(agent, "preference_loop", None)  # --reward learned: PrefPPO / PEBBLE run it in learn()
     try:
         try:
             agent.learn(cfg["steps"], callback=callback)
@@ -103,8 +123,15 @@ def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_s
         final = callback.evaluate()
         checkpoint()
         metrics = {k: v for k, v in callback.latest.items() if k.startswith(("eval/", "rollout/"))}
-        log_hparams(logger, agent.num_timesteps, flat_hparams(cfg, resolved["hyperparams"]), metrics)
+        hparams = flat_hparams(cfg, resolved["hyperparams"])
         final_dict = final.to_dict()
+        if loop is not None:
+            loop.save_reward_model(run_dir)
+            metrics.update({k: v for k, v in loop.last_metrics.items() if k in _PREFERENCE_METRICS})
+            hparams.update({"teacher": cfg["teacher"], "feedback": resolved["reward"]["feedback"]})
+            hparams.update({f"pref/{k}": v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in resolved["preference"].items()})
+            final_dict["feedback"] = loop.summary()
+        log_hparams(logger, agent.num_timesteps, hparams, metrics)
         _write_summary(run_dir, "complete", agent, wall(), callback.latest, final_dict)
     finally:
         logger.close()
@@ -125,7 +152,7 @@ def prepare(config: TrainConfig) -> tuple[dict, str]:
 def train(config: TrainConfig, progress: Progress | None = None, on_start: Callable[[str], None] | None = None) -> RunResult:
     """Train a new run; raises :class:`ConfigError` / :class:`RunExistsError` before any work."""
     resolved, path = prepare(config)
-    agent = _make_agent(resolved)  # builds env and model: fails before the folder exists
+    agent = _make_agent(resolved, path)  # builds env and model: fails before the folder exists
     try:
         F.create_run_dir(path)
     except BaseException:
@@ -164,10 +191,14 @@ def resume(run_dir: str, steps: int | None = None, progress: Progress | None = N
 
     try:
         check_hyperparams(cfg["agent"], resolved["hyperparams"], where="saved hyperparameter")
+        if cfg.get("reward") == "learned":
+            from pbrl.agents.prefconfig import resolve_preference_options
+
+            resolve_preference_options(cfg["agent"], resolved["preference"], resolved["reward"]["feedback"])
     except HyperparameterError as exc:
         raise ConfigError(str(exc)) from None
     with F.RunLock(run_dir):
-        agent = _make_agent(resolved)
+        agent = _make_agent(resolved, run_dir)
         try:
             folder = checkpoint_folder(run_dir)
         except CheckpointError:

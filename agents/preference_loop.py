@@ -1,0 +1,491 @@
+"""The online preference loop shared by PrefPPO and PEBBLE.
+
+:class:`PreferenceLoop` is a Stable-Baselines3 callback owned by a preference agent
+(``prefppo.py``, ``pebble.py``). It
+
+1. records every vector step into a :class:`~pbrl.preferences.TrajectoryBuffer`
+   through the reward wrapper's transition hook — observations, actions, true
+   rewards and reward terms, the task card's named quantities and (for clips a
+   person can watch) the ``qpos``/``qvel`` each action was taken in — N sub-envs at
+   once, no per-env Python loop;
+2. every ``interval`` env steps (from ``unsup_steps`` on) runs a feedback round:
+   samples a candidate pool of segment pairs, picks ``queries_per_round`` of them with
+   a :class:`~pbrl.preferences.QuerySelector` (B-Pref's methods; the first round
+   uniform), writes the pairs to the run's :class:`~pbrl.preferences.PreferenceStore`
+   (committed before the teacher is asked), asks the teacher, writes the labels
+   (committed before anything is trained on them);
+3. retrains the :class:`~pbrl.rewards.ensemble.RewardEnsemble` on *every* label in
+   the store (the store is the source of truth), and swaps the agent's reward source
+   for the new model (mean, mean − k·std or min over members);
+4. logs ``feedback/labels``, ``feedback/queries``, ``reward_model/accuracy``
+   (held-out: fresh pairs of recent segments labelled by the true reward, never
+   trained on), ``reward_model/correlation`` (Pearson of learned and true per-step
+   rewards on those segments), ``reward_model/query_accuracy`` (the previous model
+   on the round's new labels, before training on them) and the update's
+   ``reward_model/train_accuracy``, ``loss``, ``epochs``.
+
+The loop stops asking when the feedback budget (queries asked, counted in the store)
+is spent; training goes on with the last reward model.
+
+Resume: the agent's checkpoint holds the reward model's weights and optimiser, the
+selector's and sampler's generators, the round counters and the trajectory buffer.
+On (re)start the loop reopens the store, answers queries left open by a kill (with
+a synchronous teacher), and, if the store holds labels the checkpointed model was
+not trained on, retrains on all of them before the first step — a label committed
+before a kill is never lost.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+
+from pbrl.datasets.collect import qpos_qvel
+from pbrl.preferences import EmptyPreferencesError, PreferenceStore, QuerySelector, SegmentBatch, SegmentSampler, TrajectoryBuffer
+from pbrl.preferences.queries import pair_features
+from pbrl.rewards.ensemble import RewardEnsemble
+from pbrl.rewards.metrics import pearson_correlation, preference_accuracy
+from pbrl.rewards.source import RewardSource
+
+STORE_NAME = "preferences.sqlite"
+REWARD_MODEL_DIR = "reward_model"
+_TRAJ_PREFIX = "traj/"
+
+
+class ZeroReward(RewardSource):
+    """Reward 0 for every transition: what an agent trains on before its first reward model."""
+
+    name = "zero"
+
+    def compute(self, obs, action, next_obs, info):
+        return np.zeros(len(obs))
+
+
+class RunningStd:
+    """Running mean and variance of a scalar stream (Chan et al.'s parallel update).
+
+    Args:
+        epsilon: initial pseudo-count (as SB3's ``RunningMeanStd``).
+    """
+
+    def __init__(self, epsilon: float = 1e-4):
+        self.mean, self.var, self.count = 0.0, 1.0, float(epsilon)
+
+    def update(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if x.size == 0:
+            return
+        b_mean, b_var, b_count = float(x.mean()), float(x.var()), float(x.size)
+        delta = b_mean - self.mean
+        total = self.count + b_count
+        self.mean += delta * b_count / total
+        m2 = self.var * self.count + b_var * b_count + delta**2 * self.count * b_count / total
+        self.var, self.count = m2 / total, total
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.var) + 1e-8
+
+    def state_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "var": self.var, "count": self.count}
+
+    def load_state_dict(self, state: Mapping[str, float]) -> None:
+        self.mean, self.var, self.count = float(state["mean"]), float(state["var"]), float(state["count"])
+
+
+def knn_state_entropy(states: torch.Tensor, k: int) -> torch.Tensor:
+    """PEBBLE's particle estimate of state entropy, within one batch.
+
+    Args:
+        states: ``(B, d)`` states (B > k).
+        k: the neighbour whose distance is taken (the state itself, at distance 0, is not counted).
+
+    Returns:
+        ``(B,)`` distance of each state to its k-th nearest neighbour in the batch.
+    """
+    dist = torch.cdist(states, states)
+    return dist.kthvalue(min(int(k) + 1, states.shape[0]), dim=1).values
+
+
+class PreferenceLoop(BaseCallback):
+    """Feedback rounds, reward-model updates and reward swaps during SB3 training.
+
+    Args:
+        agent: the preference agent (a PrefPPO or PEBBLE agent) whose env and model the
+            loop serves; it calls ``agent.on_reward_update(source, first)`` after every
+            reward-model update (PEBBLE relabels its replay buffer there).
+        options: resolved preference options (``pbrl.agents.prefconfig.resolve_preference_options``).
+        teacher: teacher preset or registered teacher name (``oracle``, ``noisy``, ...).
+        feedback: the label budget: queries asked in all, counted in the store.
+        store_path: the run's preference store (SQLite); opened when training starts.
+        seed: seeds the selector, sampler, reward models and teacher.
+        run_id: source id of the recorded segments (the run folder's name).
+        teacher_kwargs: extra keyword arguments for the teacher.
+        verbose: SB3 callback verbosity.
+
+    Attributes:
+        model_ready: a reward model has been trained (the agent trains on it).
+        last_metrics: the latest ``reward_model/*`` and ``feedback/*`` values.
+    """
+
+    def __init__(
+        self,
+        agent: Any,
+        options: Mapping[str, Any],
+        teacher: str,
+        feedback: int,
+        store_path: str,
+        *,
+        seed: int = 0,
+        run_id: str = "run",
+        teacher_kwargs: Mapping[str, Any] | None = None,
+        verbose: int = 0,
+    ):
+        super().__init__(verbose)
+        self.agent = agent
+        self.opt = dict(options)
+        self.feedback = int(feedback)
+        self.store_path = store_path
+        self.seed = int(seed)
+        self.teacher_name = teacher
+        self._teacher_kwargs = dict(teacher_kwargs or {})
+        if teacher == "human":  # people answer in the labeling app serving this run's store
+            self._teacher_kwargs.setdefault("store", store_path)
+        # the human teacher opens the store, which exists only once the run folder does: made at training start
+        self.teacher = self._make_teacher(0) if teacher != "human" else None
+        seeds = np.random.SeedSequence([self.seed, 0x9BEF]).spawn(3)
+        self.buffer = TrajectoryBuffer(capacity=int(self.opt["buffer_steps"]), autoreset_mode="same_step", source_id=run_id, extras=())
+        self.sampler = SegmentSampler(self.buffer, horizon=int(self.opt["segment_length"]), seed=np.random.default_rng(seeds[0]))
+        self.heldout_sampler = SegmentSampler(self.buffer, horizon=int(self.opt["segment_length"]), seed=np.random.default_rng(seeds[1]))
+        self.selector = QuerySelector(
+            self.opt["selection"], int(self.opt["queries_per_round"]), large_batch=int(self.opt["large_batch"]), seed=np.random.default_rng(seeds[2])
+        )
+        obs_dim = int(agent.env.observation_space.shape[0])
+        act_dim = int(agent.env.action_space.shape[0])
+        self.reward_model = RewardEnsemble(
+            obs_dim,
+            act_dim,
+            n_members=int(self.opt["ensemble_size"]),
+            hidden_sizes=tuple(self.opt["reward_hidden"]),
+            segment_score=self.opt["segment_score"],
+            lr=float(self.opt["reward_lr"]),
+            batch_size=int(self.opt["reward_batch_size"]),
+            max_epochs=int(self.opt["reward_epochs"]),
+            target_accuracy=float(self.opt["target_accuracy"]),
+            device=agent.device,
+            seed=self.seed,
+        )
+        self.model_ready = False
+        self.labels_fitted = 0
+        self.rounds = 0
+        self.next_round = int(self.opt["unsup_steps"])
+        self.last_metrics: dict[str, float] = {}
+        self.store: PreferenceStore | None = None
+        self._base_env = agent.reward_env.venv.env  # the pbrl BatchedMujocoEnv (qpos/qvel)
+        self._quantities = tuple(agent.card.quantities)
+        self._state: tuple[np.ndarray, np.ndarray] | None = None
+        self._started = False
+        self._asked = 0
+        agent.reward_env.add_transition_hook(self._record)
+
+    def _make_teacher(self, rounds: int):
+        from pbrl.teachers import make_teacher
+
+        # a resumed run's teacher gets a fresh stream (seeded by the rounds done), not a replay of the first one
+        seed = int(np.random.SeedSequence([self.seed, 0x7EAC, rounds]).generate_state(1)[0])
+        return make_teacher(self.teacher_name, card=self.agent.card, seed=seed, **self._teacher_kwargs)
+
+    # -- recording (vectorised: one call per vector step) ---------------------------
+
+    def _record(self, t) -> None:
+        extras = {name: t.info[name] for name in self._quantities if name in t.info}
+        if self.opt["record_states"]:
+            if self._state is None:  # training started elsewhere (e.g. a bare model.learn)
+                self._state = qpos_qvel(self._base_env)
+            extras["qpos"], extras["qvel"] = self._state
+        self.buffer.add(
+            t.obs,
+            t.action,
+            t.true_reward,
+            t.terminated,
+            t.done & ~t.terminated,
+            reward_terms=t.info.get("reward_terms", {}),
+            extras=extras,
+        )
+        if self.opt["record_states"]:
+            # the state the *next* actions are chosen in (sub-envs that ended are already reset)
+            self._state = qpos_qvel(self._base_env)
+
+    # -- SB3 callback hooks -----------------------------------------------------------
+
+    def _on_training_start(self) -> None:
+        if self.opt["record_states"]:
+            self._state = qpos_qvel(self._base_env)
+        if self.store is None:
+            self.store = PreferenceStore(self.store_path)
+            self.store.set_info("task", self.agent.task)
+        if self.teacher is None:
+            self.teacher = self._make_teacher(self.rounds)
+        if not self._started:
+            self._started = True
+            self._catch_up()
+        self.queries_asked()
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_start(self) -> None:
+        # PPO: between rollouts, so a rollout never mixes two reward models;
+        # SAC: every train_freq vector steps.
+        now = self.model.num_timesteps
+        if now >= self.next_round and self._asked < self.feedback:
+            if self.run_round():
+                self.next_round = now + int(self.opt["interval"])
+
+    # -- the feedback round -----------------------------------------------------------
+
+    def queries_asked(self) -> int:
+        """Queries in the store (asked so far, answered or not)."""
+        self._asked = int(self.store.summary()["queries"]) if self.store is not None else 0
+        return self._asked
+
+    def round_size(self) -> int:
+        """Queries to ask this round: the schedule's number, within the remaining budget."""
+        base = int(self.opt["queries_per_round"])
+        if self.opt["schedule"] == "linear_decay":
+            total = max(int(getattr(self.model, "_total_timesteps", 0) or 0), 1)
+            base = max(1, int(round(base * max(0.0, 1.0 - self.model.num_timesteps / total))))
+        return max(0, min(base, self.feedback - self.queries_asked()))
+
+    def ensemble_probabilities(self, first: SegmentBatch, second: SegmentBatch) -> np.ndarray:
+        """``(members, n)`` P(σ² ≻ σ¹) of each reward model (query selection's ensemble)."""
+        return self.reward_model.predict_proba((first.obs, second.obs), (first.actions, second.actions), mask=(first.mask, second.mask))
+
+    def run_round(self) -> bool:
+        """Ask, store, label, retrain, swap. False (nothing done) if no episode has finished yet."""
+        n = self.round_size()
+        if n <= 0:
+            return True
+        if self.buffer.num_episodes < 2:
+            return False  # nothing to cut segments from yet: retry at the next rollout
+        t0 = time.perf_counter()
+        method = self.selector.method
+        if self.selector.rounds > 0 and method != "uniform" and not self.model_ready:
+            first, second = self.sampler.sample_pairs(n)  # no model yet (every label skipped): uniform
+            self.selector.rounds += 1
+        else:
+            labelled = None
+            if method.startswith("kcenter") and self.labels_fitted:
+                data = self.store.labelled_pairs()
+                labelled = pair_features(data.first, data.second)
+            first, second = self.selector.select(
+                self.sampler, ensemble=self.ensemble_probabilities if self.model_ready else None, labelled=labelled, n=n
+            )
+        query_ids = self.store.add_pairs(first, second, meta={"round": self.rounds, "step": self.model.num_timesteps, "method": method})
+        self.teacher.set_recent_returns(self.buffer.recent_returns(10))
+        labels = self.teacher.label(first, second, query_ids=query_ids)
+        self.store.add_labels(query_ids, labels)  # committed before any training on them
+        self._asked += n
+        metrics: dict[str, float] = {}
+        if self.model_ready and labels.answered.any():
+            probs = self.ensemble_probabilities(first[labels.answered], second[labels.answered])
+            metrics["reward_model/query_accuracy"] = preference_accuracy(probs, labels.values[labels.answered])
+        self.rounds += 1
+        self.update_reward_model(metrics)
+        metrics["feedback/round_seconds"] = time.perf_counter() - t0
+        self._log(metrics)
+        return True
+
+    def update_reward_model(self, metrics: dict[str, float] | None = None) -> bool:
+        """Retrain on every label in the store and swap the agent's reward; False if there is none."""
+        metrics = {} if metrics is None else metrics
+        try:
+            data = self.store.labelled_pairs()
+        except EmptyPreferencesError:
+            return False
+        result = self.reward_model.fit(
+            (data.first.obs, data.second.obs),
+            (data.first.actions, data.second.actions),
+            data.labels,
+            mask=(data.first.mask, data.second.mask),
+        )
+        self.labels_fitted = len(data)
+        first = not self.model_ready
+        self.model_ready = True
+        source = self.reward_source()
+        self.agent.set_reward_source(source)
+        self.agent.on_reward_update(source, first=first)
+        metrics.update(
+            {
+                "reward_model/train_accuracy": result.train_accuracy,
+                "reward_model/loss": result.loss,
+                "reward_model/epochs": float(result.epochs),
+                "reward_model/fit_seconds": result.seconds,
+            }
+        )
+        metrics.update(self.heldout_metrics())
+        return True
+
+    def reward_source(self) -> RewardSource:
+        """The agent's training reward from the current reward model."""
+        return self.reward_model.as_reward_source(self.opt["aggregate"], float(self.opt["aggregate_k"]))
+
+    def heldout_metrics(self) -> dict[str, float]:
+        """Accuracy on fresh pairs labelled by the true return, and per-step reward correlation."""
+        n = int(self.opt["heldout_pairs"])
+        if n <= 0 or not self.model_ready or self.buffer.num_episodes == 0:
+            return {}
+        first, second = self.heldout_sampler.sample_pairs(n)
+        r1, r2 = first.returns, second.returns
+        truth = np.where(np.isclose(r1, r2), 0.5, (r2 > r1).astype(np.float64))
+        out = {}
+        acc = preference_accuracy(self.ensemble_probabilities(first, second), truth)
+        if not math.isnan(acc):
+            out["reward_model/accuracy"] = acc
+        both = SegmentBatch.concatenate([first, second])
+        mask = both.mask.reshape(-1)
+        obs = both.obs.reshape(-1, both.obs_dim)[mask]
+        act = both.actions.reshape(-1, both.act_dim)[mask]
+        learned = self.reward_model.reward(obs, act, aggregate=self.opt["aggregate"], k=float(self.opt["aggregate_k"]))
+        true = both.rewards.reshape(-1)[mask]
+        if true.std() > 0 and learned.std() > 0:
+            out["reward_model/correlation"] = pearson_correlation(learned, true)
+        return out
+
+    def _catch_up(self) -> None:
+        """On (re)start: answer queries a kill left open, retrain on labels the model has not seen."""
+        if not self.teacher.asynchronous:
+            open_ids = self.store.open_queries()
+            if open_ids.size:
+                first, second = self.store.get_pairs(open_ids)
+                self.teacher.set_recent_returns(self.buffer.recent_returns(10))
+                try:
+                    labels = self.teacher.label(first, second, query_ids=open_ids)
+                except ValueError:  # e.g. a skip/equal teacher without recent returns: they stay open
+                    labels = None
+                if labels is not None:
+                    self.store.add_labels(open_ids, labels)
+        labels = int(self.store.summary()["labels"])
+        metrics: dict[str, float] = {}
+        if labels != self.labels_fitted:
+            self.update_reward_model(metrics)
+        elif self.model_ready:
+            self.agent.set_reward_source(self.reward_source())  # the checkpointed model; buffer already relabelled
+        if labels or self.queries_asked():
+            self._log(metrics)
+
+    def _log(self, metrics: Mapping[str, float]) -> None:
+        summary = self.store.summary()
+        values = dict(metrics)
+        values["feedback/labels"] = float(summary["labels"])
+        values["feedback/queries"] = float(summary["queries"])
+        values["feedback/skips"] = float(summary["skips"])
+        values["feedback/rounds"] = float(self.rounds)
+        self.last_metrics.update(values)
+        if getattr(self, "model", None) is not None:
+            for key, value in values.items():
+                self.logger.record(key, value)
+            self.logger.dump(step=self.model.num_timesteps)
+
+    # -- summary, checkpoints ----------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """End-of-run figures: labels used, queries asked, the reward model's latest accuracy."""
+        counts = self.store.summary() if self.store is not None else {"labels": 0, "queries": 0, "skips": 0}
+        return {
+            "teacher": self.teacher_name,
+            "feedback_budget": self.feedback,
+            "labels": int(counts["labels"]),
+            "queries": int(counts["queries"]),
+            "skips": int(counts["skips"]),
+            "feedback_rounds": self.rounds,
+            "reward_model_accuracy": self.last_metrics.get("reward_model/accuracy"),
+            "reward_model_correlation": self.last_metrics.get("reward_model/correlation"),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-ready loop state for a checkpoint (weights and the buffer go elsewhere)."""
+        return {
+            "model_ready": self.model_ready,
+            "labels_fitted": self.labels_fitted,
+            "rounds": self.rounds,
+            "next_round": self.next_round,
+            "selector": self.selector.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "last_metrics": self.last_metrics,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model_ready = bool(state["model_ready"])
+        self.labels_fitted = int(state["labels_fitted"])
+        self.rounds = int(state["rounds"])
+        self.next_round = int(state["next_round"])
+        self.selector.load_state_dict(state["selector"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.last_metrics = dict(state.get("last_metrics", {}))
+        if self.rounds:
+            self.teacher = self._make_teacher(self.rounds)
+
+    def torch_state(self) -> dict[str, Any]:
+        return {"reward_model": self.reward_model.state_dicts()}
+
+    def load_torch_state(self, weights: Mapping[str, Any]) -> None:
+        if "reward_model" in weights:
+            self.reward_model.load_state_dicts(weights["reward_model"])
+
+    def array_state(self) -> dict[str, np.ndarray]:
+        """The trajectory buffer as ``traj/``-prefixed arrays (``TrajectoryBuffer.save``'s own format)."""
+        if self.buffer.num_envs is None:
+            return {}
+        fd, path = tempfile.mkstemp(suffix=".npz")
+        os.close(fd)
+        try:
+            self.buffer.save(path)
+            with np.load(path, allow_pickle=False) as z:
+                return {_TRAJ_PREFIX + k: z[k] for k in z.files}
+        finally:
+            os.unlink(path)
+
+    def load_array_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        mine = {k[len(_TRAJ_PREFIX):]: v for k, v in arrays.items() if k.startswith(_TRAJ_PREFIX)}
+        if not mine:
+            return
+        fd, path = tempfile.mkstemp(suffix=".npz")
+        os.close(fd)
+        try:
+            np.savez(path, **mine)
+            buffer = TrajectoryBuffer.load(path)
+        finally:
+            os.unlink(path)
+        buffer.end_episodes()  # episodes in flight at checkpoint time are not resumed
+        self.buffer = buffer
+        self.sampler.buffer = buffer
+        self.heldout_sampler.buffer = buffer
+
+    def save_reward_model(self, run_dir: str) -> str | None:
+        """Write the reward model to ``<run>/reward_model`` (``pbrl.rewards.persist`` format)."""
+        if not self.model_ready:
+            return None
+        return self.reward_model.save(os.path.join(run_dir, REWARD_MODEL_DIR))
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+
+def split_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(the agent's own arrays, the loop's ``traj/`` arrays) of a checkpoint."""
+    own = {k: v for k, v in arrays.items() if not k.startswith(_TRAJ_PREFIX)}
+    loop = {k: v for k, v in arrays.items() if k.startswith(_TRAJ_PREFIX)}
+    return own, loop
+
+
+__all__ = ["PreferenceLoop", "REWARD_MODEL_DIR", "RunningStd", "STORE_NAME", "ZeroReward", "knn_state_entropy", "split_arrays"]
