@@ -119,7 +119,7 @@ def test_reward_program_file(tmp_path):
     )
     source = make_reward_source(f"program:{path}")
     assert isinstance(source, RewardProgram)
-    assert source.describe()["sha256"] and source.describe()["kind"] == "program"
+    assert source.describe()["sha256"] and source.describe()["kind"] == "program" and source.describe()["checked"]
     info = {"x_velocity": np.array([1.0, -2.0])}
     r = source(np.zeros((2, 17)), np.zeros((2, 6)), np.zeros((2, 17)), info)
     np.testing.assert_allclose(r, [-1.0, 2.0])
@@ -142,6 +142,30 @@ def test_bad_reward_programs_fail_clearly(tmp_path, text, message):
     with pytest.raises(ValueError, match=message):
         source = RewardProgram(path)
         source(np.zeros((2, 17)), np.zeros((2, 6)), np.zeros((2, 17)), {})
+
+
+def test_reward_programs_are_statically_checked_unless_trusted(tmp_path, monkeypatch):
+    # pbrl's design: a reward program is untrusted (it may come from `pbrl synthesize`)
+    path = tmp_path / "hostile.py"
+    marker = tmp_path / "PWNED"
+    path.write_text(f"import os\nos.system('touch {marker}')\n"
+                    "def compute_reward(obs, action, next_obs, info):\n    return info['x_velocity'], {}\n")
+    with pytest.raises(ValueError, match=r"refused by the static check.*import 'os'"):
+        make_reward_source(f"program:{path}")
+    assert not marker.exists()
+    sneaky = tmp_path / "sneaky.py"     # passes no check: dunders reach os through object graphs
+    sneaky.write_text("def compute_reward(obs, action, next_obs, info):\n"
+                      "    return ().__class__.__base__.__subclasses__(), {}\n")
+    with pytest.raises(ValueError, match="attributes starting with '_'"):
+        RewardProgram(sneaky)
+    own = tmp_path / "own.py"           # your own code needing more than numpy: declare it trusted
+    own.write_text("import statistics\n\ndef compute_reward(obs, action, next_obs, info):\n"
+                   "    return info['x_velocity'] * statistics.mean([1, 1]), {}\n")
+    with pytest.raises(ValueError, match="trusted-program:"):
+        make_reward_source(f"program:{own}")
+    source = make_reward_source(f"trusted-program:{own}")
+    assert source.describe()["checked"] is False
+    np.testing.assert_allclose(source(np.zeros((1, 17)), np.zeros((1, 6)), np.zeros((1, 17)), {"x_velocity": np.ones(1)}), [1.0])
 
 
 def test_bad_reward_specs():

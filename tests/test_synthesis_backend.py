@@ -172,3 +172,14 @@ def test_ledger_file_and_reload(tmp_path, key):
     again = TokenLedger.load(str(path))
     assert [e["status"] for e in again.entries] == ["rate_limit", "ok"]
     assert again.totals()["cost_usd"] is None  # no prices given
+
+
+def test_no_test_reaches_the_network(key):
+    # tests/conftest.py refuses connections that would leave the machine in these modules
+    import socket
+
+    with pytest.raises(OSError, match="must not reach the network"):
+        socket.create_connection(("192.0.2.1", 443), timeout=0.5)   # TEST-NET-1: never routed
+    backend = OpenAIBackend("m", base_url="http://192.0.2.1:9/v1", api_key_env="PBRL_TEST_LLM_KEY", max_retries=0, timeout=1.0)
+    with pytest.raises(BackendRetriesExhausted, match="connection"):
+        backend.complete(MESSAGES, 1)

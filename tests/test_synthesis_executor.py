@@ -24,11 +24,19 @@ def test_local_executor_keeps_order():
         make_executor("dask")
 
 
+#: the sandbox with its static check switched off (a testing switch), so the hostile program reaches the worker
+NO_STATIC = {"static_check": False}
+
+
 def test_local_executor_runs_probe_jobs_in_parallel():
-    jobs = [ProbeJob(str(i), "pbrl/Reacher-v5", src, steps=8, num_envs=2) for i, src in enumerate([PROGRAM.replace("x_velocity", "distance"), HOSTILE])]
-    first, second = make_executor("local", 2).map(run_probe_job, jobs)
+    jobs = [ProbeJob("0", "pbrl/Reacher-v5", PROGRAM.replace("x_velocity", "distance"), steps=8, num_envs=2),
+            ProbeJob("1", "pbrl/Reacher-v5", HOSTILE, steps=8, num_envs=2, sandbox=NO_STATIC),
+            ProbeJob("2", "pbrl/Reacher-v5", HOSTILE, steps=8, num_envs=2)]
+    first, second, third = make_executor("local", 2).map(run_probe_job, jobs)
     assert first.ok and first.candidate == "0"
     assert second.failure["kind"] == "guard_violation" and second.candidate == "1"
+    # every job runs the static check before it starts a worker
+    assert third.failure["kind"] == "disallowed" and third.failure["stage"] == "static_check" and not third.isolation
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason='Ray is an optional extra: pip install "pbrl[ray]"')
@@ -42,7 +50,7 @@ def test_ray_executor_with_a_local_instance():
     try:
         assert ex.describe()["kind"] == "ray"
         probes = ex.map(run_probe_job, [ProbeJob("a", "pbrl/HalfCheetah-v5", PROGRAM, steps=8, num_envs=2),
-                                        ProbeJob("b", "pbrl/HalfCheetah-v5", HOSTILE, steps=8, num_envs=2)])
+                                        ProbeJob("b", "pbrl/HalfCheetah-v5", HOSTILE, steps=8, num_envs=2, sandbox=NO_STATIC)])
         assert probes[0].ok and probes[1].failure["kind"] == "guard_violation"
         (trained,) = ex.map(run_train_job, [TrainJob("t", "pbrl/HalfCheetah-v5", PROGRAM, "quantities", seed=0, steps=256,
                                                      hyperparams=hp, eval_episodes=1)])

@@ -66,7 +66,8 @@ def test_top_level_noise_is_dropped_and_comments_kept():
         ("", NoCodeFound),
         ("   \n ", NoCodeFound),
         ("```python\n\n```", NoCodeFound),
-        ("I think the reward should pay for speed.", ProgramSyntaxError),
+        ("I think the reward should pay for speed.", NoCodeFound),
+        ("Sure!\ndef compute_reward(obs, action, next_obs, info):\n    return speed", ProgramSyntaxError),
         ("```python\ndef compute_reward(obs, action, next_obs, info)\n    return 0\n```", ProgramSyntaxError),
         ("```python\ndef reward(obs, action, next_obs, info):\n    return 0\n```", MissingRewardFunction),
         ("```python\nclass R:\n    def compute_reward(self, obs, action, next_obs, info):\n        return 0\n```", MissingRewardFunction),
@@ -149,6 +150,9 @@ REFUSED = {
     "del": "x = 1\ndel x\n",
     "async": "async def f():\n    pass\n",
     "keyword dunder": "f(__x=1)\n",
+    "cffi dlopen": "import numpy as np\nlib = np.random.PCG64().cffi.ffi.dlopen(None)\n",
+    "format string built at run time": "x = ('{0._' + '_class_' + '_}').format(1)\n",
+    "bit generator ctypes": "import numpy as np\np = np.random.PCG64().ctypes.state_address\n",
 }
 
 
@@ -179,3 +183,18 @@ def test_static_check_caps():
     deep = "x = " + "(" * 500 + "1" + ")" * 500 + "\n"
     with pytest.raises((ProgramSyntaxError, ProgramTooLarge)):
         check_program(deep)
+
+
+def test_the_benchmarks_sparse_programs_pass_the_static_check():
+    # every sandbox job runs the static check, so the benchmark's own baseline programs must pass it
+    import importlib.util
+    import os
+
+    import pbrl.envs
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "reward_synthesis.py")
+    spec = importlib.util.spec_from_file_location("pbrl_benchmark_reward_synthesis", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for task in module.TASKS.values():
+        check_program(module.sparse_program(pbrl.envs.cards()[task]))

@@ -113,7 +113,7 @@ def test_canned_llm_loop_regenerates_resumes_and_takes_a_critique(tmp_path, monk
         cands = {c["id"]: c for c in read_jsonl(os.path.join(run, "candidates.jsonl"))}
         kinds = {c["id"]: (c.get("failure") or {}).get("kind") for c in cands.values()}
         # round 0: GOOD_A trains, HOSTILE is refused statically; round 1: NO_CODE; round 2: NAN fails its probe
-        assert kinds == {"i0-c00": None, "i0-c01": "disallowed", "i0-c02": "syntax", "i0-c03": "non_finite"}
+        assert kinds == {"i0-c00": None, "i0-c01": "disallowed", "i0-c02": "no_code", "i0-c03": "non_finite"}
         assert cands["i0-c00"]["status"] == "ok" and cands["i0-c00"]["model"] == "canned-test-server"
         assert result.best["id"] == "i0-c00"
         first_requests = len(server.requests)
@@ -169,3 +169,32 @@ def test_offline_proposer_follows_the_reflection():
     zero["observations"] = ["the task score is near zero"]
     rewrite = proposer.propose(ProposalRequest(2, 0, 1, [], "code", best={"id": "x", "genes": first[0].meta["genes"], "reflection": zero}))[0]
     assert rewrite.meta["mutations"] == ["rewrite: the task score was near zero"]
+
+
+def test_a_failing_llm_is_recorded_and_the_loop_goes_on(tmp_path, monkeypatch):
+    # A huge answer, then a server that only fails: each is recorded, no exception escapes,
+    # and nothing reaches the sandbox. Canned answers: not an LLM result.
+    from pbrl.synthesis.backends import OpenAIBackend
+
+    monkeypatch.setenv("PBRL_CANNED_KEY", "sk-canned")
+    with CannedServer(lambda body: ["never reached"]) as server:
+        server.push({"texts": ["```python\n" + "x = 1\n" * 50_000 + "```"]},
+                    *({"status": 500} for _ in range(4)))
+        backend = OpenAIBackend("canned", base_url=server.base_url, api_key_env="PBRL_CANNED_KEY", max_retries=1,
+                                sleep=lambda seconds: None)
+        config = SynthesisConfig(
+            task="pbrl/HalfCheetah-v5", backend="openai", model="canned", base_url=server.base_url,
+            api_key_env="PBRL_CANNED_KEY", samples=1, iterations=3, steps=1024, final_seeds=1, max_regenerations=0,
+            hyperparams=TINY_HP, runs_dir=str(tmp_path), name="failing", label=CANNED,
+        )
+        result = Synthesizer(config, backend=backend, log=lambda line: None).run()
+    run = result.run_dir
+    cands = read_jsonl(os.path.join(run, "candidates.jsonl"))
+    assert [(c["id"], c["failure"]["kind"]) for c in cands] == [("i0-c00", "too_large")]
+    events = read_jsonl(os.path.join(run, "events.jsonl"))
+    assert [e["event"] for e in events] == ["proposer_error", "proposer_error"]
+    assert all("BackendRetriesExhausted" in e["error"] for e in events)
+    state = json.loads(open(os.path.join(run, "state.json")).read())
+    assert state["completed_iterations"] == 3 and result.best is None and result.final is None
+    statuses = [e["status"] for e in read_jsonl(os.path.join(run, "ledger.jsonl"))]
+    assert statuses == ["ok"] + ["server_error"] * 4

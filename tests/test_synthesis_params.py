@@ -101,3 +101,25 @@ def test_offline_params_proposals_are_valid_and_run_in_the_sandbox():
     # the compiled program of all-ones weights is the task's reward: perfect correlation on random play
     r = run_probe_job(ProbeJob("ones", "pbrl/Hopper-v5", compile_params(parsed[0]), "full", seed=0, steps=16, num_envs=4))
     assert r.ok and r.result["correlation"] == pytest.approx(1.0)
+
+
+def test_few_shot_examples_are_of_other_tasks_and_templates_are_editable(tmp_path):
+    import shutil
+    from importlib import resources
+
+    from pbrl.synthesis.prompts import PromptBuilder
+
+    reacher = pbrl.envs.cards()["pbrl/Reacher-v5"]
+    plain = PromptBuilder(reacher, "code").initial_messages()
+    shots = PromptBuilder(reacher, "code", few_shot=2).initial_messages()
+    text = shots[1]["content"]
+    assert "written for a different task" not in plain[1]["content"]
+    assert text.count("written for a different task") == 2                  # Text2Reward's few-shot examples
+    assert "(pbrl/Reacher-v5)" not in text                                  # never the task's own example
+    # a copy of the templates folder, edited, overrides pbrl's (Text2Reward: prompts a user can change)
+    mine = tmp_path / "prompts"
+    shutil.copytree(str(resources.files("pbrl.synthesis.templates")), mine)
+    (mine / "system.txt").write_text("You write reward code for robots. Reply in Latin.\n")
+    edited = PromptBuilder(reacher, "code", templates_dir=str(mine))
+    assert edited.initial_messages()[0]["content"].startswith("You write reward code for robots. Reply in Latin.")
+    assert edited.initial_messages()[1]["content"] == plain[1]["content"]   # the other templates are pbrl's

@@ -1,6 +1,7 @@
 """The security corpus: hostile reward programs, each blocked or contained, the main process alive.
 
-Three layers stand between a reward program and the machine (pbrl/synthesis/SECURITY.md):
+Three layers stand between a reward program and the machine (pbrl/synthesis/README.md,
+"Security", has the table of which layer stops what):
 
 * S — the static check (``check.py``), in the main process, before anything runs;
 * G — the runtime guard inside the worker (``guard.py``): restricted builtins and
@@ -24,6 +25,7 @@ import threading
 import numpy as np
 import pytest
 
+from pbrl.synthesis import jail
 from pbrl.synthesis.check import check_program
 from pbrl.synthesis.errors import DisallowedConstruct
 from pbrl.synthesis.jobs import ProbeJob, TrainJob, run_probe_job, run_train_job
@@ -40,6 +42,8 @@ def _tmp_root(tmp_path_factory):
     TMP_ROOT = str(tmp_path_factory.mktemp("sandboxes"))
     yield
 NAMESPACES = isolation_status()[0]
+#: the worker's PID namespace caps its tasks (pid_max per namespace: Linux >= 6.14)
+TASK_LIMIT = NAMESPACES and jail._kernel_version() >= jail.PER_NAMESPACE_PID_MAX
 needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason="unshare/namespaces unavailable: "
                                       "fork bombs and kill(-1) are only run inside a PID namespace")
 
@@ -178,19 +182,77 @@ def test_frame_walking_escape(marker):
         r = probe(src, **kw)
         assert kinds(r) == "runtime_error"
         if NAMESPACES:
-            assert "Read-only file system" in r.failure["message"]
+            assert "No such file or directory" in r.failure["message"]            # the marker's directory is hidden
 
 
-def test_writing_files(marker):
-    src = f"def compute_reward(obs, action, next_obs, info):\n    open('{marker}', 'w').write('x')\n    return info['x_velocity'], {{}}\n"
-    with pytest.raises(DisallowedConstruct, match="open"):
-        check_program(src)
-    r = probe(src, static=False)
-    assert kinds(r) == "runtime_error" and "open" in r.failure["message"]          # G: no open in the builtins
-    r = probe(src, static=False, guard=False)
-    assert kinds(r) == "runtime_error"
-    if NAMESPACES:
-        assert "Read-only file system" in r.failure["message"]                    # O
+@pytest.fixture
+def visible_marker():
+    """A path the worker can see (pbrl's own directory, bound into its namespace) but must not write."""
+    from pbrl.synthesis.sandbox import _pbrl_root
+
+    path = os.path.join(_pbrl_root(), f"PWNED-{os.getpid()}")
+    yield path
+    written = os.path.exists(path)
+    if written:
+        os.remove(path)
+    assert not written, "a hostile program wrote outside its sandbox"
+
+
+def test_writing_files(marker, visible_marker):
+    for target, why in ((marker, "No such file or directory"), (visible_marker, "Read-only file system")):
+        src = f"def compute_reward(obs, action, next_obs, info):\n    open('{target}', 'w').write('x')\n    return info['x_velocity'], {{}}\n"
+        with pytest.raises(DisallowedConstruct, match="open"):
+            check_program(src)
+        r = probe(src, static=False)
+        assert kinds(r) == "runtime_error" and "open" in r.failure["message"]      # G: no open in the builtins
+        r = probe(src, static=False, guard=False)
+        assert kinds(r) == "runtime_error"
+        if NAMESPACES:
+            assert why in r.failure["message"]                                      # O: hidden / read-only
+
+
+def test_reading_the_parents_files_and_environment(tmp_path):
+    secret = tmp_path / "api_key.txt"
+    secret.write_text("sk-should-not-leak")
+    targets = [str(secret), f"/proc/{os.getpid()}/environ"]
+    for target in targets:
+        src = ("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n"
+               f"    data = np.fromfile({target!r}, dtype=np.uint8)\n"
+               "    return np.full(len(obs), float(data.sum())), {}\n")
+        with pytest.raises(DisallowedConstruct, match="fromfile"):
+            check_program(src)                                                      # S
+        assert not probe(src, static=False).ok                                     # G: numpy's fromfile opens the path
+                                                                                    # through io.open, which the guard disabled
+        r = probe(src, static=False, guard=False)
+        if NAMESPACES:                                                              # O: the parent's temporary and home
+            assert kinds(r) == "runtime_error"                                      # directories are hidden; the parent
+            assert "No such file or directory" in r.failure["message"]             # is outside the PID namespace
+    if NAMESPACES and os.path.isfile("/etc/shadow"):                               # O: password hashes read as empty
+        src = ("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n"
+               "    return np.full(len(obs), float(len(np.fromfile('/etc/shadow', dtype=np.uint8)))), {}\n")
+        r = probe(src, static=False, guard=False)
+        assert r.ok and r.result["probe"]["reward"]["max"] == 0.0
+
+
+def test_ctypes_reaching_libc(marker):
+    src = ("import ctypes\n\ndef compute_reward(obs, action, next_obs, info):\n"
+           f"    ctypes.CDLL(None).system(b'touch {marker}')\n    return info['x_velocity'], {{}}\n")
+    with pytest.raises(DisallowedConstruct, match="ctypes"):
+        check_program(src)                                                          # S
+    assert kinds(probe(src, static=False)) == "guard_violation"                    # G: import ctypes refused
+    probe(src, static=False, guard=False)                                           # O: system() runs; touch finds no
+                                                                                    # such directory (hidden) / a read-only fs
+
+
+def test_signal_tampering_does_not_stop_the_timeout():
+    src = ("import signal\n\ndef compute_reward(obs, action, next_obs, info):\n"
+           "    for sig in (signal.SIGTERM, signal.SIGXCPU, signal.SIGALRM):\n        signal.signal(sig, signal.SIG_IGN)\n"
+           "    for i in range(10 ** 12):\n        pass\n    return info['x_velocity'], {}\n")
+    with pytest.raises(DisallowedConstruct, match="signal"):
+        check_program(src)                                                          # S
+    assert kinds(probe(src, static=False)) == "guard_violation"                    # G: signal.signal disabled
+    r = probe(src, static=False, guard=False, probe_timeout=2.0, grace=0.5)        # O: SIGTERM ignored, SIGKILL is not
+    assert kinds(r) == "timeout"
 
 
 def test_environment_is_scrubbed(monkeypatch):
@@ -230,12 +292,31 @@ def test_fork_bomb():
     with pytest.raises(DisallowedConstruct):
         check_program(src)
     assert kinds(probe(src, static=False)) == "guard_violation"                    # G: import os refused
-    # O: RLIMIT_NPROC (a small margin here, to spare the machine), then the PID namespace dies with the worker
-    r = probe(src, static=False, guard=False, probe_timeout=3.0, nproc_margin=32)
+    # O: the task cap of the PID namespace (root too; RLIMIT_NPROC for other users, never for root),
+    # else the wall clock; then the PID namespace dies with the worker
+    r = probe(src, static=False, guard=False, probe_timeout=6.0, nproc_margin=32, max_tasks=301)
     assert not r.ok
+    if TASK_LIMIT:
+        assert r.result["layers_reported"]["task_limit"] == 301
+        assert kinds(r) == "runtime_error" and "BlockingIOError" in r.failure["message"]   # fork: EAGAIN
+    elif os.geteuid() != 0:
+        assert kinds(r) == "runtime_error"                                         # RLIMIT_NPROC
     # The namespace died with its first process: no forked copy survives the run.
     leftovers = [p for p in os.listdir("/proc") if p.isdigit() and _in_our_sandboxes(p)]
     assert leftovers == []
+
+
+def test_the_task_cap_never_touches_the_hosts_pid_max(monkeypatch):
+    # Before Linux 6.14 /proc/sys/kernel/pid_max is global: writing it would cap the whole machine.
+    def no_open(path, *args, **kwargs):
+        raise AssertionError(f"limit_tasks opened {path}")
+
+    monkeypatch.setattr(jail, "open", no_open, raising=False)     # any write attempt fails the test, harmlessly
+    assert jail.limit_tasks(400)["ok"] is False                    # not process 1 of a PID namespace
+    monkeypatch.setattr(jail.os, "getpid", lambda: 1)
+    out = jail.limit_tasks(400, release="6.13.7-generic")
+    assert out["ok"] is False and "global" in out["reason"]
+    assert jail._kernel_version("6.14.0-rc1") == (6, 14) and jail._kernel_version("garbage") == (0, 0)
 
 
 def _in_our_sandboxes(pid):
@@ -333,6 +414,9 @@ def test_the_main_process_is_unharmed():
     assert layers["capabilities_dropped"] and set(layers["rlimits"]) >= {"address_space_mb", "cpu_seconds", "file_size_mb", "open_files", "nproc"}
     if NAMESPACES:
         assert layers["network_isolated"] and layers["filesystem_readonly"] and layers["pid_namespace"]
+        assert layers["hidden"]                                   # home / temporary directories covered
+    if TASK_LIMIT:
+        assert layers["task_limit"] == 400
     assert np.isfinite(r.result["probe"]["reward"]["mean"])
 
 
@@ -348,3 +432,56 @@ def test_without_namespaces_the_other_layers_remain():
     r = probe("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n    x = np.ones(1 << 34)\n    return x, {}\n",
               isolation="off")
     assert kinds(r) == "out_of_memory"
+
+
+def test_a_zip_bomb_in_the_weights_file_is_refused_before_unpacking(tmp_path):
+    from pbrl.agents import make_agent
+    from pbrl.synthesis.errors import TamperedOutput
+    from pbrl.synthesis.weights import load_weights, save_weights
+
+    hp = dict(tiny_hp(), n_envs=1)
+    agent = make_agent("ppo", TASK, hp, seed=0)
+    good = tmp_path / "good.npz"
+    save_weights(agent, str(good))
+    load_weights(agent, str(good))                                      # the honest file loads
+    with np.load(good) as data:
+        arrays = {k: data[k] for k in data.files}
+    key = next(iter(arrays))
+    arrays[key] = np.zeros(2_000_000)                                   # 16 MB of zeros, ~16 KB compressed
+    bomb = tmp_path / "bomb.npz"
+    np.savez_compressed(bomb, **arrays)
+    assert os.path.getsize(bomb) < 200_000
+    with pytest.raises(TamperedOutput, match="more than the policy needs"):
+        load_weights(agent, str(bomb))
+
+
+def test_what_crosses_back_is_read_and_validated_with_distrust(tmp_path):
+    from pbrl.synthesis.errors import OutputLimitExceeded, TamperedOutput
+    from pbrl.synthesis.sandbox import WORKER_FORMAT, read_regular_file, validate_result
+
+    secret = tmp_path / "secret"
+    secret.write_text("host file")
+    link = tmp_path / "result.json"
+    link.symlink_to(secret)                                             # a link to a file of the host
+    with pytest.raises(TamperedOutput, match="symbolic link"):
+        read_regular_file(str(link), 1 << 20)
+    fifo = tmp_path / "weights.npz"
+    os.mkfifo(fifo)                                                     # would block a naive reader forever
+    with pytest.raises(TamperedOutput, match="not a regular file"):
+        read_regular_file(str(fifo), 1 << 20)
+    big = tmp_path / "big.json"
+    big.write_bytes(b"0" * 2048)
+    with pytest.raises(OutputLimitExceeded):
+        read_regular_file(str(big), 1024)
+    probe_result = {"format": WORKER_FORMAT, "stage": "probe", "ok": True, "failure": None, "correlation": 0.5,
+                    "probe": {"reward": {"mean": 1.0, "std": 0.0, "min": 1.0, "max": 1.0, "count": 8}, "terms": {}},
+                    "fitness": 1e9, "layers": {"namespaces": "yes", "rlimits": {"nproc": "many", "cpu_seconds": 9}}}
+    clean = validate_result(json.loads(json.dumps(probe_result)), "probe")
+    assert "fitness" not in clean and clean["layers_reported"] == {"rlimits": {"cpu_seconds": 9}, "hidden": [], "task_limit": None}
+    for bad in ({"correlation": float("nan")}, {"correlation": 3.0}, {"stage": "train"},
+                {"probe": {"reward": probe_result["probe"]["reward"], "terms": {"bad name!": probe_result["probe"]["reward"]}}}):
+        with pytest.raises(TamperedOutput):
+            validate_result(json.loads(json.dumps(dict(probe_result, **bad))), "probe")
+    failed = validate_result({"format": WORKER_FORMAT, "stage": "probe", "ok": False,
+                              "failure": {"kind": "runtime_error", "message": "x\x1b[2Jy" * 1000, "detail": None}}, "probe")
+    assert "\x1b" not in failed["failure"]["message"] and len(failed["failure"]["message"]) <= 2000

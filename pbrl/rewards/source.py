@@ -14,8 +14,8 @@ and what relabels a dataset. Everything here is numpy over the batch:
   stored data may get an empty ``info``.
 
 Sources here: :class:`TrueReward` (the task's own reward), :class:`CallableReward`
-(any trusted Python callable) and :class:`RewardProgram` (a trusted Python file
-defining ``compute_reward``). Learned reward models implement the same contract.
+(any trusted Python callable) and :class:`RewardProgram` (a Python file defining
+``compute_reward``, statically checked unless the user declares it trusted). Learned reward models implement the same contract.
 
 This module needs numpy only (no torch).
 """
@@ -142,7 +142,7 @@ class CallableReward(RewardSource):
 
 
 class RewardProgram(CallableReward):
-    """A reward program file, run as trusted Python in this process.
+    """A reward program file, run in this process (the training process).
 
     The file defines ``compute_reward(obs, action, next_obs, info) -> (reward, terms)``
     with numpy over the batch (see the module docstring for the arguments), e.g.::
@@ -154,51 +154,76 @@ class RewardProgram(CallableReward):
             effort = -0.1 * np.sum(action**2, axis=1)
             return run + effort, {"run": run, "effort": effort}
 
-    Security: the file is executed with ``exec`` in this process, with the
-    user's privileges. That is fine for programs you wrote; programs from an LLM
-    or anyone else are untrusted and must only ever run in pbrl's sandboxed
-    worker process (the reward-synthesis sandbox), never through this class.
+    Security: a reward program is untrusted by default (pbrl's design). With
+    ``checked=True`` (the default; ``--reward program:PATH``) the file must pass the
+    reward-synthesis static check (``pbrl.synthesis.check``: numpy and math only, no
+    file, process or interpreter access, no dunders) and runs with that check's
+    builtins and an import that hands out numpy and math only. That makes a program
+    from ``pbrl synthesize`` safe to train on here, as far as the static check goes;
+    it is not the sandbox (no rlimits, no timeout: a program that loops forever hangs
+    training). ``checked=False`` (``--reward trusted-program:PATH``) runs any Python
+    with your privileges: only for code you wrote.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, checked: bool = True) -> None:
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise ValueError(f"reward program {path!r}: no such file")
         with open(path, encoding="utf-8") as f:
             text = f.read()
         namespace: dict[str, Any] = {"__name__": "pbrl_reward_program", "__file__": os.path.abspath(path)}
+        if checked:
+            # Imported here: pbrl.synthesis registers a teacher, which imports this package.
+            from pbrl.synthesis.check import check_program
+            from pbrl.synthesis.errors import SynthesisFailure
+            from pbrl.synthesis.guard import safe_builtins
+
+            try:
+                check_program(text)
+            except SynthesisFailure as exc:
+                detail = f"\n{exc.detail}" if exc.detail else ""
+                raise ValueError(
+                    f"reward program {path!r} is refused by the static check ({exc.message}){detail}\n"
+                    "Reward programs may use numpy and math only; for code you wrote and trust, "
+                    f"use trusted-program:{path}"
+                ) from None
+            namespace = {"__name__": "pbrl_reward_program", "__builtins__": safe_builtins()}
         try:
             code = compile(text, path, "exec")
         except SyntaxError as exc:
             raise ValueError(f"reward program {path!r} does not parse: {exc}") from None
-        exec(code, namespace)  # trusted code only, see the class docstring
+        exec(code, namespace)  # checked (see above), or trusted-program: the user's own code
         fn = namespace.get("compute_reward")
         if not callable(fn):
             raise ValueError(f"reward program {path!r} must define compute_reward(obs, action, next_obs, info)")
         super().__init__(fn, name="program")
         self.path = os.path.abspath(path)
         self.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.checked = bool(checked)
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "program", "path": self.path, "sha256": self.sha256}
+        return {"kind": "program", "path": self.path, "sha256": self.sha256, "checked": self.checked}
 
 
 def reward_spec_help() -> str:
-    return "'true' (the task's reward) or 'program:PATH' (a trusted Python file defining compute_reward)"
+    return ("'true' (the task's reward), 'program:PATH' (a Python file defining compute_reward, numpy and math "
+            "only: statically checked) or 'trusted-program:PATH' (your own code, not checked)")
 
 
 def make_reward_source(spec: str) -> RewardSource:
     """Build a reward source from its command-line spelling.
 
-    ``"true"`` -> :class:`TrueReward`; ``"program:PATH"`` -> :class:`RewardProgram`.
+    ``"true"`` -> :class:`TrueReward`; ``"program:PATH"`` -> :class:`RewardProgram`
+    (statically checked); ``"trusted-program:PATH"`` -> :class:`RewardProgram` unchecked.
     """
     if not isinstance(spec, str):
         raise TypeError(f"reward spec must be a string, got {type(spec).__name__}")
     if spec == "true":
         return TrueReward()
-    if spec.startswith("program:"):
-        path = spec[len("program:"):]
-        if not path:
-            raise ValueError("reward 'program:' needs a path, e.g. program:my_reward.py")
-        return RewardProgram(path)
+    for prefix, checked in (("program:", True), ("trusted-program:", False)):
+        if spec.startswith(prefix):
+            path = spec[len(prefix):]
+            if not path:
+                raise ValueError(f"reward '{prefix}' needs a path, e.g. {prefix}my_reward.py")
+            return RewardProgram(path, checked=checked)
     raise ValueError(f"unknown reward {spec!r}; use {reward_spec_help()}")

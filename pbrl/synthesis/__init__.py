@@ -15,7 +15,7 @@ One concern per module:
 ``params``          parametric mode: JSON weights of the card's terms, validated, compiled
 ``check``           the static check (an AST allow-list)
 ``guard``           the runtime guard inside the worker (restricted builtins and imports)
-``jail``            the OS layer of the worker (namespaces, read-only fs, capabilities, rlimits)
+``jail``            the worker's OS layer: namespaces, task cap, hidden dirs, read-only fs, rlimits
 ``worker``          the sandboxed worker process (the only place a program ever runs)
 ``sandbox``         the trusted side: start, contain and time out workers; validate their output
 ``weights``         the weights file a worker hands back, and its validated loading

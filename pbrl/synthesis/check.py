@@ -19,7 +19,8 @@ every node (iteratively, so deep nesting cannot blow the stack):
   (numpy's file I/O — ``save``, ``load``, ``tofile``, ``fromfile``, ``memmap`` —,
   ``ctypes``, ``lib``, frame and code objects' ``f_back``, ``gi_frame``,
   ``tb_frame``, ...), and no assignment to an attribute (no monkeypatching);
-* **strings**: none containing ``__`` (``str.format`` can reach attributes);
+* **strings**: none containing ``__``, and no ``str.format``/``format_map`` at all
+  (a format string can read attributes, and one built at run time escapes this check);
 * **caps**: at most ``max_chars`` characters and ``max_nodes`` AST nodes.
 
 This is the first of two layers: everything that passes still runs only inside
@@ -67,11 +68,15 @@ DENIED_ATTRIBUTES = frozenset(
         "save", "savez", "savez_compressed", "savetxt", "load", "loadtxt", "genfromtxt",
         "fromfile", "tofile", "fromregex", "memmap", "dump", "dumps", "loads", "DataSource",
         "ctypes", "ctypeslib", "lib", "core", "f2py", "distutils", "testing", "compat",
+        # numpy's bit generators hand out a cffi FFI (dlopen + cdef = any C function) when cffi is installed
+        "cffi", "ffi", "dlopen", "cdef",
         "show_config", "show_runtime", "get_include",
         # escapes to the interpreter
         "os", "sys", "subprocess", "shutil", "socket", "pickle", "builtins", "importlib",
         "system", "popen", "spawn", "fork", "exec", "eval", "compile", "open",
         "import_module", "globals", "locals", "mro",
+        # str.format reads attributes named by a string built at run time ('{0._' + '_class_' + '_}')
+        "format", "format_map",
         # frames, code objects, tracebacks, generators
         "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "f_trace",
         "tb_frame", "tb_next", "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame",

@@ -9,7 +9,9 @@ The contract (../shared/design.md): a program defines
    unterminated last fence, as in an answer cut by ``max_tokens``, runs to the end)
    are searched for the first one that defines ``compute_reward``; if no block has
    it, every block is tried together (an answer may put helpers and the function in
-   separate blocks); with no fence at all, the whole text is the program;
+   separate blocks); with no fence at all, the whole text is the program —
+   unless it neither parses nor mentions ``def compute_reward``: prose is
+   :class:`~pbrl.synthesis.errors.NoCodeFound`, not a syntax error;
 2. it must parse (:class:`~pbrl.synthesis.errors.ProgramSyntaxError`), define
    ``compute_reward`` at top level (:class:`~pbrl.synthesis.errors.MissingRewardFunction`)
    taking four positional arguments (:class:`~pbrl.synthesis.errors.BadSignature`);
@@ -26,12 +28,14 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from .errors import BadSignature, MissingRewardFunction, NoCodeFound, ProgramSyntaxError
+from .errors import BadSignature, MissingRewardFunction, NoCodeFound, ProgramSyntaxError, ProgramTooLarge
 
 __all__ = ["ExtractedProgram", "REWARD_FUNCTION", "code_blocks", "extract_program"]
 
 #: the function every reward program defines
 REWARD_FUNCTION = "compute_reward"
+#: longest answer parsed at all (the static check then caps the program itself)
+MAX_ANSWER_CHARS = 200_000
 #: its arguments, in order (names are not enforced, the count is)
 REWARD_ARGS = ("obs", "action", "next_obs", "info")
 
@@ -95,13 +99,16 @@ def extract_program(text: str) -> ExtractedProgram:
     """Cut the reward program out of an answer (see the module docstring).
 
     Raises:
-        NoCodeFound: empty answer.
+        NoCodeFound: empty answer, empty code blocks, or prose without any code.
+        ProgramTooLarge: an answer longer than :data:`MAX_ANSWER_CHARS`.
         ProgramSyntaxError: the code does not parse.
         MissingRewardFunction: no top-level ``compute_reward``.
         BadSignature: ``compute_reward`` does not take four positional arguments.
     """
     if not isinstance(text, str) or not text.strip():
         raise NoCodeFound("the answer is empty: no code to extract")
+    if len(text) > MAX_ANSWER_CHARS:
+        raise ProgramTooLarge(f"the answer has {len(text)} characters; at most {MAX_ANSWER_CHARS} are read")
     blocks = code_blocks(text)
     from_fence = bool(blocks)
     if blocks:
@@ -113,6 +120,15 @@ def extract_program(text: str) -> ExtractedProgram:
             raise NoCodeFound("the answer's code blocks are empty")
     else:
         code = text
+        if not _defines_reward(code):
+            try:
+                ast.parse(code)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                # prose (or anything else that is not Python), with no fence and no compute_reward
+                raise NoCodeFound(
+                    "the answer has no fenced code block and is not Python: no compute_reward to extract",
+                    text.strip()[:300],
+                ) from None
     tree = _parse(code)
     fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == REWARD_FUNCTION), None)
     if fn is None:

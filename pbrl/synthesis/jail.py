@@ -6,21 +6,34 @@ network and PID namespaces (and a user namespace when it does not run as root):
 * **network**: the new network namespace has only a loopback interface, down: no
   connection leaves the worker, not even to 127.0.0.1 of the host;
 * **processes**: in its PID namespace the worker sees and can signal only its own
-  processes; when the namespace's first process exits, the kernel kills every
-  process left in it (fork bombs, daemons);
+  processes (not the parent, so not its ``/proc/<pid>/environ`` either); when the
+  namespace's first process exits, the kernel kills every process left in it
+  (fork bombs, daemons);
+* **a task limit without cgroups**: on Linux >= 6.14 ``/proc/sys/kernel/pid_max`` is
+  per PID namespace, and :func:`limit_tasks` sets the worker's to a few hundred, so
+  ``fork``/``clone`` fail with ``EAGAIN`` beyond that many tasks (threads count). It
+  holds for root too, which ``RLIMIT_NPROC`` does not: the kernel never enforces
+  ``RLIMIT_NPROC`` for uid 0 of the initial user namespace, capabilities or not;
 
 and the worker, before importing anything else, calls:
 
+* :func:`hide_directories`: covers the parent's home directory, ``/root``, ``/home``
+  and the temporary directories with empty tmpfs mounts, binding back only what the
+  worker needs (its Python, its packages, pbrl, its working directory): the user's
+  keys and configuration, and other processes' temporary files, are not there
+  (``/etc/shadow`` and ``/etc/gshadow`` read as empty);
 * :func:`readonly_filesystem`: bind-mounts its temporary working directory on itself,
   then remounts every other writable mount (``/``, ``/dev/shm``, ``/sys``,
   ``/proc/sys``, ...) read-only — in its private mount namespace only;
 * :func:`drop_capabilities`: empties the capability bounding, ambient, effective,
   permitted and inheritable sets and sets ``no_new_privs``. A worker started by root
   keeps uid 0 (its Python may live in root's home) but without capabilities: it
-  cannot remount, override file permissions, or escape ``RLIMIT_NPROC``;
+  cannot remount, mount, override file permissions or change uid. It can still read
+  files that uid 0 *owns* (mode 0600 in root's home included): owner access needs no
+  capability;
 * :func:`set_rlimits`: address space, CPU seconds, file size, open files, processes
   (``RLIMIT_NPROC`` counts the user's tasks system-wide: the parent passes its count
-  plus a margin) and no core files.
+  plus a margin; not enforced for root, see above) and no core files.
 
 Where ``unshare`` or user namespaces are not available the worker runs with the
 rlimits and the dropped capabilities only, and reports which layers it has
@@ -35,7 +48,15 @@ import os
 import resource
 from typing import Any, Mapping
 
-__all__ = ["describe_layers", "drop_capabilities", "readonly_filesystem", "set_rlimits", "tighten_address_space"]
+__all__ = [
+    "describe_layers",
+    "drop_capabilities",
+    "hide_directories",
+    "limit_tasks",
+    "readonly_filesystem",
+    "set_rlimits",
+    "tighten_address_space",
+]
 
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -107,6 +128,91 @@ def _flags(options: set[str]) -> int:
     return flags
 
 
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _mount_tmpfs(target: str) -> int:
+    lib = _lib()
+    rc = lib.mount(b"tmpfs", target.encode(), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC),
+                   b"size=1m,nr_inodes=4096,mode=0755")
+    return 0 if rc == 0 else ctypes.get_errno()
+
+
+#: never covered, whatever ``hide`` says (a HOME of "/" or "/var" must not empty the system)
+_SYSTEM_DIRS = frozenset({"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/opt", "/proc",
+                          "/run", "/sbin", "/srv", "/sys", "/usr", "/var"})
+
+
+def hide_directories(hide: list[str], keep: list[str]) -> dict[str, Any]:
+    """Cover each directory of ``hide`` with an empty tmpfs, re-binding the paths of ``keep`` under it;
+    cover each file of ``hide`` with ``/dev/null``.
+
+    The parent's home directory, ``/root``, ``/home`` and the temporary directories
+    hold the user's keys, configuration and other processes' files; the worker needs
+    only its Python, its packages and its working directory (``keep``). Only call it
+    in a process started in a new mount namespace, before :func:`readonly_filesystem`
+    (which then makes these mounts read-only too). A directory that is a ``keep`` path
+    or lies inside one cannot be hidden and is reported as ``kept``. Returns
+    ``{"hidden": [...], "kept": [...], "failed": {path: error}}``.
+    """
+    _mount(None, "/", MS_REC | MS_PRIVATE)  # nothing done here may propagate back to the host's mounts
+    keep = sorted({os.path.realpath(k) for k in keep if k and os.path.exists(k)})
+    dirs = sorted({os.path.realpath(d) for d in hide if d and os.path.isdir(d)})
+    files = sorted({os.path.realpath(f) for f in hide if f and os.path.isfile(f)})
+    hidden: list[str] = []
+    kept: list[str] = []
+    failed: dict[str, str] = {}
+    for f in files:  # /etc/shadow and the like: /dev/null bound over them
+        err = _mount("/dev/null", f, MS_BIND)
+        if err:
+            failed[f] = os.strerror(err)
+        else:
+            hidden.append(f)
+    for d in dirs:
+        if d in _SYSTEM_DIRS:
+            failed[d] = "not hidden: a system directory"
+            continue
+        if any(_under(d, h) for h in hidden):
+            continue  # already under a hidden directory
+        if any(_under(d, k) for k in keep):
+            kept.append(d)
+            continue
+        inside = [k for k in keep if _under(k, d)]
+        # a kept path inside another kept path is visible through that one's bind mount
+        inside = [k for k in inside if not any(o != k and _under(k, o) for o in inside)]
+        # The originals stay reachable through a descriptor opened before the tmpfs covers them.
+        try:
+            fd = os.open(d, os.O_PATH | os.O_DIRECTORY)
+        except OSError as exc:
+            failed[d] = exc.strerror or str(exc)
+            continue
+        try:
+            err = _mount_tmpfs(d)
+            if err:
+                failed[d] = os.strerror(err)
+                continue
+            for k in inside:
+                rel = os.path.relpath(k, d)
+                target = os.path.join(d, rel)
+                try:
+                    if os.path.isdir(f"/proc/self/fd/{fd}/{rel}"):
+                        os.makedirs(target, exist_ok=True)
+                    else:
+                        os.makedirs(os.path.dirname(target), exist_ok=True)
+                        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+                except OSError as exc:
+                    failed[k] = exc.strerror or str(exc)
+                    continue
+                err = _mount(f"/proc/self/fd/{fd}/{rel}", target, MS_BIND | MS_REC)
+                if err:
+                    failed[k] = os.strerror(err)
+            hidden.append(d)
+        finally:
+            os.close(fd)
+    return {"hidden": hidden, "kept": kept, "failed": failed}
+
+
 def readonly_filesystem(workdir: str) -> dict[str, Any]:
     """Make every mount but ``workdir`` read-only in this (private) mount namespace.
 
@@ -137,6 +243,46 @@ def readonly_filesystem(workdir: str) -> dict[str, Any]:
     if err:
         failed["/proc/sys"] = os.strerror(err)
     return {"ok": "/" in readonly or ("/" not in failed and not failed), "readonly": readonly, "failed": failed}
+
+
+#: the smallest pid_max the kernel accepts (RESERVED_PIDS + 1)
+MIN_PID_MAX = 301
+#: first kernel with a pid_max per PID namespace (earlier, the file is global: never write it there)
+PER_NAMESPACE_PID_MAX = (6, 14)
+
+
+def _kernel_version(release: str | None = None) -> tuple[int, int]:
+    release = os.uname().release if release is None else release
+    parts = release.split(".")
+    try:
+        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+    except (IndexError, ValueError):
+        return 0, 0
+
+
+def limit_tasks(max_tasks: int, release: str | None = None) -> dict[str, Any]:
+    """Cap the number of tasks (processes and threads) of this PID namespace.
+
+    Writes ``/proc/sys/kernel/pid_max`` of the worker's own PID namespace: a new task
+    needs a PID below it, so ``fork`` fails with ``EAGAIN`` once about ``max_tasks``
+    exist. Only call it as process 1 of a new PID namespace with a private ``/proc``
+    (``unshare --pid --mount-proc``), before dropping capabilities. It does nothing
+    on kernels older than 6.14, where the file is global and writing it would cap the
+    whole machine. Returns ``{"ok": bool, "max_tasks": int | None, "reason": str}``.
+    """
+    if os.getpid() != 1:
+        return {"ok": False, "max_tasks": None, "reason": "not process 1 of a PID namespace"}
+    if _kernel_version(release) < PER_NAMESPACE_PID_MAX:
+        return {"ok": False, "max_tasks": None, "reason": f"kernel {os.uname().release}: pid_max is global before Linux 6.14"}
+    value = max(MIN_PID_MAX, int(max_tasks))
+    try:
+        with open("/proc/sys/kernel/pid_max", "w", encoding="ascii") as f:
+            f.write(str(value))
+        with open("/proc/sys/kernel/pid_max", encoding="ascii") as f:
+            now = int(f.read().strip())
+    except (OSError, ValueError) as exc:
+        return {"ok": False, "max_tasks": None, "reason": f"pid_max: {exc}"}
+    return {"ok": now == value, "max_tasks": now, "reason": "pid_max of the worker's PID namespace"}
 
 
 def drop_capabilities() -> dict[str, Any]:
@@ -237,11 +383,12 @@ def tighten_address_space(memory_mb: int) -> int:
 
 
 def describe_layers(namespaces: bool, filesystem: Mapping[str, Any] | None, capabilities: Mapping[str, Any],
-                    rlimits: Mapping[str, int]) -> dict[str, Any]:
+                    rlimits: Mapping[str, int], tasks: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the OS layer of this worker consists of (recorded with every candidate)."""
     return {
         "namespaces": bool(namespaces),
         "pid_namespace": bool(namespaces),
+        "task_limit": int(tasks["max_tasks"]) if tasks and tasks.get("ok") else None,
         "network_isolated": bool(namespaces) and _only_loopback(),
         "filesystem_readonly": bool(filesystem and filesystem.get("ok")),
         "capabilities_dropped": bool(capabilities.get("ok")),

@@ -9,7 +9,9 @@ cluster) can run them by reference:
   the trusted evaluation of the weights it returned, on fresh seeds drawn by this
   function after the worker exited.
 
-Both return plain data (:class:`JobResult`) carrying the artifacts (weights,
+Both run the static check (``check.py``) before anything starts, unless the
+sandbox's testing switch ``static_check`` is off, so no path into the sandbox skips
+it. Both return plain data (:class:`JobResult`) carrying the artifacts (weights,
 worker log) as bytes, so the process that owns the run folder — possibly on
 another machine than the one that ran the job — writes them.
 """
@@ -20,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .check import check_program
 from .errors import SynthesisFailure
 from .sandbox import Sandbox, SandboxConfig, run_evaluation
 
@@ -124,10 +127,26 @@ def _failed(candidate: str, stage: str, failure: SynthesisFailure, start: float,
     return JobResult(candidate, stage, False, failure=failure.to_record(), wall_clock=time.time() - start, **kw)
 
 
+def _refused(program: str | None, config: SandboxConfig) -> SynthesisFailure | None:
+    """The static check again, here where every program enters the sandbox (whoever built
+    the job: the loop, a resumed run's saved best program, a benchmark)."""
+    if program is None or not config.static_check:
+        return None
+    try:
+        check_program(program)
+    except SynthesisFailure as exc:
+        return exc
+    return None
+
+
 def run_probe_job(job: ProbeJob) -> JobResult:
     """Run a :class:`ProbeJob` (see the module docstring)."""
     start = time.time()
-    sandbox = Sandbox(SandboxConfig(**job.sandbox))
+    config = SandboxConfig(**job.sandbox)
+    refused = _refused(job.program, config)
+    if refused is not None:
+        return _failed(job.candidate, "probe", refused, start)
+    sandbox = Sandbox(config)
     spec = {
         "stage": "probe", "task": job.task, "program": job.program, "info_view": job.info_view,
         "seed": int(job.seed), "env_kwargs": dict(job.env_kwargs),
@@ -146,6 +165,9 @@ def run_train_job(job: TrainJob) -> JobResult:
 
     start = time.time()
     config = SandboxConfig(**job.sandbox)
+    refused = _refused(job.program, config)
+    if refused is not None:
+        return _failed(job.candidate, "train", refused, start)
     sandbox = Sandbox(config)
     spec = {
         "stage": "train", "task": job.task, "program": job.program, "info_view": job.info_view,

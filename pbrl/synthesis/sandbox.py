@@ -9,12 +9,14 @@ its own process:
   proxies, no user configuration;
 * under ``unshare --mount --net --pid --fork --kill-child --mount-proc`` (plus
   ``--user --map-root-user`` for a non-root user) when that works here, so the
-  worker has no network, sees only its own processes, takes every process it
-  started down with it, and makes the file system read-only but for its working
-  directory (``jail.py``);
+  worker has no network, sees only its own processes (at most ``max_tasks`` of
+  them), takes every process it started down with it, finds the parent's home and
+  temporary directories empty (``hide_dirs``; what it needs is bound back), and
+  makes the file system read-only but for its working directory (``jail.py``);
 * rlimits set by the worker before it reads the program: address space, CPU
   seconds, file size, open files, processes (``RLIMIT_NPROC``: this user's current
-  task count plus a margin), no core dumps;
+  task count plus a margin; the kernel ignores it for root), no core dumps; and, in
+  the PID namespace, a cap on its tasks that holds for root too (``max_tasks``);
 * a wall-clock timeout: ``SIGTERM`` to the worker's process group, then ``SIGKILL``
   after a grace period; the group is killed after every run in any case.
 
@@ -76,10 +78,12 @@ __all__ = [
     "SandboxConfig",
     "WorkerOutcome",
     "count_user_tasks",
+    "default_hidden_dirs",
     "isolation_status",
     "read_regular_file",
     "scrubbed_env",
     "validate_result",
+    "worker_needs",
 ]
 
 WORKER_FORMAT = "pbrl.synthesis.worker/1"
@@ -102,7 +106,14 @@ class SandboxConfig:
         address_space_mb: the outer ``RLIMIT_AS`` from the start.
         file_size_mb: ``RLIMIT_FSIZE``.
         open_files: ``RLIMIT_NOFILE``.
-        nproc_margin: tasks the worker may add to this user's current count (``RLIMIT_NPROC``).
+        nproc_margin: tasks the worker may add to this user's current count (``RLIMIT_NPROC``;
+            the kernel does not enforce it for root).
+        max_tasks: most tasks (processes and threads) in the worker's PID namespace, for
+            root too (``pid_max`` of the namespace, Linux >= 6.14; at least 301).
+        hide_dirs: directories covered by an empty tmpfs (files: by ``/dev/null``) in the
+            worker's mount namespace (None: :func:`default_hidden_dirs`: the parent's home,
+            ``/root``, ``/home``, the temporary directories, ``/etc/shadow``); what the
+            worker needs is bound back.
         probe_timeout: wall-clock seconds for a probe.
         train_timeout: wall-clock seconds for training; None: ``120 + steps / 250``.
         cpu_factor: CPU-seconds limit = ``cpu_factor`` × the wall-clock timeout.
@@ -120,6 +131,8 @@ class SandboxConfig:
     file_size_mb: int = 64
     open_files: int = 512
     nproc_margin: int = 256
+    max_tasks: int = 400
+    hide_dirs: list[str] | None = None
     probe_timeout: float = 60.0
     train_timeout: float | None = None
     cpu_factor: float = 1.5
@@ -133,7 +146,7 @@ class SandboxConfig:
     def __post_init__(self):
         if self.isolation not in ("auto", "require", "off"):
             raise ValueError(f"isolation must be 'auto', 'require' or 'off', got {self.isolation!r}")
-        for name in ("memory_mb", "address_space_mb", "file_size_mb", "open_files", "probe_timeout", "grace", "eval_timeout"):
+        for name in ("memory_mb", "address_space_mb", "file_size_mb", "open_files", "max_tasks", "probe_timeout", "grace", "eval_timeout"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -254,6 +267,30 @@ def scrubbed_env(workdir: str) -> dict[str, str]:
     }
 
 
+def default_hidden_dirs() -> list[str]:
+    """What a worker's mount namespace covers by default: this user's home, ``/root``,
+    ``/home``, the temporary directories and ``/run/user`` (keys, configuration, other
+    processes' files), and the password hashes (``/etc/shadow``, ``/etc/gshadow``)."""
+    return [os.path.expanduser("~"), "/root", "/home", tempfile.gettempdir(), "/tmp", "/var/tmp", "/run/user",
+            "/etc/shadow", "/etc/gshadow"]
+
+
+def worker_needs() -> list[str]:
+    """The paths a worker reads: its Python, its packages and pbrl (bound back under hidden
+    directories). The parent's working directory is not among them (unless pbrl is there)."""
+    import site
+
+    cwd = os.getcwd()
+    paths = [_pbrl_root(), sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable))]
+    try:
+        paths += site.getsitepackages()
+    except AttributeError:  # pragma: no cover - old virtualenv's site module
+        pass
+    paths += [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != os.path.realpath(cwd)]
+    return sorted(set(paths))
+
+
 def read_regular_file(path: str, limit: int) -> bytes:
     """Read ``path`` only if it is a regular file (no symlink, FIFO or device) of at most ``limit`` bytes.
 
@@ -366,6 +403,10 @@ def validate_result(data: Any, stage: str) -> dict[str, Any]:
         for key in ("namespaces", "pid_namespace", "network_isolated", "filesystem_readonly", "capabilities_dropped"):
             if isinstance(layers.get(key), bool):
                 clean_layers[key] = layers[key]
+        hidden = layers.get("hidden")
+        clean_layers["hidden"] = [h[:300] for h in hidden[:16] if isinstance(h, str)] if isinstance(hidden, list) else []
+        task_limit = layers.get("task_limit")
+        clean_layers["task_limit"] = task_limit if isinstance(task_limit, int) and not isinstance(task_limit, bool) else None
         if isinstance(layers.get("rlimits"), dict):
             clean_layers["rlimits"] = {
                 k: int(v) for k, v in layers["rlimits"].items()
@@ -454,6 +495,7 @@ class Sandbox:
             "file_size_mb": int(self.config.file_size_mb),
             "open_files": int(self.config.open_files),
             "nproc": count_user_tasks() + int(self.config.nproc_margin),
+            "max_tasks": int(self.config.max_tasks),
         }
 
     def run(self, job: Mapping[str, Any]) -> WorkerOutcome:
@@ -464,8 +506,10 @@ class Sandbox:
         steps = int(job.get("train", {}).get("steps", 0)) if stage == "train" else 0
         isolation = self.isolation()
         timeout = self.config.timeout_for(stage, steps)
-        full_job = dict(job, limits=self.limits(stage, steps), runtime_guard=bool(self.config.runtime_guard))
         workdir = tempfile.mkdtemp(prefix="pbrl-sandbox-", dir=self.config.tmp_root)
+        hide = default_hidden_dirs() if self.config.hide_dirs is None else list(self.config.hide_dirs)
+        full_job = dict(job, limits=self.limits(stage, steps), runtime_guard=bool(self.config.runtime_guard),
+                        jail={"hide": hide, "keep": worker_needs()})
         os.chmod(workdir, 0o700)
         try:
             with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as f:

@@ -6,7 +6,8 @@ pickle): ``policy/<name>`` for every tensor of the SB3 policy's ``state_dict`` a
 
 The trusted side (``evaluator.py``) never trusts that file: :func:`load_weights`
 opens it with ``allow_pickle=False``, refuses files over
-:data:`~pbrl.synthesis.limits.MAX_WEIGHTS_BYTES`, and requires exactly the keys,
+:data:`~pbrl.synthesis.limits.MAX_WEIGHTS_BYTES` and entries that would unpack to more
+than the policy's arrays (zip bombs), and requires exactly the keys,
 shapes and float dtypes of a policy it built itself from the same hyperparameters,
 with finite values (and non-negative variances) — anything else is
 :class:`~pbrl.synthesis.errors.TamperedOutput`.
@@ -55,6 +56,21 @@ def load_weights(agent: Any, path: str) -> None:
     if vn is not None and vn.norm_obs:
         expected["obs_rms/mean"] = np.asarray(vn.obs_rms.mean)
         expected["obs_rms/var"] = np.asarray(vn.obs_rms.var)
+    # A zip bomb: declared sizes are what zipfile decompresses at most; nothing may be larger
+    # than the array the policy needs (plus the .npy header).
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for item in archive.infolist():
+                name = item.filename[:-4] if item.filename.endswith(".npy") else item.filename
+                ref = expected.get(name)
+                if ref is None:
+                    raise TamperedOutput(f"the weights file does not fit the policy (unexpected {name[:60]!r})")
+                if item.file_size > np.asarray(ref).size * 8 + 4096:
+                    raise TamperedOutput(f"weights {name!r} unpack to {item.file_size} bytes, more than the policy needs")
+    except TamperedOutput:
+        raise
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise TamperedOutput(f"the weights file is not a plain npz of arrays: {type(exc).__name__}: {exc}") from None
     try:
         with np.load(path, allow_pickle=False) as data:
             keys = set(data.files)

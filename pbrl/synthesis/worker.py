@@ -4,9 +4,11 @@ This is the only process that ever runs a candidate reward program. It starts in
 a fresh temporary directory (its cwd, which holds ``job.json``), with a scrubbed
 environment, usually under ``unshare`` (see ``jail.py``), and does, in order:
 
-1. the OS layer: read-only file system but for its cwd, no capabilities, and —
-   in a PID namespace, where it is process 1 — forks, so that the work runs as an
-   ordinary process while process 1 only reaps and reports its exit status;
+1. the OS layer: in a PID namespace, where it is process 1, a cap on the tasks of
+   the namespace (``jail.limit_tasks``); the parent's home and temporary
+   directories hidden (``jail.hide_directories``); a read-only file system but for
+   its cwd; no capabilities; and — still as process 1 — a fork, so that the work
+   runs as an ordinary process while process 1 only reaps and reports its exit status;
 2. rlimits (address space, CPU seconds, file size, open files, processes);
 3. its own imports and the env (and, for training, the PPO agent), then lowers the
    address-space limit to what it uses plus the job's memory budget;
@@ -403,6 +405,7 @@ def run_train(job: Mapping[str, Any], workdir: str) -> dict[str, Any]:
         "train_seconds": wall,
         "prepare": prep,
     }
+    _only_the_worker()
     _write_json(os.path.join(workdir, RESULT_FILE), {"format": FORMAT, "stage": "train", "ok": True, "failure": None, **result, "layers": _LAYERS})
     save_weights(agent, os.path.join(workdir, WEIGHTS_FILE))
     return result
@@ -411,6 +414,15 @@ def run_train(job: Mapping[str, Any], workdir: str) -> dict[str, Any]:
 # -- process plumbing ----------------------------------------------------------------------
 
 _LAYERS: dict[str, Any] = {}
+#: the worker's own pid (copies forked by a program must not write results)
+_WORKER_PID: list[int] = []
+
+
+def _only_the_worker() -> None:
+    """In a copy of the worker forked by the program, exit without writing anything: only
+    the worker reports (a fork bomb's copies would otherwise interleave their results)."""
+    if _WORKER_PID and os.getpid() != _WORKER_PID[0]:
+        os._exit(1)
 
 
 def _write_json(path: str, data: Mapping[str, Any]) -> None:
@@ -469,6 +481,15 @@ def main(argv: list[str] | None = None) -> int:
     from . import jail
 
     namespaces = os.environ.get("PBRL_SANDBOX_NS") == "1" and os.getpid() == 1
+    limits = job.get("limits", {})
+    tasks = jail.limit_tasks(int(limits["max_tasks"])) if namespaces and limits.get("max_tasks") else None
+    places = job.get("jail") or {}
+    hidden = None
+    if namespaces:
+        try:
+            hidden = jail.hide_directories(list(places.get("hide", [])), list(places.get("keep", [])) + [workdir])
+        except Exception as exc:  # noqa: BLE001 - reported with the layers; the other layers still apply
+            hidden = {"hidden": [], "kept": [], "failed": {"*": f"{type(exc).__name__}: {exc}"}}
     filesystem = jail.readonly_filesystem(workdir) if namespaces else None
     if namespaces:
         os.chdir(workdir)  # the cwd must be on the new (writable) bind mount, not the read-only one below it
@@ -477,21 +498,27 @@ def main(argv: list[str] | None = None) -> int:
         child = os.fork()
         if child:
             return _reap(child)
-    rlimits = jail.set_rlimits(job.get("limits", {}))
-    _LAYERS.update(jail.describe_layers(namespaces, filesystem, capabilities, rlimits))
+    rlimits = jail.set_rlimits(limits)
+    _LAYERS.update(jail.describe_layers(namespaces, filesystem, capabilities, rlimits, tasks))
     if filesystem is not None:
         _LAYERS["filesystem_detail"] = filesystem
+    if hidden is not None:
+        _LAYERS["hidden"] = hidden["hidden"]
+        _LAYERS["hidden_detail"] = hidden
     stage = job.get("stage")
     result_path = os.path.join(workdir, RESULT_FILE)
+    _WORKER_PID.append(os.getpid())
     try:
         if stage == "probe":
             result = run_probe(job)
+            _only_the_worker()
             _write_json(result_path, {"format": FORMAT, "stage": stage, "ok": True, "failure": None, **result, "layers": _LAYERS})
         elif stage == "train":
             run_train(job, workdir)
         else:
             raise ValueError(f"unknown stage {stage!r}")
     except BaseException as exc:  # noqa: BLE001 - every failure is reported, none escapes
+        _only_the_worker()
         try:
             _write_json(result_path, {"format": FORMAT, "stage": stage, "ok": False, "failure": _failure_record(exc), "layers": _LAYERS})
         except BaseException:  # noqa: BLE001 - e.g. the file-size limit: the parent classifies the exit
