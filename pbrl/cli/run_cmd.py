@@ -1,13 +1,20 @@
-"""``pbrl run``: the main job — a short, real training run with a summary table.
+"""``pbrl run``: the main job — preference learning next to the true reward, in minutes.
 
-Today it trains PPO on the task's true reward (in a run folder, with TensorBoard
-logs) and measures a random policy on the same evaluation seeds, so the table shows
-that learning happened. The preference-learning comparison (PrefPPO from a scripted
-teacher next to PPO) joins it when the online preference loop lands.
+It trains two agents on the same task, one after the other, each in its own run
+folder with TensorBoard logs:
+
+* **PPO** on the task's true reward;
+* **PrefPPO**: the same PPO, but on a reward model learned online from a scripted
+  teacher's preferences over pairs of 50-step segments (B-Pref's loop).
+
+Then it measures a random policy on fresh seeds and prints one table — true
+return of each, labels used, held-out reward-model accuracy, wall-clock — and
+the ``tensorboard --logdir ...`` command that shows both runs side by side.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import typer
@@ -16,31 +23,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 
-def run(
-    env: str = typer.Option("pbrl/HalfCheetah-v5", "--env", help="pbrl task id."),
-    steps: int = typer.Option(100_000, "--steps", min=1000, help="Env steps of PPO training."),
-    seed: int = typer.Option(0, "--seed", help="Run seed."),
-    runs_dir: str = typer.Option("runs", "--runs-dir", help="Root folder of the run folders."),
-    name: str = typer.Option(None, "--name", help="Run name (default: the start time)."),
-    eval_episodes: int = typer.Option(10, "--eval-episodes", min=1, help="Evaluation episodes."),
-) -> None:
-    """Train PPO on a batched task for a few minutes and report how far it got."""
-    import numpy as np
-
-    from pbrl.evaluation.evaluate import evaluate_policy
-    from pbrl.runs.config import ConfigError, TrainConfig
-    from pbrl.runs.folder import RunExistsError
+def _train_with_bar(console: Console, label: str, config, steps: int):
     from pbrl.runs.train import train
 
-    console = Console(width=max(Console().width, 110))
-    config = TrainConfig(env=env, agent="ppo", steps=steps, seed=seed, runs_dir=runs_dir, name=name, eval_episodes=eval_episodes)
-    try:
-        config.resolve()
-    except (ConfigError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-    console.print(f"[bold]pbrl run[/bold]: PPO on {env} for {steps:,} env steps (true reward), seed {seed}")
-    start = time.time()
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -49,20 +34,74 @@ def run(
         TimeRemainingColumn(),
         console=console,
     ) as bar:
-        task = bar.add_task("PPO", total=steps)
+        task = bar.add_task(label, total=steps)
 
         def progress(step: int, latest: dict) -> None:
             ret = latest.get("eval/return")
-            desc = "PPO" if ret is None else f"PPO (eval return {ret:,.0f})"
+            labels = latest.get("feedback/labels")
+            desc = label if ret is None else f"{label} (eval return {ret:,.0f})"
+            if labels is not None:
+                desc += f", {int(labels):,} labels"
             bar.update(task, completed=min(step, steps), description=desc)
 
+        start = time.time()
+        result = train(config, progress=progress)
+        bar.update(task, completed=steps)
+    return result, time.time() - start
+
+
+def run(
+    env: str = typer.Option("pbrl/HalfCheetah-v5", "--env", help="pbrl task id."),
+    steps: int = typer.Option(150_000, "--steps", min=1000, help="Env steps of each agent."),
+    agent: str = typer.Option("ppo", "--agent", help="ppo (PrefPPO next to PPO) or sac (PEBBLE next to SAC)."),
+    teacher: str = typer.Option("oracle", "--teacher", help="Scripted teacher preset: oracle, noisy, mistake, skip, myopic, equal."),
+    feedback: int = typer.Option(300, "--feedback", min=1, help="Label budget of the preference-learning agent."),
+    seed: int = typer.Option(0, "--seed", help="Run seed (both agents)."),
+    runs_dir: str = typer.Option("runs", "--runs-dir", help="Root folder of the run folders."),
+    name: str = typer.Option(None, "--name", help="Run name prefix (default: the start time)."),
+    eval_episodes: int = typer.Option(10, "--eval-episodes", min=1, help="Evaluation episodes."),
+    skip_true: bool = typer.Option(False, "--skip-true", help="Train only the preference-learning agent."),
+) -> None:
+    """Train PrefPPO from a scripted teacher next to PPO on the true reward, and compare them."""
+    import gymnasium as gym
+    import numpy as np
+
+    from pbrl.evaluation.evaluate import evaluate_policy
+    from pbrl.runs.config import ConfigError, TrainConfig
+    from pbrl.runs.folder import RunExistsError, default_name
+
+    console = Console(width=max(Console().width, 110))
+    prefix = name or default_name()
+    pref_name = {"ppo": "PrefPPO", "sac": "PEBBLE"}.get(agent, agent)
+    common = dict(env=env, agent=agent, steps=steps, seed=seed, runs_dir=runs_dir, eval_episodes=eval_episodes)
+    configs = []
+    if not skip_true:
+        configs.append((agent.upper(), "true", TrainConfig(**common, name=f"{prefix}-true")))
+    configs.append(
+        (pref_name, f"learned ({teacher})", TrainConfig(
+            **common, name=f"{prefix}-{teacher}", reward="learned", teacher=teacher, feedback=feedback,
+            pref={"interval": max(steps // 10, 1)},  # ten feedback rounds spend the whole budget
+        ))
+    )
+    try:  # every check before any work
+        for _, _, config in configs:
+            from pbrl.runs.train import prepare
+
+            prepare(config)
+    except (ConfigError, RunExistsError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+    what = f"{pref_name} from the '{teacher}' teacher ({feedback:,} labels)"
+    if not skip_true:
+        what += f" next to {agent.upper()} on the true reward"
+    console.print(f"[bold]pbrl run[/bold]: {what} — {env}, {steps:,} env steps each, seed {seed}")
+    rows = []
+    for label, reward, config in configs:
         try:
-            result = train(config, progress=progress)
+            result, wall = _train_with_bar(console, label, config, steps)
         except (ConfigError, RunExistsError) as exc:
             raise typer.BadParameter(str(exc)) from None
-    wall = time.time() - start
-
-    import gymnasium as gym
+        rows.append((label, reward, result, wall))
 
     space = gym.make(env).action_space
     low, high = space.low, space.high
@@ -70,15 +109,28 @@ def run(
     random = evaluate_policy(
         lambda obs: rng.uniform(low, high, size=(obs.shape[0], low.size)), env, episodes=eval_episodes, seed=10_000 + seed
     )
-    final = result.final
-    table = Table(title=f"pbrl run — {env}")
-    for col in ("agent", "reward", "env steps", "eval return", "normalized score", "wall-clock"):
-        table.add_column(col, justify="right" if col != "agent" else "left")
-    table.add_row(
-        "PPO", "true", f"{result.num_timesteps:,}", f"{final['return_mean']:,.1f} ± {final['return_std']:,.1f}",
-        f"{final['normalized_score']:.1f}", f"{wall:,.0f} s",
-    )
-    table.add_row("random policy", "-", "0", f"{random.return_mean:,.1f} ± {random.return_std:,.1f}", f"{random.normalized_score:.1f}", "-")
+
+    table = Table(title=f"pbrl run — {env}, {steps:,} env steps")
+    for col in ("agent", "reward", "true return (eval)", "normalized score", "labels", "reward-model accuracy", "wall-clock"):
+        table.add_column(col, justify="left" if col in ("agent", "reward") else "right")
+    for label, reward, result, wall in rows:
+        final = result.final
+        fb = final.get("feedback") or {}
+        acc = fb.get("reward_model_accuracy")
+        table.add_row(
+            label,
+            reward,
+            f"{final['return_mean']:,.1f} ± {final['return_std']:,.1f}",
+            f"{final['normalized_score']:.1f}",
+            f"{fb['labels']:,}" if fb else "-",
+            "-" if not fb else ("n/a" if acc is None else f"{acc:.3f}"),
+            f"{wall:,.0f} s",
+        )
+    table.add_row("random policy", "-", f"{random.return_mean:,.1f} ± {random.return_std:,.1f}", f"{random.normalized_score:.1f}", "-", "-", "-")
     console.print(table)
-    console.print(f"run folder: {result.run_dir}")
-    console.print(f"TensorBoard: [bold]tensorboard --logdir {runs_dir}[/bold]")
+    console.print("Reward-model accuracy: held-out pairs judged by the true reward, never trained on.")
+    for label, _, result, _ in rows:
+        console.print(f"{label} run folder: {result.run_dir}")
+    logdir = os.path.dirname(os.path.dirname(rows[0][2].run_dir))  # runs/<task>/: both agents' runs
+    console.print(f"TensorBoard: [bold]tensorboard --logdir {logdir}[/bold]")
+    console.print(f"Compare: [bold]pbrl compare {' '.join(row[2].run_dir for row in rows)}[/bold]")
