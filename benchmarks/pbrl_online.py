@@ -2,6 +2,7 @@
 
     python benchmarks/pbrl_online.py --quick          # smoke run: one task, tiny budgets (a few minutes)
     python benchmarks/pbrl_online.py --estimate       # the full profile's wall-clock estimate only
+    python benchmarks/pbrl_online.py --profile medium # PrefPPO on HalfCheetah, 300k steps, 3 seeds (about an hour)
     python benchmarks/pbrl_online.py                  # the full profile (see the estimate: days on 2 cores)
     pbrl bench pbrl_online --quick
 
@@ -24,7 +25,7 @@ Per configuration (agent × teacher × budget), the IQM over all seeds × tasks 
 a 95% stratified-bootstrap confidence interval (``pbrl.evaluation.aggregate``,
 rliable's definitions), next to the labels used and the reward model's held-out
 accuracy. JSON (every run) and a markdown table go to
-``benchmarks/results/pbrl_online[-quick].json`` / ``.md``.
+``benchmarks/results/pbrl_online[-quick|-medium].json`` / ``.md``.
 
 Profiles (env steps per run; budgets; preference options — the rest are the
 defaults of ``agents/prefconfig.py``):
@@ -32,6 +33,7 @@ defaults of ``agents/prefconfig.py``):
 | profile | PrefPPO steps | PEBBLE steps | budgets | per round | interval | seeds | eval episodes |
 |---|---|---|---|---|---|---|---|
 | quick | 8,192 | 2,500 | 20 / 60 | 10 / 20 | 1,024 (PPO) / 500 (SAC) | 2 | 5 |
+| medium | 300,000 (HalfCheetah, PrefPPO only) | – | 200 / 1000 | budget / 10 | 30,000 | 3 | 10 |
 | full  | 1,000,000 | 300,000 | 200 / 1000 | budget / 10 | 20,000 | 3 | 10 |
 """
 
@@ -66,6 +68,22 @@ PROFILES: dict[str, dict[str, Any]] = {
         "pref": {
             "ppo": {"interval": 1024, "queries_per_round": 10, "segment_length": 25, "reward_hidden": [64, 64], "reward_epochs": 30, "heldout_pairs": 128},
             "sac": {"interval": 500, "queries_per_round": 20, "unsup_steps": 800, "segment_length": 25, "reward_hidden": [64, 64], "reward_epochs": 30, "heldout_pairs": 128},
+        },
+    },
+    # What 2 cores can do in about an hour: PrefPPO on HalfCheetah only, 300k steps, ten
+    # feedback rounds, a smaller reward model (2 x 128) with a 50-epoch cap per update.
+    "medium": {
+        "tasks": ["HalfCheetah"],
+        "agents": ["ppo"],
+        "steps": {"ppo": 300_000, "sac": 100_000},
+        "budgets": [200, 1000],
+        "teachers": ["oracle", "noisy"],
+        "seeds": 3,
+        "eval_episodes": 10,
+        "hp": {"ppo": {}, "sac": {}},
+        "pref": {
+            "ppo": {"interval": 30_000, "reward_hidden": [128, 128], "reward_epochs": 50},
+            "sac": {"interval": 10_000, "reward_hidden": [128, 128], "reward_epochs": 50},
         },
     },
     "full": {
@@ -289,8 +307,9 @@ def estimate_hours(profile: str, seeds: int, workers: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the smoke profile: one task, tiny budgets")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=None, help="quick, medium or full (default: full; --quick = quick)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per configuration (default: the profile's)")
-    parser.add_argument("--agents", default="ppo,sac", help="comma-separated: ppo (PrefPPO), sac (PEBBLE)")
+    parser.add_argument("--agents", default=None, help="comma-separated: ppo (PrefPPO), sac (PEBBLE)")
     parser.add_argument("--tasks", default="", help="comma-separated subset of the profile's tasks")
     parser.add_argument("--workers", type=int, default=2, help="runs at a time (one torch thread each)")
     parser.add_argument("--root", default=None, help="folder for the run folders (default: a temporary one)")
@@ -298,8 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--estimate", action="store_true", help="only print the profile's wall-clock estimate")
     parser.add_argument("--json", default=None, help="output JSON path (the .md table goes beside it)")
     args = parser.parse_args(argv)
-    profile = "quick" if args.quick else "full"
+    profile = "quick" if args.quick else (args.profile or "full")
     spec = dict(PROFILES[profile])
+    if args.agents is None:
+        args.agents = ",".join(spec.get("agents", ["ppo", "sac"]))
     if args.tasks:
         spec["tasks"] = [t for t in spec["tasks"] if t in args.tasks.split(",")] or args.tasks.split(",")
         unknown = [t for t in spec["tasks"] if t not in TASKS]
@@ -342,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(table)
     print(f"load average before {load_before}, after {report['load']['after']}; {seconds:.0f} s")
-    out = args.json or os.path.join(RESULTS, f"pbrl_online{'-quick' if profile == 'quick' else ''}.json")
+    out = args.json or os.path.join(RESULTS, f"pbrl_online{'' if profile == 'full' else '-' + profile}.json")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         json.dump(report, f, indent=2, default=str)
