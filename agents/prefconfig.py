@@ -11,6 +11,10 @@ train accuracy or ``reward_epochs`` epochs, candidate pool = 10 × the queries o
 round, the first round uniform, then disagreement; a feedback round every 20k env
 steps with ``feedback / 10`` queries; PEBBLE pre-trains for 10k env steps (SAC's
 random ``learning_starts`` steps, then the k-NN state-entropy bonus, k = 5).
+
+The ``human_*`` options configure ``--teacher human`` (people in the labeling web
+app): how long each round waits for answers, and whether the run serves the page.
+They are rejected with any other teacher (:func:`check_teacher_options`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,53 @@ def _int_or_auto(min_value: int):
     return check
 
 
+def _min_labels(v):
+    """``all`` | an int >= 0 (0: do not wait) | a fraction in (0, 1) of each round's queries."""
+    if v in ("all", None):
+        return "all"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError("'all', an integer >= 0 or a fraction in (0, 1)")
+    if isinstance(v, float) and not v.is_integer():
+        if not 0.0 < v < 1.0:
+            raise TypeError("'all', an integer >= 0 or a fraction in (0, 1)")
+        return v
+    if v < 0:
+        raise TypeError("'all', an integer >= 0 or a fraction in (0, 1)")
+    return int(v)
+
+
+_min_labels.kind = "all|int >= 0|fraction"  # type: ignore[attr-defined]
+
+
+def _timeout(v):
+    if v in ("none", "off", None):
+        return "none"
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or v == float("inf"):
+        raise TypeError("a number of seconds >= 0 or 'none' (no limit)")
+    return float(v)
+
+
+_timeout.kind = "float >= 0|none"  # type: ignore[attr-defined]
+
+
+def _host(v):
+    if not isinstance(v, str) or not v.strip() or any(c.isspace() for c in v.strip()):
+        raise TypeError("an address to bind, e.g. '127.0.0.1'")
+    return v.strip().removeprefix("[").removesuffix("]")  # [::1] -> ::1
+
+
+_host.kind = "str"  # type: ignore[attr-defined]
+
+
+def _port(v):
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 65535:
+        raise TypeError("a port number in 0..65535 (0: any free port)")
+    return v
+
+
+_port.kind = "int 0..65535"  # type: ignore[attr-defined]
+
+
 #: key -> (checker, meaning)
 SCHEMA: dict[str, tuple[Any, str]] = {
     "queries_per_round": (_int_or_auto(1), "queries asked per feedback round ('auto': feedback / 10, B-Pref's mb_size)"),
@@ -62,7 +113,16 @@ SCHEMA: dict[str, tuple[Any, str]] = {
     "buffer_steps": (_int(1), "steps of recent episodes kept to cut query segments from"),
     "record_states": (_bool, "record qpos/qvel with every step so segments can be rendered for people"),
     "heldout_pairs": (_int(0), "fresh pairs labelled by the true reward to measure reward_model/accuracy (0: off)"),
+    # --teacher human only (people answering in the labeling web app; pbrl.web.teacher.HumanTeacher)
+    "human_min_labels": (_min_labels, "--teacher human: answers each round waits for: all, a number (0: do not wait), or a fraction of the round"),
+    "human_timeout": (_timeout, "--teacher human: seconds a round waits at most, then goes on with the rest pending (none: no limit)"),
+    "human_serve": (_bool, "--teacher human: serve the labeling page from the run, on the run's store"),
+    "human_host": (_host, "--teacher human: address the page binds (anything but loopback is reachable from the network)"),
+    "human_port": (_port, "--teacher human: port of the page (0: any free port, printed)"),
 }
+
+#: options that only apply to ``--teacher human``
+HUMAN_OPTIONS = ("human_min_labels", "human_timeout", "human_serve", "human_host", "human_port")
 
 #: Per-agent defaults (agent: ``ppo`` -> PrefPPO, ``sac`` -> PEBBLE).
 _BASE: dict[str, Any] = {
@@ -85,6 +145,11 @@ _BASE: dict[str, Any] = {
     "buffer_steps": 100_000,
     "record_states": True,
     "heldout_pairs": 256,
+    "human_min_labels": "all",
+    "human_timeout": "none",
+    "human_serve": False,
+    "human_host": "127.0.0.1",
+    "human_port": 8000,
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
     "ppo": {**_BASE, "unsup_steps": 0, "reset_critic": False},
@@ -147,6 +212,73 @@ def resolve_preference_options(agent: str, overrides: Mapping[str, Any] | None =
     return values
 
 
+def check_teacher_options(teacher: str | None, overrides: Mapping[str, Any] | None, values: Mapping[str, Any]) -> None:
+    """The ``human_*`` options are for ``--teacher human`` only; serving needs the web extra and a free port.
+
+    Args:
+        teacher: the run's teacher name.
+        overrides: the options the user gave (not the defaults).
+        values: the resolved options (:func:`resolve_preference_options`).
+
+    Raises:
+        PreferenceOptionError: a ``human_*`` option with another teacher, the web extra
+            missing, or the port taken / the address unusable.
+    """
+    given = [k for k in (overrides or {}) if k in HUMAN_OPTIONS]
+    if teacher != "human":
+        if given:
+            raise PreferenceOptionError(
+                f"preference option{'s' if len(given) > 1 else ''} {', '.join(repr(k) for k in given)} "
+                f"appl{'y' if len(given) > 1 else 'ies'} to --teacher human only (the teacher here is {teacher!r})"
+            )
+        return
+    if not values.get("human_serve"):
+        for key in ("human_host", "human_port"):
+            if key in given:
+                raise PreferenceOptionError(f"preference option {key!r} needs human_serve=true (the run serves the labeling page)")
+        return
+    import importlib.util
+
+    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise PreferenceOptionError(
+            f"human_serve=true needs the web extra ({', '.join(missing)} missing): pip install 'pbrl[web]'"
+        )
+    host, port = values["human_host"], int(values["human_port"])
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise PreferenceOptionError(f"preference option 'human_host': cannot use address {host!r}: {exc}") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            if port == 0:
+                raise PreferenceOptionError(f"preference option 'human_host': cannot listen on {host!r} ({exc.strerror or exc})") from None
+            raise PreferenceOptionError(
+                f"the labeling page cannot listen on {host}:{port} ({exc.strerror or exc}): is another server using the port? "
+                "Pick another with --pref human_port=N (0: any free port)"
+            ) from None
+
+
+def human_teacher_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``pbrl.web.HumanTeacher`` keyword arguments from resolved options (defaults for missing keys)."""
+    get = lambda key: values.get(key, _BASE[key])  # noqa: E731  (options saved before these keys existed)
+    min_labels = get("human_min_labels")
+    timeout = get("human_timeout")
+    return {
+        "min_labels": None if min_labels == "all" else min_labels,
+        "timeout": None if timeout == "none" else float(timeout),
+        "serve": bool(get("human_serve")),
+        "host": str(get("human_host")),
+        "port": int(get("human_port")),
+    }
+
+
 def describe() -> list[tuple[str, str, str, str]]:
     """(key, type, "PrefPPO default / PEBBLE default", meaning) rows for help texts."""
     return [
@@ -159,10 +291,13 @@ __all__ = [
     "AGGREGATES",
     "DEFAULTS",
     "DEFAULT_FEEDBACK",
+    "HUMAN_OPTIONS",
     "PreferenceOptionError",
     "SCHEDULES",
     "SCHEMA",
     "SELECTION_METHODS",
+    "check_teacher_options",
     "describe",
+    "human_teacher_kwargs",
     "resolve_preference_options",
 ]

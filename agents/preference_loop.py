@@ -27,6 +27,14 @@
 The loop stops asking when the feedback budget (queries asked, counted in the store)
 is spent; training goes on with the last reward model.
 
+Asynchronous teachers (``--teacher human``: people in the labeling web app, see
+``pbrl.web.teacher``) may return a round with labels *pending*; their answers land in
+the store whenever people give them. Every update trains on every label in the store,
+so a pending answer is used by the next update: the next round's, or — once the budget
+is spent — a check every ``interval`` env steps and one at the end of training, which
+retrain when the store holds labels the model has not seen. The human teacher is built
+from the ``human_*`` options (wait for all / some / none, timeout, serve the page).
+
 Resume: the agent's checkpoint holds the reward model's weights and optimiser, the
 selector's and sampler's generators, the round counters and the trajectory buffer.
 On (re)start the loop reopens the store, answers queries left open by a kill (with
@@ -157,7 +165,9 @@ class PreferenceLoop(BaseCallback):
         self.teacher_name = teacher
         self._teacher_kwargs = dict(teacher_kwargs or {})
         if teacher == "human":  # people answer in the labeling app serving this run's store
-            self._teacher_kwargs.setdefault("store", store_path)
+            from .prefconfig import human_teacher_kwargs
+
+            self._teacher_kwargs = {"store": store_path, "announce": True, **human_teacher_kwargs(self.opt), **self._teacher_kwargs}
         # the human teacher opens the store, which exists only once the run folder does: made at training start
         self.teacher = self._make_teacher(0) if teacher != "human" else None
         seeds = np.random.SeedSequence([self.seed, 0x9BEF]).spawn(3)
@@ -230,7 +240,10 @@ class PreferenceLoop(BaseCallback):
             self._state = qpos_qvel(self._base_env)
         if self.store is None:
             self.store = PreferenceStore(self.store_path)
-            self.store.set_info("task", self.agent.task)
+            env_kwargs = dict(getattr(self.agent, "env_kwargs", {}) or {})
+            if env_kwargs or "task_kwargs" in self.store.info():
+                self.store.set_info("task_kwargs", env_kwargs)  # e.g. Ant's xml_file: the model clips are drawn with
+            self.store.set_info("task", self.agent.task)  # the labeling app draws this task's robot
         if self.teacher is None:
             self.teacher = self._make_teacher(self.rounds)
         if not self._started:
@@ -245,9 +258,18 @@ class PreferenceLoop(BaseCallback):
         # PPO: between rollouts, so a rollout never mixes two reward models;
         # SAC: every train_freq vector steps.
         now = self.model.num_timesteps
-        if now >= self.next_round and self._asked < self.feedback:
+        if now < self.next_round:
+            return
+        if self._asked < self.feedback:
             if self.run_round():
                 self.next_round = now + int(self.opt["interval"])
+        elif self.teacher.asynchronous:  # budget spent: answers may still arrive (people answering late)
+            self.refresh()
+            self.next_round = now + int(self.opt["interval"])
+
+    def _on_training_end(self) -> None:
+        if self.store is not None and self.teacher is not None and self.teacher.asynchronous:
+            self.refresh()  # the saved reward model has seen every answer given during training
 
     # -- the feedback round -----------------------------------------------------------
 
@@ -291,7 +313,8 @@ class PreferenceLoop(BaseCallback):
         query_ids = self.store.add_pairs(first, second, meta={"round": self.rounds, "step": self.model.num_timesteps, "method": method})
         self.teacher.set_recent_returns(self.buffer.recent_returns(10))
         labels = self.teacher.label(first, second, query_ids=query_ids)
-        self.store.add_labels(query_ids, labels)  # committed before any training on them
+        if not getattr(self.teacher, "answers_in_store", False):  # the human teacher's are stored already
+            self.store.add_labels(query_ids, labels)  # committed before any training on them
         self._asked += n
         metrics: dict[str, float] = {}
         if self.model_ready and labels.answered.any():
@@ -300,6 +323,19 @@ class PreferenceLoop(BaseCallback):
         self.rounds += 1
         self.update_reward_model(metrics)
         metrics["feedback/round_seconds"] = time.perf_counter() - t0
+        self._log(metrics)
+        return True
+
+    def new_labels(self) -> bool:
+        """The store's label count differs from the one the model was trained on."""
+        return self.store is not None and int(self.store.summary()["labels"]) != self.labels_fitted
+
+    def refresh(self) -> bool:
+        """Retrain (and swap the reward) if the store holds labels the model has not seen; logs."""
+        if not self.new_labels():
+            return False
+        metrics: dict[str, float] = {}
+        self.update_reward_model(metrics)
         self._log(metrics)
         return True
 
@@ -387,6 +423,7 @@ class PreferenceLoop(BaseCallback):
         values["feedback/labels"] = float(summary["labels"])
         values["feedback/queries"] = float(summary["queries"])
         values["feedback/skips"] = float(summary["skips"])
+        values["feedback/open"] = float(summary["open"])  # asked, not answered yet (a human teacher's pending queries)
         values["feedback/rounds"] = float(self.rounds)
         self.last_metrics.update(values)
         if getattr(self, "model", None) is not None:
@@ -405,6 +442,8 @@ class PreferenceLoop(BaseCallback):
             "labels": int(counts["labels"]),
             "queries": int(counts["queries"]),
             "skips": int(counts["skips"]),
+            "open": int(counts.get("open", 0)),
+            "labels_fitted": self.labels_fitted,
             "feedback_rounds": self.rounds,
             "reward_model_accuracy": self.last_metrics.get("reward_model/accuracy"),
             "reward_model_correlation": self.last_metrics.get("reward_model/correlation"),
@@ -430,7 +469,8 @@ class PreferenceLoop(BaseCallback):
         self.selector.load_state_dict(state["selector"])
         self.sampler.load_state_dict(state["sampler"])
         self.last_metrics = dict(state.get("last_metrics", {}))
-        if self.rounds:
+        if self.rounds and self.teacher is not None:  # the human teacher is made at training start
+            self._close_teacher()
             self.teacher = self._make_teacher(self.rounds)
 
     def torch_state(self) -> dict[str, Any]:
@@ -475,7 +515,15 @@ class PreferenceLoop(BaseCallback):
             return None
         return self.reward_model.save(os.path.join(run_dir, REWARD_MODEL_DIR))
 
+    def _close_teacher(self) -> None:
+        close = getattr(self.teacher, "close", None)
+        if callable(close):
+            close()  # the human teacher: stops its labeling server, closes its store connection
+
     def close(self) -> None:
+        self._close_teacher()
+        if self.teacher_name == "human":
+            self.teacher = None
         if self.store is not None:
             self.store.close()
             self.store = None

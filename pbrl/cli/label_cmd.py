@@ -3,10 +3,17 @@
 * ``pbrl label serve --store prefs.sqlite [--host 127.0.0.1] [--port 8000]`` —
   the labeling page (needs the ``web`` extra: ``pip install "pbrl[web]"``);
 * ``pbrl label add-labeler NAME --store prefs.sqlite`` — make a labeler and print
-  their token (once: only its hash is stored);
+  their token (once: only its hash is stored), and the page's address when a live
+  run serves it on this store;
 * ``pbrl label labelers --store prefs.sqlite`` — list the labelers;
 * ``pbrl label stats --store prefs.sqlite`` — answers and agreement, as the page's
   statistics.
+
+A live PrefPPO/PEBBLE run with ``--teacher human`` keeps its queries in
+``<run>/preferences.sqlite``: ``pbrl label serve --store <run>/preferences.sqlite``
+serves them while the run trains (SQLite WAL: both read and write at once), or the
+run serves the page itself with ``--pref human_serve=true`` (see
+``agents/PREFERENCES.md``).
 """
 
 from __future__ import annotations
@@ -115,9 +122,29 @@ def add_labeler(
             token = pstore.add_labeler(name)
         except ValueError as exc:
             _fail(str(exc))
+        live = _live_server(pstore)
     err.print(f"labeler {name!r} added to {store}. Their token (shown only now; keep it secret):")
     typer.echo(token)
-    err.print(f"open the page with http://127.0.0.1:8000/?token={token} (after `pbrl label serve --store {store}`)")
+    if live:
+        err.print(f"the run using this store serves the labeling page: open {live}/?token={token}")
+    else:
+        err.print(f"open the page with http://127.0.0.1:8000/?token={token} (after `pbrl label serve --store {store}`)")
+
+
+def _live_server(pstore) -> str | None:
+    """The URL of the labeling page a live run serves on this store (``--pref human_serve=true``), if it runs."""
+    entry = pstore.info().get("label_server")
+    if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+        return None
+    pid = entry.get("pid")
+    if isinstance(pid, int) and pid > 0:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None  # the run ended without clearing it (killed)
+        except PermissionError:
+            pass
+    return entry["url"]
 
 
 @app.command("labelers")

@@ -127,7 +127,7 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Offline agents (bc, iql, piql, cpl, oppo, ipl): the dataset id."),
     preferences: Optional[str] = typer.Option(None, "--preferences", help="Offline agents: a preference store labelled on the dataset."),
-    teacher: Optional[str] = typer.Option(None, "--teacher", help="--reward learned: who labels the queries (oracle, noisy, mistake, skip, myopic, equal, ...)."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="--reward learned: who labels the queries (oracle, noisy, mistake, skip, myopic, equal, ...; human: people in the labeling web app, options --pref human_*)."),
     feedback: Optional[int] = typer.Option(None, "--feedback", help="--reward learned: the label budget, queries asked in all (default 1000)."),
     pref: Optional[List[str]] = typer.Option(None, "--pref", help="--reward learned: a preference-loop option key=value (repeatable), e.g. segment_length=50; see agents/PREFERENCES.md."),
 ) -> None:

@@ -49,7 +49,10 @@ class TrainConfig:
             (default 1000).
         pref: with ``reward = "learned"``: preference-loop options (segment length,
             queries per round, interval, ensemble size, ...; see
-            ``pbrl.agents.prefconfig.SCHEMA``).
+            ``pbrl.agents.prefconfig.SCHEMA``), and with ``teacher = "human"`` how
+            rounds wait for people and whether the run serves the labeling page
+            (``human_min_labels``, ``human_timeout``, ``human_serve``, ``human_host``,
+            ``human_port``; ``agents/PREFERENCES.md``).
     """
 
     env: str = "pbrl/HalfCheetah-v5"
@@ -192,7 +195,7 @@ class TrainConfig:
 
     def _check_preferences(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Reward ``learned``: the teacher, the budget and the preference options."""
-        from pbrl.agents.prefconfig import DEFAULT_FEEDBACK, PreferenceOptionError, resolve_preference_options
+        from pbrl.agents.prefconfig import DEFAULT_FEEDBACK, PreferenceOptionError, check_teacher_options, resolve_preference_options
         from pbrl.teachers import TEACHERS
 
         if self.teacher is None:
@@ -207,6 +210,7 @@ class TrainConfig:
         feedback = DEFAULT_FEEDBACK if self.feedback is None else self.feedback
         try:
             preference = resolve_preference_options(self.agent, self.pref, feedback)
+            check_teacher_options(self.teacher, self.pref, preference)  # human_*: --teacher human only; a free port
         except PreferenceOptionError as exc:
             raise ConfigError(str(exc)) from None
         algorithm = {"ppo": "prefppo", "sac": "pebble"}[self.agent]

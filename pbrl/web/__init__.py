@@ -19,6 +19,16 @@ Modules, one concern each:
 * :mod:`pbrl.web.server` — running it on uvicorn (blocking or on a thread);
 * :mod:`pbrl.web.teacher` — :class:`HumanTeacher`, the Teacher for any loop.
 
+A live PrefPPO/PEBBLE run asks people through :class:`HumanTeacher`
+(``pbrl train --reward learned --teacher human``): its queries go to
+``<run>/preferences.sqlite``, served by the run itself with ``--pref
+human_serve=true`` (``human_host``, ``human_port``; it prints the address) or by
+``pbrl label serve --store <run>/preferences.sqlite`` from another terminal; each
+round waits for answers as ``human_min_labels``/``human_timeout`` say, or not at all
+(``human_min_labels=0``); late answers are trained on by the next update. The clips
+draw the run's task (the store's ``task`` and ``task_kwargs`` info) from the
+``qpos``/``qvel`` the loop records with every step. See ``agents/PREFERENCES.md``.
+
 The app needs the ``web`` extra (``pip install "pbrl[web]"``: FastAPI, uvicorn);
 the human teacher and the clip renderer do not. Importing this package registers
 the ``"human"`` teacher with :func:`pbrl.teachers.make_teacher`.

@@ -31,7 +31,26 @@ person undoes in between would be stored again by it.)
 
 ``make_teacher("human", store=..., card=card, min_labels=..., timeout=...)`` builds
 one by name (``import pbrl.web`` registers it). Pass ``serve=True`` to run the
-labeling page on a background thread as well (``host``, ``port``).
+labeling page on a background thread as well (``host``, ``port``); its address is
+recorded in the store's ``label_server`` info while it runs (``pbrl label
+add-labeler`` prints it).
+
+In a live run (``pbrl train --reward learned --teacher human``, PrefPPO or PEBBLE)
+the preference loop builds this teacher on the run's store,
+``<run>/preferences.sqlite``, from the run's ``--pref human_*`` options::
+
+    pbrl train --env pbrl/Hopper-v5 --agent ppo --reward learned --teacher human --feedback 200 \\
+        --pref human_serve=true --pref human_port=8000 --pref human_min_labels=0
+    pbrl label add-labeler alice --store runs/pbrl_Hopper-v5/ppo/<name>-s0/preferences.sqlite
+
+(``human_min_labels``: ``all`` (default), a number, 0 = do not wait, or a fraction;
+``human_timeout``: seconds, default none). Without ``human_serve`` the page is served
+from another terminal, ``pbrl label serve --store <run>/preferences.sqlite``: the
+store is SQLite in WAL mode, so the run and the server read and write it at once.
+Answers that arrive after their round (pending) are used by the loop's next
+reward-model update — the next round, or, once the budget is spent, every
+``interval`` steps and at the end of training — and survive a resume (they are in
+the store). See ``agents/PREFERENCES.md``.
 """
 
 from __future__ import annotations
@@ -86,10 +105,14 @@ class HumanTeacher(Teacher):
             labeling app draws that task's robot).
         serve: also run the labeling app on a background thread; ``host``,
             ``port`` (0 = any free port) and ``server_kwargs`` configure it.
+        announce: print to stderr where to label, and when a round starts waiting
+            (the preference loop of a live run sets it).
     """
 
     kind = HUMAN_KIND
     asynchronous = True
+    #: the answers are in the store already (the web app wrote them): the loop need not store them
+    answers_in_store = True
 
     def __init__(
         self,
@@ -103,6 +126,7 @@ class HumanTeacher(Teacher):
         serve: bool = False,
         host: str = "127.0.0.1",
         port: int = 8000,
+        announce: bool = False,
         **server_kwargs: Any,
     ):
         self._owned = not isinstance(store, PreferenceStore)
@@ -128,16 +152,34 @@ class HumanTeacher(Teacher):
         self.card = card
         if card is not None:
             self._record_task(getattr(card, "id", None))
+        self.announce = bool(announce)
         self.server = None
         if serve:
             from .server import LabelServer
 
             self.server = LabelServer(self.store, host=host, port=port, **server_kwargs).start()
+            self.store.set_info("label_server", {"url": self.url, "pid": os.getpid()})
             print(
-                f"pbrl: the labeling page is at {self.server.url}/ — make a labeler token with "
-                f"`pbrl label add-labeler NAME --store {self.store.path}`",
+                f"pbrl: the labeling page is at {self.url}/ — make a labeler token with "
+                f"`pbrl label add-labeler NAME --store {self.store.path}` and open {self.url}/?token=TOKEN",
                 file=sys.stderr,
+                flush=True,
             )
+        elif self.announce:
+            print(
+                f"pbrl: people answer this run's queries in the labeling app: `pbrl label serve --store {self.store.path}` "
+                f"and a token from `pbrl label add-labeler NAME --store {self.store.path}`",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    @property
+    def url(self) -> str | None:
+        """The labeling page's address if this teacher serves it (``0.0.0.0``/``::`` shown as loopback)."""
+        if self.server is None:
+            return None
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.server.host, self.server.host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.server.port}"
 
     def _record_task(self, task_id: str | None) -> None:
         if not task_id:
@@ -219,8 +261,11 @@ class HumanTeacher(Teacher):
             if deadline is not None and now >= deadline:
                 break
             if not told:
-                where = f" at {self.server.url}/" if self.server is not None else ""
-                log.info("waiting for %d of %d human answers%s", need - len(answers), ids.size, where)
+                where = f" at {self.url}/" if self.server is not None else f" (`pbrl label serve --store {self.store.path}`)"
+                limit = "" if self.timeout is None else f", at most {self.timeout:g} s"
+                log.info("waiting for %d of %d human answers%s%s", need - len(answers), ids.size, where, limit)
+                if self.announce:
+                    print(f"pbrl: waiting for {need - len(answers)} of {ids.size} human answers{where}{limit}", file=sys.stderr, flush=True)
                 told = True
             time.sleep(self.poll if deadline is None else max(0.0, min(self.poll, deadline - now)))
         return self._labels(ids, answers)
@@ -268,6 +313,10 @@ class HumanTeacher(Teacher):
         if self.server is not None:
             self.server.stop()
             self.server = None
+            try:
+                self.store.set_info("label_server", None)
+            except Exception:  # noqa: BLE001  (closing must not fail on a store that went away)
+                log.debug("could not clear the store's label_server info", exc_info=True)
         if self._owned:
             self.store.close()
 

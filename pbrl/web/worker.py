@@ -39,6 +39,9 @@ class ClipService:
         task: the task the segments come from; default the store's ``task`` info
             (``store.set_info("task", "pbrl/Hopper-v5")``, which pbrl's loops and
             ``pbrl dataset label`` write), read again until it is set.
+        task_kwargs: the task's options when they change its model; default the
+            store's ``task_kwargs`` info when the task comes from the store (a live
+            PrefPPO/PEBBLE run records its ``env_kwargs`` there).
         clip_dir: the cache folder (default ``<store>.clips/``).
         settings: frame size, speed limit, quality.
         max_cache_bytes: cache budget (least recently used clips are removed).
@@ -62,6 +65,7 @@ class ClipService:
         self._task = task
         self.settings = settings or ClipSettings()
         self.task_kwargs = dict(task_kwargs or {})
+        self._kwargs_given = task_kwargs is not None
         self.cache = ClipCache(clip_dir or default_clip_dir(store.path), max_bytes=max_cache_bytes)
         self.max_queue = int(max_queue)
         self.idle = float(idle)
@@ -85,9 +89,13 @@ class ClipService:
     def task_id(self) -> str | None:
         """The task of the store's segments, or None if nobody said."""
         if self._task is None:
-            task = self.store.info().get("task")
+            info = self.store.info()
+            task = info.get("task")
             if isinstance(task, str) and task:
                 self._task = task
+                kwargs = info.get("task_kwargs")
+                if not self._kwargs_given and isinstance(kwargs, dict):
+                    self.task_kwargs = dict(kwargs)  # a live run's env options (pbrl's preference loop records them)
         return self._task
 
     def _require_task(self) -> str:
