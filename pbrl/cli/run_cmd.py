@@ -80,7 +80,7 @@ def run(
     configs.append(
         (pref_name, f"learned ({teacher})", TrainConfig(
             **common, name=f"{prefix}-{teacher}", reward="learned", teacher=teacher, feedback=feedback,
-            pref={"interval": max(steps // 10, 1)},  # ten feedback rounds spend the whole budget
+            pref={"interval": max(steps // 11, 1)},  # ten feedback rounds (budget / 10 each) before the end
         ))
     )
     try:  # every check before any work
