@@ -15,6 +15,29 @@ The two-stage recipe of offline preference-based RL (Preference Transformer's
 3. run IQL (:mod:`pbrl.agents.iql`) on the relabelled data, with the same
    locomotion reward scaling computed from the relabelled returns.
 
+How close the learned reward is to the true one is logged once, at the first log step:
+``reward_model/correlation`` (Pearson over every transition of the dataset) and
+``reward_model/epic_distance`` (EPIC, :func:`pbrl.rewards.epic_distance`, over
+``rm_epic_transitions`` of them). EPIC evaluates both rewards on transitions that are
+not in the dataset (``(s, A, S')`` with ``A``, ``S'`` drawn independently), where the
+dataset has no true reward, and pbrl's tasks compute theirs from simulator state
+(Δx / dt) rather than from ``(s, a, s')``. So the true reward is extended by least
+squares over the features ``(1, s, s', a, a²)`` fitted on the dataset
+(:func:`true_reward_extension`): exact for control costs and constant alive bonuses,
+about the mean of the start and end velocities for Δx / dt. Its R² on the dataset
+(PPO medium-replay data: Hopper 0.992, HalfCheetah 0.996; random-policy data: Hopper
+0.83, Walker2d 0.93, HalfCheetah 0.99 — the misses are contacts and the alive bonus
+lost on a falling step) is kept in the checkpoint's ``reward_model`` info, with a
+warning below 0.8. The extension is linear on purpose: EPIC evaluates it at ``(s, S')``
+pairs far from the data (``S'`` independent of ``s``), where quadratic terms fitted on
+``s' ≈ s`` are unidentified — with ``(s², s'², s·s')`` added, R² rose to 0.993 on Hopper
+medium-replay but the distance of a reward model with 0.97 correlation went from 0.28
+to 0.79. The distance depends on this extension; compare it between reward models on
+the same dataset, not across datasets.
+The ensemble's reward ``r̂(s, a)`` is compared as is; the
+transformer's reward depends on the steps before it, not on one transition, so it gets
+no EPIC distance.
+
 Instead of training, ``reward_model_dir`` loads a saved model
 (:func:`pbrl.rewards.load_reward_model`). The fitted model is saved in the agent's
 checkpoints, so a resume relabels with the very same model.
@@ -22,8 +45,9 @@ checkpoints, so a resume relabels with the very same model.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -50,6 +74,31 @@ class PIQLConfig(IQLConfig):
     rm_holdout: float = hp(0.1, "fraction of pairs held out for reward_model/accuracy", min=0.0, max=0.5)
     rm_aggregate: str = hp("mean", "how ensemble members are combined", choices=("mean", "mean_minus_std", "min"))
     relabel_chunk: int = hp(65536, "transitions relabelled per reward-model call", min=1)
+    rm_epic_transitions: int = hp(1000, "dataset transitions behind reward_model/epic_distance (0: not computed)", min=0)
+    rm_epic_samples: int = hp(128, "coverage draws per expectation of EPIC's canonicalisation", min=1)
+
+
+def true_reward_extension(data: OfflineData) -> tuple[Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], float]:
+    """The dataset's true reward as a function of ``(s, a, s')``, for EPIC: least squares
+    over the features ``(1, s, s', a, a²)``; returns ``(fn, R² on the dataset)``."""
+
+    def features(o, a, o2):
+        o, a, o2 = (np.asarray(x, dtype=np.float64) for x in (o, a, o2))
+        return np.concatenate([np.ones((len(o), 1)), o, o2, a, a * a], axis=1)
+
+    x = features(data.observations, data.actions, data.next_observations)
+    y = data.rewards.astype(np.float64)
+    scale = np.maximum(x.std(0), 1e-8)
+    scale[0] = 1.0
+    w, *_ = np.linalg.lstsq(x / scale, y, rcond=None)
+    w = w / scale
+    residual = y - x @ w
+    r2 = 1.0 - float(residual.var() / y.var()) if y.var() > 0 else float("nan")
+
+    def fn(o, a, o2):
+        return features(o, a, o2) @ w
+
+    return fn, r2
 
 
 class PIQL(IQL):
@@ -112,7 +161,32 @@ class PIQL(IQL):
             corr = float(np.corrcoef(rewards, true)[0, 1])
             self.reward_model_info["correlation"] = corr
             self.pending_metrics["reward_model/correlation"] = corr
+        if model.kind == "ensemble" and c.rm_epic_transitions and true.std() > 0:
+            self.epic(data)
         return rewards.astype(np.float32)
+
+    def epic(self, data: OfflineData) -> float:
+        """``reward_model/epic_distance``: EPIC between the ensemble's ``r̂(s, a)`` and the
+        least-squares extension of the dataset's true reward (see the module docstring)."""
+        from pbrl.rewards import epic_distance
+
+        c, model = self.config, self.reward_model
+        true_fn, r2 = true_reward_extension(data)
+        if not r2 >= 0.8:
+            warnings.warn(f"reward_model/epic_distance of {data.source!r}: the true reward's extension over (s, a, s') fits with "
+                          f"R² = {r2:.3f} only, so the distance is to an approximation of the true reward")  # fmt: skip
+        rng = np.random.default_rng(self.seed)
+        rows = rng.choice(len(data), size=min(c.rm_epic_transitions, len(data)), replace=False)
+        distance = epic_distance(
+            lambda o, a, o2: model.reward(o, a, aggregate=c.rm_aggregate), true_fn,
+            data.observations[rows], data.actions[rows], data.next_observations[rows],
+            gamma=c.gamma, n_samples=c.rm_epic_samples, seed=rng, chunk=c.relabel_chunk,
+        )  # fmt: skip
+        self.reward_model_info["epic_distance"] = distance
+        self.reward_model_info["epic_reference_r2"] = r2
+        if distance == distance:
+            self.pending_metrics["reward_model/epic_distance"] = distance
+        return distance
 
     def setup(self, data: OfflineData, preferences: PreferencePairs | None = None) -> None:
         if preferences is None and self.reward_model is None and not self.config.reward_model_dir:
@@ -169,4 +243,4 @@ class PIQL(IQL):
         return self.reward_model.save(path)
 
 
-__all__ = ["PIQL", "PIQLConfig"]
+__all__ = ["PIQL", "PIQLConfig", "true_reward_extension"]

@@ -1,14 +1,17 @@
 """Offline (preference-based) RL on pbrl's D4RL-style datasets: BC, IQL, P-IQL, CPL and OPPO.
 
     python benchmarks/offline_pbrl.py --quick            # smoke run: makes tiny datasets itself
-    python benchmarks/offline_pbrl.py --profile medium   # reduced budgets (see the table below)
+    nice -n 10 python benchmarks/offline_pbrl.py --profile small --workers 2   # CPU-sized: ~3 h on 2 idle cores
+    python benchmarks/offline_pbrl.py --profile small --estimate --workers 1   # its estimate, no runs
     python benchmarks/offline_pbrl.py                    # the full profile (see BENCHMARKS.md: weeks on 2 cores)
     pbrl bench offline_pbrl --quick
 
-For each task (HalfCheetah, Hopper, Walker2d) and level (medium-replay, medium-expert)
-the dataset ``pbrl/<task>/<level>-v0`` is read from ``$MINARI_DATASETS_PATH`` (made
-with ``pbrl dataset generate`` if ``--generate``; the quick profile always makes tiny
-ones with a few thousand PPO steps in a temporary root). A scripted teacher
+For each task (HalfCheetah, Hopper, Walker2d; the small profile: HalfCheetah, Hopper) and
+level (medium-replay, medium-expert) the dataset ``pbrl/<task>/<level>-v0`` is read from
+``$MINARI_DATASETS_PATH`` (made with ``pbrl dataset generate`` if ``--generate``). The
+quick profile always makes tiny ones with a few thousand PPO steps in a temporary root;
+the small profile makes its own with PPO (below) in ``<root>/datasets``, its root
+defaulting to ``benchmarks/results/offline_pbrl-small`` so they are made once. A scripted teacher
 (``--teacher``, default ``oracle``) labels pairs of segments of each dataset into a
 preference store (``pbrl dataset label``). Then, for ``--seeds`` seeds, every agent
 trains through ``pbrl train`` (a subprocess per run, ``--workers`` at a time, one
@@ -23,15 +26,33 @@ agent, the IQM, mean, median and optimality gap over all seeds × datasets come 
 95% stratified-bootstrap confidence intervals (``pbrl.evaluation.aggregate``: rliable's
 definitions), plus probabilities of improvement for the comparisons the literature
 makes (P-IQL ≈ IQL; CPL, OPPO > BC). JSON (every run's result) and a markdown table
-are written to ``benchmarks/results/offline_pbrl[-quick].json`` / ``.md``.
+are written to ``benchmarks/results/offline_pbrl[-<profile>].json`` / ``.md``.
 
 Profiles (gradient steps per run; label budgets N₁/N₂; episodes per evaluation):
 
 | profile | BC, IQL, P-IQL | CPL (BC pre-training + CPL) | OPPO | labels | segment | eval |
 |---|---|---|---|---|---|---|
 | quick  | 300  | 150 + 150, batch 16 | 300, batch 16 | 50 / 200 | 25 | 5 |
+| small  | 20k  | 20k + 15k, batch 32, 256×256 | 10k, batch 32 | 500 / 2000 | 50 | 10 |
 | medium | 100k | 50k + 50k, batch 32 | 50k, batch 32 | 500 / 2000 | 50 | 10 |
 | full   | 1M   | 200k + 300k (CPL's)  | 100k          | 500 / 2000 | 50 | 10 |
+
+**small** is the profile that runs on this 2-core machine: HalfCheetah and Hopper only;
+datasets from PPO (``pbrl dataset generate --algo ppo --train-steps 500000 --size 50000
+--eval-episodes 5 --ref-episodes 20``: medium-expert 100k transitions, medium-replay
+PPO's rollouts up to the medium checkpoint), 2–3 CPU-minutes per task; 3 seeds × 4
+datasets × 6 agents = 72 runs. CPL gets CPU-sized settings (32 pairs per step instead of
+96 and a 256×256 actor instead of 512×512: 10× faster per step; see
+``agents/offline/README.md``), OPPO 32 pairs instead of 64; both warm up over 1k steps instead of 10k.
+``--estimate --workers 1`` gives its training time from ``offline_speed*.json``'s rates:
+5.7 CPU-hours (+ ~10 CPU-s per run of reward-model fitting and evaluation), so ~6 h on
+one idle core or ~3 h with ``--workers 2``; 2–3× longer beside other sessions' training. It is sized to
+show the literature's relationships (P-IQL ≈ IQL; CPL, OPPO > BC) on data where BC is
+not already at the top — not to reproduce the papers' absolute scores, which need the
+full budgets. A 1-seed pilot on Hopper medium-replay (BENCHMARKS.md) had BC best and
+CPL's contrastive phase collapsing its BC-pre-trained policy: settle that before a
+full run. **medium** needs 200k-step SAC datasets and ~26 h with 2 workers:
+infeasible on this machine.
 """
 
 from __future__ import annotations
@@ -48,6 +69,8 @@ from typing import Any
 import numpy as np
 
 TASKS = {"HalfCheetah": "pbrl/HalfCheetah-v5", "Hopper": "pbrl/Hopper-v5", "Walker2d": "pbrl/Walker2d-v5"}
+#: CPL's CPU-sized settings (agents/offline/README.md): 32 pairs per step, a 256×256 actor
+CPL_CPU = {"batch_size": 32, "hidden_sizes": [256, 256]}
 LEVELS = ("medium-replay", "medium-expert")
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -61,6 +84,19 @@ PROFILES: dict[str, dict[str, Any]] = {
             "piql-200": ("piql", 300, {"max_pairs": 200, "rm_max_epochs": 20}),
             "cpl": ("cpl", 300, {"bc_steps": 150, "warmup_steps": 20, "batch_size": 16}),
             "oppo": ("oppo", 300, {"batch_size": 16, "warmup_steps": 50}),
+        },
+    },
+    "small": {
+        "labels": (500, 2000), "segment": 50, "eval_episodes": 10, "dataset_size": 50_000, "tasks": ("HalfCheetah", "Hopper"),
+        "generation": {"algorithm": "ppo", "train_steps": 500_000, "eval_episodes": 5, "ref_episodes": 20, "seed": 0},
+        "agents": {
+            "bc": ("bc", 20_000, {}),
+            "iql": ("iql", 20_000, {}),
+            "piql-500": ("piql", 20_000, {"max_pairs": 500}),
+            "piql-2000": ("piql", 20_000, {"max_pairs": 2000}),
+            # CPL's BC pre-training (lr 1e-4, dropout 0.25) needs ~15k steps to reach BC's level on Hopper medium-replay
+            "cpl": ("cpl", 35_000, {"bc_steps": 20_000, "warmup_steps": 1_000, **CPL_CPU}),
+            "oppo": ("oppo", 10_000, {"batch_size": 32, "warmup_steps": 1_000}),
         },
     },
     "medium": {
@@ -133,11 +169,16 @@ def make_quick_datasets(task: str, size: int) -> dict[str, str]:
     raise RuntimeError(f"could not make quick datasets for {task}: {last}")
 
 
+def profile_tasks(profile: str) -> dict[str, str]:
+    return {name: TASKS[name] for name in PROFILES[profile].get("tasks", TASKS)}
+
+
 def ensure_datasets(profile: str, generate_missing: bool) -> dict[tuple[str, str], str]:
     from pbrl.datasets import GenerationConfig, dataset_exists, generate
 
     out = {}
-    for name, task in TASKS.items():
+    spec = PROFILES[profile]
+    for name, task in profile_tasks(profile).items():
         if profile == "quick":
             t0 = time.time()
             ids = make_quick_datasets(task, PROFILES["quick"]["dataset_size"])
@@ -145,7 +186,11 @@ def ensure_datasets(profile: str, generate_missing: bool) -> dict[tuple[str, str
         else:
             ids = {level: dataset_id(task, level) for level in LEVELS}
             missing = [lv for lv, i in ids.items() if not dataset_exists(i)]
-            if missing and not generate_missing:
+            if missing and "generation" in spec:  # the small profile makes its own (PPO, minutes)
+                t0 = time.time()
+                generate(GenerationConfig(task=task, levels=missing, size=spec["dataset_size"], **spec["generation"]))
+                log(f"{name}: generated {missing} with {spec['generation']['algorithm']} ({time.time() - t0:.0f} s)")
+            elif missing and not generate_missing:
                 raise SystemExit(
                     f"missing datasets {[ids[lv] for lv in missing]}: make them with `pbrl dataset generate --env {task} "
                     f"--level medium-replay --level medium-expert` or pass --generate"
@@ -210,6 +255,7 @@ def run_job(job: dict[str, Any], runs_dir: str) -> dict[str, Any]:
         train_seconds=round(result.wall_clock, 1),
         fps=latest.get("time/fps"),
         reward_model_accuracy=latest.get("reward_model/accuracy"),
+        reward_model_epic_distance=latest.get("reward_model/epic_distance"),
         labels=latest.get("feedback/labels"),
     )
     return out
@@ -314,33 +360,47 @@ def statistics_table(results: list[dict[str, Any]], labels: tuple[int, int], rep
 
 def estimate_hours(profile: str, seeds: int, workers: int) -> dict[str, float]:
     """Wall-clock estimate of a profile's gradient steps from the measured updates/s of
-    ``benchmarks/results/offline_speed.json`` (1 torch thread per run, ``workers`` runs on
+    ``benchmarks/results/offline_speed*.json`` (1 torch thread per run, ``workers`` runs on
     as many idle cores). Not included: dataset generation, reward-model fitting, evaluations."""
-    path = os.path.join(RESULTS, "offline_speed.json")
-    # measured on the 2-core machine of BENCHMARKS.md (quiet window), used when the JSON is absent
-    rates = {"bc": 617.0, "iql": 140.6, "piql": 139.6, "cpl_bc": 135.7, "cpl": 2.9, "oppo": 9.6, "iql_compiled": 176.3}
-    if os.path.exists(path):
+    import glob
+
+    paths = sorted(glob.glob(os.path.join(RESULTS, "offline_speed*.json")), key=os.path.getmtime)  # newest wins
+    # measured on the 2-core machine of BENCHMARKS.md (per CPU-second of a 1-thread run), used when no JSON has them
+    rates = {"bc": 617.0, "iql": 140.6, "piql": 139.6, "cpl_bc": 135.7, "cpl": 3.6, "cpl_cpu": 33.0, "oppo": 9.6, "oppo_32": 19.0,
+             "iql_compiled": 176.3}
+    for path in paths:
         with open(path) as f:
             measured = json.load(f)["results"]
         for key, value in measured.items():
             if key.startswith("pbrl ") and "(1 thread)" in key and "compile" not in key:
                 name = key[5:].split(" (")[0]
-                rates["cpl_bc" if "pre-training" in key else name] = value["median"]
+                if "pre-training" in key:
+                    name = "cpl_bc"
+                elif "CPU-sized" in key:
+                    name = "cpl_cpu"
+                elif "32 pairs" in key:
+                    name = "oppo_32"
+                rates[name] = value.get("cpu_median", value["median"])  # a 1-thread run's rate on an idle core
         if "pbrl iql + torch.compile (1 thread)" in measured:
-            rates["iql_compiled"] = measured["pbrl iql + torch.compile (1 thread)"]["median"]
-    if profile != "quick":  # IQL and P-IQL compile their step in runs of >= 100k steps
-        rates["iql"] = rates["piql"] = rates["iql_compiled"]
+            value = measured["pbrl iql + torch.compile (1 thread)"]
+            rates["iql_compiled"] = value.get("cpu_median", value["median"])
     hours = {}
     for label, (agent, steps, hp) in PROFILES[profile]["agents"].items():
         if agent == "cpl":
             bc = hp.get("bc_steps", 200_000)
-            scale = 96 / hp.get("batch_size", 96)  # CPL's step cost grows with its batch of pairs
-            sec = bc / rates["cpl_bc"] + (steps - bc) / (rates["cpl"] * scale)
+            if hp.get("hidden_sizes") == CPL_CPU["hidden_sizes"]:  # measured as "cpl (CPU-sized ...)"
+                rate = rates["cpl_cpu"] * CPL_CPU["batch_size"] / hp.get("batch_size", 96)
+            else:  # CPL's step cost grows with its batch of pairs
+                rate = rates["cpl"] * 96 / hp.get("batch_size", 96)
+            sec = bc / rates["cpl_bc"] + (steps - bc) / rate
         elif agent == "oppo":
-            sec = steps / (rates["oppo"] * 64 / hp.get("batch_size", 64))
+            batch = hp.get("batch_size", 64)
+            sec = steps / (rates["oppo_32"] * 32 / batch if batch <= 32 else rates["oppo"] * 64 / batch)
+        elif agent in ("iql", "piql") and steps >= 100_000:  # IQL and P-IQL compile their step in runs of >= 100k steps
+            sec = steps / rates["iql_compiled"]
         else:
             sec = steps / rates[agent]
-        hours[label] = sec * seeds * len(TASKS) * len(LEVELS) / 3600
+        hours[label] = sec * seeds * len(profile_tasks(profile)) * len(LEVELS) / 3600
     hours["total_cpu_hours"] = sum(hours.values())
     hours["wall_clock_hours"] = hours["total_cpu_hours"] / max(1, workers)
     return hours
@@ -354,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="runs at a time (one torch thread each)")
     parser.add_argument("--teacher", default="oracle", help="scripted teacher of the labels (oracle, noisy, ...)")
     parser.add_argument("--agents", default="", help="comma-separated subset of the profile's agents")
-    parser.add_argument("--generate", action="store_true", help="generate missing datasets (SAC; hours per task)")
+    parser.add_argument("--generate", action="store_true", help="generate missing datasets (SAC; hours per task; the small profile always makes its own with PPO)")
     parser.add_argument("--root", default=None, help="folder for runs, stores (and quick datasets); default: a temporary one")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
     parser.add_argument("--estimate", action="store_true", help="only print the profile's wall-clock estimate")
@@ -371,10 +431,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.estimate:
         print(json.dumps(estimate, indent=2))
         return 0
-    root = args.root or tempfile.mkdtemp(prefix=f"pbrl-offline-{profile}-")
+    default_root = os.path.join(RESULTS, "offline_pbrl-small") if profile == "small" else None
+    root = args.root or default_root or tempfile.mkdtemp(prefix=f"pbrl-offline-{profile}-")
     os.makedirs(root, exist_ok=True)
     env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), OMP_NUM_THREADS="1")
-    if profile == "quick":
+    if profile in ("quick", "small"):
         env["MINARI_DATASETS_PATH"] = os.environ["MINARI_DATASETS_PATH"] = os.path.join(root, "datasets")
     load_before = load_average()
     t0 = time.time()
@@ -405,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
                    "agents": {k: spec["agents"][k] for k in chosen}, "eval_episodes": spec["eval_episodes"]},  # fmt: skip
         "datasets": {f"{k[0]}/{k[1]}": v for k, v in datasets.items()},
         "timing_s": {"datasets": round(t_data, 1), "runs": round(t_runs, 1), "total": round(time.time() - t0, 1)},
+        "generation": PROFILES[profile].get("generation"),
         "estimate_hours": estimate,
         "load": {"before": load_before, "after": load_average()},
         "root": root,

@@ -1,6 +1,7 @@
 """Offline agents' speed: gradient updates per second, next to a reference IQL in the same run.
 
     python benchmarks/offline_speed.py [--quick] [--json PATH] [--threads 1,2] [--rounds N] [--steps N]
+    python benchmarks/offline_speed.py --only cpl,oppo --json benchmarks/results/offline_speed-cpl-oppo.json
     pbrl bench offline_speed [--quick]
 
 The **reference** is IQL written in the common single-file PyTorch style (CORL's
@@ -22,11 +23,15 @@ other agents with 1 thread (``--other-threads``).
 
 Every other agent is timed at its default batch (BC, P-IQL's IQL stage and IPL: 256
 transitions; CPL: 96 pairs of 64-step segments, its BC pre-training 256
-transitions; OPPO: 64 pairs of 50-step segments) on synthetic HalfCheetah-sized
+transitions; OPPO: 64 pairs of 50-step segments) and CPL and OPPO also at the CPU-sized
+settings of ``offline_pbrl.py --profile small`` (CPL: 32 pairs, 256×256 actor; OPPO:
+32 pairs) on synthetic HalfCheetah-sized
 data (17-dim observations, 6-dim actions; 200 episodes × 1000 steps; 2000 labelled
 pairs). Timings alternate between contenders over ``--rounds`` rounds; the table
 shows the median (and best) round. The machine's load average is recorded before
-and after: on 2 shared cores, other processes change every figure.
+and after: on 2 shared cores, other processes change every figure. ``--only`` times a
+subset of the agents (the reference IQL is always timed); ``offline_pbrl.py --estimate``
+reads the rates of every ``results/offline_speed*.json``, newest last.
 """
 
 from __future__ import annotations
@@ -415,7 +420,8 @@ def run(args) -> dict[str, Any]:
     for t in sorted(ref_threads):
         contenders[f"reference IQL ({t} thread{'s' if t > 1 else ''}{', torch default' if t == default_threads else ''})"] = (t, reference_factory)
     agents = {"iql": {}, "bc": {}, "piql": {}, "ipl": {}, "cpl (BC pre-training)": {"bc_steps": 10**9}, "cpl": {"bc_steps": 0},
-              "oppo": {}}  # fmt: skip
+              "cpl (CPU-sized: 256×256, 32 pairs)": {"bc_steps": 0, "hidden_sizes": [256, 256], "batch_size": 32},
+              "oppo": {}, "oppo (32 pairs)": {"batch_size": 32}}  # fmt: skip
     if args.only:
         agents = {k: v for k, v in agents.items() if k.split()[0] in args.only.split(",")}
     pairs64 = synthetic_pairs(data, 2000, 64)

@@ -82,6 +82,10 @@ def test_piql_reports_reward_model_accuracy_and_keeps_its_model(hopper, tmp_path
     metrics = agent.fit(10, log_every=10)
     assert metrics["feedback/labels"] == 120
     assert 0.0 <= metrics["reward_model/accuracy"] <= 1.0 and metrics["reward_model/correlation"] > 0.3
+    # EPIC to the true reward: below the ~0.71 of an unrelated reward, and what the info says
+    assert 0.0 <= metrics["reward_model/epic_distance"] < 0.65
+    assert agent.reward_model_info["epic_distance"] == metrics["reward_model/epic_distance"]
+    assert agent.reward_model_info["epic_reference_r2"] > 0.75
     agent.save(str(tmp_path / "ckpt"))
     path = agent.save_reward_model(str(tmp_path / "rm"))
     from pbrl.rewards import load_reward_model
@@ -92,6 +96,34 @@ def test_piql_reports_reward_model_accuracy_and_keeps_its_model(hopper, tmp_path
     resumed = type(agent).for_dataset(dataset, agent.config, preferences=store, seed=3, checkpoint=str(tmp_path / "ckpt"))
     assert np.allclose(resumed.reward_model.reward(*x), agent.reward_model.reward(*x))  # the saved model, not a refit
     assert torch.equal(resumed.batches.column("rewards"), agent.batches.column("rewards"))
+
+
+def test_true_reward_extension_and_epic_of_piql():
+    """The least-squares extension recovers a reward in its feature span exactly, and
+    P-IQL's EPIC distance is 0 for a reward model equal to it up to shaping and scale."""
+    from pbrl.agents.offline.data import OfflineData
+    from pbrl.agents.piql import PIQL, true_reward_extension
+
+    rng = np.random.default_rng(0)
+    n, gamma = 400, 0.99
+    o, a, o2 = rng.normal(size=(n, 3)), rng.uniform(-1, 1, size=(n, 2)), rng.normal(size=(n, 3))
+    true = lambda s, act, s2: 0.5 * (s[:, 0] + s2[:, 0]) - 0.1 * (act**2).sum(1) + 1.0  # noqa: E731
+    raw = {"observations": o, "actions": a, "next_observations": o2, "rewards": true(o, a, o2), "terminals": np.zeros(n, bool),
+           "timeouts": np.arange(n) % 100 == 99, "episode": np.repeat(np.arange(4), 100)}  # fmt: skip
+    data = OfflineData.from_transitions({k: np.asarray(v, np.float32) if v.dtype.kind == "f" else v for k, v in raw.items()})
+    fn, r2 = true_reward_extension(data)
+    assert r2 > 1 - 1e-6
+    np.testing.assert_allclose(fn(o[:5], a[:5], o2[:5]), true(o[:5], a[:5], o2[:5]), atol=1e-4)
+
+    class Shaped:  # 3 × (the reward + γΦ(s') − Φ(s)) with Φ(s) = −0.5 s₀ / γ, minus a constant: a function of (s, a)
+        kind = "ensemble"
+
+        def reward(self, s, act, aggregate="mean"):
+            return 3.0 * (s[:, 0] * (0.5 + 0.5 / gamma) - 0.1 * (act**2).sum(1))
+
+    agent = PIQL({"gamma": gamma, "rm_epic_samples": 64, "compile": "off"}, task="pbrl/HalfCheetah-v5", obs_dim=3, act_dim=2, seed=0)
+    agent.reward_model = Shaped()
+    assert agent.epic(data) < 0.05
 
 
 def test_max_pairs_uses_the_first_labels(hopper):

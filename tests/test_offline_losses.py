@@ -13,7 +13,7 @@ from pbrl.agents.cpl import biased_bce_with_logits, biased_bce_with_scores
 from pbrl.agents.ipl import preference_bce
 from pbrl.agents.iql import awr_weights, expectile_loss
 from pbrl.agents.offline.data import OfflineData, SegmentIndex, reward_scale
-from pbrl.agents.offline.nets import EnsembleMLP, GaussianPolicy, TwinQ, mlp
+from pbrl.agents.offline.nets import Dropout, EnsembleMLP, GaussianPolicy, TwinQ, mlp
 from pbrl.agents.oppo import norm_loss, reconstruction_loss, triplet_loss
 
 
@@ -140,6 +140,26 @@ def _data(lengths, rewards=None, obs_dim=3):
          "terminals": np.zeros(n, bool), "timeouts": np.zeros(n, bool), "episode": np.repeat(np.arange(len(lengths)), lengths)},
         source="hand",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("p", [0.25, 0.1, 0.5])
+def test_dropout_keeps_1_minus_p_scales_and_routes_gradients_through_the_kept_units(p):
+    torch.manual_seed(0)
+    drop = Dropout(p)
+    x = torch.ones(1000, 513, requires_grad=True)  # an element count not divisible by 4
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - (1 - p)) < 0.005
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / (1 - p)))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # d(x·m/(1-p))/dx = m/(1-p)
+    # a fresh mask every call, drawn from torch's global generator (seeded, checkpointed)
+    assert not torch.equal(drop(x) != 0, kept)
+    torch.manual_seed(0)
+    assert torch.equal(drop(x) != 0, kept)
+    drop.eval()
+    assert drop(x) is x
+    assert isinstance(mlp(3, [8], 2, dropout=p)[2], Dropout)
 
 
 def test_reward_scaling_by_hand():

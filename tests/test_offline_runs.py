@@ -79,7 +79,7 @@ def test_preference_agents_from_the_command_line(hopper, tmp_path):
         assert code == 0, out
         rows = _rows(str(runs / "pbrl_Hopper-v5" / "piql" / "p-s0"))
         first = next(r for r in rows if "reward_model/accuracy" in r)
-        assert first["feedback/labels"] == 60
+        assert first["feedback/labels"] == 60 and 0.0 <= first["reward_model/epic_distance"] <= 1.0  # design.md's tags
         code, out = _run("train", "--agent", "cpl", "--dataset", dataset, "--preferences", store, "--steps", 20, "--eval-episodes", 2,
                          "--hp", "bc_steps=10", "--hp", "batch_size=8", "--hp", "hidden_sizes=[32, 32]", "--name", "c",
                          "--runs-dir", runs, "--quiet")  # fmt: skip

@@ -5,6 +5,8 @@ The twin Q of IQL / IPL is one module holding both heads' weights stacked as
 both heads cost one kernel per layer instead of two. Each head is initialised as ``nn.Linear``
 would be, and :meth:`EnsembleMLP.load_from_sequentials` copies separate
 ``nn.Sequential`` heads in (that is how the tests check it computes the same thing).
+
+Dropout is :class:`Dropout`: ``nn.Dropout``'s semantics with a cheaper mask (see there).
 """
 
 from __future__ import annotations
@@ -18,6 +20,30 @@ import torch.nn.functional as F
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` (zero with probability ``p``, scale the rest by ``1/(1-p)``) with a 3× cheaper mask on a CPU.
+
+    Torch's CPU dropout draws one ``bernoulli_`` per element, which was 35% of a CPL
+    update (two 12 288 × 512 masks: ~87 ms forward + backward each on this CPU). Here
+    the mask comes from 16-bit slices of 64-bit words of torch's global generator
+    (one ``random_`` per four elements; ~32 ms): an element is kept when its slice
+    ``u ∈ [0, 65536)`` is ``≥ round(p·65536)``. So the keep probability is ``1-p`` up
+    to ``2⁻¹⁷`` (exact for p = 0.25, 0.1 = 6554/65536 …), drawn from the same
+    generator as ``nn.Dropout`` (seeded and checkpointed alike) — but not the same
+    units for a given seed. Evaluation mode is the identity, as ``nn.Dropout``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p >= 1.0:
+            return x * 0.0
+        n = x.numel()
+        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-(2**63), None)  # all 64 bits
+        keep = words.view(torch.int16)[:n].view(x.shape) >= round(self.p * 65536) - 32768
+        return x * (keep.to(x.dtype) * (1.0 / (1.0 - self.p)))
 
 
 def mlp(
@@ -35,7 +61,7 @@ def mlp(
     for width in hidden:
         layers += [nn.Linear(last, width), activation()]
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(Dropout(dropout))
         last = width
     layers.append(nn.Linear(last, out_dim))
     if output_activation is not None:
@@ -166,6 +192,7 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
 
 __all__ = [
     "DeterministicPolicy",
+    "Dropout",
     "EnsembleMLP",
     "GaussianPolicy",
     "LOG_STD_MAX",
