@@ -12,6 +12,7 @@ Needs only the standard library (no torch).
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from typing import Any, Callable, Mapping
@@ -100,12 +101,63 @@ def _float_or_off(v):
 
 _float_or_off.kind = "float|off"  # type: ignore[attr-defined]
 
+# -- schedules ----------------------------------------------------------------------
+#
+# rl-zoo's spelling: a number is a constant, "lin_<initial>" decays linearly from
+# <initial> to 0 over the run (SB3's progress_remaining goes 1 -> 0).
+
+SCHEDULE_PREFIX = "lin_"
+
+
+def parse_schedule(value: Any, min_value: float | None = 0.0, max_value: float | None = None) -> tuple[str, float]:
+    """``3e-4`` -> ("constant", 3e-4); ``"lin_3e-4"`` -> ("linear", 3e-4). Raises TypeError saying what is expected."""
+    expected = f"a number or a linear schedule '{SCHEDULE_PREFIX}<initial value>' such as '{SCHEDULE_PREFIX}3e-4'"
+    if isinstance(value, bool):
+        raise TypeError(expected)
+    if isinstance(value, (int, float)):
+        kind, number = "constant", float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text.startswith(SCHEDULE_PREFIX):
+            raise TypeError(expected + f" (the only schedule prefix is {SCHEDULE_PREFIX!r})")
+        rest = text[len(SCHEDULE_PREFIX) :]
+        try:
+            number = float(rest)
+        except ValueError:
+            raise TypeError(f"{expected}; {rest!r} after {SCHEDULE_PREFIX!r} is not a number") from None
+        kind = "linear"
+    else:
+        raise TypeError(expected)
+    if not math.isfinite(number):
+        raise TypeError(f"{expected}, with a finite value")
+    if min_value is not None and number < min_value:
+        raise TypeError(f"{expected}, with a value >= {min_value:g}")
+    if max_value is not None and number > max_value:
+        raise TypeError(f"{expected}, with a value <= {max_value:g}")
+    return kind, number
+
+
+def schedule_string(kind: str, value: float) -> float | str:
+    """Inverse of :func:`parse_schedule`: a float for a constant, ``"lin_<value>"`` for a linear schedule."""
+    return float(value) if kind == "constant" else f"{SCHEDULE_PREFIX}{float(value)!r}"
+
+
+def _schedule(min_value: float | None = 0.0, max_value: float | None = None) -> Callable[[Any], float | str]:
+    def check(v):
+        return schedule_string(*parse_schedule(v, min_value, max_value))
+
+    check.kind = f"float|{SCHEDULE_PREFIX}<float>"  # type: ignore[attr-defined]
+    return check
+
 # -- the schema ---------------------------------------------------------------------
 
 _COMMON: dict[str, tuple[Callable, str]] = {
     "n_timesteps": (_int(1), "default training budget in env steps"),
     "n_envs": (_int(1), "sub-envs simulated together in one batch"),
-    "learning_rate": (_float(0.0), "Adam learning rate"),
+    "learning_rate": (
+        _schedule(0.0),
+        "Adam learning rate: a number, or 'lin_<initial>' for a linear decay to 0 (sets lr_schedule)",
+    ),
     "lr_schedule": (_choice("constant", "linear"), "learning rate constant or decaying linearly to 0"),
     "gamma": (_float(0.0, 1.0), "discount factor"),
     "batch_size": (_int(1), "minibatch size"),
@@ -124,7 +176,7 @@ SCHEMA: dict[str, dict[str, tuple[Callable, str]]] = {
         "n_steps": (_int(1), "env steps per sub-env per rollout (rollout size = n_steps * n_envs)"),
         "n_epochs": (_int(1), "passes over each rollout"),
         "gae_lambda": (_float(0.0, 1.0), "GAE lambda"),
-        "clip_range": (_float(0.0), "PPO clipping range"),
+        "clip_range": (_schedule(0.0), "PPO clipping range: a number, or 'lin_<initial>' for a linear decay to 0"),
         "ent_coef": (_float(), "entropy bonus coefficient"),
         "vf_coef": (_float(0.0), "value loss coefficient"),
         "max_grad_norm": (_float(0.0), "gradient clipping norm"),
@@ -178,7 +230,27 @@ def check_hyperparams(agent: str, values: Mapping[str, Any], where: str = "hyper
             out[key] = checker(value)
         except TypeError as exc:
             raise HyperparameterError(f"{where} {key!r} for {agent} must be {exc}, got {value!r}") from None
-    return out
+    return _split_lr_schedule(agent, out, where, given=values.get("learning_rate"))
+
+
+def _split_lr_schedule(agent: str, values: dict[str, Any], where: str, given: Any = None) -> dict[str, Any]:
+    """``learning_rate = "lin_3e-4"`` is shorthand for ``learning_rate = 3e-4`` with ``lr_schedule = "linear"``.
+
+    Done per table (defaults, task, overrides), so a later table's ``lr_schedule``
+    still overrides an earlier one's ``lin_`` and the resolved values keep one form:
+    a number in ``learning_rate`` and the schedule in ``lr_schedule``.
+    """
+    lr = values.get("learning_rate")
+    if not isinstance(lr, str):
+        return values
+    kind, number = parse_schedule(lr)
+    if values.get("lr_schedule", kind) != kind:
+        shown = given if given is not None else lr
+        raise HyperparameterError(
+            f"{where} 'learning_rate' for {agent} is {shown!r} (a {kind} schedule) but 'lr_schedule' is "
+            f"{values['lr_schedule']!r} in the same table; give one of them"
+        )
+    return {**values, "learning_rate": number, "lr_schedule": kind}
 
 
 def parse_value(text: str) -> Any:

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from stable_baselines3 import PPO
 
+from .hyperparams import parse_schedule
 from .online import ACTIVATIONS, OnlineAgent, linear_schedule
 
 
@@ -23,6 +24,8 @@ class PPOAgent(OnlineAgent):
     def build_model(self, env) -> PPO:
         hp = self.hp
         lr = hp["learning_rate"] if hp["lr_schedule"] == "constant" else linear_schedule(hp["learning_rate"])
+        clip_kind, clip = parse_schedule(hp["clip_range"])  # a number or "lin_<initial>"
+        clip_range = clip if clip_kind == "constant" else linear_schedule(clip)
         rollout = hp["n_steps"] * hp["n_envs"]
         if hp["batch_size"] > rollout:
             raise ValueError(
@@ -39,7 +42,7 @@ class PPOAgent(OnlineAgent):
             n_epochs=hp["n_epochs"],
             gamma=hp["gamma"],
             gae_lambda=hp["gae_lambda"],
-            clip_range=hp["clip_range"],
+            clip_range=clip_range,
             ent_coef=hp["ent_coef"],
             vf_coef=hp["vf_coef"],
             max_grad_norm=hp["max_grad_norm"],
