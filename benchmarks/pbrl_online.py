@@ -311,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="seeds per configuration (default: the profile's)")
     parser.add_argument("--agents", default=None, help="comma-separated: ppo (PrefPPO), sac (PEBBLE)")
     parser.add_argument("--tasks", default="", help="comma-separated subset of the profile's tasks")
+    parser.add_argument("--teachers", default="", help="comma-separated subset of the profile's teachers")
+    parser.add_argument("--budgets", default="", help="comma-separated subset of the profile's label budgets")
     parser.add_argument("--workers", type=int, default=2, help="runs at a time (one torch thread each)")
     parser.add_argument("--root", default=None, help="folder for the run folders (default: a temporary one)")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
@@ -326,6 +328,13 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [t for t in spec["tasks"] if t not in TASKS]
         if unknown:
             parser.error(f"unknown task(s) {unknown}; tasks: {', '.join(TASKS)}")
+    if args.teachers:
+        spec["teachers"] = [t for t in args.teachers.split(",") if t]
+    if args.budgets:
+        try:
+            spec["budgets"] = [int(b) for b in args.budgets.split(",") if b]
+        except ValueError:
+            parser.error(f"--budgets takes integers, got {args.budgets!r}")
     agents = [a for a in args.agents.split(",") if a]
     if not agents or any(a not in NAMES for a in agents):
         parser.error(f"--agents takes ppo and/or sac, got {args.agents!r}")
