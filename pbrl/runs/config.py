@@ -22,6 +22,19 @@ class ConfigError(ValueError):
     """A config that cannot run: unknown key, wrong type, unknown task/agent/hyperparameter."""
 
 
+def config_from_mapping(cls, data: Mapping[str, Any]):
+    """An instance of the config dataclass ``cls`` from ``data``, naming any unknown key."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"a train config must be a table/mapping, got {type(data).__name__}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), sorted(fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown config key {key!r}{hint}; valid keys: {', '.join(sorted(fields))}")
+    return cls(**dict(data))
+
+
 @dataclass
 class TrainConfig:
     """One online training run.
@@ -76,15 +89,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
         """Build from a mapping (a config file's table), naming any unknown key."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"a train config must be a table/mapping, got {type(data).__name__}")
-        fields = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in fields:
-                close = difflib.get_close_matches(str(key), sorted(fields), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"unknown config key {key!r}{hint}; valid keys: {', '.join(sorted(fields))}")
-        return cls(**dict(data))
+        return config_from_mapping(cls, data)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

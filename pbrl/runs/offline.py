@@ -20,7 +20,6 @@ Imports torch (the agents) on demand.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import sys
 import time
@@ -30,7 +29,7 @@ from typing import Any, Callable, Mapping
 from pbrl.provenance import package_versions
 
 from . import folder as F
-from .config import ConfigError
+from .config import ConfigError, config_from_mapping
 from .metrics import truncate_metrics
 
 Progress = Callable[[int, dict], None]
@@ -86,13 +85,8 @@ class OfflineTrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "OfflineTrainConfig":
-        fields = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in fields:
-                close = difflib.get_close_matches(str(key), sorted(fields), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"unknown config key {key!r}{hint}; valid keys: {', '.join(sorted(fields))}")
-        return cls(**dict(data))
+        """Build from a mapping (a config file's table), naming any unknown key."""
+        return config_from_mapping(cls, data)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
