@@ -1,7 +1,8 @@
 """Offline (preference-based) RL on pbrl's D4RL-style datasets: BC, IQL, P-IQL, CPL and OPPO.
 
     python benchmarks/offline_pbrl.py --quick            # smoke run: makes tiny datasets itself
-    nice -n 10 python benchmarks/offline_pbrl.py --profile small --workers 2   # CPU-sized: ~3 h on 2 idle cores
+    nice -n 10 python benchmarks/offline_pbrl.py --profile small --workers 2   # CPU-sized: ~2 h on 2 idle cores
+    ... --profile small --workers 2 --reuse         # after an interruption: keep the finished runs, do the rest
     python benchmarks/offline_pbrl.py --profile small --estimate --workers 1   # its estimate, no runs
     python benchmarks/offline_pbrl.py                    # the full profile (see BENCHMARKS.md: weeks on 2 cores)
     pbrl bench offline_pbrl --quick
@@ -19,7 +20,10 @@ torch thread each) and is evaluated on fresh seeds at the end:
 
 * BC and IQL on the dataset (IQL on the true reward),
 * P-IQL with the first N₁ and the first N₂ labels (a reward-model ensemble, then IQL),
-* CPL (sparse, on the N₂ labels) and OPPO (on the N₂ labels).
+* CPL (sparse, on the N₂ labels) and OPPO (on the N₂ labels),
+* ``cpl-regret``: CPL on N₂ labels from the same teacher scoring segments by *regret*
+  (``pbrl dataset label --score regret``: Σ r + V(s_H) − V(s_0), CPL's own ``rl_sum``
+  labels, with V the dataset's behaviour value) instead of partial return Σ r.
 
 Scores are D4RL-normalised returns (the task card's reference returns, ×100). Per
 agent, the IQM, mean, median and optimality gap over all seeds × datasets come with
@@ -33,7 +37,7 @@ Profiles (gradient steps per run; label budgets N₁/N₂; episodes per evaluati
 | profile | BC, IQL, P-IQL | CPL (BC pre-training + CPL) | OPPO | labels | segment | eval |
 |---|---|---|---|---|---|---|
 | quick  | 300  | 150 + 150, batch 16 | 300, batch 16 | 50 / 200 | 25 | 5 |
-| small  | 20k  | 20k + 15k, batch 32, 256×256 | 10k, batch 32 | 500 / 2000 | 50 | 10 |
+| small  | BC 10k, IQL and P-IQL 15k | 10k + 5k, batch 32, 256×256 | 4k, batch 32 | 500 / 2000 | 50 | 10 |
 | medium | 100k | 50k + 50k, batch 32 | 50k, batch 32 | 500 / 2000 | 50 | 10 |
 | full   | 1M   | 200k + 300k (CPL's)  | 100k          | 500 / 2000 | 50 | 10 |
 
@@ -41,18 +45,29 @@ Profiles (gradient steps per run; label budgets N₁/N₂; episodes per evaluati
 datasets from PPO (``pbrl dataset generate --algo ppo --train-steps 500000 --size 50000
 --eval-episodes 5 --ref-episodes 20``: medium-expert 100k transitions, medium-replay
 PPO's rollouts up to the medium checkpoint), 2–3 CPU-minutes per task; 3 seeds × 4
-datasets × 6 agents = 72 runs. CPL gets CPU-sized settings (32 pairs per step instead of
+datasets × 7 agents = 84 runs. CPL gets CPU-sized settings (32 pairs per step instead of
 96 and a 256×256 actor instead of 512×512: 10× faster per step; see
-``agents/offline/README.md``), OPPO 32 pairs instead of 64; both warm up over 1k steps instead of 10k.
-``--estimate --workers 1`` gives its training time from ``offline_speed*.json``'s rates:
-5.7 CPU-hours (+ ~10 CPU-s per run of reward-model fitting and evaluation), so ~6 h on
-one idle core or ~3 h with ``--workers 2``; 2–3× longer beside other sessions' training. It is sized to
-show the literature's relationships (P-IQL ≈ IQL; CPL, OPPO > BC) on data where BC is
-not already at the top — not to reproduce the papers' absolute scores, which need the
-full budgets. A 1-seed pilot on Hopper medium-replay (BENCHMARKS.md) had BC best and
-CPL's contrastive phase collapsing its BC-pre-trained policy: settle that before a
-full run. **medium** needs 200k-step SAC datasets and ~26 h with 2 workers:
-infeasible on this machine.
+``agents/offline/README.md``), OPPO 32 pairs instead of 64; both warm up briefly.
+``--estimate --workers 2`` gives its training time from ``offline_speed*.json``'s rates:
+3.5 CPU-hours (+ ~10 CPU-s per run of reward-model fitting and evaluation), ~1.8 h with
+``--workers 2`` on idle cores. It is sized to show the literature's relationships
+(P-IQL ≈ IQL; CPL, OPPO > BC) on data where BC is not already at the top — not to
+reproduce the papers' absolute scores, which need the full budgets. **medium** needs
+200k-step SAC datasets and ~26 h with 2 workers: infeasible on this machine.
+
+**Why a ``cpl-regret`` row.** A 1-seed pilot on Hopper medium-replay found CPL's
+contrastive phase wrecking its BC-pre-trained policy within ~1k steps (score 13.7 → 0.6)
+while its label accuracy rose to 0.9. The cause is the labels, not the code (which
+follows jhejna/cpl line for line): B-Pref's teacher prefers the higher *partial return*,
+and segments that start at an episode's beginning (hopper at rest: little reward) lose
+nearly every comparison whatever their actions. CPL reads a preference as "these actions
+have higher advantage", so it pushes its actions at the start states away from every
+action the data took there: the squared distance to the data at episode starts rose
+from 0.4 to 4.7 (actions driven to the corner (−1, −1, −1)), and the hopper fell within
+6 steps. CPL's own datasets are labelled by regret (``rl_sum`` from an oracle critic),
+which partial-return and regret labels agree on only 46 % of these pairs. With regret
+labels from the same BC-pre-trained checkpoint, CPL improved it instead: score 9.0 →
+18–21 over 5k CPL steps (10 evaluation episodes each), no collapse.
 """
 
 from __future__ import annotations
@@ -83,6 +98,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "piql-50": ("piql", 300, {"max_pairs": 50, "rm_max_epochs": 20}),
             "piql-200": ("piql", 300, {"max_pairs": 200, "rm_max_epochs": 20}),
             "cpl": ("cpl", 300, {"bc_steps": 150, "warmup_steps": 20, "batch_size": 16}),
+            "cpl-regret": ("cpl", 300, {"bc_steps": 150, "warmup_steps": 20, "batch_size": 16}),
             "oppo": ("oppo", 300, {"batch_size": 16, "warmup_steps": 50}),
         },
     },
@@ -90,13 +106,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "labels": (500, 2000), "segment": 50, "eval_episodes": 10, "dataset_size": 50_000, "tasks": ("HalfCheetah", "Hopper"),
         "generation": {"algorithm": "ppo", "train_steps": 500_000, "eval_episodes": 5, "ref_episodes": 20, "seed": 0},
         "agents": {
-            "bc": ("bc", 20_000, {}),
-            "iql": ("iql", 20_000, {}),
-            "piql-500": ("piql", 20_000, {"max_pairs": 500}),
-            "piql-2000": ("piql", 20_000, {"max_pairs": 2000}),
-            # CPL's BC pre-training (lr 1e-4, dropout 0.25) needs ~15k steps to reach BC's level on Hopper medium-replay
-            "cpl": ("cpl", 35_000, {"bc_steps": 20_000, "warmup_steps": 1_000, **CPL_CPU}),
-            "oppo": ("oppo", 10_000, {"batch_size": 32, "warmup_steps": 1_000}),
+            "bc": ("bc", 10_000, {}),
+            "iql": ("iql", 15_000, {}),
+            "piql-500": ("piql", 15_000, {"max_pairs": 500}),
+            "piql-2000": ("piql", 15_000, {"max_pairs": 2000}),
+            # CPL's contrastive phase changes the BC-pre-trained policy within ~1k steps on these data (see the docstring)
+            "cpl": ("cpl", 15_000, {"bc_steps": 10_000, "warmup_steps": 1_000, **CPL_CPU}),
+            "cpl-regret": ("cpl", 15_000, {"bc_steps": 10_000, "warmup_steps": 1_000, **CPL_CPU}),
+            "oppo": ("oppo", 4_000, {"batch_size": 32, "warmup_steps": 500}),
         },
     },
     "medium": {
@@ -124,7 +141,10 @@ PROFILES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 #: the comparisons the literature reports: (better, worse) — or (a, b) expected close
-COMPARISONS = (("piql-{hi}", "iql"), ("cpl", "bc"), ("oppo", "bc"), ("piql-{hi}", "piql-{lo}"), ("iql", "bc"))
+COMPARISONS = (("piql-{hi}", "iql"), ("cpl", "bc"), ("cpl-regret", "bc"), ("cpl-regret", "cpl"), ("oppo", "bc"),
+               ("piql-{hi}", "piql-{lo}"), ("iql", "bc"))  # fmt: skip
+#: rows whose labels score segments by regret (CPL's rl_sum) instead of partial return
+REGRET_ROWS = ("cpl-regret",)
 
 
 def log(msg: str) -> None:
@@ -203,21 +223,24 @@ def ensure_datasets(profile: str, generate_missing: bool) -> dict[tuple[str, str
     return out
 
 
-def ensure_labels(datasets: dict[tuple[str, str], str], root: str, pairs: int, segment: int, teacher: str) -> dict[str, str]:
+def ensure_labels(
+    datasets: dict[tuple[str, str], str], root: str, pairs: int, segment: int, teacher: str, score: str = "return"
+) -> dict[str, str]:
     from pbrl.datasets import label_dataset
     from pbrl.preferences import PreferenceStore
 
     stores = {}
     for (name, level), ds in datasets.items():
-        path = os.path.join(root, f"{name}-{level}-{teacher}-{pairs}x{segment}.sqlite")
+        suffix = "" if score == "return" else f"-{score}"
+        path = os.path.join(root, f"{name}-{level}-{teacher}{suffix}-{pairs}x{segment}.sqlite")
         have = 0
         if os.path.exists(path):
             with PreferenceStore(path) as store:
                 have = store.summary().get("labels", 0)
         if have < pairs:
             t0 = time.time()
-            label_dataset(ds, path, teacher=teacher, pairs=pairs - have, segment=segment, seed=0)
-            log(f"labelled {pairs - have} pairs of {ds} ({time.time() - t0:.0f} s)")
+            label_dataset(ds, path, teacher=teacher, pairs=pairs - have, segment=segment, seed=0, score=score)
+            log(f"labelled {pairs - have} pairs of {ds} by {score} ({time.time() - t0:.0f} s)")
         stores[ds] = path
     return stores
 
@@ -272,6 +295,25 @@ def worker(jobs_path: str, out_path: str, runs_dir: str) -> int:
     return 0
 
 
+def job_key(job: dict[str, Any]) -> str:
+    """What makes two runs the same run (results carry their job's fields)."""
+    fields = ("label", "agent", "steps", "hp", "seed", "task", "level", "dataset", "preferences", "eval_episodes")
+    return json.dumps({k: job.get(k) for k in fields}, sort_keys=True, default=str)
+
+
+def previous_results(root: str) -> list[dict[str, Any]]:
+    """Complete result lines of earlier invocations (``results-*.jsonl`` and their archive)."""
+    import glob
+
+    out = []
+    archive = os.path.join(root, "results-archive.jsonl")
+    for path in [p for p in sorted(glob.glob(os.path.join(root, "results-*.jsonl"))) if p != archive] + [archive]:
+        if os.path.exists(path):
+            with open(path) as f:
+                out += [json.loads(line) for line in f if line.endswith("\n")]
+    return out
+
+
 def run_all(jobs: list[dict[str, Any]], runs_dir: str, workers: int, root: str, env: dict[str, str]) -> list[dict[str, Any]]:
     """Split the jobs over ``workers`` subprocesses (one torch thread each) and collect their results."""
     workers = max(1, min(workers, len(jobs)))
@@ -281,7 +323,9 @@ def run_all(jobs: list[dict[str, Any]], runs_dir: str, workers: int, root: str, 
         out_path = os.path.join(root, f"results-{w}.jsonl")
         with open(jobs_path, "w") as f:
             json.dump(jobs[w::workers], f)
-        if os.path.exists(out_path):
+        if os.path.exists(out_path):  # an earlier invocation's results go to the archive, for --reuse
+            with open(out_path) as f, open(os.path.join(root, "results-archive.jsonl"), "a") as archive:
+                archive.writelines(line for line in f if line.endswith("\n"))
             os.remove(out_path)
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", jobs_path, out_path, "--root", runs_dir]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(root, f"worker-{w}.log"), "w")))
@@ -418,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=None, help="folder for runs, stores (and quick datasets); default: a temporary one")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
     parser.add_argument("--estimate", action="store_true", help="only print the profile's wall-clock estimate")
+    parser.add_argument("--reuse", action="store_true", help="keep finished runs of an earlier invocation with the same --root (a restart runs only the rest)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--worker", nargs=2, metavar=("JOBS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -442,22 +487,35 @@ def main(argv: list[str] | None = None) -> int:
     datasets = ensure_datasets(profile, args.generate)
     t_data = time.time() - t0
     lo, hi = spec["labels"]
-    stores = ensure_labels(datasets, root, hi, spec["segment"], args.teacher)
-    jobs = []
     chosen = [a for a in spec["agents"] if not args.agents or a in args.agents.split(",")]
+    stores = ensure_labels(datasets, root, hi, spec["segment"], args.teacher)
+    regret_stores = ensure_labels(datasets, root, hi, spec["segment"], args.teacher, "regret") if set(chosen) & set(REGRET_ROWS) else {}
+    jobs = []
     for seed in range(args.seeds):
         for (name, level), ds in datasets.items():
             for label in chosen:
                 agent, steps, hp = spec["agents"][label]
                 jobs.append({
                     "label": label, "agent": agent, "steps": steps, "hp": hp, "seed": seed, "task_name": name, "task": TASKS[name],
-                    "level": level, "dataset": ds, "preferences": stores[ds] if agent in ("piql", "cpl", "oppo", "ipl") else None,
+                    "level": level, "dataset": ds, "preferences": (regret_stores if label in REGRET_ROWS else stores)[ds] if agent in ("piql", "cpl", "oppo", "ipl") else None,
                     "eval_episodes": spec["eval_episodes"],
                 })  # fmt: skip
     runs_dir = os.path.join(root, "runs")
+    done: list[dict[str, Any]] = []
+    if args.reuse:  # keep the finished runs of an earlier invocation in this root (same job, no error)
+        finished = {job_key(r): r for r in previous_results(root) if "error" not in r}
+        done = [finished[job_key(j)] for j in jobs if job_key(j) in finished]
+        jobs = [j for j in jobs if job_key(j) not in finished]
+        import glob
+        import shutil
+
+        for j in jobs:  # folders of runs an interrupted invocation left unfinished: they start again
+            for stale in glob.glob(os.path.join(runs_dir, "*", j["agent"], f"{j['label']}-{j['level']}-s{j['seed']}")):
+                shutil.rmtree(stale)
+        log(f"reusing {len(done)} finished runs from {root}")
     log(f"{len(jobs)} runs ({len(chosen)} agents × {len(datasets)} datasets × {args.seeds} seeds), {args.workers} at a time, in {runs_dir}")
     t1 = time.time()
-    results = run_all(jobs, runs_dir, args.workers, root, env)
+    results = done + (run_all(jobs, runs_dir, args.workers, root, env) if jobs else [])
     t_runs = time.time() - t1
     stats, table = statistics_table(results, (lo, hi), args.reps)
     report = {

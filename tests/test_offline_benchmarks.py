@@ -54,3 +54,20 @@ def test_offline_pbrl_statistics_and_estimate():
     assert bench.PROFILES["small"]["agents"]["cpl"][2]["hidden_sizes"] == [256, 256]
     small = bench.estimate_hours("small", seeds=3, workers=1)
     assert 1 < small["wall_clock_hours"] < 12 and small["wall_clock_hours"] < bench.estimate_hours("medium", seeds=3, workers=1)["wall_clock_hours"] / 5
+
+
+def test_offline_pbrl_reuse_reads_finished_runs(tmp_path):
+    bench = _load("offline_pbrl")
+    job = {"label": "cpl-regret", "agent": "cpl", "steps": 300, "hp": {"bc_steps": 150}, "seed": 1, "task": "pbrl/Hopper-v5",
+           "level": "medium-replay", "dataset": "pbrl/hopper/medium-replay-v0", "preferences": "x-regret.sqlite", "eval_episodes": 5}  # fmt: skip
+    done = {**job, "normalized_score": 12.5, "seconds": 3.0}
+    other_seed = {**job, "seed": 2, "normalized_score": 1.0}
+    (tmp_path / "results-0.jsonl").write_text(json.dumps(done) + "\n" + '{"label": "half-writ')  # a killed worker's last line
+    (tmp_path / "results-archive.jsonl").write_text(json.dumps(other_seed) + "\n")
+    previous = bench.previous_results(str(tmp_path))
+    assert [r["seed"] for r in previous] == [1, 2]  # the torn line is ignored, the archive is read
+    keys = {bench.job_key(r) for r in previous}
+    assert bench.job_key(job) in keys
+    assert bench.job_key({**job, "steps": 301}) not in keys  # another budget is another run
+    assert bench.job_key({**job, "preferences": "x.sqlite"}) not in keys  # and other labels too
+    assert "cpl-regret" in bench.REGRET_ROWS and ("cpl-regret", "cpl") in bench.COMPARISONS

@@ -241,6 +241,7 @@ def label(
     seed: int = typer.Option(0, "--seed", help="Seeds the sampler and the teacher."),
     batch_size: int = typer.Option(500, "--batch-size", help="Pairs per store transaction."),
     weighting: str = typer.Option("window", "--weighting", help="window (every window equally likely) or episode (B-Pref)."),
+    score: str = typer.Option("return", "--score", help="return (B-Pref: Σ r) or regret (CPL: Σ r + V(s_H) − V(s_0), V fitted on the dataset)."),
     teacher_arg: Optional[List[str]] = typer.Option(None, "--teacher-arg", help="Teacher knob key=value, e.g. beta=0.5 (repeatable)."),
 ) -> None:
     """Label pairs of dataset segments with a teacher into a preference store."""
@@ -258,6 +259,7 @@ def label(
             batch_size=batch_size,
             teacher_kwargs=_pairs(teacher_arg, "--teacher-arg"),
             weighting=weighting,
+            score=score,
         )
     except (*_errors(), TypeError) as exc:
         _fail(str(exc))

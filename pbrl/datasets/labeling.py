@@ -25,7 +25,20 @@ import numpy as np
 from .storage import load_trajectories, read_metadata, task_of
 from .trajectories import Trajectories
 
-__all__ = ["dataset_buffer", "label_dataset"]
+__all__ = ["SCORES", "dataset_buffer", "label_dataset"]
+
+#: what a labelling teacher compares (see :func:`label_dataset`)
+SCORES = ("return", "regret")
+
+
+def _rescored(batch, traj: Trajectories, step_rewards: np.ndarray):
+    """``batch`` with its rewards replaced by ``step_rewards`` of the same dataset steps (padding 0)."""
+    from pbrl.preferences import SegmentBatch
+
+    steps = traj.starts[batch.episode][:, None] + batch.start[:, None] + np.arange(batch.horizon)
+    rewards = np.where(batch.mask, step_rewards[np.where(batch.mask, steps, 0)], 0.0)
+    return SegmentBatch(batch.obs, batch.actions, rewards, mask=batch.mask, origin_kind=batch.origin_kind,
+                        source_id=batch.source_id, episode=batch.episode, start=batch.start)  # fmt: skip
 
 
 def dataset_buffer(traj: Trajectories, dataset_id: str):
@@ -70,6 +83,7 @@ def label_dataset(
     batch_size: int = 500,
     teacher_kwargs: Mapping[str, Any] | None = None,
     weighting: str = "window",
+    score: str = "return",
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Label ``pairs`` pairs of dataset segments with a teacher into a preference store.
@@ -86,6 +100,10 @@ def label_dataset(
         batch_size: pairs per store transaction.
         teacher_kwargs: knobs for the teacher (``beta=0.5``, ...).
         weighting: ``"window"`` (every window equally likely) or ``"episode"`` (B-Pref).
+        score: what the teacher compares: ``"return"`` (B-Pref's partial return
+            Σ r_t) or ``"regret"`` (CPL's Σ r_t + V(s_H) − V(s_0), with V the
+            dataset's behaviour value, :mod:`pbrl.datasets.value`). The store keeps
+            the true rewards either way; the query meta records the score.
         progress: called with the number of pairs stored so far.
 
     Returns:
@@ -103,6 +121,8 @@ def label_dataset(
         raise ValueError(f"pairs must be >= 1, got {pairs!r}")
     if int(segment) < 1:
         raise ValueError(f"segment must be >= 1, got {segment!r}")
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {', '.join(SCORES)}, got {score!r}")
     meta = read_metadata(dataset_id)
     task = task_of(dataset_id, meta)
     card = cards().get(task)
@@ -110,7 +130,14 @@ def label_dataset(
     buffer = dataset_buffer(traj, dataset_id)
     sampler = SegmentSampler(buffer, horizon=int(segment), weighting=weighting, seed=np.random.SeedSequence([seed, 1]))
     judge = make_teacher(teacher, card=card, seed=seed, **dict(teacher_kwargs or {}))
+    if score == "regret" and judge.kind not in ("scripted", "boltzmann"):
+        raise ValueError(f"score 'regret' needs a teacher that compares rewards (scripted presets, boltzmann), not {teacher!r}")
     judge.set_recent_returns(traj.returns())
+    shaped = None
+    if score == "regret":
+        from .value import behaviour_value, regret_rewards
+
+        shaped = regret_rewards(traj, behaviour_value(traj, seed=seed))
     done = answered = skipped = 0
     with PreferenceStore(store_path) as store:
         existing = store.info()
@@ -123,9 +150,12 @@ def label_dataset(
             n = min(int(batch_size), int(pairs) - done)
             first, second = sampler.sample_pairs(n)
             query_ids = store.add_pairs(
-                first, second, meta={"dataset": dataset_id, "segment": int(segment), "teacher": teacher, "seed": int(seed)}
+                first, second, meta={"dataset": dataset_id, "segment": int(segment), "teacher": teacher, "seed": int(seed), "score": score}
             )
-            labels = judge.label(first, second, query_ids=query_ids)
+            if shaped is None:
+                labels = judge.label(first, second, query_ids=query_ids)
+            else:
+                labels = judge.label(_rescored(first, traj, shaped), _rescored(second, traj, shaped), query_ids=query_ids)
             store.add_labels(query_ids, labels)
             answered += int(labels.answered.sum())
             skipped += int(labels.skipped.sum())
