@@ -34,6 +34,7 @@ class EngineStep:
     terminated: np.ndarray  # (N,) bool
     diverged: np.ndarray  # (N,) bool: MuJoCo warned or the state went non-finite
     outcome: StepOutcome
+    any_diverged: bool = True  # False only when ``diverged`` is known to be all False
 
 
 class TaskEngine:
@@ -68,6 +69,14 @@ class TaskEngine:
         # Their grand total: one reduction per step tells whether any sim warned.
         self._warnings_total = int(self._warnings.sum())
         self.rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
+        # The finiteness checks of a step are dot products with zeros: NaN iff an
+        # entry is NaN or infinite, one BLAS call each and no overflow to guard.
+        state = self.sim.qpos.base  # the (N, nstate) integration-state rows qpos and qvel view
+        self._state_flat = state.reshape(-1) if state is not None and state.flags.c_contiguous else None
+        self._zeros_state = np.zeros(0 if self._state_flat is None else self._state_flat.size)
+        self._zeros_obs = np.zeros(self.num_envs * self.obs_dim)
+        self._zeros_env = np.zeros(self.num_envs)
+        self._zeros_act = np.zeros(self.num_envs * self.act_dim)
         self.batch.reset()
 
     # -- seeding and resets -------------------------------------------------
@@ -119,7 +128,7 @@ class TaskEngine:
         if arr.shape != expected:
             raise ValueError(f"action has shape {arr.shape}, expected {expected} (num_envs, action_dim)")
         arr = arr.astype(np.float64, copy=False)
-        if not np.isfinite(arr).all():  # no reduction that could overflow or warn
+        if np.dot(arr.reshape(-1), self._zeros_act) != 0.0:  # NaN: some entry is NaN or infinite
             bad = ~np.isfinite(arr).all(axis=1)
             raise ValueError(f"action is NaN or infinite for sub-env(s) {np.flatnonzero(bad).tolist()}")
         return arr
@@ -131,12 +140,13 @@ class TaskEngine:
             action: the batched action.
             ids: the sub-envs to step, or None for all (others keep their state).
         """
-        sim = self.sim
-        before = self.task.before_step(sim)
+        sim, task = self.sim, self.task
+        before = task.before_step(sim)
         sim.ctrl[:] = action
-        self.batch.step(ids, nstep=self.task.frame_skip)
-        sim._invalidate(ids)
-        outcome = self.task.evaluate(sim, before, action)
+        self.batch.step(ids, nstep=task.frame_skip)
+        if sim._wants_cfrc:
+            sim._invalidate(ids)
+        outcome = task.evaluate(sim, before, action)
         obs = self.observe()
         terms = outcome.reward_terms
         if outcome.reward is not None:
@@ -148,21 +158,25 @@ class TaskEngine:
         # Per-sim counts only when the grand total moved (rare): the common
         # step costs one small reduction.
         warned = int(self._warning_counts.sum())
-        if warned != self._warnings_total:
+        clean = warned == self._warnings_total
+        if clean:
+            diverged = np.zeros(self.num_envs, dtype=bool)
+        else:
             warnings = self._warning_counts.sum(axis=1)
             diverged = warnings != self._warnings
             self._warnings, self._warnings_total = warnings, warned
+        # Zero unless some entry is not finite: the per-env check only runs then.
+        if self._state_flat is not None:
+            total = np.dot(self._state_flat, self._zeros_state)
         else:
-            diverged = np.zeros(self.num_envs, dtype=bool)
-        # A finite sum means every entry is finite: the per-env check only runs
-        # when something is not (or the sum overflowed).
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = sim.qpos.sum() + sim.qvel.sum() + obs.sum() + reward.sum()
-        if not np.isfinite(total):
+            total = np.dot(sim.qpos.reshape(-1), np.zeros(sim.qpos.size)) + np.dot(sim.qvel.reshape(-1), np.zeros(sim.qvel.size))
+        total += np.dot(obs.reshape(-1), self._zeros_obs) + np.dot(reward, self._zeros_env)
+        if total != 0.0:
             state_ok = np.isfinite(sim.qpos).all(axis=1) & np.isfinite(sim.qvel).all(axis=1)
             diverged |= ~state_ok | ~np.isfinite(obs).all(axis=1) | ~np.isfinite(reward)
+            clean = False
         terminated = np.asarray(outcome.terminated, dtype=bool)
-        return EngineStep(obs=obs, reward=reward, terminated=terminated, diverged=diverged, outcome=outcome)
+        return EngineStep(obs, reward, terminated, diverged, outcome, any_diverged=False if clean else bool(diverged.any()))
 
     # -- rendering ----------------------------------------------------------
 

@@ -201,7 +201,7 @@ class BatchedMujocoEnv(VectorEnv):
             self._elapsed >= self.max_episode_steps if self.max_episode_steps is not None else np.zeros(self.num_envs, bool)
         )
         diverged = out.diverged
-        if diverged.any():
+        if out.any_diverged:
             # Never hand out a blown-up state: the episode ends on its last finite obs.
             obs[diverged] = self._obs[diverged]
             reward[diverged] = 0.0

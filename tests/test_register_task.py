@@ -351,3 +351,32 @@ def test_duplicate_id_needs_override():
     register_task(**slider_kwargs(card=slider_card(id="pbrltest/Dup-v0", max_episode_steps=7), override=True))
     assert gym.spec("pbrltest/Dup-v0").max_episode_steps == 7
     assert gym.make_vec("pbrltest/Dup-v0", num_envs=1).unwrapped.max_episode_steps == 7
+
+
+@pytest.mark.parametrize("where", ["reward", "observation"])
+def test_non_finite_task_output_marks_only_that_sub_env(where):
+    """A task function that returns NaN/inf for one sub-env (no MuJoCo warning) ends just that episode."""
+
+    def bad_rewards(sim, before, action):
+        terms = reward_terms(sim, before, action)
+        if where == "reward":
+            terms["progress"] = np.where(action[:, 0] > 0.5, np.nan, terms["progress"])
+        return terms
+
+    def bad_observe(sim):
+        obs = observe(sim)
+        if where == "observation":
+            obs[:, 1] = np.where(sim.ctrl[:, 0] > 0.5, np.inf, obs[:, 1])
+        return obs
+
+    card = slider_card(id=f"pbrltest/SliderBad{where}-v0")
+    register_task(**slider_kwargs(card=card, reward_terms=bad_rewards, observe=bad_observe))
+    env = gym.make_vec(card.id, num_envs=3)
+    env.reset(seed=0)
+    last, *_ = env.step(np.zeros((3, 1)))
+    obs, reward, te, tr, info = env.step(np.array([[0.0], [1.0], [0.0]]))
+    np.testing.assert_array_equal(info["diverged"], [False, True, False])
+    np.testing.assert_array_equal(tr, [False, True, False])
+    assert np.isfinite(obs).all() and np.isfinite(reward).all()
+    np.testing.assert_array_equal(obs[1], last[1])  # the last finite observation
+    env.close()

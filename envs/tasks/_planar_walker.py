@@ -68,7 +68,7 @@ class PlanarWalker(Task):
         healthy = self.is_healthy(sim)
         forward = self.forward_reward_weight * x_velocity
         healthy_reward = healthy * self.healthy_reward
-        ctrl_cost = self.ctrl_cost_weight * np.sum(np.square(action), axis=1)
+        ctrl_cost = self.ctrl_cost_weight * np.einsum("ij,ij->i", action, action)
         terminated = ~healthy if self.terminate_when_unhealthy else np.zeros(sim.num_envs, dtype=bool)
         return StepOutcome(
             reward_terms={"forward": forward, "healthy": healthy_reward, "ctrl": -ctrl_cost},

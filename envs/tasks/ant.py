@@ -246,7 +246,7 @@ class Ant(Task):
 
         forward = x_velocity * self.forward_reward_weight
         healthy_reward = healthy * self.healthy_reward
-        ctrl_cost = self.ctrl_cost_weight * np.sum(np.square(action), axis=1)
+        ctrl_cost = self.ctrl_cost_weight * np.einsum("ij,ij->i", action, action)
         if self.needs_cfrc_ext:
             contact_cost = self.contact_cost_weight * np.sum(
                 np.square(self._contact_forces(sim)), axis=(1, 2)

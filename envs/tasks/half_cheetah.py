@@ -123,7 +123,7 @@ class HalfCheetah(Task):
         x = sim.qpos[:, 0].copy()
         x_velocity = (x - before["x"]) / sim.dt
         forward = self.forward_reward_weight * x_velocity
-        ctrl_cost = self.ctrl_cost_weight * np.sum(np.square(action), axis=1)
+        ctrl_cost = self.ctrl_cost_weight * np.einsum("ij,ij->i", action, action)
         return StepOutcome(
             reward_terms={"forward": forward, "ctrl": -ctrl_cost},
             terminated=np.zeros(sim.num_envs, dtype=bool),

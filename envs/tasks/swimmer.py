@@ -135,7 +135,7 @@ class Swimmer(Task):
         xy = sim.qpos[:, 0:2].copy()
         xy_velocity = (xy - before["xy"]) / sim.dt
         forward = self.forward_reward_weight * xy_velocity[:, 0]
-        ctrl_cost = self.ctrl_cost_weight * np.sum(np.square(action), axis=1)
+        ctrl_cost = self.ctrl_cost_weight * np.einsum("ij,ij->i", action, action)
         return StepOutcome(
             reward_terms={"forward": forward, "ctrl": -ctrl_cost},
             terminated=np.zeros(sim.num_envs, dtype=bool),
