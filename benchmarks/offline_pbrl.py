@@ -7,7 +7,7 @@
     python benchmarks/offline_pbrl.py                    # the full profile (see BENCHMARKS.md: weeks on 2 cores)
     pbrl bench offline_pbrl --quick
 
-For each task (HalfCheetah, Hopper, Walker2d; the small profile: HalfCheetah, Hopper) and
+For each task (HalfCheetah, Hopper, Walker2d) and
 level (medium-replay, medium-expert) the dataset ``pbrl/<task>/<level>-v0`` is read from
 ``$MINARI_DATASETS_PATH`` (made with ``pbrl dataset generate`` if ``--generate``). The
 quick profile always makes tiny ones with a few thousand PPO steps in a temporary root;
@@ -41,16 +41,15 @@ Profiles (gradient steps per run; label budgets N₁/N₂; episodes per evaluati
 | medium | 100k | 50k + 50k, batch 32 | 50k, batch 32 | 500 / 2000 | 50 | 10 |
 | full   | 1M   | 200k + 300k (CPL's)  | 100k          | 500 / 2000 | 50 | 10 |
 
-**small** is the profile that runs on this 2-core machine: HalfCheetah and Hopper only;
-datasets from PPO (``pbrl dataset generate --algo ppo --train-steps 500000 --size 50000
+**small** is the profile that runs on this 2-core machine; datasets from PPO (``pbrl dataset generate --algo ppo --train-steps 500000 --size 50000
 --eval-episodes 5 --ref-episodes 20``: medium-expert 100k transitions, medium-replay
-PPO's rollouts up to the medium checkpoint), 2–3 CPU-minutes per task; 3 seeds × 4
-datasets × 7 agents = 84 runs. CPL gets CPU-sized settings (32 pairs per step instead of
+PPO's rollouts up to the medium checkpoint), 2–3 CPU-minutes per task; 3 seeds × 6
+datasets × 7 agents = 126 runs. CPL gets CPU-sized settings (32 pairs per step instead of
 96 and a 256×256 actor instead of 512×512: 10× faster per step; see
 ``agents/offline/README.md``), OPPO 32 pairs instead of 64; both warm up briefly.
 ``--estimate --workers 2`` gives its training time from ``offline_speed*.json``'s rates:
-3.5 CPU-hours (+ ~10 CPU-s per run of reward-model fitting and evaluation), ~1.8 h with
-``--workers 2`` on idle cores. It is sized to show the literature's relationships
+5.2 CPU-hours (+ ~10 CPU-s per run of reward-model fitting and evaluation), ~2.6 h with
+``--workers 2`` on idle cores (``--tasks`` runs a subset; ``--reuse`` adds to earlier runs). It is sized to show the literature's relationships
 (P-IQL ≈ IQL; CPL, OPPO > BC) on data where BC is not already at the top — not to
 reproduce the papers' absolute scores, which need the full budgets. **medium** needs
 200k-step SAC datasets and ~26 h with 2 workers: infeasible on this machine.
@@ -103,7 +102,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
     },
     "small": {
-        "labels": (500, 2000), "segment": 50, "eval_episodes": 10, "dataset_size": 50_000, "tasks": ("HalfCheetah", "Hopper"),
+        "labels": (500, 2000), "segment": 50, "eval_episodes": 10, "dataset_size": 50_000, "tasks": ("HalfCheetah", "Hopper", "Walker2d"),
         "generation": {"algorithm": "ppo", "train_steps": 500_000, "eval_episodes": 5, "ref_episodes": 20, "seed": 0},
         "agents": {
             "bc": ("bc", 10_000, {}),
@@ -458,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="runs at a time (one torch thread each)")
     parser.add_argument("--teacher", default="oracle", help="scripted teacher of the labels (oracle, noisy, ...)")
     parser.add_argument("--agents", default="", help="comma-separated subset of the profile's agents")
+    parser.add_argument("--tasks", default="", help="comma-separated subset of the profile's tasks (HalfCheetah, Hopper, Walker2d)")
     parser.add_argument("--generate", action="store_true", help="generate missing datasets (SAC; hours per task; the small profile always makes its own with PPO)")
     parser.add_argument("--root", default=None, help="folder for runs, stores (and quick datasets); default: a temporary one")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
@@ -470,6 +470,12 @@ def main(argv: list[str] | None = None) -> int:
         return worker(args.worker[0], args.worker[1], args.root)
     profile = "quick" if args.quick else (args.profile or "full")
     spec = PROFILES[profile]
+    if args.tasks:
+        names = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        unknown = [t for t in names if t not in profile_tasks(profile)]
+        if unknown or not names:
+            parser.error(f"--tasks {args.tasks!r}: the {profile} profile's tasks are {', '.join(profile_tasks(profile))}")
+        spec["tasks"] = tuple(names)
     estimate = estimate_hours(profile, args.seeds, args.workers)
     log(f"profile {profile}: estimated training {estimate['total_cpu_hours']:.2f} CPU-hours, "
         f"{estimate['wall_clock_hours']:.2f} h wall-clock with {args.workers} workers (from measured updates/s)")  # fmt: skip

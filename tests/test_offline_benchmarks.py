@@ -49,8 +49,8 @@ def test_offline_pbrl_statistics_and_estimate():
     assert "| iql |" in table and "P(cpl > bc)" in table
     est = bench.estimate_hours("full", seeds=3, workers=2)
     assert est["total_cpu_hours"] > est["wall_clock_hours"] > 0 and est["cpl"] > est["bc"]
-    # the CPU-sized profile: two tasks, CPL at 32 pairs through a 256×256 actor, hours not days
-    assert list(bench.profile_tasks("small")) == ["HalfCheetah", "Hopper"]
+    # the CPU-sized profile: three tasks, CPL at 32 pairs through a 256×256 actor, hours not days
+    assert list(bench.profile_tasks("small")) == ["HalfCheetah", "Hopper", "Walker2d"]
     assert bench.PROFILES["small"]["agents"]["cpl"][2]["hidden_sizes"] == [256, 256]
     small = bench.estimate_hours("small", seeds=3, workers=1)
     assert 1 < small["wall_clock_hours"] < 12 and small["wall_clock_hours"] < bench.estimate_hours("medium", seeds=3, workers=1)["wall_clock_hours"] / 5
