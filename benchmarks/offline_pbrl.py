@@ -214,7 +214,7 @@ def ensure_datasets(profile: str, generate_missing: bool) -> dict[tuple[str, str
                     f"missing datasets {[ids[lv] for lv in missing]}: make them with `pbrl dataset generate --env {task} "
                     f"--level medium-replay --level medium-expert` or pass --generate"
                 )
-            if missing:
+            elif missing:  # --generate: SAC, D4RL's way
                 log(f"{name}: generating {missing} (SAC; hours on 2 cores)")
                 generate(GenerationConfig(task=task, levels=missing, size=PROFILES[profile]["dataset_size"], seed=0))
         for level in LEVELS:
