@@ -38,6 +38,13 @@ The ensemble's reward ``r̂(s, a)`` is compared as is; the
 transformer's reward depends on the steps before it, not on one transition, so it gets
 no EPIC distance.
 
+Preferences between segments of equal length say nothing about a constant added to
+every step's reward, so ``r̂`` is only known up to such an offset — and on tasks that
+end when the agent falls (Hopper, Walker2d) the offset decides whether living longer
+pays. ``rm_reward_range = "unit"`` rescales ``r̂`` to [0, 1] over the dataset (every step
+then pays something, as the true alive bonus does); the default ``"none"`` uses ``r̂``
+as the model gives it.
+
 Instead of training, ``reward_model_dir`` loads a saved model
 (:func:`pbrl.rewards.load_reward_model`). The fitted model is saved in the agent's
 checkpoints, so a resume relabels with the very same model.
@@ -76,6 +83,7 @@ class PIQLConfig(IQLConfig):
     relabel_chunk: int = hp(65536, "transitions relabelled per reward-model call", min=1)
     rm_epic_transitions: int = hp(1000, "dataset transitions behind reward_model/epic_distance (0: not computed)", min=0)
     rm_epic_samples: int = hp(128, "coverage draws per expectation of EPIC's canonicalisation", min=1)
+    rm_reward_range: str = hp("none", "none, or unit: rescale the learned reward to [0, 1] over the dataset before IQL", choices=("none", "unit"))
 
 
 def true_reward_extension(data: OfflineData) -> tuple[Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], float]:
@@ -208,7 +216,11 @@ class PIQL(IQL):
                 pairs = self.preferences  # the first max_pairs of the store's (see OfflineAgent.setup)
                 self.fit_reward_model(data, pairs)
                 self.reward_model_info["horizon"] = pairs.horizon
-        return self.relabel(data)
+        rewards = self.relabel(data)
+        if c.rm_reward_range == "unit":  # see the module docstring: termination needs a sign
+            low, high = float(rewards.min()), float(rewards.max())
+            rewards = ((rewards - low) / max(high - low, 1e-8)).astype(np.float32)
+        return rewards
 
     # -- checkpoints: the fitted reward model travels with the agent ------------------
 

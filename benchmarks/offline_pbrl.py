@@ -20,6 +20,8 @@ torch thread each) and is evaluated on fresh seeds at the end:
 
 * BC and IQL on the dataset (IQL on the true reward),
 * P-IQL with the first N₁ and the first N₂ labels (a reward-model ensemble, then IQL),
+  and ``piql-<N₂>-unit``: the same with the learned reward rescaled to [0, 1]
+  (``rm_reward_range=unit``, see ``agents/piql.py``),
 * CPL (sparse, on the N₂ labels) and OPPO (on the N₂ labels),
 * ``cpl-regret``: CPL on N₂ labels from the same teacher scoring segments by *regret*
   (``pbrl dataset label --score regret``: Σ r + V(s_H) − V(s_0), CPL's own ``rl_sum``
@@ -44,7 +46,7 @@ Profiles (gradient steps per run; label budgets N₁/N₂; episodes per evaluati
 **small** is the profile that runs on this 2-core machine; datasets from PPO (``pbrl dataset generate --algo ppo --train-steps 500000 --size 50000
 --eval-episodes 5 --ref-episodes 20``: medium-expert 100k transitions, medium-replay
 PPO's rollouts up to the medium checkpoint), 2–3 CPU-minutes per task; 3 seeds × 6
-datasets × 7 agents = 126 runs. CPL gets CPU-sized settings (32 pairs per step instead of
+datasets × 8 agents = 144 runs. CPL gets CPU-sized settings (32 pairs per step instead of
 96 and a 256×256 actor instead of 512×512: 10× faster per step; see
 ``agents/offline/README.md``), OPPO 32 pairs instead of 64; both warm up briefly.
 ``--estimate --workers 2`` gives its training time from ``offline_speed*.json``'s rates:
@@ -96,6 +98,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "iql": ("iql", 300, {}),
             "piql-50": ("piql", 300, {"max_pairs": 50, "rm_max_epochs": 20}),
             "piql-200": ("piql", 300, {"max_pairs": 200, "rm_max_epochs": 20}),
+            "piql-200-unit": ("piql", 300, {"max_pairs": 200, "rm_max_epochs": 20, "rm_reward_range": "unit"}),
             "cpl": ("cpl", 300, {"bc_steps": 150, "warmup_steps": 20, "batch_size": 16}),
             "cpl-regret": ("cpl", 300, {"bc_steps": 150, "warmup_steps": 20, "batch_size": 16}),
             "oppo": ("oppo", 300, {"batch_size": 16, "warmup_steps": 50}),
@@ -109,6 +112,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "iql": ("iql", 15_000, {}),
             "piql-500": ("piql", 15_000, {"max_pairs": 500}),
             "piql-2000": ("piql", 15_000, {"max_pairs": 2000}),
+            "piql-2000-unit": ("piql", 15_000, {"max_pairs": 2000, "rm_reward_range": "unit"}),
             # CPL's contrastive phase changes the BC-pre-trained policy within ~1k steps on these data (see the docstring)
             "cpl": ("cpl", 15_000, {"bc_steps": 10_000, "warmup_steps": 1_000, **CPL_CPU}),
             "cpl-regret": ("cpl", 15_000, {"bc_steps": 10_000, "warmup_steps": 1_000, **CPL_CPU}),
@@ -140,7 +144,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 #: the comparisons the literature reports: (better, worse) — or (a, b) expected close
-COMPARISONS = (("piql-{hi}", "iql"), ("cpl", "bc"), ("cpl-regret", "bc"), ("cpl-regret", "cpl"), ("oppo", "bc"),
+COMPARISONS = (("piql-{hi}", "iql"), ("piql-{hi}-unit", "iql"), ("cpl", "bc"), ("cpl-regret", "bc"), ("cpl-regret", "cpl"), ("oppo", "bc"),
                ("piql-{hi}", "piql-{lo}"), ("iql", "bc"))  # fmt: skip
 #: rows whose labels score segments by regret (CPL's rl_sum) instead of partial return
 REGRET_ROWS = ("cpl-regret",)
@@ -296,8 +300,10 @@ def worker(jobs_path: str, out_path: str, runs_dir: str) -> int:
 
 def job_key(job: dict[str, Any]) -> str:
     """What makes two runs the same run (results carry their job's fields)."""
-    fields = ("label", "agent", "steps", "hp", "seed", "task", "level", "dataset", "preferences", "eval_episodes")
-    return json.dumps({k: job.get(k) for k in fields}, sort_keys=True, default=str)
+    fields = ("label", "agent", "steps", "hp", "seed", "task", "level", "dataset", "eval_episodes")
+    key = {k: job.get(k) for k in fields}
+    key["preferences"] = os.path.basename(job["preferences"]) if job.get("preferences") else None  # the store's name in its root
+    return json.dumps(key, sort_keys=True, default=str)
 
 
 def previous_results(root: str) -> list[dict[str, Any]]:
@@ -401,7 +407,7 @@ def statistics_table(results: list[dict[str, Any]], labels: tuple[int, int], rep
     return report, "\n".join(lines)
 
 
-def estimate_hours(profile: str, seeds: int, workers: int) -> dict[str, float]:
+def estimate_hours(profile: str, seeds: int, workers: int, agents: list[str] | None = None) -> dict[str, float]:
     """Wall-clock estimate of a profile's gradient steps from the measured updates/s of
     ``benchmarks/results/offline_speed*.json`` (1 torch thread per run, ``workers`` runs on
     as many idle cores). Not included: dataset generation, reward-model fitting, evaluations."""
@@ -429,6 +435,8 @@ def estimate_hours(profile: str, seeds: int, workers: int) -> dict[str, float]:
             rates["iql_compiled"] = value.get("cpu_median", value["median"])
     hours = {}
     for label, (agent, steps, hp) in PROFILES[profile]["agents"].items():
+        if agents and label not in agents:
+            continue
         if agent == "cpl":
             bc = hp.get("bc_steps", 200_000)
             if hp.get("hidden_sizes") == CPL_CPU["hidden_sizes"]:  # measured as "cpl (CPU-sized ...)"
@@ -476,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown or not names:
             parser.error(f"--tasks {args.tasks!r}: the {profile} profile's tasks are {', '.join(profile_tasks(profile))}")
         spec["tasks"] = tuple(names)
-    estimate = estimate_hours(profile, args.seeds, args.workers)
+    estimate = estimate_hours(profile, args.seeds, args.workers, [a for a in args.agents.split(",") if a])
     log(f"profile {profile}: estimated training {estimate['total_cpu_hours']:.2f} CPU-hours, "
         f"{estimate['wall_clock_hours']:.2f} h wall-clock with {args.workers} workers (from measured updates/s)")  # fmt: skip
     if args.estimate:

@@ -70,4 +70,5 @@ def test_offline_pbrl_reuse_reads_finished_runs(tmp_path):
     assert bench.job_key(job) in keys
     assert bench.job_key({**job, "steps": 301}) not in keys  # another budget is another run
     assert bench.job_key({**job, "preferences": "x.sqlite"}) not in keys  # and other labels too
+    assert bench.job_key({**job, "preferences": "/elsewhere/x-regret.sqlite"}) in keys  # a store is known by its name
     assert "cpl-regret" in bench.REGRET_ROWS and ("cpl-regret", "cpl") in bench.COMPARISONS
