@@ -98,6 +98,22 @@ def test_piql_reports_reward_model_accuracy_and_keeps_its_model(hopper, tmp_path
     assert torch.equal(resumed.batches.column("rewards"), agent.batches.column("rewards"))
 
 
+def test_piql_unit_reward_range(hopper):
+    """rm_reward_range=unit: IQL trains on the learned reward rescaled to [0, 1] (an affine map of it)."""
+    dataset, store = hopper
+    raw = _build("piql", dataset, store, rm_epic_transitions=0, reward_scaling="none")
+    unit = _build("piql", dataset, store, rm_epic_transitions=0, reward_scaling="none", rm_reward_range="unit")
+    r_raw, r_unit = raw.batches.column("rewards").double().numpy(), unit.batches.column("rewards").double().numpy()
+    assert r_unit.min() == pytest.approx(0.0, abs=1e-6) and r_unit.max() == pytest.approx(1.0, abs=1e-6)
+    # same seed, same reward model: the unit reward is the raw one, shifted and scaled
+    expected = (r_raw - r_raw.min()) / (r_raw.max() - r_raw.min())
+    np.testing.assert_allclose(r_unit, expected, atol=1e-5)
+    from pbrl.agents.offline.config import ConfigError
+
+    with pytest.raises(ConfigError, match="rm_reward_range"):
+        _build("piql", dataset, store, rm_reward_range="minmax")
+
+
 def test_true_reward_extension_and_epic_of_piql():
     """The least-squares extension recovers a reward in its feature span exactly, and
     P-IQL's EPIC distance is 0 for a reward model equal to it up to shaping and scale."""
