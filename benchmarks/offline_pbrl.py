@@ -1,7 +1,7 @@
 """Offline (preference-based) RL on pbrl's D4RL-style datasets: BC, IQL, P-IQL, CPL and OPPO.
 
     python benchmarks/offline_pbrl.py --quick            # smoke run: makes tiny datasets itself
-    nice -n 10 python benchmarks/offline_pbrl.py --profile small --workers 2   # CPU-sized: ~2 h on 2 idle cores
+    nice -n 10 python benchmarks/offline_pbrl.py --profile small --workers 2   # CPU-sized: ~2.9 h on 2 idle cores
     ... --profile small --workers 2 --reuse         # after an interruption: keep the finished runs, do the rest
     python benchmarks/offline_pbrl.py --profile small --estimate --workers 1   # its estimate, no runs
     python benchmarks/offline_pbrl.py                    # the full profile (see BENCHMARKS.md: weeks on 2 cores)
@@ -50,7 +50,7 @@ datasets × 8 agents = 144 runs. CPL gets CPU-sized settings (32 pairs per step 
 96 and a 256×256 actor instead of 512×512: 10× faster per step; see
 ``agents/offline/README.md``), OPPO 32 pairs instead of 64; both warm up briefly.
 ``--estimate --workers 2`` gives its training time from ``offline_speed*.json``'s rates:
-5.2 CPU-hours (+ ~10 CPU-s per run of reward-model fitting and evaluation), ~2.6 h with
+5.8 CPU-hours (+ ~10 CPU-s per run of reward-model fitting and evaluation), ~2.9 h with
 ``--workers 2`` on idle cores (``--tasks`` runs a subset; ``--reuse`` adds to earlier runs). It is sized to show the literature's relationships
 (P-IQL ≈ IQL; CPL, OPPO > BC) on data where BC is not already at the top — not to
 reproduce the papers' absolute scores, which need the full budgets. **medium** needs
@@ -74,8 +74,10 @@ labels from the same BC-pre-trained checkpoint, CPL improved it instead: score 9
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -308,8 +310,6 @@ def job_key(job: dict[str, Any]) -> str:
 
 def previous_results(root: str) -> list[dict[str, Any]]:
     """Complete result lines of earlier invocations (``results-*.jsonl`` and their archive)."""
-    import glob
-
     out = []
     archive = os.path.join(root, "results-archive.jsonl")
     for path in [p for p in sorted(glob.glob(os.path.join(root, "results-*.jsonl"))) if p != archive] + [archive]:
@@ -411,8 +411,6 @@ def estimate_hours(profile: str, seeds: int, workers: int, agents: list[str] | N
     """Wall-clock estimate of a profile's gradient steps from the measured updates/s of
     ``benchmarks/results/offline_speed*.json`` (1 torch thread per run, ``workers`` runs on
     as many idle cores). Not included: dataset generation, reward-model fitting, evaluations."""
-    import glob
-
     paths = sorted(glob.glob(os.path.join(RESULTS, "offline_speed*.json")), key=os.path.getmtime)  # newest wins
     # measured on the 2-core machine of BENCHMARKS.md (per CPU-second of a 1-thread run), used when no JSON has them
     rates = {"bc": 617.0, "iql": 140.6, "piql": 139.6, "cpl_bc": 135.7, "cpl": 3.6, "cpl_cpu": 33.0, "oppo": 9.6, "oppo_32": 19.0,
@@ -520,9 +518,6 @@ def main(argv: list[str] | None = None) -> int:
         finished = {job_key(r): r for r in previous_results(root) if "error" not in r}
         done = [finished[job_key(j)] for j in jobs if job_key(j) in finished]
         jobs = [j for j in jobs if job_key(j) not in finished]
-        import glob
-        import shutil
-
         for j in jobs:  # folders of runs an interrupted invocation left unfinished: they start again
             for stale in glob.glob(os.path.join(runs_dir, "*", j["agent"], f"{j['label']}-{j['level']}-s{j['seed']}")):
                 shutil.rmtree(stale)

@@ -72,8 +72,11 @@ class TaskEngine:
         # The finiteness checks of a step are dot products with zeros: NaN iff an
         # entry is NaN or infinite, one BLAS call each and no overflow to guard.
         state = self.sim.qpos.base  # the (N, nstate) integration-state rows qpos and qvel view
-        self._state_flat = state.reshape(-1) if state is not None and state.flags.c_contiguous else None
-        self._zeros_state = np.zeros(0 if self._state_flat is None else self._state_flat.size)
+        if state is not None and state.flags.c_contiguous and np.shares_memory(state, self.sim.qvel):
+            self._state_checks = [state.reshape(-1)]
+        else:  # qpos and qvel on their own (copied flat each step)
+            self._state_checks = [self.sim.qpos, self.sim.qvel]
+        self._state_zeros = [np.zeros(a.size) for a in self._state_checks]
         self._zeros_obs = np.zeros(self.num_envs * self.obs_dim)
         self._zeros_env = np.zeros(self.num_envs)
         self._zeros_act = np.zeros(self.num_envs * self.act_dim)
@@ -166,11 +169,9 @@ class TaskEngine:
             diverged = warnings != self._warnings
             self._warnings, self._warnings_total = warnings, warned
         # Zero unless some entry is not finite: the per-env check only runs then.
-        if self._state_flat is not None:
-            total = np.dot(self._state_flat, self._zeros_state)
-        else:
-            total = np.dot(sim.qpos.reshape(-1), np.zeros(sim.qpos.size)) + np.dot(sim.qvel.reshape(-1), np.zeros(sim.qvel.size))
-        total += np.dot(obs.reshape(-1), self._zeros_obs) + np.dot(reward, self._zeros_env)
+        total = np.dot(obs.reshape(-1), self._zeros_obs) + np.dot(reward, self._zeros_env)
+        for values, zeros in zip(self._state_checks, self._state_zeros):
+            total += np.dot(values.reshape(-1), zeros)
         if total != 0.0:
             state_ok = np.isfinite(sim.qpos).all(axis=1) & np.isfinite(sim.qvel).all(axis=1)
             diverged |= ~state_ok | ~np.isfinite(obs).all(axis=1) | ~np.isfinite(reward)

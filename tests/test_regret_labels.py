@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from offline_support import datasets_root, make_hopper_dataset
 
 from pbrl.datasets import Trajectories, label_dataset, load_trajectories
-from pbrl.datasets.value import behaviour_value, regret_rewards, returns_to_go
+from pbrl.datasets.value import behaviour_value, discounted_returns_to_go, regret_rewards
 from pbrl.preferences import PreferenceStore
 
 
@@ -28,7 +28,7 @@ def two_episodes() -> Trajectories:
 
 
 def test_returns_to_go_by_hand():
-    got = returns_to_go(two_episodes(), gamma=0.5)
+    got = discounted_returns_to_go(two_episodes(), gamma=0.5)
     # ep 0: 1 + .5*2 + .25*4 = 3, 2 + .5*4 = 4, 4; ep 1: 10 + .5*20 = 20, 20
     np.testing.assert_allclose(got, [3.0, 4.0, 4.0, 20.0, 20.0])
 
@@ -53,7 +53,7 @@ def test_behaviour_value_tracks_returns_to_go(tmp_path):
         traj = load_trajectories(ds)
     value = behaviour_value(traj, steps=1500, seed=0)
     assert value.shape == (traj.observations.shape[0],)
-    rtg = returns_to_go(traj, 0.99)
+    rtg = discounted_returns_to_go(traj, 0.99)
     corr = np.corrcoef(value[traj.step_rows()], rtg)[0, 1]
     assert corr > 0.6, corr  # a random Hopper's value is readable from its state (height, lean)
     np.testing.assert_array_equal(value, behaviour_value(traj, steps=1500, seed=0))  # deterministic for a seed

@@ -53,6 +53,7 @@ import numpy as np
 
 from .errors import DatasetError
 from .trajectories import Trajectories
+from .value import discounted_returns_to_go
 
 __all__ = [
     "MODES",
@@ -105,19 +106,6 @@ def _choose(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
 def _std(x: np.ndarray) -> np.ndarray:
     std = np.asarray(x, dtype=np.float64).std(axis=0)
     return np.where(std > 0, std, 1e-6)
-
-
-def discounted_returns_to_go(traj: Trajectories, gamma: float = 0.99) -> np.ndarray:
-    """(T,) Σ_k γ^k r_{t+k} inside each episode (no bootstrap at truncation)."""
-    t = traj.step_in_episode().astype(np.float64)
-    # γ^t-weighted reverse cumulative sum per episode, rescaled by γ^-t
-    weighted = traj.rewards * gamma**t
-    rev = np.cumsum(weighted[::-1])[::-1]
-    ends = np.cumsum(traj.lengths)
-    after = np.zeros(traj.num_steps)
-    tail = np.append(rev, 0.0)[ends]  # the sum belonging to later episodes
-    after = np.repeat(tail, traj.lengths)
-    return (rev - after) / gamma**t
 
 
 class LinearValueAdversary:

@@ -23,22 +23,18 @@ import numpy as np
 
 from .trajectories import Trajectories
 
-__all__ = ["behaviour_value", "regret_rewards", "returns_to_go"]
+__all__ = ["behaviour_value", "discounted_returns_to_go", "regret_rewards"]
 
 
-def returns_to_go(traj: Trajectories, gamma: float) -> np.ndarray:
-    """(T,) Σ_{k≥t} γ^(k−t) r_k within each step's episode (no bootstrap at truncation)."""
-    out = np.zeros(traj.num_steps, dtype=np.float64)
+def discounted_returns_to_go(traj: Trajectories, gamma: float = 0.99) -> np.ndarray:
+    """(T,) Σ_k γ^k r_{t+k} inside each episode (no bootstrap at truncation)."""
+    t = traj.step_in_episode().astype(np.float64)
+    # γ^t-weighted reverse cumulative sum per episode, rescaled by γ^-t
+    weighted = traj.rewards * gamma**t
+    rev = np.cumsum(weighted[::-1])[::-1]
     ends = np.cumsum(traj.lengths)
-    rewards = traj.rewards.astype(np.float64)
-    # One backward pass over the longest episode, all episodes at once.
-    acc = np.zeros(traj.num_episodes)
-    for k in range(int(traj.lengths.max(initial=0))):
-        alive = traj.lengths > k
-        t = ends[alive] - 1 - k
-        acc[alive] = rewards[t] + gamma * acc[alive]
-        out[t] = acc[alive]
-    return out
+    tail = np.append(rev, 0.0)[ends]  # the sum belonging to later episodes
+    return (rev - np.repeat(tail, traj.lengths)) / gamma**t
 
 
 def behaviour_value(
@@ -67,7 +63,7 @@ def behaviour_value(
     mean, std = obs[rows].mean(0), obs[rows].std(0) + 1e-3
     x_all = torch.as_tensor((obs - mean) / std)
     x = x_all[torch.as_tensor(rows)]
-    y = torch.as_tensor(returns_to_go(traj, gamma), dtype=torch.float32)
+    y = torch.as_tensor(discounted_returns_to_go(traj, gamma), dtype=torch.float32)
     y_mean, y_std = y.mean(), y.std().clamp(min=1e-6)
     target = (y - y_mean) / y_std
     gen = torch.Generator().manual_seed(int(seed))
