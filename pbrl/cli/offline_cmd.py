@@ -108,7 +108,8 @@ def train_offline(
         from pbrl.runs.folder import load_run_config
 
         try:
-            total = steps or load_run_config(resume)["config"]["steps"]
+            saved = load_run_config(resume)["config"].get("steps")
+            total = steps or (saved if isinstance(saved, int) and not isinstance(saved, bool) else None)
             if quiet:
                 result = resume_run(resume, steps=steps)
             else:

@@ -68,7 +68,7 @@ def run(
 
     from pbrl.evaluation.evaluate import evaluate_policy
     from pbrl.runs.config import ConfigError, TrainConfig
-    from pbrl.runs.folder import RunExistsError, default_name
+    from pbrl.runs.folder import RunExistsError, RunsDirError, default_name
 
     console = Console(width=max(Console().width, 110))
     prefix = name or default_name()
@@ -99,7 +99,7 @@ def run(
     for label, reward, config in configs:
         try:
             result, wall = _train_with_bar(console, label, config, steps)
-        except (ConfigError, RunExistsError) as exc:
+        except (ConfigError, RunExistsError, RunsDirError) as exc:
             raise typer.BadParameter(str(exc)) from None
         rows.append((label, reward, result, wall))
 

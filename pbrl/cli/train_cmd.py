@@ -166,7 +166,8 @@ def train(
         try:
             from pbrl.runs.folder import load_run_config
 
-            total = steps or load_run_config(resume)["config"]["steps"]
+            saved = load_run_config(resume)["config"].get("steps")
+            total = steps or (saved if isinstance(saved, int) and not isinstance(saved, bool) else None)
             bar = _ProgressBar(total) if not quiet else None
             if bar is None:
                 result = resume_run(resume, steps=steps)
@@ -201,10 +202,10 @@ def _train_online(config, quiet: bool) -> None:
     from pbrl.agents.checkpoint import CheckpointError
     from pbrl.agents.hyperparams import HyperparameterError
     from pbrl.runs.config import ConfigError
-    from pbrl.runs.folder import RunExistsError, RunLockedError
+    from pbrl.runs.folder import RunExistsError, RunLockedError, RunsDirError
     from pbrl.runs.train import prepare, train as train_run
 
-    errors = (ConfigError, HyperparameterError, RunExistsError, RunLockedError, CheckpointError, FileNotFoundError)
+    errors = (ConfigError, HyperparameterError, RunExistsError, RunLockedError, RunsDirError, CheckpointError, FileNotFoundError)
     path = None
     try:
         resolved, path = prepare(config)  # every check, before any work

@@ -34,6 +34,14 @@ class RunLockedError(RuntimeError):
     """Another process is training this run."""
 
 
+class RunsDirError(ValueError):
+    """Run folders cannot be created under the runs folder (a file in the way, a read-only folder)."""
+
+
+class RunConfigError(ValueError):
+    """A run's ``config.json`` is damaged: not JSON, truncated, or with keys of the wrong type."""
+
+
 def sanitize_task(task_id: str) -> str:
     """A task id as one folder name: ``pbrl/HalfCheetah-v5`` -> ``pbrl_HalfCheetah-v5``."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", task_id).strip("_.") or "task"
@@ -54,15 +62,41 @@ def run_path(runs_dir: str, task: str, agent: str, name: str, seed: int) -> str:
     return os.path.join(runs_dir, sanitize_task(task), agent, f"{check_name(name)}-s{int(seed)}")
 
 
+def check_run_parent(path: str) -> None:
+    """Raise :class:`RunsDirError` if the run folder ``path`` could not be created (no side effects).
+
+    Walks up from the run folder's parent to the first path that exists: it must be
+    a folder this process may create entries in. (Root passes ``os.access`` on any
+    folder without write bits; :func:`create_run_dir` still reports the failure then.)
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    probe = parent
+    while not os.path.lexists(probe):
+        probe = os.path.dirname(probe)
+    if os.path.islink(probe) and not os.path.exists(probe):
+        raise RunsDirError(f"cannot create run folder {path}: {probe} is a broken symbolic link")
+    if not os.path.isdir(probe):
+        what = "a regular file" if os.path.isfile(probe) else "not a folder"
+        raise RunsDirError(f"cannot create run folder {path}: {probe} is {what}, not a folder; give another runs folder (--runs-dir)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise RunsDirError(f"cannot create run folder {path}: {probe} is read-only for this user; give another runs folder (--runs-dir)")
+
+
 def create_run_dir(path: str) -> str:
     """Create the run folder; fails if it exists (never two runs in one folder)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    check_run_parent(path)
     try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         os.mkdir(path)
     except FileExistsError:
+        if not os.path.isdir(path):  # makedirs met a file where a folder should be
+            raise RunsDirError(f"cannot create run folder {path}: a file is in the way") from None
         raise RunExistsError(
             f"run folder {path} already exists; resume it with --resume {path}, or pick another --name or --seed"
         ) from None
+    except OSError as exc:  # read-only folder or file system, a file in the way, no space
+        where = exc.filename or path
+        raise RunsDirError(f"cannot create run folder {path}: {where}: {exc.strerror or exc}") from None
     return path
 
 
@@ -98,11 +132,41 @@ def load_run_config(run_dir: str) -> dict:
     path = os.path.join(run_dir, CONFIG)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{run_dir} is not a pbrl run folder (no {CONFIG})")
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunConfigError(f"{path} is damaged (not valid JSON: {exc}); the run cannot be read from it") from None
+    except OSError as exc:
+        raise RunConfigError(f"{path} cannot be read: {exc.strerror or exc}") from None
     if not isinstance(data, dict) or data.get("format") != "pbrl.run":
-        raise ValueError(f"{path} is not a pbrl run config")
+        raise RunConfigError(f"{path} is not a pbrl run config")
+    if not isinstance(data.get("config"), dict):
+        raise RunConfigError(f"{path} is damaged: its 'config' is {type(data.get('config')).__name__}, not a table")
     return data
+
+
+def saved_table(resolved: dict, run_dir: str, *keys: str) -> dict:
+    """``resolved[key]`` for each of ``keys`` in turn, a table, or :class:`RunConfigError` naming ``config.json``."""
+    value: object = resolved
+    for i, key in enumerate(keys):
+        value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, dict):
+            where = ".".join(keys[: i + 1])
+            raise RunConfigError(f"{os.path.join(run_dir, CONFIG)} is damaged: '{where}' is {type(value).__name__}, not a table")
+    return value  # type: ignore[return-value]
+
+
+def check_saved(table: dict, run_dir: str, where: str, *, ints: tuple = (), strings: tuple = (), tables: tuple = ()) -> None:
+    """Each named key of the saved ``table`` has its type, or :class:`RunConfigError` naming ``config.json`` and the key."""
+    for keys, kind, ok in ((ints, "an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+                           (strings, "a string", lambda v: isinstance(v, str)),
+                           (tables, "a table", lambda v: isinstance(v, dict))):  # fmt: skip
+        for key in keys:
+            if key not in table:
+                raise RunConfigError(f"{os.path.join(run_dir, CONFIG)} is damaged: '{where}.{key}' is missing")
+            if not ok(table[key]):
+                raise RunConfigError(f"{os.path.join(run_dir, CONFIG)} is damaged: '{where}.{key}' must be {kind}, got {table[key]!r}")
 
 
 def write_json(path: str, data: dict) -> None:

@@ -278,6 +278,7 @@ def prepare(config: OfflineTrainConfig) -> tuple[dict, str]:
     path = F.run_path(cfg["runs_dir"], cfg["env"], cfg["agent"], cfg["name"], cfg["seed"])
     if os.path.exists(path):
         raise F.RunExistsError(f"run folder {path} already exists; resume it with --resume {path}, or pick another --name or --seed")
+    F.check_run_parent(path)  # a file in the way or a read-only folder fails here, before any work
     return resolved, path
 
 
@@ -318,9 +319,18 @@ def resume(run_dir: str, steps: int | None = None, progress: Progress | None = N
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ConfigError(f"steps must be a positive integer, got {steps!r}")
         cfg["steps"] = steps
+    # a damaged config.json is named, key by key, before anything reads it
+    F.check_saved(cfg, run_dir, "config", ints=("seed", "steps", "eval_freq", "eval_episodes", "checkpoint_freq", "log_freq"),
+                  strings=("env", "agent", "dataset", "device", "name"), tables=("env_kwargs",))  # fmt: skip
+    F.saved_table(resolved, run_dir, "hyperparams")
+    if cfg.get("preferences", "") is not None:
+        F.check_saved(cfg, run_dir, "config", strings=("preferences",))
     # the saved config is re-checked (dataset still there, hyperparameters still valid)
     check = {k: v for k, v in cfg.items() if k in {f.name for f in dataclasses.fields(OfflineTrainConfig)}}
-    OfflineTrainConfig.from_dict(dict(check, hp=resolved["hyperparams"])).resolve()
+    try:
+        OfflineTrainConfig.from_dict(dict(check, hp=resolved["hyperparams"])).resolve()
+    except ConfigError as exc:
+        raise ConfigError(f"{os.path.join(run_dir, F.CONFIG)}: {exc}") from None
     with F.RunLock(run_dir):
         folder = latest_checkpoint(os.path.join(run_dir, F.CHECKPOINTS))
         agent = _make_agent(resolved, checkpoint=folder)

@@ -146,6 +146,7 @@ def prepare(config: TrainConfig) -> tuple[dict, str]:
     path = F.run_path(cfg["runs_dir"], cfg["env"], cfg["agent"], cfg["name"], cfg["seed"])
     if os.path.exists(path):
         raise F.RunExistsError(f"run folder {path} already exists; resume it with --resume {path}, or pick another --name or --seed")
+    F.check_run_parent(path)  # a file in the way or a read-only folder fails here, before any work
     return resolved, path
 
 
@@ -181,22 +182,31 @@ def resume(run_dir: str, steps: int | None = None, progress: Progress | None = N
 
     resolved = F.load_run_config(run_dir)
     cfg = resolved["config"]
+    config_path = os.path.join(run_dir, F.CONFIG)
     if steps is not None:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ConfigError(f"steps must be a positive integer, got {steps!r}")
         cfg["steps"] = steps
-    # the saved config is re-checked: a hyperparameter file edited since must still agree
-    TrainConfig.from_dict(cfg).resolve()
+    # a damaged config.json is named, key by key, before anything reads it
+    F.check_saved(cfg, run_dir, "config", ints=("seed", "steps", "eval_freq", "eval_episodes", "checkpoint_freq"),
+                  strings=("env", "agent", "reward", "device", "name"), tables=("env_kwargs",))  # fmt: skip
+    F.saved_table(resolved, run_dir, "hyperparams")
+    if cfg["reward"] == "learned":
+        F.check_saved(cfg, run_dir, "config", strings=("teacher",))
+        F.saved_table(resolved, run_dir, "preference")
+        F.check_saved(F.saved_table(resolved, run_dir, "reward"), run_dir, "reward", ints=("feedback",))
     from pbrl.agents.hyperparams import HyperparameterError, check_hyperparams
 
+    # the saved config is re-checked: a hyperparameter file edited since must still agree
     try:
+        TrainConfig.from_dict(cfg).resolve()
         check_hyperparams(cfg["agent"], resolved["hyperparams"], where="saved hyperparameter")
-        if cfg.get("reward") == "learned":
+        if cfg["reward"] == "learned":
             from pbrl.agents.prefconfig import resolve_preference_options
 
             resolve_preference_options(cfg["agent"], resolved["preference"], resolved["reward"]["feedback"])
-    except HyperparameterError as exc:
-        raise ConfigError(str(exc)) from None
+    except (ConfigError, HyperparameterError) as exc:
+        raise ConfigError(f"{config_path}: {exc}") from None
     with F.RunLock(run_dir):
         agent = _make_agent(resolved, run_dir)
         try:
