@@ -55,6 +55,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from pbrl.sandbox.errors import (
+    CpuTimeExceeded,
+    DisallowedConstruct,
+    GuardViolation,
+    NonFiniteReward,
+    OutOfMemory,
+    OutputLimitExceeded,
+    ProgramFailure,
+    ProgramSyntaxError,
+    ProgramTooLarge,
+    RuntimeFailure,
+    SandboxUnavailable,
+    TamperedOutput,
+    WorkerCrashed,
+    WorkerTimeout,
+    WrongShape,
+)
+
 __all__ = [
     "BackendError",
     "BackendRequestError",
@@ -84,30 +102,9 @@ __all__ = [
 ]
 
 
-class SynthesisFailure(Exception):
-    """A candidate reward program failed; ``kind`` names how.
-
-    Args:
-        message: one line for people and for the feedback to the proposer.
-        detail: more text, e.g. a traceback of the reward program (may be empty).
-    """
-
-    kind: str = "failure"
-    #: the pipeline stage that detects this failure
-    stage: str = ""
-
-    def __init__(self, message: str, detail: str = ""):
-        super().__init__(message)
-        self.message = str(message)
-        self.detail = str(detail or "")
-
-    def to_record(self) -> dict[str, Any]:
-        """JSON-ready ``{"kind", "stage", "message", "detail"}``."""
-        return {"kind": self.kind, "stage": self.stage, "message": self.message, "detail": self.detail}
-
-    def feedback(self) -> str:
-        """The text fed back to the proposer: the message, then the detail."""
-        return self.message + (("\n" + self.detail) if self.detail else "")
+#: the base class of every candidate failure (the program failures of ``pbrl.sandbox.errors``
+#: and the synthesis-only ones below)
+SynthesisFailure = ProgramFailure
 
 
 # -- extraction ------------------------------------------------------------------------
@@ -117,13 +114,6 @@ class NoCodeFound(SynthesisFailure):
     """The answer holds no code at all (empty, or prose only)."""
 
     kind = "no_code"
-    stage = "extraction"
-
-
-class ProgramSyntaxError(SynthesisFailure):
-    """The extracted code does not parse as Python."""
-
-    kind = "syntax"
     stage = "extraction"
 
 
@@ -151,100 +141,7 @@ class InvalidParameters(SynthesisFailure):
     stage = "params"
 
 
-# -- static check ----------------------------------------------------------------------
-
-
-class DisallowedConstruct(SynthesisFailure):
-    """The static check found a construct outside its allow-list (an import other than
-    numpy/math, a dunder attribute, ``eval``/``open``/``getattr``..., a class, ...)."""
-
-    kind = "disallowed"
-    stage = "static_check"
-
-
-class ProgramTooLarge(SynthesisFailure):
-    """The program exceeds the static check's caps on characters or AST nodes."""
-
-    kind = "too_large"
-    stage = "static_check"
-
-
-# -- sandbox: detected inside the worker -------------------------------------------------
-
-
-class RuntimeFailure(SynthesisFailure):
-    """The reward program raised an exception; ``detail`` is its traceback."""
-
-    kind = "runtime_error"
-    stage = "sandbox"
-
-
-class GuardViolation(RuntimeFailure):
-    """The program used something the sandbox's runtime guard removed (an import other
-    than numpy/math, ``open``, ``os.system``, ``os.fork``, sockets, ...)."""
-
-    kind = "guard_violation"
-
-
-class NonFiniteReward(SynthesisFailure):
-    """The reward or one of its terms is NaN or infinite."""
-
-    kind = "non_finite"
-    stage = "sandbox"
-
-
-class WrongShape(SynthesisFailure):
-    """The reward is not an (N,) array, or the terms are not a dict of (N,) arrays
-    with valid names (at most :data:`pbrl.synthesis.limits.MAX_TERMS`)."""
-
-    kind = "wrong_shape"
-    stage = "sandbox"
-
-
-class OutOfMemory(SynthesisFailure):
-    """The worker hit its address-space limit (``MemoryError``) or was killed for memory."""
-
-    kind = "out_of_memory"
-    stage = "sandbox"
-
-
-# -- sandbox: detected by the trusted parent ----------------------------------------------
-
-
-class WorkerTimeout(SynthesisFailure):
-    """The worker ran past its wall-clock timeout and was terminated (then killed)."""
-
-    kind = "timeout"
-    stage = "sandbox"
-
-
-class CpuTimeExceeded(WorkerTimeout):
-    """The worker used up its CPU-time limit (``SIGXCPU``/``SIGKILL`` from ``RLIMIT_CPU``)."""
-
-    kind = "cpu_time"
-
-
-class OutputLimitExceeded(SynthesisFailure):
-    """The worker wrote more than its file-size limit (``SIGXFSZ`` from ``RLIMIT_FSIZE``)
-    or more output than the parent reads."""
-
-    kind = "output_limit"
-    stage = "sandbox"
-
-
-class WorkerCrashed(SynthesisFailure):
-    """The worker died (a signal or an exit code) without a valid result."""
-
-    kind = "crashed"
-    stage = "sandbox"
-
-
-class TamperedOutput(SynthesisFailure):
-    """The worker's result JSON or weights file is missing, malformed, oversized, or
-    does not fit the policy the parent built (the parent trusts neither)."""
-
-    kind = "tampered_output"
-    stage = "sandbox"
+# -- trusted evaluation ------------------------------------------------------------------
 
 
 class EvaluationFailed(SynthesisFailure):
@@ -252,10 +149,6 @@ class EvaluationFailed(SynthesisFailure):
 
     kind = "evaluation_failed"
     stage = "evaluation"
-
-
-class SandboxUnavailable(RuntimeError):
-    """The sandbox cannot run here (not Linux, or isolation was required but is missing)."""
 
 
 #: kind -> class, for records read back from a run folder or a worker's JSON

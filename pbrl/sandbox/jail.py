@@ -51,6 +51,8 @@ from typing import Any, Mapping
 __all__ = [
     "describe_layers",
     "drop_capabilities",
+    "empty_root",
+    "install_seccomp",
     "hide_directories",
     "limit_tasks",
     "readonly_filesystem",
@@ -285,6 +287,116 @@ def limit_tasks(max_tasks: int, release: str | None = None) -> dict[str, Any]:
     return {"ok": now == value, "max_tasks": now, "reason": "pid_max of the worker's PID namespace"}
 
 
+#: the pivot_root system call by machine (glibc has no wrapper for it)
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+MNT_DETACH = 2
+
+
+def empty_root() -> dict[str, Any]:
+    """Make an empty, read-only tmpfs this process's root file system, with nothing of the old one left.
+
+    For the reward worker, which imports everything it will ever need first (numpy and
+    the standard-library modules it uses are in memory, with their shared libraries):
+    afterwards there is no file to read — not the host's ``/etc``, home, temporary or
+    project folders, not pbrl's or Python's own files — and nowhere to write. Only
+    call it in a process started in a new mount namespace (``unshare --mount``), with
+    ``CAP_SYS_ADMIN`` there. The old root is detached (``pivot_root`` then a lazy
+    unmount), so no open descriptor or ``..`` leads back. Returns ``{"ok": bool,
+    "reason": str}``.
+    """
+    number = _SYS_PIVOT_ROOT.get(os.uname().machine)
+    if number is None:
+        return {"ok": False, "reason": f"pivot_root: unknown machine {os.uname().machine}"}
+    lib = _lib()
+    _mount(None, "/", MS_REC | MS_PRIVATE)  # nothing done here may propagate back to the host's mounts
+    for point in ("/tmp", "/mnt", "/var/tmp", "/opt", "/srv"):
+        if os.path.isdir(point) and not os.path.islink(point):
+            break
+    else:
+        return {"ok": False, "reason": "no directory to mount the new root on"}
+    rc = lib.mount(b"tmpfs", point.encode(), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC),
+                   b"size=64k,nr_inodes=16,mode=0555")
+    if rc != 0:
+        return {"ok": False, "reason": f"mount tmpfs: {os.strerror(ctypes.get_errno())}"}
+    os.mkdir(os.path.join(point, "old"), 0o000)
+    if lib.syscall(ctypes.c_long(number), point.encode(), os.path.join(point, "old").encode()) != 0:
+        return {"ok": False, "reason": f"pivot_root: {os.strerror(ctypes.get_errno())}"}
+    os.chdir("/")
+    if lib.umount2(b"/old", ctypes.c_int(MNT_DETACH)) != 0:
+        return {"ok": False, "reason": f"detaching the old root: {os.strerror(ctypes.get_errno())}"}
+    os.rmdir("/old")
+    err = _mount(None, "/", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if err:
+        return {"ok": False, "reason": f"remounting the new root read-only: {os.strerror(err)}"}
+    left = os.listdir("/")
+    return {"ok": not left, "reason": "an empty read-only tmpfs" if not left else f"the new root holds {left}"}
+
+
+#: system calls the reward worker may make once its program is loaded (x86_64 numbers): reading and
+#: writing its pipes, memory, time, futexes, its own rlimits, exit. Not ``open``/``openat``,
+#: ``execve``, ``fork``/``clone``, ``socket``, ``kill``, ``mount``, ``ptrace``, ``unshare``...
+SECCOMP_ALLOWED = {
+    "x86_64": {
+        "read": 0, "write": 1, "close": 3, "fstat": 5, "poll": 7, "lseek": 8, "mmap": 9, "mprotect": 10,
+        "munmap": 11, "brk": 12, "rt_sigprocmask": 14, "rt_sigreturn": 15, "pread64": 17, "readv": 19,
+        "writev": 20, "select": 23, "sched_yield": 24, "mremap": 25, "madvise": 28, "getpid": 39,
+        "exit": 60, "fcntl": 72, "getrlimit": 97, "getrusage": 98, "sysinfo": 99, "times": 100,
+        "sigaltstack": 131, "setrlimit": 160, "gettid": 186, "futex": 202, "sched_getaffinity": 204,
+        "clock_gettime": 228, "clock_getres": 229, "clock_nanosleep": 230, "exit_group": 231,
+        "pselect6": 270, "ppoll": 271, "prlimit64": 302, "getrandom": 318, "rseq": 334,
+    },
+}
+_AUDIT_ARCH = {"x86_64": 0xC000003E}
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+
+
+def install_seccomp() -> dict[str, Any]:
+    """Let this process (and its threads) make only the system calls of :data:`SECCOMP_ALLOWED`.
+
+    Every other call fails with ``EPERM`` (so Python reports an error, nothing crashes):
+    no file is opened, no program executed, no process or thread created, no socket
+    made, no signal sent, whatever a reward program reaches. A call made with another
+    architecture's numbering (the x32 ABI, ``int 0x80``) kills the process. Needs
+    ``no_new_privs`` (set by :func:`drop_capabilities`). Irreversible. Returns
+    ``{"ok": bool, "reason": str}``; only x86_64 has a table (elsewhere: not installed).
+    """
+    machine = os.uname().machine
+    allowed = SECCOMP_ALLOWED.get(machine)
+    if allowed is None:
+        return {"ok": False, "reason": f"no system-call table for {machine}"}
+
+    class Instruction(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
+
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    numbers = sorted(set(allowed.values()))
+    m = len(numbers)
+    deny = SECCOMP_RET_ERRNO | 1  # EPERM
+    code = [
+        (ld, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 1, 0, _AUDIT_ARCH[machine]),
+        (ret, 0, 0, SECCOMP_RET_KILL_PROCESS),
+        (ld, 0, 0, 0),  # seccomp_data.nr
+        (jge, m, 0, 0x40000000),  # the x32 ABI: denied
+    ]
+    code += [(jeq, m - i, 0, nr) for i, nr in enumerate(numbers)]
+    code += [(ret, 0, 0, deny), (ret, 0, 0, SECCOMP_RET_ALLOW)]
+    filters = (Instruction * len(code))(*[Instruction(*c) for c in code])
+    program = Program(len(code), filters)
+    lib = _lib()
+    lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if lib.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(program), 0, 0) != 0:
+        return {"ok": False, "reason": f"prctl(PR_SET_SECCOMP): {os.strerror(ctypes.get_errno())}"}
+    return {"ok": True, "reason": f"{len(numbers)} system calls allowed, the rest fail with EPERM"}
+
+
 def drop_capabilities() -> dict[str, Any]:
     """Drop every Linux capability for good and set ``no_new_privs``.
 
@@ -310,8 +422,13 @@ def drop_capabilities() -> dict[str, Any]:
     data = (Data * 2)()
     lib.capset(ctypes.byref(header), ctypes.byref(data))
     lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    effective = _status_field("CapEff")
-    return {"ok": effective is not None and int(effective, 16) == 0, "effective": effective}
+    # Read back with capget (not /proc/self/status: the reward worker has no /proc by now).
+    after = (Data * 2)()
+    if lib.capget(ctypes.byref(Header(_LINUX_CAPABILITY_VERSION_3, 0)), ctypes.byref(after)) != 0:
+        return {"ok": False, "effective": None}
+    effective = (after[1].effective << 32) | after[0].effective
+    permitted = (after[1].permitted << 32) | after[0].permitted
+    return {"ok": effective == 0 and permitted == 0, "effective": f"{effective:016x}"}
 
 
 def _status_field(name: str) -> str | None:

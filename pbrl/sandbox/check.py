@@ -1,15 +1,21 @@
 """The static check: an AST allow-list for reward programs.
 
-A reward program may use Python's expressions and simple statements, ``numpy``
-and ``math`` — nothing else. :func:`check_program` parses the source and walks
-every node (iteratively, so deep nesting cannot blow the stack):
+A reward program may use Python's expressions and simple statements, numpy's array
+maths and ``math`` — nothing else (the allow-lists are in ``policy.py``).
+:func:`check_program` parses the source and walks every node (iteratively, so deep
+nesting cannot blow the stack):
 
 * **node types**: only those in :data:`ALLOWED_NODES` — no ``class``, ``while``,
   ``try``, ``with``, ``global``/``nonlocal``, ``yield``/``await``/``async``, ``del``,
   ``match``;
-* **imports**: ``import numpy [as np]``, ``import math``, ``from numpy import X``,
-  ``from math import X`` (and numpy submodules such as ``numpy.linalg``); nothing
-  else, no relative or star imports;
+* **imports**: ``numpy``, ``numpy.linalg``, ``numpy.random`` and ``math`` (``import
+  numpy as np``, ``from numpy import sum``, ``from numpy.linalg import norm``); no
+  other module or submodule, no relative or star imports;
+* **modules are not values**: an imported module may only start an attribute chain
+  that ends on an allowed function or constant (``np.sum``, ``np.linalg.norm``,
+  ``np.random.default_rng``, ``math.pi``); ``np.ma``, ``np.tests``, ``np.lib``,
+  ``np.random.mtrand`` ... are refused by name, and ``m = np`` or ``f(np.linalg)``
+  (which would hide a chain from this check) are refused;
 * **names**: a Python builtin is allowed only if it is in :data:`ALLOWED_BUILTINS`
   (so no ``eval``, ``exec``, ``compile``, ``open``, ``getattr``, ``setattr``,
   ``globals``, ``vars``, ``__import__``, ``type``, ``print``, ...); no name starts
@@ -23,8 +29,8 @@ every node (iteratively, so deep nesting cannot blow the stack):
   (a format string can read attributes, and one built at run time escapes this check);
 * **caps**: at most ``max_chars`` characters and ``max_nodes`` AST nodes.
 
-This is the first of two layers: everything that passes still runs only inside
-the sandboxed worker (``sandbox.py``), which does not rely on this check.
+This is the first layer: everything that passes still runs only inside the
+sandboxed reward worker (``worker.py``, ``jail.py``), which does not rely on it.
 """
 
 from __future__ import annotations
@@ -34,56 +40,14 @@ import builtins
 from dataclasses import dataclass
 
 from .errors import DisallowedConstruct, ProgramSyntaxError, ProgramTooLarge
+from .policy import ALLOWED_BUILTINS, ALLOWED_MODULES, DENIED_ATTRIBUTES, MODULE_NAMES, allowed_leaf
 
 __all__ = [
-    "ALLOWED_BUILTINS",
-    "ALLOWED_MODULES",
     "ALLOWED_NODES",
     "CheckLimits",
     "CheckReport",
-    "DENIED_ATTRIBUTES",
     "check_program",
 ]
-
-#: modules a program may import (and their submodules, e.g. numpy.linalg)
-ALLOWED_MODULES = frozenset({"numpy", "math"})
-
-#: builtins a program may use; every other builtin name is refused
-ALLOWED_BUILTINS = frozenset(
-    {
-        "abs", "all", "any", "bool", "dict", "divmod", "enumerate", "filter", "float",
-        "frozenset", "int", "isinstance", "iter", "len", "list", "map", "max", "min",
-        "next", "pow", "range", "reversed", "round", "set", "slice", "sorted", "str",
-        "sum", "tuple", "zip", "True", "False", "None",
-        "ArithmeticError", "AssertionError", "Exception", "FloatingPointError",
-        "IndexError", "KeyError", "RuntimeError", "TypeError", "ValueError",
-        "ZeroDivisionError",
-    }
-)
-
-#: attribute names refused on any object (besides every name starting with "_")
-DENIED_ATTRIBUTES = frozenset(
-    {
-        # numpy file I/O and raw memory
-        "save", "savez", "savez_compressed", "savetxt", "load", "loadtxt", "genfromtxt",
-        "fromfile", "tofile", "fromregex", "memmap", "dump", "dumps", "loads", "DataSource",
-        "ctypes", "ctypeslib", "lib", "core", "f2py", "distutils", "testing", "compat",
-        # numpy's bit generators hand out a cffi FFI (dlopen + cdef = any C function) when cffi is installed
-        "cffi", "ffi", "dlopen", "cdef",
-        "show_config", "show_runtime", "get_include",
-        # escapes to the interpreter
-        "os", "sys", "subprocess", "shutil", "socket", "pickle", "builtins", "importlib",
-        "system", "popen", "spawn", "fork", "exec", "eval", "compile", "open",
-        "import_module", "globals", "locals", "mro",
-        # str.format reads attributes named by a string built at run time ('{0._' + '_class_' + '_}')
-        "format", "format_map",
-        # frames, code objects, tracebacks, generators
-        "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "f_trace",
-        "tb_frame", "tb_next", "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame",
-        "cr_code", "ag_frame", "ag_code", "co_code", "co_consts", "func_globals",
-        "func_code", "with_traceback",
-    }
-)
 
 #: AST node types a program may contain
 ALLOWED_NODES = frozenset(
@@ -145,9 +109,47 @@ class CheckReport:
     imports: tuple[str, ...]
 
 
-def _module_ok(name: str) -> bool:
-    parts = name.split(".")
-    return parts[0] in ALLOWED_MODULES and not any(p.startswith("_") or p in DENIED_ATTRIBUTES for p in parts[1:])
+def _module_aliases(tree: ast.AST) -> dict[str, str]:
+    """Every name an import binds to an allowed module, with the module's path
+    (``import numpy as np`` -> ``{"np": "numpy"}``; ``from numpy import linalg`` -> ``{"linalg": "numpy.linalg"}``)."""
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in ALLOWED_MODULES:
+                    if alias.asname:
+                        aliases[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        aliases[top] = top
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module in ALLOWED_MODULES:
+            for alias in node.names:
+                if f"{node.module}.{alias.name}" in ALLOWED_MODULES:
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return aliases
+
+
+def _module_use(name: ast.Name, module: str, parents: dict[ast.AST, ast.AST]) -> str | None:
+    """Why the use of module name ``name`` (bound to ``module``) is refused, or None.
+
+    A module may only appear as the start of an attribute chain that ends on an allowed
+    function or constant (``np.sum``, ``np.linalg.norm``, ``math.pi``): never passed,
+    stored, returned or left as a module (``m = np``, ``f(np.linalg)``)."""
+    if not isinstance(name.ctx, ast.Load):
+        return f"name {name.id!r} is an imported module: it cannot be reassigned"
+    node: ast.AST = name
+    path = module
+    while True:
+        parent = parents.get(node)
+        if not (isinstance(parent, ast.Attribute) and parent.value is node):
+            return f"module {path!r} may only be used to reach its functions ({path}.<function>)"
+        if not allowed_leaf(path, parent.attr):
+            return f"{path}.{parent.attr} is not allowed (reward programs may use numpy's array maths, " \
+                   "numpy.linalg, numpy.random.default_rng and math)"
+        if f"{path}.{parent.attr}" not in MODULE_NAMES:
+            return None  # a function or constant: the rest of the chain is checked like any attribute
+        path = f"{path}.{parent.attr}"
+        node = parent
 
 
 def check_program(source: str, limits: CheckLimits | None = None) -> CheckReport:
@@ -175,6 +177,8 @@ def check_program(source: str, limits: CheckLimits | None = None) -> CheckReport
     problems: list[str] = []
     imports: list[str] = []
     nodes = 0
+    aliases = _module_aliases(tree)
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
 
     def bad(node: ast.AST, why: str) -> None:
         line = getattr(node, "lineno", None)
@@ -197,6 +201,10 @@ def check_program(source: str, limits: CheckLimits | None = None) -> CheckReport
             bad(node, _WHY.get(kind, f"{kind.__name__} is not allowed"))
         if isinstance(node, ast.Name):
             check_identifier(node, node.id, "name")
+            if node.id in aliases:
+                why = _module_use(node, aliases[node.id], parents)
+                if why:
+                    bad(node, why)
         elif isinstance(node, ast.arg):
             check_identifier(node, node.arg, "argument")
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
@@ -217,8 +225,8 @@ def check_program(source: str, limits: CheckLimits | None = None) -> CheckReport
                 bad(node, "string constants containing '__' are not allowed")
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if not _module_ok(alias.name):
-                    bad(node, f"import {alias.name!r}: only numpy and math may be imported")
+                if alias.name not in ALLOWED_MODULES:
+                    bad(node, f"import {alias.name!r}: only numpy, numpy.linalg, numpy.random and math may be imported")
                 else:
                     imports.append(alias.name)
                 if alias.asname:
@@ -227,15 +235,16 @@ def check_program(source: str, limits: CheckLimits | None = None) -> CheckReport
             module = node.module or ""
             if node.level:
                 bad(node, "relative imports are not allowed")
-            elif not _module_ok(module):
-                bad(node, f"from {module!r} import ...: only numpy and math may be imported")
+            elif module not in ALLOWED_MODULES:
+                bad(node, f"from {module!r} import ...: only numpy, numpy.linalg, numpy.random and math may be imported")
             else:
                 imports.append(module)
             for alias in node.names:
                 if alias.name == "*":
                     bad(node, f"from {module} import *: star imports are not allowed")
-                elif alias.name.startswith("_") or alias.name in DENIED_ATTRIBUTES:
-                    bad(node, f"from {module} import {alias.name}: not allowed")
+                elif alias.name.startswith("_") or not allowed_leaf(module, alias.name):
+                    bad(node, f"from {module} import {alias.name}: not allowed (reward programs may use numpy's "
+                              "array maths, numpy.linalg, numpy.random.default_rng and math)")
                 check_identifier(node, alias.asname or alias.name, "imported name")
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
