@@ -2,7 +2,7 @@
 
 import pytest
 
-from pbrl.synthesis.check import CheckLimits, check_program
+from pbrl.sandbox.check import CheckLimits, check_program
 from pbrl.synthesis.errors import (
     BadSignature,
     DisallowedConstruct,

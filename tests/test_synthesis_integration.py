@@ -38,7 +38,7 @@ def test_completion_and_ledger(backend):
 
 
 def test_reward_program_from_the_llm_goes_through_the_pipeline(backend):
-    from pbrl.synthesis.check import check_program
+    from pbrl.sandbox.check import check_program
     from pbrl.synthesis.extraction import extract_program
     from pbrl.synthesis.jobs import ProbeJob, run_probe_job
     from pbrl.synthesis.prompts import PromptBuilder

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import pbrl.envs
-from pbrl.synthesis.check import check_program
+from pbrl.sandbox.check import check_program
 from pbrl.synthesis.errors import InvalidParameters
 from pbrl.synthesis.jobs import ProbeJob, run_probe_job
 from pbrl.synthesis.offline import OfflineProposer

@@ -25,8 +25,8 @@ import threading
 import numpy as np
 import pytest
 
-from pbrl.synthesis import jail
-from pbrl.synthesis.check import check_program
+from pbrl.sandbox import jail
+from pbrl.sandbox.check import check_program
 from pbrl.synthesis.errors import DisallowedConstruct
 from pbrl.synthesis.jobs import ProbeJob, TrainJob, run_probe_job, run_train_job
 from pbrl.synthesis.sandbox import isolation_status

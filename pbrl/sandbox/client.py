@@ -162,6 +162,8 @@ class RewardWorker:
         self.proc: subprocess.Popen | None = None
         self._failure: ProgramFailure | None = None
         self._read_fd = self._write_fd = -1
+        self._attached = False
+        self._stderr = None
         self.layers: dict[str, Any] = {}
         if static_check:
             check_program(source)
@@ -174,6 +176,43 @@ class RewardWorker:
         self._start(namespaces, seed, runtime_guard, seccomp)
         self._request({"op": "load", "source": source}, b"", self.limits.call_timeout)
         self.layers["isolation_reason"] = reason
+
+    @classmethod
+    def attach(cls, read_fd: int, write_fd: int, *, name: str = "the reward program",
+               limits: WorkerLimits | Mapping[str, Any] | None = None) -> "RewardWorker":
+        """A client of a worker that another (trusted) process started and loaded, over the pipe
+        ends it handed down (reward synthesis: the sandbox's parent owns the worker, its training
+        process calls it). Calls have the same checks and per-call wall-clock limit; the owner
+        stops the worker and tells how it ended."""
+        self = cls.__new__(cls)
+        if isinstance(limits, Mapping):
+            limits = WorkerLimits(**limits)
+        self.limits = limits or WorkerLimits()
+        self.name = name
+        self.proc = None
+        self._failure = None
+        self._attached = True
+        self._stderr = None
+        self._read_fd, self._write_fd = int(read_fd), int(write_fd)
+        self.layers = {}
+        self.isolation = {}
+        os.set_blocking(self._write_fd, False)
+        return self
+
+    def handoff(self) -> tuple[int, int]:
+        """``(read_fd, write_fd)`` of the loaded worker's pipe, for a child process to :meth:`attach` to
+        (pass them with ``pass_fds``; this side must not call the worker meanwhile)."""
+        if self._attached or self.proc is None:
+            raise RuntimeError("only the process that started a reward worker can hand it over")
+        return self._read_fd, self._write_fd
+
+    def exit_failure(self) -> ProgramFailure | None:
+        """For the owner, after an attached client failed: how the worker ended (None: still running)."""
+        if self._failure is not None:
+            return self._failure
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        return self._fail(self._ended(False))
 
     # -- process ---------------------------------------------------------------------------
 
@@ -207,6 +246,9 @@ class RewardWorker:
 
     def close(self) -> None:
         """Stop the worker (its whole process group) and release its pipes. Idempotent."""
+        if self._attached:
+            self._attached_closed = True
+            return
         proc, self.proc = self.proc, None
         if proc is None:
             return
@@ -227,7 +269,8 @@ class RewardWorker:
                     stream.close()
                 except OSError:
                     pass
-            self._stderr.close()
+            if self._stderr is not None:
+                self._stderr.close()
 
     def __enter__(self) -> "RewardWorker":
         return self
@@ -253,6 +296,8 @@ class RewardWorker:
         return failure
 
     def _stderr_tail(self, size: int = 2000) -> str:
+        if self._stderr is None:
+            return ""
         try:
             self._stderr.seek(0, os.SEEK_END)
             end = self._stderr.tell()
@@ -263,6 +308,8 @@ class RewardWorker:
 
     def _ended(self, starting: bool) -> ProgramFailure:
         """The worker closed its pipe: classify how it ended."""
+        if self._attached:
+            return WorkerCrashed(f"the reward worker for {self.name} ended")
         proc = self.proc
         code = None
         if proc is not None:
@@ -311,7 +358,7 @@ class RewardWorker:
     def _request(self, header: dict[str, Any], payload: bytes, timeout: float, max_payload: int | None = 0) -> dict[str, Any]:
         if self._failure is not None:
             raise self._failure
-        if self.proc is None:
+        if self.proc is None and (not self._attached or getattr(self, "_attached_closed", False)):
             raise WorkerCrashed(f"the reward worker for {self.name} is closed")
         deadline = time.monotonic() + timeout
         try:

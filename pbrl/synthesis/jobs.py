@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .check import check_program
+from pbrl.sandbox.check import check_program
 from .errors import SynthesisFailure
 from .sandbox import Sandbox, SandboxConfig, run_evaluation
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from . import jobs
 from .backends import LLMBackend, OpenAIBackend
-from .check import check_program
+from pbrl.sandbox.check import check_program
 from .errors import BackendRequestError, SynthesisFailure
 from .executor import Executor, make_executor
 from .extraction import extract_program

@@ -36,7 +36,6 @@ turn them off otherwise.
 from __future__ import annotations
 
 import errno
-import functools
 import json
 import math
 import os
@@ -49,6 +48,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
+
+from pbrl.sandbox.client import RewardWorker, WorkerLimits, isolation_status, unshare_command
 
 from .errors import (
     FAILURE_CLASSES,
@@ -89,7 +90,7 @@ __all__ = [
 WORKER_FORMAT = "pbrl.synthesis.worker/1"
 _WORKER_KINDS = {
     "runtime_error", "guard_violation", "non_finite", "wrong_shape", "out_of_memory",
-    "output_limit", "crashed", "syntax", "missing_function", "tampered_output",
+    "output_limit", "crashed", "syntax", "missing_function", "tampered_output", "timeout", "cpu_time",
 }
 
 
@@ -116,11 +117,14 @@ class SandboxConfig:
             worker needs is bound back.
         probe_timeout: wall-clock seconds for a probe.
         train_timeout: wall-clock seconds for training; None: ``120 + steps / 250``.
+        call_timeout: wall-clock and CPU seconds for one call of the reward program (and for
+            its module body) in the reward worker.
         cpu_factor: CPU-seconds limit = ``cpu_factor`` × the wall-clock timeout.
         grace: seconds between ``SIGTERM`` and ``SIGKILL``.
         eval_timeout: wall-clock seconds for a trusted evaluation.
         static_check: run the static check (testing switch; keep True).
-        runtime_guard: install the runtime guard in the worker (testing switch; keep True).
+        runtime_guard: install the runtime guard in the reward worker (testing switch; keep True).
+        seccomp: install the reward worker's seccomp filter (testing switch; keep True).
         keep_workdirs: leave the workers' temporary directories (debugging).
         tmp_root: where the temporary directories go (default: the system's).
     """
@@ -135,18 +139,21 @@ class SandboxConfig:
     hide_dirs: list[str] | None = None
     probe_timeout: float = 60.0
     train_timeout: float | None = None
+    call_timeout: float = 30.0
     cpu_factor: float = 1.5
     grace: float = 3.0
     eval_timeout: float = 300.0
     static_check: bool = True
     runtime_guard: bool = True
+    seccomp: bool = True
     keep_workdirs: bool = False
     tmp_root: str | None = None
 
     def __post_init__(self):
         if self.isolation not in ("auto", "require", "off"):
             raise ValueError(f"isolation must be 'auto', 'require' or 'off', got {self.isolation!r}")
-        for name in ("memory_mb", "address_space_mb", "file_size_mb", "open_files", "max_tasks", "probe_timeout", "grace", "eval_timeout"):
+        for name in ("memory_mb", "address_space_mb", "file_size_mb", "open_files", "max_tasks", "probe_timeout", "grace",
+                     "eval_timeout", "call_timeout"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -214,33 +221,6 @@ def count_user_tasks(uid: int | None = None) -> int:
         if real_uid == uid:
             total += threads
     return total
-
-
-def _unshare_command() -> list[str]:
-    cmd = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
-    if os.geteuid() != 0:
-        cmd[1:1] = ["--user", "--map-root-user"]
-    return cmd
-
-
-@functools.lru_cache(maxsize=1)
-def isolation_status() -> tuple[bool, str]:
-    """Whether workers can run in new namespaces here, and why not."""
-    if not sys.platform.startswith("linux"):
-        return False, "not Linux"
-    exe = shutil.which("unshare")
-    if exe is None:
-        return False, "the unshare command (util-linux) is not installed"
-    try:
-        done = subprocess.run(
-            _unshare_command() + ["true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, timeout=20, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"unshare failed: {exc}"
-    if done.returncode != 0:
-        return False, "unshare failed: " + done.stderr.decode(errors="replace").strip()[:200]
-    return True, "mount, network and PID namespaces" + (" in a user namespace" if os.geteuid() != 0 else "")
 
 
 def _pbrl_root() -> str:
@@ -462,6 +442,18 @@ def validate_result(data: Any, stage: str) -> dict[str, Any]:
 # -- running a worker ------------------------------------------------------------------------
 
 
+def _clean_layers(layers: Mapping[str, Any]) -> dict[str, Any]:
+    """The reward worker's layers as recorded with a candidate (booleans and numbers only)."""
+    out: dict[str, Any] = {}
+    for key, value in layers.items():
+        if isinstance(value, bool) or (isinstance(value, int) and not isinstance(value, bool)):
+            out[str(key)[:40]] = value
+    rl = layers.get("rlimits")
+    if isinstance(rl, Mapping):
+        out["rlimits"] = {str(k)[:40]: float(v) for k, v in rl.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return out
+
+
 def _signal_name(sig: int) -> str:
     try:
         return signal.Signals(sig).name
@@ -506,10 +498,45 @@ class Sandbox:
         steps = int(job.get("train", {}).get("steps", 0)) if stage == "train" else 0
         isolation = self.isolation()
         timeout = self.config.timeout_for(stage, steps)
+        reward_worker, pass_fds = None, ()
+        full_job = dict(job, program=None, limits=self.limits(stage, steps))
+        if job.get("program") is not None:
+            # The program runs only in its own reward worker; the training worker gets the pipe to it.
+            limits = self.worker_limits()
+            try:
+                reward_worker = RewardWorker(str(job["program"]), name="the reward program", limits=limits,
+                                             static_check=bool(self.config.static_check),
+                                             runtime_guard=bool(self.config.runtime_guard), seccomp=bool(self.config.seccomp))
+            except SynthesisFailure as exc:
+                return WorkerOutcome(stage, exc, None, None, "", None, 0.0, dict(isolation))
+            isolation = dict(isolation, reward_worker=dict(reward_worker.layers))
+            read_fd, write_fd = reward_worker.handoff()
+            pass_fds = (read_fd, write_fd)
+            full_job["reward_worker"] = {"read_fd": read_fd, "write_fd": write_fd, "limits": limits.to_dict()}
+        try:
+            outcome = self._run_worker(full_job, stage, timeout, isolation, pass_fds)
+        finally:
+            if reward_worker is not None:
+                ended = reward_worker.exit_failure()
+                reward_worker.close()
+        if reward_worker is not None:
+            if ended is not None and outcome.failure is not None:
+                outcome.failure = ended  # the reward worker's own end says precisely what the program did
+            if outcome.result is not None:
+                outcome.result.setdefault("layers_reported", {})["reward_worker"] = _clean_layers(reward_worker.layers)
+        return outcome
+
+    def worker_limits(self) -> WorkerLimits:
+        """The limits of a candidate's reward worker."""
+        return WorkerLimits(memory_mb=int(self.config.memory_mb), call_timeout=float(self.config.call_timeout),
+                            cpu_seconds=float(self.config.call_timeout), max_tasks=max(301, int(self.config.max_tasks)),
+                            isolation=self.config.isolation)
+
+    def _run_worker(self, full_job: dict[str, Any], stage: str, timeout: float, isolation: dict[str, Any],
+                    pass_fds: tuple[int, ...]) -> WorkerOutcome:
         workdir = tempfile.mkdtemp(prefix="pbrl-sandbox-", dir=self.config.tmp_root)
         hide = default_hidden_dirs() if self.config.hide_dirs is None else list(self.config.hide_dirs)
-        full_job = dict(job, limits=self.limits(stage, steps), runtime_guard=bool(self.config.runtime_guard),
-                        jail={"hide": hide, "keep": worker_needs()})
+        full_job["jail"] = {"hide": hide, "keep": worker_needs()}
         os.chmod(workdir, 0o700)
         try:
             with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as f:
@@ -517,7 +544,7 @@ class Sandbox:
             cmd = [sys.executable, "-m", "pbrl.synthesis.worker", "job.json"]
             env = scrubbed_env(workdir)
             if isolation["namespaces"]:
-                cmd = _unshare_command() + cmd
+                cmd = unshare_command() + cmd
                 env["PBRL_SANDBOX_NS"] = "1"
             log_path = os.path.join(workdir, "worker.log")
             start = time.time()
@@ -525,7 +552,7 @@ class Sandbox:
             with open(log_path, "wb") as log:
                 proc = subprocess.Popen(
                     cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    start_new_session=True, close_fds=True,
+                    start_new_session=True, close_fds=True, pass_fds=pass_fds,
                 )
                 try:
                     proc.wait(timeout=timeout)

@@ -1,8 +1,14 @@
-"""The sandboxed worker: ``python -m pbrl.synthesis.worker JOB.json`` (started by ``sandbox.py`` only).
+"""The training worker of reward synthesis: ``python -m pbrl.synthesis.worker JOB.json``
+(started by ``sandbox.py`` only).
 
-This is the only process that ever runs a candidate reward program. It starts in
-a fresh temporary directory (its cwd, which holds ``job.json``), with a scrubbed
-environment, usually under ``unshare`` (see ``jail.py``), and does, in order:
+It runs a candidate's probe or PPO training. The candidate's reward program does not
+run here: the sandbox's parent loaded it into a reward worker (``pbrl.sandbox``: an
+empty read-only root, seccomp, namespaces, limits) and handed this process the
+pipe to it; every step's batch goes there and the answer is checked here. So the
+curves, the task's terms and everything else this worker records come from code the
+program never touched. The worker is contained all the same (defence in depth): it
+starts in a fresh temporary directory (its cwd, which holds ``job.json``), with a
+scrubbed environment, usually under ``unshare``, and does, in order:
 
 1. the OS layer: in a PID namespace, where it is process 1, a cap on the tasks of
    the namespace (``jail.limit_tasks``); the parent's home and temporary
@@ -11,177 +17,78 @@ environment, usually under ``unshare`` (see ``jail.py``), and does, in order:
    runs as an ordinary process while process 1 only reaps and reports its exit status;
 2. rlimits (address space, CPU seconds, file size, open files, processes);
 3. its own imports and the env (and, for training, the PPO agent), then lowers the
-   address-space limit to what it uses plus the job's memory budget;
-4. the runtime guard (``guard.py``), then loads the program with restricted
-   builtins and runs the stage:
+   address-space limit to what it uses plus the job's memory budget, and attaches
+   to the reward worker; then the stage:
 
    * ``probe``: random actions on a small batch of envs for a few dozen steps,
-     calling the program every step (catches runtime errors, wrong shapes and NaN
+     asking the program every step (catches runtime errors, wrong shapes and NaN
      in a second, before any training);
    * ``train``: PPO on the program's reward (or the task's own reward when the job
      has no program), recording every rollout's per-step means of the program's
      terms and of the task's terms, and the finished episodes' task metric.
 
-5. writes ``result.json`` (metrics only) and, after training, ``weights.npz``.
+4. writes ``result.json`` (metrics only) and, after training, ``weights.npz``.
 
-Nothing here is trusted by the parent: it validates ``result.json`` against a
-schema and recomputes fitness from ``weights.npz`` in a separate trusted process.
+The parent still validates ``result.json`` against a schema and recomputes fitness
+from ``weights.npz`` in a separate trusted process.
 """
 
 from __future__ import annotations
 
-import builtins
 import io
 import json
-import linecache
 import os
 import signal
 import sys
 import time
 import traceback
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-PROGRAM_FILE = "reward_program.py"
 RESULT_FILE = "result.json"
 WEIGHTS_FILE = "weights.npz"
 FORMAT = "pbrl.synthesis.worker/1"
 
-# Saved before the runtime guard replaces them for the rest of the process.
+# Saved at import (the worker writes its result with it).
 _open = io.open
-_exec = builtins.exec
-_compile = builtins.compile
 
 
-# -- calling the program ---------------------------------------------------------------
-
-
-def program_traceback(exc: BaseException, limit: int = 6000) -> str:
-    """The traceback of ``exc`` restricted to the program's own frames (what the LLM can fix)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == PROGRAM_FILE]
-    lines = ["Traceback (most recent call last):"] if frames else []
-    for frame in frames:
-        lines.append(f'  File "{PROGRAM_FILE}", line {frame.lineno}, in {frame.name}')
-        if frame.line:
-            lines.append(f"    {frame.line.strip()}")
-    message = str(exc)
-    lines.append(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
-    text = "\n".join(lines)
-    return text if len(text) <= limit else text[: limit - 20] + "\n... (truncated)"
-
-
-def call_program(thunk: Callable[[], Any]) -> Any:
-    """Run program code, turning whatever it raises into a named failure."""
-    from .errors import GuardViolation, OutOfMemory, OutputLimitExceeded, RuntimeFailure, SynthesisFailure
-
-    try:
-        return thunk()
-    except GuardViolation as exc:
-        raise GuardViolation(exc.message, program_traceback(exc)) from None
-    except SynthesisFailure:
-        raise
-    except MemoryError as exc:
-        raise OutOfMemory("the reward program ran out of memory (the sandbox's address-space limit)", program_traceback(exc)) from None
-    except OSError as exc:
-        if exc.errno == 27:  # EFBIG: RLIMIT_FSIZE
-            raise OutputLimitExceeded("the reward program wrote more than the sandbox's file-size limit") from None
-        raise RuntimeFailure(f"{type(exc).__name__}: {exc}", program_traceback(exc)) from None
-    except BaseException as exc:  # noqa: BLE001 - SystemExit, RecursionError... from untrusted code
-        raise RuntimeFailure(f"{type(exc).__name__}: {exc}"[:2000], program_traceback(exc)) from None
-
-
-def load_program(source: str, guarded: bool) -> Callable[..., Any]:
-    """Execute the program's module body in a fresh namespace and return its ``compute_reward``."""
-    from .errors import ProgramSyntaxError, RuntimeFailure
-    from .guard import safe_builtins
-
-    try:
-        code = _compile(source, PROGRAM_FILE, "exec")
-    except (SyntaxError, ValueError) as exc:
-        raise ProgramSyntaxError(f"the reward program does not compile: {exc}") from None
-    linecache.cache[PROGRAM_FILE] = (len(source), None, source.splitlines(True), PROGRAM_FILE)
-    namespace: dict[str, Any] = {"__name__": "reward_program", "__builtins__": safe_builtins() if guarded else builtins}
-    call_program(lambda: _exec(code, namespace))
-    fn = namespace.get("compute_reward")
-    if not callable(fn):
-        raise RuntimeFailure("the program does not define a callable compute_reward")
-    return fn
-
-
-def validate_output(out: Any, n: int) -> tuple[Any, dict[str, Any]]:
-    """Check a program's ``(reward, terms)``: (N,) finite floats and a small dict of them."""
-    import numpy as np
-
-    from .errors import NonFiniteReward, WrongShape
-    from .limits import MAX_TERMS, TERM_NAME
-
-    terms: Any = {}
-    if isinstance(out, tuple):
-        if len(out) != 2:
-            raise WrongShape(f"compute_reward must return (reward, terms); it returned a tuple of {len(out)} items")
-        out, terms = out
-    if terms is None:
-        terms = {}
-    if not isinstance(terms, Mapping):
-        raise WrongShape(f"terms must be a dict of name -> (N,) array, got {type(terms).__name__}")
-    if len(terms) > MAX_TERMS:
-        raise WrongShape(f"compute_reward returned {len(terms)} terms; at most {MAX_TERMS} are allowed")
-    try:
-        reward = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise WrongShape(f"the reward is not an array of numbers ({type(exc).__name__}: {str(exc)[:200]})") from None
-    if reward.shape != (n,):
-        raise WrongShape(f"the reward has shape {reward.shape}; it must be ({n},), one value per env of the batch")
-    if not np.isfinite(reward).all():
-        bad = np.flatnonzero(~np.isfinite(reward))[:5].tolist()
-        raise NonFiniteReward(f"the reward is NaN or infinite (batch rows {bad})")
-    checked: dict[str, Any] = {}
-    for key, value in terms.items():
-        if not isinstance(key, str) or not TERM_NAME.match(key):
-            raise WrongShape(f"term name {str(key)[:50]!r} is not an identifier of at most 40 characters")
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise WrongShape(f"term {key!r} is not an array of numbers") from None
-        if arr.shape == ():
-            arr = np.full(n, float(arr))
-        if arr.shape != (n,):
-            raise WrongShape(f"term {key!r} has shape {arr.shape}; it must be ({n},)")
-        if not np.isfinite(arr).all():
-            raise NonFiniteReward(f"term {key!r} is NaN or infinite")
-        checked[key] = arr
-    return reward, checked
+# -- the reward program, in its own worker ------------------------------------------------
 
 
 def program_info(info: Mapping[str, Any], card: Any, view: str) -> dict[str, Any]:
-    """What the program sees of a step's info: copies of the card's named quantities,
-    plus the task's reward terms and success flag when ``view == "full"``."""
-    import numpy as np
-
-    out: dict[str, Any] = {}
-    for key in card.quantities:
-        if key in info:
-            out[key] = np.array(info[key], copy=True)
+    """What the program sees of a step's info: the card's named quantities, plus the task's
+    reward terms and success flag when ``view == "full"`` (the reward worker gets read-only
+    copies of these arrays)."""
+    out: dict[str, Any] = {key: info[key] for key in card.quantities if key in info}
     if view == "full":
         if "reward_terms" in info:
-            out["reward_terms"] = {k: np.array(v, copy=True) for k, v in info["reward_terms"].items()}
+            out["reward_terms"] = dict(info["reward_terms"])
         if "success" in info:
-            out["success"] = np.array(info["success"], copy=True)
+            out["success"] = info["success"]
     return out
 
 
-def make_program_source(fn: Callable[..., Any], card: Any, view: str):
-    """A :class:`~pbrl.rewards.source.RewardSource` calling the untrusted function, validated."""
+def program_client(job: Mapping[str, Any]):
+    """The reward worker the sandbox's parent started and loaded for this job, or None (the
+    task's own reward). The program never runs in this process."""
+    from pbrl.sandbox.client import RewardWorker
+
+    spec = job.get("reward_worker")
+    if not spec:
+        return None
+    return RewardWorker.attach(int(spec["read_fd"]), int(spec["write_fd"]), name="the reward program",
+                               limits=dict(spec.get("limits") or {}))
+
+
+def make_program_source(client: Any, card: Any, view: str):
+    """A :class:`~pbrl.rewards.source.RewardSource` that asks the reward worker."""
     from pbrl.rewards.source import RewardSource
 
     class ProgramSource(RewardSource):
         name = "program"
 
         def compute(self, obs, action, next_obs, info):
-            n = len(obs)
-            seen = program_info(info, card, view)
-            out = call_program(lambda: fn(obs.copy(), action.copy(), next_obs.copy(), seen))
-            reward, terms = validate_output(out, n)
-            self.last_terms = terms
+            reward, self.last_terms = client(obs, action, next_obs, program_info(info, card, view))
             return reward
 
     return ProgramSource()
@@ -252,22 +159,14 @@ class Correlation:
 # -- stages ------------------------------------------------------------------------------
 
 
-def _prepare(job: Mapping[str, Any]) -> tuple[Callable[..., Any] | None, dict[str, Any]]:
-    """Lower the memory limit, install the guard, load the program (in that order)."""
-    from . import jail
-    from .guard import disable_dangerous_functions
+def _prepare(job: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Lower the memory limit; attach to the reward worker."""
+    from pbrl.sandbox import jail
 
     info: dict[str, Any] = {}
     if job["limits"].get("memory_mb"):
         info["address_space_mb"] = jail.tighten_address_space(int(job["limits"]["memory_mb"]))
-    guarded = bool(job.get("runtime_guard", True))
-    info["runtime_guard"] = guarded
-    if guarded:
-        import zipfile  # noqa: F401  (numpy's savez imports it lazily; import it before the guard)
-
-        info["guard_disabled"] = len(disable_dangerous_functions())
-    fn = None if job.get("program") is None else load_program(job["program"], guarded)
-    return fn, info
+    return program_client(job), info
 
 
 def run_probe(job: Mapping[str, Any]) -> dict[str, Any]:
@@ -285,19 +184,17 @@ def run_probe(job: Mapping[str, Any]) -> dict[str, Any]:
     low, high = env.single_action_space.low, env.single_action_space.high
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
-    fn, prep = _prepare(job)
+    client, prep = _prepare(job)
     reward_stats, term_stats, corr = Moments(), {}, Correlation()
     view = job.get("info_view", "quantities")
     for _ in range(steps):
         action = rng.uniform(low, high, size=(n, low.shape[0]))
         next_obs, true_reward, terminated, truncated, raw = env.step(action)
         info = transition_info(raw)
-        if fn is None:
+        if client is None:
             reward, terms = np.asarray(true_reward, dtype=np.float64), {}
         else:
-            seen = program_info(info, card, view)
-            out = call_program(lambda: fn(obs.copy(), action.copy(), np.array(next_obs, copy=True), seen))
-            reward, terms = validate_output(out, n)
+            reward, terms = client(obs, action, next_obs, program_info(info, card, view))
         reward_stats.add(reward)
         corr.add(reward, true_reward)
         for key, value in terms.items():
@@ -338,8 +235,8 @@ def run_train(job: Mapping[str, Any], workdir: str) -> dict[str, Any]:
     dt = wrapper.venv.env.engine.dt
     n = wrapper.num_envs
     metric = task_metric(card)
-    fn, prep = _prepare(job)
-    source = TrueReward() if fn is None else make_program_source(fn, card, job.get("info_view", "quantities"))
+    client, prep = _prepare(job)
+    source = TrueReward() if client is None else make_program_source(client, card, job.get("info_view", "quantities"))
     agent.set_reward_source(source)
 
     scores = EpisodeScores(metric, n, dt)
@@ -478,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = os.getcwd()
     with _open(argv[0], encoding="utf-8") as f:
         job = json.load(f)
-    from . import jail
+    from pbrl.sandbox import jail
 
     namespaces = os.environ.get("PBRL_SANDBOX_NS") == "1" and os.getpid() == 1
     limits = job.get("limits", {})
