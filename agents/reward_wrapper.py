@@ -136,6 +136,13 @@ class RewardSourceWrapper(VecEnvWrapper):
 
     # -- episode bookkeeping -------------------------------------------------------
 
+    def close(self) -> None:
+        """Close the reward source (a sandboxed program's worker process) and the env."""
+        try:
+            self.reward_source.close()
+        finally:
+            self.venv.close()
+
     def _accumulate(self, true_reward, reward, terms, source_terms) -> None:
         self._true += true_reward
         self._learned += reward

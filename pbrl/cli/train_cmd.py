@@ -115,7 +115,7 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Run seed."),
     num_envs: Optional[int] = typer.Option(None, "--num-envs", help="Sub-envs simulated together (default: per task)."),
     hp: Optional[List[str]] = typer.Option(None, "--hp", help="Hyperparameter override key=value (repeatable); see --list-hp."),
-    reward: str = typer.Option("true", "--reward", help="Training reward: 'true', 'program:PATH' (trusted Python defining compute_reward), or 'learned' (PrefPPO with ppo, PEBBLE with sac; needs --teacher)."),
+    reward: str = typer.Option("true", "--reward", help="Training reward: 'true'; 'program:PATH' (a file defining compute_reward, untrusted: statically checked and run in a sandboxed worker process); 'trusted-program:PATH' (your own code, run unchecked in the training process); or 'learned' (PrefPPO with ppo, PEBBLE with sac; needs --teacher)."),
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Root folder of the runs."),
     name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the start time); folder <name>-s<seed>."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the run in this folder from its latest checkpoint."),
@@ -155,6 +155,8 @@ def train(
     if list_hp:
         _list_hp(agent, env)
         return
+    from pbrl.rewards.source import RewardProgramError
+
     errors = (ConfigError, HyperparameterError, RunExistsError, RunLockedError, CheckpointError, FileNotFoundError)
     if resume is not None:
         given = [flag for flag, value in (("--env", env), ("--hp", hp), ("--num-envs", num_envs), ("--name", name),
@@ -174,6 +176,8 @@ def train(
             else:
                 with bar:
                     result = resume_run(resume, steps=steps, progress=bar)
+        except RewardProgramError as exc:
+            _fail(f"training stopped: {exc}")
         except errors as exc:
             _fail(str(exc))
         except ValueError as exc:
@@ -203,6 +207,7 @@ def _train_online(config, quiet: bool) -> None:
     from pbrl.agents.hyperparams import HyperparameterError
     from pbrl.runs.config import ConfigError
     from pbrl.runs.folder import RunExistsError, RunLockedError, RunsDirError
+    from pbrl.rewards.source import RewardProgramError
     from pbrl.runs.train import prepare, train as train_run
 
     errors = (ConfigError, HyperparameterError, RunExistsError, RunLockedError, RunsDirError, CheckpointError, FileNotFoundError)
@@ -216,6 +221,9 @@ def _train_online(config, quiet: bool) -> None:
         else:
             with _ProgressBar(total) as bar:
                 result = train_run(config, progress=bar, on_start=lambda p: bar.progress.console.print(f"run folder: {p}"))
+    except RewardProgramError as exc:
+        where = f"\nthe run folder keeps what was done until then: {path}" if path and os.path.isdir(path) else ""
+        _fail(f"training stopped: {exc}{where}")
     except errors as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -15,8 +15,11 @@ import importlib as _importlib
 from .source import (
     CallableReward,
     RewardProgram,
+    RewardProgramError,
     RewardSource,
     TrueReward,
+    TrustedProgram,
+    describe_reward_spec,
     make_reward_source,
     reward_spec_help,
 )
@@ -54,6 +57,9 @@ def __getattr__(name):
 __all__ = [
     "CallableReward",
     "RewardProgram",
+    "RewardProgramError",
+    "TrustedProgram",
+    "describe_reward_spec",
     "RewardSource",
     "TrueReward",
     "make_reward_source",

@@ -14,8 +14,11 @@ and what relabels a dataset. Everything here is numpy over the batch:
   stored data may get an empty ``info``.
 
 Sources here: :class:`TrueReward` (the task's own reward), :class:`CallableReward`
-(any trusted Python callable) and :class:`RewardProgram` (a Python file defining
-``compute_reward``, statically checked unless the user declares it trusted). Learned reward models implement the same contract.
+(any trusted Python callable), :class:`RewardProgram` (an untrusted Python file
+defining ``compute_reward``: statically checked, then run only in a sandboxed reward
+worker, ``pbrl.sandbox``) and :class:`TrustedProgram` (the user's own file, run in this
+process by their explicit choice). Learned reward models implement the same contract.
+Sources that hold a process or a file have :meth:`RewardSource.close`.
 
 This module needs numpy only (no torch).
 """
@@ -74,6 +77,9 @@ class RewardSource(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description, saved in a run's config."""
         return {"kind": self.name}
+
+    def close(self) -> None:
+        """Release what the source holds (a reward worker process); nothing by default."""
 
 
 class TrueReward(RewardSource):
@@ -141,8 +147,40 @@ class CallableReward(RewardSource):
         return out
 
 
-class RewardProgram(CallableReward):
-    """A reward program file, run in this process (the training process).
+class RewardProgramError(ValueError):
+    """A reward program failed: refused by the static check, raised an error, returned a wrong
+    shape or NaN, or went past a limit of its sandbox. The message names the program; it is the
+    program's fault, reported before anything reaches the agent."""
+
+
+def _read_program(path: str) -> str:
+    if not os.path.isfile(path):
+        raise RewardProgramError(f"reward program {path!r}: no such file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RewardProgramError(f"reward program {path!r} cannot be read: {exc}") from None
+
+
+def _check(path: str, text: str) -> None:
+    """The static check, with the advice for the user's own code."""
+    from pbrl.sandbox.check import check_program
+    from pbrl.sandbox.errors import ProgramFailure
+
+    try:
+        check_program(text)
+    except ProgramFailure as exc:
+        detail = f"\n{exc.detail}" if exc.detail else ""
+        raise RewardProgramError(
+            f"reward program {path!r} is refused by the static check ({exc.message}){detail}\n"
+            "Reward programs may use numpy's array maths, numpy.linalg, numpy.random.default_rng and math; "
+            f"for code you wrote and trust, use trusted-program:{path}"
+        ) from None
+
+
+class RewardProgram(RewardSource):
+    """An untrusted reward program file (``--reward program:PATH``), run in a sandboxed reward worker.
 
     The file defines ``compute_reward(obs, action, next_obs, info) -> (reward, terms)``
     with numpy over the batch (see the module docstring for the arguments), e.g.::
@@ -154,76 +192,130 @@ class RewardProgram(CallableReward):
             effort = -0.1 * np.sum(action**2, axis=1)
             return run + effort, {"run": run, "effort": effort}
 
-    Security: a reward program is untrusted by default (pbrl's design). With
-    ``checked=True`` (the default; ``--reward program:PATH``) the file must pass the
-    reward-synthesis static check (``pbrl.synthesis.check``: numpy and math only, no
-    file, process or interpreter access, no dunders) and runs with that check's
-    builtins and an import that hands out numpy and math only. That makes a program
-    from ``pbrl synthesize`` safe to train on here, as far as the static check goes;
-    it is not the sandbox (no rlimits, no timeout: a program that loops forever hangs
-    training). ``checked=False`` (``--reward trusted-program:PATH``) runs any Python
-    with your privileges: only for code you wrote.
+    It must pass the static check (``pbrl.sandbox.check``: numpy's array maths and math
+    only, no file, process or interpreter access). It is then loaded into its own
+    worker process (``pbrl.sandbox``: namespaces, an empty read-only root, seccomp, no
+    network, memory and per-call CPU and wall-clock limits) and every batch is sent
+    there; this process never executes it. The program gets read-only copies of the
+    arrays; the reward and its terms are checked here (shape (N,), finite). Any failure
+    raises :class:`RewardProgramError` naming the program. Call :meth:`close` (the
+    agents do) to stop the worker.
+
+    Args:
+        path: the program file.
+        limits: :class:`pbrl.sandbox.client.WorkerLimits` (or a dict of them).
     """
 
-    def __init__(self, path: str | os.PathLike, checked: bool = True) -> None:
-        path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise ValueError(f"reward program {path!r}: no such file")
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        namespace: dict[str, Any] = {"__name__": "pbrl_reward_program", "__file__": os.path.abspath(path)}
-        if checked:
-            # Imported here: pbrl.synthesis registers a teacher, which imports this package.
-            from pbrl.synthesis.check import check_program
-            from pbrl.synthesis.errors import SynthesisFailure
-            from pbrl.synthesis.guard import safe_builtins
+    name = "program"
 
-            try:
-                check_program(text)
-            except SynthesisFailure as exc:
-                detail = f"\n{exc.detail}" if exc.detail else ""
-                raise ValueError(
-                    f"reward program {path!r} is refused by the static check ({exc.message}){detail}\n"
-                    "Reward programs may use numpy and math only; for code you wrote and trust, "
-                    f"use trusted-program:{path}"
-                ) from None
-            namespace = {"__name__": "pbrl_reward_program", "__builtins__": safe_builtins()}
+    def __init__(self, path: str | os.PathLike, limits: Any = None) -> None:
+        super().__init__()
+        from pbrl.sandbox.client import RewardWorker
+        from pbrl.sandbox.errors import ProgramFailure, SandboxUnavailable
+
+        path = os.fspath(path)
+        text = _read_program(path)
+        _check(path, text)
+        self.path = os.path.abspath(path)
+        self.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        try:
+            self.worker = RewardWorker(text, name=f"reward program {path!r}", limits=limits, static_check=False)
+        except ProgramFailure as exc:
+            raise RewardProgramError(exc.feedback()) from None
+        except SandboxUnavailable as exc:
+            raise RewardProgramError(f"reward program {path!r} cannot run: {exc}") from None
+
+    def compute(self, obs, action, next_obs, info):
+        from pbrl.sandbox.errors import ProgramFailure
+
+        try:
+            reward, self.last_terms = self.worker(obs, action, next_obs, info)
+        except ProgramFailure as exc:
+            raise RewardProgramError(exc.feedback()) from None
+        return reward
+
+    @property
+    def layers(self) -> dict[str, Any]:
+        """The sandbox layers of the worker (namespaces, empty root, seccomp, limits...)."""
+        return dict(self.worker.layers)
+
+    def close(self) -> None:
+        self.worker.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "program", "path": self.path, "sha256": self.sha256, "checked": True, "sandboxed": True}
+
+
+class TrustedProgram(CallableReward):
+    """Your own reward program file (``--reward trusted-program:PATH``), run in this process.
+
+    Not checked and not sandboxed: it runs with your privileges, like any Python you
+    import. Only for code you wrote; anything else goes through :class:`RewardProgram`.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        path = os.fspath(path)
+        text = _read_program(path)
+        namespace: dict[str, Any] = {"__name__": "pbrl_reward_program", "__file__": os.path.abspath(path)}
         try:
             code = compile(text, path, "exec")
         except SyntaxError as exc:
-            raise ValueError(f"reward program {path!r} does not parse: {exc}") from None
-        exec(code, namespace)  # checked (see above), or trusted-program: the user's own code
+            raise RewardProgramError(f"reward program {path!r} does not parse: {exc}") from None
+        exec(code, namespace)  # trusted-program: the user's own code, by their explicit choice
         fn = namespace.get("compute_reward")
         if not callable(fn):
-            raise ValueError(f"reward program {path!r} must define compute_reward(obs, action, next_obs, info)")
-        super().__init__(fn, name="program")
+            raise RewardProgramError(f"reward program {path!r} must define compute_reward(obs, action, next_obs, info)")
+        super().__init__(fn, name="trusted-program")
         self.path = os.path.abspath(path)
         self.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        self.checked = bool(checked)
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "program", "path": self.path, "sha256": self.sha256, "checked": self.checked}
+        return {"kind": "trusted-program", "path": self.path, "sha256": self.sha256, "checked": False, "sandboxed": False}
 
 
 def reward_spec_help() -> str:
     return ("'true' (the task's reward), 'program:PATH' (a Python file defining compute_reward, numpy and math "
-            "only: statically checked) or 'trusted-program:PATH' (your own code, not checked)")
+            "only: untrusted, statically checked and run in a sandboxed worker process) or 'trusted-program:PATH' "
+            "(your own code: run in the training process, not checked)")
 
 
-def make_reward_source(spec: str) -> RewardSource:
-    """Build a reward source from its command-line spelling.
-
-    ``"true"`` -> :class:`TrueReward`; ``"program:PATH"`` -> :class:`RewardProgram`
-    (statically checked); ``"trusted-program:PATH"`` -> :class:`RewardProgram` unchecked.
-    """
+def _parse_spec(spec: str) -> tuple[str, str | None]:
     if not isinstance(spec, str):
         raise TypeError(f"reward spec must be a string, got {type(spec).__name__}")
     if spec == "true":
-        return TrueReward()
-    for prefix, checked in (("program:", True), ("trusted-program:", False)):
+        return "true", None
+    for prefix in ("program:", "trusted-program:"):
         if spec.startswith(prefix):
             path = spec[len(prefix):]
             if not path:
                 raise ValueError(f"reward '{prefix}' needs a path, e.g. {prefix}my_reward.py")
-            return RewardProgram(path, checked=checked)
+            return prefix[:-1], path
     raise ValueError(f"unknown reward {spec!r}; use {reward_spec_help()}")
+
+
+def describe_reward_spec(spec: str) -> dict[str, Any]:
+    """Check a reward spec as :func:`make_reward_source` would (the file exists and, for
+    ``program:``, passes the static check) and describe it, without starting anything."""
+    kind, path = _parse_spec(spec)
+    if kind == "true":
+        return TrueReward().describe()
+    text = _read_program(path)
+    if kind == "program":
+        _check(path, text)
+    return {"kind": kind, "path": os.path.abspath(path), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "checked": kind == "program", "sandboxed": kind == "program"}
+
+
+def make_reward_source(spec: str, limits: Any = None) -> RewardSource:
+    """Build a reward source from its command-line spelling.
+
+    ``"true"`` -> :class:`TrueReward`; ``"program:PATH"`` -> :class:`RewardProgram` (checked,
+    run in a sandboxed worker with ``limits``); ``"trusted-program:PATH"`` -> :class:`TrustedProgram`
+    (the user's own code, in this process).
+    """
+    kind, path = _parse_spec(spec)
+    if kind == "true":
+        return TrueReward()
+    if kind == "program":
+        return RewardProgram(path, limits=limits)
+    return TrustedProgram(path)

@@ -175,10 +175,10 @@ class TrainConfig:
             if self.teacher is not None or self.feedback is not None or self.pref:
                 given = [k for k, v in (("teacher", self.teacher), ("feedback", self.feedback), ("pref", self.pref)) if v]
                 raise ConfigError(f"{', '.join(given)} only apply to reward 'learned' (the reward here is {self.reward!r})")
-            from pbrl.rewards.source import make_reward_source
+            from pbrl.rewards.source import describe_reward_spec
 
             try:
-                reward = make_reward_source(self.reward).describe()
+                reward = describe_reward_spec(self.reward)  # checked; the reward worker starts with the run
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"reward: {exc}; or 'learned' (PrefPPO / PEBBLE, with a teacher)") from None
         self._check_device()
