@@ -8,7 +8,7 @@ import pytest
 import pbrl  # noqa: F401  (registers the tasks)
 from pbrl.agents.reward_wrapper import RewardSourceWrapper
 from pbrl.envs.sb3 import SB3VecEnv
-from pbrl.rewards.source import CallableReward, RewardProgram, TrueReward, make_reward_source
+from pbrl.rewards.source import CallableReward, RewardProgram, RewardProgramError, TrueReward, make_reward_source
 
 
 def _wrapped(source, num_envs=3, task="pbrl/HalfCheetah-v5", **kwargs):
@@ -118,30 +118,44 @@ def test_reward_program_file(tmp_path):
         "    return run + effort, {'run': run, 'effort': effort}\n"
     )
     source = make_reward_source(f"program:{path}")
-    assert isinstance(source, RewardProgram)
-    assert source.describe()["sha256"] and source.describe()["kind"] == "program" and source.describe()["checked"]
-    info = {"x_velocity": np.array([1.0, -2.0])}
-    r = source(np.zeros((2, 17)), np.zeros((2, 6)), np.zeros((2, 17)), info)
-    np.testing.assert_allclose(r, [-1.0, 2.0])
-    np.testing.assert_allclose(source.last_terms["run"], [-1.0, 2.0])
+    try:
+        assert isinstance(source, RewardProgram)
+        assert source.describe()["sha256"] and source.describe()["kind"] == "program" and source.describe()["checked"]
+        assert source.describe()["sandboxed"] and source.worker.alive    # it runs in its own worker process
+        info = {"x_velocity": np.array([1.0, -2.0])}
+        r = source(np.zeros((2, 17)), np.zeros((2, 6)), np.zeros((2, 17)), info)
+        np.testing.assert_allclose(r, [-1.0, 2.0])
+        np.testing.assert_allclose(source.last_terms["run"], [-1.0, 2.0])
+        # batches larger than one request are sent in parts and put back together
+        big = np.arange(300_000.0)
+        r = source(np.zeros((len(big), 17)), np.zeros((len(big), 6)), np.zeros((len(big), 17)), {"x_velocity": big})
+        np.testing.assert_array_equal(r, -big)
+    finally:
+        source.close()
+    assert not source.worker.alive
 
 
 @pytest.mark.parametrize(
     "text, message",
     [
         ("def reward(obs, action, next_obs, info):\n    return 0\n", "must define compute_reward"),
+        ("import numpy as np\ndef compute_reward(o, a, n, i):\n    return np.zeros(len(o)) + undefined, {}\n", "NameError"),
         ("def compute_reward(obs, action, next_obs, info)\n    return 0\n", "does not parse"),
         ("import numpy as np\ndef compute_reward(o, a, n, i):\n    return np.zeros(5), {}\n", r"shape \(5,\)"),
-        ("import numpy as np\ndef compute_reward(o, a, n, i):\n    return np.full(len(o), np.nan), {}\n", "non-finite"),
+        ("import numpy as np\ndef compute_reward(o, a, n, i):\n    return np.full(len(o), np.nan), {}\n", "NaN or infinite"),
         ("import numpy as np\ndef compute_reward(o, a, n, i):\n    return np.zeros(len(o)), {'t': np.zeros(3)}\n", "term 't'"),
     ],
 )
 def test_bad_reward_programs_fail_clearly(tmp_path, text, message):
     path = tmp_path / "prog.py"
     path.write_text(text)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(RewardProgramError, match=message) as failure:
         source = RewardProgram(path)
-        source(np.zeros((2, 17)), np.zeros((2, 6)), np.zeros((2, 17)), {})
+        try:
+            source(np.zeros((2, 17)), np.zeros((2, 6)), np.zeros((2, 17)), {})
+        finally:
+            source.close()
+    assert "prog.py" in str(failure.value)           # the message names the program
 
 
 def test_reward_programs_are_statically_checked_unless_trusted(tmp_path, monkeypatch):

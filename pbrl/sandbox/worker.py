@@ -132,7 +132,7 @@ class Worker:
             return _program_failure(exc, self.memory_mb)
         fn = namespace.get("compute_reward")
         if not callable(fn):
-            return _failure("missing_function", "the program does not define a callable compute_reward")
+            return _failure("missing_function", "the program must define compute_reward(obs, action, next_obs, info)")
         self.fn = fn
         return {"ok": True}
 
