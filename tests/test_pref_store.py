@@ -278,6 +278,57 @@ def test_bad_export_files_change_nothing(tmp_path):
         s.close()
 
 
+def _export_with(tmp_path, name, **changes):
+    """A real export of a small store, with some of its arrays replaced."""
+    good = tmp_path / "good.npz"
+    if not good.exists():
+        with PreferenceStore(tmp_path / "g.sqlite") as store:
+            q = store.add_pairs(segments(3, seed=5), segments(3, seed=6))
+            store.add_labels(q, Labels.make([0.0, 1.0, 0.5], PROV))
+            store.export_to(good)
+    with np.load(good) as z:
+        arrays = {k: z[k] for k in z.files}
+    for key, change in changes.items():
+        arrays[key] = change(arrays[key].copy())
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def _poke(index, value):
+    def change(a):
+        a[index] = value
+        return a
+
+    return change
+
+
+BAD_EXPORTS = [
+    ("all NaN observations", {"g0.obs": lambda a: np.full_like(a, np.nan)}, r"g0's observations: 108 of 108 values are NaN or infinite"),
+    ("one NaN observation", {"g0.obs": _poke((1, 2, 0), np.nan)}, r"observations: 1 of 108 values are NaN or infinite"),
+    ("infinite action", {"g0.actions": _poke((0, 0, 1), -np.inf)}, r"actions: 1 of 72 values are NaN or infinite"),
+    ("NaN reward", {"g0.rewards": _poke((2, 3), np.nan)}, r"rewards: 1 of 36 values"),
+    ("infinite reward term", {"g0.term0": _poke((0, 0), np.inf)}, r"reward term 'forward': 1 of 36 values"),
+    ("NaN query time", {"queries.created": _poke(0, np.nan)}, r"queries.created: 1 of 3 values are NaN"),
+    ("pickled observations", {"g0.obs": lambda a: a.astype(object)}, r"entry 'g0.obs' is a pickled \(object\) array; pbrl never unpickles"),
+    ("pickled meta", {"meta": lambda a: np.array([{"format": "pbrl-preferences"}], dtype=object)}, r"entry 'meta' is a pickled \(object\) array"),
+    ("pickled labels", {"labels.labeler": lambda a: a.astype(object)}, r"entry 'labels.labeler' is a pickled"),
+    ("string query ids", {"queries.id": lambda a: a.astype(str)}, r"queries.id holds <U\d+, not integers"),
+]
+
+
+@pytest.mark.parametrize("changes, message", [b[1:] for b in BAD_EXPORTS], ids=[b[0] for b in BAD_EXPORTS])
+def test_exports_with_nan_or_pickled_arrays_are_refused_and_change_nothing(tmp_path, changes, message):
+    path = _export_with(tmp_path, "bad", **changes)
+    with PreferenceStore(tmp_path / "p.sqlite") as store:
+        store.add_pairs(segments(2), segments(2, seed=9))
+        before = store.summary()
+        with pytest.raises(PreferenceFormatError, match=r"bad.npz is not a valid pbrl preference export: .*" + message):
+            store.import_from(path)
+        assert store.summary() == before
+        assert store.import_from(_export_with(tmp_path, "fine"))["labels"] == 3  # a whole export still imports
+
+
 def test_labelers_tokens(tmp_path):
     with PreferenceStore(tmp_path / "p.sqlite") as store:
         token = store.add_labeler("alice")

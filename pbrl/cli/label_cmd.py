@@ -43,12 +43,19 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _open_store(path: str, *, create: bool):
-    from pbrl.preferences import NotAPbrlStoreError, PreferenceStore
+    """Open the store, and read every page of it first: a damaged file is refused before anything reads or writes it."""
+    from pbrl.preferences import DamagedStoreError, NotAPbrlStoreError, PreferenceStore
 
     try:
-        return PreferenceStore(path, create=create)
-    except (NotAPbrlStoreError, FileNotFoundError, OSError) as exc:
+        pstore = PreferenceStore(path, create=create)
+    except (DamagedStoreError, NotAPbrlStoreError, FileNotFoundError, OSError) as exc:
         _fail(str(exc))
+    try:
+        pstore.check()
+    except DamagedStoreError as exc:
+        pstore.close()
+        _fail(str(exc))
+    return pstore
 
 
 @app.command("serve")
@@ -78,6 +85,13 @@ def serve(
     pstore = _open_store(store, create=True)
     summary = pstore.summary()
     info = pstore.info()
+    stored = info.get("task")
+    if task is not None and isinstance(stored, str) and stored and stored != task:
+        pstore.close()
+        _fail(
+            f"--task {task} does not match the store: {store} holds segments of {stored}. "
+            f"Drop --task (the page then shows {stored}), or serve a store made for {task}."
+        )
     if not existed:
         err.print(f"created an empty preference store at {store}; queries appear as a run or `pbrl dataset label` adds them")
     if task is None and "task" not in info:
@@ -163,10 +177,14 @@ def stats(
     """Answers per labeler, agreement between labelers and with the scripted oracle."""
     from rich.table import Table
 
+    from pbrl.preferences import DamagedStoreError
     from pbrl.web.stats import labeling_stats
 
     with _open_store(store, create=False) as pstore:
-        data = labeling_stats(pstore)
+        try:
+            data = labeling_stats(pstore)
+        except DamagedStoreError as exc:  # a page that went bad after the check
+            _fail(str(exc))
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return

@@ -68,6 +68,7 @@ __all__ = [
     "EXPORT_VERSION",
     "SCHEMA_VERSION",
     "STORE_FORMAT",
+    "DamagedStoreError",
     "EmptyPreferencesError",
     "LabelConflictError",
     "NotAPbrlStoreError",
@@ -87,6 +88,28 @@ QUERY_STATUSES = ("open", "labelled", "skipped")
 
 class NotAPbrlStoreError(ValueError):
     """The file is not a pbrl preference store (pbrl leaves it untouched)."""
+
+
+class DamagedStoreError(ValueError):
+    """The store file is damaged: SQLite finds malformed pages in it (pbrl writes nothing to it)."""
+
+
+#: SQLite's primary result codes for a damaged file
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def _is_damage(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite saying the file is malformed (not a lock, a constraint or a full disk)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.DatabaseError) and code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def _damaged(path: str, detail: str) -> DamagedStoreError:
+    return DamagedStoreError(
+        f"the preference store {path} is damaged (SQLite: {detail}); pbrl did not write to it. Restore it from a "
+        f"copy or an export (PreferenceStore.import_from), or salvage what SQLite can still read into a new file: "
+        f"sqlite3 {path} .recover | sqlite3 recovered.sqlite"
+    )
 
 
 class EmptyPreferencesError(ValueError):
@@ -328,6 +351,8 @@ class PreferenceStore:
                 tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 app_id = con.execute("PRAGMA application_id").fetchone()[0]
             except sqlite3.DatabaseError as exc:
+                if _is_damage(exc) and exc.sqlite_errorcode & 0xFF == _SQLITE_CORRUPT:  # an SQLite file with bad pages
+                    raise _damaged(self.path, str(exc)) from None
                 raise self._refuse(f"SQLite cannot read it ({exc})") from None
             if "pbrl_meta" not in tables:
                 if not tables and app_id in (0, APPLICATION_ID):
@@ -424,25 +449,48 @@ class PreferenceStore:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        con = self._conn()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            yield con
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+        with self._named_damage():
+            con = self._conn()
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        con = self._conn()
-        con.execute("BEGIN")  # one consistent snapshot for several SELECTs
+        with self._named_damage():
+            con = self._conn()
+            con.execute("BEGIN")  # one consistent snapshot for several SELECTs
+            try:
+                yield con
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _named_damage(self) -> Iterator[None]:
+        """SQLite's "database disk image is malformed" as a :class:`DamagedStoreError` naming the file."""
         try:
-            yield con
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                con.execute("COMMIT")
+            yield
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                raise _damaged(self.path, str(exc)) from None
+            raise
+
+    def check(self) -> None:
+        """Read every page of the file (``PRAGMA quick_check``); raise :class:`DamagedStoreError` if any is malformed.
+
+        Linear in the file's size (about a second per GB); the ``pbrl label`` commands
+        run it before they read or write a store.
+        """
+        with self._named_damage():
+            rows = [r[0] for r in self._conn().execute("PRAGMA quick_check(5)").fetchall()]
+        if rows != ["ok"]:
+            raise _damaged(self.path, "; ".join(str(r) for r in rows))
 
     # -- metadata -----------------------------------------------------------
 
@@ -1134,6 +1182,16 @@ class PreferenceStore:
         return added
 
 
+def _check_finite(values: np.ndarray, what: str, bad) -> None:
+    """Refuse NaN or infinite numbers (a reward model would learn NaN from them)."""
+    if values.dtype.kind not in "biuf":
+        raise bad(f"{what}: {values.dtype} values, not numbers")
+    if values.dtype.kind == "f":
+        broken = ~np.isfinite(values)
+        if broken.any():
+            raise bad(f"{what}: {int(broken.sum())} of {values.size} values are NaN or infinite")
+
+
 def _read_export(path: str) -> dict[str, Any]:
     """Read and validate an export file (see FORMAT.md)."""
 
@@ -1151,21 +1209,30 @@ def _read_export(path: str) -> dict[str, Any]:
     with npz:
         try:
             files = set(npz.files)
+
+            def get(key: str) -> np.ndarray:
+                if key not in files:
+                    raise bad(f"entry {key!r} is missing")
+                try:
+                    return npz[key]
+                except ValueError as exc:  # numpy refuses object arrays without allow_pickle
+                    if "allow_pickle" in str(exc):
+                        raise bad(f"entry {key!r} is a pickled (object) array; pbrl never unpickles a file, export numbers and strings only") from None
+                    raise bad(f"entry {key!r} cannot be read ({exc})") from None
+                except (OSError, zipfile.BadZipFile, EOFError) as exc:
+                    raise bad(f"entry {key!r} cannot be read ({exc})") from None
+
             if "meta" not in files:
                 raise bad("it has no 'meta' entry")
+            meta_entry = get("meta")
             try:
-                meta = json.loads(str(npz["meta"][()]))
-            except (ValueError, TypeError) as exc:
+                meta = json.loads(str(meta_entry[()]))
+            except (ValueError, TypeError, IndexError) as exc:
                 raise bad(f"its meta entry is not JSON ({exc})") from None
             if not isinstance(meta, dict) or meta.get("format") != EXPORT_FORMAT:
                 raise bad(f"its meta format is {meta.get('format') if isinstance(meta, dict) else meta!r}, expected {EXPORT_FORMAT!r}")
             if not isinstance(meta.get("version"), int) or meta["version"] > EXPORT_VERSION or meta["version"] < 1:
                 raise bad(f"format version {meta.get('version')!r}; this pbrl reads versions 1..{EXPORT_VERSION}")
-
-            def get(key: str) -> np.ndarray:
-                if key not in files:
-                    raise bad(f"entry {key!r} is missing")
-                return npz[key]
 
             segments = []
             seen: set[int] = set()
@@ -1195,12 +1262,20 @@ def _read_export(path: str) -> dict[str, Any]:
                     raise bad(f"segment group {prefix}: {exc}") from None
                 if ids.shape != (len(batch),):
                     raise bad(f"segment group {prefix} has {ids.size} ids for {len(batch)} segments")
+                numbers = {"observations": batch.obs, "actions": batch.actions, "rewards": batch.rewards}
+                numbers.update({f"reward term {k!r}": v for k, v in batch.terms.items()})
+                for what, values in numbers.items():
+                    _check_finite(values, f"segment group {prefix}'s {what}", bad)
                 seen.update(ids.tolist())
                 segments.append((ids, batch))
             queries = {k: get(f"queries.{k}") for k in ("id", "segment1", "segment2", "created", "meta")}
             nq = queries["id"].size
             if any(v.shape != (nq,) for v in queries.values()):
                 raise bad("the queries.* arrays have different lengths")
+            for k in ("id", "segment1", "segment2"):
+                if queries[k].dtype.kind not in "iu":
+                    raise bad(f"queries.{k} holds {queries[k].dtype}, not integers")
+            _check_finite(queries["created"], "queries.created", bad)
             unknown = set(queries["segment1"].tolist()) | set(queries["segment2"].tolist())
             unknown -= seen
             if unknown:
@@ -1210,6 +1285,10 @@ def _read_export(path: str) -> dict[str, Any]:
             nl = labels["id"].size
             if any(v.shape != (nl,) for v in labels.values()):
                 raise bad("the labels.* arrays have different lengths")
+            for k in ("id", "query_id"):
+                if labels[k].dtype.kind not in "iu":
+                    raise bad(f"labels.{k} holds {labels[k].dtype}, not integers")
+            _check_finite(labels["created"], "labels.created", bad)
             unknown_q = set(labels["query_id"].tolist()) - set(queries["id"].tolist())
             if unknown_q:
                 raise bad(f"labels refer to query ids {sorted(unknown_q)[:5]} that are not in the file")

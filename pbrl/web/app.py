@@ -185,9 +185,17 @@ def create_app(
         max_body_bytes: larger request bodies are refused with 413.
         max_cache_bytes: clip cache budget.
         clip_timeout: seconds a clip request waits for its rendering.
+
+    Raises:
+        ValueError: ``task`` is not the task the store records (its ``task`` info).
     """
     owned = not isinstance(store, PreferenceStore)
     pstore = PreferenceStore(store) if owned else store
+    stored = pstore.info().get("task")
+    if task is not None and isinstance(stored, str) and stored and stored != task:
+        if owned:
+            pstore.close()
+        raise ValueError(f"task {task!r} does not match the store: {pstore.path} holds segments of {stored!r}")
     desk = LabelingDesk(pstore)
     clips = ClipService(pstore, task=task, clip_dir=clip_dir, settings=settings, max_cache_bytes=max_cache_bytes)
     clips.set_plan(lambda: desk.render_plan(int(render_ahead)))
