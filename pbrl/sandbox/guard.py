@@ -78,8 +78,12 @@ def _blocked(what: str) -> Callable[..., Any]:
 
 
 def restricted_import(name: str, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002
-    """``__import__`` for reward programs: the allowed modules, from those already loaded only."""
-    if level != 0 or name not in ALLOWED_MODULES or name not in sys.modules:
+    """``__import__`` for reward programs: the allowed modules, from those already loaded only.
+
+    numpy's C code imports its own ``numpy._core`` helpers while a program's frame is the
+    current one (so through this function): those are handed out too, if already loaded."""
+    internal = name.startswith("numpy._core.") and name in sys.modules
+    if level != 0 or not (name in ALLOWED_MODULES or internal) or name not in sys.modules:
         raise BlockedByGuard(f"import of {name!r} is blocked by the sandbox's runtime guard "
                              "(numpy, numpy.linalg, numpy.random and math only)")
     return sys.modules[name] if fromlist else sys.modules[name.split(".")[0]]
