@@ -409,3 +409,76 @@ def test_a_failed_worker_stays_failed_and_leaves_no_process():
     with pytest.raises(ProgramFailure, match="NaN"):                # every later call: the same failure
         worker(np.zeros((2, 17)), np.zeros((2, 6)), np.zeros((2, 17)), {"x_velocity": np.zeros(2)})
     assert not worker.alive and not os.path.exists(f"/proc/{pid}")
+
+
+# -- through the entry points: pbrl train --reward program: and pbrl synthesize ------------------------
+
+
+def _cli(args):
+    from typer.testing import CliRunner
+
+    from pbrl.cli.main import app
+
+    return CliRunner().invoke(app, args)
+
+
+def test_pbrl_train_with_hostile_programs(tmp_path, marker):
+    from console_support import printed
+
+    programs = {
+        "escape.py": (f"import numpy as np\n\n{H}    np.ma.core.builtins.open('{marker}', 'w')\n{RETURN}", "static check"),
+        "tamper.py": (f"{H}    info['reward_terms']['forward'][:] = 1e6\n{RETURN}", "read-only"),
+        "bomb.py": (f"import numpy as np\n\n{H}    x = np.broadcast_to(np.ones(1), (1 << 20, 1 << 14)).copy()\n{RETURN}", "ran out of memory"),
+        "nan.py": (f"import numpy as np\n\n{H}    return np.where(info['x_velocity'] > 0.1, np.nan, 0.0), {{}}\n", "NaN or infinite"),
+    }
+    for name, (source, message) in programs.items():
+        path = tmp_path / name
+        path.write_text(source)
+        result = _cli(["train", "--env", "pbrl/HalfCheetah-v5", "--reward", f"program:{path}", "--steps", "2048",
+                       "--num-envs", "4", "--runs-dir", str(tmp_path / "runs"), "--name", name[:-3], "--quiet"])
+        assert result.exit_code != 0, (name, result.output)
+        assert printed(message, result.output) and printed(name, result.output), (name, result.output)
+        assert "Traceback" not in result.output and 'File "/' not in result.output   # no trace of pbrl's own code
+    # the one that ran a little before failing logged nothing it touched: no reward term near 1e6
+    metrics = tmp_path / "runs" / "pbrl_HalfCheetah-v5" / "ppo" / "tamper-s0" / "metrics.jsonl"
+    if metrics.exists():
+        assert "1000000" not in metrics.read_text()
+    good = tmp_path / "good.py"
+    good.write_text(f"import numpy as np\n\n{H}    return info['x_velocity'] - 0.1 * np.sum(action ** 2, axis=1), {{'run': info['x_velocity']}}\n")
+    result = _cli(["train", "--env", "pbrl/HalfCheetah-v5", "--reward", f"program:{good}", "--steps", "1024",
+                   "--num-envs", "4", "--runs-dir", str(tmp_path / "runs"), "--name", "good", "--quiet"])
+    assert result.exit_code == 0, result.output
+
+
+def test_pbrl_synthesize_goes_on_after_hostile_candidates(tmp_path, marker, monkeypatch):
+    import json as _json
+
+    from synthesis_server import CannedServer
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET-FILE-CONTENT")
+    monkeypatch.setenv("PBRL_CANNED_KEY", "sk-canned")
+    fence = "```python\n{}```"
+    answers = [
+        fence.format(f"import numpy as np\n\n{H}    raise ValueError(np.ma.core.builtins.open({str(secret)!r}).read())\n"),
+        fence.format(f"{H}    info['x_velocity'][:] = 1e6\n{RETURN}"),
+        fence.format(f"import numpy as np\n\n{H}    x = np.ones((1 << 16, 1 << 16))\n{RETURN}"),
+        fence.format(f"import numpy as np\n\n{H}    return info['x_velocity'] - 0.1 * np.sum(action ** 2, axis=1), {{'run': info['x_velocity']}}\n"),
+    ]
+    script = iter(answers)
+    with CannedServer(lambda body: [next(script, answers[-1])], honour_n=False) as server:
+        args = ["synthesize", "--env", "pbrl/HalfCheetah-v5", "--backend", "openai", "--model", "canned",
+                "--base-url", server.base_url, "--api-key-env", "PBRL_CANNED_KEY", "--samples", "4", "--iterations", "2",
+                "--steps", "512", "--final-seeds", "0", "--eval-episodes", "1", "--regenerations", "0",
+                "--runs-dir", str(tmp_path), "--name", "hostile", "--label", "canned answers, not an LLM",
+                "--hp", "n_envs=4", "--hp", "n_steps=64", "--hp", "batch_size=64", "--hp", "n_epochs=1"]
+        result = _cli(args)
+        requests = list(server.requests)
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "pbrl_HalfCheetah-v5" / "synthesis" / "hostile-s0"
+    cands = [_json.loads(line) for line in (run / "candidates.jsonl").read_text().splitlines()]
+    kinds = [(c.get("failure") or {}).get("kind") for c in cands[:4]]
+    assert kinds == ["disallowed", "runtime_error", "out_of_memory", None]
+    assert "read-only" in cands[1]["failure"]["message"]
+    everything = (run / "candidates.jsonl").read_text() + "".join(_json.dumps(r["body"]) for r in requests)
+    assert "TOPSECRET" not in everything and SECRET not in everything and "sk-canned" not in everything

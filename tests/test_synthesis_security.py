@@ -1,38 +1,27 @@
-"""The security corpus: hostile reward programs, each blocked or contained, the main process alive.
+"""Reward synthesis's sandbox: candidate programs run only in their reward worker.
 
-Three layers stand between a reward program and the machine (pbrl/synthesis/README.md,
-"Security", has the table of which layer stops what):
-
-* S — the static check (``check.py``), in the main process, before anything runs;
-* G — the runtime guard inside the worker (``guard.py``): restricted builtins and
-  imports, dangerous os/subprocess/socket/shutil functions disabled;
-* O — the OS layer of the worker (``jail.py``, ``sandbox.py``): scrubbed environment,
-  temporary cwd, namespaces (no network, own PIDs, read-only file system), no
-  capabilities, rlimits, wall-clock timeout; and the trusted parent that validates
-  the worker's JSON and weights and recomputes fitness on fresh seeds.
-
-Every program the static check blocks is also run with the static check switched off
-(G + O), and with both the static check and the runtime guard off (O alone), to show
-what the sandbox contains by itself. Programs that pass the static check run with all
-layers. The switches exist for these tests only.
+The hostile-program corpus itself (every route out of a program, layer by layer) is in
+``tests/test_sandbox_security.py``: it runs against the reward worker that every path
+uses. Here: synthesis's jobs put the program in that worker and never in the training
+worker (``pbrl.synthesis.worker``), its failures come back named, its layers are recorded
+with the candidate, hostile programs leave the host untouched through the probe and the
+training stage, and the parent reads what the training worker writes with distrust.
 """
 
 import json
 import os
-import socket
-import threading
 
 import numpy as np
 import pytest
 
 from pbrl.sandbox import jail
 from pbrl.sandbox.check import check_program
+from pbrl.sandbox.client import isolation_status
 from pbrl.synthesis.errors import DisallowedConstruct
 from pbrl.synthesis.jobs import ProbeJob, TrainJob, run_probe_job, run_train_job
-from pbrl.synthesis.sandbox import isolation_status
 
 TASK = "pbrl/HalfCheetah-v5"
-#: the sandboxes of this module put their working directories here (to find leftover processes)
+#: the sandboxes of this module put their working directories here
 TMP_ROOT = None
 
 
@@ -41,14 +30,13 @@ def _tmp_root(tmp_path_factory):
     global TMP_ROOT
     TMP_ROOT = str(tmp_path_factory.mktemp("sandboxes"))
     yield
-NAMESPACES = isolation_status()[0]
-#: the worker's PID namespace caps its tasks (pid_max per namespace: Linux >= 6.14)
-TASK_LIMIT = NAMESPACES and jail._kernel_version() >= jail.PER_NAMESPACE_PID_MAX
-needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason="unshare/namespaces unavailable: "
-                                      "fork bombs and kill(-1) are only run inside a PID namespace")
 
-# A tiny PPO for the two tampering programs that must reach the end of training.
+
+NAMESPACES = isolation_status()[0]
+TASK_LIMIT = NAMESPACES and jail._kernel_version() >= jail.PER_NAMESPACE_PID_MAX
 TINY_HP = None
+H = "def compute_reward(obs, action, next_obs, info):\n"
+GOOD = "import numpy as np\n\n" + H + "    return info['x_velocity'] - 0.1 * np.sum(action ** 2, axis=1), {'run': info['x_velocity']}\n"
 
 
 def tiny_hp():
@@ -61,7 +49,7 @@ def tiny_hp():
 
 
 def sandbox(static=True, guard=True, **kw):
-    cfg = dict(static_check=static, runtime_guard=guard, probe_timeout=8.0, grace=1.0, memory_mb=512)
+    cfg = dict(static_check=static, runtime_guard=guard, probe_timeout=30.0, grace=1.0, memory_mb=512, call_timeout=10.0)
     cfg.update(kw)
     return cfg
 
@@ -77,233 +65,77 @@ def train(source, **sandbox_kw):
                                   eval_episodes=1, sandbox=sandbox(**sandbox_kw)))
 
 
+def kinds(result):
+    return None if result.ok else result.failure["kind"]
+
+
 @pytest.fixture
 def marker(tmp_path):
-    """A path outside the worker's directory that a hostile program tries to create."""
     path = tmp_path / "PWNED"
     yield str(path)
     assert not path.exists(), "a hostile program wrote outside its sandbox"
 
 
-def kinds(result):
-    return None if result.ok else result.failure["kind"]
-
-
-# -- importing os / subprocess / socket -----------------------------------------------------------
-
-def test_import_os_system(marker):
-    src = f"import os\n\ndef compute_reward(obs, action, next_obs, info):\n    os.system('touch {marker}')\n    return info['x_velocity'], {{}}\n"
-    with pytest.raises(DisallowedConstruct, match="import 'os'"):
-        check_program(src)                                                  # S blocks it
-    assert kinds(probe(src, static=False)) == "guard_violation"             # G blocks the import
-    r = probe(src, static=False, guard=False)                               # O: os.system runs, touch hits a read-only fs
-    assert r.ok or kinds(r) == "runtime_error"
-
-
-def test_import_subprocess(marker):
-    src = ("import subprocess\n\ndef compute_reward(obs, action, next_obs, info):\n"
-           f"    subprocess.run(['touch', '{marker}'])\n    return info['x_velocity'], {{}}\n")
-    with pytest.raises(DisallowedConstruct):
-        check_program(src)
-    assert kinds(probe(src, static=False)) == "guard_violation"
-    probe(src, static=False, guard=False)                                   # the marker fixture checks the file system
-
-
-def test_socket_exfiltration_gets_nowhere():
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(5)
-    server.settimeout(0.2)
-    port = server.getsockname()[1]
-    received = []
-
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-                received.append(conn.recv(100))
-                conn.close()
-            except (socket.timeout, OSError):
-                pass
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    src = ("import socket\n\ndef compute_reward(obs, action, next_obs, info):\n"
-           f"    s = socket.create_connection(('127.0.0.1', {port}), timeout=1)\n    s.sendall(b'secret')\n"
-           "    return info['x_velocity'], {}\n")
-    try:
-        with pytest.raises(DisallowedConstruct):
-            check_program(src)
-        assert kinds(probe(src, static=False)) == "guard_violation"
-        r = probe(src, static=False, guard=False)
-        if NAMESPACES:
-            assert kinds(r) == "runtime_error"                              # O: no network in the namespace
-            assert "refused" in r.failure["message"].lower() or "unreachable" in r.failure["message"].lower()
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
+def test_a_good_program_probes_and_trains_in_its_reward_worker():
+    r = probe(GOOD)
+    assert r.ok, r.failure
+    layers = r.result["layers_reported"]
+    worker = layers["reward_worker"]                          # the program's own worker, recorded with the candidate
+    assert worker["runtime_guard"] and worker["rlimits"]["address_space_mb"] > 512
     if NAMESPACES:
-        assert received == []
-
-
-# -- escapes through object graphs -----------------------------------------------------------
-
-def test_subclasses_escape(marker):
-    src = ("def compute_reward(obs, action, next_obs, info):\n"
-           "    for c in ().__class__.__base__.__subclasses__():\n"
-           "        if c.__name__ == '_wrap_close':\n"
-           f"            c.__init__.__globals__['system']('touch {marker}')\n"
-           "    return info['x_velocity'], {}\n")
-    with pytest.raises(DisallowedConstruct, match="attributes starting with '_'"):
-        check_program(src)
-    r = probe(src, static=False)
-    assert kinds(r) == "guard_violation" and "os.system" in r.failure["message"]   # G: os.system disabled
-    probe(src, static=False, guard=False)                                           # O: read-only fs
-
-
-def test_frame_walking_escape(marker):
-    # Walk from the program's frame to the worker's module globals and use its saved open().
-    src = ("def compute_reward(obs, action, next_obs, info):\n"
-           "    try:\n        1 / 0\n    except ZeroDivisionError as e:\n        frame = e.__traceback__.tb_frame\n"
-           "    for _ in range(10):\n"
-           "        if frame is None or '_open' in frame.f_globals:\n            break\n"
-           "        frame = frame.f_back\n"
-           f"    frame.f_globals['_open']('{marker}', 'w').write('x')\n"
-           "    return info['x_velocity'], {}\n")
-    with pytest.raises(DisallowedConstruct) as info:
-        check_program(src)
-    assert "try" in info.value.detail and "__traceback__" in info.value.detail
-    # The guard does not stop frame walking (it is not a sandbox by itself): the read-only
-    # file system does.
-    for kw in ({"static": False}, {"static": False, "guard": False}):
-        r = probe(src, **kw)
-        assert kinds(r) == "runtime_error"
-        if NAMESPACES:
-            assert "No such file or directory" in r.failure["message"]            # the marker's directory is hidden
-
-
-@pytest.fixture
-def visible_marker():
-    """A path the worker can see (pbrl's own directory, bound into its namespace) but must not write."""
-    from pbrl.synthesis.sandbox import _pbrl_root
-
-    path = os.path.join(_pbrl_root(), f"PWNED-{os.getpid()}")
-    yield path
-    written = os.path.exists(path)
-    if written:
-        os.remove(path)
-    assert not written, "a hostile program wrote outside its sandbox"
-
-
-def test_writing_files(marker, visible_marker):
-    for target, why in ((marker, "No such file or directory"), (visible_marker, "Read-only file system")):
-        src = f"def compute_reward(obs, action, next_obs, info):\n    open('{target}', 'w').write('x')\n    return info['x_velocity'], {{}}\n"
-        with pytest.raises(DisallowedConstruct, match="open"):
-            check_program(src)
-        r = probe(src, static=False)
-        assert kinds(r) == "runtime_error" and "open" in r.failure["message"]      # G: no open in the builtins
-        r = probe(src, static=False, guard=False)
-        assert kinds(r) == "runtime_error"
-        if NAMESPACES:
-            assert why in r.failure["message"]                                      # O: hidden / read-only
-
-
-def test_reading_the_parents_files_and_environment(tmp_path):
-    secret = tmp_path / "api_key.txt"
-    secret.write_text("sk-should-not-leak")
-    targets = [str(secret), f"/proc/{os.getpid()}/environ"]
-    for target in targets:
-        src = ("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n"
-               f"    data = np.fromfile({target!r}, dtype=np.uint8)\n"
-               "    return np.full(len(obs), float(data.sum())), {}\n")
-        with pytest.raises(DisallowedConstruct, match="fromfile"):
-            check_program(src)                                                      # S
-        assert not probe(src, static=False).ok                                     # G: numpy's fromfile opens the path
-                                                                                    # through io.open, which the guard disabled
-        r = probe(src, static=False, guard=False)
-        if NAMESPACES:                                                              # O: the parent's temporary and home
-            assert kinds(r) == "runtime_error"                                      # directories are hidden; the parent
-            assert "No such file or directory" in r.failure["message"]             # is outside the PID namespace
-    if NAMESPACES and os.path.isfile("/etc/shadow"):                               # O: password hashes read as empty
-        src = ("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n"
-               "    return np.full(len(obs), float(len(np.fromfile('/etc/shadow', dtype=np.uint8)))), {}\n")
-        r = probe(src, static=False, guard=False)
-        assert r.ok and r.result["probe"]["reward"]["max"] == 0.0
-
-
-def test_ctypes_reaching_libc(marker):
-    src = ("import ctypes\n\ndef compute_reward(obs, action, next_obs, info):\n"
-           f"    ctypes.CDLL(None).system(b'touch {marker}')\n    return info['x_velocity'], {{}}\n")
-    with pytest.raises(DisallowedConstruct, match="ctypes"):
-        check_program(src)                                                          # S
-    assert kinds(probe(src, static=False)) == "guard_violation"                    # G: import ctypes refused
-    probe(src, static=False, guard=False)                                           # O: system() runs; touch finds no
-                                                                                    # such directory (hidden) / a read-only fs
-
-
-def test_signal_tampering_does_not_stop_the_timeout():
-    src = ("import signal\n\ndef compute_reward(obs, action, next_obs, info):\n"
-           "    for sig in (signal.SIGTERM, signal.SIGXCPU, signal.SIGALRM):\n        signal.signal(sig, signal.SIG_IGN)\n"
-           "    for i in range(10 ** 12):\n        pass\n    return info['x_velocity'], {}\n")
-    with pytest.raises(DisallowedConstruct, match="signal"):
-        check_program(src)                                                          # S
-    assert kinds(probe(src, static=False)) == "guard_violation"                    # G: signal.signal disabled
-    r = probe(src, static=False, guard=False, probe_timeout=2.0, grace=0.5)        # O: SIGTERM ignored, SIGKILL is not
-    assert kinds(r) == "timeout"
-
-
-def test_environment_is_scrubbed(monkeypatch):
-    monkeypatch.setenv("PBRL_TEST_SECRET", "sk-should-not-leak")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
-    src = ("import numpy as np\nimport os\n\ndef compute_reward(obs, action, next_obs, info):\n"
-           "    n = len(os.environ.get('PBRL_TEST_SECRET', '')) + len(os.environ.get('OPENAI_API_KEY', ''))\n"
-           "    return np.full(len(obs), float(n)), {}\n")
-    with pytest.raises(DisallowedConstruct):
-        check_program(src)
-    r = probe(src, static=False, guard=False)                                       # O: the worker never had the keys
-    assert r.ok and r.result["probe"]["reward"]["max"] == 0.0
-
-
-# -- resources -------------------------------------------------------------------------------------
-
-def test_infinite_loop_times_out():
-    src = "def compute_reward(obs, action, next_obs, info):\n    for i in range(10 ** 12):\n        pass\n    return info['x_velocity'], {}\n"
-    check_program(src)                                                              # S lets it through
-    r = probe(src, probe_timeout=3.0)
-    assert kinds(r) in ("timeout", "cpu_time")                                      # O: wall clock, then SIGKILL
-
-
-def test_memory_bombs():
-    big = "import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n    x = np.ones(1 << 34)\n    return info['x_velocity'], {}\n"
-    grow = ("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n"
-            "    keep = [np.ones(10 ** 7) for _ in range(1000)]\n    return info['x_velocity'], {}\n")
-    for src in (big, grow):
-        check_program(src)
-        r = probe(src)
-        assert kinds(r) == "out_of_memory"                                          # O: RLIMIT_AS budget
-
-
-@needs_namespaces
-def test_fork_bomb():
-    src = "import os\n\ndef compute_reward(obs, action, next_obs, info):\n    while True:\n        os.fork()\n"
-    with pytest.raises(DisallowedConstruct):
-        check_program(src)
-    assert kinds(probe(src, static=False)) == "guard_violation"                    # G: import os refused
-    # O: the task cap of the PID namespace (root too; RLIMIT_NPROC for other users, never for root),
-    # else the wall clock; then the PID namespace dies with the worker
-    r = probe(src, static=False, guard=False, probe_timeout=6.0, nproc_margin=32, max_tasks=301)
-    assert not r.ok
+        assert worker["empty_root"] and worker["network_isolated"] and worker["capabilities_dropped"]
+        assert layers["filesystem_readonly"] and layers["hidden"]     # the training worker stays contained too
     if TASK_LIMIT:
-        assert r.result["layers_reported"]["task_limit"] == 301
-        assert kinds(r) == "runtime_error" and "BlockingIOError" in r.failure["message"]   # fork: EAGAIN
-    elif os.geteuid() != 0:
-        assert kinds(r) == "runtime_error"                                         # RLIMIT_NPROC
-    # The namespace died with its first process: no forked copy survives the run.
-    leftovers = [p for p in os.listdir("/proc") if p.isdigit() and _in_our_sandboxes(p)]
-    assert leftovers == []
+        assert worker["task_limit"] == 400
+    assert np.isfinite(r.result["probe"]["reward"]["mean"]) and set(r.result["probe"]["terms"]) == {"run"}
+    t = train(GOOD)
+    assert t.ok, t.failure
+    assert set(t.result["curves"]["program_terms"]) == {"run"} and set(t.result["curves"]["task_terms"]) == {"forward", "ctrl"}
+    assert abs(t.fitness["fitness"]) < 100 and t.weights
+
+
+def test_the_training_worker_never_sees_the_program(tmp_path):
+    # The job file of the training worker holds no program; the pipe to the reward worker is all it has.
+    r = run_probe_job(ProbeJob("c", TASK, GOOD, "quantities", seed=0, steps=4, num_envs=2,
+                               sandbox=sandbox(keep_workdirs=True, tmp_root=str(tmp_path))))
+    assert r.ok, r.failure
+    jobs = [os.path.join(d, "job.json") for d in (tmp_path.iterdir()) if (d / "job.json").exists()]
+    assert len(jobs) == 1
+    job = json.load(open(jobs[0]))
+    assert job["program"] is None and "compute_reward" not in open(jobs[0]).read()
+    assert set(job["reward_worker"]) == {"read_fd", "write_fd", "limits"}
+
+
+def test_hostile_programs_through_probe_and_training(marker, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-synthesis-secret")
+    escape = ("import numpy as np\n\n" + H +
+              f"    np.ma.core.builtins.open('{marker}', 'w')\n"
+              "    raise ValueError(str(np.lib._npyio_impl.os.environ))\n")
+    with pytest.raises(DisallowedConstruct) as refused:
+        check_program(escape)
+    assert "numpy.ma" in refused.value.detail and "numpy.lib" in refused.value.detail
+    assert kinds(probe(escape)) == "disallowed"
+    for kw in ({"static": False}, {"static": False, "guard": False}, {"static": False, "guard": False, "seccomp": False}):
+        r = probe(escape, **kw)
+        assert kinds(r) in ("guard_violation", "runtime_error")
+        assert "sk-synthesis-secret" not in r.failure["message"] + r.failure["detail"]
+    tamper = H + "    info['x_velocity'][:] = 1e6\n    return info['x_velocity'], {}\n"
+    check_program(tamper)                                     # passes the static check ...
+    r = train(tamper)
+    assert kinds(r) == "runtime_error" and "read-only" in r.failure["message"]     # ... and meets read-only arrays
+    nan_later = "import numpy as np\n\n" + H + "    return np.where(info['x_velocity'] > 0.2, np.nan, 0.0), {}\n"
+    r = train(nan_later)
+    assert kinds(r) == "non_finite" and "the reward is NaN" in r.failure["message"]
+
+
+def test_limits_end_the_candidate_not_the_run():
+    bomb = "import numpy as np\n\n" + H + "    x = np.ones((1 << 16, 1 << 16))\n    return info['x_velocity'], {}\n"
+    assert kinds(probe(bomb)) == "out_of_memory"
+    loop = H + "    for i in range(10 ** 12):\n        pass\n    return info['x_velocity'], {}\n"
+    r = probe(loop, call_timeout=2.0)
+    assert kinds(r) in ("cpu_time", "timeout") and "per call" in r.failure["message"]
+    many = H + "    r = info['x_velocity']\n    return r, {'t' + str(i): r for i in range(100000)}\n"
+    assert kinds(probe(many)) == "wrong_shape"
 
 
 def test_the_task_cap_never_touches_the_hosts_pid_max(monkeypatch):
@@ -319,119 +151,7 @@ def test_the_task_cap_never_touches_the_hosts_pid_max(monkeypatch):
     assert jail._kernel_version("6.14.0-rc1") == (6, 14) and jail._kernel_version("garbage") == (0, 0)
 
 
-def _in_our_sandboxes(pid):
-    """A process whose working directory is one of this module's sandbox directories."""
-    try:
-        return os.readlink(f"/proc/{pid}/cwd").startswith(TMP_ROOT)
-    except OSError:
-        return False  # gone, or a zombie about to be reaped
-
-
-@needs_namespaces
-def test_kill_everything_hits_only_the_sandbox():
-    src = "import os\n\ndef compute_reward(obs, action, next_obs, info):\n    os.kill(-1, 9)\n    return info['x_velocity'], {}\n"
-    with pytest.raises(DisallowedConstruct):
-        check_program(src)
-    assert kinds(probe(src, static=False)) == "guard_violation"                    # G: os.kill disabled
-    r = probe(src, static=False, guard=False)                                       # O: kill(-1) reaches only the PID namespace,
-    assert kinds(r) == "runtime_error" and "ProcessLookupError" in r.failure["message"]   # where it finds no one to kill
-    assert os.getppid() > 1  # this test process and its parent are alive
-
-
-def test_huge_outputs():
-    printer = "def compute_reward(obs, action, next_obs, info):\n    s = 'x' * (1 << 20)\n    for i in range(1000):\n        print(s)\n    return info['x_velocity'], {}\n"
-    with pytest.raises(DisallowedConstruct, match="print"):
-        check_program(printer)
-    assert kinds(probe(printer, static=False)) == "runtime_error"                  # G: no print
-    assert kinds(probe(printer, static=False, guard=False, file_size_mb=16)) == "output_limit"   # O: RLIMIT_FSIZE
-    many_terms = ("def compute_reward(obs, action, next_obs, info):\n"
-                  "    r = info['x_velocity']\n    return r, {'t' + str(i): r for i in range(100000)}\n")
-    check_program(many_terms)
-    assert kinds(probe(many_terms)) == "wrong_shape"                                # worker: at most 16 terms
-    long_name = "def compute_reward(obs, action, next_obs, info):\n    r = info['x_velocity']\n    return r, {'x' * 10000: r}\n"
-    assert kinds(probe(long_name)) == "wrong_shape"
-    nan = "import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n    return np.full(len(obs), np.nan), {}\n"
-    assert kinds(probe(nan)) == "non_finite"
-    matrix = "import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n    return np.zeros((len(obs), 3)), {}\n"
-    assert kinds(probe(matrix)) == "wrong_shape"
-
-
-# -- tampering with what crosses back ---------------------------------------------------------------
-
-FAKE_RESULT = json.dumps({
-    "format": "pbrl.synthesis.worker/1", "stage": "train", "ok": True, "failure": None, "fitness": 1e9,
-    "correlation": 1.0, "num_timesteps": 10 ** 9, "train_seconds": 1.0,
-    "curves": {"steps": [1], "program_reward": [1e9], "task_score": [1e9], "true_return": [1e9],
-               "episode_length": [1000], "program_terms": {"win": [1e9]}, "task_terms": {}},
-})
-
-
-def test_tampering_with_the_result_json():
-    # Replace numpy's savez (the worker calls it last) to rewrite result.json with bragging numbers.
-    src = ("import numpy as np\n_real = np.savez\n\n"
-           "def _evil(path, **arrays):\n"
-           f"    np.savetxt('result.json', np.zeros(0), header={FAKE_RESULT!r}, comments='')\n"
-           "    _real(path, **arrays)\n\n"
-           "np.savez = _evil\n\n"
-           "def compute_reward(obs, action, next_obs, info):\n    return info['x_velocity'], {}\n")
-    with pytest.raises(DisallowedConstruct) as info:
-        check_program(src)
-    assert "savez" in info.value.detail and "savetxt" in info.value.detail
-    # G: numpy's savetxt needs open(), which the guard disabled (shown in a probe: cheaper than training)
-    direct = ("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n"
-              f"    np.savetxt('result.json', np.zeros(0), header={FAKE_RESULT!r}, comments='')\n"
-              "    return info['x_velocity'], {}\n")
-    r = probe(direct, static=False)
-    assert kinds(r) == "guard_violation" and "open" in r.failure["message"]
-    r = train(src, static=False, guard=False)     # O: the forgery lands; the parent's distrust contains it
-    assert r.ok, r.failure
-    assert r.result["curves"]["program_terms"] == {"win": [1e9]}     # the worker's JSON was forged ...
-    assert abs(r.fitness["fitness"]) < 100 and r.fitness["episodes"] == 1  # ... fitness was measured anew
-    assert "fitness" not in r.result                                      # unknown keys are never copied
-
-
-def test_tampering_with_the_weights_file():
-    # Hand back a pickle (object arrays) instead of plain arrays.
-    src = ("import numpy as np\n_real = np.savez\n\n"
-           "def _evil(path, **arrays):\n"
-           "    _real(path, payload=np.array([1, 'x', None], dtype='O'))\n\n"
-           "np.savez = _evil\n\n"
-           "def compute_reward(obs, action, next_obs, info):\n    return info['x_velocity'], {}\n")
-    with pytest.raises(DisallowedConstruct):
-        check_program(src)
-    r = train(src, static=False)                  # G does not stop numpy writing through zipfile;
-    assert kinds(r) == "tampered_output" and r.stage == "evaluation"   # the trusted loader refuses pickles
-    assert "not a plain npz" in r.failure["message"] or "does not fit" in r.failure["message"]
-    assert r.fitness is None
-
-
-def test_the_main_process_is_unharmed():
-    # After the whole corpus: this process still has its environment, its cwd and its children.
-    assert os.path.isdir(os.getcwd())
-    r = probe("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n    return info['x_velocity'], {}\n")
-    assert r.ok and r.isolation["namespaces"] == NAMESPACES
-    layers = r.result["layers_reported"]
-    assert layers["capabilities_dropped"] and set(layers["rlimits"]) >= {"address_space_mb", "cpu_seconds", "file_size_mb", "open_files", "nproc"}
-    if NAMESPACES:
-        assert layers["network_isolated"] and layers["filesystem_readonly"] and layers["pid_namespace"]
-        assert layers["hidden"]                                   # home / temporary directories covered
-    if TASK_LIMIT:
-        assert layers["task_limit"] == 400
-    assert np.isfinite(r.result["probe"]["reward"]["mean"])
-
-
-def test_without_namespaces_the_other_layers_remain():
-    # isolation="off": what a machine without unshare/user namespaces gets.
-    good = "import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n    return info['x_velocity'], {}\n"
-    r = probe(good, isolation="off")
-    assert r.ok and r.isolation["namespaces"] is False
-    layers = r.result["layers_reported"]
-    assert layers["namespaces"] is False and layers["capabilities_dropped"] and layers["rlimits"]["nproc"] > 0
-    r = probe("import os\n" + good, static=False, isolation="off")
-    assert kinds(r) == "guard_violation"
-    r = probe("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n    x = np.ones(1 << 34)\n    return x, {}\n",
-              isolation="off")
-    assert kinds(r) == "out_of_memory"
+# -- what crosses back from the training worker ------------------------------------------------------
 
 
 def test_a_zip_bomb_in_the_weights_file_is_refused_before_unpacking(tmp_path):

@@ -66,7 +66,7 @@ def _import_everything(paths: list[str]):
 def program_traceback(exc: BaseException, limit: int = 6000) -> str:
     """The traceback of ``exc`` restricted to the program's own frames (what its author can fix)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == PROGRAM_FILE]
-    lines = ["Traceback (most recent call last):"] if frames else []
+    lines = ["in the reward program (most recent call last):"] if frames else []
     for frame in frames:
         lines.append(f'  File "{PROGRAM_FILE}", line {frame.lineno}, in {frame.name}')
         if frame.line:
