@@ -46,7 +46,8 @@ class TrainConfig:
         seed: run seed (training sub-env i is seeded ``seed + i``).
         num_envs: sub-envs (default: the hyperparameters' ``n_envs``).
         hp: hyperparameter overrides (see ``pbrl train --list-hp``).
-        reward: ``true``, ``program:PATH``, or ``learned`` (PrefPPO with ppo, PEBBLE
+        reward: ``true``, ``program:PATH`` (untrusted: run in the sandboxed reward worker),
+            ``trusted-program:PATH`` (your own code, in process), or ``learned`` (PrefPPO with ppo, PEBBLE
             with sac: a reward model trained online on a teacher's preferences).
         runs_dir: root of the run folders.
         name: run name (default: the start time); the folder is ``<name>-s<seed>``.
