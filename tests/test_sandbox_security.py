@@ -367,6 +367,13 @@ def test_huge_and_malformed_outputs():
         assert "\x1b" not in text and len(text) < 10_000
 
 
+def test_flooding_stderr_hits_the_output_limit():
+    src = f"import os\n{H}    for i in range(100):\n        os.write(2, b'x' * (1 << 16))\n{RETURN}"
+    refused(src)
+    kind, text = run(src, **NO_SGF)
+    assert kind == "output_limit" and "output limit" in text
+
+
 def test_a_good_program_runs_with_every_layer():
     src = (f"import numpy as np\nimport math\nfrom numpy.linalg import norm\n{H}"
            "    rng = np.random.default_rng(0)\n"

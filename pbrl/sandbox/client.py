@@ -39,6 +39,7 @@ from .errors import (
     CpuTimeExceeded,
     NonFiniteReward,
     OutOfMemory,
+    OutputLimitExceeded,
     ProgramFailure,
     SandboxUnavailable,
     TamperedOutput,
@@ -327,6 +328,8 @@ class RewardWorker:
         if sig == signal.SIGKILL:
             return OutOfMemory(f"{self.name} was killed while running (SIGKILL: most likely memory; its limit is "
                                f"{self.limits.memory_mb} MB)")
+        if sig == signal.SIGXFSZ:
+            return OutputLimitExceeded(f"{self.name} wrote more than its worker's 1 MB output limit and was stopped")
         if sig == signal.SIGSYS:
             return WorkerCrashed(f"{self.name} made a forbidden system call and was killed (seccomp)")
         if sig is not None:

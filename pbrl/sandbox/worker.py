@@ -34,6 +34,7 @@ import resource
 import signal
 import sys
 import traceback
+import warnings
 from typing import Any, Callable
 
 from . import guard, jail, protocol
@@ -84,6 +85,8 @@ def _failure(kind: str, message: str, detail: str = "") -> dict[str, Any]:
 def _program_failure(exc: BaseException, memory_mb: int) -> dict[str, Any]:
     if isinstance(exc, guard.BlockedByGuard):
         return _failure("guard_violation", str(exc), program_traceback(exc))
+    if isinstance(exc, OSError) and exc.errno == 27:  # EFBIG: RLIMIT_FSIZE (Python ignores SIGXFSZ)
+        return _failure("output_limit", "the reward program wrote more than its worker's 1 MB output limit")
     if isinstance(exc, MemoryError):
         return _failure("out_of_memory", f"the reward program ran out of memory (its limit: {memory_mb} MB "
                         "on top of what the worker uses)", program_traceback(exc))
@@ -241,6 +244,7 @@ def _reap(child: int) -> int:
 
 def main(config: dict[str, Any]) -> int:
     np = _import_everything(list(config.get("paths", [])))
+    warnings.simplefilter("ignore")  # numpy's warnings would only write to stderr (1 MB file-size limit)
     namespaces = bool(config.get("namespaces")) and os.getpid() == 1
     tasks = jail.limit_tasks(int(config.get("max_tasks", 301))) if namespaces else None
     network_isolated = namespaces and jail._only_loopback()  # read from /proc before the root goes
