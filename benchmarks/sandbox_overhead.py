@@ -1,0 +1,297 @@
+"""What the sandboxed reward worker costs: PPO wall-clock with a program: reward vs trusted-program:.
+
+    python benchmarks/sandbox_overhead.py [--quick] [--repeats 6] [--steps 65536] [--json PATH]
+    pbrl bench sandbox_overhead [--quick] [-- --json PATH]
+
+The reward is HalfCheetah's own, written as a reward program file::
+
+    forward = info["x_velocity"];  ctrl = -0.1 * sum(action**2)
+    return forward + ctrl, {"forward": forward, "ctrl": ctrl}
+
+and run two ways, exactly as ``pbrl train --reward ...`` builds it
+(``pbrl.rewards.source.make_reward_source``):
+
+* ``sandboxed``: ``program:PATH`` — statically checked and run in a jailed reward
+  worker process (``pbrl.sandbox``), every batch sent over a pipe and the answer
+  checked in the training process;
+* ``trusted``: ``trusted-program:PATH`` — the same file run in the training process.
+
+**PPO**: ``pbrl.agents.make_agent("ppo", "pbrl/HalfCheetah-v5", ...)`` with the task's
+hyperparameters and ``n_envs = 64``. Each run builds its agent (and, for
+``sandboxed``, starts its worker), trains one warm-up rollout untimed, then times
+``agent.learn`` over ``--steps`` more env steps: the figure is training wall-clock,
+worker start-up, agent construction and torch's first calls excluded. Runs come in
+pairs with the same seed (pair i: seed ``--seed + i``); within a pair the order
+alternates (sandboxed first in even pairs, trusted first in odd ones) so that a
+drift in the machine's load falls on both sides. Both sides compute the same
+float64 rewards, so a pair trains the same policy: the script checks that both
+end with the same policy weights (a checksum) and the same number of episodes.
+
+**Reward call alone**: ``source(obs, action, next_obs, info)`` at batch sizes
+1, 8, 64, 256, 1024 and 4096 with HalfCheetah's info keys (``x_position``,
+``x_velocity``, ``diverged``, ``reward_terms/{forward, ctrl}``), µs per call, both
+sources timed in alternating windows; each figure is the median of the windows
+(min and max in the JSON).
+
+The table gives each side's wall-clock (median over pairs), the ratio sandboxed /
+trusted with its min / median / max over the pairs, and the per-call µs. The issue's
+target is a ratio below 1.15. JSON (default ``benchmarks/results/sandbox_overhead.json``)
+has every run, the machine, the sandbox layers in force and the load average. On a
+shared machine, trust the spread more than any one pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+TASK = "pbrl/HalfCheetah-v5"
+BATCH_SIZES = (1, 8, 64, 256, 1024, 4096)
+DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sandbox_overhead.json")
+SIDES = ("sandboxed", "trusted")
+
+PROGRAM = '''"""HalfCheetah's reward: forward velocity minus 0.1 * the squared action."""
+import numpy as np
+
+
+def compute_reward(obs, action, next_obs, info):
+    forward = info["x_velocity"]
+    ctrl = -0.1 * np.sum(action ** 2, axis=1)
+    return forward + ctrl, {"forward": forward, "ctrl": ctrl}
+'''
+
+PROFILES = {
+    # timed PPO env steps per run, pairs, reward calls per window (per batch size: at least this
+    # many calls or this many transitions), windows per batch size
+    "full": {"steps": 64 * 64 * 16, "repeats": 6, "calls": 300, "rows": 300_000, "windows": 7},
+    "quick": {"steps": 64 * 64, "repeats": 1, "calls": 20, "rows": 8192, "windows": 2},
+}
+
+
+def _spec(side: str, path: str) -> str:
+    return ("program:" if side == "sandboxed" else "trusted-program:") + path
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"nproc": cores, "cpu": model, "platform": platform.platform(), "python": platform.python_version(),
+            "numpy": np.__version__}
+
+
+# -- PPO --------------------------------------------------------------------------------
+
+
+def ppo_run(side: str, path: str, seed: int, steps: int, n_envs: int) -> dict[str, Any]:
+    """One PPO run; returns its timed training wall-clock and what it trained."""
+    from pbrl.agents import make_agent, resolve
+    from pbrl.rewards.source import make_reward_source
+
+    hp = resolve("ppo", TASK, {"n_envs": n_envs})
+    rollout = hp["n_steps"] * hp["n_envs"]
+    source = make_reward_source(_spec(side, path))
+    agent = make_agent("ppo", TASK, hp, seed=seed, reward_source=source)
+    try:
+        agent.learn(rollout)  # warm-up rollout and update: torch's first calls, untimed
+        start_steps = agent.num_timesteps
+        t0 = time.perf_counter()
+        agent.learn(start_steps + steps)
+        seconds = time.perf_counter() - t0
+        stats = agent.reward_env.rollout_stats()
+        params = sum(float(p.detach().double().sum()) for p in agent.model.policy.parameters())
+        return {
+            "side": side, "seed": seed, "seconds": seconds, "timed_steps": agent.num_timesteps - start_steps,
+            "episodes": int(agent.reward_env.episodes_finished),
+            "true_return": stats.get("rollout/true_return"), "learned_return": stats.get("rollout/learned_return"),
+            "policy_checksum": params,
+        }
+    finally:
+        agent.env.close()
+
+
+def ppo_pairs(path: str, repeats: int, steps: int, n_envs: int, seed: int, log) -> list[dict[str, Any]]:
+    pairs = []
+    for i in range(repeats):
+        order = SIDES if i % 2 == 0 else SIDES[::-1]
+        runs = {}
+        for side in order:
+            runs[side] = ppo_run(side, path, seed + i, steps, n_envs)
+            log(f"  pair {i + 1}/{repeats} {side:9s}: {runs[side]['seconds']:.2f} s "
+                f"({runs[side]['timed_steps']} steps, {runs[side]['episodes']} episodes)")
+        a, b = runs["sandboxed"], runs["trusted"]
+        same = a["policy_checksum"] == b["policy_checksum"] and a["episodes"] == b["episodes"]
+        pairs.append({"seed": seed + i, "order": list(order), "sandboxed": a, "trusted": b,
+                      "ratio": a["seconds"] / b["seconds"], "same_training": same})
+    return pairs
+
+
+# -- reward call alone ------------------------------------------------------------------------
+
+
+def batch(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """A batch of n HalfCheetah-shaped transitions with the env's info keys."""
+    obs = rng.standard_normal((n, 17))
+    info = {
+        "reward_terms": {"forward": rng.standard_normal(n), "ctrl": -rng.random(n)},
+        "x_position": rng.standard_normal(n),
+        "x_velocity": rng.standard_normal(n),
+        "diverged": np.zeros(n, dtype=bool),
+    }
+    return obs, rng.uniform(-1, 1, (n, 6)), rng.standard_normal((n, 17)), info
+
+
+def call_timings(path: str, sizes: tuple[int, ...], calls: int, rows: int, windows: int, log) -> dict[str, Any]:
+    from pbrl.rewards.source import make_reward_source
+
+    sources = {side: make_reward_source(_spec(side, path)) for side in SIDES}
+    out: dict[str, Any] = {}
+    try:
+        rng = np.random.default_rng(0)
+        for n in sizes:
+            obs, action, next_obs, info = batch(n, rng)
+            k = max(calls, rows // n)
+            expected = None
+            for side, source in sources.items():  # the same answer both ways, and a warm-up
+                r = source(obs, action, next_obs, info)
+                if expected is None:
+                    expected = r
+                elif not np.array_equal(r, expected):
+                    raise AssertionError(f"the two sources disagree at batch size {n}")
+            per: dict[str, list[float]] = {side: [] for side in SIDES}
+            for w in range(windows):
+                for side in (SIDES if w % 2 == 0 else SIDES[::-1]):
+                    source = sources[side]
+                    t0 = time.perf_counter()
+                    for _ in range(k):
+                        source(obs, action, next_obs, info)
+                    per[side].append((time.perf_counter() - t0) / k * 1e6)
+            row = {side: {"median_us": statistics.median(v), "min_us": min(v), "max_us": max(v), "windows_us": v}
+                   for side, v in per.items()}
+            row["calls_per_window"] = k
+            row["extra_us"] = row["sandboxed"]["median_us"] - row["trusted"]["median_us"]
+            out[str(n)] = row
+            log(f"  batch {n:5d}: sandboxed {row['sandboxed']['median_us']:9.1f} µs, trusted "
+                f"{row['trusted']['median_us']:8.1f} µs per call ({k} calls x {windows} windows)")
+        out["layers"] = sources["sandboxed"].layers
+    finally:
+        for source in sources.values():
+            source.close()
+    return out
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def table(pairs: list[dict[str, Any]], calls: dict[str, Any], sizes: tuple[int, ...], n_envs: int) -> str:
+    lines = []
+    if pairs:
+        a = [p["sandboxed"]["seconds"] for p in pairs]
+        b = [p["trusted"]["seconds"] for p in pairs]
+        r = [p["ratio"] for p in pairs]
+        steps = pairs[0]["sandboxed"]["timed_steps"]
+        lines += [
+            f"PPO on {TASK}, N = {n_envs} envs, {steps} timed env steps per run, {len(pairs)} pair(s):",
+            "",
+            "| reward | wall-clock (s), median | min | max |",
+            "|---|---:|---:|---:|",
+            f"| program: (sandboxed worker) | {statistics.median(a):.2f} | {min(a):.2f} | {max(a):.2f} |",
+            f"| trusted-program: (in process) | {statistics.median(b):.2f} | {min(b):.2f} | {max(b):.2f} |",
+            "",
+            "| ratio sandboxed / trusted | min | median | max |",
+            "|---|---:|---:|---:|",
+            f"| per pair | {min(r):.3f} | {statistics.median(r):.3f} | {max(r):.3f} |",
+            "",
+        ]
+    if calls:
+        lines += [
+            "Reward call alone, µs per call (median of the windows):",
+            "",
+            "| batch size | sandboxed | trusted | extra | sandboxed / trusted |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for n in sizes:
+            row = calls[str(n)]
+            s, t = row["sandboxed"]["median_us"], row["trusted"]["median_us"]
+            lines.append(f"| {n} | {s:.1f} | {t:.1f} | {s - t:.1f} | {s / t:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke profile: one pair of one rollout, short call windows")
+    parser.add_argument("--repeats", type=int, default=None, help="PPO pairs (default: 6, quick: 1)")
+    parser.add_argument("--steps", type=int, default=None, help="timed PPO env steps per run (default: 65536, quick: 4096)")
+    parser.add_argument("--n-envs", type=int, default=64, help="PPO sub-envs (default: 64)")
+    parser.add_argument("--sizes", default=",".join(map(str, BATCH_SIZES)), help="reward-call batch sizes")
+    parser.add_argument("--skip-ppo", action="store_true", help="only the reward-call timings")
+    parser.add_argument("--skip-calls", action="store_true", help="only the PPO runs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=DEFAULT_JSON, help=f"JSON output (default: {DEFAULT_JSON})")
+    args = parser.parse_args(argv)
+    profile = PROFILES["quick" if args.quick else "full"]
+    repeats = args.repeats if args.repeats is not None else profile["repeats"]
+    steps = args.steps if args.steps is not None else profile["steps"]
+    sizes = tuple(int(s) for s in args.sizes.split(",") if s.strip())
+    if repeats < 1 or steps < 1 or args.n_envs < 1 or not sizes or min(sizes) < 1:
+        parser.error("--repeats, --steps, --n-envs and every --sizes entry must be positive")
+
+    def log(text: str) -> None:
+        print(text, flush=True)
+
+    started, load_before = time.time(), os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="pbrl-sandbox-bench-") as folder:
+        path = os.path.join(folder, "halfcheetah_reward.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(PROGRAM)
+        calls: dict[str, Any] = {}
+        pairs: list[dict[str, Any]] = []
+        if not args.skip_calls:
+            log("reward call alone:")
+            calls = call_timings(path, sizes, profile["calls"], profile["rows"], profile["windows"], log)
+        if not args.skip_ppo:
+            log(f"PPO, {repeats} pair(s) of {steps} timed steps:")
+            pairs = ppo_pairs(path, repeats, steps, args.n_envs, args.seed, log)
+    text = table(pairs, calls, sizes, args.n_envs)
+    print()
+    print(text)
+    notes = []
+    if any(not p["same_training"] for p in pairs):
+        notes.append("a pair's two runs ended with different policy weights: they did not do the same work")
+        print("\nnote: " + notes[-1])
+    report = {
+        "profile": "quick" if args.quick else "full",
+        "command": "python benchmarks/sandbox_overhead.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "task": TASK, "n_envs": args.n_envs, "steps": steps, "repeats": repeats, "program": PROGRAM,
+        "machine": machine(), "load": {"before": list(load_before), "after": list(os.getloadavg())},
+        "wall_clock_s": round(time.time() - started, 1),
+        "ppo": pairs, "calls": calls, "notes": notes, "table": text,
+    }
+    if pairs:
+        ratios = [p["ratio"] for p in pairs]
+        report["ratio"] = {"min": min(ratios), "median": statistics.median(ratios), "max": max(ratios)}
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

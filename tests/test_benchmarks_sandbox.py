@@ -1,0 +1,43 @@
+"""Smoke run of benchmarks/sandbox_overhead.py's quick profile: it runs, prints its tables and
+writes well-formed JSON (no timing assertions: the figures depend on the machine's load)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_benchmark():
+    path = os.path.join(ROOT, "benchmarks", "sandbox_overhead.py")
+    spec = importlib.util.spec_from_file_location("pbrl_benchmark_sandbox_overhead", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sandbox_overhead_quick(tmp_path, capsys):
+    bench = load_benchmark()
+    out = tmp_path / "sandbox_overhead.json"
+    assert bench.main(["--quick", "--sizes", "1,64", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| ratio sandboxed / trusted | min | median | max |" in printed
+    assert "| batch size | sandboxed | trusted |" in printed
+    assert "program: (sandboxed worker)" in printed and "trusted-program: (in process)" in printed
+
+    report = json.loads(out.read_text())
+    assert report["profile"] == "quick" and report["task"] == "pbrl/HalfCheetah-v5" and report["n_envs"] == 64
+    assert report["table"] in printed
+    (pair,) = report["ppo"]
+    assert {"sandboxed", "trusted"} <= set(pair["order"]) and pair["ratio"] > 0
+    for side in ("sandboxed", "trusted"):
+        assert pair[side]["seconds"] > 0 and pair[side]["timed_steps"] >= 4096
+    # both sides compute the same float64 rewards, so they train the same policy
+    assert pair["same_training"], pair
+    assert report["ratio"]["min"] <= report["ratio"]["median"] <= report["ratio"]["max"]
+    assert set(report["calls"]) >= {"1", "64", "layers"}
+    for n in ("1", "64"):
+        for side in ("sandboxed", "trusted"):
+            assert report["calls"][n][side]["median_us"] > 0
