@@ -12,15 +12,41 @@ run layer points it at TensorBoard and ``metrics.jsonl``), with x = env steps:
 
 Evaluation and checkpoints happen at the start of a rollout, i.e. right after a
 policy update, so a checkpoint never cuts a PPO rollout in half.
+
+A callback writes its row with :func:`log_row`, which leaves what SB3 has recorded
+(a PPO update's ``train/*``, ``rollout/*``) for SB3's own next dump: each tag is
+written once per env step, and ``train/*`` always at the step SB3 dumps it.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 
 from .online import OnlineAgent
+
+
+def log_row(logger: Logger, values: Mapping[str, Any], step: int) -> None:
+    """Write ``values`` as one row at env step ``step``; what else is recorded waits for the next dump.
+
+    ``logger.dump`` writes everything recorded since the last dump: from a callback that
+    would put a PPO update's ``train/*`` at this step as well as at the step SB3's own
+    dump writes the previous update's, i.e. the same tag twice at one step.
+    """
+    pending = (dict(logger.name_to_value), dict(logger.name_to_count), dict(logger.name_to_excluded))
+    logger.name_to_value.clear()
+    logger.name_to_count.clear()
+    logger.name_to_excluded.clear()
+    try:
+        for key, value in values.items():
+            logger.record(key, value)
+        logger.dump(step=step)
+    finally:
+        logger.name_to_value.update(pending[0])
+        logger.name_to_count.update(pending[1])
+        logger.name_to_excluded.update(pending[2])
 
 
 class TrainingCallback(BaseCallback):
@@ -100,10 +126,8 @@ class TrainingCallback(BaseCallback):
         """Evaluate now, log ``eval/*`` at the current env step, and return the result."""
         result = self.agent.evaluate(self.eval_episodes)
         metrics = result.metrics()
-        for key, value in metrics.items():
-            self.logger.record(key, value)
         self.latest.update(metrics)
-        self.logger.dump(step=self.model.num_timesteps)
+        log_row(self.logger, metrics, self.model.num_timesteps)
         if self.on_eval is not None:
             self.on_eval(result)
         return result

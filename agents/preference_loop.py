@@ -37,14 +37,21 @@ from the ``human_*`` options (wait for all / some / none, timeout, serve the pag
 
 Resume: the agent's checkpoint holds the reward model's weights and optimiser, the
 selector's and sampler's generators, the round counters and the trajectory buffer.
-On (re)start the loop reopens the store, answers queries left open by a kill (with
-a synchronous teacher), and, if the store holds labels the checkpointed model was
-not trained on, retrains on all of them before the first step — a label committed
-before a kill is never lost.
+A resumed run is step for step the run it would have been: rounds fall at the same
+env steps, and each tag is logged once per step. On (re)start the loop reopens the
+store and looks for rounds a killed run asked *after* its last checkpoint (the
+queries' ``round`` and ``step``, for this run's id): they are not asked again but
+replayed at their turn — their queries reused, those the kill left open answered
+(with a synchronous teacher), the model retrained on the labels up to that round —
+so nothing is asked twice and a label committed before a kill is never lost. Other
+queries left open are answered, and labels the checkpointed model was not trained on
+(e.g. people's late answers) are trained on, before the first step. A resume that
+stops before a replayed round's step trains on its labels at the end.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -56,11 +63,21 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 from pbrl.datasets.collect import qpos_qvel
-from pbrl.preferences import EmptyPreferencesError, PreferenceStore, QuerySelector, SegmentBatch, SegmentSampler, TrajectoryBuffer
+from pbrl.preferences import (
+    EmptyPreferencesError,
+    PreferenceData,
+    PreferenceStore,
+    QuerySelector,
+    SegmentBatch,
+    SegmentSampler,
+    TrajectoryBuffer,
+)
 from pbrl.preferences.queries import pair_features
 from pbrl.rewards.ensemble import RewardEnsemble
 from pbrl.rewards.metrics import pearson_correlation, preference_accuracy
 from pbrl.rewards.source import RewardSource
+
+from .callbacks import log_row
 
 STORE_NAME = "preferences.sqlite"
 REWARD_MODEL_DIR = "reward_model"
@@ -162,6 +179,7 @@ class PreferenceLoop(BaseCallback):
         self.feedback = int(feedback)
         self.store_path = store_path
         self.seed = int(seed)
+        self.run_id = str(run_id)
         self.teacher_name = teacher
         self._teacher_kwargs = dict(teacher_kwargs or {})
         if teacher == "human":  # people answer in the labeling app serving this run's store
@@ -203,6 +221,8 @@ class PreferenceLoop(BaseCallback):
         self._state: tuple[np.ndarray, np.ndarray] | None = None
         self._started = False
         self._asked = 0
+        #: round -> query ids a killed run asked after its last checkpoint, replayed at their turn
+        self._ahead: dict[int, np.ndarray] = {}
         agent.reward_env.add_transition_hook(self._record)
 
     def _make_teacher(self, rounds: int):
@@ -268,15 +288,69 @@ class PreferenceLoop(BaseCallback):
             self.next_round = now + int(self.opt["interval"])
 
     def _on_training_end(self) -> None:
-        if self.store is not None and self.teacher is not None and self.teacher.asynchronous:
+        if self.store is None or self.teacher is None:
+            return
+        if self._ahead:  # a resume that ends before a killed run's later rounds: their labels still count
+            self.rounds = max(self.rounds, max(self._ahead) + 1)
+            self._ahead = {}
+            self.queries_asked()
+            self.refresh()
+        elif self.teacher.asynchronous:
             self.refresh()  # the saved reward model has seen every answer given during training
 
     # -- the feedback round -----------------------------------------------------------
 
     def queries_asked(self) -> int:
-        """Queries in the store (asked so far, answered or not)."""
-        self._asked = int(self.store.summary()["queries"]) if self.store is not None else 0
+        """Queries in the store (asked so far, answered or not), less rounds still to replay."""
+        self._asked = self.counts()["queries"] if self.store is not None else 0
         return self._asked
+
+    def counts(self) -> dict[str, int]:
+        """The store's counts (``queries``, ``labels``, ``skips``, ``open``) as this run stands:
+        without the rounds a killed run asked ahead of the checkpoint and not yet replayed."""
+        counts = dict(self.store.summary())
+        hidden = self._hidden()
+        if hidden.size:
+            labels = self.store.labels(query_ids=hidden)
+            counts["queries"] -= int(hidden.size)
+            counts["labels"] -= int((~labels["skipped"]).sum())
+            counts["skips"] -= int(labels["skipped"].sum())
+            counts["open"] -= int(np.isin(hidden, self.store.open_queries()).sum())
+        return counts
+
+    def _hidden(self) -> np.ndarray:
+        """Ids of the queries of rounds still to replay."""
+        return np.concatenate(list(self._ahead.values())) if self._ahead else np.zeros(0, np.int64)
+
+    def labelled_pairs(self) -> PreferenceData:
+        """The store's labelled pairs this run has reached (rounds still to replay left out)."""
+        data = self.store.labelled_pairs()
+        hidden = self._hidden()
+        if hidden.size:
+            keep = ~np.isin(data.query_ids, hidden)
+            if not keep.any():
+                raise EmptyPreferencesError(f"no labels in {self.store.path} before round {self.rounds}")
+            data = PreferenceData(
+                data.first[keep], data.second[keep], data.labels[keep], data.query_ids[keep], data.label_ids[keep], data.labelers[keep]
+            )
+        return data
+
+    def _rounds_ahead(self, step: int) -> dict[int, np.ndarray]:
+        """Query ids, by round, of this run's rounds numbered from ``self.rounds`` on and asked at
+        env step ``step`` or later: what a run killed after its last checkpoint had asked."""
+        q = self.store.queries()
+        ahead: dict[int, list[int]] = {}
+        for qid, text in zip(q["id"].tolist(), q["meta"].tolist()):
+            try:
+                meta = json.loads(text) if text else None
+            except ValueError:
+                continue
+            if not isinstance(meta, dict) or meta.get("run") != self.run_id:
+                continue
+            r, at = meta.get("round"), meta.get("step")
+            if isinstance(r, int) and isinstance(at, int) and r >= self.rounds and at >= step:
+                ahead.setdefault(r, []).append(int(qid))
+        return {r: np.asarray(ids, dtype=np.int64) for r, ids in sorted(ahead.items())}
 
     def round_size(self) -> int:
         """Queries to ask this round: the schedule's number, within the remaining budget."""
@@ -292,6 +366,8 @@ class PreferenceLoop(BaseCallback):
 
     def run_round(self) -> bool:
         """Ask, store, label, retrain, swap. False (nothing done) if no episode has finished yet."""
+        if self.rounds in self._ahead:
+            return self._replay_round(self._ahead.pop(self.rounds))
         n = self.round_size()
         if n <= 0:
             return True
@@ -305,12 +381,13 @@ class PreferenceLoop(BaseCallback):
         else:
             labelled = None
             if method.startswith("kcenter") and self.labels_fitted:
-                data = self.store.labelled_pairs()
+                data = self.labelled_pairs()
                 labelled = pair_features(data.first, data.second)
             first, second = self.selector.select(
                 self.sampler, ensemble=self.ensemble_probabilities if self.model_ready else None, labelled=labelled, n=n
             )
-        query_ids = self.store.add_pairs(first, second, meta={"round": self.rounds, "step": self.model.num_timesteps, "method": method})
+        meta = {"round": self.rounds, "step": int(self.model.num_timesteps), "method": method, "run": self.run_id}
+        query_ids = self.store.add_pairs(first, second, meta=meta)
         self.teacher.set_recent_returns(self.buffer.recent_returns(10))
         labels = self.teacher.label(first, second, query_ids=query_ids)
         if not getattr(self.teacher, "answers_in_store", False):  # the human teacher's are stored already
@@ -326,9 +403,36 @@ class PreferenceLoop(BaseCallback):
         self._log(metrics)
         return True
 
+    def _replay_round(self, query_ids: np.ndarray) -> bool:
+        """This round as a killed run asked it: its queries (in the store) reused, those left open
+        answered by a synchronous teacher, then retrain, swap and log as :meth:`run_round` does."""
+        t0 = time.perf_counter()
+        self.selector.rounds += 1  # as select() counts a round
+        if not self.teacher.asynchronous:
+            left_open = query_ids[np.isin(query_ids, self.store.open_queries())]
+            if left_open.size:
+                first, second = self.store.get_pairs(left_open)
+                self.teacher.set_recent_returns(self.buffer.recent_returns(10))
+                labels = self.teacher.label(first, second, query_ids=left_open)
+                if not getattr(self.teacher, "answers_in_store", False):
+                    self.store.add_labels(left_open, labels)
+        self.queries_asked()
+        metrics: dict[str, float] = {}
+        rows = self.store.labels(query_ids=query_ids)
+        answered = ~rows["skipped"]
+        if self.model_ready and answered.any():
+            first, second = self.store.get_pairs(rows["query_id"][answered])
+            probs = self.ensemble_probabilities(first, second)
+            metrics["reward_model/query_accuracy"] = preference_accuracy(probs, rows["label"][answered])
+        self.rounds += 1
+        self.update_reward_model(metrics)
+        metrics["feedback/round_seconds"] = time.perf_counter() - t0
+        self._log(metrics)
+        return True
+
     def new_labels(self) -> bool:
         """The store's label count differs from the one the model was trained on."""
-        return self.store is not None and int(self.store.summary()["labels"]) != self.labels_fitted
+        return self.store is not None and self.counts()["labels"] != self.labels_fitted
 
     def refresh(self) -> bool:
         """Retrain (and swap the reward) if the store holds labels the model has not seen; logs."""
@@ -343,7 +447,7 @@ class PreferenceLoop(BaseCallback):
         """Retrain on every label in the store and swap the agent's reward; False if there is none."""
         metrics = {} if metrics is None else metrics
         try:
-            data = self.store.labelled_pairs()
+            data = self.labelled_pairs()
         except EmptyPreferencesError:
             return False
         result = self.reward_model.fit(
@@ -396,9 +500,13 @@ class PreferenceLoop(BaseCallback):
         return out
 
     def _catch_up(self) -> None:
-        """On (re)start: answer queries a kill left open, retrain on labels the model has not seen."""
+        """On (re)start: set aside the rounds a killed run asked ahead of its checkpoint (replayed at
+        their turn), answer other queries a kill left open, retrain on labels the model has not seen
+        (and log that update; a resume where nothing changed logs nothing at its first step)."""
+        self._ahead = self._rounds_ahead(int(self.model.num_timesteps))
         if not self.teacher.asynchronous:
             open_ids = self.store.open_queries()
+            open_ids = open_ids[~np.isin(open_ids, self._hidden())]
             if open_ids.size:
                 first, second = self.store.get_pairs(open_ids)
                 self.teacher.set_recent_returns(self.buffer.recent_returns(10))
@@ -408,28 +516,24 @@ class PreferenceLoop(BaseCallback):
                     labels = None
                 if labels is not None:
                     self.store.add_labels(open_ids, labels)
-        labels = int(self.store.summary()["labels"])
         metrics: dict[str, float] = {}
-        if labels != self.labels_fitted:
+        if self.counts()["labels"] != self.labels_fitted:  # answers the checkpointed model has not seen
             self.update_reward_model(metrics)
+            self._log(metrics)
         elif self.model_ready:
             self.agent.set_reward_source(self.reward_source())  # the checkpointed model; buffer already relabelled
-        if labels or self.queries_asked():
-            self._log(metrics)
 
     def _log(self, metrics: Mapping[str, float]) -> None:
-        summary = self.store.summary()
+        counts = self.counts()
         values = dict(metrics)
-        values["feedback/labels"] = float(summary["labels"])
-        values["feedback/queries"] = float(summary["queries"])
-        values["feedback/skips"] = float(summary["skips"])
-        values["feedback/open"] = float(summary["open"])  # asked, not answered yet (a human teacher's pending queries)
+        values["feedback/labels"] = float(counts["labels"])
+        values["feedback/queries"] = float(counts["queries"])
+        values["feedback/skips"] = float(counts["skips"])
+        values["feedback/open"] = float(counts["open"])  # asked, not answered yet (a human teacher's pending queries)
         values["feedback/rounds"] = float(self.rounds)
         self.last_metrics.update(values)
         if getattr(self, "model", None) is not None:
-            for key, value in values.items():
-                self.logger.record(key, value)
-            self.logger.dump(step=self.model.num_timesteps)
+            log_row(self.logger, values, self.model.num_timesteps)
 
     # -- summary, checkpoints ----------------------------------------------------------
 
