@@ -311,7 +311,8 @@ BAD_EXPORTS = [
     ("infinite reward term", {"g0.term0": _poke((0, 0), np.inf)}, r"reward term 'forward': 1 of 36 values"),
     ("NaN query time", {"queries.created": _poke(0, np.nan)}, r"queries.created: 1 of 3 values are NaN"),
     ("pickled observations", {"g0.obs": lambda a: a.astype(object)}, r"entry 'g0.obs' is a pickled \(object\) array; pbrl never unpickles"),
-    ("pickled meta", {"meta": lambda a: np.array([{"format": "pbrl-preferences"}], dtype=object)}, r"entry 'meta' is a pickled \(object\) array"),
+    ("pickled meta", {"meta": lambda a: np.array([{"format": "pbrl-preferences"}], dtype=object)},
+     r"entry 'meta' is a pickled \(object\) array"),
     ("pickled labels", {"labels.labeler": lambda a: a.astype(object)}, r"entry 'labels.labeler' is a pickled"),
     ("string query ids", {"queries.id": lambda a: a.astype(str)}, r"queries.id holds <U\d+, not integers"),
 ]

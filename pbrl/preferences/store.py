@@ -1217,7 +1217,8 @@ def _read_export(path: str) -> dict[str, Any]:
                     return npz[key]
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" in str(exc):
-                        raise bad(f"entry {key!r} is a pickled (object) array; pbrl never unpickles a file, export numbers and strings only") from None
+                        why = "pbrl never unpickles a file, export numbers and strings only"
+                        raise bad(f"entry {key!r} is a pickled (object) array; {why}") from None
                     raise bad(f"entry {key!r} cannot be read ({exc})") from None
                 except (OSError, zipfile.BadZipFile, EOFError) as exc:
                     raise bad(f"entry {key!r} cannot be read ({exc})") from None
