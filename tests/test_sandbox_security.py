@@ -227,6 +227,8 @@ def test_reading_host_files_never_reaches_a_message(tmp_path):
                 kind, text = run(program, **switches)
                 assert kind in ("runtime_error", "guard_violation"), (kind, text)
                 assert "TOPSECRET" not in text and "root:" not in text
+                if switches is not NO_S and program is src:                        # a clear error names the file
+                    assert "no files to read or write" in text and path in text, text
     listing = f"import os\n{H}    raise ValueError(str(os.listdir('/')))\n"
     kind, text = run(listing, **NO_SGF)
     if NAMESPACES:

@@ -87,6 +87,10 @@ def _program_failure(exc: BaseException, memory_mb: int) -> dict[str, Any]:
         return _failure("guard_violation", str(exc), program_traceback(exc))
     if isinstance(exc, OSError) and exc.errno == 27:  # EFBIG: RLIMIT_FSIZE (Python ignores SIGXFSZ)
         return _failure("output_limit", "the reward program wrote more than its worker's 1 MB output limit")
+    if isinstance(exc, OSError) and exc.errno in (1, 2, 13, 30) and exc.filename is not None:  # EPERM ENOENT EACCES EROFS
+        return _failure("runtime_error", f"the reward program tried to use the file {str(exc.filename)[:200]!r}: reward "
+                        "programs have no files to read or write (the sandbox's root is empty and read-only)",
+                        program_traceback(exc))
     if isinstance(exc, MemoryError):
         return _failure("out_of_memory", f"the reward program ran out of memory (its limit: {memory_mb} MB "
                         "on top of what the worker uses)", program_traceback(exc))
