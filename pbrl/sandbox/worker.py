@@ -109,10 +109,18 @@ class Worker:
         self.layers = layers
         self.fn: Callable[..., Any] | None = None
         self.cpu_seconds = float(config.get("cpu_seconds", 30))
+        self.pid = os.getpid()
         self.memory_mb = int(config.get("memory_mb", 1024))
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        self.only_the_worker()
         protocol.write_all(1, protocol.encode(header, payload))
+
+    def only_the_worker(self) -> None:
+        """In a copy of the worker that the program forked (possible only without the seccomp
+        filter), exit at once: only the worker answers and reads requests."""
+        if os.getpid() != self.pid:
+            os._exit(0)
 
     def _cpu_limit(self) -> None:
         usage = _getrusage(resource.RUSAGE_SELF)
@@ -218,7 +226,8 @@ class Worker:
                 return 0
             op = request.get("op")
             if op == "load":
-                self.send(self.load(request))
+                answer = self.load(request)
+                self.send(answer)
             elif op == "call":
                 header, body = self.call(request, payload)
                 self.send(header, body)
