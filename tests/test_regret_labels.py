@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from console_support import printed
 from offline_support import datasets_root, make_hopper_dataset
 
 from pbrl.datasets import Trajectories, label_dataset, load_trajectories
@@ -102,5 +103,5 @@ def test_regret_bad_input(tmp_path):
         result = CliRunner().invoke(app, ["dataset", "label", ds, "--teacher", "oracle", "--pairs", "5", "--segment", "5",
                                           "--score", "nope", "--store", str(path)])  # fmt: skip
         assert result.exit_code != 0
-        assert "score must be one of return, regret" in result.output
+        assert printed("score must be one of return, regret", result.output)
         assert not path.exists()

@@ -9,6 +9,7 @@ import os
 import pytest
 from typer.testing import CliRunner
 
+from console_support import printed, unwrapped
 from pbrl.cli.main import app
 from pbrl.cli.sweep_cmd import parse_seeds
 from pbrl.runs.config import ConfigError
@@ -43,9 +44,8 @@ def test_local_sweep_reports_a_failing_cell_and_compare_reads_it(tmp_path):
     # the second task does not exist: its cells fail their checks, the others train
     args = ["sweep", config, "--seeds", "2", "--tasks", f"{PENDULUM},pbrl/InvertedPendulum-v9", "--out", str(sweep_dir), "--workers", "2"]
     result = runner.invoke(app, args)
-    out = " ".join(result.output.split())
     assert result.exit_code == 1, result.output
-    assert "2 of 4 run(s) failed" in out and "unknown env 'pbrl/InvertedPendulum-v9'" in out
+    assert printed("2 of 4 run(s) failed", result.output) and printed("unknown env 'pbrl/InvertedPendulum-v9'", result.output)
     record = json.loads((sweep_dir / "sweep.json").read_text())
     statuses = [(c["task"], c["seed"], c["status"]) for c in record["cells"]]
     assert statuses == [(PENDULUM, 0, "ok"), (PENDULUM, 1, "ok"), ("pbrl/InvertedPendulum-v9", 0, "invalid"), ("pbrl/InvertedPendulum-v9", 1, "invalid")]
@@ -61,7 +61,7 @@ def test_local_sweep_reports_a_failing_cell_and_compare_reads_it(tmp_path):
 
     # running the sweep again keeps the complete runs (no two runs in one folder) and trains nothing
     again = runner.invoke(app, args)
-    assert again.exit_code == 1 and " ".join(again.output.split()).count("complete run kept") == 2
+    assert again.exit_code == 1 and unwrapped(again.output).count(unwrapped("complete run kept")) == 2
     assert sorted(os.listdir(sweep_dir / "pbrl_InvertedPendulum-v5" / "ppo")) == runs
 
 
@@ -113,4 +113,4 @@ def test_grid_planning_and_bad_input(tmp_path):
     assert dry.exit_code == 1 and dry.output.count("ready") == 2 and dry.output.count("invalid") == 2
     assert not (tmp_path / "dry").exists()  # a dry run has no side effects
     result = runner.invoke(app, ["sweep", str(tmp_path / "nope.toml")])
-    assert result.exit_code == 2 and "no such config file" in result.output
+    assert result.exit_code == 2 and printed(f"{tmp_path / 'nope.toml'}: no such config file", result.output)
