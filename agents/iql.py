@@ -69,7 +69,8 @@ class IQLConfig(OfflineConfig):
     actor_dropout: float = hp(0.0, "dropout in the actor's hidden layers", min=0.0, max=1.0)
     reward_scaling: str = hp("locomotion", "rewards x max_episode_steps / (max - min episode return), or none", choices=("locomotion", "none"))
     compile: str = hp("auto", "compile the whole step (losses, gradients, Adam, target update) with torch.compile: ~1.3x "
-                      "faster on a CPU after ~20 s of compiling; auto: on for runs of >= 100k steps when a C++ compiler is found",
+                      "faster on a CPU after ~20 s of compiling; needs a C++ compiler ($CXX, default g++) and Python's "
+                      "headers (Python.h); auto: on for runs of >= 100k steps when both are found",
                       choices=("auto", "on", "off"))
 
 
@@ -159,9 +160,9 @@ class IQL(OfflineAgent):
         """Whether updates run as one compiled step (``compile``: on, off, or auto)."""
         mode = self.config.compile
         if mode == "auto":
-            import shutil
+            from .offline.compiled import missing_requirements
 
-            return self.config.steps >= 100_000 and any(shutil.which(cc) for cc in ("g++", "c++", "clang++"))
+            return self.config.steps >= 100_000 and not missing_requirements()
         return mode == "on"
 
     def update(self) -> None:

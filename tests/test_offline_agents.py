@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -247,19 +248,30 @@ def test_iql_update_equals_the_single_file_reference():
 
 def test_compiled_step_matches_the_eager_step(hopper):
     """compile=on traces losses, gradients, Adam and the target update as one function:
-    from the same state and rows it gives the eager step's parameters and losses."""
+    from the same state and rows it gives the eager step's parameters and losses. And it
+    really compiles, also after another agent of other sizes compiled its step in this
+    process (dynamo used to recompile the one shared step function with symbolic shapes for
+    it, inductor failed on them, and the step ran eagerly: the same numbers, so only the
+    fallback warning, an error here, shows it)."""
+    from pbrl.agents.offline.compiled import CompileFallbackWarning, missing_requirements
+
     dataset, store = hopper
-    eager = _build("iql", dataset, store, compile="off")
-    compiled = _build("iql", dataset, store, compile="on")
-    for key, module in eager.modules().items():
-        compiled.modules()[key].load_state_dict(module.state_dict())
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        index = torch.as_tensor(rng.integers(0, len(eager.data), 64))
-        eager.step_on(eager.batches.split(eager.batches.table.index_select(0, index)))
-        compiled.compiled_update(index)
-        eager.step += 1
-        compiled.step += 1
+    with warnings.catch_warnings():
+        if not missing_requirements():  # a C++ compiler and Python.h: it must compile
+            warnings.simplefilter("error", CompileFallbackWarning)
+        other = _build("iql", dataset, store, compile="on", hidden_sizes=[16, 16], batch_size=32)  # the same layers, other sizes
+        other.compiled_update()
+        eager = _build("iql", dataset, store, compile="off")
+        compiled = _build("iql", dataset, store, compile="on")
+        for key, module in eager.modules().items():
+            compiled.modules()[key].load_state_dict(module.state_dict())
+        rng = np.random.default_rng(0)
+        for _ in range(3):
+            index = torch.as_tensor(rng.integers(0, len(eager.data), 64))
+            eager.step_on(eager.batches.split(eager.batches.table.index_select(0, index)))
+            compiled.compiled_update(index)
+            eager.step += 1
+            compiled.step += 1
     for key, module in eager.modules().items():
         for (name, p), q in zip(module.state_dict().items(), compiled.modules()[key].state_dict().values()):
             assert torch.allclose(p, q, atol=1e-5), f"{key}.{name}"

@@ -20,16 +20,102 @@ function compiles once. Same numerics as the eager step (float rounding aside);
 Dropout inside the compiled step would draw from inductor's RNG rather than torch's
 global one (different numbers, and not captured by checkpoints): use it without
 ``compile``.
+
+**What it needs.** On a CPU, torch.compile's inductor backend writes C++ and builds it
+with the C++ compiler in ``$CXX`` (default ``g++``; ``clang++`` on macOS) against
+Python's headers (``Python.h``; Debian/Ubuntu: ``python3-dev``) — see
+:func:`missing_requirements`. When compiling fails for any reason, the step runs
+eagerly (the same numbers; ~1.25x slower on one thread, ~1.4x on two, BENCHMARKS.md)
+and a :class:`CompileFallbackWarning` says why, once per :class:`CompiledStep`: the
+exception inside dynamo's ``BackendCompilerFailed``, whose own first line is only
+``backend='inductor' raised:``.
+
+**One graph per step, static shapes.** Each :class:`CompiledStep` compiles its own
+function (a copy of :meth:`CompiledStep._step` with a code object of its own) with
+``dynamic=False``. Dynamo keys compiled graphs, the shapes it has seen and its
+recompile limit (8) by code object: with one shared ``_step``, a second agent of other
+sizes in the same process (another task, another network) made dynamo recompile with
+symbolic shapes, which inductor's AOTAutograd pass cannot do for this step
+(``RuntimeError: Expected !size_bytes_is_heap_allocated_ to be true, but got false``,
+in ``merge_view_inputs``), so every later agent ran eagerly (in the test suite: after
+``benchmarks/iql_reward_range.py``'s IQL; in ``benchmarks/offline_pbrl.py``'s workers:
+after the first task); with static shapes alone, the ninth step built in a process
+hits the recompile limit and runs eagerly with only a log line from torch.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import shutil
+import sys
+import sysconfig
+import types
 import warnings
 from typing import Callable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
 from torch.func import functional_call, grad
+
+
+class CompileFallbackWarning(UserWarning):
+    """torch.compile failed: the step runs eagerly (same numbers, slower); the message says why."""
+
+
+def missing_requirements() -> list[str]:
+    """What torch.compile's CPU backend needs and this machine lacks (empty: nothing known missing):
+    the C++ compiler inductor calls (``$CXX``, default ``g++``; ``clang++`` on macOS) and
+    Python's headers (``Python.h`` in the running Python's include folder)."""
+    missing = []
+    cxx = os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++")
+    if shutil.which(cxx) is None:
+        missing.append(f"a C++ compiler ({cxx!r} is not on PATH; set $CXX to use another)")
+    include = sysconfig.get_path("include")
+    if not include or not os.path.exists(os.path.join(include, "Python.h")):
+        missing.append(f"Python's headers (no Python.h in {include}; on Debian/Ubuntu: apt install python3-dev)")
+    return missing
+
+
+def describe_failure(exc: BaseException, limit: int = 300) -> str:
+    """``Type: message`` of why compiling failed, from inside dynamo's wrapper.
+
+    ``BackendCompilerFailed`` (message ``backend='inductor' raised:`` and the inner one on
+    the next lines) is unwrapped to its ``inner_exception``, and an exception without a
+    message to its cause; a compiler's ``error:`` line is added to a multi-line message
+    (a ``CppCompileError`` starts with the command line)."""
+    chain = [exc]
+    while True:
+        current = chain[-1]
+        inner = getattr(current, "inner_exception", None)
+        if inner is None and not str(current).strip():
+            inner = current.__cause__ or current.__context__
+        if not isinstance(inner, BaseException) or any(inner is e for e in chain):
+            break
+        chain.append(inner)
+    last = chain[-1]
+    lines = [line.strip() for line in str(last).splitlines() if line.strip()]
+    message = lines[0][:limit] if lines else "(no message)"
+    error = next((line for line in lines[1:] if "error:" in line.lower()), None)
+    if error:
+        message += f" ... {error[:limit]}"
+    names = " from ".join(type(e).__name__ for e in chain)
+    return f"{names}: {message}"
+
+
+_copies = itertools.count()
+
+
+def _own_code(method):
+    """``method`` bound to the same object, through a copy of its function with a code object
+    of its own (another ``co_name``): dynamo keeps compiled graphs, seen shapes and the
+    recompile count per code object (and its shape profile per file, line and name)."""
+    fn = method.__func__
+    n = next(_copies)
+    name = f"{fn.__name__}_{n}"
+    code = fn.__code__.replace(co_name=name, co_qualname=f"{fn.__qualname__}_{n}")
+    copy = types.FunctionType(code, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    return types.MethodType(copy, method.__self__)
 
 
 class _Container(nn.Module):
@@ -56,6 +142,7 @@ class CompiledStep:
         targets: ``(target, source, tau)`` Polyak pairs updated after the step.
         split: maps gathered rows ``(B, D)`` to the loss's positional arguments.
         table: the resident ``(N, D)`` training table.
+        backend: torch.compile's backend (tests pass one that fails).
     """
 
     def __init__(
@@ -66,6 +153,7 @@ class CompiledStep:
         targets: Sequence[tuple[nn.Module, nn.Module, float]],
         split: Callable[[torch.Tensor], tuple],
         table: torch.Tensor,
+        backend: str | Callable = "inductor",
     ):
         if not isinstance(optimizer, torch.optim.Adam):
             raise TypeError("CompiledStep implements Adam only")
@@ -93,8 +181,9 @@ class CompiledStep:
             self.groups.append(entries)
         self.targets = [(list(t.parameters()), list(s.parameters()), float(tau)) for t, s, tau in targets]
         self._grad = grad(self._loss, has_aux=True)
-        self._compiled = torch.compile(self._step)
+        self._compiled = torch.compile(_own_code(self._step), backend=backend, dynamic=False)
         self._fallback = False
+        self.fallback_reason: str | None = None  # why the step runs eagerly (None: it runs compiled)
 
     def _loss(self, trainable, frozen, *batch):
         return functional_call(self.container, {**trainable, **frozen}, batch, strict=False)
@@ -125,10 +214,17 @@ class CompiledStep:
         if not self._fallback:
             try:
                 return self._compiled(index, lrs)
-            except Exception as exc:  # no C++ compiler, unsupported platform: eager gives the same numbers
-                warnings.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); running the step eagerly")
+            except Exception as exc:  # no C++ compiler, no Python.h, a torch limitation: eager gives the same numbers
+                self.fallback_reason = describe_failure(exc)
+                missing = missing_requirements()
+                hint = f"; missing: {'; '.join(missing)}" if missing else ""
+                warnings.warn(
+                    f"torch.compile failed ({self.fallback_reason}){hint}; the training step runs eagerly from now on "
+                    "(same numbers, ~1.25-1.4x slower); compile=off skips compiling",
+                    CompileFallbackWarning, stacklevel=2,
+                )  # fmt: skip
                 self._fallback = True
         return self._step(index, lrs)
 
 
-__all__ = ["CompiledStep"]
+__all__ = ["CompileFallbackWarning", "CompiledStep", "describe_failure", "missing_requirements"]
