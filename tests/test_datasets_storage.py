@@ -197,6 +197,68 @@ def test_killed_generation_leaves_no_half_written_dataset(datasets_dir):
     assert minari.load_dataset("pbrl/invertedpendulum/random-v0").total_steps == 100
 
 
+GENERATE = [
+    sys.executable, "-m", "pbrl.cli.main", "dataset", "generate", "--env", "pbrl/InvertedPendulum-v5",
+    "--level", "random", "--algo", "ppo", "--train-steps", "512", "--eval-every", "512", "--eval-episodes", "2",
+    "--ref-episodes", "2", "--size", "40000", "--num-envs", "64", "--hp", "n_envs=4", "--hp", "n_steps=128",
+    "--hp", "batch_size=128",
+]  # fmt: skip
+
+
+def _start_writing(datasets_dir, *args):
+    """A real `pbrl dataset generate`, returned once its dataset's temporary folder exists."""
+    env = dict(os.environ, MINARI_DATASETS_PATH=str(datasets_dir), PYTHONPATH=ROOT, COLUMNS="1000")
+    proc = subprocess.Popen([*GENERATE, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    tmp = datasets_dir / ".pbrl-tmp"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if tmp.is_dir() and any(d.name.startswith(f"{proc.pid}.") for d in tmp.iterdir()):
+            return proc
+        time.sleep(0.002)
+    proc.kill()
+    raise AssertionError(f"the generation never started writing: {proc.communicate()[1].decode()[-3000:]}")
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+def test_a_terminated_generation_removes_its_temporary_folder_as_it_exits(datasets_dir, sig, code):
+    proc = _start_writing(datasets_dir)
+    os.kill(proc.pid, sig)
+    _, stderr = proc.communicate(timeout=60)
+    stderr = stderr.decode()
+    assert proc.returncode == code, stderr[-3000:]
+    assert "Traceback" not in stderr and "temporary files removed" in stderr, stderr[-3000:]
+    assert list((datasets_dir / ".pbrl-tmp").iterdir()) == []  # gone at exit, not at the next run
+    assert not (datasets_dir / "pbrl/invertedpendulum/random-v0").exists()
+
+
+def test_a_killed_generations_leftovers_go_when_the_next_generation_starts(datasets_dir, tmp_path):
+    proc = _start_writing(datasets_dir)
+    os.kill(proc.pid, signal.SIGKILL)  # cannot be caught: its temporary folder stays
+    proc.communicate(timeout=60)
+    tmp = datasets_dir / ".pbrl-tmp"
+    (killed,) = list(tmp.iterdir())
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    policy_left = datasets_dir / ".pbrl-policies" / "pbrl_InvertedPendulum-v5" / f".{dead}.abc"
+    policy_left.mkdir(parents=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        time.sleep(2.5)  # the sleeper starts well before the folders below are made
+        running = tmp / f"{sleeper.pid}.pbrl_invertedpendulum_random-v0.abc"  # a writer that still runs
+        running.mkdir()
+        reused = tmp / f"{sleeper.pid}.pbrl_invertedpendulum_random-v0.old"  # made long before that pid's process started
+        reused.mkdir()
+        os.utime(reused, (time.time() - 3600, time.time() - 3600))
+        # the next generation (here one that then stops on a bad task id) cleans up first
+        out = subprocess.run([*GENERATE[:6], "pbrl/NoSuchTask-v5"], capture_output=True, text=True, timeout=120,
+                             env=dict(os.environ, MINARI_DATASETS_PATH=str(datasets_dir), PYTHONPATH=ROOT), cwd=ROOT)  # fmt: skip
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-3000:]
+        assert not killed.exists() and not policy_left.exists() and not reused.exists()
+        assert running.is_dir()  # never the folder of a process still running
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 @pytest.mark.filterwarnings("ignore:.*(eval_env|env_spec is None).*:UserWarning")
 def test_foreign_minari_dataset_loads(datasets_dir):
     """A dataset written by Minari itself (no pbrl cache, no infos) loads too."""

@@ -6,10 +6,11 @@ Datasets live where Minari keeps them (``$MINARI_DATASETS_PATH`` or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
-from typing import Any, List, Optional
+from typing import Any, Iterator, List, Optional
 
 import typer
 from rich.console import Console
@@ -51,6 +52,31 @@ def _errors():
     from pbrl.datasets.errors import DatasetError
 
     return (DatasetError, ValueError, KeyError, FileNotFoundError)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that ``finally`` blocks run (temporary folders go)."""
+
+
+@contextlib.contextmanager
+def _exit_cleanly_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` for the block (Ctrl-C is KeyboardInterrupt already)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not cut the clean-up short
+        raise _Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command("generate")
@@ -102,9 +128,14 @@ def generate(
             command=_command(),
             reuse_policies=not retrain,
         )
-        written = run(cfg, log=lambda text: err.print(text, markup=False))
+        with _exit_cleanly_on_sigterm():
+            written = run(cfg, log=lambda text: err.print(text, markup=False))
     except (HyperparameterError, *_errors()) as exc:
         _fail(str(exc))
+    except (_Terminated, KeyboardInterrupt) as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
+        err.print(f"{how}: datasets finished before are kept, the one being written is not; temporary files removed")
+        raise typer.Exit(143 if isinstance(exc, _Terminated) else 130) from None
     for lv, dsid in written.items():
         out.print(f"{lv}: {dsid}")
 

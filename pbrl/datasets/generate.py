@@ -298,21 +298,15 @@ def _save_policies(folder, key, bundle, chosen, replay: Trajectories | None) -> 
     import json
     import os
     import shutil
-    import tempfile
 
     from pbrl.agents.checkpoint import write_checkpoint
 
-    from .storage import save_trajectories
-
-    from .storage import _pid_alive
+    from .storage import remove_stale_temp, save_trajectories, temp_folder
 
     folder.parent.mkdir(parents=True, exist_ok=True)
-    for entry in folder.parent.iterdir():  # leftovers of killed writers
-        parts = entry.name.split(".")
-        if entry.name.startswith(".") and len(parts) > 2 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
-            shutil.rmtree(entry, ignore_errors=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.getpid()}.", dir=folder.parent)
-    try:
+    remove_stale_temp()  # leftovers of killed writers
+    with temp_folder(folder.parent, f".{os.getpid()}.") as tmp_path:
+        tmp = str(tmp_path)
         for level in ("random", "medium", "expert"):
             ck = chosen[level]
             write_checkpoint(
@@ -325,9 +319,6 @@ def _save_policies(folder, key, bundle, chosen, replay: Trajectories | None) -> 
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
         os.rename(tmp, folder)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _load_policies(folder) -> tuple[dict[str, Any], dict[str, Checkpoint]] | None:
@@ -384,6 +375,9 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
     from pbrl.agents import make_agent, resolve
     from pbrl.evaluation import evaluate_policy
 
+    from .storage import remove_stale_temp
+
+    remove_stale_temp()  # what an earlier, killed generation left behind (never a running one's)
     cfg = config
     try:
         gym.spec(cfg.task)

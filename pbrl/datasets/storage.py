@@ -13,14 +13,18 @@ Each episode's ``infos`` group holds ``qpos``/``qvel`` and, for generated datase
 ``T + 1`` rows like the observations (see :mod:`pbrl.datasets.trajectories`).
 
 Writes are atomic: a dataset is built in a hidden temporary folder beside the
-datasets (``<root>/.pbrl-tmp/``) and renamed into place when complete, so a failed
-or killed write never leaves a half-written dataset (leftover temporary folders of
-dead processes are removed by the next write). An existing dataset is replaced only
-with ``force=True``.
+datasets (``<root>/.pbrl-tmp/<pid>.<id>.*``) and renamed into place when complete, so
+a failed or killed write never leaves a half-written dataset. The temporary folder
+goes when the write fails (an exception, Ctrl-C), at interpreter exit (``atexit``),
+and — ``pbrl dataset generate`` turns SIGTERM into an exit — when the process is
+terminated; only SIGKILL leaves it, and the next write or generation removes the
+folders whose process is gone (:func:`remove_stale_temp`; never a running one's). An
+existing dataset is replaced only with ``force=True``.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as _dt
 import json
@@ -53,12 +57,15 @@ __all__ = [
     "make_provenance",
     "package_versions",
     "read_metadata",
+    "remove_stale_temp",
     "task_of",
+    "temp_folder",
     "write_dataset",
 ]
 
 PBRL_METADATA_KEY = "pbrl"
 _TMP_DIR = ".pbrl-tmp"
+_POLICIES_DIR = ".pbrl-policies"
 _MAIN_FILE = "main_data.hdf5"
 from pbrl.provenance import package_versions  # noqa: E402  (re-exported)
 
@@ -188,14 +195,80 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _clean_stale_tmp(root: Path) -> None:
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (Unix time, to about a second), from ``/proc``; None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": field 3 on
+        with open("/proc/stat", encoding="ascii") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time in clock ticks since boot
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _owner_alive(pid: int, folder: Path) -> bool:
+    """Whether the process that made ``folder`` may still run: ``pid`` is alive and did not
+    start after the folder was last changed (then the pid was reused by another process)."""
+    if not _pid_alive(pid):
+        return False
+    start = _process_start(pid)
+    try:
+        changed = folder.stat().st_mtime
+    except OSError:
+        return True
+    return start is None or start <= changed + 2.0  # 2 s: /proc's boot time is in whole seconds
+
+
+def remove_stale_temp(root: Path | None = None) -> list[Path]:
+    """Remove the temporary folders that killed writers left under the datasets root
+    (``.pbrl-tmp/<pid>.*`` and ``.pbrl-policies/<task>/.<pid>.*``) whose process is gone;
+    a folder of a process still running is never touched. Returns the folders removed."""
+    root = datasets_root() if root is None else Path(root)
+    candidates: list[tuple[Path, str]] = []
     tmp = root / _TMP_DIR
-    if not tmp.is_dir():
-        return
-    for entry in tmp.iterdir():
-        m = re.match(r"^(\d+)\.", entry.name)
-        if m and not _pid_alive(int(m.group(1))):
+    if tmp.is_dir():
+        candidates += [(entry, r"^(\d+)\.") for entry in tmp.iterdir()]
+    policies = root / _POLICIES_DIR
+    if policies.is_dir():
+        for task in policies.iterdir():
+            if task.is_dir():
+                candidates += [(entry, r"^\.(\d+)\.") for entry in task.iterdir()]
+    removed = []
+    for entry, pattern in candidates:
+        m = re.match(pattern, entry.name)
+        if m and entry.is_dir() and not entry.is_symlink() and not _owner_alive(int(m.group(1)), entry):
             shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+#: temporary folders this process is writing; whatever is left of them goes at exit
+_LIVE_TEMP: set[str] = set()
+
+
+def _remove_live_temp() -> None:
+    for path in list(_LIVE_TEMP):
+        shutil.rmtree(path, ignore_errors=True)
+        _LIVE_TEMP.discard(path)
+
+
+atexit.register(_remove_live_temp)
+
+
+@contextlib.contextmanager
+def temp_folder(parent: Path, prefix: str) -> Iterator[Path]:
+    """A new folder ``<parent>/<prefix>XXXX`` (``prefix`` starting with this process's pid,
+    so :func:`remove_stale_temp` can tell whose it is), removed when the block ends however
+    it ends, and at interpreter exit if it is still there."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    _LIVE_TEMP.add(str(path))
+    try:
+        yield path
+    finally:
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        _LIVE_TEMP.discard(str(path))
 
 
 @contextlib.contextmanager
@@ -214,27 +287,22 @@ def atomic_dataset_dir(dataset_id: str, force: bool = False) -> Iterator[Path]:
     if final.exists() and not force:
         raise DatasetExistsError(f"dataset {dataset_id!r} already exists at {final}; pass --force (force=True) to replace it")
     root = datasets_root()
-    _clean_stale_tmp(root)
+    remove_stale_temp(root)
     tmp_root = root / _TMP_DIR
-    tmp_root.mkdir(exist_ok=True)
+    tmp_root.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_id)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}.{safe}.", dir=tmp_root))
-    try:
+    with temp_folder(tmp_root, f"{os.getpid()}.{safe}.") as tmp:
         yield tmp
         final.parent.mkdir(parents=True, exist_ok=True)
         _ensure_namespaces(dataset_id)
         if final.exists():
             if not force:
                 raise DatasetExistsError(f"dataset {dataset_id!r} appeared at {final} while it was being written; not replaced")
-            old = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}.old.", dir=tmp_root))
-            os.rename(final, old / "dataset")
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
+            with temp_folder(tmp_root, f"{os.getpid()}.old.") as old:
+                os.rename(final, old / "dataset")
+                os.rename(tmp, final)
         else:
             os.rename(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _ensure_namespaces(dataset_id: str) -> None:
