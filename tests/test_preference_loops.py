@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import pbrl  # noqa: F401
+from console_support import printed
 from pbrl.cli.main import app
 from pbrl.evaluation import evaluate_policy
 from pbrl.preferences import PreferenceStore
@@ -184,19 +185,21 @@ def test_cli_pebble_smoke_and_bad_teacher(tmp_path):
     runs = str(tmp_path / "runs")
     bad = runner.invoke(app, ["train", "--env", "pbrl/Walker2d-v5", "--agent", "sac", "--reward", "learned",
                               "--teacher", "noisyy", "--runs-dir", runs, "--quiet"])  # fmt: skip
-    assert bad.exit_code == 2 and "unknown teacher 'noisyy'" in bad.output and not os.path.exists(runs)
+    assert bad.exit_code == 2 and printed("unknown teacher 'noisyy'", bad.output) and not os.path.exists(runs)
     bad = runner.invoke(app, ["train", "--env", "pbrl/Walker2d-v5", "--agent", "sac", "--reward", "learned",
                               "--teacher", "noisy", "--feedback", "0", "--runs-dir", runs, "--quiet"])  # fmt: skip
     assert bad.exit_code == 2 and "feedback" in bad.output and not os.path.exists(runs)
 
+    # COLUMNS: the end-of-run table (labels, reward-model accuracy) uncut at any path length
     result = runner.invoke(app, ["train", "--env", "pbrl/Walker2d-v5", "--agent", "sac", "--reward", "learned",
                                  "--teacher", "noisy", "--feedback", "20", "--steps", "1600", "--num-envs", "4",
                                  "--hp", "learning_starts=200", "--hp", "batch_size=64", "--hp", "net_arch=[32, 32]",
                                  "--pref", "unsup_steps=600", "--pref", "interval=400", "--pref", "queries_per_round=10",
                                  "--pref", "reward_hidden=[32, 32]", "--pref", "reward_epochs=10", "--pref", "segment_length=10",
-                                 "--eval-episodes", "2", "--runs-dir", runs, "--name", "cli"])  # fmt: skip
+                                 "--eval-episodes", "2", "--runs-dir", runs, "--name", "cli"],
+                           env={"COLUMNS": "10000"})  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "labels / queries" in result.output and "reward-model accuracy" in result.output
+    assert printed("labels / queries", result.output) and printed("reward-model accuracy", result.output)
     run = os.path.join(runs, "pbrl_Walker2d-v5", "sac", "cli-s0")
     summary = json.load(open(os.path.join(run, "summary.json")))
     assert summary["final_eval"]["feedback"]["queries"] == 20 and summary["final_eval"]["feedback"]["teacher"] == "noisy"

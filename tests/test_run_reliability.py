@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+from console_support import printed
+
 PBRL = [sys.executable, "-m", "pbrl.cli.main"]
 
 
@@ -56,7 +58,7 @@ def test_sigkill_then_resume_loses_nothing_before_the_checkpoint_and_logs_no_ste
 
     # a second process cannot start a run in the same folder
     again = subprocess.run(_train(runs, "--steps", "8192"), env=_env(), capture_output=True, text=True, timeout=300)
-    assert again.returncode != 0 and "already exists" in again.stdout + again.stderr
+    assert again.returncode != 0 and printed("already exists", again.stdout + again.stderr)
 
     out = subprocess.run([*PBRL, "train", "--resume", str(run), "--steps", "16384", "--quiet"], env=_env(),
                          capture_output=True, text=True, timeout=600)  # fmt: skip
@@ -85,7 +87,7 @@ def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(tmp_path):
         before = (run / "config.json").read_bytes()
         second = subprocess.run([*PBRL, "train", "--resume", str(run), "--quiet"], env=_env(), capture_output=True, text=True, timeout=300)
         assert second.returncode != 0
-        assert "another process" in (second.stdout + second.stderr).lower() or "locked" in (second.stdout + second.stderr).lower()
+        assert printed("another process", (second.stdout + second.stderr).lower()) or "locked" in (second.stdout + second.stderr).lower()
         assert (run / "config.json").read_bytes() == before
         assert proc.poll() is None  # the first run is unharmed
     finally:

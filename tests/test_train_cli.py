@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from console_support import printed
 from pbrl.cli.main import app
 
 runner = CliRunner()
@@ -79,7 +80,7 @@ def test_train_then_evaluate_from_the_cli(tmp_path):
 
     # the same run folder cannot be started twice
     code, out = _run("train", "--env", "pbrl/Hopper-v5", "--steps", "2048", "--runs-dir", runs, "--name", "cli", "--seed", "3", "--quiet")
-    assert code == 2 and "already exists" in out and "--resume" in out
+    assert code == 2 and printed("already exists", out) and "--resume" in out
 
     code, out = _run("evaluate", run, "--episodes", "4", "--seed", "11", "--json")
     assert code == 0, out
