@@ -94,6 +94,26 @@ def test_pbrl_run_with_runs_dir_a_regular_file(tmp_path):
     assert _says(out, runs, "is a regular file, not a folder") and "Traceback" not in out, out
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["sweep", "dry-run"])
+def test_sweep_with_out_a_regular_file(tmp_path, dry_run):
+    out = tmp_path / "sweep"
+    out.write_text("keep me")
+    config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "ppo.toml")
+    code, text = _run("sweep", config, "--out", out, "--steps", 1000, "--seeds", 1, "--workers", 1, *(["--dry-run"] if dry_run else []))
+    assert code == 2, text
+    assert _says(text, "error:", "cannot create sweep folder", out, "is a regular file, not a folder") and "Traceback" not in text, text
+    assert out.read_text() == "keep me"
+
+
+def test_sweep_into_a_read_only_folder(read_only_dir):
+    from pbrl.runs.folder import RunsDirError
+    from pbrl.runs.sweep import run_sweep
+
+    with pytest.raises(RunsDirError, match="cannot create sweep folder .* is read-only"):
+        run_sweep([], str(read_only_dir / "sweep"))
+    assert os.listdir(read_only_dir) == []
+
+
 def test_a_run_folder_the_file_system_refuses_is_reported_when_it_is_created(tmp_path):
     """A failure only mkdir finds (here: a name longer than the file system allows) is reported the same way."""
     code, out = _run("train", "--env", PENDULUM, "--steps", 1000, "--runs-dir", tmp_path / "runs", "--name", "n" * 300, "--quiet")

@@ -86,6 +86,9 @@ def sweep(
         seed_list = parse_seeds(seeds) if seeds is not None else None
         run_name = name or exp.config.name or _name_of(out) or default_sweep_name()
         sweep_dir = out or os.path.join(exp.config.runs_dir, "sweeps", run_name)
+        from pbrl.runs.folder import check_creatable
+
+        check_creatable(sweep_dir, f"sweep folder {sweep_dir}", "give another --out (or runs_dir)")  # before any work
         cells = plan(exp, sweep_dir, seeds=seed_list, tasks=_split(tasks), datasets=_split(datasets), name=run_name)
     except (ConfigError, HyperparameterError, ValueError) as exc:
         _fail(str(exc))

@@ -62,24 +62,29 @@ def run_path(runs_dir: str, task: str, agent: str, name: str, seed: int) -> str:
     return os.path.join(runs_dir, sanitize_task(task), agent, f"{check_name(name)}-s{int(seed)}")
 
 
-def check_run_parent(path: str) -> None:
-    """Raise :class:`RunsDirError` if the run folder ``path`` could not be created (no side effects).
+def check_creatable(folder: str, what: str, hint: str) -> None:
+    """Raise :class:`RunsDirError` if ``folder`` could not be created, or written in (no side effects).
 
-    Walks up from the run folder's parent to the first path that exists: it must be
-    a folder this process may create entries in. (Root passes ``os.access`` on any
-    folder without write bits; :func:`create_run_dir` still reports the failure then.)
+    Walks up from ``folder`` to the first path that exists: it must be a folder this
+    process may create entries in. (Root passes ``os.access`` on any folder without
+    write bits; creating the folder still reports the failure then.) ``what`` names
+    what was to be made there, ``hint`` how to pick another place.
     """
-    parent = os.path.dirname(os.path.abspath(path))
-    probe = parent
+    probe = os.path.abspath(folder)
     while not os.path.lexists(probe):
         probe = os.path.dirname(probe)
     if os.path.islink(probe) and not os.path.exists(probe):
-        raise RunsDirError(f"cannot create run folder {path}: {probe} is a broken symbolic link")
+        raise RunsDirError(f"cannot create {what}: {probe} is a broken symbolic link; {hint}")
     if not os.path.isdir(probe):
-        what = "a regular file" if os.path.isfile(probe) else "not a folder"
-        raise RunsDirError(f"cannot create run folder {path}: {probe} is {what}, not a folder; give another runs folder (--runs-dir)")
+        kind = "a regular file" if os.path.isfile(probe) else "not a folder"
+        raise RunsDirError(f"cannot create {what}: {probe} is {kind}, not a folder; {hint}")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise RunsDirError(f"cannot create run folder {path}: {probe} is read-only for this user; give another runs folder (--runs-dir)")
+        raise RunsDirError(f"cannot create {what}: {probe} is read-only for this user; {hint}")
+
+
+def check_run_parent(path: str) -> None:
+    """Raise :class:`RunsDirError` if the run folder ``path`` could not be created (no side effects)."""
+    check_creatable(os.path.dirname(os.path.abspath(path)), f"run folder {path}", "give another runs folder (--runs-dir)")
 
 
 def create_run_dir(path: str) -> str:

@@ -275,7 +275,11 @@ def run_sweep(
     results = [
         CellResult(index=i, task=task_of(c), agent=c.agent, seed=c.seed) for i, c in enumerate(cells)
     ]
-    os.makedirs(sweep_dir, exist_ok=True)
+    F.check_creatable(sweep_dir, f"sweep folder {sweep_dir}", "give another --out (or runs_dir)")
+    try:
+        os.makedirs(sweep_dir, exist_ok=True)
+    except OSError as exc:  # read-only file system, no space, ...
+        raise F.RunsDirError(f"cannot create sweep folder {sweep_dir}: {exc.strerror or exc}") from None
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
     def save() -> None:
