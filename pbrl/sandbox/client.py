@@ -143,7 +143,6 @@ class RewardWorker:
         source: the program's Python source (defining ``compute_reward(obs, action, next_obs, info)``).
         name: how messages name the program (e.g. its path).
         limits: :class:`WorkerLimits`.
-        seed: seed the worker gives numpy's global state (programs should not rely on it).
         static_check, runtime_guard, seccomp: testing switches of the layers (keep them on).
 
     Raises (at construction): :class:`~pbrl.sandbox.errors.DisallowedConstruct` and the other
@@ -155,7 +154,7 @@ class RewardWorker:
     """
 
     def __init__(self, source: str, *, name: str = "the reward program", limits: WorkerLimits | Mapping[str, Any] | None = None,
-                 seed: int = 0, static_check: bool = True, runtime_guard: bool = True, seccomp: bool = True):
+                 static_check: bool = True, runtime_guard: bool = True, seccomp: bool = True):
         if isinstance(limits, Mapping):
             limits = WorkerLimits(**limits)
         self.limits = limits or WorkerLimits()
@@ -174,7 +173,7 @@ class RewardWorker:
         if not namespaces and self.limits.isolation == "require":
             raise SandboxUnavailable(f"isolation='require' but namespaces are unavailable here: {reason}")
         self.isolation = {"namespaces": namespaces, "reason": reason}
-        self._start(namespaces, seed, runtime_guard, seccomp)
+        self._start(namespaces, runtime_guard, seccomp)
         self._request({"op": "load", "source": source}, b"", self.limits.call_timeout)
         self.layers["isolation_reason"] = reason
 
@@ -217,12 +216,11 @@ class RewardWorker:
 
     # -- process ---------------------------------------------------------------------------
 
-    def _start(self, namespaces: bool, seed: int, runtime_guard: bool, seccomp: bool) -> None:
+    def _start(self, namespaces: bool, runtime_guard: bool, seccomp: bool) -> None:
         config = {
             "paths": [os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))],
             "namespaces": namespaces, "max_tasks": int(self.limits.max_tasks), "memory_mb": int(self.limits.memory_mb),
             "cpu_seconds": float(self.limits.cpu_seconds), "guard": bool(runtime_guard), "seccomp": bool(seccomp),
-            "seed": int(seed),
         }
         cmd = [sys.executable, "-I", "-S", _BOOT, json.dumps(config)]
         if namespaces:
