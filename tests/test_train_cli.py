@@ -45,7 +45,7 @@ def _run(*args):
 def test_bad_input_fails_clearly_before_any_work(tmp_path, args, message):
     code, out = _run("train", "--runs-dir", str(tmp_path / "runs"), "--quiet", *args)
     assert code == 2, out
-    assert "error:" in out and message in " ".join(out.split()), out
+    assert "error:" in out and printed(message, out), out
     assert "Traceback" not in out
     assert not os.path.exists(tmp_path / "runs")  # nothing was created
 
