@@ -109,3 +109,28 @@ def test_the_labeling_app_refuses_a_store_of_another_task(tmp_path):
         create_app(str(store), task="pbrl/HalfCheetah-v5")
     app_ = create_app(str(store), task="pbrl/Hopper-v5")  # the store's own task is fine
     app_.state.store.close()
+
+
+@pytest.fixture(scope="module")
+def pendulum_dataset(tmp_path_factory):
+    from offline_support import datasets_root, make_pendulum_dataset
+
+    root = tmp_path_factory.mktemp("minari")
+    with datasets_root(root):
+        yield make_pendulum_dataset("pbrl/pendulum/label-faults-v0", steps=600)
+
+
+@pytest.mark.parametrize("store_kind", ["damaged", "another task"])
+def test_dataset_label_refuses_a_damaged_store_or_one_of_another_task(damaged, pendulum_dataset, tmp_path, store_kind):
+    if store_kind == "damaged":
+        store = tmp_path / "damaged.sqlite"
+        store.write_bytes(damaged.read_bytes())
+        words = ["is damaged"]
+    else:
+        store = _store(tmp_path / "hopper.sqlite", task="pbrl/Hopper-v5")
+        words = ["pbrl/Hopper-v5", "pbrl/InvertedPendulum-v5", "another store"]
+    before = store.read_bytes()
+    result = runner.invoke(app, ["dataset", "label", pendulum_dataset, "--store", str(store), "--pairs", "5", "--segment", "5"])
+    assert result.exit_code == 2, result.output
+    assert _says(result.output, "error:", store, *words) and "Traceback" not in result.output, result.output
+    assert store.read_bytes() == before

@@ -140,7 +140,13 @@ def label_dataset(
         shaped = regret_rewards(traj, behaviour_value(traj, seed=seed))
     done = answered = skipped = 0
     with PreferenceStore(store_path) as store:
+        store.check()  # a damaged file is refused before anything is written into it
         existing = store.info()
+        if isinstance(existing.get("task"), str) and existing["task"] != task:
+            raise ValueError(
+                f"the preference store {store_path} holds segments of {existing['task']}; {dataset_id!r} is a {task} dataset: "
+                "label it into another store"
+            )
         store.set_info("task", task)
         datasets = list(existing.get("datasets", []))
         if dataset_id not in datasets:
