@@ -1,6 +1,6 @@
-"""``pbrl label`` on a store with a damaged page, and ``pbrl label serve --task`` on a store
-made for another task: a clear error naming the file (and both tasks), exit code 2, no
-traceback, and the file left byte for byte as it was."""
+"""``pbrl label`` (and ``pbrl dataset label``) on a store with a damaged page or made for
+another task: a clear error naming the file (and both tasks), exit code 2, no traceback,
+and the file left byte for byte as it was."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from console_support import printed
 from pbrl.cli.main import app
 from pbrl.preferences import DamagedStoreError, Labels, PreferenceStore, Provenance
 from test_pref_store import segments
@@ -20,13 +21,9 @@ runner = CliRunner()
 PAGE = 4096
 
 
-def _squash(text: str) -> str:
-    """``text`` without whitespace or box borders: a console of any width wraps words and long paths anywhere."""
-    return "".join(text.replace("│", " ").split())
-
-
 def _says(out: str, *parts) -> bool:
-    return all(_squash(str(p)) in _squash(out) for p in parts)
+    """Every part is in the output, however the console wrapped it."""
+    return all(printed(str(p), out) for p in parts)
 
 
 def _store(path, task="pbrl/Hopper-v5"):

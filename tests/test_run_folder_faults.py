@@ -13,6 +13,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from console_support import printed
 from offline_support import datasets_root, make_pendulum_dataset
 from pbrl.cli.main import app
 
@@ -25,13 +26,9 @@ def _run(*args):
     return result.exit_code, result.output  # stdout and stderr
 
 
-def _squash(text: str) -> str:
-    """``text`` without whitespace or box borders: a console of any width wraps words and long paths anywhere."""
-    return "".join(text.replace("│", " ").split())
-
-
 def _says(out: str, *parts) -> bool:
-    return all(_squash(str(p)) in _squash(out) for p in parts)
+    """Every part is in the output, however the console wrapped it."""
+    return all(printed(str(p), out) for p in parts)
 
 
 @pytest.fixture
