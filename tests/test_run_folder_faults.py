@@ -189,3 +189,30 @@ def test_resume_of_a_damaged_config_names_the_file(finished_run, tmp_path, damag
     assert code == 2, out
     assert _says(out, "error:", config, message) and "Traceback" not in out, out
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # nothing rewritten
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_edit(config__steps="many"), "'config.steps' must be an integer, got 'many'"),
+        (_edit(config__dataset=KeyError), "'config.dataset' is missing"),
+        (_edit(hyperparams=[1, 2]), "'hyperparams' is list, not a table"),
+        (_edit(hyperparams__hidden_sizes="big"), "hidden_sizes"),
+        (_truncated, "not valid JSON"),
+    ],
+    ids=["steps a string", "dataset missing", "hyperparams a list", "a hyperparameter of the wrong type", "truncated"],
+)
+def test_resume_of_an_offline_run_with_a_damaged_config_names_the_file(tmp_path, damage, message):
+    with datasets_root(tmp_path / "minari"):
+        make_pendulum_dataset("pbrl/pendulum/damaged-v0", steps=600)
+        code, out = _run("train", "--agent", "bc", "--dataset", "pbrl/pendulum/damaged-v0", "--steps", 4, "--eval-episodes", 1,
+                         "--hp", "hidden_sizes=[8]", "--runs-dir", tmp_path / "runs", "--name", "off", "--quiet")  # fmt: skip
+        assert code == 0, out
+        run = tmp_path / "runs" / "pbrl_InvertedPendulum-v5" / "bc" / "off-s0"
+        config = run / "config.json"
+        config.write_text(damage(config.read_text()))
+        before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+        code, out = _run("train", "--resume", run, "--quiet")
+    assert code == 2, out
+    assert _says(out, "error:", config, message) and "Traceback" not in out, out
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
