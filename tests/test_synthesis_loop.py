@@ -19,6 +19,7 @@ from pbrl.synthesis.proposers import ProposalRequest
 from pbrl.synthesis.reflection import reflect
 from pbrl.synthesis.fitness import task_metric
 
+from console_support import printed
 from synthesis_server import CannedServer
 
 TINY = ["n_envs=4", "n_steps=64", "batch_size=64", "n_epochs=2", "net_arch=[32,32]"]
@@ -40,7 +41,7 @@ def test_offline_loop_end_to_end_through_the_cli(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     run = tmp_path / "pbrl_HalfCheetah-v5" / "synthesis" / "e2e-s1"
-    assert "run folder:" in result.output and str(run) in result.output.replace("\n", "")
+    assert printed("run folder:", result.output) and printed(str(run), result.output)
     config = json.loads((run / "config.json").read_text())
     assert config["format"] == "pbrl.synthesis" and config["proposer"]["origin"] == "offline-search"
     assert config["config"]["samples"] == 2 and config["metric"]["name"] == "progress"
@@ -74,7 +75,7 @@ def test_offline_loop_end_to_end_through_the_cli(tmp_path):
         assert final[kind]["seeds_ok"] == 1 and np.isfinite(final[kind]["fitness_mean"])
     summary = json.loads((run / "summary.json").read_text())
     assert summary["proposer"] == "offline-search" and summary["tokens"]["attempts"] == 0
-    assert "final (1 seeds" in result.output
+    assert printed("final (1 seeds", result.output)
 
 
 GOOD_A = """Let me reward running forward.
