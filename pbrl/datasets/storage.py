@@ -243,14 +243,15 @@ def remove_stale_temp(root: Path | None = None) -> list[Path]:
     return removed
 
 
-#: temporary folders this process is writing; whatever is left of them goes at exit
-_LIVE_TEMP: set[str] = set()
+#: temporary folders being written -> the pid writing them; whatever is left of them goes at exit
+_LIVE_TEMP: dict[str, int] = {}
 
 
 def _remove_live_temp() -> None:
-    for path in list(_LIVE_TEMP):
-        shutil.rmtree(path, ignore_errors=True)
-        _LIVE_TEMP.discard(path)
+    for path, pid in list(_LIVE_TEMP.items()):
+        if pid == os.getpid():  # not a forked child's copy of its parent's list
+            shutil.rmtree(path, ignore_errors=True)
+            _LIVE_TEMP.pop(path, None)
 
 
 atexit.register(_remove_live_temp)
@@ -262,13 +263,13 @@ def temp_folder(parent: Path, prefix: str) -> Iterator[Path]:
     so :func:`remove_stale_temp` can tell whose it is), removed when the block ends however
     it ends, and at interpreter exit if it is still there."""
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    _LIVE_TEMP.add(str(path))
+    _LIVE_TEMP[str(path)] = os.getpid()
     try:
         yield path
     finally:
         if path.exists():
             shutil.rmtree(path, ignore_errors=True)
-        _LIVE_TEMP.discard(str(path))
+        _LIVE_TEMP.pop(str(path), None)
 
 
 @contextlib.contextmanager
