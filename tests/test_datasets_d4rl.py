@@ -115,6 +115,9 @@ def test_normalized_scores_use_d4rl_references():
     np.testing.assert_allclose(d4rl.get_normalized_score("pbrl/ant/medium-v0", np.array([-325.6, 3879.7])), [0.0, 1.0])
     with pytest.raises(KeyError, match="no reference scores"):
         d4rl.get_normalized_score("pbrl/Swimmer-v5", 1.0)
+    for name in ("antmaze-umaze-v0", "antmaze-large-diverse-v2", "hopperfoo-medium-v2", "kitchen-mixed-v0"):
+        with pytest.raises(KeyError, match="no reference scores"):       # not Ant's (or Hopper's) scale
+            d4rl.get_normalized_score(name, 1.0)
 
 
 def test_d4rl_env_object(stored):

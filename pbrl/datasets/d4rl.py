@@ -65,15 +65,13 @@ REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals")
 def d4rl_family(name: str) -> str | None:
     """The D4RL family (``"hopper"``) of a D4RL name (``"hopper-medium-replay-v2"``),
     a pbrl task id (``"pbrl/Hopper-v5"``) or a dataset id (``"pbrl/hopper/medium-v0"``);
-    None if it is none of the four."""
+    None if it is none of the four. A family must be a whole word of the name:
+    ``"antmaze-umaze-v0"`` is not Ant (its returns are not on Ant's scale)."""
     text = str(name).lower()
     parts = [p for p in re.split(r"[/\-_.]", text) if p]
     for part in parts:
         if part in D4RL_REF_SCORES:
             return part
-    for family in D4RL_REF_SCORES:
-        if text.startswith(family):
-            return family
     return None
 
 
