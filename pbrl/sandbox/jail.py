@@ -46,6 +46,7 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import signal
 from typing import Any, Mapping
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "install_seccomp",
     "hide_directories",
     "limit_tasks",
+    "reap_namespace",
     "readonly_filesystem",
     "set_rlimits",
     "tighten_address_space",
@@ -395,6 +397,26 @@ def install_seccomp() -> dict[str, Any]:
     if lib.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(program), 0, 0) != 0:
         return {"ok": False, "reason": f"prctl(PR_SET_SECCOMP): {os.strerror(ctypes.get_errno())}"}
     return {"ok": True, "reason": f"{len(numbers)} system calls allowed, the rest fail with EPERM"}
+
+
+def reap_namespace(child: int, close: tuple[int, ...] = ()) -> int:
+    """Process 1 of a worker's PID namespace: forward ``SIGTERM`` to ``child`` (as ``SIGKILL``),
+    close the descriptors ``close`` (so that only the child holds the pipes), reap every process
+    until ``child`` ends, and return its status (128 + the signal if it was killed)."""
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
+    for fd in close:
+        os.close(fd)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 1
+        except InterruptedError:  # pragma: no cover
+            continue
+        if pid == child:
+            if os.WIFSIGNALED(status):
+                return 128 + os.WTERMSIG(status)
+            return os.WEXITSTATUS(status)
 
 
 def drop_capabilities() -> dict[str, Any]:

@@ -14,7 +14,11 @@ Standard library only (the reward worker loads it before its jail closes).
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
+    "MAX_TERMS",
+    "TERM_NAME",
     "ALLOWED_BUILTINS",
     "ALLOWED_MODULES",
     "DENIED_ATTRIBUTES",
@@ -25,6 +29,11 @@ __all__ = [
     "NUMPY_RANDOM_NAMES",
     "allowed_leaf",
 ]
+
+#: most named terms a reward program may return
+MAX_TERMS = 16
+#: how a term name must look (it becomes a log tag, a JSON key and prompt text)
+TERM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 
 #: modules a program may import; ``import numpy.linalg`` and ``from numpy import linalg`` too
 ALLOWED_MODULES = frozenset({"numpy", "numpy.linalg", "numpy.random", "math"})

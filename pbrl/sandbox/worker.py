@@ -31,13 +31,13 @@ import linecache
 import math
 import os
 import resource
-import signal
 import sys
 import traceback
 import warnings
 from typing import Any, Callable
 
 from . import guard, jail, protocol
+from .policy import MAX_TERMS
 
 __all__ = ["PRELOAD", "Worker", "main", "program_traceback", "run"]
 
@@ -45,7 +45,6 @@ PROGRAM_FILE = "reward_program.py"
 #: numpy modules the worker imports before its root file system goes away: the allowed ones and
 #: those numpy's own functions import lazily (``np.unique`` asks ``np.ma.is_masked``)
 PRELOAD = ("numpy", "numpy.linalg", "numpy.random", "numpy.ma", "numpy.dtypes", "numpy.exceptions")
-MAX_TERMS = 16
 # Bound before the runtime guard replaces them for the rest of the process.
 _setrlimit, _getrusage = resource.setrlimit, resource.getrusage
 
@@ -237,24 +236,6 @@ class Worker:
                 self.send(_failure("crashed", f"unknown request {op!r}"))
 
 
-def _reap(child: int) -> int:
-    """Process 1 of the PID namespace: reap everything, report the child's status (128 + signal)."""
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
-    os.close(0)
-    os.close(1)
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            return 1
-        except InterruptedError:  # pragma: no cover
-            continue
-        if pid == child:
-            if os.WIFSIGNALED(status):
-                return 128 + os.WTERMSIG(status)
-            return os.WEXITSTATUS(status)
-
-
 def main(config: dict[str, Any]) -> int:
     np = _import_everything(list(config.get("paths", [])))
     warnings.simplefilter("ignore")  # numpy's warnings would only write to stderr (1 MB file-size limit)
@@ -267,7 +248,7 @@ def main(config: dict[str, Any]) -> int:
     if namespaces:
         child = os.fork()
         if child:
-            return _reap(child)
+            return jail.reap_namespace(child, close=(0, 1))
     memory_mb = int(config.get("memory_mb", 1024))
     resource.setrlimit(resource.RLIMIT_AS, (int(vm + memory_mb) << 20,) * 2)
     resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))

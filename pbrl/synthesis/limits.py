@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import re
+from pbrl.sandbox.policy import MAX_TERMS, TERM_NAME  # noqa: F401  (one definition for every path)
 
-#: most named terms a reward program may return
-MAX_TERMS = 16
-#: how a term name must look (it becomes a JSON key, a log tag and prompt text)
-TERM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 #: largest result JSON the parent reads from a worker (bytes)
 MAX_RESULT_BYTES = 1 << 20
 #: largest weights file the parent accepts from a worker (bytes)

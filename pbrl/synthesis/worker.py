@@ -38,7 +38,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import sys
 import time
 import traceback
@@ -351,22 +350,6 @@ def _failure_record(exc: BaseException) -> dict[str, Any]:
     return record
 
 
-def _reap(child: int) -> int:
-    """Process 1 of the PID namespace: forward SIGTERM, reap everything, report the child's status."""
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            return 1
-        except InterruptedError:  # pragma: no cover
-            continue
-        if pid == child:
-            if os.WIFSIGNALED(status):
-                return 128 + os.WTERMSIG(status)
-            return os.WEXITSTATUS(status)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
@@ -394,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     if namespaces:
         child = os.fork()
         if child:
-            return _reap(child)
+            return jail.reap_namespace(child)
     rlimits = jail.set_rlimits(limits)
     _LAYERS.update(jail.describe_layers(namespaces, filesystem, capabilities, rlimits, tasks))
     if filesystem is not None:
