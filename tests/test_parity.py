@@ -13,13 +13,15 @@ PAIRS = [
     ("pbrl/Swimmer-v5", "Swimmer-v5"),
     ("pbrl/Reacher-v5", "Reacher-v5"),
     ("pbrl/InvertedPendulum-v5", "InvertedPendulum-v5"),
+    ("pbrl/Pusher-v5", "Pusher-v5"),
+    ("pbrl/InvertedDoublePendulum-v5", "InvertedDoublePendulum-v5"),
 ]
 
-#: time limits for the comparisons (Reacher's episodes are 50 steps long)
-LIMITS = {"pbrl/Reacher-v5": 50}
+#: time limits for the comparisons (Reacher's episodes are 50 steps long, Pusher's 100)
+LIMITS = {"pbrl/Reacher-v5": 50, "pbrl/Pusher-v5": 100}
 
 #: tasks whose episodes must end by termination (not only by the time limit)
-TERMINATING = {"pbrl/Hopper-v5", "pbrl/Walker2d-v5", "pbrl/InvertedPendulum-v5"}
+TERMINATING = {"pbrl/Hopper-v5", "pbrl/Walker2d-v5", "pbrl/InvertedPendulum-v5", "pbrl/InvertedDoublePendulum-v5"}
 
 #: pbrl reward term -> Gymnasium's info key for it
 TERM_KEYS = {
@@ -28,6 +30,9 @@ TERM_KEYS = {
     "healthy": "reward_survive",
     "survive": "reward_survive",
     "dist": "reward_dist",
+    "near": "reward_near",
+    "distance_penalty": "distance_penalty",
+    "velocity_penalty": "velocity_penalty",
 }
 
 
@@ -134,6 +139,16 @@ KWARG_CASES = [
         "pbrl/InvertedPendulum-v5", "InvertedPendulum-v5", dict(reset_noise_scale=0.1, frame_skip=3),
         "some", id="inverted-pendulum",
     ),
+    pytest.param(
+        "pbrl/Pusher-v5", "Pusher-v5",
+        dict(reward_near_weight=0.2, reward_dist_weight=2.0, reward_control_weight=0.05, frame_skip=3),
+        "never", id="pusher",
+    ),
+    pytest.param(
+        "pbrl/InvertedDoublePendulum-v5", "InvertedDoublePendulum-v5",
+        dict(healthy_reward=5.0, reset_noise_scale=0.3, frame_skip=3, default_camera_config={"distance": 3.0}),
+        "some", id="inverted-double-pendulum",
+    ),
 ]
 
 
@@ -205,4 +220,37 @@ def test_reacher_success_is_fingertip_within_5cm():
     assert info["success"].tolist() == [True, False]
     card = envs.unwrapped.card
     assert card.success and "0.05" in card.success and card.extra["success_distance"] == 0.05
+    envs.close()
+
+
+def test_pusher_reset_draws_match_gymnasium_over_many_seeds():
+    """Gymnasium's rejection sampling of the object, reproduced draw for draw."""
+    ours = gym.make_vec("pbrl/Pusher-v5", num_envs=64)
+    theirs = gym.make_vec("Pusher-v5", num_envs=64, vectorization_mode="sync")
+    for seed in (0, 1000):
+        o1, _ = ours.reset(seed=seed)
+        o2, _ = theirs.reset(seed=seed)
+        np.testing.assert_allclose(o1, o2, atol=1e-12, rtol=0)
+        # the object's offset from the goal is longer than 0.17 m in the plane
+        assert (np.linalg.norm(o1[:, 17:19] - o1[:, 20:22], axis=1) > 0.17).all()
+    # the generators were left in the same state: the next resets match too
+    np.testing.assert_allclose(ours.reset()[0], theirs.reset()[0], atol=1e-12, rtol=0)
+    ours.close()
+    theirs.close()
+
+
+def test_pusher_success_is_object_over_goal_disc():
+    envs = gym.make_vec("pbrl/Pusher-v5", num_envs=2)
+    envs.reset(seed=0)
+    sim = envs.unwrapped.engine.sim
+    # Object 3 cm and 12 cm from the goal in the plane (qpos[7:9]: slide y, slide x).
+    sim.qpos[:, 7:] = [[0.0, 0.03, 0.0, 0.0], [-0.12, 0.0, 0.0, 0.0]]
+    sim.qvel[:] = 0.0
+    obs, _, _, _, info = envs.step(np.zeros((2, 7), np.float32))
+    np.testing.assert_allclose(info["object_goal_xy_distance"], [0.03, 0.12], atol=2e-3)
+    np.testing.assert_allclose(info["object_goal_distance"], np.linalg.norm(obs[:, 17:20] - obs[:, 20:23], axis=1), atol=1e-12)
+    np.testing.assert_allclose(info["reward_terms"]["dist"], -info["object_goal_distance"], atol=1e-12)
+    assert info["success"].tolist() == [True, False]
+    card = envs.unwrapped.card
+    assert card.success and "0.08" in card.success and card.extra["success_distance"] == 0.08
     envs.close()

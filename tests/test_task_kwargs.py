@@ -17,8 +17,13 @@ GYM_CLASSES = {
     "pbrl/Swimmer-v5": "Swimmer-v5",
     "pbrl/Reacher-v5": "Reacher-v5",
     "pbrl/InvertedPendulum-v5": "InvertedPendulum-v5",
+    "pbrl/Pusher-v5": "Pusher-v5",
+    "pbrl/InvertedDoublePendulum-v5": "InvertedDoublePendulum-v5",
 }
-OURS = ["pbrl/Hopper-v5", "pbrl/Walker2d-v5", "pbrl/Swimmer-v5", "pbrl/Reacher-v5", "pbrl/InvertedPendulum-v5"]
+OURS = [
+    "pbrl/Hopper-v5", "pbrl/Walker2d-v5", "pbrl/Swimmer-v5", "pbrl/Reacher-v5", "pbrl/InvertedPendulum-v5",
+    "pbrl/Pusher-v5", "pbrl/InvertedDoublePendulum-v5",
+]
 
 
 def _gym_defaults(gym_id):
@@ -67,6 +72,11 @@ BAD = [
     ("pbrl/Walker2d-v5", {"frame_skip": 0}, ValueError, ["frame_skip"]),
     ("pbrl/Reacher-v5", {"xml_file": "no_such_reacher.xml"}, ValueError, ["xml_file", "no_such_reacher.xml"]),
     ("pbrl/InvertedPendulum-v5", {"default_camera_config": 3}, ValueError, ["default_camera_config"]),
+    ("pbrl/Pusher-v5", {"reset_noise_scale": 0.1}, TypeError, ["reset_noise_scale", "reward_near_weight"]),
+    ("pbrl/Pusher-v5", {"reward_near_weight": "0.5"}, ValueError, ["reward_near_weight", "number"]),
+    ("pbrl/InvertedDoublePendulum-v5", {"ctrl_cost_weight": 0.1}, TypeError, ["ctrl_cost_weight", "healthy_reward"]),
+    ("pbrl/InvertedDoublePendulum-v5", {"reset_noise_scale": -0.1}, ValueError, ["reset_noise_scale", ">= 0"]),
+    ("pbrl/InvertedDoublePendulum-v5", {"healthy_reward": float("inf")}, ValueError, ["healthy_reward", "finite"]),
 ]
 
 
