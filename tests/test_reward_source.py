@@ -189,3 +189,28 @@ def test_bad_reward_specs():
         make_reward_source("program:/nonexistent/reward.py")
     with pytest.raises(ValueError, match="needs a path"):
         make_reward_source("program:")
+
+
+def test_a_sandboxed_program_trains_exactly_as_the_same_file_in_process(tmp_path):
+    # Where the program runs changes nothing the agent sees: the same PPO run on program: and on
+    # trusted-program: ends with identical weights.
+    import torch
+
+    from pbrl.agents import make_agent, resolve
+
+    path = tmp_path / "run.py"
+    path.write_text("import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n"
+                    "    run = info['x_velocity']\n    effort = -0.1 * np.sum(action ** 2, axis=1)\n"
+                    "    return run + effort, {'run': run, 'effort': effort}\n")
+    hp = resolve("ppo", "pbrl/HalfCheetah-v5", {"n_envs": 4, "n_steps": 64, "batch_size": 64, "n_epochs": 2, "net_arch": [16, 16]})
+    weights = {}
+    for spec in (f"program:{path}", f"trusted-program:{path}"):
+        agent = make_agent("ppo", "pbrl/HalfCheetah-v5", hp, seed=3, reward_source=make_reward_source(spec))
+        try:
+            agent.learn(512)
+            weights[spec] = {k: v.clone() for k, v in agent.model.policy.state_dict().items()}
+            assert set(agent.reward_env.reward_source.last_terms) == {"run", "effort"}
+        finally:
+            agent.close()
+    sandboxed, trusted = weights.values()
+    assert all(torch.equal(sandboxed[k], trusted[k]) for k in trusted)
