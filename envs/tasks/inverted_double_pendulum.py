@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
 from ..task import StepOutcome, Task, check_kwargs, number
 from ._common import camera_config as _camera, gymnasium_asset
-
-_DEFAULTS = dict(
-    xml_file="inverted_double_pendulum.xml",
-    frame_skip=5,
-    default_camera_config=None,
-    healthy_reward=10.0,
-    reset_noise_scale=0.1,
-)
 
 #: The pendulum has fallen when the tip of the second pole is at or below this
 #: height (m), as in Gymnasium. Upright, the tip is at 1.2 m.
@@ -112,13 +106,22 @@ class InvertedDoublePendulum(Task):
     default_camera: dict = {}
     data_fields = ("site_xpos", "qfrc_constraint")
 
-    def __init__(self, **kwargs):
-        o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
-        self.xml_file = gymnasium_asset(o["xml_file"])
-        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
-        self.default_camera = _camera(o["default_camera_config"])
-        self.healthy_reward = number("healthy_reward", o["healthy_reward"])
-        self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
+    def __init__(
+        self,
+        *,
+        xml_file: str = "inverted_double_pendulum.xml",
+        frame_skip: int = 5,
+        default_camera_config: dict | None = None,
+        healthy_reward: float = 10.0,
+        reset_noise_scale: float = 0.1,
+        **unknown,
+    ):
+        check_kwargs(self.card.id, unknown, _DEFAULTS)  # names unknown options and the accepted ones
+        self.xml_file = gymnasium_asset(xml_file)
+        self.frame_skip = int(number("frame_skip", frame_skip, positive=True))
+        self.default_camera = _camera(default_camera_config)
+        self.healthy_reward = number("healthy_reward", healthy_reward)
+        self.reset_noise_scale = number("reset_noise_scale", reset_noise_scale, nonnegative=True)
 
     def reset_state(self, rng, init_qpos, init_qvel):
         s = self.reset_noise_scale
@@ -164,3 +167,11 @@ class InvertedDoublePendulum(Task):
             },
             reward=alive_bonus - dist_penalty - vel_penalty,  # Gymnasium's order
         )
+
+
+#: The options and their defaults, as the signature declares them (Gymnasium's).
+_DEFAULTS = {
+    p.name: p.default
+    for p in inspect.signature(InvertedDoublePendulum.__init__).parameters.values()
+    if p.kind is p.KEYWORD_ONLY
+}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from ..card import RewardTerm, TaskCard
@@ -13,15 +15,6 @@ DEFAULT_CAMERA_CONFIG = {
     "trackbodyid": -1,
     "distance": 4.0,
 }
-
-_DEFAULTS = dict(
-    xml_file="pusher_v5.xml",
-    frame_skip=5,
-    default_camera_config=DEFAULT_CAMERA_CONFIG,
-    reward_near_weight=0.5,
-    reward_dist_weight=1,
-    reward_control_weight=0.1,
-)
 
 #: The object counts as on the goal when its centre is closer than this to the
 #: goal's centre in the table plane (m): the radius of the goal disc in
@@ -147,14 +140,24 @@ class Pusher(Task):
     default_camera = DEFAULT_CAMERA_CONFIG
     data_fields = ("xpos",)
 
-    def __init__(self, **kwargs):
-        o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
-        self.xml_file = gymnasium_asset(o["xml_file"])
-        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
-        self.default_camera = _camera(o["default_camera_config"])
-        self.reward_near_weight = number("reward_near_weight", o["reward_near_weight"])
-        self.reward_dist_weight = number("reward_dist_weight", o["reward_dist_weight"])
-        self.reward_control_weight = number("reward_control_weight", o["reward_control_weight"])
+    def __init__(
+        self,
+        *,
+        xml_file: str = "pusher_v5.xml",
+        frame_skip: int = 5,
+        default_camera_config: dict | None = DEFAULT_CAMERA_CONFIG,
+        reward_near_weight: float = 0.5,
+        reward_dist_weight: float = 1,
+        reward_control_weight: float = 0.1,
+        **unknown,
+    ):
+        check_kwargs(self.card.id, unknown, _DEFAULTS)  # names unknown options and the accepted ones
+        self.xml_file = gymnasium_asset(xml_file)
+        self.frame_skip = int(number("frame_skip", frame_skip, positive=True))
+        self.default_camera = _camera(default_camera_config)
+        self.reward_near_weight = number("reward_near_weight", reward_near_weight)
+        self.reward_dist_weight = number("reward_dist_weight", reward_dist_weight)
+        self.reward_control_weight = number("reward_control_weight", reward_control_weight)
 
     def reset_state(self, rng, init_qpos, init_qvel):
         qpos = init_qpos.copy()
@@ -204,3 +207,9 @@ class Pusher(Task):
             success=xy_distance < SUCCESS_DISTANCE,
             reward=dist + ctrl + near,  # Gymnasium's order of the sum
         )
+
+
+#: The options and their defaults, as the signature declares them (Gymnasium's).
+_DEFAULTS = {
+    p.name: p.default for p in inspect.signature(Pusher.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY
+}
