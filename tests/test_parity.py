@@ -223,6 +223,25 @@ def test_reacher_success_is_fingertip_within_5cm():
     envs.close()
 
 
+@pytest.mark.parametrize("pbrl_id,gym_id", [
+    ("pbrl/Pusher-v5", "Pusher-v5"), ("pbrl/InvertedDoublePendulum-v5", "InvertedDoublePendulum-v5"),
+])
+def test_info_has_gymnasiums_keys(pbrl_id, gym_id):
+    """Every key of Gymnasium's step info is in pbrl's (their values are compared above)."""
+    ours = gym.make_vec(pbrl_id, num_envs=2)
+    theirs = gym.make_vec(gym_id, num_envs=2, vectorization_mode="sync")
+    ours.reset(seed=0)
+    theirs.reset(seed=0)
+    action = np.zeros(ours.action_space.shape, np.float32)
+    i1, i2 = ours.step(action)[-1], theirs.step(action)[-1]
+    assert set(i2) <= set(i1)
+    for key in i2:
+        if not key.startswith("_"):
+            np.testing.assert_allclose(i1[key], i2[key], atol=1e-6, rtol=0, err_msg=key)
+    ours.close()
+    theirs.close()
+
+
 def test_pusher_reset_draws_match_gymnasium_over_many_seeds():
     """Gymnasium's rejection sampling of the object, reproduced draw for draw."""
     ours = gym.make_vec("pbrl/Pusher-v5", num_envs=64)

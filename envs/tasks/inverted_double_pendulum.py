@@ -40,14 +40,14 @@ class InvertedDoublePendulum(Task):
     | 8 | constraint force on the cart (``qfrc_constraint[0]``, the rail's limits), clipped to ±10 | N |
 
     ## Reward terms (``info["reward_terms"]``)
-    | term | value |
-    |------|-------|
-    | ``survive`` | ``healthy_reward`` for every step that does not terminate, else 0 |
-    | ``distance_penalty`` | −(0.01 x² + (y − 2)²), (x, y) = the tip of pole 2 (horizontal, height) |
-    | ``velocity_penalty`` | −(10⁻³ ω₁² + 5·10⁻³ ω₂²), ω = the hinges' angular velocities |
+    | term | value | Gymnasium's info key |
+    |------|-------|------|
+    | ``survive`` | ``healthy_reward`` for every step that does not terminate, else 0 | ``reward_survive`` |
+    | ``distance_penalty`` | −(0.01 x² + (y − 2)²), (x, y) = the tip of pole 2 (horizontal, height) | ``distance_penalty`` |
+    | ``velocity_penalty`` | −(10⁻³ ω₁² + 5·10⁻³ ω₂²), ω = the hinges' angular velocities | ``velocity_penalty`` |
 
-    Gymnasium reports them as ``reward_survive``, ``distance_penalty`` and
-    ``velocity_penalty``; the tip is the model's first site (``site_xpos[0]``).
+    The reward is ``survive − distance cost − velocity cost``, in Gymnasium's order;
+    the tip is the model's first site (``site_xpos[0]``), as in Gymnasium.
 
     ## Episode end
     Terminates when the tip of pole 2 is at or below 1 m (``y <= 1``: the
@@ -57,10 +57,12 @@ class InvertedDoublePendulum(Task):
     ``qpos = init + U(±reset_noise_scale)``, then
     ``qvel = init + reset_noise_scale × N(0, 1)``, each sub-env from its own generator.
 
-    ## Info quantities
-    ``tip_x``, ``tip_height`` (Gymnasium's x and y of the tip), ``cart_position``,
-    ``cart_velocity``, ``pole1_angular_velocity``, ``pole2_angular_velocity``
-    (unclipped).
+    ## Info
+    Gymnasium's keys, same values: ``reward_survive``, ``distance_penalty``,
+    ``velocity_penalty`` (its reset info is empty). pbrl adds ``reward_terms`` and
+    the card's quantities: ``tip_x``, ``tip_height`` (Gymnasium's x and y of the
+    tip), ``cart_position``, ``cart_velocity``, ``pole1_angular_velocity``,
+    ``pole2_angular_velocity`` (unclipped).
 
     ## Keyword arguments
     As Gymnasium's ``InvertedDoublePendulumEnv``: ``xml_file``, ``frame_skip``,
@@ -164,6 +166,10 @@ class InvertedDoublePendulum(Task):
                 "cart_velocity": sim.qvel[:, 0].copy(),
                 "pole1_angular_velocity": v1.copy(),
                 "pole2_angular_velocity": v2.copy(),
+                # Gymnasium's names of the reward terms, as its info has them.
+                "reward_survive": alive_bonus,
+                "distance_penalty": -dist_penalty,
+                "velocity_penalty": -vel_penalty,
             },
             reward=alive_bonus - dist_penalty - vel_penalty,  # Gymnasium's order
         )

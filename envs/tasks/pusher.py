@@ -52,13 +52,13 @@ class Pusher(Task):
     | 20–22 | x, y, z of the goal | m |
 
     ## Reward terms (``info["reward_terms"]``)
-    | term | value |
-    |------|-------|
-    | ``dist`` | −``reward_dist_weight`` × ‖object − goal‖ after the step |
-    | ``near`` | −``reward_near_weight`` × ‖object − fingertip‖ after the step |
-    | ``ctrl`` | −``reward_control_weight`` × Σ action² |
+    | term | value | Gymnasium's info key |
+    |------|-------|------|
+    | ``dist`` | −``reward_dist_weight`` × ‖object − goal‖ after the step | ``reward_dist`` |
+    | ``near`` | −``reward_near_weight`` × ‖object − fingertip‖ after the step | ``reward_near`` |
+    | ``ctrl`` | −``reward_control_weight`` × Σ action² | ``reward_ctrl`` |
 
-    Gymnasium reports them as ``reward_dist``, ``reward_near`` and ``reward_ctrl``.
+    The reward is ``dist + ctrl + near``, summed in Gymnasium's order.
 
     ## Success
     ``info["success"]`` is True at a step when the object's centre is less than
@@ -79,11 +79,13 @@ class Pusher(Task):
     number of values: it runs once per reset sub-env (the engine resets sub-envs
     one generator at a time), never in ``step``.
 
-    ## Info quantities
-    ``object_goal_distance`` and ``fingertip_object_distance`` (3-D, m, as in the
-    reward), ``object_goal_xy_distance`` (in the table plane, m), ``object_x``,
-    ``object_y``, ``goal_x``, ``goal_y``, ``fingertip_x``, ``fingertip_y``,
-    ``fingertip_z``.
+    ## Info
+    Gymnasium's keys, same values: ``reward_dist``, ``reward_ctrl``, ``reward_near``
+    (its reset info is empty). pbrl adds ``reward_terms``, ``success`` and the
+    card's quantities: ``object_goal_distance`` and ``fingertip_object_distance``
+    (3-D, m, as in the reward), ``object_goal_xy_distance`` (in the table plane, m),
+    ``object_x``, ``object_y``, ``goal_x``, ``goal_y``, ``fingertip_x``,
+    ``fingertip_y``, ``fingertip_z``.
 
     ## Keyword arguments
     As Gymnasium's ``PusherEnv``: ``xml_file``, ``frame_skip``,
@@ -203,6 +205,10 @@ class Pusher(Task):
                 "fingertip_x": tip[:, 0].copy(),
                 "fingertip_y": tip[:, 1].copy(),
                 "fingertip_z": tip[:, 2].copy(),
+                # Gymnasium's names of the reward terms, as its info has them.
+                "reward_dist": dist,
+                "reward_ctrl": ctrl,
+                "reward_near": near,
             },
             success=xy_distance < SUCCESS_DISTANCE,
             reward=dist + ctrl + near,  # Gymnasium's order of the sum
