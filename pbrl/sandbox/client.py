@@ -18,6 +18,7 @@ Linux only (pipes, rlimits, namespaces, seccomp).
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -56,6 +57,8 @@ TERM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 MAX_TERMS = 16
 #: most bytes of arrays sent in one request (bigger batches go in chunks)
 MAX_REQUEST_BYTES = 8 << 20
+#: pipe buffer asked for each way (Linux's default is 64 KiB: big batches would take many round trips)
+PIPE_BYTES = 1 << 20
 _BOOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_boot.py")
 
 
@@ -163,6 +166,7 @@ class RewardWorker:
         self._failure: ProgramFailure | None = None
         self._read_fd = self._write_fd = -1
         self._attached = False
+        self._heads: dict[Any, bytes] = {}
         self._stderr = None
         self.layers: dict[str, Any] = {}
         if static_check:
@@ -192,11 +196,12 @@ class RewardWorker:
         self.proc = None
         self._failure = None
         self._attached = True
+        self._heads = {}
         self._stderr = None
         self._read_fd, self._write_fd = int(read_fd), int(write_fd)
         self.layers = {}
         self.isolation = {}
-        os.set_blocking(self._write_fd, False)
+        _nonblocking(self._read_fd, self._write_fd)
         return self
 
     def handoff(self) -> tuple[int, int]:
@@ -232,7 +237,7 @@ class RewardWorker:
                                      cwd="/", start_new_session=True, close_fds=True)
         self._write_fd = self.proc.stdin.fileno()
         self._read_fd = self.proc.stdout.fileno()
-        os.set_blocking(self._write_fd, False)
+        _nonblocking(self._read_fd, self._write_fd)
         header = self._answer(time.monotonic() + self.limits.start_timeout, starting=True)
         if not header.get("ready"):
             raise self._fail(WorkerCrashed(f"the reward worker for {self.name} did not start properly"))
@@ -357,13 +362,17 @@ class RewardWorker:
         return header
 
     def _request(self, header: dict[str, Any], payload: bytes, timeout: float, max_payload: int | None = 0) -> dict[str, Any]:
+        return self._exchange(protocol.encode(header, payload), timeout, max_payload)
+
+    def _exchange(self, frame: bytes, timeout: float, max_payload: int | None) -> dict[str, Any]:
+        """Send one encoded request, return the answer's header (its payload in ``self._payload``)."""
         if self._failure is not None:
             raise self._failure
         if self.proc is None and (not self._attached or getattr(self, "_attached_closed", False)):
             raise WorkerCrashed(f"the reward worker for {self.name} is closed")
         deadline = time.monotonic() + timeout
         try:
-            protocol.write_all(self._write_fd, protocol.encode(header, payload), deadline)
+            protocol.write_all(self._write_fd, frame, deadline)
         except TimeoutError:
             raise self._fail(WorkerTimeout(f"{self.name} did not take its input within its wall-clock limit of "
                                            f"{timeout:g} s per call and was stopped")) from None
@@ -397,15 +406,26 @@ class RewardWorker:
         return np.concatenate(rewards), {k: np.concatenate([t[k] for t in terms_parts]) for k in names}
 
     def _call(self, arrays: list[tuple[str, np.ndarray]], n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        meta, parts, offset = [], [], 0
+        layout, parts, offset = [], [], 0
         for name, a in arrays:
             if a.dtype.str not in protocol.ALLOWED_DTYPES:
                 a = a.astype(np.float64)
-            meta.append([name, a.dtype.str, list(a.shape), offset])
-            parts.append(a.tobytes())
+            layout.append((name, a.dtype.str, a.shape))
+            parts.append(a)  # C-contiguous: its bytes are copied straight into the frame
             offset += a.nbytes
-        header = self._request({"op": "call", "n": n, "arrays": meta}, b"".join(parts), self.limits.call_timeout,
-                               max_payload=8 * n * (1 + MAX_TERMS))
+        key = (n, tuple(layout))
+        head = self._heads.get(key)
+        if head is None:  # the request's JSON header, encoded once per batch layout
+            meta, at = [], 0
+            for (name, dtype, shape), a in zip(layout, parts):
+                meta.append([name, dtype, list(shape), at])
+                at += a.nbytes
+            head = json.dumps({"op": "call", "n": n, "arrays": meta}, allow_nan=False, separators=(",", ":")).encode("utf-8")
+            if len(self._heads) >= 8:
+                self._heads.clear()
+            self._heads[key] = head
+        frame = b"".join([protocol.FRAME.pack(len(head), offset), head, *parts])
+        header = self._exchange(frame, self.limits.call_timeout, max_payload=8 * n * (1 + MAX_TERMS))
         names = header.get("terms")
         if not isinstance(names, list) or len(names) > MAX_TERMS:
             raise self._fail(WrongShape(f"{self.name} returned more than {MAX_TERMS} terms"))
@@ -425,6 +445,17 @@ class RewardWorker:
             rows = np.flatnonzero(bad[row])[:5].tolist()
             raise self._fail(NonFiniteReward(f"{self.name}: {what} is NaN or infinite (batch rows {rows})"))
         return values[0], {k: values[i + 1] for i, k in enumerate(names)}
+
+
+def _nonblocking(*fds: int) -> None:
+    """Make the pipe ends non-blocking (reads and writes then wait, with the call's deadline, only
+    when they must) and ask for bigger pipe buffers where Linux allows it."""
+    for fd in fds:
+        os.set_blocking(fd, False)
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except (OSError, AttributeError):  # over /proc/sys/fs/pipe-max-size or the user's pipe quota: keep 64 KiB
+            pass
 
 
 def _batched(value: Any, n: int) -> bool:

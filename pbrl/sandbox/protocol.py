@@ -58,25 +58,33 @@ def _wait(fd: int, write: bool, deadline: float | None) -> None:
 
 
 def write_all(fd: int, data: bytes, deadline: float | None = None) -> None:
-    """Write all of ``data`` (raises ``TimeoutError`` past ``deadline``, ``BrokenPipeError`` if the reader is gone)."""
+    """Write all of ``data`` (raises ``TimeoutError`` past ``deadline``, ``BrokenPipeError`` if the reader is gone).
+
+    With a deadline, a blocking ``fd`` is waited for before every write of at most 64 KiB; a
+    non-blocking one is written at once and waited for only when it is full (fewer system calls).
+    """
+    wait_first = deadline is not None and os.get_blocking(fd)
     view = memoryview(data)
     while view:
-        _wait(fd, True, deadline)
+        if wait_first:
+            _wait(fd, True, deadline)
         try:
-            n = os.write(fd, view[: 1 << 16] if deadline is not None else view)
+            n = os.write(fd, view[: 1 << 16] if wait_first else view)
         except BlockingIOError:
+            _wait(fd, True, deadline)
             continue
         view = view[n:]
 
 
-def read_exact(fd: int, n: int, deadline: float | None = None) -> bytes:
-    """Read exactly ``n`` bytes (``EOFError`` if the writer is gone first, ``TimeoutError`` past ``deadline``)."""
+def _read_exact(fd: int, n: int, deadline: float | None, wait_first: bool) -> bytes:
     chunks, got = [], 0
     while got < n:
-        _wait(fd, False, deadline)
+        if wait_first:
+            _wait(fd, False, deadline)
         try:
             chunk = os.read(fd, min(n - got, 1 << 20))
         except BlockingIOError:
+            _wait(fd, False, deadline)
             continue
         if not chunk:
             raise EOFError
@@ -85,12 +93,21 @@ def read_exact(fd: int, n: int, deadline: float | None = None) -> bytes:
     return b"".join(chunks)
 
 
+def read_exact(fd: int, n: int, deadline: float | None = None) -> bytes:
+    """Read exactly ``n`` bytes (``EOFError`` if the writer is gone first, ``TimeoutError`` past ``deadline``).
+
+    With a deadline, a blocking ``fd`` is waited for before every read; a non-blocking one is
+    read at once and waited for only when it is empty (fewer system calls)."""
+    return _read_exact(fd, n, deadline, deadline is not None and os.get_blocking(fd))
+
+
 def read_message(fd: int, deadline: float | None = None, max_payload: int | None = None) -> tuple[dict[str, Any], bytes]:
     """One framed message: ``(header, payload)``. ``ValueError`` for a malformed or oversized frame."""
-    head_len, payload_len = FRAME.unpack(read_exact(fd, FRAME.size, deadline))
+    wait_first = deadline is not None and os.get_blocking(fd)
+    head_len, payload_len = FRAME.unpack(_read_exact(fd, FRAME.size, deadline, wait_first))
     if head_len > MAX_HEADER or (max_payload is not None and payload_len > max_payload):
         raise ValueError(f"a message of {head_len} + {payload_len} bytes is larger than allowed")
-    header = json.loads(read_exact(fd, head_len, deadline).decode("utf-8"))
+    header = json.loads(_read_exact(fd, head_len, deadline, wait_first).decode("utf-8"))
     if not isinstance(header, dict):
         raise ValueError("a message header is not a JSON object")
-    return header, read_exact(fd, payload_len, deadline)
+    return header, _read_exact(fd, payload_len, deadline, wait_first)
