@@ -9,7 +9,8 @@ import numpy as np
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
 from ..task import StepOutcome, Task, check_kwargs, number
-from ._common import camera_config as _camera, gymnasium_asset
+from ._common import camera_config as _camera
+from ._common import gymnasium_asset
 
 #: The pendulum has fallen when the tip of the second pole is at or below this
 #: height (m), as in Gymnasium. Upright, the tip is at 1.2 m.
@@ -105,7 +106,6 @@ class InvertedDoublePendulum(Task):
         ref_min_return=47.221,
         ref_max_return=9360.0,
     )
-    default_camera: dict = {}
     data_fields = ("site_xpos", "qfrc_constraint")
 
     def __init__(

@@ -9,7 +9,8 @@ import numpy as np
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
 from ..task import StepOutcome, Task, check_kwargs, number
-from ._common import camera_config as _camera, gymnasium_asset
+from ._common import camera_config as _camera
+from ._common import gymnasium_asset
 
 DEFAULT_CAMERA_CONFIG = {
     "trackbodyid": -1,
