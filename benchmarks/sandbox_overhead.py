@@ -1,6 +1,6 @@
 """What the sandboxed reward worker costs: PPO wall-clock with a program: reward vs trusted-program:.
 
-    python benchmarks/sandbox_overhead.py [--quick] [--repeats 6] [--steps 65536] [--json PATH]
+    python benchmarks/sandbox_overhead.py [--quick] [--repeats 10] [--steps 32768] [--json PATH]
     pbrl bench sandbox_overhead [--quick] [-- --json PATH]
 
 The reward is HalfCheetah's own, written as a reward program file::
@@ -35,7 +35,10 @@ sources timed in alternating windows; each figure is the median of the windows
 
 The table gives each side's wall-clock (median over pairs), the ratio sandboxed /
 trusted with its min / median / max over the pairs, and the per-call µs. The issue's
-target is a ratio below 1.15. JSON (default ``benchmarks/results/sandbox_overhead.json``)
+target is a wall-clock ratio below 1.15. Each run's CPU time is given too: this
+process's (``time.process_time``: env threads, torch, the client) plus, for
+``sandboxed``, the worker's processes' (from ``/proc``) over the same window — less
+sensitive to other processes than wall-clock, and it shows what the worker itself uses. JSON (default ``benchmarks/results/sandbox_overhead.json``)
 has every run, the machine, the sandbox layers in force and the load average. On a
 shared machine, trust the spread more than any one pair.
 """
@@ -72,7 +75,7 @@ def compute_reward(obs, action, next_obs, info):
 PROFILES = {
     # timed PPO env steps per run, pairs, reward calls per window (per batch size: at least this
     # many calls or this many transitions), windows per batch size
-    "full": {"steps": 64 * 64 * 16, "repeats": 6, "calls": 300, "rows": 300_000, "windows": 7},
+    "full": {"steps": 64 * 64 * 8, "repeats": 10, "calls": 300, "rows": 300_000, "windows": 7},
     "quick": {"steps": 64 * 64, "repeats": 1, "calls": 20, "rows": 8192, "windows": 2},
 }
 
@@ -99,6 +102,36 @@ def machine() -> dict[str, Any]:
 # -- PPO --------------------------------------------------------------------------------
 
 
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def worker_cpu_seconds(source: Any) -> float | None:
+    """CPU seconds used so far by a sandboxed source's worker processes (``unshare``, the namespace's
+    process 1 and the worker itself), from /proc; None where that cannot be read."""
+    proc = getattr(getattr(source, "worker", None), "proc", None)
+    if proc is None:
+        return None
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    for pid in _descendants(proc.pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def ppo_run(side: str, path: str, seed: int, steps: int, n_envs: int) -> dict[str, Any]:
     """One PPO run; returns its timed training wall-clock and what it trained."""
     from pbrl.agents import make_agent, resolve
@@ -111,13 +144,16 @@ def ppo_run(side: str, path: str, seed: int, steps: int, n_envs: int) -> dict[st
     try:
         agent.learn(rollout)  # warm-up rollout and update: torch's first calls, untimed
         start_steps = agent.num_timesteps
-        t0 = time.perf_counter()
+        w0, c0, t0 = worker_cpu_seconds(source), time.process_time(), time.perf_counter()
         agent.learn(start_steps + steps)
         seconds = time.perf_counter() - t0
+        cpu, w1 = time.process_time() - c0, worker_cpu_seconds(source)
+        worker_cpu = w1 - w0 if w0 is not None and w1 is not None else None
         stats = agent.reward_env.rollout_stats()
         params = sum(float(p.detach().double().sum()) for p in agent.model.policy.parameters())
         return {
             "side": side, "seed": seed, "seconds": seconds, "timed_steps": agent.num_timesteps - start_steps,
+            "cpu_seconds": cpu, "worker_cpu_seconds": worker_cpu,
             "episodes": int(agent.reward_env.episodes_finished),
             "true_return": stats.get("rollout/true_return"), "learned_return": stats.get("rollout/learned_return"),
             "policy_checksum": params,
@@ -133,12 +169,13 @@ def ppo_pairs(path: str, repeats: int, steps: int, n_envs: int, seed: int, log) 
         runs = {}
         for side in order:
             runs[side] = ppo_run(side, path, seed + i, steps, n_envs)
-            log(f"  pair {i + 1}/{repeats} {side:9s}: {runs[side]['seconds']:.2f} s "
-                f"({runs[side]['timed_steps']} steps, {runs[side]['episodes']} episodes)")
+            run = runs[side]
+            log(f"  pair {i + 1}/{repeats} {side:9s}: {run['seconds']:.2f} s, CPU {_cpu(run):.2f} s "
+                f"(worker {run['worker_cpu_seconds'] or 0:.2f} s; {run['timed_steps']} steps, {run['episodes']} episodes)")
         a, b = runs["sandboxed"], runs["trusted"]
         same = a["policy_checksum"] == b["policy_checksum"] and a["episodes"] == b["episodes"]
         pairs.append({"seed": seed + i, "order": list(order), "sandboxed": a, "trusted": b,
-                      "ratio": a["seconds"] / b["seconds"], "same_training": same})
+                      "ratio": a["seconds"] / b["seconds"], "cpu_ratio": _cpu(a) / _cpu(b), "same_training": same})
     return pairs
 
 
@@ -199,24 +236,32 @@ def call_timings(path: str, sizes: tuple[int, ...], calls: int, rows: int, windo
 # -- report -------------------------------------------------------------------------------
 
 
+def _cpu(run: dict[str, Any]) -> float:
+    return run["cpu_seconds"] + (run["worker_cpu_seconds"] or 0.0)
+
+
 def table(pairs: list[dict[str, Any]], calls: dict[str, Any], sizes: tuple[int, ...], n_envs: int) -> str:
     lines = []
     if pairs:
         a = [p["sandboxed"]["seconds"] for p in pairs]
         b = [p["trusted"]["seconds"] for p in pairs]
         r = [p["ratio"] for p in pairs]
+        ca = [_cpu(p["sandboxed"]) for p in pairs]
+        cb = [_cpu(p["trusted"]) for p in pairs]
+        rc = [p["cpu_ratio"] for p in pairs]
         steps = pairs[0]["sandboxed"]["timed_steps"]
         lines += [
             f"PPO on {TASK}, N = {n_envs} envs, {steps} timed env steps per run, {len(pairs)} pair(s):",
             "",
-            "| reward | wall-clock (s), median | min | max |",
-            "|---|---:|---:|---:|",
-            f"| program: (sandboxed worker) | {statistics.median(a):.2f} | {min(a):.2f} | {max(a):.2f} |",
-            f"| trusted-program: (in process) | {statistics.median(b):.2f} | {min(b):.2f} | {max(b):.2f} |",
+            "| reward | wall-clock (s), median | min | max | CPU (s) incl. worker, median |",
+            "|---|---:|---:|---:|---:|",
+            f"| program: (sandboxed worker) | {statistics.median(a):.2f} | {min(a):.2f} | {max(a):.2f} | {statistics.median(ca):.2f} |",
+            f"| trusted-program: (in process) | {statistics.median(b):.2f} | {min(b):.2f} | {max(b):.2f} | {statistics.median(cb):.2f} |",
             "",
-            "| ratio sandboxed / trusted | min | median | max |",
+            "| sandboxed / trusted, per pair | min | median | max |",
             "|---|---:|---:|---:|",
-            f"| per pair | {min(r):.3f} | {statistics.median(r):.3f} | {max(r):.3f} |",
+            f"| wall-clock | {min(r):.3f} | {statistics.median(r):.3f} | {max(r):.3f} |",
+            f"| CPU time (training process + worker) | {min(rc):.3f} | {statistics.median(rc):.3f} | {max(rc):.3f} |",
             "",
         ]
     if calls:
@@ -236,8 +281,8 @@ def table(pairs: list[dict[str, Any]], calls: dict[str, Any], sizes: tuple[int, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke profile: one pair of one rollout, short call windows")
-    parser.add_argument("--repeats", type=int, default=None, help="PPO pairs (default: 6, quick: 1)")
-    parser.add_argument("--steps", type=int, default=None, help="timed PPO env steps per run (default: 65536, quick: 4096)")
+    parser.add_argument("--repeats", type=int, default=None, help="PPO pairs (default: 10, quick: 1)")
+    parser.add_argument("--steps", type=int, default=None, help="timed PPO env steps per run (default: 32768, quick: 4096)")
     parser.add_argument("--n-envs", type=int, default=64, help="PPO sub-envs (default: 64)")
     parser.add_argument("--sizes", default=",".join(map(str, BATCH_SIZES)), help="reward-call batch sizes")
     parser.add_argument("--skip-ppo", action="store_true", help="only the reward-call timings")
@@ -286,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     if pairs:
         ratios = [p["ratio"] for p in pairs]
         report["ratio"] = {"min": min(ratios), "median": statistics.median(ratios), "max": max(ratios)}
+        ratios = [p["cpu_ratio"] for p in pairs]
+        report["cpu_ratio"] = {"min": min(ratios), "median": statistics.median(ratios), "max": max(ratios)}
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1)
