@@ -23,7 +23,8 @@ def test_sandbox_overhead_quick(tmp_path, capsys):
     out = tmp_path / "sandbox_overhead.json"
     assert bench.main(["--quick", "--sizes", "1,64", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| ratio sandboxed / trusted | min | median | max |" in printed
+    assert "| sandboxed / trusted, per pair | min | median | max |" in printed
+    assert "| wall-clock |" in printed and "| CPU time (training process + worker) |" in printed
     assert "| batch size | sandboxed | trusted |" in printed
     assert "program: (sandboxed worker)" in printed and "trusted-program: (in process)" in printed
 
@@ -33,10 +34,13 @@ def test_sandbox_overhead_quick(tmp_path, capsys):
     (pair,) = report["ppo"]
     assert {"sandboxed", "trusted"} <= set(pair["order"]) and pair["ratio"] > 0
     for side in ("sandboxed", "trusted"):
-        assert pair[side]["seconds"] > 0 and pair[side]["timed_steps"] >= 4096
+        assert pair[side]["seconds"] > 0 and pair[side]["timed_steps"] >= 4096 and pair[side]["cpu_seconds"] > 0
+    assert pair["trusted"]["worker_cpu_seconds"] is None  # no worker in process
+    assert pair["sandboxed"]["worker_cpu_seconds"] is None or pair["sandboxed"]["worker_cpu_seconds"] >= 0
     # both sides compute the same float64 rewards, so they train the same policy
     assert pair["same_training"], pair
-    assert report["ratio"]["min"] <= report["ratio"]["median"] <= report["ratio"]["max"]
+    for key in ("ratio", "cpu_ratio"):
+        assert report[key]["min"] <= report[key]["median"] <= report[key]["max"]
     assert set(report["calls"]) >= {"1", "64", "layers"}
     for n in ("1", "64"):
         for side in ("sandboxed", "trusted"):
