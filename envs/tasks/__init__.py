@@ -9,3 +9,5 @@ from . import inverted_pendulum  # noqa: F401  (registers pbrl/InvertedPendulum-
 from . import inverted_double_pendulum  # noqa: F401  (registers pbrl/InvertedDoublePendulum-v5)
 from . import pusher  # noqa: F401  (registers pbrl/Pusher-v5)
 from . import ant  # noqa: F401  (registers pbrl/Ant-v5)
+from . import humanoid  # noqa: F401  (registers pbrl/Humanoid-v5)
+from . import humanoid_standup  # noqa: F401  (registers pbrl/HumanoidStandup-v5)

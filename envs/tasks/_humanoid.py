@@ -1,0 +1,185 @@
+"""What Humanoid-v5 and HumanoidStandup-v5 share: the 3-D humanoid (torso on a free
+joint, 17 hinge joints), its options, observation and reset. Subclasses set the card,
+the explicit signature and the reward.
+
+The observation is Gymnasium's: ``qpos[2:]``, ``qvel``, then ``cinert[1:]``,
+``cvel[1:]``, ``qfrc_actuator[6:]`` and ``cfrc_ext[1:]`` (each optional), flattened.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import mujoco
+import numpy as np
+
+from ..task import Task, number
+from ._common import camera_config, flag, gymnasium_asset
+
+# Joints (and their dofs, after the root's six) in model order.
+JOINTS = [
+    "abdomen_z", "abdomen_y", "abdomen_x",
+    "right_hip_x", "right_hip_z", "right_hip_y", "right_knee",
+    "left_hip_x", "left_hip_z", "left_hip_y", "left_knee",
+    "right_shoulder1", "right_shoulder2", "right_elbow",
+    "left_shoulder1", "left_shoulder2", "left_elbow",
+]
+# Actuators in model order (the action): abdomen_y comes before abdomen_z.
+ACTUATORS = ["abdomen_y", "abdomen_z", "abdomen_x"] + JOINTS[3:]
+# The bodies after the world.
+BODIES = [
+    "torso", "lwaist", "pelvis",
+    "right_thigh", "right_shin", "right_foot",
+    "left_thigh", "left_shin", "left_foot",
+    "right_upper_arm", "right_lower_arm", "left_upper_arm", "left_lower_arm",
+]
+# MuJoCo's com-based inertia: the inertia matrix (xx, yy, zz, xy, xz, yz), mass × com offset, mass.
+CINERT = ["ixx", "iyy", "izz", "ixy", "ixz", "iyz", "mcx", "mcy", "mcz", "m"]
+# MuJoCo's spatial convention: rotational part first, then translational.
+CVEL = ["wx", "wy", "wz", "vx", "vy", "vz"]
+CFRC = ["torque_x", "torque_y", "torque_z", "force_x", "force_y", "force_z"]
+
+OBS_FLAGS = (
+    "exclude_current_positions_from_observation",
+    "include_cinert_in_observation",
+    "include_cvel_in_observation",
+    "include_qfrc_actuator_in_observation",
+    "include_cfrc_ext_in_observation",
+)
+
+
+def observation_labels(
+    exclude_xy: bool = True, cinert: bool = True, cvel: bool = True, qfrc_actuator: bool = True, cfrc_ext: bool = True
+) -> tuple[str, ...]:
+    """A name for each index of the humanoid's observation (Gymnasium's model)."""
+    labels = [] if exclude_xy else ["torso_x", "torso_y"]
+    labels += ["torso_z", "torso_qw", "torso_qx", "torso_qy", "torso_qz"] + [f"{j}_angle" for j in JOINTS]
+    labels += ["torso_vx", "torso_vy", "torso_vz", "torso_wx", "torso_wy", "torso_wz"]
+    labels += [f"{j}_angvel" for j in JOINTS]
+    if cinert:
+        labels += [f"{b}_cinert_{c}" for b in BODIES for c in CINERT]
+    if cvel:
+        labels += [f"{b}_cvel_{c}" for b in BODIES for c in CVEL]
+    if qfrc_actuator:
+        labels += [f"{j}_actuator_force" for j in JOINTS]
+    if cfrc_ext:
+        labels += [f"{b}_cfrc_{c}" for b in BODIES for c in CFRC]
+    return tuple(labels)
+
+
+def signature_defaults(init) -> dict:
+    """The keyword defaults of an explicit ``__init__`` signature (its manual)."""
+    return {
+        p.name: p.default
+        for p in inspect.signature(init).parameters.values()
+        if p.name != "self" and p.kind is p.KEYWORD_ONLY
+    }
+
+
+def reject_unknown(task_id: str, unknown: dict, init) -> None:
+    """Name unknown keyword arguments and the accepted ones (a TypeError, as Python's)."""
+    if unknown:
+        raise TypeError(
+            f"{task_id} got unknown keyword argument(s) {sorted(unknown)}; "
+            f"it accepts {sorted(signature_defaults(init))}"
+        )
+
+
+class HumanoidBase(Task):
+    """Base of Humanoid and HumanoidStandup (Gymnasium v5 semantics)."""
+
+    # ten_length / ten_velocity for Gymnasium's info, xipos for the centre of mass.
+    data_fields = ("xipos", "cinert", "cvel", "qfrc_actuator", "ten_length", "ten_velocity")
+
+    def _setup(self, o: dict, contact_weight_name: str, contact_range_name: str) -> None:
+        """Validate the shared options ``o`` and compile the model."""
+        self.xml_file = gymnasium_asset(o["xml_file"])
+        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
+        self.default_camera = camera_config(o["default_camera_config"])
+        self.ctrl_cost_weight = number("ctrl_cost_weight", o["ctrl_cost_weight"])
+        self.contact_cost_weight = number(contact_weight_name, o[contact_weight_name])
+        self.contact_cost_range = _cost_range(contact_range_name, o[contact_range_name])
+        self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
+        (self.exclude_xy, self.include_cinert, self.include_cvel, self.include_qfrc_actuator,
+         self.include_cfrc) = (flag(name, o[name]) for name in OBS_FLAGS)
+
+        model = self.build_model()
+        if model.nq < 7 or model.nv < 6 or model.jnt_type[0] != mujoco.mjtJoint.mjJNT_FREE:
+            raise ValueError(f"{self.xml_file}: the humanoid needs a model whose first joint is the torso's free joint")
+        self._nbody = model.nbody
+        self._body_mass = model.body_mass.copy()
+        self._mass_total = model.body_mass.sum()
+        self._init_z = float(model.qpos0[2])
+        self._timestep = float(model.opt.timestep)
+        nb = model.nbody - 1
+        self._obs_dim = (
+            model.nq + model.nv - 2 * self.exclude_xy
+            + nb * 10 * self.include_cinert + nb * 6 * self.include_cvel
+            + (model.nv - 6) * self.include_qfrc_actuator + nb * 6 * self.include_cfrc
+        )
+        # Contact forces cost a per-env loop: pay it only when something reads them.
+        self.needs_cfrc_ext = self.include_cfrc or self.contact_cost_weight != 0.0
+
+    def build_model(self):
+        try:
+            return mujoco.MjModel.from_xml_path(self.xml_file)
+        except ValueError as exc:
+            raise ValueError(f"invalid MJCF model {self.xml_file!r}: {exc}") from None
+
+    @property
+    def observation_dim(self) -> int:
+        return self._obs_dim
+
+    def reset_state(self, rng, init_qpos, init_qvel):
+        s = self.reset_noise_scale
+        qpos = init_qpos + rng.uniform(low=-s, high=s, size=init_qpos.size)
+        qvel = init_qvel + rng.uniform(low=-s, high=s, size=init_qvel.size)
+        return qpos, qvel
+
+    def observe(self, sim):
+        n = sim.num_envs
+        parts = [sim.qpos[:, 2:] if self.exclude_xy else sim.qpos, sim.qvel]
+        if self.include_cinert:
+            parts.append(sim.field("cinert")[:, 1:].reshape(n, -1))
+        if self.include_cvel:
+            parts.append(sim.field("cvel")[:, 1:].reshape(n, -1))
+        if self.include_qfrc_actuator:
+            parts.append(sim.field("qfrc_actuator")[:, 6:])
+        if self.include_cfrc:
+            parts.append(sim.cfrc_ext[:, 1:].reshape(n, -1))
+        return np.concatenate(parts, axis=1)
+
+    def mass_center_xy(self, sim) -> np.ndarray:
+        """Mass-weighted mean of the bodies' centres of mass, x and y, (N, 2)."""
+        com = np.einsum("b,nbj->nj", self._body_mass, sim.field("xipos")) / self._mass_total
+        return com[:, 0:2].copy()
+
+    def squared_ctrl(self, sim) -> np.ndarray:
+        """Σ ctrl² per sub-env, on MjData.ctrl as Gymnasium's cost reads it."""
+        return np.sum(np.square(sim.ctrl), axis=1)
+
+    def contact_cost(self, sim) -> np.ndarray:
+        """``weight × Σ cfrc_ext²`` (all bodies, unclipped), then clipped to the cost range."""
+        if not self.needs_cfrc_ext:
+            return np.zeros(sim.num_envs)
+        low, high = self.contact_cost_range
+        return np.clip(self.contact_cost_weight * np.sum(np.square(sim.cfrc_ext), axis=(1, 2)), low, high)
+
+    def tendons(self, sim) -> dict[str, np.ndarray]:
+        """Gymnasium's ``tendon_length`` and ``tendon_velocity`` info, (N, ntendon) each."""
+        return {
+            "tendon_length": sim.field("ten_length").copy(),
+            "tendon_velocity": sim.field("ten_velocity").copy(),
+        }
+
+
+def _cost_range(name: str, value) -> tuple[float, float]:
+    """A (low, high) clip range for a cost; -inf and inf are allowed (Gymnasium's default low is -inf)."""
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a (low, high) pair of numbers, got {value!r}") from None
+    if np.isnan(low) or np.isnan(high) or not low <= high:
+        raise ValueError(f"{name} must have low <= high, got {value!r}")
+    return low, high
+
