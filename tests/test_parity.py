@@ -15,13 +15,18 @@ PAIRS = [
     ("pbrl/InvertedPendulum-v5", "InvertedPendulum-v5"),
     ("pbrl/Pusher-v5", "Pusher-v5"),
     ("pbrl/InvertedDoublePendulum-v5", "InvertedDoublePendulum-v5"),
+    ("pbrl/Humanoid-v5", "Humanoid-v5"),
+    ("pbrl/HumanoidStandup-v5", "HumanoidStandup-v5"),
 ]
 
 #: time limits for the comparisons (Reacher's episodes are 50 steps long, Pusher's 100)
 LIMITS = {"pbrl/Reacher-v5": 50, "pbrl/Pusher-v5": 100}
 
 #: tasks whose episodes must end by termination (not only by the time limit)
-TERMINATING = {"pbrl/Hopper-v5", "pbrl/Walker2d-v5", "pbrl/InvertedPendulum-v5", "pbrl/InvertedDoublePendulum-v5"}
+TERMINATING = {
+    "pbrl/Hopper-v5", "pbrl/Walker2d-v5", "pbrl/InvertedPendulum-v5", "pbrl/InvertedDoublePendulum-v5",
+    "pbrl/Humanoid-v5",
+}
 
 #: pbrl reward term -> Gymnasium's info key for it
 TERM_KEYS = {
