@@ -120,7 +120,11 @@ class TaskEngine:
     # -- stepping -----------------------------------------------------------
 
     def check_action(self, action) -> np.ndarray:
-        """Validate a batched action; returns it as float64 (N, act_dim)."""
+        """Validate a batched action (N, act_dim); returns it in its own dtype.
+
+        The dtype is kept because Gymnasium computes control costs on the action as
+        given (float32 arithmetic for float32 actions); ``ctrl`` is float64 anyway.
+        """
         try:
             arr = np.asarray(action)
         except Exception as exc:  # ragged lists and the like
@@ -130,7 +134,6 @@ class TaskEngine:
         expected = (self.num_envs, self.act_dim)
         if arr.shape != expected:
             raise ValueError(f"action has shape {arr.shape}, expected {expected} (num_envs, action_dim)")
-        arr = arr.astype(np.float64, copy=False)
         if np.dot(arr.reshape(-1), self._zeros_act) != 0.0:  # NaN: some entry is NaN or infinite
             bad = ~np.isfinite(arr).all(axis=1)
             raise ValueError(f"action is NaN or infinite for sub-env(s) {np.flatnonzero(bad).tolist()}")
@@ -140,7 +143,8 @@ class TaskEngine:
         """Apply ``action`` (validated, (N, act_dim)) and advance one env step.
 
         Args:
-            action: the batched action.
+            action: the batched action, in the dtype the user gave (the task's
+                costs are computed in it, as Gymnasium's are).
             ids: the sub-envs to step, or None for all (others keep their state).
         """
         sim, task = self.sim, self.task

@@ -72,19 +72,24 @@ class SingleTaskEnv(gym.Env):
             raise ValueError(f"action has shape {action.shape}, expected {self.action_space.shape}")
         out = self.engine.step(self.engine.check_action(action[None]))  # names bad dtypes, NaN
         obs = out.obs[0]
-        reward = float(out.reward[0])
+        reward = out.reward[0]  # np.float64, as Gymnasium's v5 tasks return
         terminated = bool(out.terminated[0])
         truncated = False
         diverged = bool(out.diverged[0])
         if diverged:
             obs, reward, terminated, truncated = self._last_obs, 0.0, False, True
         self._last_obs = obs
+        types = self.task.scalar_types  # keys Gymnasium gives as Python scalars
+        if "reward" in types:
+            reward = types["reward"](reward)
         info: dict[str, Any] = {
             "reward_terms": {k: float(np.asarray(v)[0]) for k, v in out.outcome.reward_terms.items()},
             "diverged": diverged,
         }
         for key, value in out.outcome.quantities.items():
             info[key] = np.asarray(value)[0]
+            if key in types:
+                info[key] = types[key](info[key])
         if out.outcome.success is not None:
             info["success"] = bool(np.asarray(out.outcome.success)[0])
         return obs.copy(), reward, terminated, truncated, info

@@ -1,8 +1,14 @@
-"""pbrl's batched tasks against Gymnasium's own v5 envs: same seeds, same actions."""
+"""pbrl's batched tasks against Gymnasium's own v5 envs: same seeds, same actions.
+
+Everything is compared exactly (observations, rewards, flags, every key of
+Gymnasium's info with its dtype): pbrl computes each quantity with Gymnasium's
+operations in Gymnasium's order and dtypes, only batched.
+"""
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from pbrl.envs.task import row_norms, sum_of_squares
 
 import pbrl  # noqa: F401
 
@@ -13,6 +19,7 @@ PAIRS = [
     ("pbrl/Swimmer-v5", "Swimmer-v5"),
     ("pbrl/Reacher-v5", "Reacher-v5"),
     ("pbrl/InvertedPendulum-v5", "InvertedPendulum-v5"),
+    ("pbrl/Ant-v5", "Ant-v5"),
     ("pbrl/Pusher-v5", "Pusher-v5"),
     ("pbrl/InvertedDoublePendulum-v5", "InvertedDoublePendulum-v5"),
     ("pbrl/Humanoid-v5", "Humanoid-v5"),
@@ -25,7 +32,7 @@ LIMITS = {"pbrl/Reacher-v5": 50, "pbrl/Pusher-v5": 100}
 #: tasks whose episodes must end by termination (not only by the time limit)
 TERMINATING = {
     "pbrl/Hopper-v5", "pbrl/Walker2d-v5", "pbrl/InvertedPendulum-v5", "pbrl/InvertedDoublePendulum-v5",
-    "pbrl/Humanoid-v5",
+    "pbrl/Humanoid-v5", "pbrl/Ant-v5",
 }
 
 #: pbrl reward term -> Gymnasium's info key for it
@@ -34,61 +41,83 @@ TERM_KEYS = {
     "ctrl": "reward_ctrl",
     "healthy": "reward_survive",
     "survive": "reward_survive",
+    "contact": "reward_contact",
     "dist": "reward_dist",
     "near": "reward_near",
     "distance_penalty": "distance_penalty",
     "velocity_penalty": "velocity_penalty",
+    "linup": "reward_linup",
+    "impact": "reward_impact",
+}
+
+#: (task, info key) -> why that value is compared with a tolerance instead of exactly.
+#: Humanoid's distance_from_origin is np.linalg.norm(axis=1), which sums in another
+#: order than Gymnasium's norm of one row (last bit on ~8 % of rows): humanoid.py can
+#: use pbrl.envs.task.row_norms, as Ant and Swimmer do, and then this entry goes.
+NOT_YET_EXACT = {
+    ("pbrl/Humanoid-v5", "distance_from_origin"): "np.linalg.norm(axis=1), not row_norms",
 }
 
 
-def _compare_info(i1, i2, where):
-    """Reward terms and same-named quantities, wherever both envs report them."""
+def _compare_info(i1, i2, where, pbrl_id=""):
+    """Every key of Gymnasium's vector info, in pbrl's with the same mask, dtype and bits.
+
+    pbrl's reward terms (``info["reward_terms"]``, float64) equal Gymnasium's terms
+    exactly too (float32 terms widen to float64 without rounding).
+    """
     terms = i1.get("reward_terms", {})
     for ours, theirs in TERM_KEYS.items():
         if ours in terms and theirs in i2:
             m = i2["_" + theirs]
-            np.testing.assert_allclose(
-                terms[ours][m], np.asarray(i2[theirs], dtype=np.float64)[m], atol=1e-6, rtol=0,
-                err_msg=f"reward term {ours!r} {where}",
+            np.testing.assert_array_equal(
+                terms[ours][m], i2[theirs][m], err_msg=f"reward term {ours!r} {where}", strict=False
             )
     for key, value in i2.items():
-        if key.startswith("_") or key not in i1 or isinstance(i1[key], dict):
+        if key.startswith("_"):
             continue
-        m = i1["_" + key] & i2["_" + key]
-        np.testing.assert_allclose(
-            np.asarray(i1[key], dtype=np.float64)[m], np.asarray(value, dtype=np.float64)[m],
-            atol=1e-6, rtol=0, err_msg=f"info[{key!r}] {where}",
-        )
+        assert key in i1, f"Gymnasium's info[{key!r}] is missing from pbrl's {where}"
+        np.testing.assert_array_equal(i1["_" + key], i2["_" + key], err_msg=f"info['_{key}'] {where}")
+        m = i2["_" + key]
+        assert i1[key].dtype == value.dtype, f"info[{key!r}] {where}: dtype {i1[key].dtype}, Gymnasium's {value.dtype}"
+        if (pbrl_id, key) in NOT_YET_EXACT:
+            np.testing.assert_allclose(i1[key][m], value[m], rtol=1e-15, atol=0, err_msg=f"info[{key!r}] {where}")
+        else:
+            np.testing.assert_array_equal(i1[key][m], value[m], err_msg=f"info[{key!r}] {where}")
 
 
-def run_pair(pbrl_id, gym_id, num_envs=3, steps=300, limit=120, seed=7, kwargs=None, *, check_info=False, stats=None):
+def run_pair(
+    pbrl_id, gym_id, num_envs=3, steps=300, limit=120, seed=7, kwargs=None, *,
+    check_info=True, stats=None, action_dtype=np.float32,
+):
     """Step pbrl's and Gymnasium's vector envs side by side; returns episode ends.
 
-    ``check_info`` also compares reward terms and same-named info quantities;
-    ``stats`` (a dict) receives the counts of terminations, truncations and
-    unhealthy steps.
+    Observations, rewards (float64, as SyncVectorEnv's), flags and, with
+    ``check_info``, every key of Gymnasium's reset and step info must be equal bit
+    for bit. ``action_dtype``: the dtype of the actions given to both (Gymnasium
+    computes control costs in it). ``stats`` (a dict) receives the counts of
+    terminations, truncations and unhealthy steps.
     """
     kwargs = kwargs or {}
     ours = gym.make_vec(pbrl_id, num_envs=num_envs, max_episode_steps=limit, **kwargs)
     theirs = gym.make_vec(gym_id, num_envs=num_envs, vectorization_mode="sync", max_episode_steps=limit, **kwargs)
     o1, i1 = ours.reset(seed=seed)
     o2, i2 = theirs.reset(seed=seed)
-    np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(o1, o2)
     if check_info:
-        _compare_info(i1, i2, "at reset")
+        _compare_info(i1, i2, "at reset", pbrl_id)
     rng = np.random.default_rng(seed)
     low, high = ours.single_action_space.low, ours.single_action_space.high
     ends = terminated = truncated = unhealthy = 0
     for t in range(steps):
-        a = rng.uniform(low, high, size=(num_envs, low.size)).astype(np.float32)
+        a = rng.uniform(low, high, size=(num_envs, low.size)).astype(action_dtype)
         o1, r1, te1, tr1, i1 = ours.step(a)
         o2, r2, te2, tr2, i2 = theirs.step(a)
-        np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0, err_msg=f"obs at step {t}")
-        np.testing.assert_allclose(r1, r2, atol=1e-6, rtol=0, err_msg=f"reward at step {t}")
+        np.testing.assert_array_equal(o1, o2, err_msg=f"obs at step {t}")
+        np.testing.assert_array_equal(r1, r2, err_msg=f"reward at step {t}", strict=True)
         np.testing.assert_array_equal(te1, te2, err_msg=f"terminated at step {t}")
         np.testing.assert_array_equal(tr1, tr2, err_msg=f"truncated at step {t}")
         if check_info:
-            _compare_info(i1, i2, f"at step {t}")
+            _compare_info(i1, i2, f"at step {t}", pbrl_id)
         ends += int((te1 | tr1).sum())
         terminated += int(te1.sum())
         truncated += int(tr1.sum())
@@ -104,7 +133,7 @@ def run_pair(pbrl_id, gym_id, num_envs=3, steps=300, limit=120, seed=7, kwargs=N
 @pytest.mark.parametrize("pbrl_id,gym_id", PAIRS)
 def test_matches_gymnasium_v5(pbrl_id, gym_id):
     stats = {}
-    ends = run_pair(pbrl_id, gym_id, limit=LIMITS.get(pbrl_id, 120), check_info=True, stats=stats)
+    ends = run_pair(pbrl_id, gym_id, limit=LIMITS.get(pbrl_id, 120), stats=stats)
     assert ends >= 3, "the comparison should cross episode resets"
     if pbrl_id in TERMINATING:
         assert stats["terminated"] >= 3, f"{pbrl_id}: the comparison should include terminations, got {stats}"
@@ -154,14 +183,37 @@ KWARG_CASES = [
         dict(healthy_reward=5.0, reset_noise_scale=0.3, frame_skip=3, default_camera_config={"distance": 3.0}),
         "some", id="inverted-double-pendulum",
     ),
+    # The options' types take part in Gymnasium's arithmetic: an int healthy_reward
+    # makes reward_survive an int, a float64 weight a float64 control cost.
+    pytest.param(
+        "pbrl/Hopper-v5", "Hopper-v5",
+        {"healthy_reward": 2, "ctrl_cost_weight": np.float64(0.01), "forward_reward_weight": np.float32(1.5)},
+        "some", id="hopper-int-and-numpy-weights",
+    ),
+    pytest.param(
+        "pbrl/InvertedDoublePendulum-v5", "InvertedDoublePendulum-v5", {"healthy_reward": 7},
+        "some", id="inverted-double-pendulum-int-reward",
+    ),
+    pytest.param(
+        "pbrl/Ant-v5", "Ant-v5",
+        {
+            "ctrl_cost_weight": 0.1, "contact_cost_weight": np.float32(1e-2), "healthy_reward": 1,
+            "forward_reward_weight": 2.0, "healthy_z_range": (0.3, 0.9), "frame_skip": 4,
+        },
+        "some", id="ant",
+    ),
 ]
+
+#: Cases stepped with float64 actions: Gymnasium then computes control costs in float64.
+FLOAT64_ACTIONS = {"swimmer", "reacher", "pusher", "ant"}
 
 
 @pytest.mark.parametrize("pbrl_id,gym_id,kwargs,terminations", KWARG_CASES)
-def test_matches_gymnasium_v5_with_kwargs(pbrl_id, gym_id, kwargs, terminations):
+def test_matches_gymnasium_v5_with_kwargs(request, pbrl_id, gym_id, kwargs, terminations):
     stats = {}
     limit = 50 if "Reacher" in pbrl_id else 100
-    ends = run_pair(pbrl_id, gym_id, steps=250, limit=limit, kwargs=kwargs, check_info=True, stats=stats)
+    dtype = np.float64 if request.node.callspec.id in FLOAT64_ACTIONS else np.float32
+    ends = run_pair(pbrl_id, gym_id, steps=250, limit=limit, kwargs=kwargs, stats=stats, action_dtype=dtype)
     assert ends >= 3, "the comparison should cross episode resets"
     if terminations == "never":
         assert stats["terminated"] == 0
@@ -171,25 +223,77 @@ def test_matches_gymnasium_v5_with_kwargs(pbrl_id, gym_id, kwargs, terminations)
         assert stats["unhealthy"] > 0, "the hopper should have been unhealthy without terminating"
 
 
-@pytest.mark.parametrize("pbrl_id,gym_id", PAIRS[1:])
-def test_single_env_matches_gymnasium_v5(pbrl_id, gym_id):
-    ours, theirs = gym.make(pbrl_id), gym.make(gym_id)
-    o1, _ = ours.reset(seed=3)
-    o2, _ = theirs.reset(seed=3)
-    np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0)
+def _same_scalar(ours, theirs, where):
+    """Equal value and the same type (Python int/float or numpy scalar, numpy dtype)."""
+    assert type(ours) is type(theirs), f"{where}: {type(ours).__name__}, Gymnasium's {type(theirs).__name__}"
+    if isinstance(theirs, np.ndarray):
+        np.testing.assert_array_equal(ours, theirs, err_msg=where, strict=True)
+    else:
+        assert ours == theirs, f"{where}: {ours!r} != Gymnasium's {theirs!r}"
+
+
+def _compare_single_info(i1, i2, where, pbrl_id):
+    for key, value in i2.items():
+        assert key in i1, f"Gymnasium's info[{key!r}] is missing from pbrl's {where}"
+        if (pbrl_id, key) in NOT_YET_EXACT:
+            assert type(i1[key]) is type(value) and abs(i1[key] - value) <= 1e-15 * abs(value), (key, where)
+        else:
+            _same_scalar(i1[key], value, f"info[{key!r}] {where}")
+
+
+SINGLE_CASES = [pytest.param(*pair, {}, id=pair[1]) for pair in PAIRS] + [
+    pytest.param("pbrl/Hopper-v5", "Hopper-v5", {"healthy_reward": 2}, id="Hopper-int-reward"),
+    pytest.param(
+        "pbrl/InvertedDoublePendulum-v5", "InvertedDoublePendulum-v5", {"healthy_reward": 7}, id="IDP-int-reward"
+    ),
+]
+
+
+@pytest.mark.parametrize("pbrl_id,gym_id,kwargs", SINGLE_CASES)
+def test_single_env_matches_gymnasium_v5(pbrl_id, gym_id, kwargs):
+    """gym.make: same observations, rewards and info, each of the type Gymnasium's env returns."""
+    ours, theirs = gym.make(pbrl_id, **kwargs), gym.make(gym_id, **kwargs)
+    o1, i1 = ours.reset(seed=3)
+    o2, i2 = theirs.reset(seed=3)
+    np.testing.assert_array_equal(o1, o2)
+    _compare_single_info(i1, i2, "at reset", pbrl_id)
     ours.action_space.seed(3)
-    for t in range(150):
+    ends = 0
+    for t in range(120):
         a = ours.action_space.sample()
-        o1, r1, te1, tr1, _ = ours.step(a)
-        o2, r2, te2, tr2, _ = theirs.step(a)
-        np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0, err_msg=f"obs at step {t}")
-        assert abs(r1 - r2) <= 1e-6 and te1 == te2 and tr1 == tr2, f"step {t}"
+        if t % 2:  # float64 actions too: Gymnasium's control cost is then float64
+            a = a.astype(np.float64)
+        o1, r1, te1, tr1, i1 = ours.step(a)
+        o2, r2, te2, tr2, i2 = theirs.step(a)
+        np.testing.assert_array_equal(o1, o2, err_msg=f"obs at step {t}")
+        _same_scalar(r1, r2, f"reward at step {t}")
+        assert te1 == te2 and tr1 == tr2, f"step {t}"
+        _compare_single_info(i1, i2, f"at step {t}", pbrl_id)
         if te1 or tr1:
-            o1, _ = ours.reset()
-            o2, _ = theirs.reset()
-            np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0, err_msg=f"reset after step {t}")
+            ends += 1
+            o1, i1 = ours.reset()
+            o2, i2 = theirs.reset()
+            np.testing.assert_array_equal(o1, o2, err_msg=f"reset after step {t}")
+            _compare_single_info(i1, i2, f"at reset after step {t}", pbrl_id)
     ours.close()
     theirs.close()
+
+
+def test_batched_arithmetic_matches_one_row():
+    """sum_of_squares and row_norms give, row by row, the bits of numpy on one row."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        for columns in (1, 2, 3, 6, 7, 8, 17):
+            x = (rng.standard_normal((512, columns)) * 3).astype(dtype)
+            ours = sum_of_squares(x)
+            assert ours.dtype == dtype
+            np.testing.assert_array_equal(ours, [np.sum(np.square(row)) for row in x])
+            np.testing.assert_array_equal(sum_of_squares(np.asfortranarray(x)), ours)
+    forces = rng.standard_normal((64, 14, 6))  # Ant's cfrc_ext: one sum over (nbody, 6)
+    np.testing.assert_array_equal(sum_of_squares(forces), [np.sum(np.square(f)) for f in forces])
+    for columns in (2, 3):
+        v = rng.standard_normal((4096, columns)) * rng.uniform(0, 5, (4096, 1))
+        np.testing.assert_array_equal(row_norms(v), [np.linalg.norm(row) for row in v])
 
 
 @pytest.mark.parametrize("pbrl_id,gym_id", PAIRS)
@@ -204,6 +308,8 @@ def test_card_matches_env(pbrl_id, gym_id):
     envs.reset(seed=0)
     _, reward, _, _, info = envs.step(np.zeros(envs.action_space.shape, np.float32))
     assert set(info["reward_terms"]) == set(card.term_names)
+    # The terms add up to the reward, but Python's sum adds them in another order than
+    # Gymnasium's reward (and float32 terms): equal up to rounding, not bit for bit.
     np.testing.assert_allclose(sum(info["reward_terms"].values()), reward, atol=1e-12)
     assert set(card.quantities) <= set(info)
     assert ("success" in info) == (card.success is not None)
@@ -228,25 +334,6 @@ def test_reacher_success_is_fingertip_within_5cm():
     envs.close()
 
 
-@pytest.mark.parametrize("pbrl_id,gym_id", [
-    ("pbrl/Pusher-v5", "Pusher-v5"), ("pbrl/InvertedDoublePendulum-v5", "InvertedDoublePendulum-v5"),
-])
-def test_info_has_gymnasiums_keys(pbrl_id, gym_id):
-    """Every key of Gymnasium's step info is in pbrl's (their values are compared above)."""
-    ours = gym.make_vec(pbrl_id, num_envs=2)
-    theirs = gym.make_vec(gym_id, num_envs=2, vectorization_mode="sync")
-    ours.reset(seed=0)
-    theirs.reset(seed=0)
-    action = np.zeros(ours.action_space.shape, np.float32)
-    i1, i2 = ours.step(action)[-1], theirs.step(action)[-1]
-    assert set(i2) <= set(i1)
-    for key in i2:
-        if not key.startswith("_"):
-            np.testing.assert_allclose(i1[key], i2[key], atol=1e-6, rtol=0, err_msg=key)
-    ours.close()
-    theirs.close()
-
-
 def test_pusher_reset_draws_match_gymnasium_over_many_seeds():
     """Gymnasium's rejection sampling of the object, reproduced draw for draw."""
     ours = gym.make_vec("pbrl/Pusher-v5", num_envs=64)
@@ -254,11 +341,11 @@ def test_pusher_reset_draws_match_gymnasium_over_many_seeds():
     for seed in (0, 1000):
         o1, _ = ours.reset(seed=seed)
         o2, _ = theirs.reset(seed=seed)
-        np.testing.assert_allclose(o1, o2, atol=1e-12, rtol=0)
+        np.testing.assert_array_equal(o1, o2)
         # the object's offset from the goal is longer than 0.17 m in the plane
         assert (np.linalg.norm(o1[:, 17:19] - o1[:, 20:22], axis=1) > 0.17).all()
     # the generators were left in the same state: the next resets match too
-    np.testing.assert_allclose(ours.reset()[0], theirs.reset()[0], atol=1e-12, rtol=0)
+    np.testing.assert_array_equal(ours.reset()[0], theirs.reset()[0])
     ours.close()
     theirs.close()
 

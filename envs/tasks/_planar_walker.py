@@ -8,7 +8,15 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from ..task import StepOutcome, Task, check_kwargs, number, range_pair
+from ..task import (
+    StepOutcome,
+    Task,
+    check_kwargs,
+    number,
+    range_pair,
+    sum_of_squares,
+    weight,
+)
 from ._common import camera_config, flag, gymnasium_asset
 
 
@@ -16,15 +24,18 @@ class PlanarWalker(Task):
     """Base of Hopper and Walker2d (Gymnasium v5 semantics)."""
 
     defaults: ClassVar[Mapping[str, Any]]
+    #: Gymnasium's ``is_healthy`` is a Python bool (Hopper: ``all(...)``), not numpy's
+    #: (Walker2d: ``a and b`` of numpy bools): then ``reward_survive`` is a Python scalar.
+    python_bool_health: ClassVar[bool] = False
 
     def __init__(self, **kwargs):
         o = check_kwargs(self.card.id, kwargs, self.defaults)
         self.xml_file = gymnasium_asset(o["xml_file"])
         self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
         self.default_camera = camera_config(o["default_camera_config"])
-        self.forward_reward_weight = number("forward_reward_weight", o["forward_reward_weight"])
-        self.ctrl_cost_weight = number("ctrl_cost_weight", o["ctrl_cost_weight"])
-        self.healthy_reward = number("healthy_reward", o["healthy_reward"])
+        self.forward_reward_weight = weight("forward_reward_weight", o["forward_reward_weight"])
+        self.ctrl_cost_weight = weight("ctrl_cost_weight", o["ctrl_cost_weight"])
+        self.healthy_reward = weight("healthy_reward", o["healthy_reward"])
         self.terminate_when_unhealthy = flag("terminate_when_unhealthy", o["terminate_when_unhealthy"])
         self.healthy_z_range = range_pair("healthy_z_range", o["healthy_z_range"])
         self.healthy_angle_range = range_pair("healthy_angle_range", o["healthy_angle_range"])
@@ -33,6 +44,8 @@ class PlanarWalker(Task):
             "exclude_current_positions_from_observation", o["exclude_current_positions_from_observation"]
         )
         self._options = o
+        if self.python_bool_health:
+            self.scalar_types = {"reward_survive": type(True * self.healthy_reward)}
 
     @property
     def observation_dim(self) -> int:
@@ -66,9 +79,11 @@ class PlanarWalker(Task):
         x = sim.qpos[:, 0].copy()
         x_velocity = (x - before["x"]) / sim.dt
         healthy = self.is_healthy(sim)
+        # Gymnasium's arithmetic: the control cost in the action's dtype (float32);
+        # the healthy reward in healthy_reward's type (float, or int if given an int).
         forward = self.forward_reward_weight * x_velocity
         healthy_reward = healthy * self.healthy_reward
-        ctrl_cost = self.ctrl_cost_weight * np.einsum("ij,ij->i", action, action)
+        ctrl_cost = self.ctrl_cost_weight * sum_of_squares(action)
         terminated = ~healthy if self.terminate_when_unhealthy else np.zeros(sim.num_envs, dtype=bool)
         return StepOutcome(
             reward_terms={"forward": forward, "healthy": healthy_reward, "ctrl": -ctrl_cost},
@@ -80,6 +95,10 @@ class PlanarWalker(Task):
                 "torso_height": sim.qpos[:, 1].copy(),
                 "torso_angle": sim.qpos[:, 2].copy(),
                 "healthy": healthy,
+                # Gymnasium's info keys for the terms, its dtypes.
+                "reward_forward": forward,
+                "reward_ctrl": -ctrl_cost,
+                "reward_survive": healthy_reward,
             },
             reward=(forward + healthy_reward) - ctrl_cost,
         )

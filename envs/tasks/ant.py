@@ -7,7 +7,16 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, Task, check_kwargs, number, range_pair
+from ..task import (
+    StepOutcome,
+    Task,
+    check_kwargs,
+    number,
+    range_pair,
+    row_norms,
+    sum_of_squares,
+    weight,
+)
 from ._common import gymnasium_asset
 
 _DEFAULTS = dict(
@@ -90,11 +99,13 @@ class Ant(Task):
     right after a reset ``cfrc_ext`` is 0, as in Gymnasium (``mj_resetData`` then
     ``mj_forward``, which does not compute it).
 
-    ## Info quantities
+    ## Info
     ``x_position``, ``y_position``, ``distance_from_origin``, ``x_velocity``,
     ``y_velocity`` (as in Gymnasium's info; the velocities are those of
-    ``main_body``, the positions are qpos[0:2]), ``torso_height`` (qpos[2]) and
-    ``is_healthy``.
+    ``main_body``, the positions are qpos[0:2]), ``torso_height`` (qpos[2]),
+    ``is_healthy``, and Gymnasium's ``reward_forward``, ``reward_ctrl`` (in the
+    action's dtype), ``reward_contact`` and ``reward_survive``; Gymnasium's keys
+    have its values bit for bit. The reset info has the first three.
 
     ## Cost of the contact forces
     ``mujoco.batch`` does not compute ``cfrc_ext`` (MuJoCo 4.0.0), so every step
@@ -173,10 +184,10 @@ class Ant(Task):
         if not isinstance(o["default_camera_config"], dict):
             raise ValueError(f"default_camera_config must be a dict, got {o['default_camera_config']!r}")
         self.default_camera = dict(o["default_camera_config"])
-        self.forward_reward_weight = number("forward_reward_weight", o["forward_reward_weight"])
-        self.ctrl_cost_weight = number("ctrl_cost_weight", o["ctrl_cost_weight"])
-        self.contact_cost_weight = number("contact_cost_weight", o["contact_cost_weight"])
-        self.healthy_reward = number("healthy_reward", o["healthy_reward"])
+        self.forward_reward_weight = weight("forward_reward_weight", o["forward_reward_weight"])
+        self.ctrl_cost_weight = weight("ctrl_cost_weight", o["ctrl_cost_weight"])
+        self.contact_cost_weight = weight("contact_cost_weight", o["contact_cost_weight"])
+        self.healthy_reward = weight("healthy_reward", o["healthy_reward"])
         self.terminate_when_unhealthy = bool(o["terminate_when_unhealthy"])
         self.healthy_z_range = range_pair("healthy_z_range", o["healthy_z_range"])
         self.contact_force_range = range_pair("contact_force_range", o["contact_force_range"])
@@ -244,15 +255,15 @@ class Ant(Task):
         x_velocity, y_velocity = velocity[:, 0], velocity[:, 1]
         healthy = self._healthy(sim)
 
+        # Gymnasium's arithmetic, in its order: the control cost in the action's dtype
+        # (float32), the healthy reward in healthy_reward's type.
         forward = x_velocity * self.forward_reward_weight
         healthy_reward = healthy * self.healthy_reward
-        ctrl_cost = self.ctrl_cost_weight * np.einsum("ij,ij->i", action, action)
+        ctrl_cost = self.ctrl_cost_weight * sum_of_squares(action)
         if self.needs_cfrc_ext:
-            contact_cost = self.contact_cost_weight * np.sum(
-                np.square(self._contact_forces(sim)), axis=(1, 2)
-            )
-        else:
-            contact_cost = np.zeros(sim.num_envs)
+            contact_cost = self.contact_cost_weight * sum_of_squares(self._contact_forces(sim))
+        else:  # weight 0 and no contact forces in the observation: Gymnasium's 0 * Σ
+            contact_cost = self.contact_cost_weight * np.zeros(sim.num_envs)
         reward = (forward + healthy_reward) - (ctrl_cost + contact_cost)
 
         terminated = ~healthy if self.terminate_when_unhealthy else np.zeros(sim.num_envs, dtype=bool)
@@ -260,7 +271,7 @@ class Ant(Task):
         return StepOutcome(
             reward_terms={
                 "forward": forward,
-                "healthy": healthy_reward.astype(np.float64),
+                "healthy": healthy_reward,
                 "ctrl": -ctrl_cost,
                 "contact": -contact_cost,
             },
@@ -268,11 +279,16 @@ class Ant(Task):
             quantities={
                 "x_position": qpos[:, 0].copy(),
                 "y_position": qpos[:, 1].copy(),
-                "distance_from_origin": np.linalg.norm(qpos[:, 0:2], ord=2, axis=1),
+                "distance_from_origin": row_norms(qpos[:, 0:2]),
                 "x_velocity": x_velocity,
                 "y_velocity": y_velocity,
                 "torso_height": qpos[:, 2].copy(),
                 "is_healthy": healthy,
+                # Gymnasium's info keys for the terms, its dtypes.
+                "reward_forward": forward,
+                "reward_ctrl": -ctrl_cost,
+                "reward_contact": -contact_cost,
+                "reward_survive": healthy_reward,
             },
             reward=reward,
         )
@@ -282,5 +298,5 @@ class Ant(Task):
         return {
             "x_position": qpos[:, 0].copy(),
             "y_position": qpos[:, 1].copy(),
-            "distance_from_origin": np.linalg.norm(qpos[:, 0:2], ord=2, axis=1),
+            "distance_from_origin": row_norms(qpos[:, 0:2]),
         }

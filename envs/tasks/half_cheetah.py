@@ -6,7 +6,7 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, Task, check_kwargs, number
+from ..task import StepOutcome, Task, check_kwargs, number, sum_of_squares, weight
 from ._common import camera_config, flag, gymnasium_asset
 
 _DEFAULTS = dict(
@@ -59,8 +59,10 @@ class HalfCheetah(Task):
     ## Reset
     ``qpos = init + U(±reset_noise_scale)``, ``qvel = init + reset_noise_scale·N(0, 1)``.
 
-    ## Info quantities
-    ``x_position``, ``x_velocity``.
+    ## Info
+    ``x_position``, ``x_velocity``, and Gymnasium's ``reward_forward`` and
+    ``reward_ctrl`` (in the action's dtype, float32 for float32 actions), with
+    Gymnasium's values bit for bit; the reset info has ``x_position``.
 
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's HalfCheetah-v5.
@@ -94,8 +96,8 @@ class HalfCheetah(Task):
         o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
         self.xml_file = gymnasium_asset(o["xml_file"])
         self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
-        self.forward_reward_weight = number("forward_reward_weight", o["forward_reward_weight"])
-        self.ctrl_cost_weight = number("ctrl_cost_weight", o["ctrl_cost_weight"])
+        self.forward_reward_weight = weight("forward_reward_weight", o["forward_reward_weight"])
+        self.ctrl_cost_weight = weight("ctrl_cost_weight", o["ctrl_cost_weight"])
         self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
         self.exclude_x = flag(
             "exclude_current_positions_from_observation", o["exclude_current_positions_from_observation"]
@@ -122,12 +124,19 @@ class HalfCheetah(Task):
     def evaluate(self, sim, before, action):
         x = sim.qpos[:, 0].copy()
         x_velocity = (x - before["x"]) / sim.dt
+        # Gymnasium's arithmetic: the control cost in the action's dtype (float32).
         forward = self.forward_reward_weight * x_velocity
-        ctrl_cost = self.ctrl_cost_weight * np.einsum("ij,ij->i", action, action)
+        ctrl_cost = self.ctrl_cost_weight * sum_of_squares(action)
         return StepOutcome(
             reward_terms={"forward": forward, "ctrl": -ctrl_cost},
             terminated=np.zeros(sim.num_envs, dtype=bool),
-            quantities={"x_position": x, "x_velocity": x_velocity},
+            quantities={
+                "x_position": x,
+                "x_velocity": x_velocity,
+                # Gymnasium's info keys for the terms, its dtypes (reward_ctrl: the action's).
+                "reward_forward": forward,
+                "reward_ctrl": -ctrl_cost,
+            },
             reward=forward - ctrl_cost,
         )
 

@@ -59,8 +59,11 @@ class InvertedPendulum(Task):
     ## Reset
     ``qpos = init + U(±reset_noise_scale)``, then ``qvel = init + U(±reset_noise_scale)``.
 
-    ## Info quantities
-    ``cart_position``, ``pole_angle``, ``cart_velocity``, ``pole_angular_velocity``.
+    ## Info
+    ``cart_position``, ``pole_angle``, ``cart_velocity``, ``pole_angular_velocity``,
+    and Gymnasium's ``reward_survive``. As in Gymnasium, the single env's reward
+    and ``reward_survive`` are the ints 1 and 0 (the batched env's reward is
+    float64, as ``SyncVectorEnv``'s; its ``reward_survive`` int64).
 
     ## Keyword arguments
     As Gymnasium's ``InvertedPendulumEnv``: ``xml_file``, ``frame_skip``,
@@ -102,6 +105,7 @@ class InvertedPendulum(Task):
         self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
         self.default_camera = _camera(o["default_camera_config"])
         self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
+        self.scalar_types = {"reward": int, "reward_survive": int}  # Gymnasium's int(not terminated)
 
     def reset_state(self, rng, init_qpos, init_qvel):
         s = self.reset_noise_scale
@@ -115,7 +119,7 @@ class InvertedPendulum(Task):
     def evaluate(self, sim, before, action):
         obs = self.observe(sim)
         terminated = ~np.isfinite(obs).all(axis=1) | (np.abs(obs[:, 1]) > MAX_POLE_ANGLE)
-        survive = (~terminated).astype(np.float64)
+        survive = (~terminated).astype(np.int64)  # Gymnasium's int(not terminated)
         return StepOutcome(
             reward_terms={"survive": survive},
             terminated=terminated,
@@ -124,6 +128,7 @@ class InvertedPendulum(Task):
                 "pole_angle": sim.qpos[:, 1].copy(),
                 "cart_velocity": sim.qvel[:, 0].copy(),
                 "pole_angular_velocity": sim.qvel[:, 1].copy(),
+                "reward_survive": survive,  # Gymnasium's info key
             },
             reward=survive,
         )

@@ -8,7 +8,15 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, Task, check_kwargs, number
+from ..task import (
+    StepOutcome,
+    Task,
+    check_kwargs,
+    number,
+    row_norms,
+    sum_of_squares,
+    weight,
+)
 from ._common import camera_config as _camera
 from ._common import gymnasium_asset
 
@@ -23,17 +31,6 @@ DEFAULT_CAMERA_CONFIG = {
 #: distance of the ``dist`` term never falls below 0.048 m, the height of the
 #: object's centre above the goal's.)
 SUCCESS_DISTANCE = 0.08
-
-def _norms(v: np.ndarray) -> np.ndarray:
-    """Row norms of (N, 3), bit-identical to Gymnasium's ``np.linalg.norm`` of one row.
-
-    ``norm`` of a 1-D vector is ``sqrt(v.dot(v))`` (BLAS ddot); ``norm(axis=1)``
-    sums in another order and differs in the last bit on ~10 % of rows. A stack
-    of (1, 3) @ (3, 1) products matched ``v.dot(v)`` on every one of 200 000
-    random rows (numpy 2, OpenBLAS 0.3.31).
-    """
-    return np.sqrt(np.matmul(v[:, None, :], v[:, :, None])[:, 0, 0])
-
 
 _ARM = (
     "shoulder_pan", "shoulder_lift", "upper_arm_roll", "elbow_flex",
@@ -169,9 +166,9 @@ class Pusher(Task):
         self.xml_file = gymnasium_asset(xml_file)
         self.frame_skip = int(number("frame_skip", frame_skip, positive=True))
         self.default_camera = _camera(default_camera_config)
-        self.reward_near_weight = number("reward_near_weight", reward_near_weight)
-        self.reward_dist_weight = number("reward_dist_weight", reward_dist_weight)
-        self.reward_control_weight = number("reward_control_weight", reward_control_weight)
+        self.reward_near_weight = weight("reward_near_weight", reward_near_weight)
+        self.reward_dist_weight = weight("reward_dist_weight", reward_dist_weight)
+        self.reward_control_weight = weight("reward_control_weight", reward_control_weight)
 
     def reset_state(self, rng, init_qpos, init_qvel):
         qpos = init_qpos.copy()
@@ -196,13 +193,13 @@ class Pusher(Task):
 
     def evaluate(self, sim, before, action):
         tip, obj, goal = self._bodies(sim)
-        near_distance = _norms(obj - tip)
+        near_distance = row_norms(obj - tip)
         goal_offset = obj - goal
-        goal_distance = _norms(goal_offset)
+        goal_distance = row_norms(goal_offset)
         xy_distance = np.linalg.norm(goal_offset[:, :2], axis=1)
         near = -near_distance * self.reward_near_weight
         dist = -goal_distance * self.reward_dist_weight
-        ctrl = -np.square(action).sum(axis=1) * self.reward_control_weight
+        ctrl = -sum_of_squares(action) * self.reward_control_weight  # in the action's dtype
         return StepOutcome(
             reward_terms={"dist": dist, "near": near, "ctrl": ctrl},
             terminated=np.zeros(sim.num_envs, dtype=bool),

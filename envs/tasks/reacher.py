@@ -6,7 +6,7 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, Task, check_kwargs, number
+from ..task import StepOutcome, Task, check_kwargs, number, row_norms, sum_of_squares, weight
 from ._common import camera_config as _camera, gymnasium_asset
 
 DEFAULT_CAMERA_CONFIG = {"trackbodyid": 0}
@@ -65,9 +65,10 @@ class Reacher(Task):
     norm is below 0.2 and written to ``qpos[2:]``; ``qvel = init + U(±0.005)`` with
     the target's two velocities set to 0.
 
-    ## Info quantities
+    ## Info
     ``distance`` (fingertip to target, m), ``fingertip_x``, ``fingertip_y``,
-    ``target_x``, ``target_y``.
+    ``target_x``, ``target_y``, and Gymnasium's ``reward_dist`` and ``reward_ctrl``
+    (in the action's dtype), with Gymnasium's values bit for bit.
 
     ## Keyword arguments
     As Gymnasium's ``ReacherEnv``: ``xml_file``, ``frame_skip``,
@@ -115,8 +116,8 @@ class Reacher(Task):
         self.xml_file = gymnasium_asset(o["xml_file"])
         self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
         self.default_camera = _camera(o["default_camera_config"])
-        self.reward_dist_weight = number("reward_dist_weight", o["reward_dist_weight"])
-        self.reward_control_weight = number("reward_control_weight", o["reward_control_weight"])
+        self.reward_dist_weight = weight("reward_dist_weight", o["reward_dist_weight"])
+        self.reward_control_weight = weight("reward_control_weight", o["reward_control_weight"])
 
     def reset_state(self, rng, init_qpos, init_qvel):
         qpos = rng.uniform(low=-0.1, high=0.1, size=init_qpos.size) + init_qpos
@@ -143,9 +144,10 @@ class Reacher(Task):
 
     def evaluate(self, sim, before, action):
         tip, target, vec = self._tip_minus_target(sim)
-        distance = np.linalg.norm(vec, axis=1)
+        # Gymnasium's arithmetic: norm as of one row, the control cost in the action's dtype.
+        distance = row_norms(vec)
         dist = -distance * self.reward_dist_weight
-        ctrl = -np.square(action).sum(axis=1) * self.reward_control_weight
+        ctrl = -sum_of_squares(action) * self.reward_control_weight
         return StepOutcome(
             reward_terms={"dist": dist, "ctrl": ctrl},
             terminated=np.zeros(sim.num_envs, dtype=bool),
@@ -155,6 +157,9 @@ class Reacher(Task):
                 "fingertip_y": tip[:, 1].copy(),
                 "target_x": target[:, 0].copy(),
                 "target_y": target[:, 1].copy(),
+                # Gymnasium's info keys for the terms, its dtypes.
+                "reward_dist": dist,
+                "reward_ctrl": ctrl,
             },
             success=distance < SUCCESS_DISTANCE,
             reward=dist + ctrl,

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, Task, check_kwargs, number
+from ..task import StepOutcome, Task, check_kwargs, number, row_norms, sum_of_squares, weight
 from ._common import camera_config as _camera, flag as _flag, gymnasium_asset
 
 _DEFAULTS = dict(
@@ -59,9 +59,11 @@ class Swimmer(Task):
     ## Reset
     ``qpos = init + U(±reset_noise_scale)``, then ``qvel = init + U(±reset_noise_scale)``.
 
-    ## Info quantities
+    ## Info
     ``x_position``, ``y_position``, ``distance_from_origin`` (‖(x, y)‖),
-    ``x_velocity``, ``y_velocity``.
+    ``x_velocity``, ``y_velocity``, and Gymnasium's ``reward_forward`` and
+    ``reward_ctrl`` (in the action's dtype), with Gymnasium's values bit for bit;
+    the reset info has the first three.
 
     ## Keyword arguments
     As Gymnasium's ``SwimmerEnv``: ``xml_file``, ``frame_skip``,
@@ -107,8 +109,8 @@ class Swimmer(Task):
         self.xml_file = gymnasium_asset(o["xml_file"])
         self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
         self.default_camera = _camera(o["default_camera_config"])
-        self.forward_reward_weight = number("forward_reward_weight", o["forward_reward_weight"])
-        self.ctrl_cost_weight = number("ctrl_cost_weight", o["ctrl_cost_weight"])
+        self.forward_reward_weight = weight("forward_reward_weight", o["forward_reward_weight"])
+        self.ctrl_cost_weight = weight("ctrl_cost_weight", o["ctrl_cost_weight"])
         self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
         self.exclude_xy = _flag(
             "exclude_current_positions_from_observation", o["exclude_current_positions_from_observation"]
@@ -134,17 +136,21 @@ class Swimmer(Task):
     def evaluate(self, sim, before, action):
         xy = sim.qpos[:, 0:2].copy()
         xy_velocity = (xy - before["xy"]) / sim.dt
+        # Gymnasium's arithmetic: the control cost in the action's dtype (float32).
         forward = self.forward_reward_weight * xy_velocity[:, 0]
-        ctrl_cost = self.ctrl_cost_weight * np.einsum("ij,ij->i", action, action)
+        ctrl_cost = self.ctrl_cost_weight * sum_of_squares(action)
         return StepOutcome(
             reward_terms={"forward": forward, "ctrl": -ctrl_cost},
             terminated=np.zeros(sim.num_envs, dtype=bool),
             quantities={
                 "x_position": xy[:, 0],
                 "y_position": xy[:, 1],
-                "distance_from_origin": np.linalg.norm(xy, axis=1),
+                "distance_from_origin": row_norms(xy),
                 "x_velocity": xy_velocity[:, 0],
                 "y_velocity": xy_velocity[:, 1],
+                # Gymnasium's info keys for the terms, its dtypes.
+                "reward_forward": forward,
+                "reward_ctrl": -ctrl_cost,
             },
             reward=forward - ctrl_cost,
         )
@@ -154,5 +160,5 @@ class Swimmer(Task):
         return {
             "x_position": xy[:, 0],
             "y_position": xy[:, 1],
-            "distance_from_origin": np.linalg.norm(xy, axis=1),
+            "distance_from_origin": row_norms(xy),
         }

@@ -77,9 +77,12 @@ class Walker2d(PlanarWalker):
     ## Reset
     ``qpos = init + U(±reset_noise_scale)``, then ``qvel = init + U(±reset_noise_scale)``.
 
-    ## Info quantities
+    ## Info
     ``x_position``, ``x_velocity``, ``z_distance_from_origin`` (height above the
-    initial height), ``torso_height``, ``torso_angle``, ``healthy``.
+    initial height), ``torso_height``, ``torso_angle``, ``healthy``, and
+    Gymnasium's ``reward_forward``, ``reward_ctrl`` (in the action's dtype) and
+    ``reward_survive``, with Gymnasium's values bit for bit; the reset info has
+    ``x_position`` and ``z_distance_from_origin``.
 
     ## Keyword arguments
     As Gymnasium's ``Walker2dEnv``: ``xml_file``, ``frame_skip``,
