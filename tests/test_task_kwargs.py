@@ -19,11 +19,13 @@ GYM_CLASSES = {
     "pbrl/InvertedPendulum-v5": "InvertedPendulum-v5",
     "pbrl/Pusher-v5": "Pusher-v5",
     "pbrl/InvertedDoublePendulum-v5": "InvertedDoublePendulum-v5",
+    "pbrl/Ant-v5": "Ant-v5",
     "pbrl/Humanoid-v5": "Humanoid-v5",
     "pbrl/HumanoidStandup-v5": "HumanoidStandup-v5",
 }
 OURS = [
-    "pbrl/Hopper-v5", "pbrl/Walker2d-v5", "pbrl/Swimmer-v5", "pbrl/Reacher-v5", "pbrl/InvertedPendulum-v5",
+    "pbrl/HalfCheetah-v5", "pbrl/Hopper-v5", "pbrl/Walker2d-v5", "pbrl/Swimmer-v5", "pbrl/Reacher-v5",
+    "pbrl/InvertedPendulum-v5", "pbrl/Ant-v5",
     "pbrl/Pusher-v5", "pbrl/InvertedDoublePendulum-v5", "pbrl/Humanoid-v5", "pbrl/HumanoidStandup-v5",
 ]
 
