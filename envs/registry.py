@@ -35,9 +35,18 @@ def make_task(task_id: str, **kwargs: Any) -> Task:
     return factory(**kwargs)
 
 
+#: Keyword arguments of the envs' renderer (MujocoEnv's, and pbrl's tracking camera), not the task's.
+RENDER_KWARGS = ("camera_id", "camera_name", "max_geom", "visual_options", "tracking_camera")
+
+
+def _render_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {key: kwargs.pop(key) for key in RENDER_KWARGS if key in kwargs}
+
+
 def make_env(task_id: str, render_mode: str | None = None, width: int = 480, height: int = 480, **kwargs) -> SingleTaskEnv:
     """Gymnasium ``entry_point`` of every pbrl task."""
-    return SingleTaskEnv(make_task(task_id, **kwargs), render_mode=render_mode, width=width, height=height)
+    render = _render_kwargs(kwargs)
+    return SingleTaskEnv(make_task(task_id, **kwargs), render_mode=render_mode, width=width, height=height, **render)
 
 
 def make_vec_env(
@@ -53,6 +62,7 @@ def make_vec_env(
     **kwargs,
 ) -> BatchedMujocoEnv:
     """Gymnasium ``vector_entry_point`` of every pbrl task."""
+    render = _render_kwargs(kwargs)
     return BatchedMujocoEnv(
         make_task(task_id, **kwargs),
         num_envs=num_envs,
@@ -63,6 +73,7 @@ def make_vec_env(
         width=width,
         height=height,
         render_env=render_env,
+        **render,
     )
 
 
@@ -74,10 +85,24 @@ def _register(card: TaskCard, factory: Callable[..., Task], override: bool) -> N
         del gym.registry[card.id]
     gym.register(
         id=card.id,
-        entry_point=functools.partial(make_env, card.id),
-        vector_entry_point=functools.partial(make_vec_env, card.id),
+        entry_point=f"{__name__}:make_env/{card.id}",
+        vector_entry_point=f"{__name__}:make_vec_env/{card.id}",
         max_episode_steps=card.max_episode_steps,
     )
+
+
+def __getattr__(name: str) -> Any:
+    """Entry points by name, ``make_env/<task id>`` and ``make_vec_env/<task id>`` (PEP 562).
+
+    The registered specs name their entry points as strings, as Gymnasium's own tasks
+    do, so ``env.spec.to_json()`` works (Minari stores it) and ``env.spec.kwargs``
+    holds only the user's keyword arguments: ``gym.make(spec.id, **spec.kwargs)``
+    makes the same env again.
+    """
+    entry, _, task_id = name.partition("/")
+    if task_id in TASKS and entry in ("make_env", "make_vec_env"):
+        return functools.partial(make_env if entry == "make_env" else make_vec_env, task_id)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register_builtin(task_cls: type[Task]) -> type[Task]:

@@ -107,6 +107,7 @@ class StepRecorder:
         self._rew = np.zeros((self._cap, n))
         self._term = np.zeros((self._cap, n), dtype=bool)
         self._trunc = np.zeros((self._cap, n), dtype=bool)
+        self._seed = np.full((self._cap + 1, n), -1, dtype=np.int64)  # reset seed of the episode starting at (step, env)
         self._info: dict[str, np.ndarray] | None = None
         # final states of ended episodes: (step, env) -> row in these lists
         self._final_at: list[tuple[int, np.ndarray]] = []
@@ -124,14 +125,22 @@ class StepRecorder:
             return out
 
         self._obs, self._qpos, self._qvel = (grow(a, new + 1) for a in (self._obs, self._qpos, self._qvel))
+        seed = np.full((new + 1, self.num_envs), -1, dtype=np.int64)
+        seed[: self._seed.shape[0]] = self._seed
+        self._seed = seed
         self._act, self._rew, self._term, self._trunc = (grow(a, new) for a in (self._act, self._rew, self._term, self._trunc))
         if self._info is not None:
             self._info = {k: grow(v, new) for k, v in self._info.items()}
         self._cap = new
 
-    def begin(self, obs: np.ndarray, qpos: np.ndarray | None = None, qvel: np.ndarray | None = None) -> None:
-        """The observations (and states) the first actions are taken in."""
+    def begin(
+        self, obs: np.ndarray, qpos: np.ndarray | None = None, qvel: np.ndarray | None = None, seeds: np.ndarray | None = None
+    ) -> None:
+        """The observations (and states) the first actions are taken in, and the (N,)
+        seeds the sub-envs were reset with (-1 or None: unknown)."""
         self._obs[self.steps] = obs
+        if seeds is not None:
+            self._seed[self.steps] = seeds
         if self.nq and qpos is not None:
             self._qpos[self.steps] = qpos
         if self.nv and qvel is not None:
@@ -161,6 +170,7 @@ class StepRecorder:
         next_obs: np.ndarray | None = None,
         next_qpos: np.ndarray | None = None,
         next_qvel: np.ndarray | None = None,
+        next_seeds: np.ndarray | None = None,
     ) -> None:
         """Record one vector step.
 
@@ -173,6 +183,8 @@ class StepRecorder:
             final_qpos, final_qvel: the states after the step.
             next_obs, next_qpos, next_qvel: what the next actions are taken in (the
                 reset state of ended episodes); default: the final ones.
+            next_seeds: (N,) the seeds ended sub-envs were reset with (read where an
+                episode ended; -1: unknown).
         """
         if not self._started:
             raise RuntimeError("call begin(obs) before add()")
@@ -202,6 +214,8 @@ class StepRecorder:
                 self._final_qpos.append(np.asarray(final_qpos)[ids])
             if self.nv:
                 self._final_qvel.append(np.asarray(final_qvel)[ids])
+            if next_seeds is not None:
+                self._seed[s + 1, ids] = np.asarray(next_seeds)[ids]
         self._obs[s + 1] = final_obs if next_obs is None else next_obs
         if self.nq:
             self._qpos[s + 1] = final_qpos if next_qpos is None else next_qpos
@@ -267,6 +281,7 @@ class StepRecorder:
         env_of, start_s, end_s = env_of[order], start_s[order], end_s[order]
         lengths = end_s - start_s + 1
         e = lengths.size
+        seeds = self._seed[start_s, env_of]
 
         # steps: (s, env) of each step, episode by episode
         s_idx = concatenated_ranges(start_s, lengths)
@@ -317,6 +332,7 @@ class StepRecorder:
             lengths=lengths,
             infos=infos,
             source=source,
+            seeds=seeds if (seeds >= 0).any() else None,
         )
 
     def _final_lookup(self, steps: int) -> np.ndarray | None:
@@ -370,7 +386,9 @@ def collect(
             to the action box, cast to the action space's float32 and stored as executed.
         num_steps: steps to collect in all (over all sub-envs).
         num_envs: N, sub-envs stepped together.
-        seed: sub-env i is reset with ``seed + i`` first, then from its own generator.
+        seed: sub-env i is reset with ``seed + i`` first; every later reset gets a seed
+            drawn from a generator seeded with ``seed``. Each episode's reset seed is
+            kept (``Trajectories.seeds``), so it can be replayed.
         env_kwargs: task keyword arguments.
         nthread: native stepping threads (None: one per core).
         record_infos: record ``qpos``/``qvel``, reward terms, quantities, success.
@@ -399,10 +417,12 @@ def collect(
         act_dim = low.size
         vector_steps = math.ceil(num_steps / num_envs)
         obs, _ = env.reset(seed=int(seed))
+        episode_seeds = np.random.default_rng(int(seed))
+        seeds = int(seed) + np.arange(num_envs, dtype=np.int64)
         state = qpos_qvel(base) if record_infos else None
         nq, nv = (state[0].shape[1], state[1].shape[1]) if state is not None else (0, 0)
         rec = StepRecorder(num_envs, obs_dim, act_dim, nq, nv, capacity=vector_steps)
-        rec.begin(obs, *(state if state is not None else (None, None)))
+        rec.begin(obs, *(state if state is not None else (None, None)), seeds=seeds)
         every = max(1, vector_steps // 20)
         for s in range(vector_steps):
             actions = np.asarray(policy(obs), dtype=np.float64)
@@ -420,7 +440,8 @@ def collect(
                 final_state[0][div] = state[0][div]
                 final_state[1][div] = state[1][div]
             if done.any():
-                obs, _ = env.reset(options={"reset_mask": done})
+                seeds[done] = episode_seeds.integers(0, 2**63 - 1, size=int(done.sum()), dtype=np.int64)
+                obs, _ = env.reset(seed=seeds.tolist(), options={"reset_mask": done})
                 next_state = qpos_qvel(base) if state is not None else None
             else:
                 obs, next_state = final_obs, final_state
@@ -436,6 +457,7 @@ def collect(
                 next_obs=obs,
                 next_qpos=None if next_state is None else next_state[0],
                 next_qvel=None if next_state is None else next_state[1],
+                next_seeds=seeds,
             )
             state = next_state
             if progress is not None and (s + 1) % every == 0:

@@ -8,6 +8,8 @@ A pbrl dataset is a plain Minari dataset (``minari.load_dataset(id)`` opens it):
 ``pbrl`` entry: the provenance (task, level, algorithm, training steps, seed,
 package versions, the command that made it, its parents and any corruption).
 
+Each episode group has Minari's ``seed`` attribute where its reset seed is known
+(collected and generated data), so ``env.reset(seed=...)`` and its actions replay it.
 Each episode's ``infos`` group holds ``qpos``/``qvel`` and, for generated datasets,
 ``reward_terms/<name>``, the task card's quantities and ``success``, with
 ``T + 1`` rows like the observations (see :mod:`pbrl.datasets.trajectories`).
@@ -162,24 +164,24 @@ def _jsonable(value: Any) -> Any:
 def env_spec_for(task: str, env_kwargs: Mapping[str, Any] | None = None):
     """A JSON-serialisable Gymnasium ``EnvSpec`` that makes ``task`` again.
 
-    pbrl registers its ids with Python callables, which ``EnvSpec.to_json`` cannot
-    store; this spec names the same entry points by module path, so
-    ``MinariDataset.recover_environment()`` works after ``import pbrl``.
+    The task's registered spec with ``env_kwargs`` as its kwargs: pbrl registers its
+    entry points by name, so ``MinariDataset.recover_environment()``,
+    ``gym.make(spec)`` and ``gym.make(spec.id, **spec.kwargs)`` all work after
+    ``import pbrl``. (Datasets written before stored ``kwargs={"task_id": ...}``
+    with the ``pbrl.envs.registry:make_env`` entry point; ``gym.make(spec)`` still
+    makes those.)
     """
+    import dataclasses
+
     import gymnasium as gym
-    from gymnasium.envs.registration import EnvSpec
 
     try:
         registered = gym.spec(task)
     except gym.error.Error as exc:
         raise DatasetError(f"unknown task {task!r}: {exc}") from None
-    return EnvSpec(
-        id=task,
-        entry_point="pbrl.envs.registry:make_env",
-        vector_entry_point="pbrl.envs.registry:make_vec_env",
-        max_episode_steps=registered.max_episode_steps,
-        kwargs={"task_id": task, **dict(env_kwargs or {})},
-    )
+    if callable(registered.entry_point):
+        raise DatasetError(f"task {task!r} is registered with a Python callable as entry point, which Minari cannot store")
+    return dataclasses.replace(registered, kwargs=dict(env_kwargs or {}))
 
 
 # -- writing -----------------------------------------------------------------------
@@ -415,7 +417,8 @@ def write_dataset(
 def _write_main_data(path: Path, traj: Trajectories, obs_dtype, act_dtype) -> None:
     """Episodes in Minari's HDF5 layout: one group ``episode_<i>`` per episode with
     ``observations`` (T+1), ``actions``, ``rewards``, ``terminations``,
-    ``truncations`` (T) and an ``infos`` group; attributes ``id`` and ``total_steps``.
+    ``truncations`` (T) and an ``infos`` group; attributes ``id``, ``total_steps`` and,
+    where known, ``seed`` (the episode's reset seed).
     (What ``HDF5Storage.update_episodes`` writes, without its per-element checks and
     chunking, which make it several times slower on many short episodes.)"""
     import h5py
@@ -445,6 +448,9 @@ def _write_main_data(path: Path, traj: Trajectories, obs_dtype, act_dtype) -> No
             group = fh.create_group(f"episode_{e}")
             group.attrs["id"] = e
             group.attrs["total_steps"] = n
+            seed = traj.seed_of(e)
+            if seed is not None:
+                group.attrs["seed"] = seed  # Minari's per-episode reset seed
             put(group, "observations", obs[r : r + n + 1])
             put(group, "actions", act[s : s + n])
             put(group, "rewards", traj.rewards[s : s + n])
@@ -473,6 +479,8 @@ def save_trajectories(path: str | os.PathLike, traj: Trajectories, obs_dtype: An
         fh.create_dataset("terminations", data=traj.terminations)
         fh.create_dataset("truncations", data=traj.truncations)
         fh.create_dataset("lengths", data=traj.lengths)
+        if traj.seeds is not None:
+            fh.create_dataset("seeds", data=traj.seeds)
         group = fh.create_group("infos")
         for name, value in traj.infos.items():
             group.create_dataset(name, data=value)
@@ -499,6 +507,7 @@ def read_trajectories_file(path: str | os.PathLike, source: str | None = None) -
                 lengths=fh["lengths"][()],
                 infos=_read_group(fh["infos"]),
                 source=source or os.fspath(path),
+                seeds=fh["seeds"][()] if "seeds" in fh else None,
             )
     except (OSError, KeyError, ValueError) as exc:
         if isinstance(exc, DatasetError):
@@ -651,6 +660,7 @@ def load_trajectories(dataset_id: str, *, check: bool = True, use_cache: bool = 
             parts: dict[str, list[np.ndarray]] = {k: [] for k in ("observations", "actions", "rewards", "terminations", "truncations")}
             infos: dict[str, list[np.ndarray]] | None = None
             lengths = np.zeros(count, dtype=np.int64)
+            seeds = np.full(count, -1, dtype=np.int64)
             for e in range(count):
                 group = fh.get(f"episode_{e}")
                 if group is None:
@@ -665,6 +675,9 @@ def load_trajectories(dataset_id: str, *, check: bool = True, use_cache: bool = 
                         )
                     parts[key].append(value[()])
                 lengths[e] = parts["rewards"][-1].shape[0]
+                seed = group.attrs.get("seed")
+                if seed is not None and int(seed) >= 0:
+                    seeds[e] = int(seed)
                 ep_infos = _read_group(group["infos"]) if "infos" in group else {}
                 if infos is None:
                     infos = {k: [v] for k, v in ep_infos.items()}
@@ -698,6 +711,7 @@ def load_trajectories(dataset_id: str, *, check: bool = True, use_cache: bool = 
             lengths=lengths,
             infos={k: np.concatenate(v) for k, v in keep_infos.items()},
             source=dataset_id,
+            seeds=seeds if (seeds >= 0).any() else None,
         )
     except ValueError as exc:
         raise DatasetError(f"{path}: inconsistent arrays in dataset {dataset_id!r} ({exc})") from None

@@ -15,6 +15,9 @@ State infos (``qpos``, ``qvel``) therefore describe the observation of their row
 as D4RL's ``infos/qpos``; step infos (``reward_terms/<name>``, the task card's
 quantities, ``success``) are 0 on the reset row.
 
+Each episode may carry the seed its reset was given (``seeds``, Minari's per-episode
+``seed``): ``env.reset(seed=seeds[e])`` and the episode's actions replay it.
+
 Everything that moves data (collection, storage, D4RL conversion, corruption,
 labelling) works on this one class, with numpy index arithmetic instead of
 per-episode Python loops.
@@ -62,6 +65,8 @@ class Trajectories:
         infos: name -> (T + E, ...) per-row infos; nested names use ``/``
             (``reward_terms/forward``).
         source: a name for error messages (a file or dataset id).
+        seeds: (E,) int64 reset seed of each episode, -1 where unknown; None when no
+            episode has one (e.g. D4RL imports, datasets made before seeds were kept).
 
     Raises:
         DatasetError: if the arrays' shapes do not fit together.
@@ -75,6 +80,7 @@ class Trajectories:
     lengths: np.ndarray
     infos: dict[str, np.ndarray] = field(default_factory=dict)
     source: str = "<memory>"
+    seeds: np.ndarray | None = None
 
     def __post_init__(self):
         src = self.source
@@ -112,6 +118,11 @@ class Trajectories:
                 raise DatasetError(f"{src}: info {name!r} has shape {value.shape}, expected {t + e} rows like observations")
             infos[str(name)] = value
         self.infos = infos
+        if self.seeds is not None:
+            seeds = np.asarray(self.seeds)
+            if seeds.shape != (e,) or seeds.dtype.kind not in "iu":
+                raise DatasetError(f"{src}: seeds must be {e} integers (one per episode), got {seeds.dtype} {seeds.shape}")
+            self.seeds = seeds.astype(np.int64)
 
     # -- sizes -------------------------------------------------------------------
 
@@ -240,7 +251,14 @@ class Trajectories:
             "terminations": self.terminations[s : s + n],
             "truncations": self.truncations[s : s + n],
             "infos": {k: v[r : r + n + 1] for k, v in self.infos.items()},
+            "seed": self.seed_of(index),
         }
+
+    def seed_of(self, index: int) -> int | None:
+        """The reset seed of episode ``index`` (None where unknown)."""
+        if self.seeds is None or self.seeds[index] < 0:
+            return None
+        return int(self.seeds[index])
 
     # -- building ----------------------------------------------------------------
 
@@ -262,6 +280,7 @@ class Trajectories:
             lengths=lengths,
             infos={k: v[rows] for k, v in self.infos.items()},
             source=self.source,
+            seeds=None if self.seeds is None else self.seeds[idx],
         )
 
     def replace(self, **changes: Any) -> "Trajectories":
@@ -275,6 +294,7 @@ class Trajectories:
             "lengths": self.lengths,
             "infos": dict(self.infos),
             "source": self.source,
+            "seeds": self.seeds,
         }
         unknown = set(changes) - set(fields)
         if unknown:
@@ -297,6 +317,9 @@ class Trajectories:
                     f"{first.source} (obs {first.obs_dim}, act {first.act_dim})"
                 )
         keys = [k for k in first.infos if all(k in p.infos for p in parts)]
+        seeds = None
+        if any(p.seeds is not None for p in parts):
+            seeds = np.concatenate([p.seeds if p.seeds is not None else np.full(p.num_episodes, -1, np.int64) for p in parts])
         return cls(
             observations=np.concatenate([p.observations for p in parts]),
             actions=np.concatenate([p.actions for p in parts]),
@@ -306,6 +329,7 @@ class Trajectories:
             lengths=np.concatenate([p.lengths for p in parts]),
             infos={k: np.concatenate([p.infos[k] for p in parts]) for k in keys},
             source=source or "+".join(p.source for p in parts),
+            seeds=seeds,
         )
 
     @classmethod
@@ -332,6 +356,7 @@ class Trajectories:
             lengths=np.array([len(np.asarray(ep["rewards"]).reshape(-1)) for ep in eps]),
             infos={k: np.concatenate(v) for k, v in infos.items()},
             source=source,
+            seeds=_seeds([ep.get("seed") for ep in eps]),
         )
 
     # -- checks ------------------------------------------------------------------
@@ -377,6 +402,12 @@ class Trajectories:
                 node = node.setdefault(p, {})
             node[parts[-1]] = value if rows is None else value[rows]
         return out
+
+
+def _seeds(values: Sequence[Any]) -> np.ndarray | None:
+    """(E,) int64 seeds from per-episode values (None or negative: unknown), or None if none is known."""
+    seeds = np.array([-1 if v is None or int(v) < 0 else int(v) for v in values], dtype=np.int64)
+    return seeds if (seeds >= 0).any() else None
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
