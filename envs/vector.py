@@ -2,17 +2,33 @@
 
 All sub-envs step together on native threads; observations, rewards, terms and
 terminations are computed in numpy over the batch. Semantics follow Gymnasium's
-vector API: per-env seeding as ``SyncVectorEnv`` (``seed + i``), a time limit per
-sub-env, and the three autoreset modes.
+``SyncVectorEnv``: per-env seeding (``seed + i``) and ``np_random_seed`` as a tuple,
+a time limit per sub-env, the three autoreset modes with the same ``info`` layout
+(which sub-env reports which key, ``_key`` masks, ``final_obs``/``final_info``), the
+same errors for bad resets and actions, and ``call``/``get_attr``/``set_attr``.
+
+Where a batched env cannot behave as N separate envs, it says so:
+
+* ``reward_terms`` maps each term name to an (N,) array; its mask is
+  ``info["_reward_terms"]`` (``SyncVectorEnv`` over the single env would nest a mask
+  per term inside the dict).
+* ``render()`` returns one frame (sub-env ``render_env``, or ``render(i)``);
+  ``call("render")`` returns Gymnasium's tuple of N frames.
+* sub-envs share one model and one task: ``get_attr`` of a shared attribute gives the
+  same value N times, ``set_attr`` with differing values raises, and a shared
+  method run through ``call`` runs once (its result is given N times).
+  ``call("step")``/``call("reset")`` raise: step and reset the batch itself.
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import mujoco
 import numpy as np
 from gymnasium import spaces
+from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -22,6 +38,12 @@ from .task import Task
 _MODES = {m.value: m for m in AutoresetMode} | {m.name: m for m in AutoresetMode}
 _NO_IDS = np.empty(0, np.int64)
 _NO_IDS.flags.writeable = False
+# Methods that only make sense for the whole batch: ``call`` refuses them.
+_BATCH_ONLY = {
+    "step": "step the batch itself: env.step(actions) with (num_envs, action_dim) actions",
+    "reset": "reset the batch itself: env.reset(seed=..., options={'reset_mask': mask})",
+    "close": "close the batch itself: env.close()",
+}
 
 
 def positive_int(name: str, value) -> int:
@@ -42,6 +64,78 @@ def _autoreset_mode(value) -> AutoresetMode:
         ) from None
 
 
+def _rows(value: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``value`` at the rows ``where``, zero (False) elsewhere: what Gymnasium's
+    ``_add_info`` leaves in the rows of sub-envs that did not report the key."""
+    out = np.zeros_like(value)
+    out[where] = value[where]
+    return out
+
+
+def _combine(step_info: dict[str, Any], stepped: np.ndarray, reset_info: dict[str, Any], fresh: np.ndarray) -> dict[str, Any]:
+    """The batched info of sub-envs ``stepped`` reporting ``step_info`` and sub-envs
+    ``fresh`` reporting ``reset_info`` (disjoint masks), laid out as ``SyncVectorEnv``
+    lays it out: a key nobody reported is absent, a key's ``_key`` mask says who did,
+    and the others' rows are zero."""
+    info: dict[str, Any] = {}
+    if stepped.any():
+        whole = bool(stepped.all())
+        for key, value in step_info.items():
+            if key.startswith("_"):
+                continue
+            if isinstance(value, dict):
+                info[key] = value if whole else {k: _rows(v, stepped) for k, v in value.items()}
+            else:
+                info[key] = value if whole else _rows(value, stepped)
+            info["_" + key] = stepped
+    if fresh.any():
+        for key, value in reset_info.items():
+            value = np.asarray(value)
+            if key in info:
+                where = fresh.reshape((-1,) + (1,) * (value.ndim - 1))
+                info[key] = np.where(where, value, info[key])
+                info["_" + key] = stepped | fresh
+            else:
+                info[key] = _rows(value, fresh)
+                info["_" + key] = fresh
+    return info
+
+
+def merge_final_info(info: dict[str, Any]) -> dict[str, Any]:
+    """The info of the step just taken, a row per sub-env, from a SAME_STEP info.
+
+    When an episode ends in SAME_STEP mode, its row of the top-level info is its
+    reset info and its last step's info is in ``info["final_info"]``; this puts
+    that step info back in its rows (masks follow), and drops ``final_obs`` and
+    ``final_info``. An info without ``final_info`` is returned as it is.
+    """
+    if "final_info" not in info:
+        return info
+    done = np.asarray(info["_final_info"], dtype=bool)
+    final = info["final_info"]
+    out: dict[str, Any] = {}
+    for key, value in info.items():  # the rows of sub-envs that did not end
+        if key.startswith("_") or key in ("final_obs", "final_info"):
+            continue
+        mask = info["_" + key] & ~done
+        if mask.any():
+            out[key] = value
+            out["_" + key] = mask
+    for key, value in final.items():
+        if key.startswith("_"):
+            continue
+        if key not in out:
+            out[key], out["_" + key] = value, final["_" + key]
+        elif isinstance(value, dict):
+            out[key] = {k: np.where(done, v, out[key][k]) if k in out[key] else v for k, v in value.items()}
+            out["_" + key] = out["_" + key] | final["_" + key]
+        else:
+            where = done.reshape((-1,) + (1,) * (np.ndim(value) - 1))
+            out[key] = np.where(where, value, out[key])
+            out["_" + key] = out["_" + key] | final["_" + key]
+    return out
+
+
 class BatchedMujocoEnv(VectorEnv):
     """N copies of a pbrl task stepped together by ``mujoco.batch``.
 
@@ -51,19 +145,23 @@ class BatchedMujocoEnv(VectorEnv):
         max_episode_steps: time limit per episode (``None`` or -1: no limit).
         autoreset_mode: ``NEXT_STEP`` (Gymnasium's default: the step after an
             episode ends returns the reset observation, reward 0 and both flags
-            False), ``SAME_STEP`` (reset in the same step; ``info["final_obs"]`` and
-            ``info["final_info"]`` hold the last observation and info) or
-            ``DISABLED`` (call ``reset(options={"reset_mask": mask})`` yourself).
+            False), ``SAME_STEP`` (reset in the same step: the returned observation
+            and the top-level info of an ended sub-env are its reset ones;
+            ``info["final_obs"]`` and ``info["final_info"]`` hold the last
+            observation and step info) or ``DISABLED`` (call
+            ``reset(options={"reset_mask": mask})`` yourself).
         nthread: native threads for stepping; ``None`` picks one per core.
         render_mode: ``None`` or ``"rgb_array"``.
         width, height: rendered frame size.
         render_env: which sub-env ``render()`` shows by default.
 
-    ``info`` of ``step`` holds, as (N,) arrays: ``reward_terms`` (term name ->
-    weighted term; the reward is their sum), the task card's named quantities,
-    ``success`` where the task defines it, and ``diverged`` (MuJoCo warned or the
-    state went non-finite: that episode is truncated, its last finite observation
-    is returned and it is reset like any finished episode).
+    ``info`` of ``step`` holds, as (N,) arrays with Gymnasium's ``_key`` masks:
+    ``reward_terms`` (term name -> weighted term; the reward is their sum), the
+    task card's named quantities, ``success`` where the task defines it, and
+    ``diverged`` (MuJoCo warned or the state went non-finite: that episode is
+    truncated, its last finite observation is returned and it is reset like any
+    finished episode). :attr:`last_step_info` holds the step's info for every
+    sub-env, before an autoreset replaced an ended episode's entries.
     """
 
     metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -111,69 +209,102 @@ class BatchedMujocoEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
         n = self.num_envs
+        # Each sub-env's generator with the seed it was made from, as Gymnasium's
+        # envs keep ``np_random_seed`` (unseeded: a fresh entropy seed).
+        self._np_random_seeds: list[int] = [0] * n
+        for i in range(n):
+            self.engine.rngs[i], self._np_random_seeds[i] = seeding.np_random(None)
         self._elapsed = np.zeros(n, dtype=np.int64)
         self._needs_reset = np.zeros(n, dtype=bool)  # NEXT_STEP: reset on next step
         self._has_reset = False
         self._obs = np.zeros((n, self.engine.obs_dim))
         self._all = np.ones(n, dtype=bool)
         self._all.flags.writeable = False
+        self._none = np.zeros(n, dtype=bool)
+        self._none.flags.writeable = False
+        self.last_step_info: dict[str, Any] = {}
+
+    # -- Gymnasium's vector attributes ---------------------------------------
+
+    @property
+    def dt(self) -> float:
+        """Seconds of simulated time per env step (``timestep * frame_skip``)."""
+        return self.engine.dt
+
+    @property
+    def np_random_seed(self) -> tuple[int, ...]:
+        """Each sub-env's seed, as ``SyncVectorEnv`` gives it (-1: generator set directly)."""
+        return tuple(self._np_random_seeds)
+
+    @property
+    def np_random(self) -> tuple[np.random.Generator, ...]:
+        """Each sub-env's random generator (what its resets draw from)."""
+        return tuple(self.engine.rngs)
 
     # -- reset ---------------------------------------------------------------
 
-    def _seeds(self, seed, ids: np.ndarray) -> list[int | None] | None:
+    def _seeds(self, seed) -> list[int | None]:
         if seed is None:
-            return None
+            return [None] * self.num_envs
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            return [int(seed) + int(i) for i in ids]
+            return [int(seed) + i for i in range(self.num_envs)]
         if not isinstance(seed, (list, tuple, np.ndarray)):
             raise TypeError(
                 f"seed must be None, an int or a list of {self.num_envs} ints/None, got {type(seed).__name__} {seed!r}"
             )
         seeds = list(seed)
         if len(seeds) != self.num_envs:
-            raise ValueError(f"seed must be an int or a list of {self.num_envs} seeds, got {len(seeds)}")
-        return [seeds[int(i)] for i in ids]
+            raise ValueError(
+                f"If seeds are passed as a list the length must match num_envs={self.num_envs} but got length={len(seeds)}."
+            )
+        return seeds
+
+    def _reset_mask(self, mask) -> np.ndarray:
+        """Gymnasium's checks of ``options["reset_mask"]``, with its exceptions and messages."""
+        if not isinstance(mask, np.ndarray):
+            raise TypeError(f"`options['reset_mask']` must be a numpy array, got {type(mask)}")
+        if mask.shape != (self.num_envs,):
+            raise ValueError(f"`options['reset_mask']` must have shape `({self.num_envs},)`, got {mask.shape}")
+        if mask.dtype != np.bool_:
+            raise TypeError(f"`options['reset_mask']` must have `dtype=np.bool_`, got {mask.dtype}")
+        if not np.any(mask):
+            raise ValueError(
+                f"`options['reset_mask']` must contain a boolean array with at least one True value, got reset_mask={mask}"
+            )
+        return mask.copy()
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
         """Reset all sub-envs, or those in ``options["reset_mask"]``.
 
         Args:
             seed: an int (sub-env i gets ``seed + i``, as in ``SyncVectorEnv``), a list
-                of per-env seeds, or None (keep each sub-env's generator).
-            options: ``{"reset_mask": (N,) bool}`` resets only the masked sub-envs.
+                of per-env seeds (None: keep that sub-env's generator), or None.
+            options: ``{"reset_mask": (N,) bool array}`` resets only the masked
+                sub-envs (at least one); the info reports only theirs.
         """
-        ids = np.arange(self.num_envs)
-        if options and "reset_mask" in options:
-            mask = np.asarray(options["reset_mask"])
-            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_:
-                raise ValueError(f"options['reset_mask'] must be a bool array of shape ({self.num_envs},)")
-            ids = np.flatnonzero(mask)
+        seeds = self._seeds(seed)
+        mask = self._all
         if options:
             unknown = set(options) - {"reset_mask"}
             if unknown:
                 raise ValueError(f"unknown reset option(s) {sorted(unknown)}; only 'reset_mask' is supported")
-        seeds = self._seeds(seed, ids)
-        if seeds is not None:
-            self.engine.seed(seeds, ids)
+            if "reset_mask" in options:
+                mask = self._reset_mask(options["reset_mask"])
+        ids = np.flatnonzero(mask)
+        seeded = [(int(i), seeds[int(i)]) for i in ids if seeds[int(i)] is not None]
+        if seeded:
+            # checks every seed before any generator changes (gym.error.Error names a bad one)
+            fresh = [seeding.np_random(s) for _, s in seeded]
+            for (i, _), (rng, used) in zip(seeded, fresh):
+                self.engine.rngs[i], self._np_random_seeds[i] = rng, used
         self.engine.reset(ids)
         obs = self.engine.observe()
         self._obs[ids] = obs[ids]
         self._elapsed[ids] = 0
         self._needs_reset[ids] = False
         self._has_reset = True
-        info = self._reset_info(ids)
+        info = _combine({}, self._none, self.task.reset_quantities(self.engine.sim), mask)
         return obs.copy(), info
-
-    def _reset_info(self, ids: np.ndarray) -> dict[str, Any]:
-        info: dict[str, Any] = {}
-        quantities = self.task.reset_quantities(self.engine.sim)
-        if quantities:
-            mask = np.zeros(self.num_envs, dtype=bool)
-            mask[ids] = True
-            for key, value in quantities.items():
-                info[key] = np.asarray(value)
-                info["_" + key] = mask
-        return info
 
     # -- step ----------------------------------------------------------------
 
@@ -181,6 +312,11 @@ class BatchedMujocoEnv(VectorEnv):
         """Step every sub-env with ``actions`` of shape (num_envs, action_dim)."""
         if not self._has_reset:
             raise RuntimeError("call reset() before step()")
+        if isinstance(actions, (numbers.Number, np.generic)) or (isinstance(actions, np.ndarray) and actions.ndim == 0):
+            # a scalar: TypeError, as SyncVectorEnv (which cannot iterate over it)
+            raise TypeError(
+                f"actions must be batched, shape (num_envs, action_dim) = {(self.num_envs, self.engine.act_dim)}, got {actions!r}"
+            )
         engine = self.engine
         action = engine.check_action(actions)
         pending = self._needs_reset.any()
@@ -190,9 +326,9 @@ class BatchedMujocoEnv(VectorEnv):
                 "DISABLED call reset(options={'reset_mask': ...}) before stepping again"
             )
         if pending and self.autoreset_mode is AutoresetMode.NEXT_STEP:
-            resetting = np.flatnonzero(self._needs_reset)
+            resetting = self._needs_reset.copy()
         else:
-            resetting = _NO_IDS
+            resetting = None
 
         out = engine.step(action)
         obs, reward, terminated = out.obs, out.reward, out.terminated
@@ -207,51 +343,36 @@ class BatchedMujocoEnv(VectorEnv):
             reward[diverged] = 0.0
             terminated = terminated & ~diverged
             truncated = truncated | diverged
-        info = self._step_info(out.outcome, diverged)
+        info = self.last_step_info = self._step_info(out.outcome, diverged)
 
-        if resetting.size:
-            engine.reset(resetting)
+        if resetting is not None:
+            # NEXT_STEP: these sub-envs were not stepped in Gymnasium's sense. They
+            # return their reset observation, reward 0, no flags and their reset info.
+            ids = np.flatnonzero(resetting)
+            engine.reset(ids)
             fresh = engine.observe()
-            obs[resetting] = fresh[resetting]
-            reward[resetting] = 0.0
-            terminated[resetting] = False
-            truncated[resetting] = False
-            self._elapsed[resetting] = 0
-            # Those sub-envs were not stepped in Gymnasium's sense: zero their
-            # terms and mask their quantities out, as a reset step has none.
-            stepped = np.ones(self.num_envs, dtype=bool)
-            stepped[resetting] = False
-            for term in info["reward_terms"].values():
-                term[resetting] = 0.0
-            info["diverged"][resetting] = False
-            info["_reward_terms"] = info["_diverged"] = stepped
-            for key in list(info):
-                if key.startswith("_") or key in ("reward_terms", "diverged"):
-                    continue
-                info[key] = np.array(info[key], copy=True)
-                info[key][resetting] = False if info[key].dtype == np.bool_ else 0
-                info["_" + key] = stepped
-            # As Gymnasium's vector envs, the reset step carries the reset info.
-            for key, value in self.task.reset_quantities(engine.sim).items():
-                value = np.asarray(value)
-                if key not in info:
-                    info[key] = np.zeros(value.shape, dtype=value.dtype)
-                    info["_" + key] = np.zeros(self.num_envs, dtype=bool)
-                info[key][resetting] = value[resetting]
-                info["_" + key] = info["_" + key] | ~stepped
+            obs[ids] = fresh[ids]
+            reward[ids] = 0.0
+            terminated[ids] = False
+            truncated[ids] = False
+            self._elapsed[ids] = 0
+            info = _combine(info, ~resetting, self.task.reset_quantities(engine.sim), resetting)
 
         done = terminated | truncated
         if self.autoreset_mode is AutoresetMode.SAME_STEP and done.any():
             ids = np.flatnonzero(done)
-            final_info = self._final_info(info, done)  # before final_obs joins info
-            info["final_obs"] = np.where(done[:, None], obs, 0.0)
-            info["_final_obs"] = done
-            info["final_info"] = final_info
-            info["_final_info"] = done
+            step_info = info
+            final_obs = np.full(self.num_envs, None, dtype=object)
+            for i, row in zip(ids, obs[ids]):  # obs[ids] is a copy: rows outlive obs
+                final_obs[i] = row
             engine.reset(ids)
             fresh = engine.observe()
             obs[ids] = fresh[ids]
             self._elapsed[ids] = 0
+            info = _combine(step_info, ~done, self.task.reset_quantities(engine.sim), done)
+            info["final_obs"], info["_final_obs"] = final_obs, done
+            info["final_info"], info["_final_info"] = _combine(step_info, done, {}, self._none), done
+            self._needs_reset = self._none.copy()
         else:
             self._needs_reset = done
         self._obs = obs
@@ -271,25 +392,101 @@ class BatchedMujocoEnv(VectorEnv):
         info["_diverged"] = all_
         return info
 
-    def _final_info(self, info: dict[str, Any], done: np.ndarray) -> dict[str, Any]:
-        final: dict[str, Any] = {}
-        for key, value in info.items():
-            if key.startswith("_"):
-                continue
-            if isinstance(value, dict):
-                final[key] = {k: v.copy() for k, v in value.items()}
-                final["_" + key] = done
-            else:
-                final[key] = np.array(value, copy=True)
-                final["_" + key] = done
-        return final
+    # -- call, get_attr, set_attr ----------------------------------------------
+
+    def _per_env(self, name: str) -> tuple[Any, ...] | None:
+        """Attributes that differ between sub-envs, one value each (else None)."""
+        if name == "np_random_seed":
+            return self.np_random_seed
+        if name == "np_random":
+            return self.np_random
+        if name == "_elapsed_steps":  # TimeLimit's counter
+            return tuple(int(t) for t in self._elapsed)
+        if name == "_max_episode_steps":
+            return (self.max_episode_steps,) * self.num_envs
+        return None
+
+    def _owner(self, name: str) -> Any:
+        """Where a shared attribute lives: the batched env, else its task."""
+        if hasattr(self, name):
+            return self
+        if hasattr(self.task, name):
+            return self.task
+        raise AttributeError(
+            f"{type(self).__name__} (task {type(self.task).__name__}) has no attribute {name!r}"
+        )
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """As ``SyncVectorEnv.call``: a tuple of N results, one per sub-env.
+
+        ``call("render")`` renders every sub-env. Per-env attributes
+        (``np_random_seed``, ``np_random``, ``_elapsed_steps``) give each
+        sub-env's own value. Any other attribute of the batched env or its task
+        is shared: its value, or the result of calling it once, is given N times.
+        ``step``/``reset``/``close`` are batch operations and raise.
+        """
+        if name in _BATCH_ONLY:
+            raise NotImplementedError(
+                f"call({name!r}): pbrl's batched env has no separate sub-envs to {name}; {_BATCH_ONLY[name]}"
+            )
+        if name == "render":
+            if args or kwargs:
+                raise TypeError("call('render') takes no arguments, as Env.render()")
+            return tuple(self.render(i) for i in range(self.num_envs))
+        per_env = self._per_env(name)
+        if per_env is not None:
+            return per_env
+        value = getattr(self._owner(name), name)
+        if callable(value):
+            value = value(*args, **kwargs)
+        return (value,) * self.num_envs
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """As ``SyncVectorEnv.get_attr``: the attribute of each sub-env, a tuple of N."""
+        per_env = self._per_env(name)
+        if per_env is not None:
+            return per_env
+        return (getattr(self._owner(name), name),) * self.num_envs
+
+    def set_attr(self, name: str, values: list[Any] | tuple[Any, ...] | Any) -> None:
+        """As ``SyncVectorEnv.set_attr``: one value for all sub-envs, or a list of N.
+
+        ``np_random`` takes one generator per sub-env. Every other attribute is
+        shared by the sub-envs, so a list must hold N equal values.
+        """
+        if not isinstance(values, (list, tuple)):
+            values = [values for _ in range(self.num_envs)]
+        if len(values) != self.num_envs:
+            raise ValueError(
+                "Values must be a list or tuple with length equal to the number of environments. "
+                f"Got `{len(values)}` values for {self.num_envs} environments."
+            )
+        if name == "np_random":
+            for i, rng in enumerate(values):
+                if not isinstance(rng, np.random.Generator):
+                    raise TypeError(f"np_random must be a numpy Generator, got {type(rng).__name__}")
+                self.engine.rngs[i] = rng
+                self._np_random_seeds[i] = -1  # as Env.np_random's setter
+            return
+        if self._per_env(name) is not None:
+            raise AttributeError(f"{name} cannot be set through set_attr on pbrl's batched env")
+        first = values[0]
+        for value in values[1:]:
+            if not (value is first or _same(value, first)):
+                raise ValueError(
+                    f"pbrl's batched env shares {name!r} across its {self.num_envs} sub-envs: "
+                    f"set_attr needs one value for all of them, got {list(values)!r}"
+                )
+        owner = self if hasattr(self, name) or not hasattr(self.task, name) else self.task
+        setattr(owner, name, first)
 
     # -- rendering and cleanup ---------------------------------------------
 
     def render(self, env_index: int | None = None) -> np.ndarray | None:
         """An RGB frame (height, width, 3) of one sub-env (default ``render_env``).
 
-        Headless machines need ``MUJOCO_GL=egl`` (or ``osmesa``).
+        ``SyncVectorEnv.render()`` returns a tuple of every sub-env's frame: that is
+        ``call("render")`` here. Headless machines need ``MUJOCO_GL=egl`` (or ``osmesa``).
         """
         if self.render_mode is None:
             raise RuntimeError("render() needs render_mode='rgb_array' when the env is made")
@@ -313,6 +510,14 @@ class BatchedMujocoEnv(VectorEnv):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two set_attr values are equal (arrays compared elementwise)."""
+    try:
+        return bool(np.all(np.asarray(a == b)))
+    except (TypeError, ValueError):  # shapes that do not compare
+        return False
 
 
 def make_camera(model: mujoco.MjModel, config) -> mujoco.MjvCamera:

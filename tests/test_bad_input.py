@@ -37,7 +37,7 @@ BAD_ACTIONS = [
     (np.zeros((N, ACT_DIM + 1)), ValueError, r"shape \(2, 7\), expected \(2, 6\)"),
     (np.zeros((N + 1, ACT_DIM)), ValueError, r"shape \(3, 6\), expected \(2, 6\)"),
     (np.zeros((N, ACT_DIM, 1)), ValueError, r"shape \(2, 6, 1\)"),
-    (0.5, ValueError, r"shape \(\), expected"),
+    (0.5, TypeError, "actions must be batched"),  # as Gymnasium's SyncVectorEnv
     (np.full((N, ACT_DIM), "a"), TypeError, "real numbers.*<U1"),
     ("hello", TypeError, "real numbers"),
     (np.zeros((N, ACT_DIM), dtype=bool), TypeError, "real numbers.*bool"),
@@ -126,10 +126,10 @@ def test_step_before_reset():
 @pytest.mark.parametrize(
     "kwargs,exc,match",
     [
-        ({"options": {"reset_mask": np.array([True])}}, ValueError, r"reset_mask.*bool array of shape \(2,\)"),
-        ({"options": {"reset_mask": np.array([1, 0])}}, ValueError, "reset_mask.*bool"),
+        ({"options": {"reset_mask": np.array([True])}}, ValueError, r"reset_mask.*must have shape `\(2,\)`, got \(1,\)"),
+        ({"options": {"reset_mask": np.array([1, 0])}}, TypeError, "reset_mask.*dtype=np.bool_"),
         ({"options": {"reset_maks": np.array([True, True])}}, ValueError, r"unknown reset option.*reset_maks"),
-        ({"seed": [1, 2, 3]}, ValueError, "list of 2 seeds, got 3"),
+        ({"seed": [1, 2, 3]}, ValueError, "must match num_envs=2 but got length=3"),
         ({"seed": "abc"}, TypeError, "seed must be None, an int or a list"),
         ({"seed": 1.5}, TypeError, "seed must be None, an int or a list"),
         ({"seed": -3}, gym.error.Error, "Seed must be greater or equal to zero"),

@@ -1,14 +1,19 @@
-"""The Stable-Baselines3 VecEnv adapter: SB3's same-step autoreset semantics, seeding, PPO."""
+"""The Stable-Baselines3 VecEnv adapter: what DummyVecEnv over Monitor-wrapped single
+envs gives (per-step infos, same-step autoreset, episode statistics), seeding, PPO."""
+
+import time
+import warnings
 
 import gymnasium as gym
 import numpy as np
 import pytest
-from stable_baselines3 import PPO
-from stable_baselines3.common.logger import Logger
-from stable_baselines3.common.vec_env import VecEnv, VecMonitor
-
 from pbrl.envs import RewardTerm, TaskCard, register_task
 from pbrl.envs.sb3 import SB3VecEnv
+from stable_baselines3 import PPO
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
 RAIL_ID = "pbrltest/Rail-v0"
 RAIL_XML = """
@@ -65,14 +70,24 @@ def test_protocol(rail):
     assert obs.shape == (3, 2)
     assert rewards.shape == (3,) and rewards.dtype == np.float32
     assert dones.shape == (3,) and dones.dtype == np.bool_ and not dones.any()
-    assert isinstance(infos, list) and len(infos) == 3 and all(i == {} for i in infos)
+    assert isinstance(infos, list) and len(infos) == 3
+    for i, info in enumerate(infos):  # every step's info, as DummyVecEnv gives it
+        assert set(info) == {"reward_terms", "success", "diverged", "TimeLimit.truncated"}
+        assert info["reward_terms"] == {"x": venv.last_info["reward_terms"]["x"][i]}
+        assert info["TimeLimit.truncated"] is False and info["diverged"] is False
     assert set(venv.last_info["reward_terms"]) == {"x"}
     assert venv.last_info["reward_terms"]["x"].shape == (3,)
     assert venv.get_attr("max_episode_steps") == [20, 20, 20]
     assert venv.get_attr("num_envs", indices=[1]) == [3]
     venv.set_attr("render_env", 2)
     assert venv.get_attr("render_env") == [2, 2, 2]
-    assert venv.env_is_wrapped(gym.Wrapper) == [False, False, False]
+    # the adapter does Monitor's and TimeLimit's work: SB3 sees them as wrappers
+    assert venv.env_is_wrapped(Monitor) == [True, True, True]
+    assert venv.env_is_wrapped(gym.wrappers.TimeLimit) == [True, True, True]
+    assert venv.env_is_wrapped(gym.Wrapper) == [True, True, True]
+    assert venv.env_is_wrapped(gym.wrappers.ClipAction) == [False, False, False]
+    assert SB3VecEnv(rail, num_envs=3, monitor=False).env_is_wrapped(Monitor) == [False, False, False]
+    assert venv.env_method("get_attr", "dt", indices=[0]) == [(0.05, 0.05, 0.05)]
     assert venv.get_images() == [None, None, None]
     with pytest.raises(RuntimeError, match="step_async"):
         venv.step_wait()
@@ -160,27 +175,91 @@ def test_rejects_envs_without_sb3_semantics():
         SB3VecEnv(gym.make_vec("HalfCheetah-v5", num_envs=2, vectorization_mode="sync"))
 
 
-def test_vec_monitor_episode_returns(rail):
-    venv = VecMonitor(SB3VecEnv("pbrl/HalfCheetah-v5", num_envs=3, max_episode_steps=10))
-    venv.seed(1)
-    venv.reset()
+@pytest.mark.parametrize("task", ["HalfCheetah-v5", "Hopper-v5"])
+def test_infos_match_dummy_vec_env_over_monitored_single_envs(task):
+    """Per env per step: the same keys and values as DummyVecEnv([Monitor(gym.make(id))]),
+    terminal_observation, TimeLimit.truncated, episode (r, l) and reset_infos included."""
+    n, limit = 3, 15
+    ours = SB3VecEnv(f"pbrl/{task}", num_envs=n, max_episode_steps=limit)
+    ref = DummyVecEnv([lambda: Monitor(gym.make(f"pbrl/{task}", max_episode_steps=limit)) for _ in range(n)])
+    for venv in (ours, ref):
+        venv.seed(3)
+    np.testing.assert_array_equal(ours.reset(), ref.reset())
+    assert ours.reset_infos == ref.reset_infos
+    rng = np.random.default_rng(0)
+    ends = 0
+    for t in range(40):
+        act = rng.uniform(-1, 1, (n,) + ours.action_space.shape).astype(np.float32)
+        o1, r1, d1, i1 = ours.step(act)
+        o2, r2, d2, i2 = ref.step(act)
+        np.testing.assert_array_equal(o1, o2)
+        np.testing.assert_array_equal(r1, r2)
+        np.testing.assert_array_equal(d1, d2)
+        for i in range(n):
+            assert set(i1[i]) == set(i2[i]), f"step {t} env {i}"
+            for key, value in i2[i].items():
+                if key == "episode":
+                    assert (i1[i][key]["r"], i1[i][key]["l"]) == (value["r"], value["l"])
+                    assert abs(i1[i][key]["t"] - value["t"]) < 60
+                else:
+                    np.testing.assert_array_equal(i1[i][key], value, err_msg=f"{key} step {t} env {i}")
+        if d1.any():
+            ends += int(d1.sum())
+            assert ours.reset_infos == ref.reset_infos
+    assert ends >= n * 2
+
+
+def test_evaluate_policy_sees_a_monitor_and_its_episodes():
+    venv = SB3VecEnv("pbrl/HalfCheetah-v5", num_envs=2, max_episode_steps=20)
+    venv.seed(0)
+    class Zeros:
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            return np.zeros((len(obs), 6)), None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "not wrapped with a Monitor" warning
+        rewards, lengths = evaluate_policy(Zeros(), venv, n_eval_episodes=4, return_episode_rewards=True)
+    assert lengths == [20, 20, 20, 20]
+    # the same returns a bare step loop sums
+    ref = gym.make_vec("pbrl/HalfCheetah-v5", num_envs=2, max_episode_steps=20)
+    ref.reset(seed=0)
+    total = sum(ref.step(np.zeros((2, 6)))[1] for _ in range(20))
+    np.testing.assert_allclose(sorted(rewards[:2]), sorted(total), rtol=0, atol=1e-5)
+
+
+def test_episode_statistics_as_monitor_and_vec_monitor_on_top_does_not_double_count(rail):
+    venv = SB3VecEnv("pbrl/HalfCheetah-v5", num_envs=3, max_episode_steps=10)
+    with pytest.warns(UserWarning, match="already wrapped with a `Monitor`"):
+        vm = VecMonitor(SB3VecEnv("pbrl/HalfCheetah-v5", num_envs=3, max_episode_steps=10))
+    for v in (venv, vm):
+        v.seed(1)
+        v.reset()
     rng = np.random.default_rng(1)
     totals = np.zeros(3)
     episodes = []
+    t0 = time.time()
     for _ in range(25):
-        _, rewards, dones, infos = venv.step(rng.uniform(-1, 1, (3, 6)))
-        totals += rewards
+        act = rng.uniform(-1, 1, (3, 6))
+        _, _, dones, infos = venv.step(act)
+        _, _, _, vinfos = vm.step(act)
+        totals += venv.last_info["reward_terms"]["forward"] + venv.last_info["reward_terms"]["ctrl"]
+        for i in range(3):
+            assert ("episode" in infos[i]) == bool(dones[i])
         for i in np.flatnonzero(dones):
             ep = infos[i]["episode"]
-            assert ep["l"] == 10
-            assert ep["r"] == pytest.approx(totals[i], abs=1e-4)
+            assert ep["l"] == 10 and isinstance(ep["l"], int)
+            assert ep["r"] == pytest.approx(totals[i], abs=1e-5)
+            assert 0 <= ep["t"] <= time.time() - t0 + 1
+            assert vinfos[i]["episode"]["l"] == 10  # replaced, not added up
+            assert vinfos[i]["episode"]["r"] == pytest.approx(ep["r"], abs=1e-3)
             episodes.append(ep["r"])
             totals[i] = 0
     assert len(episodes) == 6
+    assert vm.episode_count == 6
 
 
-def test_ppo_learns_through_the_adapter_and_vec_monitor():
-    venv = VecMonitor(SB3VecEnv("pbrl/HalfCheetah-v5", num_envs=4, max_episode_steps=128))
+def test_ppo_learns_through_the_adapter():
+    venv = SB3VecEnv("pbrl/HalfCheetah-v5", num_envs=4, max_episode_steps=128)
     model = PPO("MlpPolicy", venv, n_steps=256, batch_size=256, n_epochs=2, seed=0, device="cpu")
     model.set_logger(Logger(folder=None, output_formats=[]))  # not SB3's default /tmp/SB3-<time> folder
     model.learn(total_timesteps=2048)

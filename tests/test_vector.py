@@ -36,7 +36,8 @@ def test_same_seed_gives_identical_trajectories_across_resets():
         rb = b.step(act)
         for x, y in zip(ra[:4], rb[:4]):
             np.testing.assert_array_equal(x, y)
-        for name in ra[4]["reward_terms"]:
+        assert ra[4].keys() == rb[4].keys()
+        for name in ra[4].get("reward_terms", {}):  # absent on steps where every sub-env resets
             np.testing.assert_array_equal(ra[4]["reward_terms"][name], rb[4]["reward_terms"][name])
         ends += int((ra[2] | ra[3]).sum())
     assert ends == 9  # three episodes of 60 steps per sub-env: the autoresets were seeded too
@@ -119,11 +120,55 @@ def test_reset_mask_resets_only_masked_sub_envs():
         np.testing.assert_array_equal(trunc, expected, err_msg=f"step {t}")
 
 
-def test_reset_mask_all_false_changes_nothing():
+def test_reset_mask_all_false_raises_as_gymnasium():
     env = make(2)
-    obs, _ = env.reset(seed=3)
-    again, _ = env.reset(options={"reset_mask": np.zeros(2, dtype=bool)})
-    np.testing.assert_array_equal(obs, again)
+    env.reset(seed=3)
+    with pytest.raises(ValueError, match="at least one True value"):
+        env.reset(options={"reset_mask": np.zeros(2, dtype=bool)})
+    np.testing.assert_array_equal(env.step(np.zeros((2, ACT_DIM)))[0], make_stepped(3))  # the env is untouched
+
+
+def make_stepped(seed):
+    env = make(2)
+    env.reset(seed=seed)
+    return env.step(np.zeros((2, ACT_DIM)))[0]
+
+
+@pytest.mark.parametrize(
+    "mask,exc,match",
+    [
+        ([True, False], TypeError, "must be a numpy array"),
+        (np.array([1, 0]), TypeError, "dtype=np.bool_`, got int64"),
+        (np.array([1.0, 0.0]), TypeError, "dtype=np.bool_`, got float64"),
+        (np.array([True]), ValueError, r"must have shape `\(2,\)`, got \(1,\)"),
+        (np.array([[True, True]]), ValueError, r"must have shape `\(2,\)`, got \(1, 2\)"),
+    ],
+)
+def test_bad_reset_masks_raise_as_gymnasium(mask, exc, match):
+    env = make(2)
+    env.reset(seed=0)
+    ref = gym.make_vec("HalfCheetah-v5", num_envs=2, vectorization_mode="sync")
+    ref.reset(seed=0)
+    with pytest.raises(exc, match=match):
+        env.reset(options={"reset_mask": mask})
+    with pytest.raises(exc, match=match):
+        ref.reset(options={"reset_mask": mask})
+
+
+def test_scalar_and_miscounted_actions_raise_as_gymnasium():
+    env = make(2)
+    env.reset(seed=0)
+    ref = gym.make_vec("HalfCheetah-v5", num_envs=2, vectorization_mode="sync")
+    ref.reset(seed=0)
+    for e in (env, ref):
+        with pytest.raises(TypeError):
+            e.step(0)
+        with pytest.raises(TypeError):
+            e.step(np.float32(0.5))
+        with pytest.raises(ValueError):
+            e.step(np.zeros((1, ACT_DIM), dtype=np.float32))
+        with pytest.raises(ValueError):
+            e.step(np.zeros((3, ACT_DIM), dtype=np.float32))
 
 
 # -- NEXT_STEP ------------------------------------------------------------------------
@@ -150,11 +195,8 @@ def test_next_step_is_the_default_and_matches_gymnasium():
         elif t % 6 == 5:  # the step after: reset obs, reward 0, both flags False
             reset_steps += 1
             assert (r1 == 0).all() and not (te1 | tr1).any()
-            for term in i1["reward_terms"].values():
-                assert (term == 0).all()
-            assert not i1["_x_velocity"].any()
-            assert not i1["_reward_terms"].any() and not i1["_diverged"].any()
-            # the reset step carries the reset info, as Gymnasium's
+            # every sub-env resets: the info is the reset info only, as Gymnasium's
+            assert set(i1) == set(i2) == {"x_position", "_x_position"}
             np.testing.assert_array_equal(i1["_x_position"], i2["_x_position"])
             np.testing.assert_allclose(i1["x_position"], i2["x_position"], atol=1e-6, rtol=0)
         else:
@@ -237,6 +279,9 @@ def test_next_step_with_desynchronised_episodes():
 
 
 def test_same_step_final_obs_and_final_info():
+    """Gymnasium's layout: an ended sub-env's top-level info is its reset info, its
+    last step's info is in ``final_info`` and its last observation in ``final_obs``
+    (an object array, None for the others)."""
     same = make(3, max_episode_steps=5, autoreset_mode="SameStep")
     nxt = make(3, max_episode_steps=5)
     assert same.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP
@@ -264,20 +309,28 @@ def test_same_step_final_obs_and_final_info():
             continue
         np.testing.assert_array_equal(infs["_final_obs"], done)
         np.testing.assert_array_equal(infs["_final_info"], done)
-        np.testing.assert_array_equal(infs["final_obs"][done], on[done])
-        assert (infs["final_obs"][~done] == 0).all()
+        assert infs["final_obs"].dtype == object and infs["final_obs"].shape == (3,)
+        assert all(infs["final_obs"][i] is None for i in np.flatnonzero(~done))
+        np.testing.assert_array_equal(np.stack(list(infs["final_obs"][done])), on[done])
         fi = infs["final_info"]
-        # pbrl keeps this step's terms at the top level too, so they always sum to the reward
-        np.testing.assert_allclose(sum(infs["reward_terms"].values()), rs, rtol=0, atol=1e-12)
         for name in ("forward", "ctrl"):
             np.testing.assert_array_equal(fi["reward_terms"][name][done], infn["reward_terms"][name][done])
+            assert (fi["reward_terms"][name][~done] == 0).all()
+            np.testing.assert_array_equal(infs["reward_terms"][name][~done], infn["reward_terms"][name][~done])
+            assert (infs["reward_terms"][name][done] == 0).all()
         np.testing.assert_array_equal(fi["_reward_terms"], done)
+        np.testing.assert_array_equal(infs["_reward_terms"], ~done)
         np.testing.assert_array_equal(fi["x_velocity"][done], infn["x_velocity"][done])
         np.testing.assert_array_equal(fi["_x_velocity"], done)
+        np.testing.assert_array_equal(infs["_x_velocity"], ~done)
+        # x_position is in both the step and the reset info: every row reports it
+        assert infs["_x_position"].all()
+        np.testing.assert_array_equal(fi["x_position"][done], infn["x_position"][done])
         seen_partial |= 0 < done.sum() < 3
         # the returned obs is already the reset obs: the next-step env shows it one call later
-        on2, rn2, *_ = nxt.step(act)
+        on2, rn2, _, _, infn2 = nxt.step(act)
         np.testing.assert_array_equal(os_[done], on2[done])
+        np.testing.assert_array_equal(infs["x_position"][done], infn2["x_position"][done])
         assert (rn2[done] == 0).all()
         break
     assert seen_partial
@@ -463,7 +516,10 @@ def test_divergence_is_reported_truncated_and_reset(mode, blowup):
     act = actions(rng, 3)
     obs, reward, te, tr, info = env.step(act)
     tobs, treward, *_ = twin.step(act)
-    np.testing.assert_array_equal(info["diverged"], [False, True, False])
+    # SAME_STEP: the diverged sub-env's step info is in final_info (its top-level row is its reset's)
+    step_info = info["final_info"] if mode == "SameStep" else info
+    np.testing.assert_array_equal(step_info["diverged"][1], True)
+    np.testing.assert_array_equal(info["diverged"][[0, 2]], [False, False])
     np.testing.assert_array_equal(tr, [False, True, False])
     assert not te.any()
     assert np.isfinite(obs).all() and np.isfinite(reward).all()
@@ -545,3 +601,61 @@ def test_render_without_render_mode_raises():
     single.reset(seed=0)
     with pytest.raises(RuntimeError, match="render_mode"):
         single.unwrapped.render()
+
+
+# -- Gymnasium's vector attributes ------------------------------------------------------
+
+
+def test_np_random_seed_is_per_env():
+    env = make(3)
+    unseeded = env.np_random_seed  # fresh entropy seeds, as unseeded Gymnasium envs
+    assert isinstance(unseeded, tuple) and len(set(unseeded)) == 3
+    env.reset(seed=7)
+    assert env.np_random_seed == (7, 8, 9)
+    env.reset()
+    assert env.np_random_seed == (7, 8, 9)
+    env.reset(seed=[None, 1, None])
+    assert env.np_random_seed == (7, 1, 9)
+    env.reset(seed=100, options={"reset_mask": np.array([False, False, True])})
+    assert env.np_random_seed == (7, 1, 102)
+    assert env.get_attr("np_random_seed") == env.call("np_random_seed") == (7, 1, 102)
+    assert env.np_random == tuple(env.unwrapped.engine.rngs)
+    rngs = [np.random.default_rng(i) for i in range(3)]
+    env.set_attr("np_random", rngs)
+    assert env.np_random_seed == (-1, -1, -1) and list(env.np_random) == rngs
+
+
+def test_get_attr_call_and_set_attr_of_a_batched_env():
+    env = make(3, max_episode_steps=50)
+    env.reset(seed=0)
+    dt = gym.make("HalfCheetah-v5").unwrapped.dt
+    assert env.get_attr("dt") == (dt, dt, dt) and env.unwrapped.dt == dt
+    assert env.call("max_episode_steps") == (50, 50, 50)
+    assert env.get_attr("_max_episode_steps") == (50, 50, 50)
+    env.step(np.zeros((3, ACT_DIM)))
+    env.reset(options={"reset_mask": np.array([False, True, False])})
+    assert env.get_attr("_elapsed_steps") == (1, 0, 1)
+    env.set_attr("render_env", 2)
+    assert env.get_attr("render_env") == (2, 2, 2)
+    env.set_attr("render_env", [1, 1, 1])
+    assert env.unwrapped.render_env == 1
+    with pytest.raises(ValueError, match="shares 'render_env' across its 3 sub-envs"):
+        env.set_attr("render_env", [0, 1, 2])
+    with pytest.raises(ValueError, match="Got `2` values for 3 environments"):
+        env.set_attr("render_env", [0, 1])
+    for name in ("step", "reset", "close"):
+        with pytest.raises(NotImplementedError, match=f"call\\('{name}'\\).*the batch itself"):
+            env.call(name)
+    with pytest.raises(AttributeError, match="no attribute 'gravity'"):
+        env.get_attr("gravity")
+    assert env.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
+    assert env.unwrapped is env.unwrapped.unwrapped and env.render_mode is None
+
+
+def test_call_render_gives_every_sub_envs_frame():
+    env = make(2, render_mode="rgb_array", width=32, height=24)
+    env.reset(seed=0)
+    frames = env.call("render")
+    assert isinstance(frames, tuple) and len(frames) == 2
+    np.testing.assert_array_equal(frames[1], env.render(1))
+    env.close()

@@ -39,6 +39,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from pbrl.envs.vector import merge_final_info
+
 __all__ = [
     "ORIGIN_KINDS",
     "Origin",
@@ -675,6 +677,13 @@ class TrajectoryBuffer:
             if arr.shape != (n,):
                 raise SegmentShapeError(f"{name} must have shape ({n},), got {arr.shape}")
         infos = infos or {}
+        if self.autoreset_mode == "next_step" and self._skip_next is not None and self._skip_next.all():
+            # every sub-env is on its reset step: no transition to record (and, as in
+            # Gymnasium, the info then holds only reset keys)
+            self._skip_next = np.zeros(n, dtype=bool)
+            return 0
+        if isinstance(infos, Mapping) and "final_info" in infos:  # SAME_STEP: ended episodes' last step
+            infos = merge_final_info(infos)
         if reward_terms is None:
             reward_terms = infos.get("reward_terms", {}) if isinstance(infos, Mapping) else {}
         terms = {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in dict(reward_terms).items()}
