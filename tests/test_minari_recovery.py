@@ -70,7 +70,7 @@ def test_every_episode_replays_from_its_seed(dataset):
         obs, _ = env.reset(seed=seeds[e])
         assert np.array_equal(obs, episode.observations[0])
         for t, action in enumerate(episode.actions):
-            obs, reward, terminated, truncated, _ = env.step(action)
+            obs, reward, terminated, _, _ = env.step(action)
             assert np.array_equal(obs, episode.observations[t + 1]), (e, t)
             assert reward == episode.rewards[t] and terminated == episode.terminations[t]
         assert episode.terminations[-1] or episode.truncations[-1]
