@@ -28,8 +28,9 @@ float64 rewards, so a pair trains the same policy: the script checks that both
 end with the same policy weights (a checksum) and the same number of episodes.
 
 **Reward call alone**: ``source(obs, action, next_obs, info)`` at batch sizes
-1, 8, 64, 256, 1024 and 4096 with HalfCheetah's info keys (``x_position``,
-``x_velocity``, ``diverged``, ``reward_terms/{forward, ctrl}``), µs per call, both
+1, 8, 64, 256, 1024 and 4096, random values with the widths, info keys and dtypes of
+the task's own steps (read from one step of the env: ``reward_terms``, ``x_velocity``
+and the rest, all sent to the worker as in training), µs per call, both
 sources timed in alternating windows; each figure is the median of the windows
 (min and max in the JSON).
 
@@ -182,27 +183,57 @@ def ppo_pairs(path: str, repeats: int, steps: int, n_envs: int, seed: int, log) 
 # -- reward call alone ------------------------------------------------------------------------
 
 
-def batch(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-    """A batch of n HalfCheetah-shaped transitions with the env's info keys."""
-    obs = rng.standard_normal((n, 17))
-    info = {
-        "reward_terms": {"forward": rng.standard_normal(n), "ctrl": -rng.random(n)},
-        "x_position": rng.standard_normal(n),
-        "x_velocity": rng.standard_normal(n),
-        "diverged": np.zeros(n, dtype=bool),
-    }
-    return obs, rng.uniform(-1, 1, (n, 6)), rng.standard_normal((n, 17)), info
+def env_layout() -> dict[str, Any]:
+    """What the training process hands a reward source each step on this task: the observation and
+    action widths and the per-transition info (key -> (dtype, trailing shape), nested dicts as dicts),
+    read from one step of a 2-env instance."""
+    import pbrl  # noqa: F401  (registers the tasks)
+    from pbrl.envs.sb3 import SB3VecEnv
+    from pbrl.rewards.source import transition_info
+
+    env = SB3VecEnv(TASK, num_envs=2)
+    try:
+        env.reset()
+        env.step_async(np.zeros((2,) + env.action_space.shape))
+        env.step_wait()
+        info = transition_info(env.last_info)
+        obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    finally:
+        env.close()
+
+    def layout(d):
+        return {k: layout(v) if isinstance(v, dict) else (v.dtype.str, v.shape[1:])
+                for k, v in d.items() if isinstance(v, dict) or (isinstance(v, np.ndarray) and v.ndim >= 1)}
+
+    return {"obs_dim": obs_dim, "act_dim": act_dim, "info": layout(info)}
+
+
+def batch(n: int, rng: np.random.Generator, layout: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """A batch of n transitions shaped like the task's (random values; the info keys and dtypes of its steps)."""
+
+    def fill(spec):
+        if isinstance(spec, dict):
+            return {k: fill(v) for k, v in spec.items()}
+        dtype, tail = np.dtype(spec[0]), (n,) + tuple(spec[1])
+        if dtype.kind == "f":
+            return rng.standard_normal(tail).astype(dtype)
+        return np.zeros(tail, dtype=dtype)
+
+    obs_dim, act_dim = layout["obs_dim"], layout["act_dim"]
+    return (rng.standard_normal((n, obs_dim)), rng.uniform(-1, 1, (n, act_dim)), rng.standard_normal((n, obs_dim)),
+            fill(layout["info"]))
 
 
 def call_timings(path: str, sizes: tuple[int, ...], calls: int, rows: int, windows: int, log) -> dict[str, Any]:
     from pbrl.rewards.source import make_reward_source
 
+    layout = env_layout()
     sources = {side: make_reward_source(_spec(side, path)) for side in SIDES}
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"batch_layout": layout}
     try:
         rng = np.random.default_rng(0)
         for n in sizes:
-            obs, action, next_obs, info = batch(n, rng)
+            obs, action, next_obs, info = batch(n, rng, layout)
             k = max(calls, rows // n)
             expected = None
             for side, source in sources.items():  # the same answer both ways, and a warm-up
