@@ -86,14 +86,28 @@ class Humanoid(HumanoidBase):
     ``torso_height`` (qpos[2]) and ``is_healthy``.
 
     ## Cost of the contact forces
-    As for Ant (see ``ant.py`` and BENCHMARKS.md), ``cfrc_ext`` costs a per-env
-    ``get_data`` + ``mj_rnePostConstraint`` loop on a persistent batch; Humanoid's
-    MjData is larger, its physics heavier. Measured on the 2-core development machine
-    (MuJoCo 4.0.1, N=64, 2 threads, random actions, default options against
-    ``include_cfrc_ext_in_observation=False, contact_cost_weight=0``, which skips the
-    loop): see BENCHMARKS.md ("Humanoid's contact forces") for the figures and command.
-    With ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0`` there
-    is no loop and the batch is not persistent.
+    As for Ant (see ``ant.py``), ``cfrc_ext`` costs a per-env ``get_data`` +
+    ``mj_rnePostConstraint`` loop on a persistent batch. Humanoid's MjData has
+    Ant's arena size (14 MB), and side by side the loop costs what Ant's does;
+    the physics costs as much as Ant's or more. Measured with ``python benchmarks/humanoid_contact_cost.py
+    --task Humanoid --repeat 5`` and ``--task Ant`` alternately, on the 2-core
+    development machine under other sessions' load (load average 7.7–9.9, no quiet
+    window), MuJoCo 4.0.1, 2 native threads, random actions, autoreset on; "no
+    cfrc_ext" is ``include_cfrc_ext_in_observation=False, contact_cost_weight=0``:
+
+    | | N=16 | N=64 |
+    |---|---|---|
+    | env-steps/s, default / no cfrc_ext (wall, best of 5 1-s windows) | 1,906 / 2,715; 1,168 / 1,196 | 779 / 811; 558 / 601 |
+    | process CPU per env-step, default / no cfrc_ext | 258 / 227 µs; 280 / 262 µs | 545 / 554 µs; 541 / 532 µs |
+    | the loop, per stepped sub-env (CPU) | 20.5–26.0 µs (Ant: 31.1–32.5 µs) | 21.3–24.5 µs (Ant: 22.8–25.1 µs) |
+
+    So the loop adds ≈ 20–26 µs of CPU per sub-env and step (Ant's quiet figure is
+    10.5 µs; this load doubles it for both), ≈ 4–10 % of Humanoid's per-env-step CPU,
+    on one core after the physics ran on two. The wall-clock env-steps/s ratios
+    (0.70–0.98) are dominated by the load and are not a quiet measurement. Sub-envs
+    reset in a step skip the loop (their cfrc_ext is 0, as in Gymnasium). With
+    ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0`` there is
+    no loop and the batch is not persistent.
 
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's Humanoid-v5.
