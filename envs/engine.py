@@ -44,9 +44,11 @@ class TaskEngine:
         task: the task (model, observation, reward terms, termination).
         num_envs: number of sub-envs N.
         nthread: native threads for stepping; ``None`` picks one per core.
+        persistent: keep each sim's whole MjData (as ``mujoco.batch.Batch``'s
+            ``persistent``); ``None``: only when the task needs cfrc_ext.
     """
 
-    def __init__(self, task: Task, num_envs: int, nthread: int | None = None):
+    def __init__(self, task: Task, num_envs: int, nthread: int | None = None, persistent: bool | None = None):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         if nthread is not None and (not isinstance(nthread, (int, np.integer)) or nthread < 1):
@@ -54,13 +56,16 @@ class TaskEngine:
         self.task = task
         self.num_envs = int(num_envs)
         self.model = task.build_model()
-        self.dt = float(self.model.opt.timestep) * task.frame_skip
         self.nthread = int(nthread) if nthread else default_threads(self.num_envs)
         # Persistent sims keep their whole MjData, which cfrc_ext needs.
         self.batch = mujoco.batch.Batch(
-            self.model, self.num_envs, nthread=self.nthread, persistent=task.needs_cfrc_ext
+            self.model, self.num_envs, nthread=self.nthread,
+            persistent=task.needs_cfrc_ext if persistent is None else bool(persistent),
         )
-        self.sim = Sim(self.batch, self.model, self.dt, tuple(task.data_fields), task.needs_cfrc_ext)
+        # The sims read self.model live (mujoco.batch copies it otherwise), so that edits
+        # of it (opt.timestep, body_mass, ...) change the physics, as with MujocoEnv.model.
+        self.batch.set_models(self.model)
+        self.sim = Sim(self.batch, self.model, task.frame_skip, tuple(task.data_fields), task.needs_cfrc_ext)
         self.act_dim = self.model.nu
         self.obs_dim = task.observation_dim
         # Live (N, mjNWARNING) view of MuJoCo's warning counters.
@@ -81,6 +86,11 @@ class TaskEngine:
         self._zeros_env = np.zeros(self.num_envs)
         self._zeros_act = np.zeros(self.num_envs * self.act_dim)
         self.batch.reset()
+
+    @property
+    def dt(self) -> float:
+        """One env step in seconds: ``model.opt.timestep * frame_skip``, read on access."""
+        return self.model.opt.timestep * self.task.frame_skip
 
     # -- seeding and resets -------------------------------------------------
 
@@ -185,19 +195,3 @@ class TaskEngine:
             clean = False
         terminated = np.asarray(outcome.terminated, dtype=bool)
         return EngineStep(obs, reward, terminated, diverged, outcome, any_diverged=False if clean else bool(diverged.any()))
-
-    # -- rendering ----------------------------------------------------------
-
-    def render(self, index: int, renderer: mujoco.Renderer, camera: mujoco.MjvCamera) -> np.ndarray:
-        if not 0 <= index < self.num_envs:
-            raise IndexError(f"render index {index} out of range for {self.num_envs} sub-envs")
-        data = self.batch.get_data(int(index))
-        if not self.batch.persistent:
-            mujoco.mj_forward(self.model, data)
-        # Follow the root body unless the camera config says otherwise, so a
-        # locomotion task stays in frame (Gymnasium's HalfCheetah camera doesn't).
-        track = self.task.default_camera.get("trackbodyid", 1 if self.model.nbody > 1 else -1)
-        if track is not None and track >= 0:
-            camera.lookat[:] = data.xpos[int(track)]
-        renderer.update_scene(data, camera)
-        return renderer.render()

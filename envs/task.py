@@ -27,14 +27,16 @@ class Sim:
     Attributes:
         model: the MjModel shared by all sub-envs.
         qpos, qvel, ctrl: (N, nq), (N, nv), (N, nu) state and controls.
-        dt: the duration of one env step (timestep × frame_skip).
+        dt: the duration of one env step (timestep × frame_skip), following edits of
+            model.opt.timestep.
+        frame_skip: MuJoCo steps per env step.
         init_qpos, init_qvel: the model's initial state (nq,), (nv,).
     """
 
-    def __init__(self, batch, model: mujoco.MjModel, dt: float, fields: tuple[str, ...], cfrc_ext: bool):
+    def __init__(self, batch, model: mujoco.MjModel, frame_skip: int, fields: tuple[str, ...], cfrc_ext: bool):
         self.batch = batch
         self.model = model
-        self.dt = dt
+        self.frame_skip = frame_skip
         self.qpos = batch.bind("qpos")
         self.qvel = batch.bind("qvel")
         self.ctrl = batch.bind("ctrl")
@@ -54,6 +56,11 @@ class Sim:
     @property
     def num_envs(self) -> int:
         return self.qpos.shape[0]
+
+    @property
+    def dt(self) -> float:
+        """``model.opt.timestep * frame_skip``, read on access (as ``MujocoEnv.dt``)."""
+        return self.model.opt.timestep * self.frame_skip
 
     def field(self, name: str) -> np.ndarray:
         """An MjData field the task declared in ``Task.data_fields``, (N, ...)."""

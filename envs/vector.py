@@ -33,6 +33,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .engine import TaskEngine
+from .rendering import RENDER_MODES, FrameRenderer, check_render_mode
 from .task import Task
 
 _MODES = {m.value: m for m in AutoresetMode} | {m.name: m for m in AutoresetMode}
@@ -151,9 +152,11 @@ class BatchedMujocoEnv(VectorEnv):
             observation and step info) or ``DISABLED`` (call
             ``reset(options={"reset_mask": mask})`` yourself).
         nthread: native threads for stepping; ``None`` picks one per core.
-        render_mode: ``None`` or ``"rgb_array"``.
+        render_mode: ``None``, ``"rgb_array"``, ``"depth_array"`` or ``"rgbd_tuple"``.
         width, height: rendered frame size.
         render_env: which sub-env ``render()`` shows by default.
+        camera_id, camera_name, max_geom, visual_options, tracking_camera: the
+            camera, as for the single env (by default Gymnasium's free camera).
 
     ``info`` of ``step`` holds, as (N,) arrays with Gymnasium's ``_key`` masks:
     ``reward_terms`` (term name -> weighted term; the reward is their sum), the
@@ -164,7 +167,7 @@ class BatchedMujocoEnv(VectorEnv):
     sub-env, before an autoreset replaced an ended episode's entries.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {"render_modes": list(RENDER_MODES), "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -177,6 +180,11 @@ class BatchedMujocoEnv(VectorEnv):
         width: int = 480,
         height: int = 480,
         render_env: int = 0,
+        camera_id: int | None = None,
+        camera_name: str | None = None,
+        max_geom: int = 1000,
+        visual_options: dict[int, bool] | None = None,
+        tracking_camera: bool = False,
     ):
         self.task = task
         self.card = task.card
@@ -192,14 +200,17 @@ class BatchedMujocoEnv(VectorEnv):
         self.metadata = dict(self.metadata)
         self.metadata["autoreset_mode"] = self.autoreset_mode
         self.metadata["render_fps"] = int(np.round(1.0 / self.engine.dt))
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode)
         self.render_env = self._env_index(render_env, "render_env")
         self._width, self._height = positive_int("width", width), positive_int("height", height)
-        self._renderer: mujoco.Renderer | None = None
-
         model = self.engine.model
+        self._render_data = mujoco.MjData(model)  # the rendered sub-env's state is copied here
+        self._frames = FrameRenderer(
+            model, self._render_data, task.default_camera, self._width, self._height,
+            camera_id=camera_id, camera_name=camera_name, max_geom=max_geom,
+            visual_options=visual_options, tracking_camera=tracking_camera,
+        )
+
         low, high = model.actuator_ctrlrange.copy().astype(np.float32).T
         self.single_action_space = spaces.Box(low=low, high=high, dtype=np.float32)
         self.single_observation_space = spaces.Box(
@@ -482,8 +493,8 @@ class BatchedMujocoEnv(VectorEnv):
 
     # -- rendering and cleanup ---------------------------------------------
 
-    def render(self, env_index: int | None = None) -> np.ndarray | None:
-        """An RGB frame (height, width, 3) of one sub-env (default ``render_env``).
+    def render(self, env_index: int | None = None):
+        """A frame of one sub-env (default ``render_env``), as ``render_mode`` says.
 
         ``SyncVectorEnv.render()`` returns a tuple of every sub-env's frame: that is
         ``call("render")`` here. Headless machines need ``MUJOCO_GL=egl`` (or ``osmesa``).
@@ -491,13 +502,11 @@ class BatchedMujocoEnv(VectorEnv):
         if self.render_mode is None:
             raise RuntimeError("render() needs render_mode='rgb_array' when the env is made")
         index = self.render_env if env_index is None else self._env_index(env_index, "render env_index")
-        if self._renderer is None:
-            model = self.engine.model
-            model.vis.global_.offwidth = max(model.vis.global_.offwidth, self._width)
-            model.vis.global_.offheight = max(model.vis.global_.offheight, self._height)
-            self._renderer = mujoco.Renderer(model, self._height, self._width)
-            self._camera = make_camera(model, self.task.default_camera)
-        return self.engine.render(int(index), self._renderer, self._camera)
+        batch, data = self.engine.batch, self._render_data
+        batch.get_data(index, data)
+        if not batch.persistent:
+            mujoco.mj_forward(self.engine.model, data)
+        return self._frames.render(self.render_mode, index)
 
     def _env_index(self, value, name: str) -> int:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -507,9 +516,7 @@ class BatchedMujocoEnv(VectorEnv):
         return int(value)
 
     def close_extras(self, **kwargs) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._frames.close()
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -518,17 +525,3 @@ def _same(a: Any, b: Any) -> bool:
         return bool(np.all(np.asarray(a == b)))
     except (TypeError, ValueError):  # shapes that do not compare
         return False
-
-
-def make_camera(model: mujoco.MjModel, config) -> mujoco.MjvCamera:
-    """A free camera set up like Gymnasium's ``default_camera_config``."""
-    cam = mujoco.MjvCamera()
-    mujoco.mjv_defaultFreeCamera(model, cam)
-    for key, value in dict(config).items():
-        if key == "trackbodyid":
-            continue
-        if key == "lookat":
-            cam.lookat[:] = value
-        else:
-            setattr(cam, key, value)
-    return cam

@@ -148,7 +148,7 @@ class ClipRenderer:
 
         import pbrl.envs  # noqa: F401  (registers the tasks)
         from pbrl.envs import make_task
-        from pbrl.envs.vector import make_camera
+        from pbrl.envs.rendering import make_camera
 
         self.task_id = str(task_id)
         self.settings = settings or ClipSettings()
