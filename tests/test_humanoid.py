@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pbrl.envs.registry import make_task
 from pbrl.envs.tasks._humanoid import observation_labels
-from test_parity import run_pair
+from test_parity import _compare_single_info, _same_scalar, run_pair
 
 import pbrl  # noqa: F401
 
@@ -83,6 +83,17 @@ KWARG_CASES = [
         45, id="humanoid-lean",
     ),
     pytest.param(
+        "pbrl/Humanoid-v5",
+        {"healthy_reward": 5, "forward_reward_weight": 2, "ctrl_cost_weight": np.float32(0.1),
+         "contact_cost_weight": np.float64(1e-6)},
+        348, id="humanoid-int-and-numpy-weights",
+    ),
+    pytest.param(
+        "pbrl/HumanoidStandup-v5",
+        {"ctrl_cost_weight": 1, "impact_cost_weight": np.float32(1e-6), "uph_cost_weight": 3},
+        348, id="standup-int-and-numpy-weights",
+    ),
+    pytest.param(
         "pbrl/HumanoidStandup-v5",
         {
             "include_cfrc_ext_in_observation": False, "exclude_current_positions_from_observation": False,
@@ -95,11 +106,16 @@ KWARG_CASES = [
 
 
 @pytest.mark.parametrize("pbrl_id,kwargs,obs_dim", KWARG_CASES)
-def test_parity_with_kwargs(pbrl_id, kwargs, obs_dim):
+def test_parity_with_kwargs(request, pbrl_id, kwargs, obs_dim):
     gym_id = pbrl_id.split("/")[1]
     stats = {}
     steps, limit = (150, 60) if "Standup" not in pbrl_id else (60, 25)
-    ends = run_pair(pbrl_id, gym_id, num_envs=2, steps=steps, limit=limit, seed=3, kwargs=kwargs, check_info=True, stats=stats)
+    # float64 actions for the weight-type cases (Gymnasium's control cost reads MjData.ctrl either way)
+    dtype = np.float64 if "weights" in request.node.callspec.id else np.float32
+    ends = run_pair(
+        pbrl_id, gym_id, num_envs=2, steps=steps, limit=limit, seed=3, kwargs=kwargs, check_info=True, stats=stats,
+        action_dtype=dtype,
+    )
     assert ends >= 2, "the comparison should cross episode resets"
     own, obs = own_run(pbrl_id, kwargs, num_envs=2, steps=steps, limit=limit, seed=3)
     assert obs.shape == (2, obs_dim)
@@ -109,31 +125,40 @@ def test_parity_with_kwargs(pbrl_id, kwargs, obs_dim):
         assert own["contact_steps"] > 0, "the contact cost still counts when the forces are not observed"
 
 
-@pytest.mark.parametrize("pbrl_id,gym_id", IDS)
-def test_single_env_parity_with_info(pbrl_id, gym_id):
-    ours, theirs = gym.make(pbrl_id), gym.make(gym_id)
+@pytest.mark.parametrize(
+    "pbrl_id,gym_id,kwargs",
+    [
+        ("pbrl/Humanoid-v5", "Humanoid-v5", {"healthy_reward": 5, "ctrl_cost_weight": np.float32(0.1)}),
+        ("pbrl/HumanoidStandup-v5", "HumanoidStandup-v5", {"ctrl_cost_weight": 1, "impact_cost_weight": np.float32(1e-6)}),
+    ],
+)
+def test_single_env_exact_with_int_and_numpy_weights(pbrl_id, gym_id, kwargs):
+    """gym.make with weights whose types enter Gymnasium's arithmetic (an int healthy_reward
+    makes reward_survive an int64): same bits and scalar types, float32 and float64 actions."""
+    ours, theirs = gym.make(pbrl_id, **kwargs), gym.make(gym_id, **kwargs)
     o1, i1 = ours.reset(seed=4)
     o2, i2 = theirs.reset(seed=4)
-    np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0)
-    assert set(i2) <= set(i1)
+    np.testing.assert_array_equal(o1, o2)
+    _compare_single_info(i1, i2, "at reset", pbrl_id)
     rng = np.random.default_rng(0)
-    ends = 0
+    ends, survive_types = 0, set()
     for t in range(60):
-        a = rng.uniform(-0.4, 0.4, 17).astype(np.float32)
+        a = rng.uniform(-0.4, 0.4, 17).astype(np.float64 if t % 2 else np.float32)
         o1, r1, te1, tr1, i1 = ours.step(a)
         o2, r2, te2, tr2, i2 = theirs.step(a)
-        np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0, err_msg=f"obs at step {t}")
-        assert abs(r1 - r2) <= 1e-6 and te1 == te2 and tr1 == tr2, f"step {t}"
-        assert set(i2) <= set(i1), f"Gymnasium's info keys at step {t}"
-        for key, value in i2.items():
-            np.testing.assert_allclose(i1[key], value, atol=1e-6, rtol=0, err_msg=f"info[{key!r}] at step {t}")
+        np.testing.assert_array_equal(o1, o2, err_msg=f"obs at step {t}")
+        _same_scalar(r1, r2, f"reward at step {t}")
+        assert te1 == te2 and tr1 == tr2, f"step {t}"
+        _compare_single_info(i1, i2, f"at step {t}", pbrl_id)
+        survive_types.add(type(i1.get("reward_survive")))
         if te1 or tr1:
             ends += 1
-            o1, _ = ours.reset(seed=t)
-            o2, _ = theirs.reset(seed=t)
-            np.testing.assert_allclose(o1, o2, atol=1e-6, rtol=0, err_msg=f"reset after step {t}")
+            o1, i1 = ours.reset(seed=t)
+            o2, i2 = theirs.reset(seed=t)
+            np.testing.assert_array_equal(o1, o2, err_msg=f"reset after step {t}")
+            _compare_single_info(i1, i2, f"at reset after step {t}", pbrl_id)
     if pbrl_id == "pbrl/Humanoid-v5":
-        assert ends >= 1
+        assert ends >= 1 and survive_types == {np.int64}  # bool * int healthy_reward, as Gymnasium's
     ours.close()
     theirs.close()
 

@@ -50,13 +50,9 @@ TERM_KEYS = {
     "impact": "reward_impact",
 }
 
-#: (task, info key) -> why that value is compared with a tolerance instead of exactly.
-#: Humanoid's distance_from_origin is np.linalg.norm(axis=1), which sums in another
-#: order than Gymnasium's norm of one row (last bit on ~8 % of rows): humanoid.py can
-#: use pbrl.envs.task.row_norms, as Ant and Swimmer do, and then this entry goes.
-NOT_YET_EXACT = {
-    ("pbrl/Humanoid-v5", "distance_from_origin"): "np.linalg.norm(axis=1), not row_norms",
-}
+#: (task, info key) -> why that value is compared with a tolerance instead of exactly
+#: (none left: Humanoid's distance_from_origin uses row_norms now).
+NOT_YET_EXACT: dict[tuple[str, str], str] = {}
 
 
 def _compare_info(i1, i2, where, pbrl_id=""):

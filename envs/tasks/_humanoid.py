@@ -13,7 +13,7 @@ import inspect
 import mujoco
 import numpy as np
 
-from ..task import Task, number
+from ..task import Task, number, sum_of_squares, weight
 from ._common import camera_config, flag, gymnasium_asset
 
 # Joints (and their dofs, after the root's six) in model order.
@@ -96,8 +96,9 @@ class HumanoidBase(Task):
         self.xml_file = gymnasium_asset(o["xml_file"])
         self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
         self.default_camera = camera_config(o["default_camera_config"])
-        self.ctrl_cost_weight = number("ctrl_cost_weight", o["ctrl_cost_weight"])
-        self.contact_cost_weight = number(contact_weight_name, o[contact_weight_name])
+        # Weights kept as given: their types take part in Gymnasium's arithmetic.
+        self.ctrl_cost_weight = weight("ctrl_cost_weight", o["ctrl_cost_weight"])
+        self.contact_cost_weight = weight(contact_weight_name, o[contact_weight_name])
         self.contact_cost_range = _cost_range(contact_range_name, o[contact_range_name])
         self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
         (self.exclude_xy, self.include_cinert, self.include_cvel, self.include_qfrc_actuator,
@@ -155,15 +156,15 @@ class HumanoidBase(Task):
         return com[:, 0:2].copy()
 
     def squared_ctrl(self, sim) -> np.ndarray:
-        """Σ ctrl² per sub-env, on MjData.ctrl as Gymnasium's cost reads it."""
-        return np.sum(np.square(sim.ctrl), axis=1)
+        """Σ ctrl² per sub-env, on MjData.ctrl (float64) as Gymnasium's cost reads it."""
+        return sum_of_squares(sim.ctrl)
 
     def contact_cost(self, sim) -> np.ndarray:
         """``weight × Σ cfrc_ext²`` (all bodies, unclipped), then clipped to the cost range."""
         if not self.needs_cfrc_ext:
             return np.zeros(sim.num_envs)
         low, high = self.contact_cost_range
-        return np.clip(self.contact_cost_weight * np.sum(np.square(sim.cfrc_ext), axis=(1, 2)), low, high)
+        return np.clip(self.contact_cost_weight * sum_of_squares(sim.cfrc_ext), low, high)
 
     def tendons(self, sim) -> dict[str, np.ndarray]:
         """Gymnasium's ``tendon_length`` and ``tendon_velocity`` info, (N, ntendon) each."""

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, number, range_pair
+from ..task import StepOutcome, range_pair, row_norms, weight
 from ._common import flag
 from ._humanoid import (
     HumanoidBase,
@@ -173,8 +173,8 @@ class Humanoid(HumanoidBase):
         reject_unknown(self.card.id, unknown, Humanoid.__init__)
         o = {k: v for k, v in locals().items() if k in _DEFAULTS}
         self._setup(o, "contact_cost_weight", "contact_cost_range")
-        self.forward_reward_weight = number("forward_reward_weight", forward_reward_weight)
-        self.healthy_reward = number("healthy_reward", healthy_reward)
+        self.forward_reward_weight = weight("forward_reward_weight", forward_reward_weight)
+        self.healthy_reward = weight("healthy_reward", healthy_reward)
         self.terminate_when_unhealthy = flag("terminate_when_unhealthy", terminate_when_unhealthy)
         self.healthy_z_range = range_pair("healthy_z_range", healthy_z_range)
 
@@ -211,7 +211,7 @@ class Humanoid(HumanoidBase):
                 "x_position": qpos[:, 0].copy(),
                 "y_position": qpos[:, 1].copy(),
                 **self.tendons(sim),
-                "distance_from_origin": np.linalg.norm(qpos[:, 0:2], ord=2, axis=1),
+                "distance_from_origin": row_norms(qpos[:, 0:2]),
                 "x_velocity": x_velocity,
                 "y_velocity": y_velocity,
                 "torso_height": qpos[:, 2].copy(),
@@ -231,7 +231,7 @@ class Humanoid(HumanoidBase):
             "x_position": qpos[:, 0].copy(),
             "y_position": qpos[:, 1].copy(),
             **self.tendons(sim),
-            "distance_from_origin": np.linalg.norm(qpos[:, 0:2], ord=2, axis=1),
+            "distance_from_origin": row_norms(qpos[:, 0:2]),
         }
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, number
+from ..task import StepOutcome, weight
 from ._humanoid import (
     HumanoidBase,
     observation_labels,
@@ -130,7 +130,7 @@ class HumanoidStandup(HumanoidBase):
         o = {k: v for k, v in locals().items() if k in _DEFAULTS}
         self._setup(o, "impact_cost_weight", "impact_cost_range")
         # Accepted and validated, not applied: Gymnasium's v5 reward ignores it too.
-        self.uph_cost_weight = number("uph_cost_weight", uph_cost_weight)
+        self.uph_cost_weight = weight("uph_cost_weight", uph_cost_weight)
 
     def evaluate(self, sim, before, action):
         z = sim.qpos[:, 2].copy()
