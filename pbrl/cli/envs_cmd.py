@@ -18,6 +18,7 @@ import inspect
 import json
 import platform
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +42,8 @@ def envs(
     tasks: list[str] = typer.Option(None, "--task", help="--verify: only these pbrl task ids (repeatable; default all)."),
     steps: int = typer.Option(1000, "--steps", min=1, help="--verify: vector steps per rollout."),
     seeds: str = typer.Option("0", "--seeds", help="--verify: comma-separated reset seeds (one rollout set each)."),
-    batch_sizes: str = typer.Option("1,7,32", "--batch-sizes", help="--verify: comma-separated numbers of sub-envs."),
-    threads: str = typer.Option("1,2,4", "--threads", help="--verify: comma-separated native thread counts for pbrl."),
+    batch_sizes: str = typer.Option("1,8", "--batch-sizes", help="--verify: comma-separated numbers of sub-envs."),
+    threads: str = typer.Option("1,2", "--threads", help="--verify: comma-separated native thread counts for pbrl."),
     episode_limit: int = typer.Option(
         200, "--episode-limit", min=1, help="--verify: time limit per episode (the task's own when shorter), so rollouts cross resets."
     ),
@@ -255,6 +256,7 @@ class TaskReport:
     theirs: Any = field(default_factory=hashlib.sha256)
     agreement: dict[str, Agreement] = field(default_factory=lambda: {q: Agreement() for q in QUANTITIES})
     error: str | None = None
+    seconds: float = 0.0
     info_keys: set[str] = field(default_factory=set)
 
     @property
@@ -340,6 +342,7 @@ def verify_task(task: str, *, steps: int, seeds: list[int], batch_sizes: list[in
     report = TaskReport(task, gym_id)
     if gym_id is None:
         return report
+    start = time.perf_counter()
     limit = min(int(episode_limit), gym.spec(gym_id).max_episode_steps or episode_limit)
     cases: list[dict[str, Any]] = [{}]
     if perturbed:
@@ -352,6 +355,7 @@ def verify_task(task: str, *, steps: int, seeds: list[int], batch_sizes: list[in
                     _rollout(report, gym_id, kwargs, seed, n, threads, steps, limit)
     except Exception as exc:  # noqa: BLE001  (a task that cannot run a setting fails the certificate, with the reason)
         report.error = f"{type(exc).__name__}: {exc}"
+    report.seconds = time.perf_counter() - start
     return report
 
 
@@ -400,7 +404,7 @@ def run_verify(*, tasks: list[str] | None, steps: int, seeds: list[int], batch_s
         echo(f"{task} vs {r.gym_id}")
         if r.kwargs:
             echo("  perturbed kwargs: " + ", ".join(f"{k}={v!r}" for k, v in r.kwargs.items()))
-        echo(f"  rollouts: {r.rollouts}, env-steps: {r.env_steps}, Gymnasium episode ends: {r.terminations} terminated, {r.truncations} truncated")
+        echo(f"  rollouts: {r.rollouts}, env-steps: {r.env_steps}, Gymnasium episode ends: {r.terminations} terminated, {r.truncations} truncated ({r.seconds:.0f} s)")
         if r.error:
             echo(f"  error: {r.error}")
         echo(f"  sha256 pbrl      {r.ours.hexdigest()}")
