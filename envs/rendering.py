@@ -10,7 +10,8 @@ running task stays in the frame (Gymnasium's free camera stays where it started)
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import mujoco
 import numpy as np

@@ -9,7 +9,8 @@ offers what users of Gymnasium's ``MujocoEnv`` reach for (``model``, ``data``,
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import mujoco
@@ -64,7 +65,7 @@ class SingleTaskEnv(MujocoEnv):
     * ``render_mode="human"`` (a window) is not offered.
     """
 
-    metadata = {"render_modes": list(RENDER_MODES)}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES)}
 
     def __init__(
         self,

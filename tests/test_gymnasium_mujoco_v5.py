@@ -9,7 +9,7 @@ switched to ``pbrl/<Name>-v5``. What changed, and why:
   of v4 (``test_identical_behaviour_v45``, ``test_inverted_double_pendulum_max_height_old``)
   are skipped with that reason. In their place ``test_identical_behaviour_gymnasium``
   runs Gymnasium's ``check_environments_match`` between Gymnasium's v5 env and pbrl's.
-* tests parametrize over the tasks pbrl registers (HUMANOIDS are being added), and a
+* tests parametrize over the tasks pbrl registers, and a
   test over a fixed list of tasks (``test_reward_sum``, ``test_model_object_count``,
   ``test_model_sensors``) checks each registered task of that list, one parameter each,
   with the same per-task assertions.
@@ -24,14 +24,13 @@ import warnings
 import gymnasium as gym
 import mujoco
 import numpy as np
+import pbrl.envs  # noqa: F401  (registers the tasks)
 import pytest
 from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 from gymnasium.envs.mujoco.utils import check_mujoco_reset_state
 from gymnasium.error import Error
 from gymnasium.utils.env_checker import check_env
 from gymnasium.utils.env_match import check_environments_match
-
-import pbrl.envs  # noqa: F401  (registers the tasks)
 
 ALL_MUJOCO_ENVS = [
     "Ant",
@@ -231,7 +230,7 @@ def test_verify_reward_survive(env_name: str, version: str):
 
     terminal = False
     for _ in range(80):
-        obs, rew, terminal, truncated, info = env.step(env.action_space.sample())
+        obs, rew, terminal, truncated, info = env.step(env.action_space.sample())  # noqa: RUF059 (Gymnasium's line)
 
         if terminal:
             assert info["reward_survive"] == 0
@@ -344,17 +343,7 @@ def test_identical_behaviour_v45():
     """Verify that v4 -> v5 transition. Does not change the behaviour of the environments in any unexpected way."""
 
 
-HUMANOID_DISTANCE = pytest.mark.xfail(
-    strict=True,
-    reason="issue 16: Humanoid's info['distance_from_origin'] differs from Gymnasium's in the "
-    "last bit after a few steps (Humanoid's info keys) — in progress",
-)
-
-
-@pytest.mark.parametrize(
-    "env_name",
-    [pytest.param(name, marks=HUMANOID_DISTANCE) if name == "Humanoid" else name for name in REGISTERED],
-)
+@pytest.mark.parametrize("env_name", REGISTERED)
 def test_identical_behaviour_gymnasium(env_name: str, NUM_STEPS: int = 100):
     """Gymnasium's v5 env and pbrl's: the same observations, rewards, flags and info
     (``equivalence`` of Gymnasium's keys; pbrl adds ``reward_terms`` and ``diverged``),
@@ -397,7 +386,7 @@ def test_ant_com(version: str):
 
     random_control = env.action_space.sample()
     # This calls mujoco.mj_step(env.model, env.data, nstep=env.frame_skip)
-    _, _, _, _, info = env.step(random_control)
+    _, _, _, _, info = env.step(random_control)  # noqa: RUF059 (Gymnasium's line)
     mujoco.mj_kinematics(env.model, env.data)
 
     x_position_after = env.data.qpos[0]

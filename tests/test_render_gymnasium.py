@@ -12,9 +12,8 @@ import os
 import gymnasium as gym
 import mujoco
 import numpy as np
-import pytest
-
 import pbrl.envs  # noqa: F401  (registers the tasks)
+import pytest
 from pbrl.envs import TASKS
 
 os.environ.setdefault("MUJOCO_GL", "egl")
