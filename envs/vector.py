@@ -164,7 +164,8 @@ class BatchedMujocoEnv(VectorEnv):
     ``diverged`` (MuJoCo warned or the state went non-finite: that episode is
     truncated, its last finite observation is returned and it is reset like any
     finished episode). :attr:`last_step_info` holds the step's info for every
-    sub-env, before an autoreset replaced an ended episode's entries.
+    sub-env before SAME_STEP autoreset replaced an ended episode's row (what
+    ``final_info`` holds, unmasked); rows of NEXT_STEP reset steps are no transition.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "autoreset_mode": AutoresetMode.NEXT_STEP}
