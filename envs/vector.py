@@ -497,6 +497,13 @@ class BatchedMujocoEnv(VectorEnv):
     def render(self, env_index: int | None = None):
         """A frame of one sub-env (default ``render_env``), as ``render_mode`` says.
 
+        With Gymnasium's camera, a frame after a reset is pixel for pixel the frame
+        Gymnasium's env of that seed draws. After a step it shows the sub-env's
+        state now, while Gymnasium's shows the kinematics ``mj_step`` computed
+        before its last substep (one substep of motion earlier), except for tasks
+        whose batch keeps whole MjData (``needs_cfrc_ext``): those match exactly.
+        The single env keeps whole MjData and matches after steps too.
+
         ``SyncVectorEnv.render()`` returns a tuple of every sub-env's frame: that is
         ``call("render")`` here. Headless machines need ``MUJOCO_GL=egl`` (or ``osmesa``).
         """

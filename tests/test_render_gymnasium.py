@@ -133,3 +133,21 @@ def test_tracking_camera_is_an_option():
     np.testing.assert_array_equal(fixed.unwrapped._frames._renderer.viewer.cam.lookat, fixed_lookat)
     with pytest.raises(ValueError, match="tracking_camera"):
         gym.make("pbrl/HalfCheetah-v5", render_mode="rgb_array", tracking_camera=True, camera_id=0)
+
+
+def test_batched_env_frames_after_steps():
+    """A batch that keeps whole MjData (Ant: contact forces) draws Gymnasium's frames
+    after steps too. (One without draws the state after the step, where Gymnasium's
+    draws mj_step's kinematics from before its last substep: see its render.)"""
+    envs = gym.make_vec("pbrl/Ant-v5", num_envs=2, render_mode="rgb_array", width=W, height=H)
+    theirs = gym.make("Ant-v5", render_mode="rgb_array", width=W, height=H)
+    envs.reset(seed=3)
+    theirs.reset(seed=4)  # sub-env 1
+    theirs.action_space.seed(0)
+    for _ in range(3):
+        action = theirs.action_space.sample()
+        envs.step(np.stack([action, action]))
+        theirs.step(action)
+        np.testing.assert_array_equal(envs.unwrapped.render(1), theirs.render())
+    envs.close()
+    theirs.close()
