@@ -51,8 +51,8 @@ class SingleTaskEnv(MujocoEnv):
     as ``model.opt.timestep`` or ``model.body_mass`` change the physics, and ``dt``,
     ``model.opt.timestep * frame_skip``, follows them); ``init_qpos`` and
     ``init_qvel`` are the state resets draw around (writes to them move it);
-    ``set_state``, ``state_vector``, ``get_body_com`` and ``do_simulation`` do what
-    Gymnasium's do. What differs:
+    ``set_state``, ``state_vector``, ``get_body_com``, ``do_simulation``,
+    ``reset_model`` and ``_get_obs`` do what Gymnasium's do. What differs:
 
     * ``data`` is a copy of the simulation's MjData (``mujoco.batch`` holds the
       real one), with the values Gymnasium's would hold (mj_rnePostConstraint after
@@ -181,6 +181,20 @@ class SingleTaskEnv(MujocoEnv):
             data.act[:] = None
         mujoco.mj_forward(self.model, data)
         self._push(force=True)
+
+    def _get_obs(self) -> np.ndarray:
+        """The observation of the current state (as the v5 classes' ``_get_obs``)."""
+        self._push()
+        return self.engine.observe()[0].copy()
+
+    def reset_model(self) -> np.ndarray:
+        """Draw a reset state from ``np_random`` and return its observation, as the v5
+        classes' ``reset_model`` (``reset`` also seeds and returns the reset info)."""
+        self.engine.rngs[0] = self.np_random
+        self.engine.reset(_FIRST)
+        self._moved(stepped=False)
+        self._last_obs = self.engine.observe()[0]
+        return self._last_obs.copy()
 
     def do_simulation(self, ctrl, n_frames) -> None:
         """Step the simulation n_frames MuJoCo steps with control ``ctrl``, as ``MujocoEnv``."""

@@ -429,6 +429,20 @@ def test_set_state_then_step_matches_gymnasium():
         ours.set_state(qpos[:3], qvel)
 
 
+@pytest.mark.parametrize("env_name", registered(["Ant", "Reacher"]))
+def test_get_obs_and_reset_model_match_gymnasium(env_name: str):
+    """The v5 classes' _get_obs (after set_state) and reset_model, as users call them."""
+    ours, theirs = make(f"{env_name}-v5").unwrapped, gym.make(f"{env_name}-v5").unwrapped
+    ours.reset(seed=1)
+    theirs.reset(seed=1)
+    qpos, qvel = ours.init_qpos + 0.05, ours.init_qvel + 0.1
+    ours.set_state(qpos, qvel)
+    theirs.set_state(qpos, qvel)
+    np.testing.assert_array_equal(ours._get_obs(), theirs._get_obs())
+    np.testing.assert_array_equal(ours.reset_model(), theirs.reset_model())  # the next draw of np_random
+    np.testing.assert_array_equal(ours.state_vector(), theirs.state_vector())
+
+
 # Note: HumanoidStandup-v4/v3 does not have `info`
 # Note: Ant-v4/v3 fails this test
 # Note: Humanoid-v4/v3 fails this test
