@@ -243,6 +243,25 @@ def test_verify_reward_survive(env_name: str, version: str):
     )
 
 
+@pytest.mark.parametrize("env_name", registered(["Hopper", "InvertedPendulum", "Walker2d"]))
+def test_verify_reward_survive_batched(env_name: str):
+    """test_verify_reward_survive on each sub-env of the batched env (autoreset steps,
+    which report reset info and no reward terms, are left out by their mask)."""
+    envs = gym.make_vec(pbrl_id(f"{env_name}-v5"), num_envs=2, reset_noise_scale=0)
+    envs.reset(seed=0)
+    envs.action_space.seed(2)
+    ended = np.zeros(2, dtype=bool)
+    for _ in range(80):
+        _, _, terminal, _, info = envs.step(envs.action_space.sample())
+        for i in np.flatnonzero(info.get("_reward_survive", np.zeros(2, dtype=bool))):
+            if terminal[i]:
+                assert info["reward_survive"][i] == 0
+            else:
+                assert info["reward_survive"][i] != 0
+        ended |= terminal
+    assert ended.all(), "every sub-env should have terminated, if not the test is not valid."
+
+
 CHECK_ENV_IGNORE_WARNINGS = [
     f"\x1b[33mWARN: {message}\x1b[0m"
     for message in [
