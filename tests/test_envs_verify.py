@@ -27,7 +27,7 @@ def test_certificate_structure_and_observations_match():
         theirs, verdict = re.search(r"sha256 gymnasium +([0-9a-f]{64}) +(MATCH|DIFFER)", block).groups()
         assert (verdict == "MATCH") == (ours == theirs)
         assert "perturbed kwargs: frame_skip=" in block
-        assert "rollouts: 4, env-steps: 720" in block  # 2 kwargs sets x 2 thread counts, 3 x 60 steps each
+        assert "rollouts: 6, env-steps: 840" in block  # 2 kwargs sets x (2 thread counts x 3 x 60 + 1 single env x 60)
         assert re.search(r"^  observations +bit-identical$", block, re.MULTILINE), block
         for quantity in ("rewards", "flags", "info"):
             assert re.search(rf"^  {quantity} +(bit-identical|within 1e-6 \(max \|diff\| \S+\)|differs)", block, re.MULTILINE), block
@@ -53,5 +53,8 @@ def test_agreement_classes():
     assert a.verdict() == "within 1e-6" and "max |diff| 1e-07" in a.describe()
     a.add(np.ones(3) + 1e-3, np.ones(3))
     assert a.verdict() == "differs"
+    flags = envs_cmd.Agreement()
+    flags.add(np.array([True, False, True]), np.array([True, True, False]))
+    assert flags.describe() == "differs (2 flags differ)"
     assert envs_cmd.gymnasium_counterpart("pbrl/NoSuchTask-v5") is None
     assert envs_cmd.gymnasium_counterpart("pbrl/Hopper-v5") == "Hopper-v5"

@@ -118,6 +118,7 @@ class Agreement:
 
     identical: bool = True
     max_diff: float = 0.0
+    mismatches: int = 0  # boolean quantities: how many values differ
     notes: list[str] = field(default_factory=list)
 
     def add(self, ours: np.ndarray, theirs: np.ndarray) -> None:
@@ -130,7 +131,10 @@ class Agreement:
             return
         if ours.tobytes() != theirs.tobytes():
             self.identical = False
-            if ours.size:
+            if ours.dtype == bool:
+                self.mismatches += int(np.count_nonzero(ours != theirs))
+                self.max_diff = max(self.max_diff, 1.0)
+            elif ours.size:
                 diff = np.abs(ours.astype(np.float64) - theirs.astype(np.float64))
                 diff[np.isnan(diff) & (np.isnan(ours) == np.isnan(theirs))] = 0.0  # NaN in both places
                 self.max_diff = max(self.max_diff, float(np.nan_to_num(diff, nan=np.inf).max()))
@@ -150,7 +154,9 @@ class Agreement:
 
     def describe(self) -> str:
         text = self.verdict()
-        if not self.identical and np.isfinite(self.max_diff):
+        if self.mismatches:
+            text += f" ({self.mismatches} flags differ)"
+        elif not self.identical and np.isfinite(self.max_diff):
             text += f" (max |diff| {self.max_diff:.3g})"
         if self.notes:
             text += "; " + "; ".join(self.notes)
@@ -269,6 +275,74 @@ class TaskReport:
         return all(a.identical or (not a.notes and a.max_diff <= atol) for a in self.agreement.values())
 
 
+def _compare_step(report: TaskReport, h_theirs, ref: dict[str, Any], h_ours: list, mine: list[dict[str, Any]]) -> None:
+    """Hash one step on both sides and compare each of pbrl's variants with Gymnasium's."""
+    _hash_step(h_theirs, ref)
+    for h, step in zip(h_ours, mine):
+        _hash_step(h, step)
+        for q in ("observations", "rewards", "flags"):
+            report.agreement[q].add(step[q], ref[q])
+        for key, item in step["info"].items():
+            if item is None:
+                report.agreement["info"].note(f"no info[{key!r}]")
+                continue
+            ref_mask, ref_values = ref["info"][key]
+            if not np.array_equal(item[0], ref_mask):
+                report.agreement["info"].note(f"info[{key!r}] given for other sub-envs")
+            else:
+                report.agreement["info"].add(item[1], ref_values)
+
+
+def _single_rollout(report: TaskReport, gym_id: str, kwargs: dict[str, Any], seed: int, steps: int, limit: int) -> None:
+    """``gym.make`` on both sides: one env, reset by hand (unseeded after the first reset)."""
+    import gymnasium as gym
+
+    theirs = gym.make(gym_id, max_episode_steps=limit, **kwargs)
+    ours = None
+    try:
+        ours = gym.make(report.task, max_episode_steps=limit, **kwargs)
+        h_theirs, h_ours = hashlib.sha256(), hashlib.sha256()
+
+        def one(obs, reward, terminated, truncated, info, keys):
+            return _canonical(np.asarray(obs)[None], [reward], [terminated], [truncated], info, keys, 1)
+
+        o2, i2 = theirs.reset(seed=seed)
+        o1, i1 = ours.reset(seed=seed)
+        keys = sorted(_flat_info(i2))
+        _compare_step(report, h_theirs, one(o2, 0.0, False, False, i2, keys), [h_ours], [one(o1, 0.0, False, False, i1, keys)])
+        rng = np.random.default_rng(seed)
+        low, high = np.asarray(theirs.action_space.low, np.float64), np.asarray(theirs.action_space.high, np.float64)
+        for _ in range(steps):
+            action = rng.uniform(low, high).astype(np.float32)
+            o2, r2, te2, tr2, i2 = theirs.step(action)
+            o1, r1, te1, tr1, i1 = ours.step(action)
+            types = [tuple(type(v).__name__ for v in out) for out in ((r2, te2, tr2), (r1, te1, tr1))]
+            h_theirs.update(repr(types[0]).encode())
+            h_ours.update(repr(types[1]).encode())
+            if types[0] != types[1]:
+                report.agreement["rewards" if types[0][0] != types[1][0] else "flags"].note(
+                    f"gym.make returns (reward, terminated, truncated) as {'/'.join(types[1])} where Gymnasium's are {'/'.join(types[0])}"
+                )
+            keys = sorted(_flat_info(i2))
+            report.info_keys.update(keys)
+            _compare_step(report, h_theirs, one(o2, r2, te2, tr2, i2, keys), [h_ours], [one(o1, r1, te1, tr1, i1, keys)])
+            report.terminations += int(te2)
+            report.truncations += int(tr2 and not te2)
+            if te2 or tr2 or te1 or tr1:
+                o2, i2 = theirs.reset()
+                o1, i1 = ours.reset()
+                keys = sorted(_flat_info(i2))
+                _compare_step(report, h_theirs, one(o2, 0.0, False, False, i2, keys), [h_ours], [one(o1, 0.0, False, False, i1, keys)])
+        report.ours.update(h_ours.digest())
+        report.theirs.update(h_theirs.digest())
+        report.rollouts += 1
+        report.env_steps += steps
+    finally:
+        theirs.close()
+        if ours is not None:
+            ours.close()
+
+
 def _rollout(report: TaskReport, gym_id: str, kwargs: dict[str, Any], seed: int, n: int, threads: list[int], steps: int, limit: int) -> None:
     """One Gymnasium rollout and pbrl's at every thread count, in lockstep."""
     import gymnasium as gym
@@ -282,23 +356,9 @@ def _rollout(report: TaskReport, gym_id: str, kwargs: dict[str, Any], seed: int,
             )
         h_theirs = hashlib.sha256()
         h_ours = [hashlib.sha256() for _ in ours]
-        keys: list[str] | None = None
 
         def compare(ref: dict[str, Any], mine: list[dict[str, Any]]) -> None:
-            _hash_step(h_theirs, ref)
-            for h, step in zip(h_ours, mine):
-                _hash_step(h, step)
-                for q in ("observations", "rewards", "flags"):
-                    report.agreement[q].add(step[q], ref[q])
-                for key, item in step["info"].items():
-                    if item is None:
-                        report.agreement["info"].note(f"no info[{key!r}]")
-                        continue
-                    ref_mask, ref_values = ref["info"][key]
-                    if not np.array_equal(item[0], ref_mask):
-                        report.agreement["info"].note(f"info[{key!r}] given for other sub-envs")
-                    else:
-                        report.agreement["info"].add(item[1], ref_values)
+            _compare_step(report, h_theirs, ref, h_ours, mine)
 
         o2, i2 = theirs.reset(seed=seed)
         keys = sorted(_flat_info(i2))
@@ -351,6 +411,7 @@ def verify_task(task: str, *, steps: int, seeds: list[int], batch_sizes: list[in
     try:
         for kwargs in cases:
             for seed in seeds:
+                _single_rollout(report, gym_id, kwargs, seed, steps, limit)
                 for n in batch_sizes:
                     _rollout(report, gym_id, kwargs, seed, n, threads, steps, limit)
     except Exception as exc:  # noqa: BLE001  (a task that cannot run a setting fails the certificate, with the reason)
@@ -389,7 +450,8 @@ def run_verify(*, tasks: list[str] | None, steps: int, seeds: list[int], batch_s
     echo("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
     echo(
         f"settings: steps {steps} per rollout, seeds {seeds}, batch sizes {batch_sizes}, pbrl threads {threads}, "
-        f"episode limit {episode_limit}, kwargs {'default + perturbed' if perturbed else 'default'}"
+        f"episode limit {episode_limit}, kwargs {'default + perturbed' if perturbed else 'default'}; "
+        "each vector rollout (gym.make_vec) also as one gym.make env per kwargs set and seed"
     )
     echo("")
     reports = []
