@@ -62,6 +62,7 @@ class SingleTaskEnv(MujocoEnv):
       frame, which then also recomputes its derived fields (mj_forward) where
       Gymnasium's would keep stale ones until the step.
     * ``frame_skip`` is read-only (the task's).
+    * ``observation_structure`` exists only where the task defines one.
     * ``render_mode="human"`` (a window) is not offered.
     """
 
@@ -134,6 +135,14 @@ class SingleTaskEnv(MujocoEnv):
     @init_qvel.setter
     def init_qvel(self, value) -> None:
         self.engine.sim.init_qvel[:] = value
+
+    @property
+    def observation_structure(self) -> dict[str, int]:
+        """The v5 classes' map of observation parts to sizes, where the task gives one."""
+        structure = getattr(self.task, "observation_structure", None)
+        if structure is None:
+            raise AttributeError(f"{type(self.task).__name__} defines no observation_structure")
+        return structure
 
     @property
     def data(self) -> mujoco.MjData:
