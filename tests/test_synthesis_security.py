@@ -205,3 +205,13 @@ def test_what_crosses_back_is_read_and_validated_with_distrust(tmp_path):
     failed = validate_result({"format": WORKER_FORMAT, "stage": "probe", "ok": False,
                               "failure": {"kind": "runtime_error", "message": "x\x1b[2Jy" * 1000, "detail": None}}, "probe")
     assert "\x1b" not in failed["failure"]["message"] and len(failed["failure"]["message"]) <= 2000
+
+
+def test_the_probe_gives_every_step_the_quantities():
+    # One Hopper under random actions falls within the probe: on the step where its only sub-env
+    # resets, the vector env's top-level info holds reset keys only; the program still gets the
+    # step's quantities.
+    src = H + "    return info['x_velocity'], {}\n"
+    r = run_probe_job(ProbeJob("c", "pbrl/Hopper-v5", src, "quantities", seed=0, steps=64, num_envs=1,
+                               sandbox=sandbox(tmp_root=TMP_ROOT)))
+    assert r.ok, r.failure

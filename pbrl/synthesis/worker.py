@@ -189,7 +189,8 @@ def run_probe(job: Mapping[str, Any]) -> dict[str, Any]:
     for _ in range(steps):
         action = rng.uniform(low, high, size=(n, low.shape[0]))
         next_obs, true_reward, terminated, truncated, raw = env.step(action)
-        info = transition_info(raw)
+        # every sub-env's step info (a NEXT_STEP reset step's top-level info has only reset keys)
+        info = transition_info(getattr(env.unwrapped, "last_step_info", None) or raw)
         if client is None:
             reward, terms = np.asarray(true_reward, dtype=np.float64), {}
         else:
