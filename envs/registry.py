@@ -97,11 +97,20 @@ def __getattr__(name: str) -> Any:
     The registered specs name their entry points as strings, as Gymnasium's own tasks
     do, so ``env.spec.to_json()`` works (Minari stores it) and ``env.spec.kwargs``
     holds only the user's keyword arguments: ``gym.make(spec.id, **spec.kwargs)``
-    makes the same env again.
+    makes the same env again. A ``task_id`` keyword naming the same task is accepted
+    (datasets written before stored it in their spec's kwargs).
     """
     entry, _, task_id = name.partition("/")
     if task_id in TASKS and entry in ("make_env", "make_vec_env"):
-        return functools.partial(make_env if entry == "make_env" else make_vec_env, task_id)
+        factory = make_env if entry == "make_env" else make_vec_env
+
+        def entry_point(**kwargs: Any):
+            named = kwargs.pop("task_id", task_id)
+            if named != task_id:
+                raise TypeError(f"{task_id} got task_id={named!r}; make that task by its own id")
+            return factory(task_id, **kwargs)
+
+        return entry_point
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -109,6 +109,11 @@ def test_datasets_without_seeds_still_load(dataset):
     assert np.array_equal(loaded.observations, traj.observations.astype(np.float64))
     ds = minari.load_dataset(dataset_id)
     assert ds.recover_environment().spec.id == TASK
+    old = ds.env_spec
+    assert old.kwargs["task_id"] == TASK
+    assert gym.make(old.id, **old.kwargs).unwrapped.task.ctrl_cost_weight == KWARGS["ctrl_cost_weight"]
+    with pytest.raises(TypeError, match="task_id"):
+        gym.make(old.id, task_id="pbrl/Walker2d-v5")
     assert [m.get("seed") for m in ds.storage.get_episode_metadata([0, 1])] == [None, None]
 
 
