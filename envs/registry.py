@@ -8,7 +8,6 @@ numpy functions, checks it on a small batch, and registers both.
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any, Callable, Mapping
 
