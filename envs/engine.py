@@ -85,6 +85,7 @@ class TaskEngine:
         self._zeros_obs = np.zeros(self.num_envs * self.obs_dim)
         self._zeros_env = np.zeros(self.num_envs)
         self._zeros_act = np.zeros(self.num_envs * self.act_dim)
+        self._zeros_act32 = np.zeros(self.num_envs * self.act_dim, np.float32)  # float32 actions: no cast
         self.batch.reset()
 
     @property
@@ -144,7 +145,8 @@ class TaskEngine:
         expected = (self.num_envs, self.act_dim)
         if arr.shape != expected:
             raise ValueError(f"action has shape {arr.shape}, expected {expected} (num_envs, action_dim)")
-        if np.dot(arr.reshape(-1), self._zeros_act) != 0.0:  # NaN: some entry is NaN or infinite
+        zeros = self._zeros_act32 if arr.dtype == np.float32 else self._zeros_act
+        if np.dot(arr.reshape(-1), zeros) != 0.0:  # NaN: some entry is NaN or infinite
             bad = ~np.isfinite(arr).all(axis=1)
             raise ValueError(f"action is NaN or infinite for sub-env(s) {np.flatnonzero(bad).tolist()}")
         return arr

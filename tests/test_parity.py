@@ -278,9 +278,9 @@ def test_single_env_matches_gymnasium_v5(pbrl_id, gym_id, kwargs):
 def test_batched_arithmetic_matches_one_row():
     """sum_of_squares and row_norms give, row by row, the bits of numpy on one row."""
     rng = np.random.default_rng(0)
-    for dtype in (np.float32, np.float64):
+    for dtype in (np.float16, np.float32, np.float64):
         for columns in (1, 2, 3, 6, 7, 8, 17):
-            x = (rng.standard_normal((512, columns)) * 3).astype(dtype)
+            x = (rng.standard_normal((2048, columns)) * 3).astype(dtype)
             ours = sum_of_squares(x)
             assert ours.dtype == dtype
             np.testing.assert_array_equal(ours, [np.sum(np.square(row)) for row in x])
