@@ -39,7 +39,11 @@ trusted with its min / median / max over the pairs, and the per-call µs. The is
 target is a wall-clock ratio below 1.15. Each run's CPU time is given too: this
 process's (``time.process_time``: env threads, torch, the client) plus, for
 ``sandboxed``, the worker's processes' (from ``/proc``) over the same window — less
-sensitive to other processes than wall-clock, and it shows what the worker itself uses. JSON (default ``benchmarks/results/sandbox_overhead.json``)
+sensitive to other processes than wall-clock, and it shows what the worker itself uses.
+And the time spent inside the reward source's calls during training (each side's source
+behind the same timing wrapper): the sandboxed minus the trusted time, over the trusted
+run's wall-clock, is the share of training that the worker's round trips take, free of
+the noise in the rest of the run. JSON (default ``benchmarks/results/sandbox_overhead.json``)
 has every run, the machine, the sandbox layers in force and the load average. On a
 shared machine, trust the spread more than any one pair.
 """
@@ -133,6 +137,29 @@ def worker_cpu_seconds(source: Any) -> float | None:
     return total / ticks
 
 
+def timed_source(inner: Any) -> Any:
+    """``inner`` behind a reward source that adds up the wall-clock of each call (the wrapper's own
+    checks repeat ``inner``'s: a few µs, on both sides alike)."""
+    from pbrl.rewards.source import RewardSource
+
+    class Timed(RewardSource):
+        def __init__(self):
+            super().__init__()
+            self.name, self.inner, self.latencies = inner.name, inner, []
+
+        def compute(self, obs, action, next_obs, info):
+            t0 = time.perf_counter()
+            reward = self.inner(obs, action, next_obs, info)
+            self.latencies.append(time.perf_counter() - t0)
+            self.last_terms = self.inner.last_terms
+            return reward
+
+        def close(self):
+            self.inner.close()
+
+    return Timed()
+
+
 def ppo_run(side: str, path: str, seed: int, steps: int, n_envs: int) -> dict[str, Any]:
     """One PPO run; returns its timed training wall-clock and what it trained."""
     from pbrl.agents import make_agent, resolve
@@ -140,21 +167,26 @@ def ppo_run(side: str, path: str, seed: int, steps: int, n_envs: int) -> dict[st
 
     hp = resolve("ppo", TASK, {"n_envs": n_envs})
     rollout = hp["n_steps"] * hp["n_envs"]
-    source = make_reward_source(_spec(side, path))
+    inner = make_reward_source(_spec(side, path))
+    source = timed_source(inner)
     agent = make_agent("ppo", TASK, hp, seed=seed, reward_source=source)
     try:
         agent.learn(rollout)  # warm-up rollout and update: torch's first calls, untimed
         start_steps = agent.num_timesteps
-        w0, c0, t0 = worker_cpu_seconds(source), time.process_time(), time.perf_counter()
+        source.latencies.clear()
+        w0, c0, t0 = worker_cpu_seconds(inner), time.process_time(), time.perf_counter()
         agent.learn(start_steps + steps)
         seconds = time.perf_counter() - t0
-        cpu, w1 = time.process_time() - c0, worker_cpu_seconds(source)
+        cpu, w1 = time.process_time() - c0, worker_cpu_seconds(inner)
         worker_cpu = w1 - w0 if w0 is not None and w1 is not None else None
+        lat = np.asarray(source.latencies) * 1e6
         stats = agent.reward_env.rollout_stats()
         params = sum(float(p.detach().double().sum()) for p in agent.model.policy.parameters())
         return {
             "side": side, "seed": seed, "seconds": seconds, "timed_steps": agent.num_timesteps - start_steps,
             "cpu_seconds": cpu, "worker_cpu_seconds": worker_cpu,
+            "reward_seconds": float(lat.sum() / 1e6), "reward_calls": int(lat.size),
+            "reward_call_us": {"median": float(np.median(lat)), "p90": float(np.percentile(lat, 90)), "max": float(lat.max())},
             "episodes": int(agent.reward_env.episodes_finished),
             "true_return": stats.get("rollout/true_return"), "learned_return": stats.get("rollout/learned_return"),
             "policy_checksum": params,
@@ -172,7 +204,9 @@ def ppo_pairs(path: str, repeats: int, steps: int, n_envs: int, seed: int, log) 
             runs[side] = ppo_run(side, path, seed + i, steps, n_envs)
             run = runs[side]
             log(f"  pair {i + 1}/{repeats} {side:9s}: {run['seconds']:.2f} s, CPU {_cpu(run):.2f} s "
-                f"(worker {run['worker_cpu_seconds'] or 0:.2f} s; {run['timed_steps']} steps, {run['episodes']} episodes)")
+                f"(worker {run['worker_cpu_seconds'] or 0:.2f} s), in reward calls {run['reward_seconds']:.3f} s "
+                f"({run['reward_calls']} calls, median {run['reward_call_us']['median']:.0f} µs); "
+                f"{run['timed_steps']} steps, {run['episodes']} episodes")
         a, b = runs["sandboxed"], runs["trusted"]
         same = a["policy_checksum"] == b["policy_checksum"] and a["episodes"] == b["episodes"]
         pairs.append({"seed": seed + i, "order": list(order), "sandboxed": a, "trusted": b,
@@ -280,19 +314,27 @@ def table(pairs: list[dict[str, Any]], calls: dict[str, Any], sizes: tuple[int, 
         ca = [_cpu(p["sandboxed"]) for p in pairs]
         cb = [_cpu(p["trusted"]) for p in pairs]
         rc = [p["cpu_ratio"] for p in pairs]
+        ra = [p["sandboxed"]["reward_seconds"] for p in pairs]
+        rb = [p["trusted"]["reward_seconds"] for p in pairs]
+        ua = [p["sandboxed"]["reward_call_us"]["median"] for p in pairs]
+        ub = [p["trusted"]["reward_call_us"]["median"] for p in pairs]
+        share = [(p["sandboxed"]["reward_seconds"] - p["trusted"]["reward_seconds"]) / p["trusted"]["seconds"] for p in pairs]
         steps = pairs[0]["sandboxed"]["timed_steps"]
         lines += [
             f"PPO on {TASK}, N = {n_envs} envs, {steps} timed env steps per run, {len(pairs)} pair(s):",
             "",
-            "| reward | wall-clock (s), median | min | max | CPU (s) incl. worker, median |",
-            "|---|---:|---:|---:|---:|",
-            f"| program: (sandboxed worker) | {statistics.median(a):.2f} | {min(a):.2f} | {max(a):.2f} | {statistics.median(ca):.2f} |",
-            f"| trusted-program: (in process) | {statistics.median(b):.2f} | {min(b):.2f} | {max(b):.2f} | {statistics.median(cb):.2f} |",
+            "| reward | wall-clock (s), median | min | max | CPU (s) incl. worker, median | in reward calls (s), median | µs per reward call in training, median |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            f"| program: (sandboxed worker) | {statistics.median(a):.2f} | {min(a):.2f} | {max(a):.2f} | {statistics.median(ca):.2f} "
+            f"| {statistics.median(ra):.3f} | {statistics.median(ua):.0f} |",
+            f"| trusted-program: (in process) | {statistics.median(b):.2f} | {min(b):.2f} | {max(b):.2f} | {statistics.median(cb):.2f} "
+            f"| {statistics.median(rb):.3f} | {statistics.median(ub):.0f} |",
             "",
             "| sandboxed / trusted, per pair | min | median | max |",
             "|---|---:|---:|---:|",
             f"| wall-clock | {min(r):.3f} | {statistics.median(r):.3f} | {max(r):.3f} |",
             f"| CPU time (training process + worker) | {min(rc):.3f} | {statistics.median(rc):.3f} | {max(rc):.3f} |",
+            f"| 1 + (extra time in reward calls) / trusted wall-clock | {1 + min(share):.3f} | {1 + statistics.median(share):.3f} | {1 + max(share):.3f} |",
             "",
         ]
     if calls:

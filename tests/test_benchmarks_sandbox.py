@@ -36,6 +36,9 @@ def test_sandbox_overhead_quick(tmp_path, capsys):
     for side in ("sandboxed", "trusted"):
         assert pair[side]["seconds"] > 0 and pair[side]["timed_steps"] >= 4096 and pair[side]["cpu_seconds"] > 0
     assert pair["trusted"]["worker_cpu_seconds"] is None  # no worker in process
+    for side in ("sandboxed", "trusted"):
+        assert pair[side]["reward_calls"] == pair[side]["timed_steps"] // 64 and pair[side]["reward_seconds"] > 0
+    assert "| 1 + (extra time in reward calls) / trusted wall-clock |" in printed
     assert pair["sandboxed"]["worker_cpu_seconds"] is None or pair["sandboxed"]["worker_cpu_seconds"] >= 0
     # both sides compute the same float64 rewards, so they train the same policy
     assert pair["same_training"], pair
