@@ -5,6 +5,8 @@ Gymnasium's info with its dtype): pbrl computes each quantity with Gymnasium's
 operations in Gymnasium's order and dtypes, only batched.
 """
 
+import itertools
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -50,10 +52,6 @@ TERM_KEYS = {
     "impact": "reward_impact",
 }
 
-#: (task, info key) -> why that value is compared with a tolerance instead of exactly
-#: (none left: Humanoid's distance_from_origin uses row_norms now).
-NOT_YET_EXACT: dict[tuple[str, str], str] = {}
-
 
 def _compare_info(i1, i2, where, pbrl_id=""):
     """Every key of Gymnasium's vector info, in pbrl's with the same mask, dtype and bits.
@@ -61,6 +59,7 @@ def _compare_info(i1, i2, where, pbrl_id=""):
     pbrl's reward terms (``info["reward_terms"]``, float64) equal Gymnasium's terms
     exactly too (float32 terms widen to float64 without rounding).
     """
+    where = f"{pbrl_id} {where}".strip()
     terms = i1.get("reward_terms", {})
     for ours, theirs in TERM_KEYS.items():
         if ours in terms and theirs in i2:
@@ -75,10 +74,7 @@ def _compare_info(i1, i2, where, pbrl_id=""):
         np.testing.assert_array_equal(i1["_" + key], i2["_" + key], err_msg=f"info['_{key}'] {where}")
         m = i2["_" + key]
         assert i1[key].dtype == value.dtype, f"info[{key!r}] {where}: dtype {i1[key].dtype}, Gymnasium's {value.dtype}"
-        if (pbrl_id, key) in NOT_YET_EXACT:
-            np.testing.assert_allclose(i1[key][m], value[m], rtol=1e-15, atol=0, err_msg=f"info[{key!r}] {where}")
-        else:
-            np.testing.assert_array_equal(i1[key][m], value[m], err_msg=f"info[{key!r}] {where}")
+        np.testing.assert_array_equal(i1[key][m], value[m], err_msg=f"info[{key!r}] {where}")
 
 
 def run_pair(
@@ -228,13 +224,12 @@ def _same_scalar(ours, theirs, where):
         assert ours == theirs, f"{where}: {ours!r} != Gymnasium's {theirs!r}"
 
 
-def _compare_single_info(i1, i2, where, pbrl_id):
+def _compare_single_info(i1, i2, where, pbrl_id=""):
+    """Every key of Gymnasium's single-env info, in pbrl's with the same type and value."""
+    where = f"{pbrl_id} {where}".strip()
     for key, value in i2.items():
         assert key in i1, f"Gymnasium's info[{key!r}] is missing from pbrl's {where}"
-        if (pbrl_id, key) in NOT_YET_EXACT:
-            assert type(i1[key]) is type(value) and abs(i1[key] - value) <= 1e-15 * abs(value), (key, where)
-        else:
-            _same_scalar(i1[key], value, f"info[{key!r}] {where}")
+        _same_scalar(i1[key], value, f"info[{key!r}] {where}")
 
 
 SINGLE_CASES = [pytest.param(*pair, {}, id=pair[1]) for pair in PAIRS] + [
@@ -278,13 +273,14 @@ def test_single_env_matches_gymnasium_v5(pbrl_id, gym_id, kwargs):
 def test_batched_arithmetic_matches_one_row():
     """sum_of_squares and row_norms give, row by row, the bits of numpy on one row."""
     rng = np.random.default_rng(0)
-    for dtype in (np.float16, np.float32, np.float64):
-        for columns in (1, 2, 3, 6, 7, 8, 17):
-            x = (rng.standard_normal((2048, columns)) * 3).astype(dtype)
-            ours = sum_of_squares(x)
-            assert ours.dtype == dtype
-            np.testing.assert_array_equal(ours, [np.sum(np.square(row)) for row in x])
-            np.testing.assert_array_equal(sum_of_squares(np.asfortranarray(x)), ours)
+    # 64 and 2048 rows: sum_of_squares' two paths (one reduction below 128 rows, column sums).
+    cases = itertools.product((np.float16, np.float32, np.float64), (64, 2048), (1, 2, 3, 6, 7, 8, 17))
+    for dtype, rows, columns in cases:
+        x = (rng.standard_normal((rows, columns)) * 3).astype(dtype)
+        ours = sum_of_squares(x)
+        assert ours.dtype == dtype
+        np.testing.assert_array_equal(ours, [np.sum(np.square(row)) for row in x])
+        np.testing.assert_array_equal(sum_of_squares(np.asfortranarray(x)), ours)
     forces = rng.standard_normal((64, 14, 6))  # Ant's cfrc_ext: one sum over (nbody, 6)
     np.testing.assert_array_equal(sum_of_squares(forces), [np.sum(np.square(f)) for f in forces])
     for columns in (2, 3):
