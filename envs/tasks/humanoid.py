@@ -88,23 +88,24 @@ class Humanoid(HumanoidBase):
     ## Cost of the contact forces
     As for Ant (see ``ant.py``), ``cfrc_ext`` costs a per-env ``get_data`` +
     ``mj_rnePostConstraint`` loop on a persistent batch. Humanoid's MjData has
-    Ant's arena size (14 MB), and side by side the loop costs what Ant's does;
-    the physics costs as much as Ant's or more. Measured with ``python benchmarks/humanoid_contact_cost.py
-    --task Humanoid --repeat 5`` and ``--task Ant`` alternately, on the 2-core
-    development machine under other sessions' load (load average 7.7–9.9, no quiet
-    window), MuJoCo 4.0.1, 2 native threads, random actions, autoreset on; "no
+    Ant's arena size (14 MB), and side by side the loop costs about what Ant's does.
+    Measured with ``python benchmarks/humanoid_contact_cost.py --task Humanoid
+    --repeat 5`` (then ``--task Ant``) on the 2-core development machine, MuJoCo
+    4.0.1, 2 native threads, random actions, autoreset on, with one other process
+    using about a core (load average 1.8–2.7; no quiet window came that day); "no
     cfrc_ext" is ``include_cfrc_ext_in_observation=False, contact_cost_weight=0``:
 
-    | | N=16 | N=64 |
-    |---|---|---|
-    | env-steps/s, default / no cfrc_ext (wall, best of 5 1-s windows) | 1,906 / 2,715; 1,168 / 1,196 | 779 / 811; 558 / 601 |
-    | process CPU per env-step, default / no cfrc_ext | 258 / 227 µs; 280 / 262 µs | 545 / 554 µs; 541 / 532 µs |
-    | the loop, per stepped sub-env (CPU) | 20.5–26.0 µs (Ant: 31.1–32.5 µs) | 21.3–24.5 µs (Ant: 22.8–25.1 µs) |
+    | N | env-steps/s, default / no cfrc_ext | CPU per env-step, default / no cfrc_ext | loop per stepped sub-env (CPU) |
+    |---|---|---|---|
+    | 16 | 4,308 / 4,708 (0.92) | 232 / 212 µs (1.09) | 11.9 µs (Ant: 9.1 µs) |
+    | 64 | 1,743 / 1,769 (0.99) | 570 / 561 µs (1.02) | 15.4 µs (Ant: 14.4 µs) |
 
-    So the loop adds ≈ 20–26 µs of CPU per sub-env and step (Ant's quiet figure is
-    10.5 µs; this load doubles it for both), ≈ 4–10 % of Humanoid's per-env-step CPU,
-    on one core after the physics ran on two. The wall-clock env-steps/s ratios
-    (0.70–0.98) are dominated by the load and are not a quiet measurement. Sub-envs
+    So the loop costs ≈ 12–15 µs of CPU per sub-env and step (16–26 µs in runs
+    under more load that day, as Ant's did): 2–9 % more CPU per env-step, on one
+    core after the physics ran on two. At N=64 both columns are slowed alike by
+    the engine's finiteness check (``np.dot`` over more than 10,000 values runs
+    OpenBLAS's threads: ≈ 7–14 ms per batched step here; with
+    ``OPENBLAS_NUM_THREADS=1`` the CPU per env-step was 276 / 223 µs). Sub-envs
     reset in a step skip the loop (their cfrc_ext is 0, as in Gymnasium). With
     ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0`` there is
     no loop and the batch is not persistent.
