@@ -659,3 +659,20 @@ def test_call_render_gives_every_sub_envs_frame():
     assert isinstance(frames, tuple) and len(frames) == 2
     np.testing.assert_array_equal(frames[1], env.render(1))
     env.close()
+
+
+def test_zero_dot_finds_a_non_finite_entry_anywhere():
+    # The engine's finiteness check goes in pieces of DOT_CHUNK values (one BLAS call each, so
+    # that OpenBLAS never starts its threads): a NaN or inf in any piece, the last one included.
+    from pbrl.envs.engine import DOT_CHUNK, zero_dot
+
+    for dtype in (np.float64, np.float32):
+        for n in (1, DOT_CHUNK, DOT_CHUNK + 1, 3 * DOT_CHUNK + 5):
+            x = np.random.default_rng(0).normal(size=n).astype(dtype)
+            assert zero_dot(x) == 0.0
+            for where in {0, n // 2, n - 1}:
+                for bad in (np.nan, np.inf, -np.inf):
+                    y = x.copy()
+                    y[where] = bad
+                    with np.errstate(invalid="ignore"):
+                        assert np.isnan(zero_dot(y)), (dtype, n, where, bad)
