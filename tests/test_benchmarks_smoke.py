@@ -47,3 +47,17 @@ def test_throughput_quick(tmp_path, capsys):
     assert rows["1"]["async"] > 0
     assert rows["4"]["async"] is None  # beyond --async-max
     assert any("AsyncVectorEnv" in note for note in report["notes"])
+
+
+def test_finite_check_quick(capsys):
+    path = os.path.join(ROOT, "benchmarks", "finite_check.py")
+    spec = importlib.util.spec_from_file_location("pbrl_benchmark_finite_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from pbrl.envs import engine
+
+    before = engine.zero_dot
+    assert module.main(["--quick"]) == 0
+    assert engine.zero_dot is before                       # the benchmark puts the check back
+    printed = capsys.readouterr().out
+    assert "| HalfCheetah | 16 |" in printed
