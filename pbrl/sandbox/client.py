@@ -22,7 +22,6 @@ import fcntl
 import functools
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -30,12 +29,14 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from . import protocol
 from .check import check_program
+from .policy import MAX_TERMS, TERM_NAME
 from .errors import (
     CpuTimeExceeded,
     NonFiniteReward,
@@ -52,9 +53,6 @@ from .errors import (
 
 __all__ = ["WorkerLimits", "RewardWorker", "isolation_status", "unshare_command"]
 
-#: how a term name must look (it becomes a log tag, a JSON key and prompt text)
-TERM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
-MAX_TERMS = 16
 #: most bytes of arrays sent in one request (bigger batches go in chunks)
 MAX_REQUEST_BYTES = 8 << 20
 #: pipe buffer asked for each way (Linux's default is 64 KiB: big batches would take many round trips)
