@@ -45,7 +45,10 @@ def rollout_buffer(task: str = TASK, *, num_envs: int = 2, steps: int = 120, see
         qpos, qvel = qpos_qvel(env)
         actions = rng.uniform(-1, 1, size=(num_envs,) + env.single_action_space.shape)
         next_obs, rewards, terminated, truncated, infos = env.step(actions)
-        extras = {"qpos": qpos, "qvel": qvel} if with_state else {"x_velocity": infos["x_velocity"]}
+        # every sub-env's step info: on a NEXT_STEP step where all sub-envs reset, the top-level
+        # info holds reset keys only, as Gymnasium's SyncVectorEnv gives it
+        step_info = env.unwrapped.last_step_info
+        extras = {"qpos": qpos, "qvel": qvel} if with_state else {"x_velocity": step_info["x_velocity"]}
         buffer.add(obs, actions, rewards, terminated, truncated, infos, extras=extras)
         obs = next_obs
     env.close()
