@@ -8,8 +8,10 @@ switched to ``pbrl/<Name>-v5``. What changed, and why:
 * pbrl has only v5 tasks: the ``version`` parameters list "v5" alone, and the tests
   of v4 (``test_identical_behaviour_v45``, ``test_inverted_double_pendulum_max_height_old``)
   are skipped with that reason. Tests that index ``observation_structure`` skip
-  where a task does not define one (none does yet; the single env passes a task's on). In their place ``test_identical_behaviour_gymnasium``
-  runs Gymnasium's ``check_environments_match`` between Gymnasium's v5 env and pbrl's.
+  where a task does not define one (as in Gymnasium: Reacher, Pusher and
+  InvertedDoublePendulum have none; the eight others define Gymnasium's). Instead of
+  the v4 tests, ``test_identical_behaviour_gymnasium`` runs Gymnasium's
+  ``check_environments_match`` between Gymnasium's v5 env and pbrl's.
 * tests parametrize over the tasks pbrl registers, and a
   test over a fixed list of tasks (``test_reward_sum``, ``test_model_object_count``,
   ``test_model_sensors``) checks each registered task of that list, one parameter each,

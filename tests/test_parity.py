@@ -309,6 +309,47 @@ def test_card_matches_env(pbrl_id, gym_id):
     reference.close()
 
 
+EXCLUDE = {"exclude_current_positions_from_observation": False}
+HUMANOID_OBS_OFF = {
+    "include_cinert_in_observation": False,
+    "include_cvel_in_observation": False,
+    "include_qfrc_actuator_in_observation": False,
+    "include_cfrc_ext_in_observation": False,
+}
+STRUCTURE_CASES = [
+    *[(p, g, {}) for p, g in PAIRS],
+    ("pbrl/HalfCheetah-v5", "HalfCheetah-v5", EXCLUDE),
+    ("pbrl/Hopper-v5", "Hopper-v5", EXCLUDE),
+    ("pbrl/Walker2d-v5", "Walker2d-v5", EXCLUDE),
+    ("pbrl/Walker2d-v5", "Walker2d-v5", {"xml_file": "walker2d.xml"}),
+    ("pbrl/Swimmer-v5", "Swimmer-v5", EXCLUDE),
+    ("pbrl/Ant-v5", "Ant-v5", EXCLUDE),
+    ("pbrl/Ant-v5", "Ant-v5", {"include_cfrc_ext_in_observation": False}),
+    ("pbrl/Ant-v5", "Ant-v5", {**EXCLUDE, "include_cfrc_ext_in_observation": False}),
+    ("pbrl/Humanoid-v5", "Humanoid-v5", EXCLUDE),
+    ("pbrl/Humanoid-v5", "Humanoid-v5", HUMANOID_OBS_OFF),
+    ("pbrl/Humanoid-v5", "Humanoid-v5", {"include_cinert_in_observation": False, "include_cfrc_ext_in_observation": False}),
+    ("pbrl/HumanoidStandup-v5", "HumanoidStandup-v5", {**EXCLUDE, **HUMANOID_OBS_OFF}),
+    ("pbrl/HumanoidStandup-v5", "HumanoidStandup-v5", {"include_cvel_in_observation": False}),
+]
+
+
+@pytest.mark.parametrize("pbrl_id,gym_id,kwargs", STRUCTURE_CASES)
+def test_observation_structure_matches_gymnasium_v5(pbrl_id, gym_id, kwargs):
+    """``observation_structure`` exists where Gymnasium's class defines one, with its keys and values."""
+    ours, theirs = gym.make(pbrl_id, **kwargs).unwrapped, gym.make(gym_id, **kwargs).unwrapped
+    assert hasattr(ours, "observation_structure") == hasattr(theirs, "observation_structure")
+    if hasattr(theirs, "observation_structure"):
+        structure = ours.observation_structure
+        assert structure == theirs.observation_structure
+        assert list(structure) == list(theirs.observation_structure)
+        assert all(type(v) is int for v in structure.values())
+        size = sum(structure.values()) - structure.get("skipped_qpos", 0)
+        assert size == ours.observation_space.shape[0] == theirs.observation_space.shape[0]
+    ours.close()
+    theirs.close()
+
+
 def test_reacher_success_is_fingertip_within_5cm():
     envs = gym.make_vec("pbrl/Reacher-v5", num_envs=2)
     envs.reset(seed=0)

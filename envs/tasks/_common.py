@@ -34,3 +34,19 @@ def camera_config(value) -> dict:
     if not isinstance(value, dict):
         raise ValueError(f"default_camera_config must be a dict or None, got {value!r}")
     return dict(value)
+
+
+def model_sizes(task) -> tuple[int, int]:
+    """``(nq, nv)`` of the task's compiled model, compiled once and kept on the task."""
+    sizes = task.__dict__.get("_model_sizes")
+    if sizes is None:
+        model = task.build_model()
+        sizes = task._model_sizes = (int(model.nq), int(model.nv))
+    return sizes
+
+
+def planar_structure(task, skipped: int, exclude: bool) -> dict[str, int]:
+    """Gymnasium's ``observation_structure`` of a task observing ``qpos[skipped:]`` (when
+    ``exclude``) and ``qvel``: HalfCheetah, Hopper, Walker2d, Swimmer."""
+    nq, nv = model_sizes(task)
+    return {"skipped_qpos": skipped * exclude, "qpos": nq - skipped * exclude, "qvel": nv}

@@ -118,6 +118,19 @@ class HumanoidBase(Task):
             + nb * 10 * self.include_cinert + nb * 6 * self.include_cvel
             + (model.nv - 6) * self.include_qfrc_actuator + nb * 6 * self.include_cfrc
         )
+        # Gymnasium's observation_structure (Humanoid-v5, HumanoidStandup-v5): the
+        # tendon entries are always 0 there.
+        self._structure = {
+            "skipped_qpos": 2 * self.exclude_xy,
+            "qpos": model.nq - 2 * self.exclude_xy,
+            "qvel": model.nv,
+            "cinert": nb * 10 * self.include_cinert,
+            "cvel": nb * 6 * self.include_cvel,
+            "qfrc_actuator": (model.nv - 6) * self.include_qfrc_actuator,
+            "cfrc_ext": nb * 6 * self.include_cfrc,
+            "ten_length": 0,
+            "ten_velocity": 0,
+        }
         # Contact forces cost a per-env loop: pay it only when something reads them.
         self.needs_cfrc_ext = self.include_cfrc or self.contact_cost_weight != 0.0
 
@@ -130,6 +143,11 @@ class HumanoidBase(Task):
     @property
     def observation_dim(self) -> int:
         return self._obs_dim
+
+    @property
+    def observation_structure(self) -> dict[str, int]:
+        """Gymnasium's ``observation_structure`` (a fresh copy on each access)."""
+        return dict(self._structure)
 
     def reset_state(self, rng, init_qpos, init_qvel):
         s = self.reset_noise_scale

@@ -17,7 +17,7 @@ from ..task import (
     sum_of_squares,
     weight,
 )
-from ._common import camera_config, flag, gymnasium_asset
+from ._common import camera_config, flag, gymnasium_asset, planar_structure
 
 
 class PlanarWalker(Task):
@@ -50,6 +50,11 @@ class PlanarWalker(Task):
     @property
     def observation_dim(self) -> int:
         return self.card.obs_dim + (0 if self.exclude_x else 1)
+
+    @property
+    def observation_structure(self) -> dict[str, int]:
+        """Gymnasium's ``observation_structure`` (Hopper-v5, Walker2d-v5)."""
+        return planar_structure(self, 1, self.exclude_x)
 
     def reset_state(self, rng, init_qpos, init_qvel):
         s = self.reset_noise_scale

@@ -210,6 +210,13 @@ class Ant(Task):
         self._obs_dim = (
             model.nq + model.nv - 2 * self.exclude_xy + (model.nbody - 1) * 6 * self.include_cfrc
         )
+        # Gymnasium's Ant-v5 observation_structure (a fresh copy on each access).
+        self._structure = {
+            "skipped_qpos": 2 * self.exclude_xy,
+            "qpos": model.nq - 2 * self.exclude_xy,
+            "qvel": model.nv,
+            "cfrc_ext": (model.nbody - 1) * 6 * self.include_cfrc,
+        }
         # Contact forces cost a per-env loop: pay it only when something reads them.
         self.needs_cfrc_ext = self.include_cfrc or self.contact_cost_weight != 0.0
 
@@ -222,6 +229,11 @@ class Ant(Task):
     @property
     def observation_dim(self) -> int:
         return self._obs_dim
+
+    @property
+    def observation_structure(self) -> dict[str, int]:
+        """Gymnasium's ``observation_structure`` (Ant-v5)."""
+        return dict(self._structure)
 
     def reset_state(self, rng, init_qpos, init_qvel):
         s = self.reset_noise_scale

@@ -7,7 +7,7 @@ import numpy as np
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
 from ..task import StepOutcome, Task, check_kwargs, number, sum_of_squares, weight
-from ._common import camera_config, flag, gymnasium_asset
+from ._common import camera_config, flag, gymnasium_asset, planar_structure
 
 _DEFAULTS = dict(
     xml_file="half_cheetah.xml",
@@ -107,6 +107,11 @@ class HalfCheetah(Task):
     @property
     def observation_dim(self) -> int:
         return 17 if self.exclude_x else 18
+
+    @property
+    def observation_structure(self) -> dict[str, int]:
+        """Gymnasium's ``observation_structure`` (HalfCheetah-v5)."""
+        return planar_structure(self, 1, self.exclude_x)
 
     def reset_state(self, rng, init_qpos, init_qvel):
         s = self.reset_noise_scale

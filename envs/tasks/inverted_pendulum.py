@@ -7,7 +7,7 @@ import numpy as np
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
 from ..task import StepOutcome, Task, check_kwargs, number
-from ._common import camera_config as _camera, gymnasium_asset
+from ._common import camera_config as _camera, gymnasium_asset, model_sizes
 
 DEFAULT_CAMERA_CONFIG = {
     "trackbodyid": 0,
@@ -106,6 +106,12 @@ class InvertedPendulum(Task):
         self.default_camera = _camera(o["default_camera_config"])
         self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
         self.scalar_types = {"reward": int, "reward_survive": int}  # Gymnasium's int(not terminated)
+
+    @property
+    def observation_structure(self) -> dict[str, int]:
+        """Gymnasium's ``observation_structure`` (InvertedPendulum-v5)."""
+        nq, nv = model_sizes(self)
+        return {"qpos": nq, "qvel": nv}
 
     def reset_state(self, rng, init_qpos, init_qvel):
         s = self.reset_noise_scale

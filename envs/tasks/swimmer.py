@@ -7,7 +7,7 @@ import numpy as np
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
 from ..task import StepOutcome, Task, check_kwargs, number, row_norms, sum_of_squares, weight
-from ._common import camera_config as _camera, flag as _flag, gymnasium_asset
+from ._common import camera_config as _camera, flag as _flag, gymnasium_asset, planar_structure
 
 _DEFAULTS = dict(
     xml_file="swimmer.xml",
@@ -119,6 +119,11 @@ class Swimmer(Task):
     @property
     def observation_dim(self) -> int:
         return 8 if self.exclude_xy else 10
+
+    @property
+    def observation_structure(self) -> dict[str, int]:
+        """Gymnasium's ``observation_structure`` (Swimmer-v5)."""
+        return planar_structure(self, 2, self.exclude_xy)
 
     def reset_state(self, rng, init_qpos, init_qvel):
         s = self.reset_noise_scale
