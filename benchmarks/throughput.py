@@ -15,6 +15,11 @@ registered; missing ones are skipped with a note) and each number of sub-envs N
   N processes fighting over two cores and mostly measures the scheduler;
 * ``envpool``: EnvPool's ``<Name>-v5`` (gymnasium API, one thread per core), if
   ``import envpool`` works;
+* ``raw`` ("raw Batch.step"): the bare ``mujoco.batch.Batch`` under pbrl's env, built
+  as ``TaskEngine`` builds it (the task's own model, ``set_models``, the same
+  ``nthread`` and ``persistent``), stepping ``frame_skip`` substeps per env step with
+  the same random actions written into its ``ctrl`` array, and nothing else: no
+  observations, rewards, checks or resets. pbrl's rate is shown as a percentage of it;
 * the physics limit: the single-core ``mj_step`` rate of the same model, measured
   in the same run (a tight loop of ``mj_step(model, data, nstep=frame_skip)`` with
   the same random actions, resetting whenever Gymnasium's env would end the
@@ -34,6 +39,12 @@ the versions and the load average before and after. Other processes on a 2-core
 machine change these figures a lot, the 2-thread backends (pbrl, EnvPool) more
 than the 1-thread ones: trust rows whose others' CPU is a few percent.
 
+Resident memory per sub-env (``--memory-n``, default 4096; ``--no-memory`` skips it):
+for pbrl's ``gym.make_vec("pbrl/<Name>-v5", num_envs=N)`` and for the raw batch of the
+same model and N, each in a fresh subprocess: its RSS after construction, a reset and
+a few steps minus its RSS just before (after the imports and a throwaway N = 1 env,
+identical in both), divided by N, in KB; and the ratio pbrl/raw (target: within 1.5x).
+
 It also measures what Ant's contact forces cost: the per-env
 ``get_data`` + ``mj_rnePostConstraint`` loop against the batched physics step, and
 the persistent batch (needed for that loop) against a non-persistent one.
@@ -42,9 +53,11 @@ the persistent batch (needed for that loop) against a non-persistent one.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -56,6 +69,9 @@ TASKS = ("HalfCheetah", "Hopper", "Ant")
 SIZES = (1, 16, 64, 256)
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "throughput.json")
 ACTION_BANK = 64
+MEMORY_N = 4096
+MEMORY_STEPS = 5
+BACKENDS = ("pbrl", "raw", "sync", "async", "envpool")
 
 warnings.filterwarnings("ignore", message=".*settotalmass.*")
 
@@ -216,10 +232,45 @@ def physics_rate(gym_id: str, actions: np.ndarray, seconds: float, repeat: int =
 # -- backends -----------------------------------------------------------------------
 
 
+def raw_batch(name: str, n: int):
+    """The bare ``mujoco.batch.Batch`` of pbrl's ``<Name>`` task, as ``TaskEngine`` builds it.
+
+    Returns (batch, frame_skip, settings): the task's own model, ``set_models`` (the
+    sims read it live), the engine's default ``nthread`` and its ``persistent`` choice.
+    """
+    import mujoco.batch
+
+    task, settings = raw_settings(name, n)
+    model = task.build_model()
+    batch = mujoco.batch.Batch(model, n, nthread=settings["nthread"], persistent=settings["persistent"])
+    batch.set_models(model)
+    batch.reset()
+    batch._pbrl_model = model  # keep the model alive as long as the batch reads it
+    return batch, task.frame_skip, settings
+
+
+def raw_settings(name: str, n: int):
+    """(task, the raw batch's settings): pbrl's task and TaskEngine's defaults for N = ``n``."""
+    from pbrl.envs.engine import default_threads
+    from pbrl.envs.registry import make_task
+
+    task = make_task(f"pbrl/{name}-v5")
+    return task, {"nthread": default_threads(n), "persistent": bool(task.needs_cfrc_ext), "frame_skip": task.frame_skip}
+
+
 def make_backend(kind: str, name: str, n: int, seed: int = 0):
     """(step function, close function, action dtype) for one backend."""
     import gymnasium as gym
 
+    if kind == "raw":
+        batch, frame_skip, _ = raw_batch(name, n)
+        ctrl, batch_step = batch.ctrl, batch.step
+
+        def step(action):
+            ctrl[:] = action
+            batch_step(nstep=frame_skip)
+
+        return step, (lambda: None), np.float32
     if kind == "pbrl":
         env = gym.make_vec(f"pbrl/{name}-v5", num_envs=n)
         env.reset(seed=seed)
@@ -253,6 +304,118 @@ def envpool_status(names: list[str]) -> tuple[bool, str]:
     if missing:
         note += f"; lacks {', '.join(missing)}"
     return True, note
+
+
+# -- resident memory ----------------------------------------------------------------
+
+
+def rss_kb() -> int | None:
+    """This process's resident set size now (VmRSS), in KB; None without /proc."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def memory_probe(kind: str, name: str, n: int, steps: int = MEMORY_STEPS) -> dict[str, Any]:
+    """RSS that ``n`` sub-envs of ``kind`` ("pbrl" or "raw") add to this process.
+
+    Meant for a fresh process (:func:`measure_memory` runs it in one): the imports and
+    a throwaway N = 1 env of the same kind come first, so that lazy imports and
+    one-off caches are not counted; then RSS before, construction, a reset and
+    ``steps`` random steps, RSS after.
+    """
+    import gymnasium as gym
+
+    import pbrl  # noqa: F401  (registers the pbrl/ ids)
+
+    def build(count: int):
+        if kind == "pbrl":
+            env = gym.make_vec(f"pbrl/{name}-v5", num_envs=count)
+            env.reset(seed=0)
+            return env, env.step, env.action_space.shape[1]
+        if kind == "raw":
+            batch, frame_skip, _ = raw_batch(name, count)
+
+            def step(action):
+                batch.ctrl[:] = action
+                batch.step(nstep=frame_skip)
+
+            return batch, step, batch.ctrl.shape[1]
+        raise ValueError(kind)
+
+    env, step, act_dim = build(1)
+    step(np.zeros((1, act_dim), np.float32))
+    if kind == "pbrl":
+        env.close()
+    del env, step
+    probe = gym.make(f"{name}-v5")
+    low, high = probe.action_space.low, probe.action_space.high
+    probe.close()
+    actions = np.random.default_rng(0).uniform(low, high, size=(steps, n, len(low))).astype(np.float32)
+    gc.collect()
+    before = rss_kb()
+    built = build(n)  # kept alive until RSS is read
+    step = built[1]
+    for k in range(steps):
+        step(actions[k])
+    gc.collect()
+    after = rss_kb()
+    if before is None or after is None:
+        return {"kind": kind, "task": name, "num_envs": n, "rss_before_kb": None, "rss_after_kb": None, "kb_per_env": None}
+    return {
+        "kind": kind,
+        "task": name,
+        "num_envs": n,
+        "steps": steps,
+        "rss_before_kb": before,
+        "rss_after_kb": after,
+        "kb_per_env": (after - before) / n,
+    }
+
+
+def measure_memory(name: str, n: int, timeout: float = 900.0) -> dict[str, Any]:
+    """KB per sub-env of pbrl's env and of the raw batch, each in a fresh subprocess."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    out: dict[str, Any] = {"num_envs": n}
+    for kind in ("pbrl", "raw"):
+        cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", kind, name, str(n)]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=env, check=False)
+        except subprocess.TimeoutExpired:
+            out[kind] = {"error": f"timed out after {timeout:.0f} s"}
+            continue
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            out[kind] = {"error": f"exit {done.returncode}: {' / '.join(tail)}"}
+            continue
+        out[kind] = json.loads(lines[-1])
+    pbrl_kb = out["pbrl"].get("kb_per_env") if isinstance(out.get("pbrl"), dict) else None
+    raw_kb = out["raw"].get("kb_per_env") if isinstance(out.get("raw"), dict) else None
+    out["pbrl_kb_per_env"] = pbrl_kb
+    out["raw_kb_per_env"] = raw_kb
+    out["pbrl_over_raw"] = _ratio(pbrl_kb, raw_kb)
+    return out
+
+
+def render_memory_table(report: dict[str, Any]) -> str:
+    head = ["task", "N", "pbrl KB/env", "raw Batch KB/env", "pbrl/raw"]
+    rows = []
+    for task, m in report.get("memory", {}).items():
+        r = m.get("pbrl_over_raw")
+        kb = lambda x: f"{x:,.1f}" if x is not None else "–"
+        rows.append([task, m["num_envs"], kb(m.get("pbrl_kb_per_env")), kb(m.get("raw_kb_per_env")), f"{r:.2f}×" if r is not None else "–"])
+    widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
+    line = lambda cells: "| " + " | ".join(str(c).rjust(w) for c, w in zip(cells, widths)) + " |"
+    sep = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
+    return "\n".join([line(head), sep] + [line(r) for r in rows])
 
 
 # -- Ant's contact forces -----------------------------------------------------------
@@ -313,7 +476,7 @@ def cfrc_cost(sizes: tuple[int, ...], steps: int, seed: int = 0) -> dict[str, An
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="throughput", description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a smoke run: short timings, N in {1, 16}")
+    p.add_argument("--quick", action="store_true", help="a smoke run: short timings, N in {1, 16}, memory at N = 16")
     p.add_argument("--json", default=DEFAULT_JSON, help=f"where to write the results (default {DEFAULT_JSON})")
     p.add_argument("--tasks", default=",".join(TASKS), help="comma-separated task names (default: %(default)s)")
     p.add_argument("--sizes", default=None, help="comma-separated numbers of sub-envs (default 1,16,64,256; quick 1,16)")
@@ -321,9 +484,20 @@ def parse_args(argv):
     p.add_argument("--repeat", type=int, default=None, help="timed windows per measurement, best kept (default 3; quick 1)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 20; quick 3)")
     p.add_argument("--async-max", type=int, default=16, help="largest N for AsyncVectorEnv (default 16)")
-    p.add_argument("--backends", default="pbrl,sync,async,envpool", help="which backends (default: %(default)s)")
+    p.add_argument(
+        "--backends", default="pbrl,raw,sync,async,envpool",
+        help="which backends (default: %(default)s; raw = the bare mujoco.batch Batch.step)",
+    )
     p.add_argument("--no-cfrc", action="store_true", help="skip the Ant contact-force cost measurement")
+    p.add_argument(
+        "--memory-n", type=int, default=None,
+        help=f"sub-envs for the resident-memory measurement (default {MEMORY_N}; quick 16)",
+    )
+    p.add_argument("--no-memory", action="store_true", help="skip the resident-memory measurement")
     args = p.parse_args(argv)
+    args.memory_n = args.memory_n if args.memory_n is not None else (16 if args.quick else MEMORY_N)
+    if args.memory_n < 1:
+        p.error("--memory-n must be a positive integer")
     args.tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     if args.sizes is None:
         args.sizes = "1,16" if args.quick else ",".join(map(str, SIZES))
@@ -336,7 +510,7 @@ def parse_args(argv):
         p.error("--repeat must be >= 1 and --seconds > 0")
     args.warmup = args.warmup if args.warmup is not None else (3 if args.quick else 20)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(args.backends) - {"pbrl", "sync", "async", "envpool"}
+    unknown = set(args.backends) - set(BACKENDS)
     if unknown:
         p.error(f"unknown backend(s) {sorted(unknown)}")
     return args
@@ -354,13 +528,28 @@ def _ratio(a, b) -> float | None:
 
 def render_table(report: dict[str, Any]) -> str:
     backends = report["config"]["backends"]
-    head = ["task", "N"] + backends + ["physics limit", "pbrl/sync", "pbrl/limit", "others' CPU"]
+    raw = "raw" in backends
+    envpool = "envpool" in backends
+    columns = [b for b in backends if b != "raw"]
+    head = ["task", "N"] + columns + ["physics limit"] + (["raw Batch.step"] if raw else [])
+    sync = "sync" in backends
+    head += (["pbrl/sync"] if sync else []) + ["pbrl/limit"] + (["pbrl/raw"] if raw else []) + (["pbrl/envpool"] if envpool else [])
+    head += ["others' CPU"]
+    times = lambda x: f"{x:.2f}×" if x is not None else "–"
+    percent = lambda x: f"{100 * x:.0f} %" if x is not None else "–"
     rows = []
     for task, per_n in report["results"].items():
         for n, row in per_n.items():
-            cells = [task, n] + [_fmt(row.get(b)) for b in backends] + [_fmt(row.get("physics_limit"))]
-            ps, pl = row.get("pbrl_over_sync"), row.get("pbrl_over_limit")
-            cells += [f"{ps:.2f}×" if ps is not None else "–", f"{100 * pl:.0f} %" if pl is not None else "–"]
+            cells = [task, n] + [_fmt(row.get(b)) for b in columns] + [_fmt(row.get("physics_limit"))]
+            if raw:
+                cells.append(_fmt(row.get("raw")))
+            if sync:
+                cells.append(times(row.get("pbrl_over_sync")))
+            cells.append(percent(row.get("pbrl_over_limit")))
+            if raw:
+                cells.append(percent(row.get("pbrl_over_raw")))
+            if envpool:
+                cells.append(times(row.get("pbrl_over_envpool")))
             other = row.get("other_cpu_max")
             cells.append(f"≤ {100 * other:.0f} %" if other is not None else "–")
             rows.append(cells)
@@ -387,11 +576,14 @@ def main(argv: list[str] | None = None) -> int:
             "warmup": args.warmup,
             "async_max": args.async_max,
             "backends": [],
+            "memory_n": None if args.no_memory else args.memory_n,
             "actions": f"uniform random in the action space, a bank of {ACTION_BANK} batched actions cycled, seed 0",
         },
         "notes": [],
         "physics": {},
+        "raw_batch": {},
         "results": {},
+        "memory": {},
     }
     notes = report["notes"]
     tasks = []
@@ -412,6 +604,11 @@ def main(argv: list[str] | None = None) -> int:
     if "async" in backends:
         notes.append(f"AsyncVectorEnv measured only for N <= {args.async_max} (one process per sub-env on {num_cores()} cores)")
     report["config"]["backends"] = backends
+    if "raw" in backends:
+        notes.append(
+            "raw Batch.step: pbrl's own model and Batch settings (nthread, persistent, set_models), "
+            "frame_skip substeps, ctrl written each step; no observations, rewards, checks or resets"
+        )
     min_steps = 3 if args.quick else 10
     cores = num_cores()
 
@@ -431,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         per_n: dict[str, Any] = {}
+        if "raw" in backends:
+            report["raw_batch"][name] = {str(n): raw_settings(name, n)[1] for n in args.sizes}
         for n in args.sizes:
             actions = np.random.default_rng(n).uniform(low, high, size=(ACTION_BANK, n, act_dim)).astype(np.float32)
             row: dict[str, Any] = {"physics_limit": physics["limit_env_steps_per_s"]}
@@ -454,6 +653,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  N={n:4d} {kind:8s} {rate * n:12,.0f} env-steps/s  ({steps} steps, {seconds:.2f} s)", flush=True)
             row["pbrl_over_sync"] = _ratio(row.get("pbrl"), row.get("sync"))
             row["pbrl_over_limit"] = _ratio(row.get("pbrl"), row["physics_limit"])
+            row["pbrl_over_raw"] = _ratio(row.get("pbrl"), row.get("raw"))
+            row["pbrl_over_envpool"] = _ratio(row.get("pbrl"), row.get("envpool"))
             row["load"] = os.getloadavg()[0]
             shares = [row.get(f"{b}_other_cpu") for b in backends if b != "async"]  # async's workers are "others"
             shares = [x for x in shares if x is not None]
@@ -472,11 +673,34 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
 
+    if not args.no_memory:
+        for name in tasks:
+            m = measure_memory(name, args.memory_n)
+            report["memory"][name] = m
+            for kind in ("pbrl", "raw"):
+                if "error" in m[kind]:
+                    notes.append(f"memory of {kind} {name} at N={args.memory_n}: {m[kind]['error']}")
+            r = m["pbrl_over_raw"]
+            kb = lambda x: "–" if x is None else f"{x:,.1f}"
+            print(
+                f"{name} memory, N={args.memory_n}: pbrl {kb(m['pbrl_kb_per_env'])} KB/env, "
+                f"raw Batch {kb(m['raw_kb_per_env'])} KB/env"
+                + (f", pbrl/raw {r:.2f}x" if r is not None else ""),
+                flush=True,
+            )
+
     report["load"]["after"] = list(os.getloadavg())
     table = render_table(report)
     print()
     print(table)
     print()
+    if report["memory"]:
+        memory_table = render_memory_table(report)
+        report["memory_table"] = memory_table
+        print(f"Resident memory per sub-env at N = {args.memory_n} (fresh subprocess each; target pbrl/raw <= 1.5x):")
+        print()
+        print(memory_table)
+        print()
     for note in notes:
         print(f"note: {note}")
     print(
@@ -509,4 +733,7 @@ def _envpool_names() -> set[str]:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--memory-probe":  # one fresh-process measurement (measure_memory)
+        print(json.dumps(memory_probe(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+        sys.exit(0)
     sys.exit(main())
