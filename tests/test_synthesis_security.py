@@ -115,7 +115,10 @@ def test_hostile_programs_through_probe_and_training(marker, monkeypatch):
         check_program(escape)
     assert "numpy.ma" in refused.value.detail and "numpy.lib" in refused.value.detail
     assert kinds(probe(escape)) == "disallowed"
-    for kw in ({"static": False}, {"static": False, "guard": False}, {"static": False, "guard": False, "seccomp": False}):
+    layers = [{"static": False}, {"static": False, "guard": False}]
+    if NAMESPACES:  # without the guard and the filter, only the namespaces contain it: not run where there are none
+        layers.append({"static": False, "guard": False, "seccomp": False})
+    for kw in layers:
         r = probe(escape, **kw)
         assert kinds(r) in ("guard_violation", "runtime_error")
         assert "sk-synthesis-secret" not in r.failure["message"] + r.failure["detail"]
