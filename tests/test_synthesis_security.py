@@ -115,7 +115,9 @@ def test_hostile_programs_through_probe_and_training(marker, monkeypatch):
         check_program(escape)
     assert "numpy.ma" in refused.value.detail and "numpy.lib" in refused.value.detail
     assert kinds(probe(escape)) == "disallowed"
-    layers = [{"static": False}, {"static": False, "guard": False}]
+    layers = [{"static": False}]
+    if NAMESPACES or os.uname().machine in jail.SECCOMP_ALLOWED:
+        layers.append({"static": False, "guard": False})
     if NAMESPACES:  # without the guard and the filter, only the namespaces contain it: not run where there are none
         layers.append({"static": False, "guard": False, "seccomp": False})
     for kw in layers:
