@@ -176,8 +176,11 @@ class Task:
     scalar_types: Mapping[str, type] = {}
 
     def build_model(self) -> mujoco.MjModel:
-        """Compile the task's MJCF model."""
-        return mujoco.MjModel.from_xml_path(self.xml_file)
+        """Compile the task's MJCF model (a bad file is a ``ValueError`` naming it)."""
+        try:
+            return mujoco.MjModel.from_xml_path(self.xml_file)
+        except ValueError as exc:
+            raise ValueError(f"invalid MJCF model {self.xml_file!r}: {exc}") from None
 
     @property
     def observation_dim(self) -> int:

@@ -220,12 +220,6 @@ class Ant(Task):
         # Contact forces cost a per-env loop: pay it only when something reads them.
         self.needs_cfrc_ext = self.include_cfrc or self.contact_cost_weight != 0.0
 
-    def build_model(self):
-        try:
-            return mujoco.MjModel.from_xml_path(self.xml_file)
-        except ValueError as exc:
-            raise ValueError(f"invalid MJCF model {self.xml_file!r}: {exc}") from None
-
     @property
     def observation_dim(self) -> int:
         return self._obs_dim
