@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from console_support import printed
 from pbrl.cli.main import app
 from pbrl.evaluation import aggregate as agg
-from pbrl.runs.compare import CompareError, compare, find_runs
+from pbrl.runs.compare import CompareError, claim, compare, find_runs
 
 runner = CliRunner()
 
@@ -68,10 +68,12 @@ def test_ragged_equals_matrix_for_equal_run_counts():
 # -- run folders, made by hand -------------------------------------------------------------
 
 
-def _make_run(root, task, agent, name, seed, score, ret=None, status="complete", kind=None, curve=((0, 0.0),), reward=None):
+def _make_run(root, task, agent, name, seed, score, ret=None, status="complete", kind=None, curve=((0, 0.0),), reward=None, steps=None):
     path = os.path.join(root, task.replace("/", "_"), agent, f"{name}-s{seed}")
     os.makedirs(path)
     config = {"format": "pbrl.run", "version": 1, "config": {"env": task, "agent": agent, "name": name, "seed": seed}}
+    if steps is not None:
+        config["config"]["steps"] = steps
     if kind:
         config["kind"] = kind
     if reward:
@@ -80,7 +82,7 @@ def _make_run(root, task, agent, name, seed, score, ret=None, status="complete",
         json.dump(config, f)
     ret = score * 10 if ret is None else ret
     summary = {"status": status, "latest": {"eval/return": ret, "eval/normalized_score": score}}
-    summary["gradient_steps" if kind == "offline" else "num_timesteps"] = 1000
+    summary["gradient_steps" if kind == "offline" else "num_timesteps"] = 1000 if steps is None else steps
     if status == "complete":
         summary["final_eval"] = {"return_mean": ret, "return_std": 1.0, "normalized_score": score, "episodes": 3}
     with open(os.path.join(path, "summary.json"), "w") as f:
@@ -187,3 +189,125 @@ def test_compare_cli_prints_and_writes_tables_and_plots(runs, tmp_path):
     bad = runner.invoke(app, ["compare", str(tmp_path / "nothing")])
     # the message follows the (temporary, any length) path: the console may break it anywhere
     assert bad.exit_code == 2 and printed(f"{tmp_path / 'nothing'}: no such file or folder", bad.output) and "Traceback" not in bad.output
+
+
+# -- honest statistics: warnings, the interval's method, claims ------------------------------------
+
+
+def _groups(root, task="pbrl/Hopper-v5", **sides):
+    """Runs of each side: ``name=(scores, make_run options)``."""
+    for agent, (scores, options) in sides.items():
+        for seed, score in enumerate(scores):
+            _make_run(root, task, agent, "x", seed, score, **options)
+
+
+def test_a_two_seed_group_is_warned_about_on_stderr_and_in_the_report(tmp_path):
+    root = str(tmp_path / "runs")
+    _groups(root, ppo=([10.0, 20.0], {}), sac=([50.0, 60.0, 70.0, 80.0, 90.0], {}))
+    result = compare([root], reps=200)
+    assert any("pbrl/Hopper-v5 · ppo: 2 seeds, fewer than 3" in w for w in result.warnings)
+    assert not any("sac" in w for w in result.warnings)
+    assert "## Warnings" in result.to_markdown() and "2 seeds, fewer than 3" in result.to_markdown()
+    assert result.to_dict()["warnings"] == result.warnings
+    cli = runner.invoke(app, ["compare", root, "--reps", "200"])
+    assert cli.exit_code == 0, cli.output
+    assert printed("warning: pbrl/Hopper-v5 · ppo: 2 seeds, fewer than 3", cli.stderr)
+
+
+def test_groups_with_different_budgets_are_warned_about(tmp_path):
+    root = str(tmp_path / "runs")
+    _groups(root, ppo=([10.0, 20.0, 30.0], {"steps": 100_000}), sac=([50.0, 60.0, 70.0], {"steps": 300_000}))
+    result = compare([root], reps=200)
+    [warning] = result.warnings
+    assert "different budgets" in warning and "ppo: 100,000 env steps" in warning and "sac: 300,000 env steps" in warning
+    assert "at different budgets" in result.claims()[0]
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["warnings"] == [warning] and data["groups"][0]["budget"] == ["100,000 env steps"]
+    cli = runner.invoke(app, ["compare", root, "--reps", "200"])
+    assert printed("different budgets", cli.stderr)
+
+
+def test_label_budgets_differ_only_among_learned_rewards(tmp_path):
+    root = str(tmp_path / "runs")
+    learned = {"kind": "learned", "algorithm": "prefppo", "teacher": "oracle", "feedback": 200}
+    _groups(root, ppo=([10.0, 20.0, 30.0], {"steps": 1000, "reward": {"kind": "true"}}), prefppo=([5.0, 6.0, 7.0], {"steps": 1000, "reward": learned}))
+    assert compare([root], reps=100).warnings == []  # the true reward has no label budget to differ from
+    _groups(root, sac=([5.0, 6.0, 7.0], {"steps": 1000, "reward": dict(learned, algorithm="pebble", feedback=1000)}))
+    [warning] = compare([root], reps=100).warnings
+    assert "different label budgets" in warning and "pebble: 1,000 labels" in warning and "prefppo: 200 labels" in warning
+
+
+def test_equal_budgets_and_enough_seeds_raise_no_warning(tmp_path):
+    root = str(tmp_path / "runs")
+    _groups(root, ppo=([10.0, 20.0, 30.0], {"steps": 5000}), sac=([15.0, 25.0, 35.0], {"steps": 5000}))
+    result = compare([root], reps=100)
+    assert result.warnings == [] and "## Warnings" not in result.to_markdown()
+
+
+def test_every_interval_names_its_method(runs):
+    result = compare([runs], reps=1234)
+    md = result.to_markdown()
+    assert result.interval_method == "95% stratified bootstrap, 1,234 reps"
+    # every table column of intervals says how they were made
+    headers = [line for line in md.splitlines() if line.startswith(("| task", "| group", "| X"))]
+    header_cells = [cell.strip() for line in headers for cell in line.strip("|").split("|")]
+    interval_cells = [c for c in header_cells if "IQM" in c or "gap" in c or "P(X > Y)" in c]
+    assert len(interval_cells) == 5
+    assert all("stratified bootstrap, 1,234 reps" in c and "95%" in c for c in interval_cells)
+    assert "P(X > Y) [95% independent stratified bootstrap, 1,234 reps]" in md
+    assert result.to_dict()["interval_method"] == "95% stratified bootstrap, 1,234 reps"
+
+
+def test_compare_defaults_to_rliables_repetitions(tmp_path):
+    import inspect
+
+    from pbrl.cli.compare_cmd import compare as compare_command
+
+    assert inspect.signature(compare).parameters["reps"].default == agg.DEFAULT_REPS == 50_000
+    assert inspect.signature(compare_command).parameters["reps"].default.default == agg.DEFAULT_REPS
+    root = str(tmp_path / "runs")
+    _groups(root, ppo=([10.0, 20.0, 30.0], {}), sac=([15.0, 25.0, 35.0], {}))
+    assert "50,000 reps" in compare([root]).to_markdown()
+
+
+def test_probability_of_improvement_for_every_pair_or_against_a_baseline(tmp_path):
+    root = str(tmp_path / "runs")
+    _groups(root, ppo=([10.0, 20.0, 30.0], {}), sac=([40.0, 50.0, 60.0], {}), td3=([70.0, 80.0, 90.0], {}))
+    pairs = {(p["x"], p["y"]) for p in compare([root], reps=200).improvement}
+    assert pairs == {("ppo", "sac"), ("ppo", "td3"), ("sac", "td3")}
+    result = compare([root], reps=200, baseline="ppo")
+    assert [(p["x"], p["y"]) for p in result.improvement] == [("sac", "ppo"), ("td3", "ppo")]
+    assert all(p["probability"][0] == 1.0 and len(p["probability"]) == 3 for p in result.improvement)
+    assert "against the baseline ppo" in result.to_markdown()
+    with pytest.raises(CompareError, match="baseline 'dqn' is no group here"):
+        compare([root], reps=10, baseline="dqn")
+    cli = runner.invoke(app, ["compare", root, "--reps", "200", "--baseline", "sac"])
+    assert cli.exit_code == 0 and "| ppo | sac | 1 |" in cli.stdout and "| td3 | sac | 1 |" in cli.stdout
+
+
+def test_claim_wording_is_no_stronger_than_the_interval():
+    # the interval covers (or touches) 0.5: nothing is shown, whatever the point estimate
+    assert claim("a", "b", (0.62, 0.41, 0.80)) == "a vs b: not shown at this budget (P(a > b) = 0.62 [0.41, 0.80] covers 0.5)"
+    assert "not shown" in claim("a", "b", (0.70, 0.50, 0.90), seeds=10)
+    assert "not shown" in claim("a", "b", (0.5, 0.5, 0.5))
+    # above 0.5: a > b; below: said the other way round
+    assert claim("a", "b", (0.8, 0.6, 0.95), seeds=5) == "a > b (P(a > b) = 0.80 [0.60, 0.95], interval above 0.5)"
+    assert claim("a", "b", (0.2, 0.05, 0.4), seeds=5) == "b > a (P(b > a) = 0.80 [0.60, 0.95], interval above 0.5)"
+    # what the IQM intervals add, and what too few seeds take away
+    assert "IQM intervals overlap: how much better is not shown" in claim("a", "b", (0.8, 0.6, 0.9), (60, 50, 70), (50, 40, 60))
+    assert "IQM intervals apart" in claim("a", "b", (0.8, 0.6, 0.9), (80, 71, 90), (50, 40, 70))
+    assert "IQM intervals apart" in claim("a", "b", (0.2, 0.1, 0.4), (50, 40, 70), (80, 71, 90))  # b > a: b's IQM above
+    assert "preliminary" in claim("a", "b", (0.8, 0.6, 0.9), seeds=4)
+    assert "preliminary" not in claim("a", "b", (0.8, 0.6, 0.9), seeds=5)
+    assert claim("a", "b", (1.0, 1.0, 1.0), seeds=2).startswith("a vs b: not shown: 2 seeds on one side, fewer than 3")
+
+
+def test_claims_in_the_markdown_summary(tmp_path):
+    root = str(tmp_path / "runs")
+    _groups(root, ppo=([10.0, 20.0, 30.0, 40.0, 50.0], {}), sac=([60.0, 70.0, 80.0, 90.0, 95.0], {}), td3=([12.0, 22.0, 33.0, 41.0, 48.0], {}))
+    result = compare([root], reps=2000)
+    md = result.to_markdown()
+    assert "## Claims" in md
+    assert "- sac > ppo (P(sac > ppo) = 1.00 [1.00, 1.00], interval above 0.5; IQM intervals apart)" in md
+    assert "- ppo vs td3: not shown at this budget" in md
+    assert result.to_dict()["claims"] == result.claims()

@@ -11,9 +11,17 @@ algorithm under several run names, see ``group_by``.
 Per group: the final return (mean ± std over runs), the final score's mean, and
 its IQM and optimality gap with stratified-bootstrap confidence intervals; per
 label over all its tasks the same aggregates; between labels the probability of
-improvement with its CI — all with rliable's definitions
-(:mod:`pbrl.evaluation.aggregate`). The score is the card's normalized score
-(×100) by default, so the optimality gap's threshold is γ = 100.
+improvement with its CI (every pair, or every group against a ``baseline``) and the
+strongest claim that interval allows (:func:`claim`) — all with rliable's definitions
+(:mod:`pbrl.evaluation.aggregate`, 50 000 bootstrap repetitions by default), each
+interval printed with its method. The score is the card's normalized score (×100)
+by default, so the optimality gap's threshold is γ = 100.
+
+Warnings (:func:`budget_warnings`; in the report and on stderr): a group with fewer
+than :data:`MIN_SEEDS` seeds, and groups — or runs of one group — with different
+budgets: steps (the config's ``steps`` of a complete run, the steps reached by an
+incomplete one; env and gradient steps never match) or, among learned rewards, labels
+(the config's ``reward.feedback``).
 
 Online and offline runs compare alike (the x axis of an offline run's curve is
 gradient steps). A run that did not finish (``summary.json`` status other than
@@ -37,7 +45,7 @@ from pbrl.evaluation import aggregate as agg
 from . import folder as F
 from .metrics import read_metrics, series
 
-__all__ = ["Comparison", "CompareError", "METRICS", "RunRecord", "compare", "find_runs", "load_run"]
+__all__ = ["CLAIM_SEEDS", "Comparison", "CompareError", "METRICS", "MIN_SEEDS", "RunRecord", "budget_warnings", "claim", "compare", "find_runs", "load_run"]
 
 #: metric name -> (key in summary.json's final_eval, TensorBoard tag of its curve, column title)
 METRICS = {
@@ -49,6 +57,10 @@ METRICS = {
 #: metrics with a natural optimality-gap threshold
 DEFAULT_GAMMA = {"normalized_score": 100.0, "dataset_normalized_score": 100.0, "success_rate": 1.0}
 GROUP_BY = ("auto", "agent", "name", "agent/name")
+#: a group with fewer seeds than this is warned about: its interval rests on too few runs
+MIN_SEEDS = 3
+#: seeds a headline claim needs (the claim wording says "preliminary" below it)
+CLAIM_SEEDS = 5
 
 
 class CompareError(ValueError):
@@ -72,6 +84,17 @@ class RunRecord:
     rows: list[dict[str, Any]] = field(repr=False, default_factory=list)
     algorithm: str = ""
     label: str = ""
+    planned_steps: int | None = None  # the config's steps: env steps (online) or gradient steps (offline)
+    labels: int | None = None  # the label budget of a learned reward (config's reward.feedback)
+
+    @property
+    def unit(self) -> str:
+        return "gradient" if self.kind == "offline" else "env"
+
+    @property
+    def budget_steps(self) -> int:
+        """The steps the run's score stands for: its planned steps once complete, else those it reached."""
+        return self.planned_steps if self.complete and self.planned_steps is not None else self.steps
 
     @property
     def complete(self) -> bool:
@@ -170,6 +193,8 @@ def load_run(path: str) -> RunRecord:
     else:
         algorithm = agent
     steps = summary.get("gradient_steps" if kind == "offline" else "num_timesteps")
+    planned = cfg.get("steps")
+    feedback = reward.get("feedback") if reward.get("kind") == "learned" else None
     rows = read_metrics(path)
     if steps is None:
         steps = max((int(r.get("step", 0)) for r in rows), default=0)
@@ -186,6 +211,8 @@ def load_run(path: str) -> RunRecord:
         latest=dict(summary.get("latest") or {}),
         rows=rows,
         algorithm=algorithm,
+        planned_steps=int(planned) if isinstance(planned, (int, float)) and not isinstance(planned, bool) else None,
+        labels=int(feedback) if isinstance(feedback, (int, float)) and not isinstance(feedback, bool) else None,
     )
 
 
@@ -223,6 +250,16 @@ class Group:
     def incomplete(self) -> int:
         return sum(not r.complete for r in self.runs)
 
+    @property
+    def step_budgets(self) -> list[str]:
+        """Its runs' step budgets, each once: ``"100,000 env steps"``."""
+        return sorted({f"{r.budget_steps:,} {r.unit} steps" for r in self.runs})
+
+    @property
+    def label_budgets(self) -> list[str]:
+        """Its runs' label budgets (learned rewards only), each once: ``"200 labels"``."""
+        return sorted({f"{r.labels:,} labels" for r in self.runs if r.labels is not None})
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
@@ -231,6 +268,7 @@ class Group:
             "seeds": [r.seed for r in self.runs],
             "kinds": sorted({r.kind for r in self.runs}),
             "steps": [r.steps for r in self.runs],
+            "budget": self.step_budgets + self.label_budgets,
             "incomplete": self.incomplete,
             "scores": self.scores.tolist(),
             "return_mean": float(self.returns.mean()) if self.returns.size else None,
@@ -254,6 +292,33 @@ class Comparison:
     groups: list[Group]
     overall: dict[str, dict[str, Any]]
     improvement: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+    baseline: str | None = None
+
+    @property
+    def interval_method(self) -> str:
+        """How every interval of the IQM and optimality gap was computed, for printing next to it."""
+        return f"{100 * self.confidence:g}% stratified bootstrap, {self.reps:,} reps"
+
+    @property
+    def improvement_method(self) -> str:
+        """How the probability of improvement's intervals were computed (rliable's independent bootstrap)."""
+        return f"{100 * self.confidence:g}% independent stratified bootstrap, {self.reps:,} reps"
+
+    def claims(self) -> list[str]:
+        """The strongest honest sentence for each compared pair (see :func:`claim`)."""
+        out = []
+        for p in self.improvement:
+            x, y, tasks = p["x"], p["y"], p["tasks"]
+            pair = [g for g in self.groups if g.label in (x, y) and g.task in tasks]
+            iqm_x = iqm_y = None  # the IQM intervals, where each stands for exactly the compared tasks
+            if len(tasks) == 1:
+                iqm_x, iqm_y = (next(g.iqm for g in pair if g.label == label) for label in (x, y))
+            elif self.overall[x]["tasks"] == tasks == self.overall[y]["tasks"]:
+                iqm_x, iqm_y = self.overall[x]["iqm"], self.overall[y]["iqm"]
+            same = all(_same_budget([g for g in pair if g.task == t]) for t in tasks)
+            out.append(claim(x, y, p["probability"], iqm_x, iqm_y, seeds=min(len(g.runs) for g in pair), same_budget=same))
+        return out
 
     @property
     def tasks(self) -> list[str]:
@@ -271,14 +336,18 @@ class Comparison:
             "gamma": self.gamma,
             "confidence": self.confidence,
             "bootstrap_reps": self.reps,
+            "interval_method": self.interval_method,
+            "improvement_method": self.improvement_method,
+            "baseline": self.baseline,
+            "warnings": list(self.warnings),
             "groups": [g.to_dict() for g in self.groups],
             "aggregate": self.overall,
             "probability_of_improvement": self.improvement,
+            "claims": self.claims(),
             "skipped": [{"run": p, "reason": why} for p, why in self.skipped],
         }
 
     def to_markdown(self) -> str:
-        pct = f"{100 * self.confidence:g}%"
         title = METRICS[self.metric][2]
 
         def ci(t: Sequence[float] | None, digits: int = 1) -> str:
@@ -286,10 +355,14 @@ class Comparison:
                 return "–"
             return f"{t[0]:.{digits}f} [{t[1]:.{digits}f}, {t[2]:.{digits}f}]"
 
-        lines = [f"## Final {title} per task and group", ""]
-        head = ["task", "group", "runs (seeds)", "steps", "return (mean ± std)", f"{title} (mean)", f"IQM [{pct} CI]"]
+        method = self.interval_method
+        lines = []
+        if self.warnings:
+            lines += ["## Warnings", ""] + [f"- {w}" for w in self.warnings] + [""]
+        lines += [f"## Final {title} per task and group", ""]
+        head = ["task", "group", "runs (seeds)", "steps", "return (mean ± std)", f"{title} (mean)", f"IQM [{method}]"]
         if self.gamma is not None:
-            head.append(f"optimality gap (γ={self.gamma:g}) [{pct} CI]")
+            head.append(f"optimality gap (γ={self.gamma:g}) [{method}]")
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for g in self.groups:
             seeds = ",".join(str(r.seed) for r in g.runs)
@@ -303,8 +376,8 @@ class Comparison:
                 row.append(ci(g.optimality_gap, 2))
             lines.append("| " + " | ".join(row) + " |")
         if len(self.tasks) > 1:
-            lines += ["", f"## Aggregate {title} over tasks (stratified bootstrap)", ""]
-            head = ["group", "tasks", "runs", f"IQM [{pct} CI]"] + ([f"optimality gap [{pct} CI]"] if self.gamma is not None else [])
+            lines += ["", f"## Aggregate {title} over tasks", ""]
+            head = ["group", "tasks", "runs", f"IQM [{method}]"] + ([f"optimality gap [{method}]"] if self.gamma is not None else [])
             lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             for label, o in self.overall.items():
                 row = [label, str(len(o["tasks"])), str(o["runs"]), ci(o["iqm"], 2)]
@@ -312,10 +385,13 @@ class Comparison:
                     row.append(ci(o["optimality_gap"], 2))
                 lines.append("| " + " | ".join(row) + " |")
         if self.improvement:
-            lines += ["", "## Probability of improvement, P(X > Y) on the tasks both ran", ""]
-            lines += [f"| X | Y | tasks | P(X > Y) [{pct} CI] |", "|---|---|---|---|"]
+            versus = f" against the baseline {self.baseline}" if self.baseline else ""
+            lines += ["", f"## Probability of improvement{versus}, P(X > Y) on the tasks both ran", ""]
+            lines += [f"| X | Y | tasks | P(X > Y) [{self.improvement_method}] |", "|---|---|---|---|"]
             for p in self.improvement:
                 lines.append(f"| {p['x']} | {p['y']} | {len(p['tasks'])} | {ci(p['probability'], 2)} |")
+            lines += ["", "## Claims", "", f"What the intervals allow, no more (P(X > Y): {self.improvement_method}):", ""]
+            lines += [f"- {c}" for c in self.claims()]
         if self.skipped or any(g.incomplete for g in self.groups):
             lines += ["", "## Incomplete runs", ""]
             for path, why in self.skipped:
@@ -410,6 +486,86 @@ class Comparison:
         return files
 
 
+def claim(
+    x: str,
+    y: str,
+    probability: Sequence[float],
+    iqm_x: Sequence[float] | None = None,
+    iqm_y: Sequence[float] | None = None,
+    seeds: int | None = None,
+    same_budget: bool = True,
+) -> str:
+    """The strongest honest wording of "X against Y", from the interval of P(X > Y).
+
+    Args:
+        x, y: the two groups' labels.
+        probability: ``(P(X > Y), low, high)``.
+        iqm_x, iqm_y: ``(IQM, low, high)`` of each over the same tasks, if known.
+        seeds: the fewest seeds behind either side.
+        same_budget: whether both sides had the same budgets (see :func:`budget_warnings`).
+
+    Returns:
+        * the interval lies above 0.5: ``"X > Y (P(X > Y) = 0.81 [0.62, 0.95], interval above 0.5)"``;
+        * below 0.5: the same the other way round, ``"Y > X (P(Y > X) = …)"``;
+        * it touches or covers 0.5: ``"X vs Y: not shown at this budget (P(X > Y) = 0.60 [0.40, 0.80] covers 0.5)"``;
+        * either side has fewer than :data:`MIN_SEEDS` seeds: ``"X vs Y: not shown: …"``
+          whatever the interval (the bootstrap of one or two runs cannot see their spread).
+
+        A shown difference also says whether the IQM intervals overlap (then the size
+        of the difference is not shown), that the budgets differ, and, with fewer than
+        :data:`CLAIM_SEEDS` seeds, that it is preliminary.
+    """
+    point, low, high = (float(v) for v in probability)
+    stated = f"P({x} > {y}) = {point:.2f} [{low:.2f}, {high:.2f}]"
+    if seeds is not None and seeds < MIN_SEEDS:
+        return f"{x} vs {y}: not shown: {seeds} seed{'s' if seeds != 1 else ''} on one side, fewer than {MIN_SEEDS}, too few for an interval ({stated})"
+    if low <= 0.5 <= high:
+        return f"{x} vs {y}: not shown at this budget ({stated} covers 0.5)"
+    if high < 0.5:  # Y is the better one: say it that way round
+        x, y, point, low, high = y, x, 1.0 - point, 1.0 - high, 1.0 - low
+        iqm_x, iqm_y = iqm_y, iqm_x
+    notes = [f"P({x} > {y}) = {point:.2f} [{low:.2f}, {high:.2f}], interval above 0.5"]
+    if iqm_x is not None and iqm_y is not None:
+        if iqm_x[1] > iqm_y[2]:
+            notes.append("IQM intervals apart")
+        else:
+            notes.append("IQM intervals overlap: how much better is not shown")
+    if not same_budget:
+        notes.append("at different budgets: not like for like")
+    if seeds is not None and seeds < CLAIM_SEEDS:
+        notes.append(f"only {seeds} seed{'s' if seeds != 1 else ''}, fewer than {CLAIM_SEEDS}: preliminary")
+    return f"{x} > {y} ({'; '.join(notes)})"
+
+
+def _same_budget(groups: Sequence[Group]) -> bool:
+    """Whether groups of one task had the same step budgets and, those with learned rewards, label budgets."""
+    labels = {tuple(g.label_budgets) for g in groups if g.label_budgets}
+    return len({tuple(g.step_budgets) for g in groups}) == 1 and len(labels) <= 1
+
+
+def budget_warnings(groups: Sequence[Group]) -> list[str]:
+    """What makes a comparison of ``groups`` unsound: a group with fewer than :data:`MIN_SEEDS`
+    seeds, runs of one group with different budgets, groups of one task with different step
+    budgets (env or gradient steps) or, among learned rewards, different label budgets."""
+    out = []
+    for g in groups:
+        if len(g.runs) < MIN_SEEDS:
+            n = len(g.runs)
+            out.append(f"{g.task} · {g.label}: {n} seed{'s' if n != 1 else ''}, fewer than {MIN_SEEDS}: its intervals say little; rest no claim on it")
+        if len(g.step_budgets) > 1 or len(g.label_budgets) > 1:
+            out.append(f"{g.task} · {g.label}: its runs have different budgets ({', '.join(g.step_budgets + g.label_budgets)})")
+    for task in sorted({g.task for g in groups}):
+        on = [g for g in groups if g.task == task]
+        for kind, budgets in (
+            ("budgets", {g.label: ", ".join(g.step_budgets) for g in on}),
+            ("label budgets", {g.label: ", ".join(g.label_budgets) for g in on if g.label_budgets}),
+        ):
+            if len(set(budgets.values())) > 1:
+                listed = "; ".join(f"{label}: {b}" for label, b in budgets.items())
+                out.append(f"{task}: the groups have different {kind} ({listed}): their comparison is not like for like")
+    return out
+
+
 def plotting_available() -> bool:
     try:
         import matplotlib  # noqa: F401
@@ -434,10 +590,11 @@ def compare(
     metric: str = "normalized_score",
     group_by: str = "auto",
     include_incomplete: bool = False,
-    reps: int = 2000,
+    reps: int = agg.DEFAULT_REPS,
     confidence: float = 0.95,
     gamma: float | None = None,
     seed: int = 0,
+    baseline: str | None = None,
 ) -> Comparison:
     """Find, read and compare runs (see the module docstring).
 
@@ -450,9 +607,11 @@ def compare(
         reps, confidence, seed: the stratified bootstrap.
         gamma: the optimality gap's threshold (default: 100 for normalized scores,
             1 for the success rate; none for raw returns unless given).
+        baseline: a group label: compare every other group with it (P(X > baseline))
+            instead of every pair with each other.
 
     Raises:
-        CompareError: see :func:`find_runs`; or no run has the metric.
+        CompareError: see :func:`find_runs`; or no run has the metric; or ``baseline`` names no group.
     """
     if metric not in METRICS:
         raise CompareError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
@@ -486,7 +645,7 @@ def compare(
         iqm_ci = agg.interval_estimate(scores, agg.iqm, reps, confidence, seed)
         og_ci = None
         if gamma is not None:
-            og_ci = agg.interval_estimate(scores, lambda s: agg.optimality_gap(s, gamma), reps, confidence, seed)
+            og_ci = agg.interval_estimate(scores, agg.optimality_gap_at(gamma), reps, confidence, seed)
         groups.append(Group(task, label, members, scores, returns, iqm_ci, og_ci))
     strata: dict[str, dict[str, np.ndarray]] = {}
     for g in groups:
@@ -500,17 +659,22 @@ def compare(
             "iqm": list(agg.interval_estimate(s, agg.iqm, reps, confidence, seed)),
             "optimality_gap": None
             if gamma is None
-            else list(agg.interval_estimate(s, lambda x: agg.optimality_gap(x, gamma), reps, confidence, seed)),
+            else list(agg.interval_estimate(s, agg.optimality_gap_at(gamma), reps, confidence, seed)),
         }
-    improvement = []
     labels = sorted(strata)
-    for i, x in enumerate(labels):
-        for y in labels[i + 1 :]:
-            common = sorted(set(strata[x]) & set(strata[y]))
-            if not common:
-                continue
-            p = agg.probability_of_improvement_interval(
-                {t: strata[x][t] for t in common}, {t: strata[y][t] for t in common}, reps, confidence, seed
-            )
-            improvement.append({"x": x, "y": y, "tasks": common, "probability": list(p)})
-    return Comparison(metric, gamma, confidence, reps, runs, skipped, groups, overall, improvement)
+    if baseline is not None and baseline not in strata:
+        raise CompareError(f"baseline {baseline!r} is no group here; the groups are {', '.join(labels)}")
+    if baseline is None:
+        pairs = [(x, y) for i, x in enumerate(labels) for y in labels[i + 1 :]]
+    else:
+        pairs = [(x, baseline) for x in labels if x != baseline]
+    improvement = []
+    for x, y in pairs:
+        common = sorted(set(strata[x]) & set(strata[y]))
+        if not common:
+            continue
+        p = agg.probability_of_improvement_interval(
+            {t: strata[x][t] for t in common}, {t: strata[y][t] for t in common}, reps, confidence, seed
+        )
+        improvement.append({"x": x, "y": y, "tasks": common, "probability": list(p)})
+    return Comparison(metric, gamma, confidence, reps, runs, skipped, groups, overall, improvement, budget_warnings(groups), baseline)
