@@ -85,13 +85,28 @@ def generate(
     level: List[str] = typer.Option(
         ["medium"], "--level", help="random, medium, expert, medium-replay, medium-expert or all (repeat for several)."
     ),
-    size: int = typer.Option(1_000_000, "--size", help="Steps of the random, medium and expert datasets (D4RL: 1M)."),
+    size: int = typer.Option(1_000_000, "--size", help="Steps of the random, medium and expert datasets (D4RL: 1M; medium-expert has twice as many, medium-replay see --replay-size)."),
     seed: int = typer.Option(0, "--seed", help="Seeds training, evaluation and collection."),
     algo: str = typer.Option("sac", "--algo", help="Agent that learns the policies: sac (D4RL's) or ppo."),
     train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Training budget (default: the agent's n_timesteps)."),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Env steps between checkpoints (default: budget / 20)."),
     eval_episodes: int = typer.Option(10, "--eval-episodes", help="Episodes per checkpoint evaluation."),
-    medium_fraction: float = typer.Option(1 / 3, "--medium-fraction", help="Medium stops at this fraction of the way from random to expert return."),
+    medium_fraction: float = typer.Option(
+        1 / 3, "--medium-fraction", help="Medium is the checkpoint whose return is closest to this fraction of the way from the random to the expert return (D4RL: 1/3); in (0, 1)."
+    ),
+    medium_tolerance: float = typer.Option(
+        0.1, "--medium-tolerance", help="Stop if the chosen medium lies farther than this from --medium-fraction (same units; >= 0)."
+    ),
+    min_expert_gain: float = typer.Option(
+        0.1, "--min-expert-gain",
+        help="Stop unless the expert is clearly better than random: a gain of at least this fraction of the task's reference range (0.1 = 10 normalized points), and more than two standard errors of evaluation noise.",
+    ),
+    replay_size: Optional[int] = typer.Option(
+        None, "--replay-size", help="Stop if medium-replay (the training run up to medium) would hold fewer steps (default: no minimum)."
+    ),
+    allow_weak: bool = typer.Option(
+        False, "--allow-weak", help="Warn and write anyway when a level check fails; the datasets are marked weak in their provenance."
+    ),
     ref_episodes: int = typer.Option(100, "--ref-episodes", help="Episodes behind ref_min_score / ref_max_score."),
     num_envs: int = typer.Option(64, "--num-envs", help="Sub-envs stepped together while collecting."),
     hp: Optional[List[str]] = typer.Option(None, "--hp", help="Agent hyperparameter override key=value (repeatable)."),
@@ -100,7 +115,14 @@ def generate(
     force: bool = typer.Option(False, "--force", help="Replace existing datasets."),
     retrain: bool = typer.Option(False, "--retrain", help="Train anew even if an earlier run with the same settings kept its policies."),
 ) -> None:
-    """Train a policy once and write D4RL-style levels as Minari datasets."""
+    """Train a policy once and write D4RL-style levels as Minari datasets.
+
+    random is the initial policy, expert the best checkpoint, medium the checkpoint
+    closest to --medium-fraction of the way from random to expert. Nothing is written
+    when medium is not within --medium-tolerance, the expert is not clearly better than
+    random (--min-expert-gain) or a level would be shorter than asked (--size,
+    --replay-size), unless --allow-weak.
+    """
     from pbrl.agents.hyperparams import HyperparameterError
     from pbrl.datasets.generate import LEVELS, GenerationConfig
     from pbrl.datasets.generate import generate as run
@@ -119,6 +141,10 @@ def generate(
             eval_every=eval_every,
             eval_episodes=eval_episodes,
             medium_fraction=medium_fraction,
+            medium_tolerance=medium_tolerance,
+            min_expert_gain=min_expert_gain,
+            replay_size=replay_size,
+            allow_weak=allow_weak,
             ref_episodes=ref_episodes,
             num_envs=num_envs,
             hyperparams=_pairs(hp, "--hp"),
@@ -169,6 +195,8 @@ def show(
     download: bool = typer.Option(False, "--download", help="Fetch it from Minari's remote first if it is not local."),
 ) -> None:
     """Episodes, steps, return distribution, reference scores and provenance of a dataset."""
+    from rich.markup import escape
+
     from pbrl.datasets.remote import download as fetch
     from pbrl.datasets.storage import dataset_exists
     from pbrl.datasets.summary import describe
@@ -198,6 +226,16 @@ def show(
     lines.append(f"ref_min_score {info['ref_min_score']}  ref_max_score {info['ref_max_score']}")
     if "normalized_return" in info:
         lines.append(f"normalized return (fraction)  mean {info['normalized_return']['mean']:.3f}  median {info['normalized_return']['median']:.3f}")
+    lv = info.get("levels")
+    if lv is not None:
+        reached = "unknown" if lv["medium_fraction_reached"] is None else f"{lv['medium_fraction_reached']:.3f}"
+        asked = f"{lv['medium_fraction']:.3f}" + ("" if lv["medium_tolerance"] is None else f" ± {lv['medium_tolerance']:g}")
+        lines.append(f"levels: medium at {reached} of the way from random to expert (asked {asked})")
+        if lv["weak"]:
+            lines.append("[bold yellow]weak levels[/] (made with --allow-weak):")
+            lines.extend(f"  - {escape(w)}" for w in lv["warnings"])
+        elif lv["weak"] is None:
+            lines.append("levels not checked (made before pbrl checked them)")
     lines.append(f"infos: {', '.join(info['infos']) or '-'}")
     lines.append(f"algorithm {info['algorithm_name']}  minari {info['minari_version']}  size {info['size_mb']} MB")
     lines.append(f"description: {info['description']}")

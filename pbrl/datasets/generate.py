@@ -9,10 +9,20 @@ yields every level:
    for every checkpoint), and its weights are kept in memory.
 2. **expert** = the checkpoint with the best evaluation return, R_exp.
    **random** = the checkpoint at step 0 (D4RL's "randomly initialised policy"),
-   R_rand. **medium** = the first checkpoint whose return reaches
+   R_rand. **medium** = the trained checkpoint whose return is *closest* to
    ``R_rand + medium_fraction · (R_exp - R_rand)`` (D4RL: "about a third of the
-   expert"). By construction ``R_rand < R_med ≤ R_exp``; if training did not beat
-   the initial policy, generation fails and says so.
+   expert"; ties go to the earlier one). The fraction it actually reached,
+   ``(R_med - R_rand) / (R_exp - R_rand)``, is recorded.
+   If training never beat the initial policy, generation fails (no levels exist).
+   It also stops, with the numbers, when the levels would not mean what D4RL's mean:
+   medium lies more than ``medium_tolerance`` from ``medium_fraction`` (checked when
+   medium, medium-replay or medium-expert is asked for); the expert is
+   not *clearly* better than random (its gain is below ``min_expert_gain`` of the
+   task card's reference range ``ref_max_return - ref_min_return``, or within two
+   standard errors of the evaluations' noise); or the reference scores are not
+   ordered; or a level would hold fewer steps than asked. ``allow_weak`` turns
+   these stops into warnings; the problems and ``weak`` are recorded in every
+   dataset's provenance either way.
 3. random, medium and expert data are ``size`` steps collected with the
    checkpoint's *stochastic* policy (as D4RL's) on ``num_envs`` sub-envs at once.
    **medium-expert** is the medium and the expert data concatenated (2 × size).
@@ -20,7 +30,12 @@ yields every level:
    checkpoint, recorded from the env as the agent stepped it — for SAC exactly
    what its replay buffer held at that point (including the ``learning_starts``
    uniform-random steps), for PPO its rollouts — with ``qpos``/``qvel`` and reward
-   terms; its size is whatever the run produced (as D4RL's, smaller than 1M).
+   terms; its size is whatever the run produced (as D4RL's, smaller than 1M;
+   ``replay_size`` asks for a minimum). Every reset of the training env is given
+   a fresh seed, drawn from a generator seeded with ``seed`` and recorded per
+   episode, so ``env.reset(seed=...)`` reproduces each episode's initial state
+   (without it, autoreset would continue each sub-env's generator, and only a
+   sub-env's first episode could be tied to a seed).
 4. ``ref_min_score`` of every level is the mean return of the random policy as it
    made the random data (sampling), ``ref_max_score`` that of the expert policy
    acting deterministically (how agents are evaluated), each over ``ref_episodes``
@@ -31,7 +46,8 @@ to medium are kept in ``<datasets root>/.pbrl-policies/<task>/<algo>-s<seed>-<ha
 (agent checkpoints: torch state dicts loaded with ``weights_only``, JSON, HDF5), so a
 level asked for later with the same settings is made without training again.
 
-Each dataset is written atomically (see :mod:`pbrl.datasets.storage`); a failed or
+Each dataset is written atomically (see :mod:`pbrl.datasets.storage`), and only once
+every check above has passed and every level's data is ready; a failed or
 interrupted generation leaves no half-written dataset. Its provenance holds the
 algorithm, the hyperparameters, training steps, the chosen checkpoints with their
 evaluation returns, the seed, package versions and the command.
@@ -54,7 +70,7 @@ from .errors import DatasetError, DatasetExistsError
 from .storage import dataset_exists, dataset_path, default_dataset_id, make_provenance, write_dataset
 from .trajectories import Trajectories
 
-__all__ = ["LEVELS", "GenerationConfig", "TrainingRecorder", "generate"]
+__all__ = ["LEVELS", "GenerationConfig", "Selection", "TrainingRecorder", "generate", "level_problems", "select_checkpoints"]
 
 LEVELS = ("random", "medium", "expert", "medium-replay", "medium-expert")
 ALGORITHMS = ("sac", "ppo")
@@ -76,8 +92,19 @@ class GenerationConfig:
             ``n_timesteps`` hyperparameter for the task).
         eval_every: env steps between checkpoints (default: train_steps / 20).
         eval_episodes: episodes per checkpoint evaluation.
-        medium_fraction: where medium stops, as a fraction of the way from the
-            random to the expert return.
+        medium_fraction: where medium lies, as a fraction of the way from the
+            random to the expert return (D4RL: about one third); in (0, 1).
+        medium_tolerance: how far (in the same fraction) the chosen medium may
+            lie from ``medium_fraction``; >= 0.
+        min_expert_gain: the expert is clearly better than random when its gain
+            ``R_exp - R_rand`` is at least this fraction of the task card's
+            reference range (``ref_max_return - ref_min_return``; 0.1 = ten
+            normalized points) and more than two standard errors of the
+            difference of the two evaluations' means; >= 0.
+        replay_size: fewest steps medium-replay must hold (default: no minimum;
+            its size is where training reached medium).
+        allow_weak: warn and write anyway when a check fails (recorded as
+            ``weak`` in the provenance) instead of stopping.
         ref_episodes: episodes behind ref_min_score / ref_max_score.
         num_envs: sub-envs for collection.
         hyperparams: agent hyperparameter overrides (``{"n_envs": 8}``).
@@ -99,6 +126,10 @@ class GenerationConfig:
     eval_every: int | None = None
     eval_episodes: int = 10
     medium_fraction: float = 1.0 / 3.0
+    medium_tolerance: float = 0.1
+    min_expert_gain: float = 0.1
+    replay_size: int | None = None
+    allow_weak: bool = False
     ref_episodes: int = 100
     num_envs: int = 64
     hyperparams: Mapping[str, Any] = field(default_factory=dict)
@@ -121,8 +152,19 @@ class GenerationConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not 0 < self.medium_fraction < 1:
-            raise ValueError(f"medium_fraction must be in (0, 1), got {self.medium_fraction!r}")
+        if not _is_number(self.medium_fraction) or not 0 < self.medium_fraction < 1:
+            raise ValueError(
+                f"medium_fraction (--medium-fraction) must be a number in (0, 1), strictly between the random "
+                f"and the expert return; got {self.medium_fraction!r}"
+            )
+        for name, flag in (("medium_tolerance", "--medium-tolerance"), ("min_expert_gain", "--min-expert-gain")):
+            value = getattr(self, name)
+            if not _is_number(value) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} ({flag}) must be a finite number >= 0, got {value!r}")
+        if self.replay_size is not None and (
+            isinstance(self.replay_size, bool) or not isinstance(self.replay_size, (int, np.integer)) or self.replay_size < 1
+        ):
+            raise ValueError(f"replay_size (--replay-size) must be a positive integer, got {self.replay_size!r}")
         unknown_ids = set(self.dataset_ids) - set(LEVELS)
         if unknown_ids:
             raise ValueError(f"dataset_ids has unknown level(s) {sorted(unknown_ids)}")
@@ -131,16 +173,35 @@ class GenerationConfig:
         return self.dataset_ids.get(level) or default_dataset_id(self.task, level, self.version)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 class _RecordingEngine:
     """Stands in for a batched env's engine and keeps the states around each step:
     ``pre`` (before the physics step) and ``post`` (after it, before any autoreset),
-    so that recorded episodes end with their true final ``qpos``/``qvel``."""
+    so that recorded episodes end with their true final ``qpos``/``qvel``.
 
-    def __init__(self, engine: Any):
+    Every reset (the first one and each autoreset) first gives the sub-envs it resets
+    fresh generators from seeds drawn with ``seeds`` (``engine.seed``, what
+    ``env.reset(seed=s)`` does) and keeps them in ``reset_seeds``, so each episode's
+    initial state is that of a fresh env reset with its seed."""
+
+    def __init__(self, engine: Any, seeds: np.random.Generator):
         self.__dict__["_engine"] = engine
+        self.__dict__["_seeds"] = seeds
+        self.__dict__["reset_seeds"] = np.full(engine.num_envs, -1, dtype=np.int64)
         self.__dict__["pre"] = None
         self.__dict__["post"] = None
         self.__dict__["reward"] = None
+
+    def reset(self, ids: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size:
+            seeds = self._seeds.integers(0, 2**63 - 1, size=ids.size, dtype=np.int64)
+            self._engine.seed([int(x) for x in seeds], ids)
+            self.reset_seeds[ids] = seeds
+        return self._engine.reset(ids)
 
     def step(self, *args: Any, **kwargs: Any):
         sim = self._engine.sim
@@ -164,17 +225,21 @@ class TrainingRecorder:
     states around each step) and as a transition hook of its reward wrapper; call
     :meth:`trajectories` for the episodes of the first ``steps`` env steps.
 
+    Each episode's reset seed is recorded (see :class:`_RecordingEngine`); install the
+    recorder before the agent's first ``learn`` (its first reset).
+
     Args:
         agent: a pbrl online agent (``agent.reward_env`` is its reward wrapper).
         capacity: env steps to preallocate for.
+        seed: seeds the generator of the episodes' reset seeds.
     """
 
-    def __init__(self, agent: Any, capacity: int):
+    def __init__(self, agent: Any, capacity: int, seed: int = 0):
         wrapper = agent.reward_env
         base = wrapper.venv.env
         self.base = base
         self.card = base.card
-        self.engine = _RecordingEngine(base.engine)
+        self.engine = _RecordingEngine(base.engine, np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED])))
         base.engine = self.engine
         n = base.num_envs
         self.num_envs = n
@@ -196,7 +261,7 @@ class TrainingRecorder:
         if self._begun:
             rec.set_current(t.obs, pre[0], pre[1])
         else:
-            rec.begin(t.obs, pre[0], pre[1])
+            rec.begin(t.obs, pre[0], pre[1], seeds=self.engine.reset_seeds.copy())
             self._begun = True
         done = np.asarray(t.done, dtype=bool)
         terminated = np.asarray(t.terminated, dtype=bool) & done
@@ -217,6 +282,7 @@ class TrainingRecorder:
             step_infos(info, self.card),
             final_qpos=final_q,
             final_qvel=final_v,
+            next_seeds=self.engine.reset_seeds,  # read where an episode ended: the seed its successor got
         )
 
     def trajectories(self, steps: int, source: str) -> Trajectories:
@@ -239,12 +305,43 @@ class Checkpoint:
         return {"step": self.step, "eval_return": self.eval_return, "eval_return_std": float(np.std(self.eval_returns))}
 
 
-def select_checkpoints(checkpoints: Sequence[Checkpoint], fraction: float) -> dict[str, Checkpoint]:
-    """The stopping rule: random = step 0, expert = best, medium = first to reach
-    ``R_rand + fraction (R_exp - R_rand)``.
+@dataclass(frozen=True)
+class Selection:
+    """The random, medium and expert checkpoints of a run and where medium landed.
+
+    ``fraction`` is the one asked for, ``target`` the return it stands for and
+    ``fraction_reached`` where the chosen medium's return lies, as a fraction of the
+    way from the random to the expert return.
+    """
+
+    random: Checkpoint
+    medium: Checkpoint
+    expert: Checkpoint
+    fraction: float
+    target: float
+
+    @property
+    def gain(self) -> float:
+        """``R_exp - R_rand``."""
+        return self.expert.eval_return - self.random.eval_return
+
+    @property
+    def fraction_reached(self) -> float:
+        return (self.medium.eval_return - self.random.eval_return) / self.gain
+
+    def chosen(self) -> dict[str, Checkpoint]:
+        return {"random": self.random, "medium": self.medium, "expert": self.expert}
+
+
+def select_checkpoints(checkpoints: Sequence[Checkpoint], fraction: float) -> Selection:
+    """D4RL's levels from a run's checkpoints: random = step 0, expert = best (the
+    earliest of equals), medium = the trained checkpoint whose return is closest to
+    ``R_rand + fraction (R_exp - R_rand)`` (the earlier of two equally close).
+
+    Whether the levels are good enough is :func:`level_problems`' question.
 
     Raises:
-        DatasetError: no checkpoint beats the initial policy.
+        DatasetError: no checkpoint beats the initial policy (no levels exist).
     """
     if not checkpoints or checkpoints[0].step != 0:
         raise ValueError("checkpoints must start with the initial policy (step 0)")
@@ -256,8 +353,71 @@ def select_checkpoints(checkpoints: Sequence[Checkpoint], fraction: float) -> di
             f"{expert.eval_return:.1f}); raise train_steps (--train-steps) or change hyperparameters"
         )
     target = random.eval_return + fraction * (expert.eval_return - random.eval_return)
-    medium = next(c for c in checkpoints if c.step > 0 and c.eval_return >= target)
-    return {"random": random, "medium": medium, "expert": expert, "target": target}  # type: ignore[dict-item]
+    medium = min((c for c in checkpoints if c.step > 0), key=lambda c: (abs(c.eval_return - target), c.step))
+    return Selection(random=random, medium=medium, expert=expert, fraction=float(fraction), target=float(target))
+
+
+def expert_noise(selection: Selection) -> float:
+    """Standard error of ``R_exp - R_rand`` from the two evaluations' episode returns
+    (0 where an evaluation has a single episode: no estimate)."""
+    var = 0.0
+    for ck in (selection.random, selection.expert):
+        r = np.asarray(ck.eval_returns, dtype=np.float64)
+        if r.size >= 2:
+            var += float(r.var(ddof=1)) / r.size
+    return math.sqrt(var)
+
+
+def level_problems(
+    selection: Selection, *, tolerance: float | None, min_expert_gain: float, reference_range: float | None
+) -> list[str]:
+    """Why the selected levels would not mean what D4RL's mean (empty: they do).
+
+    Args:
+        selection: from :func:`select_checkpoints`.
+        tolerance: how far ``fraction_reached`` may lie from ``selection.fraction``
+            (None: medium is not checked, as when no level made from it is asked for).
+        min_expert_gain: the least ``R_exp - R_rand`` as a fraction of ``reference_range``.
+        reference_range: the task card's ``ref_max_return - ref_min_return`` (None:
+            only the noise test applies).
+    """
+    s = selection
+    rand, med, exp = s.random, s.medium, s.expert
+    problems = []
+    if tolerance is not None and abs(s.fraction_reached - s.fraction) > tolerance:
+        problems.append(
+            f"no checkpoint lands near medium: the closest to the target return {s.target:.1f} "
+            f"({s.fraction:.3f} of the way from random {rand.eval_return:.1f} to expert {exp.eval_return:.1f}) "
+            f"is step {med.step} with {med.eval_return:.1f}, at {s.fraction_reached:.3f} of the way, more than "
+            f"the tolerance {tolerance:g} from {s.fraction:.3f}; evaluate more often (--eval-every), change "
+            f"--medium-fraction or widen --medium-tolerance"
+        )
+    noise = expert_noise(s)
+    floor = None if reference_range is None else min_expert_gain * abs(reference_range)
+    if (floor is not None and s.gain < floor) or s.gain <= 2 * noise:
+        why = []
+        if floor is not None and s.gain < floor:
+            why.append(
+                f"below {floor:.1f}, the {min_expert_gain:g} (--min-expert-gain) of the task's reference "
+                f"range {abs(reference_range):.1f}"  # type: ignore[arg-type]
+            )
+        if s.gain <= 2 * noise:
+            why.append(f"within two standard errors ({2 * noise:.1f}) of the evaluations' noise")
+        problems.append(
+            f"the expert (step {exp.step}, eval return {exp.eval_return:.1f}) is not clearly better than the random "
+            f"policy ({rand.eval_return:.1f}): its gain {s.gain:.1f} is {' and '.join(why)}; train longer (--train-steps)"
+        )
+    return problems
+
+
+def size_problems(asked: Mapping[str, int | None], written: Mapping[str, int]) -> list[str]:
+    """Levels that would hold fewer steps than asked (``asked[level]`` None: no minimum)."""
+    return [
+        f"{level} would hold {written[level]} steps, fewer than the {want} asked"
+        + (" (--replay-size; medium-replay holds the training run up to the medium checkpoint)" if level == "medium-replay" else " (--size)")
+        for level, want in asked.items()
+        if want is not None and written[level] < want
+    ]
 
 
 def _log(log: Log | None, text: str) -> None:
@@ -275,7 +435,7 @@ def _policy_cache_dir(cfg: GenerationConfig, hp: Mapping[str, Any], train_steps:
     from .storage import datasets_root, task_name
 
     key = {
-        "format": 1,
+        "format": 2,  # 2: medium = closest to the target; medium-replay keeps reset seeds
         "pbrl": pbrl.__version__,
         "task": cfg.task,
         "algorithm": cfg.algorithm,
@@ -354,11 +514,12 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
     up to medium are kept in ``<datasets root>/.pbrl-policies/`` (agent checkpoints,
     no pickle): another level generated later with the same settings reuses them
     instead of training again (``config.reuse_policies=False`` or ``--retrain``
-    trains anew).
+    trains anew). They are kept before the level checks, so a generation stopped by
+    a check can be rerun with other check settings or ``allow_weak`` without training.
 
     Args:
         config: what to generate.
-        log: called with progress messages.
+        log: called with progress messages (and warnings, with ``allow_weak``).
 
     Returns:
         level -> dataset id, for every level written.
@@ -366,7 +527,8 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
     Raises:
         DatasetExistsError: a target dataset exists and ``config.force`` is False
             (checked before any training).
-        DatasetError: training did not improve on the initial policy.
+        DatasetError: training did not improve on the initial policy; or, without
+            ``config.allow_weak``, a level check failed (nothing is written).
     """
     import gymnasium as gym
     import torch
@@ -411,13 +573,14 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
         replay: Trajectories | None = None
         if cached is not None:
             bundle, chosen = cached
+            selection = Selection(**chosen, fraction=float(cfg.medium_fraction), target=float(bundle["target"]))
             _log(log, f"reusing the policies of an earlier run with the same settings ({cache_dir})")
             if "medium-replay" in cfg.levels:
                 from .storage import read_trajectories_file
 
                 replay = read_trajectories_file(cache_dir / "medium_replay.hdf5")
         else:
-            recorder = TrainingRecorder(agent, capacity=train_steps + hp["n_envs"])
+            recorder = TrainingRecorder(agent, capacity=train_steps + hp["n_envs"], seed=cfg.seed)
 
             def checkpoint() -> Checkpoint:
                 result = agent.evaluate(episodes=cfg.eval_episodes, seed=eval_seed)
@@ -435,8 +598,8 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
                 agent.learn(min(train_steps, agent.num_timesteps + eval_every))
                 checkpoints.append(checkpoint())
                 _log(log, f"step {agent.num_timesteps}: eval return {checkpoints[-1].eval_return:.1f}")
-            selected = select_checkpoints(checkpoints, cfg.medium_fraction)
-            chosen = {k: selected[k] for k in ("random", "medium", "expert")}
+            selection = select_checkpoints(checkpoints, cfg.medium_fraction)
+            chosen = selection.chosen()
             replay = recorder.trajectories(chosen["medium"].step, source="medium-replay")
             train_time = time.time() - t0
 
@@ -449,7 +612,7 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
             bundle = {
                 "ref_min": ref_return(chosen["random"], 1, deterministic=False),
                 "ref_max": ref_return(chosen["expert"], 2, deterministic=True),
-                "target": float(selected["target"]),  # type: ignore[arg-type]
+                "target": selection.target,
                 "evaluations": [c.summary() for c in checkpoints],
                 "train_steps": int(agent.num_timesteps),
                 "train_time_s": round(train_time, 1),
@@ -458,9 +621,49 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
         _log(
             log,
             f"random (step 0, eval {chosen['random'].eval_return:.1f}), medium (step {chosen['medium'].step}, "
-            f"{chosen['medium'].eval_return:.1f}), expert (step {chosen['expert'].step}, {chosen['expert'].eval_return:.1f}); "
+            f"{chosen['medium'].eval_return:.1f}, {selection.fraction_reached:.3f} of the way to expert), expert "
+            f"(step {chosen['expert'].step}, {chosen['expert'].eval_return:.1f}); "
             f"reference scores: random {bundle['ref_min']:.1f}, expert {bundle['ref_max']:.1f}",
         )
+
+        # the checks: all of them before any data is collected or written
+        card = agent.card
+        # medium's place matters to the levels made from it; the expert's gain to every level's scores
+        tolerance = cfg.medium_tolerance if set(cfg.levels) & {"medium", "medium-replay", "medium-expert"} else None
+        problems = level_problems(
+            selection,
+            tolerance=tolerance,
+            min_expert_gain=cfg.min_expert_gain,
+            reference_range=float(card.ref_max_return - card.ref_min_return) if card is not None else None,
+        )
+        if bundle["ref_max"] <= bundle["ref_min"]:
+            problems.append(
+                f"the reference scores are not ordered: the expert's ref_max_score {bundle['ref_max']:.1f} is not above "
+                f"the random policy's ref_min_score {bundle['ref_min']:.1f} (normalized scores would be meaningless)"
+            )
+        asked: dict[str, int | None] = {
+            "random": cfg.size, "medium": cfg.size, "expert": cfg.size, "medium-expert": 2 * cfg.size, "medium-replay": cfg.replay_size,
+        }  # fmt: skip
+        if "medium-replay" in cfg.levels:
+            assert replay is not None
+            problems += size_problems({"medium-replay": asked["medium-replay"]}, {"medium-replay": replay.num_steps})
+        if problems and not cfg.allow_weak:
+            raise DatasetError(
+                "the levels would not mean what D4RL's mean, so nothing was written:\n"
+                + "\n".join(f"  - {p}" for p in problems)
+                + f"\nthe trained policies are kept ({cache_dir}): rerun with other check settings, or with "
+                "--allow-weak to write weak levels anyway (recorded as weak), without training again"
+            )
+        for p in problems:
+            _log(log, f"warning (--allow-weak): {p}")
+
+        span = float(card.ref_max_return - card.ref_min_return) if card is not None else 0.0
+        expert_gain = {
+            "return": selection.gain,
+            "normalized": selection.gain / span if span else None,  # of the task card's reference range
+            "min_expert_gain": cfg.min_expert_gain,
+            "noise_standard_error": expert_noise(selection),
+        }
         common = dict(
             algorithm=cfg.algorithm,
             hyperparams=hp,
@@ -469,7 +672,13 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
             eval_episodes=cfg.eval_episodes,
             eval_seed=eval_seed,
             medium_fraction=cfg.medium_fraction,
+            medium_fraction_reached=selection.fraction_reached,
+            medium_tolerance=tolerance,  # None: not checked (no level made from medium was asked for)
             medium_target_return=bundle["target"],
+            expert_gain=expert_gain,
+            weak=bool(problems),
+            warnings=list(problems),
+            allow_weak=cfg.allow_weak,
             checkpoints={k: chosen[k].summary() for k in ("random", "medium", "expert")},
             evaluations=bundle["evaluations"],
             seed=cfg.seed,
@@ -495,7 +704,8 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
                 )
             return collected[level]
 
-        written: dict[str, str] = {}
+        # every level's data first, then the writes: a failure writes nothing
+        ready: dict[str, tuple[Trajectories, dict[str, Any]]] = {}
         for level in cfg.levels:
             dataset_id = ids[level]
             if level in ("random", "medium", "expert"):
@@ -511,10 +721,28 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
                     "recorded": "every training transition up to the medium checkpoint",
                     "until_step": chosen["medium"].step,
                     "what": "SAC's replay buffer contents" if cfg.algorithm == "sac" else "PPO's rollouts",
+                    "seeds": "every reset of the training env was seeded; each episode keeps its seed",
                 }
+            ready[level] = (traj, policy_info)
+        # collected levels hold exactly what was asked; checked all the same (medium-replay was, above)
+        short = size_problems(
+            {lv: asked[lv] for lv in ready if lv != "medium-replay"}, {lv: t.num_steps for lv, (t, _) in ready.items()}
+        )
+        if short:
+            if not cfg.allow_weak:
+                raise DatasetError("nothing was written: " + "; ".join(short))
+            for p in short:
+                _log(log, f"warning (--allow-weak): {p}")
+            common["weak"] = True
+            common["warnings"] = list(problems) + short
+
+        written: dict[str, str] = {}
+        for level, (traj, policy_info) in ready.items():
+            dataset_id = ids[level]
             provenance = make_provenance(
-                command=cfg.command, task=cfg.task, level=level, size=traj.num_steps, policy=policy_info, **common
-            )
+                command=cfg.command, task=cfg.task, level=level, size=traj.num_steps, asked_steps=asked[level],
+                policy=policy_info, **common,
+            )  # fmt: skip
             write_dataset(
                 traj,
                 dataset_id,
@@ -523,7 +751,8 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
                 ref_max_score=bundle["ref_max"],
                 num_episodes_average_score=cfg.ref_episodes,
                 algorithm_name=f"pbrl-{cfg.algorithm}",
-                description=f"{cfg.task} {level}: D4RL-style level made by pbrl ({cfg.algorithm.upper()}, seed {cfg.seed})",
+                description=f"{cfg.task} {level}: D4RL-style level made by pbrl ({cfg.algorithm.upper()}, seed {cfg.seed})"
+                + (" (weak levels: see the provenance's warnings)" if common["weak"] else ""),
                 provenance=provenance,
                 env_kwargs=dict(cfg.env_kwargs) or None,
                 force=cfg.force,

@@ -8,7 +8,7 @@ import numpy as np
 
 from .storage import PBRL_METADATA_KEY, list_datasets, load_trajectories, metadata_summary, read_metadata, task_of
 
-__all__ = ["describe", "normalized_score", "return_stats", "summaries"]
+__all__ = ["describe", "level_summary", "normalized_score", "return_stats", "summaries"]
 
 
 def return_stats(returns: np.ndarray, bins: int = 10) -> dict[str, Any]:
@@ -78,7 +78,40 @@ def describe(dataset_id: str) -> dict[str, Any]:
     if out["ref_min_score"] is not None and out["ref_max_score"] is not None:
         norm = normalized_score(dataset_id, returns, meta)
         out["normalized_return"] = {"mean": float(np.mean(norm)), "median": float(np.median(norm))}
+    levels = level_summary(out["provenance"])
+    if levels is not None:
+        out["levels"] = levels
     return out
+
+
+def level_summary(provenance: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where a generated dataset's medium landed and whether its levels are weak (from
+    ``pbrl dataset generate``'s provenance; None for other datasets).
+
+    ``medium_fraction_reached`` is ``(R_med - R_rand) / (R_exp - R_rand)`` of the
+    checkpoints' evaluation returns; for datasets made before it was recorded it is
+    computed from the recorded checkpoints, and ``weak`` is None (never checked).
+    """
+    if "medium_fraction" not in provenance:
+        return None
+    reached = provenance.get("medium_fraction_reached")
+    if reached is None:
+        try:
+            ck = provenance["checkpoints"]
+            r, m, e = (float(ck[k]["eval_return"]) for k in ("random", "medium", "expert"))
+            reached = (m - r) / (e - r) if e != r else None
+        except (KeyError, TypeError, ValueError):
+            reached = None
+    return {
+        "level": provenance.get("level"),
+        "medium_fraction": provenance.get("medium_fraction"),
+        "medium_fraction_reached": reached,
+        "medium_tolerance": provenance.get("medium_tolerance"),
+        "medium_target_return": provenance.get("medium_target_return"),
+        "weak": provenance.get("weak"),
+        "warnings": list(provenance.get("warnings") or []),
+        "asked_steps": provenance.get("asked_steps"),
+    }
 
 
 def summaries() -> dict[str, dict[str, Any]]:
