@@ -51,6 +51,14 @@ def test_equally_close_checkpoints_go_to_the_earlier_and_step_zero_is_never_medi
     assert select_checkpoints(cks, 1 / 3).medium.step == 10
 
 
+def test_medium_is_never_a_checkpoint_after_the_expert():
+    # training peaked at step 10 and fell to 60, nearest the target 20 + 150 / 3 = 70: not early stopping
+    sel = select_checkpoints(run({0: 20.0, 10: 170.0, 20: 60.0, 30: 120.0}), 1 / 3)
+    assert sel.expert.step == 10 and sel.medium.step == 10 and sel.fraction_reached == 1.0
+    sel = select_checkpoints(run({0: 20.0, 10: 80.0, 20: 170.0, 30: 70.0}), 1 / 3)
+    assert sel.medium.step == 10
+
+
 def test_a_medium_outside_the_tolerance_is_a_problem_that_names_the_numbers():
     sel = select_checkpoints(run({0: 20.0, 10: 2270.0, 20: 3300.0}), 1 / 3)
     assert sel.medium.step == 10 and sel.fraction_reached == pytest.approx(2250 / 3280)
@@ -227,8 +235,8 @@ def test_the_fraction_reached_is_recorded_and_shown(weak, datasets):
     r, m, e = (ck[k]["eval_return"] for k in ("random", "medium", "expert"))
     assert prov["medium_fraction"] == pytest.approx(1 / 3)
     assert prov["medium_fraction_reached"] == pytest.approx((m - r) / (e - r))
-    # medium is the trained checkpoint closest to the target
-    trained = [c for c in prov["evaluations"] if c["step"] > 0]
+    # medium is the trained checkpoint up to the expert's closest to the target
+    trained = [c for c in prov["evaluations"] if 0 < c["step"] <= ck["expert"]["step"]]
     closest = min(trained, key=lambda c: (abs(c["eval_return"] - prov["medium_target_return"]), c["step"]))
     assert ck["medium"]["step"] == closest["step"]
 

@@ -73,7 +73,8 @@ def test_medium_is_the_checkpoint_closest_to_the_target(env_root):
     evals = prov["evaluations"]
     assert [e["step"] for e in evals] == [0, 2048, 4096, 6144]
     assert ck["expert"]["eval_return"] == max(e["eval_return"] for e in evals)
-    closest = min((e for e in evals if e["step"] > 0), key=lambda e: abs(e["eval_return"] - prov["medium_target_return"]))
+    early = (e for e in evals if 0 < e["step"] <= ck["expert"]["step"])
+    closest = min(early, key=lambda e: abs(e["eval_return"] - prov["medium_target_return"]))
     assert closest["step"] == ck["medium"]["step"]
     r, m, x = (ck[k]["eval_return"] for k in ("random", "medium", "expert"))
     assert prov["medium_fraction_reached"] == pytest.approx((m - r) / (x - r))
@@ -108,7 +109,7 @@ def test_stopping_rule_refuses_a_run_that_never_improved():
     cks.append(Checkpoint(30, 80.0, [80.0]))
     cks.append(Checkpoint(40, 62.0, [62.0]))
     chosen = select_checkpoints(cks, 1 / 3)
-    assert chosen.expert.step == 30 and chosen.medium.step == 40  # 62 is closest to 50 + 30/3 = 60
+    assert chosen.expert.step == 30 and chosen.medium.step == 20  # 50 is closest to 50 + 30/3 = 60 (62 is after the expert)
     cks.insert(3, Checkpoint(25, 61.0, [61.0]))
     assert select_checkpoints(cks, 1 / 3).medium.step == 25  # 61 is closer still
 

@@ -11,7 +11,8 @@ yields every level:
    **random** = the checkpoint at step 0 (D4RL's "randomly initialised policy"),
    R_rand. **medium** = the trained checkpoint whose return is *closest* to
    ``R_rand + medium_fraction · (R_exp - R_rand)`` (D4RL: "about a third of the
-   expert"; ties go to the earlier one). The fraction it actually reached,
+   expert"; ties go to the earlier one), among those up to the expert's: D4RL's
+   medium is training stopped early, and medium-replay the run until then. The fraction it actually reached,
    ``(R_med - R_rand) / (R_exp - R_rand)``, is recorded.
    If training never beat the initial policy, generation fails (no levels exist).
    It also stops, with the numbers, when the levels would not mean what D4RL's mean:
@@ -335,8 +336,9 @@ class Selection:
 
 def select_checkpoints(checkpoints: Sequence[Checkpoint], fraction: float) -> Selection:
     """D4RL's levels from a run's checkpoints: random = step 0, expert = best (the
-    earliest of equals), medium = the trained checkpoint whose return is closest to
-    ``R_rand + fraction (R_exp - R_rand)`` (the earlier of two equally close).
+    earliest of equals), medium = the trained checkpoint up to the expert's whose
+    return is closest to ``R_rand + fraction (R_exp - R_rand)`` (the earlier of two
+    equally close).
 
     Whether the levels are good enough is :func:`level_problems`' question.
 
@@ -353,7 +355,8 @@ def select_checkpoints(checkpoints: Sequence[Checkpoint], fraction: float) -> Se
             f"{expert.eval_return:.1f}); raise train_steps (--train-steps) or change hyperparameters"
         )
     target = random.eval_return + fraction * (expert.eval_return - random.eval_return)
-    medium = min((c for c in checkpoints if c.step > 0), key=lambda c: (abs(c.eval_return - target), c.step))
+    # early stopping, as D4RL's medium: a checkpoint after the expert's (training got worse) is not one
+    medium = min((c for c in checkpoints if 0 < c.step <= expert.step), key=lambda c: (abs(c.eval_return - target), c.step))
     return Selection(random=random, medium=medium, expert=expert, fraction=float(fraction), target=float(target))
 
 
@@ -435,7 +438,7 @@ def _policy_cache_dir(cfg: GenerationConfig, hp: Mapping[str, Any], train_steps:
     from .storage import datasets_root, task_name
 
     key = {
-        "format": 2,  # 2: medium = closest to the target; medium-replay keeps reset seeds
+        "format": 2,  # 2: medium = closest to the target, up to the expert; medium-replay keeps reset seeds
         "pbrl": pbrl.__version__,
         "task": cfg.task,
         "algorithm": cfg.algorithm,
