@@ -155,9 +155,9 @@ def parse_claim(row: Any, index: int) -> Claim:
         if not read and not regex:
             raise LedgerError(f"{where}: verify needs read (value → JSON key path) or stdout_regex (value → pattern)")
         named = set(read or {}) | set(regex or {})
-        lacking = set(relation.operands.values()) - named
-        if lacking:
-            raise LedgerError(f"{where}: verify does not say how to read {', '.join(sorted(lacking))}")
+        if not set(relation.operands.values()) & named:
+            # operands it does not read (a published bar) keep their recorded value; at least one must be measured
+            raise LedgerError(f"{where}: verify reads none of the relation's values ({', '.join(relation.operands.values())})")
         for name, pattern in (regex or {}).items():
             try:
                 if re.compile(pattern).groups < 1:

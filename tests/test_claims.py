@@ -198,3 +198,27 @@ def test_verify_list(tmp_path):
     ledger = _ledger(tmp_path, _row("a", "holds", 2.5))
     result = CliRunner().invoke(app, ["bench", "verify", "--ledger", ledger, "--list"])
     assert result.exit_code == 0 and result.output.startswith("a ")
+
+
+def test_verify_reads_stdout_and_reports_a_failed_run(tmp_path):
+    printing = _row("printed", "holds", 0).replace(
+        "read = { x = \"x\", y = \"y\" }", "stdout_regex = { x = \"x is ([0-9.]+)\" }"
+    ).split("[claim.verify]")[0] + "[claim.verify]\ncommand = '''{python} -c \"print('x is 5.5')\"'''\n" \
+        "stdout_regex = { x = \"x is ([0-9.]+)\" }\nruntime_s = 1\n"
+    crashing = _row("crashing", "holds", 0).split("[claim.verify]")[0] + \
+        "[claim.verify]\ncommand = '''{python} -c \"import sys; sys.exit(4)\"'''\nread = { x = \"x\" }\nruntime_s = 1\n"
+    ledger = _ledger(tmp_path, printing, crashing)
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(app, ["bench", "verify", "--ledger", ledger, "--json", str(out)])
+    assert result.exit_code == 3, result.output  # a re-run failed; nothing regressed
+    by_id = {o["id"]: o for o in json.loads(out.read_text())["outcomes"]}
+    assert by_id["printed"]["verdict"] == "holds" and by_id["printed"]["now"] == {"x": 5.5, "y": 1.0}
+    assert by_id["crashing"]["verdict"] == "failed" and "exit 4" in by_id["crashing"]["detail"]
+
+
+def test_verify_skips_timing_claims_on_a_busy_machine(tmp_path, monkeypatch):
+    row = _row("timing", "holds", 1.5).replace("runtime_s = 1", "runtime_s = 1\nmax_load_per_core = 0.5")
+    monkeypatch.setattr(claims.os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    result = CliRunner().invoke(app, ["bench", "verify", "--ledger", _ledger(tmp_path, row)])
+    assert result.exit_code == 0, result.output
+    assert "skipped (machine busy)" in result.output
