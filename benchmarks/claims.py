@@ -17,7 +17,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from pbrl import claims  # noqa: E402
+from pbrl import claims
 
 DOC = os.path.join(os.path.dirname(HERE), "BENCHMARKS.md")
 

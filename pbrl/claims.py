@@ -20,8 +20,9 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 #: claim statuses: the figure holds at its commit; the figure did not reproduce at a later
 #: commit (its reason says how); the figure is a target the measurement did not meet
@@ -42,7 +43,7 @@ RELATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Callable[..., bool]
 REQUIRED = ("id", "section", "claim", "status", "relation", "command", "profile", "seeds", "values",
             "interval", "commit", "date", "machine", "results", "verify")
 
-MARKER = re.compile(r"<!-- claims:begin (?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- claims:end (?P=name) -->", re.S)
+MARKER = re.compile(r"<!-- claims:begin (?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- claims:end (?P=name) -->", re.DOTALL)
 HASH = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -406,7 +407,7 @@ def commit_age(commit: str, root: str | None = None) -> tuple[int | None, str]:
     """Commits from ``commit`` to HEAD, or ``None`` and why it is not known."""
     try:
         p = subprocess.run(["git", "rev-list", "--count", f"{commit}..HEAD"], cwd=root or repo_root(),
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True, timeout=30, check=False)
     except FileNotFoundError:
         return None, "git is not installed"
     except subprocess.TimeoutExpired:
@@ -419,7 +420,7 @@ def commit_age(commit: str, root: str | None = None) -> tuple[int | None, str]:
 
 def head(root: str | None = None) -> str | None:
     try:
-        p = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root or repo_root(), capture_output=True, text=True, timeout=30)
+        p = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root or repo_root(), capture_output=True, text=True, timeout=30, check=False)
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return None
     return p.stdout.strip() if p.returncode == 0 else None
@@ -467,7 +468,7 @@ def run_command(command: str, timeout: float, root: str) -> Run:
         cmd = command.replace("{python}", shlex.quote(sys.executable)).replace("{json}", shlex.quote(out))
         t0 = time.perf_counter()
         try:
-            p = subprocess.run(shlex.split(cmd), cwd=root, capture_output=True, text=True, timeout=timeout)
+            p = subprocess.run(shlex.split(cmd), cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             return Run(None, "", time.perf_counter() - t0, f"timed out after {timeout:.0f} s")
         except (FileNotFoundError, PermissionError) as e:
