@@ -352,7 +352,8 @@ def select_checkpoints(checkpoints: Sequence[Checkpoint], fraction: float) -> Se
     if expert.eval_return <= random.eval_return:
         raise DatasetError(
             f"training never beat the initial policy (eval return {random.eval_return:.1f}, best "
-            f"{expert.eval_return:.1f}); raise train_steps (--train-steps) or change hyperparameters"
+            f"{expert.eval_return:.1f}), so there are no levels (not even with --allow-weak); raise train_steps "
+            f"(--train-steps) or change hyperparameters"
         )
     target = random.eval_return + fraction * (expert.eval_return - random.eval_return)
     # early stopping, as D4RL's medium: a checkpoint after the expert's (training got worse) is not one
