@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import mujoco
 import mujoco.batch
 import numpy as np
-from gymnasium.utils import seeding
 
+from .generators import GeneratorBank
 from .task import Sim, StepOutcome, Task
 
 
@@ -94,7 +94,8 @@ class TaskEngine:
         self._warnings = self._warning_counts.sum(axis=1)
         # Their grand total: one reduction per step tells whether any sim warned.
         self._warnings_total = int(self._warnings.sum())
-        self.rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
+        # Each sub-env's generator (Gymnasium's seeding.np_random), kept compactly.
+        self.rngs = GeneratorBank(self.num_envs)
         # The finiteness checks of a step are dot products with zeros (zero_dot): NaN iff an
         # entry is NaN or infinite, no overflow to guard.
         state = self.sim.qpos.base  # the (N, nstate) integration-state rows qpos and qvel view
@@ -103,6 +104,19 @@ class TaskEngine:
         else:  # qpos and qvel on their own (copied flat each step)
             self._state_checks = [self.sim.qpos, self.sim.qvel]
         self.batch.reset()
+        self._step_all = self._native_step(self.batch)
+
+    @staticmethod
+    def _native_step(batch):
+        """``mujoco.batch``'s native ``step(ids, nstep, stage) -> number failed`` where its
+        signature is the one pbrl was tested with (MuJoCo 4.0), else None (``Batch.step``)."""
+        native = getattr(getattr(batch, "_b", None), "step", None)
+        doc = getattr(native, "__doc__", None) or ""
+        if not callable(native) or not callable(getattr(batch, "_check", None)):
+            return None
+        if not all(part in doc for part in ("ids", "nstep", "stage", "-> int")):
+            return None
+        return native
 
     @property
     def dt(self) -> float:
@@ -114,7 +128,7 @@ class TaskEngine:
     def seed(self, seeds: list[int | None], ids: np.ndarray) -> None:
         """Give sub-envs ``ids`` fresh generators, as ``Env.reset(seed=...)`` does."""
         for i, s in zip(ids, seeds):
-            self.rngs[int(i)] = seeding.np_random(s)[0]
+            self.rngs.seed(int(i), s)
 
     def reset(self, ids: np.ndarray) -> None:
         """Reset sub-envs ``ids`` to states drawn from their own generators.
@@ -126,8 +140,11 @@ class TaskEngine:
             return
         sim = self.sim
         self.batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
-        for i in ids:
-            qpos, qvel = self.task.reset_state(self.rngs[i], sim.init_qpos, sim.init_qvel)
+        rngs = self.rngs
+        for i in ids.tolist():
+            rng = rngs.borrow(i)
+            qpos, qvel = self.task.reset_state(rng, sim.init_qpos, sim.init_qvel)
+            rngs.give_back(i, rng)
             sim.qpos[i] = qpos
             sim.qvel[i] = qvel
         self.batch.forward(ids)
@@ -177,7 +194,14 @@ class TaskEngine:
         sim, task = self.sim, self.task
         before = task.before_step(sim)
         sim.ctrl[:] = action
-        self.batch.step(ids, nstep=task.frame_skip)
+        if ids is None and self._step_all is not None:
+            # the native call under Batch.step (whose id checks cost ~7 µs a call at N = 16);
+            # a failure is reported by Batch's own check, with MuJoCo's message
+            failed = self._step_all(None, task.frame_skip, 0)
+            if failed:
+                self.batch._check(None, failed)
+        else:
+            self.batch.step(ids, nstep=task.frame_skip)
         if sim._wants_cfrc:
             sim._invalidate(ids)
         outcome = task.evaluate(sim, before, action)

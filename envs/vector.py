@@ -28,11 +28,11 @@ from typing import Any
 import mujoco
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .engine import TaskEngine
+from .generators import check_seed
 from .rendering import RENDER_MODES, FrameRenderer, check_render_mode
 from .task import Task
 
@@ -137,6 +137,21 @@ def merge_final_info(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+
+def _shared_rows(space: spaces.Box) -> spaces.Box:
+    """``space`` (a batched Box) with its bounds as read-only views of one row.
+
+    ``batch_space`` repeats the sub-env's bounds N times (4 arrays of N × dim: ~0.2-0.3 KB
+    per sub-env, as much as the physics state of a small task at N = 4096). Every row is
+    the same, so the views hold one row's memory and read the same values.
+    """
+    for name in ("low", "high", "bounded_below", "bounded_above"):
+        rows = getattr(space, name)
+        if (rows == rows[:1]).all():
+            setattr(space, name, np.broadcast_to(rows[0].copy(), rows.shape))
+    return space
+
+
 class BatchedMujocoEnv(VectorEnv):
     """N copies of a pbrl task stepped together by ``mujoco.batch``.
 
@@ -217,15 +232,13 @@ class BatchedMujocoEnv(VectorEnv):
         self.single_observation_space = spaces.Box(
             low=-np.inf, high=np.inf, shape=(self.engine.obs_dim,), dtype=np.float64
         )
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = _shared_rows(batch_space(self.single_action_space, self.num_envs))
+        self.observation_space = _shared_rows(batch_space(self.single_observation_space, self.num_envs))
 
         n = self.num_envs
         # Each sub-env's generator with the seed it was made from, as Gymnasium's
         # envs keep ``np_random_seed`` (unseeded: a fresh entropy seed).
-        self._np_random_seeds: list[int] = [0] * n
-        for i in range(n):
-            self.engine.rngs[i], self._np_random_seeds[i] = seeding.np_random(None)
+        self._np_random_seeds: list[int] = [self.engine.rngs.seed(i, None) for i in range(n)]
         self._elapsed = np.zeros(n, dtype=np.int64)
         self._needs_reset = np.zeros(n, dtype=bool)  # NEXT_STEP: reset on next step
         self._has_reset = False
@@ -251,7 +264,7 @@ class BatchedMujocoEnv(VectorEnv):
     @property
     def np_random(self) -> tuple[np.random.Generator, ...]:
         """Each sub-env's random generator (what its resets draw from)."""
-        return tuple(self.engine.rngs)
+        return tuple(self.engine.rngs)  # each made and kept on first access (envs/generators.py)
 
     # -- reset ---------------------------------------------------------------
 
@@ -306,9 +319,10 @@ class BatchedMujocoEnv(VectorEnv):
         seeded = [(int(i), seeds[int(i)]) for i in ids if seeds[int(i)] is not None]
         if seeded:
             # checks every seed before any generator changes (gym.error.Error names a bad one)
-            fresh = [seeding.np_random(s) for _, s in seeded]
-            for (i, _), (rng, used) in zip(seeded, fresh):
-                self.engine.rngs[i], self._np_random_seeds[i] = rng, used
+            for _, s in seeded:
+                check_seed(s)
+            for i, s in seeded:
+                self._np_random_seeds[i] = self.engine.rngs.seed(i, s)
         self.engine.reset(ids)
         obs = self.engine.observe()
         self._obs[ids] = obs[ids]
