@@ -9,11 +9,31 @@ Offline RL without ever querying Q at actions outside the dataset:
 3. **Policy** by advantage-weighted regression,
    ``L_π = E[ min(exp(β (Q̂(s,a) - V(s))), 100) · (-log π(a|s)) ]``.
 
-Defaults are those of the common single-file PyTorch version (CORL; reference §5):
+Defaults are those of the common single-file PyTorch version (CORL
+``algorithms/offline/iql.py``, its ``TrainConfig``; reference §5 and addendum §6):
 τ = 0.7, β = 3, weights capped at 100, Adam 3e-4 for all three, batch 256, γ = 0.99,
 Polyak 0.005, 2×256 ReLU MLPs, Gaussian actor with tanh mean and a state-independent
-log-std in [-20, 2], cosine learning-rate decay on the actor, states normalised,
-rewards scaled by ``1000 / (max episode return - min episode return)`` on locomotion.
+log-std in [-20, 2], cosine learning-rate decay on the actor, states normalised.
+
+**Per-dataset settings, as CORL.** CORL's ``TrainConfig`` defaults are overridden per
+D4RL dataset by its ``configs/offline/iql/<env>/<level>.yaml``: only hopper-medium and
+hopper-medium-replay scale rewards (``normalize_reward``: ``r · 1000 / (max episode
+return - min episode return)``), and they also use the deterministic actor
+(``iql_deterministic``: BC term ``‖π(s) - a‖²``) and Polyak 0.001; hopper-medium-expert
+uses β = 6 and τ = 0.5. ``reward_scaling = "corl"`` (the default) scales exactly the
+datasets whose CORL config does, matched by family and level (``pbrl/hopper/medium-v0``
+as ``hopper-medium-v2``); ``corl_preset = "<d4rl name>"`` takes the whole of one
+dataset's CORL config (explicit values still win). ``reward_scaling = "locomotion"`` is
+CORL's ``modify_reward`` applied unconditionally, as the IQL authors' code does (every
+halfcheetah/hopper/walker2d dataset scaled, antmaze ``r - 1``); ``"always"`` scales
+every dataset, whatever its task, by ``max_episode_steps / (max - min)`` (pbrl's only
+behaviour before these options existed; P-IQL's default, as the Preference
+Transformer's code scales every learned reward).
+
+Remaining deviations from CORL: episode returns for the scale come from pbrl's episodes
+(CORL splits D4RL's ``qlearning_dataset``, which drops each timeout's last transition,
+at terminals or every 1000 rows); timeouts bootstrap from the true next observation
+(see ``offline/README.md``).
 
 **Same numerics, fewer kernels.** In that code each of the three losses is computed
 from the networks as they are at the start of the step (``V(s')`` and the advantage
@@ -31,8 +51,10 @@ one written below.
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -40,7 +62,63 @@ import torch
 from .offline.base import OfflineAgent
 from .offline.config import OfflineConfig, hp
 from .offline.data import OfflineData, TransitionBatches, check_batch, reward_scale
-from .offline.nets import GaussianPolicy, TwinQ, ValueNet, soft_update
+from .offline.nets import DeterministicPolicy, GaussianPolicy, TwinQ, ValueNet, soft_update
+
+#: D4RL locomotion families whose rewards CORL's ``modify_reward`` scales (antmaze is shifted instead).
+CORL_SCALED_FAMILIES = ("halfcheetah", "hopper", "walker2d")
+_LEVELS = ("random", "medium", "medium-replay", "medium-expert", "expert", "full-replay")
+#: CORL's IQL configs (``configs/offline/iql/<family>/<level>_v2.yaml`` at corl-team/CORL eeeeef2) for
+#: the D4RL locomotion datasets, as pbrl hyperparameters; every value not listed is CORL's
+#: ``TrainConfig`` default, which is pbrl's (β 3, τ 0.7, Polyak 0.005, no dropout, no reward scaling,
+#: Gaussian actor). CORL's reward scaling is ``reward_scaling = "corl"`` on every preset.
+CORL_PRESETS: dict[str, dict[str, Any]] = {
+    f"{family}-{level}-v2": {
+        "expectile": 0.7, "beta": 3.0, "tau": 0.005, "deterministic_actor": False, "actor_dropout": 0.0, "reward_scaling": "corl"
+    }
+    for family in CORL_SCALED_FAMILIES
+    for level in _LEVELS
+}
+for _name in ("hopper-medium-v2", "hopper-medium-replay-v2"):
+    CORL_PRESETS[_name].update(deterministic_actor=True, tau=0.001)  # and normalize_reward: true
+CORL_PRESETS["hopper-medium-expert-v2"].update(beta=6.0, expectile=0.5)
+#: datasets whose CORL config sets ``normalize_reward: true`` (all six antmaze configs do too)
+CORL_NORMALIZE_REWARD = frozenset({"hopper-medium", "hopper-medium-replay"})
+#: CORL's ``modify_reward`` uses ``max_episode_steps=1000`` whatever the task
+CORL_EPISODE_STEPS = 1000
+
+
+def corl_dataset_key(name: str) -> str | None:
+    """``"hopper-medium-replay"`` for a D4RL name (``hopper-medium-replay-v2``), a pbrl
+    dataset id (``pbrl/hopper/medium-replay-v0``, ``d4rl/hopper/medium-replay-v2``) or a
+    CORL preset name; None when the name is no halfcheetah/hopper/walker2d/antmaze dataset."""
+    text = str(name).lower().replace("_", "-")
+    m = re.search(r"(?:^|[/\-])(halfcheetah|hopper|walker2d|antmaze)[/-]([a-z0-9-]+?)(?:-v\d+)?$", text)
+    if m is None or re.fullmatch(r"v\d+", m.group(2)):
+        return None  # not a dataset (``pbrl/Hopper-v5`` is a task)
+    return f"{m.group(1)}-{m.group(2)}"
+
+
+def corl_reward_transform(data: OfflineData, rewards: np.ndarray, mode: str, horizon: int) -> tuple[float, float]:
+    """``(factor, shift)`` such that IQL trains on ``rewards * factor + shift``.
+
+    ``mode``: ``"corl"`` (CORL's per-dataset ``normalize_reward``, then its ``modify_reward``),
+    ``"locomotion"`` (``modify_reward`` on every dataset), ``"always"`` (``horizon / (max - min)``
+    on every dataset) or ``"none"``. The dataset is named by ``data.source``.
+    """
+    if mode == "none":
+        return 1.0, 0.0
+    if mode == "always":
+        return reward_scale(data, rewards, "locomotion", horizon), 0.0
+    if mode not in ("corl", "locomotion"):
+        raise ValueError(f"reward_scaling must be 'corl', 'locomotion', 'always' or 'none', got {mode!r}")
+    key = corl_dataset_key(data.source)
+    if key is None:
+        return 1.0, 0.0
+    if mode == "corl" and not (key in CORL_NORMALIZE_REWARD or key.startswith("antmaze-")):
+        return 1.0, 0.0
+    if key.startswith("antmaze-"):
+        return 1.0, -1.0
+    return reward_scale(data, rewards, "locomotion", CORL_EPISODE_STEPS), 0.0
 
 
 def expectile_loss(u: torch.Tensor, tau: float) -> torch.Tensor:
@@ -56,6 +134,7 @@ def awr_weights(advantage: torch.Tensor, beta: float, max_weight: float) -> torc
 @dataclass
 class IQLConfig(OfflineConfig):
     agent = "iql"
+    presets: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {"corl_preset": CORL_PRESETS}
 
     gamma: float = hp(0.99, "discount factor", min=0.0, max=1.0)
     expectile: float = hp(0.7, "τ of the expectile regression of V", min=0.0, max=1.0)
@@ -67,7 +146,16 @@ class IQLConfig(OfflineConfig):
     lr_actor: float = hp(3e-4, "Adam learning rate of the actor", min=0.0)
     actor_lr_schedule: str = hp("cosine", "actor learning rate: cosine decay to 0 over `steps`, or constant", choices=("cosine", "constant"))
     actor_dropout: float = hp(0.0, "dropout in the actor's hidden layers", min=0.0, max=1.0)
-    reward_scaling: str = hp("locomotion", "rewards x max_episode_steps / (max - min episode return), or none", choices=("locomotion", "none"))
+    deterministic_actor: bool = hp(False, "CORL's iql_deterministic: a deterministic tanh actor whose BC term is "
+                                   "||pi(s) - a||^2 instead of the Gaussian's -log pi(a|s) (CORL: hopper-medium, -medium-replay)")
+    reward_scaling: str = hp("corl", "corl: r x 1000 / (max - min episode return) only where CORL's per-dataset IQL config sets "
+                             "normalize_reward (hopper-medium, hopper-medium-replay; antmaze r - 1), else as is; locomotion: "
+                             "CORL's modify_reward on every halfcheetah/hopper/walker2d dataset (the IQL authors' code); always: "
+                             "r x max_episode_steps / (max - min) on every dataset (pbrl's earlier behaviour); none",
+                             choices=("corl", "locomotion", "always", "none"))
+    corl_preset: str = hp("none", "take CORL's per-dataset IQL config (configs/offline/iql/*.yaml at corl-team/CORL eeeeef2): "
+                          "expectile, beta, tau, deterministic_actor, actor_dropout, reward_scaling=corl; values you set win",
+                          choices=("none", *CORL_PRESETS))
     compile: str = hp("auto", "compile the whole step (losses, gradients, Adam, target update) with torch.compile: ~1.3x "
                       "faster on a CPU after ~20 s of compiling; needs a C++ compiler ($CXX, default g++) and Python's "
                       "headers (Python.h); auto: on for runs of >= 100k steps when both are found",
@@ -88,7 +176,8 @@ class IQL(OfflineAgent):
         self.q_target.load_state_dict(self.q.state_dict())
         self.q_target.requires_grad_(False)
         self.v = ValueNet(self.obs_dim, c.hidden_sizes).to(self.device)
-        self.actor = GaussianPolicy(self.obs_dim, self.act_dim, c.hidden_sizes, dropout=c.actor_dropout).to(self.device)
+        actor = DeterministicPolicy if c.deterministic_actor else GaussianPolicy
+        self.actor = actor(self.obs_dim, self.act_dim, c.hidden_sizes, dropout=c.actor_dropout).to(self.device)
         # one Adam, three parameter groups (V, Q, actor): the same per-parameter update as three optimisers
         self.optimizer = torch.optim.Adam(
             [
@@ -98,7 +187,7 @@ class IQL(OfflineAgent):
             ],
             fused=self.device.type == "cpu" or None,
         )
-        self.reward_factor = 1.0
+        self.reward_factor, self.reward_shift = 1.0, 0.0
         self._compiled_step = None  # built at the first update (after data and checkpoint are loaded)
 
     # -- data -----------------------------------------------------------------------
@@ -114,14 +203,18 @@ class IQL(OfflineAgent):
 
         card = cards().get(self.task)
         horizon = card.max_episode_steps if card is not None else 1000
-        self.reward_factor = reward_scale(data, rewards, self.config.reward_scaling, horizon)
+        c = self.config
+        preset = corl_dataset_key(c.corl_preset) if c.corl_preset != "none" else None
+        if preset is not None and preset != corl_dataset_key(data.source):
+            warnings.warn(f"corl_preset={c.corl_preset!r} is CORL's config for another dataset than {data.source!r}", stacklevel=2)
+        self.reward_factor, self.reward_shift = corl_reward_transform(data, rewards, c.reward_scaling, horizon)
         norm = self.normalizer.numpy if self.config.normalize_states else (lambda x: x)
         self._compiled_step = None
         self.batches = TransitionBatches(
             {
                 "obs": norm(data.observations),
                 "actions": data.actions,
-                "rewards": rewards * self.reward_factor,
+                "rewards": rewards * self.reward_factor + self.reward_shift,
                 "next_obs": norm(data.next_observations),
                 "terminals": data.terminals.astype(np.float32),
             },
@@ -146,8 +239,14 @@ class IQL(OfflineAgent):
         q_loss = (q - td_target).square().mean(1).mean()  # mean over heads of each head's MSE
         # 3. policy: advantage-weighted regression (the advantage from before the V step)
         weights = awr_weights(advantage, c.beta, c.max_weight)
-        actor_loss = torch.mean(weights * -self.actor.log_prob(s, a))
+        actor_loss = torch.mean(weights * self.bc_loss(s, a))
         return value_loss, q_loss, actor_loss, advantage.detach().mean(), q.detach().mean()
+
+    def bc_loss(self, s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """Per-sample behaviour-cloning term: ``-log π(a|s)`` (Gaussian) or ``‖π(s) - a‖²`` (deterministic, CORL's)."""
+        if self.config.deterministic_actor:
+            return (self.actor(s) - a).square().sum(-1)
+        return -self.actor.log_prob(s, a)
 
     def actor_lr(self, step: int) -> float:
         c = self.config
@@ -216,11 +315,11 @@ class IQL(OfflineAgent):
         return self.actor(obs)
 
     def extra_state(self) -> dict[str, Any]:
-        return {"reward_factor": self.reward_factor}
+        return {"reward_factor": self.reward_factor, "reward_shift": self.reward_shift}
 
     def load_extra_state(self, state, weights) -> None:
         super().load_extra_state(state, weights)
         self._compiled_step = None  # it holds the optimiser's old state tensors
 
 
-__all__ = ["IQL", "IQLConfig", "awr_weights", "expectile_loss"]
+__all__ = ["CORL_PRESETS", "IQL", "IQLConfig", "awr_weights", "corl_dataset_key", "corl_reward_transform", "expectile_loss"]

@@ -6,10 +6,16 @@ Learning via Relabeling Experience and Unsupervised Pre-training". Read top to b
 1. **Random steps**: SAC's ``learning_starts`` env steps of uniform random actions.
 2. **Unsupervised pre-training** until ``unsup_steps`` env steps (default 10k: PEBBLE's
    1k seed + 9k unsupervised steps): the env hands SAC a zero reward, and every
-   minibatch SAC samples from its replay buffer gets the state-entropy bonus instead:
-   the distance of each next-state to its k-th nearest neighbour (k = 5) among the
-   minibatch's next-states, divided by a running std of those distances. This drives
-   the policy to cover the state space, so the first queries show diverse behaviour.
+   minibatch SAC samples from its replay buffer gets the state-entropy bonus instead.
+   ``state_entropy = "buffer"`` (default) is B-Pref's ``compute_state_entropy``
+   (``agent/sac.py``): the distance of each sampled state ``s`` to its k-th nearest
+   neighbour (k = 5, the state itself excluded) among *all* states in the replay
+   buffer, divided by the std of B-Pref's ``TorchRunningMeanStd`` of those distances
+   (:class:`BPrefRunningMeanStd`, its update reproduced as written, see there).
+   ``"batch"`` takes the k-th nearest among the minibatch's next-states and divides by
+   an exact running std: cheaper, but a 256-sample estimate of density, not PEBBLE's.
+   This drives the policy to cover the state space, so the first queries show diverse
+   behaviour.
 3. **Feedback rounds** every ``interval`` env steps (the shared
    :class:`~agents.preference_loop.PreferenceLoop`): segments, queries, teacher labels
    into the run's preference store, reward-model ensemble retrained on all labels.
@@ -18,7 +24,8 @@ Learning via Relabeling Experience and Unsupervised Pre-training". Read top to b
    stay in cache), no per-transition Python loop — and SAC trains on the learned
    reward from then on. After the first update the critics (and their optimiser) are
    re-initialised, since they were fitted to the intrinsic reward (PEBBLE's
-   ``reset_critic``).
+   ``reset_critic``), and SAC runs ``reset_update`` (100) gradient steps at once on the
+   relabelled buffer (B-Pref's ``update_after_reset``: critic, actor and temperature).
 
 A checkpoint holds SAC's state and replay buffer (``sac.py``) plus the reward model,
 the loop's state and its trajectory buffer; labels live in the preference store.
@@ -26,7 +33,8 @@ the loop's state and its trajectory buffer; labels live in the preference store.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import math
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -35,6 +43,80 @@ from pbrl.rewards.source import RewardSource
 
 from .preference_loop import PreferenceLoop, RunningStd, ZeroReward, knn_state_entropy, split_arrays
 from .sac import SACAgent
+
+
+#: buffer rows per distance block of :func:`buffer_knn_distance` (a block is batch x rows floats: 8 MiB at 256 x 8192)
+ENTROPY_CHUNK = 8192
+
+
+def buffer_knn_distance(
+    states: torch.Tensor, buffer_rows: Callable[[int, int], torch.Tensor], size: int, k: int, chunk: int = ENTROPY_CHUNK
+) -> torch.Tensor:
+    """B-Pref's ``compute_state_entropy``: each state's distance to its k-th nearest neighbour
+    among ``size`` buffer states (``torch.kthvalue(dists, k + 1)``: the sampled state is in the
+    buffer, at distance 0, and is not counted).
+
+    The buffer is read ``chunk`` rows at a time (``buffer_rows(start, stop) -> (n, d)``) and
+    only the ``k + 1`` smallest distances of each state are kept between chunks, so memory is
+    ``B x chunk`` whatever the buffer's size; the result is the k-th value over all of them.
+
+    Args:
+        states: ``(B, d)`` float32 states.
+        buffer_rows: returns buffer rows ``[start, stop)`` as a float32 ``(n, d)`` tensor.
+        size: buffer rows in all.
+        k: the neighbour taken (B-Pref's ``topK`` = 5).
+        chunk: buffer rows per block.
+
+    Returns:
+        ``(B,)`` distances.
+    """
+    if size < 1:
+        raise ValueError("the replay buffer is empty")
+    keep = min(int(k) + 1, size)
+    best: torch.Tensor | None = None
+    for start in range(0, size, chunk):
+        dist = torch.cdist(states, buffer_rows(start, min(start + chunk, size)))
+        if best is not None:
+            dist = torch.cat([best, dist], dim=1)
+        best = dist.topk(min(keep, dist.shape[1]), dim=1, largest=False, sorted=True).values
+    assert best is not None
+    return best[:, keep - 1]
+
+
+class BPrefRunningMeanStd:
+    """B-Pref's ``utils.TorchRunningMeanStd`` (shape ``[1]``, epsilon 1e-4), as written.
+
+    Its ``update_mean_var_count_from_moments`` sets ``new_mean = mean + delta + n / total``
+    (``+`` where Chan et al.'s update has ``*``), so the mean tracks the last batch's mean
+    plus a drift and the variance grows by ``delta² · count · n / total`` with that
+    larger delta. PEBBLE's bonus is divided by this std, so it is reproduced here; the
+    batch variance is torch's unbiased one, as there.
+    """
+
+    def __init__(self, epsilon: float = 1e-4):
+        self.mean, self.var, self.count = 0.0, 1.0, float(epsilon)
+
+    def update(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if x.size == 0:
+            return
+        n = float(x.size)
+        batch_mean, batch_var = float(x.mean()), float(x.var(ddof=1)) if x.size > 1 else float("nan")
+        delta = batch_mean - self.mean
+        total = self.count + n
+        self.mean = self.mean + delta + n / total  # sic (B-Pref)
+        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
+        self.var, self.count = m2 / total, total
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.var)
+
+    def state_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "var": self.var, "count": self.count}
+
+    def load_state_dict(self, state: Mapping[str, float]) -> None:
+        self.mean, self.var, self.count = float(state["mean"]), float(state["var"]), float(state["count"])
 
 
 class PEBBLEAgent(SACAgent):
@@ -74,8 +156,10 @@ class PEBBLEAgent(SACAgent):
             self, preference, teacher, feedback, store_path, seed=seed, run_id=run_id, teacher_kwargs=teacher_kwargs
         )
         self.knn_k = int(preference["knn_k"])
+        self.state_entropy = str(preference["state_entropy"])
         self.reset_critic_after_pretraining = bool(preference["reset_critic"])
-        self.entropy_stats = RunningStd()
+        self.reset_update = int(preference["reset_update"])
+        self.entropy_stats = BPrefRunningMeanStd() if self.state_entropy == "buffer" else RunningStd()
         self.intrinsic = int(preference["unsup_steps"]) > 0
         buffer = self.model.replay_buffer
         self._sample = buffer.sample
@@ -88,18 +172,48 @@ class PEBBLEAgent(SACAgent):
         if not self.intrinsic or self.preference_loop.model_ready:
             return data
         with torch.no_grad():
-            entropy = knn_state_entropy(data.next_observations.float(), self.knn_k)
+            if self.state_entropy == "buffer":
+                entropy = self.buffer_state_entropy(data.observations.float(), env)
+            else:
+                entropy = knn_state_entropy(data.next_observations.float(), self.knn_k)
             self.entropy_stats.update(entropy.cpu().numpy())
             bonus = (entropy / self.entropy_stats.std).reshape(data.rewards.shape).to(data.rewards.dtype)
         return data._replace(rewards=bonus)
 
+    def buffer_state_entropy(self, states: torch.Tensor, env=None) -> torch.Tensor:
+        """B-Pref's state entropy of ``states`` (already sampled, normalised as the sample is)
+        against every observation in the replay buffer: :func:`buffer_knn_distance`."""
+        rb = self.model.replay_buffer
+        flat = rb.observations[: self.replay_size()].reshape(-1, rb.observations.shape[-1])
+        device = states.device
+
+        def rows(start: int, stop: int) -> torch.Tensor:
+            block = flat[start:stop]
+            if env is not None:  # VecNormalize: the sampled states are normalised
+                block = env.normalize_obs(block)
+            return torch.as_tensor(block, device=device).float()
+
+        return buffer_knn_distance(states, rows, flat.shape[0], self.knn_k)
+
     # -- after each reward-model update ----------------------------------------------
 
     def on_reward_update(self, source: RewardSource, first: bool) -> None:
-        """Relabel the replay buffer with the new reward; reset the critics after pre-training."""
+        """Relabel the replay buffer with the new reward; after pre-training, reset the critics
+        and run ``reset_update`` gradient steps at once (B-Pref's ``update_after_reset``)."""
         self.relabel_with_model()
         if first and self.reset_critic_after_pretraining:
             self.reset_critic()
+            self.update_after_reset()
+
+    def update_after_reset(self) -> int:
+        """``reset_update`` SAC gradient steps (critic, actor, temperature) on the relabelled
+        buffer; returns how many ran."""
+        model = self.model
+        if self.reset_update < 1 or self.replay_size() == 0:
+            return 0
+        model.train(gradient_steps=self.reset_update, batch_size=model.batch_size)
+        model.policy.set_training_mode(False)  # collection goes on (SB3 collects in eval mode)
+        return self.reset_update
 
     def relabel_with_model(self) -> int:
         """Recompute every stored reward with the reward model: one batched call; returns transitions."""

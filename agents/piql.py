@@ -71,6 +71,11 @@ class PIQLConfig(IQLConfig):
 
     max_pairs: int = hp(0, "use the first N labelled pairs of the store (0: all)", min=0)
     reward_model: str = hp("ensemble", "reward model: MLP ensemble (B-Pref) or Preference Transformer", choices=("ensemble", "transformer"))
+    reward_scaling: str = hp("always", "as IQL's; default always: the Preference Transformer's IQL code (train_offline.py) scales "
+                             "every learned reward by max_episode_steps / (max - min episode return)",
+                             choices=("corl", "locomotion", "always", "none"))
+    rm_preference_attention: bool = hp(False, "transformer: the paper's preference attention layer (PT code's use_weighted_sum); "
+                                       "false as in PT's published commands: an MLP head per step")
     reward_model_dir: str = hp("", "load this saved reward model instead of training one")
     rm_members: int = hp(3, "ensemble members", min=1)
     rm_hidden_sizes: list = hp([256, 256, 256], "hidden sizes of each ensemble member")
@@ -132,7 +137,8 @@ class PIQL(IQL):
             return RewardEnsemble(self.obs_dim, self.act_dim, n_members=c.rm_members, hidden_sizes=c.rm_hidden_sizes, lr=c.rm_lr, **common)
         from pbrl.rewards.transformer import PreferenceTransformer
 
-        return PreferenceTransformer(self.obs_dim, self.act_dim, max_len=max(horizon, 1), **common)
+        return PreferenceTransformer(self.obs_dim, self.act_dim, max_len=max(horizon, 1),
+                                     preference_attention=c.rm_preference_attention, **common)  # fmt: skip
 
     def fit_reward_model(self, data: OfflineData, pairs: PreferencePairs) -> None:
         train, held = pairs.split(self.config.rm_holdout, self.seed)
@@ -240,11 +246,14 @@ class PIQL(IQL):
         saved = state.get("reward_model")
         if not saved:
             return
+        config = dict(saved["config"], device=str(self.device))
         if saved["kind"] == "ensemble":
             from pbrl.rewards.ensemble import RewardEnsemble as cls
         else:
             from pbrl.rewards.transformer import PreferenceTransformer as cls
-        model = cls(**dict(saved["config"], device=str(self.device)))
+
+            config = cls.upgrade_config(config)
+        model = cls(**config)
         model.load_state_dicts(weights["reward_model"])
         self.reward_model, self.reward_model_info = model, dict(saved.get("info", {}))
 

@@ -10,7 +10,9 @@ Defaults follow B-Pref / PEBBLE (reference §4): segments of 50 steps, an ensemb
 train accuracy or ``reward_epochs`` epochs, candidate pool = 10 × the queries of a
 round, the first round uniform, then disagreement; a feedback round every 20k env
 steps with ``feedback / 10`` queries; PEBBLE pre-trains for 10k env steps (SAC's
-random ``learning_starts`` steps, then the k-NN state-entropy bonus, k = 5).
+random ``learning_starts`` steps, then B-Pref's k-NN state-entropy bonus against the
+whole replay buffer, k = 5), then resets the critics and runs 100 gradient steps at once
+(B-Pref's ``reset_update``).
 
 The ``human_*`` options configure ``--teacher human`` (people in the labeling web
 app): how long each round waits for answers, and whether the run serves the page.
@@ -109,7 +111,16 @@ SCHEMA: dict[str, tuple[Any, str]] = {
     "aggregate_k": (_float(0.0), "k of mean_minus_std"),
     "unsup_steps": (_int(0), "env steps before the first feedback round; PEBBLE trains on the state-entropy bonus until then"),
     "knn_k": (_int(1), "k of the k-NN state-entropy estimate (PEBBLE)"),
+    "state_entropy": (
+        _choice("buffer", "batch"),
+        (
+            "PEBBLE's state-entropy bonus: buffer = B-Pref's compute_state_entropy (distance of each sampled state s to its "
+            "k-th nearest neighbour among all replay-buffer states, over B-Pref's running std); batch = k-th nearest among "
+            "the minibatch's next-states (cheaper; pbrl's earlier estimate)"
+        ),
+    ),
     "reset_critic": (_bool, "re-initialise SAC's critics after the unsupervised phase (PEBBLE)"),
+    "reset_update": (_int(0), "SAC gradient steps run at once right after the critic reset (B-Pref's reset_update; PEBBLE)"),
     "buffer_steps": (_int(1), "steps of recent episodes kept to cut query segments from"),
     "record_states": (_bool, "record qpos/qvel with every step so segments can be rendered for people"),
     "heldout_pairs": (_int(0), "fresh pairs labelled by the true reward to measure reward_model/accuracy (0: off)"),
@@ -152,8 +163,8 @@ _BASE: dict[str, Any] = {
     "human_port": 8000,
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "ppo": {**_BASE, "unsup_steps": 0, "reset_critic": False},
-    "sac": {**_BASE, "unsup_steps": 10_000, "reset_critic": True},
+    "ppo": {**_BASE, "unsup_steps": 0, "reset_critic": False, "state_entropy": "buffer", "reset_update": 0},
+    "sac": {**_BASE, "unsup_steps": 10_000, "reset_critic": True, "state_entropy": "buffer", "reset_update": 100},
 }
 
 DEFAULT_FEEDBACK = 1000
@@ -209,6 +220,8 @@ def resolve_preference_options(agent: str, overrides: Mapping[str, Any] | None =
         )
     if agent == "ppo" and values["reset_critic"]:
         raise PreferenceOptionError("preference option 'reset_critic' applies to sac (PEBBLE) only")
+    if agent == "ppo" and values["reset_update"]:
+        raise PreferenceOptionError("preference option 'reset_update' applies to sac (PEBBLE) only")
     return values
 
 

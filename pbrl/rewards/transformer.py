@@ -1,18 +1,32 @@
 """Preference Transformer (Kim et al., ICLR 2023) in PyTorch.
 
-Architecture, following the paper and its code (``JaxPref/PrefTransformer``):
+Architecture, following the paper and its code (``JaxPref/PrefTransformer``,
+``flaxmodels/gpt2/trajectory_gpt2.py``'s ``TransRewardModel``):
 
 1. each step's observation and action are embedded (linear) and a learned embedding
    of the step's position in the segment (1…H; 0 = padding) is added to both;
 2. the tokens ``s_1, a_1, s_2, a_2, …`` go through a causal GPT-2-style transformer
    (pre-LayerNorm blocks, GELU MLP, final LayerNorm); the output at each *action*
    token, ``x_t``, depends on ``s_1, a_1, …, s_t, a_t``;
-3. the *preference attention layer* maps each ``x_t`` to a query ``q_t``, a key ``k_t``
-   and a scalar value ``r̂_t`` (the per-step reward), and computes non-causal attention
-   ``z_t = Σ_k softmax_k(q_t·k_k / √d) r̂_k``;
-4. the segment's score is the mean over time of ``z_t`` (the paper's weighted sum
-   ``Σ_k w_k r̂_k`` with importance weights ``w_k = mean_t softmax_k(q_t·k_k)``);
-   ``segment_score="sum"`` sums instead.
+3. the head maps each ``x_t`` to the per-step reward ``r̂_t``, in one of two ways
+   (``preference_attention``, the PT code's ``use_weighted_sum``):
+
+   * ``False`` (**the default**, as in every command the PT README publishes: its
+     config's ``use_weighted_sum = False`` is never overridden): an MLP
+     ``Linear(embed_dim → embed_dim/2) → ReLU → Linear(→ 1)`` (PT's ``activations="relu"``,
+     ``activation_final="none"``), and ``z_t = r̂_t``;
+   * ``True`` (the paper's *preference attention layer*, Fig. 1): a linear map to a query
+     ``q_t``, a key ``k_t`` and a scalar value ``r̂_t``, and non-causal attention
+     ``z_t = Σ_k softmax_k(q_t·k_k / √d) r̂_k``;
+4. the segment's score is the mean over time of ``z_t`` (PT's ``train_type="mean"``;
+   with the attention layer, the paper's weighted sum ``Σ_k w_k r̂_k`` with importance
+   weights ``w_k = mean_t softmax_k(q_t·k_k)``); ``segment_score="sum"`` sums instead.
+
+Remaining deviations from the PT code: tokens are ordered ``s_t, a_t`` and the action
+token is read (PT orders ``a_t, s_t`` and reads the state token: both see
+``s_1, a_1, …, s_t, a_t``); positions are 1…H within the segment, not the episode
+time step (PT's relabelling does the same); AdamW at a constant learning rate, not PT's
+warm-up + cosine schedule (see :class:`PreferenceTransformer`).
 
 Per-step rewards — the choice made here, as documented:
 
@@ -35,6 +49,7 @@ from __future__ import annotations
 
 import math
 import time
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -97,6 +112,8 @@ class PreferenceTransformerNet(nn.Module):
     :param n_heads: attention heads (PT: 4).
     :param pref_attn_dim: query/key width of the preference attention layer (PT: 256).
     :param dropout: dropout of embeddings, attention and residuals (PT: 0.1).
+    :param preference_attention: the preference attention layer (PT's ``use_weighted_sum``,
+        False in PT's published commands) or, when False, PT's MLP reward head.
     """
 
     def __init__(
@@ -109,10 +126,12 @@ class PreferenceTransformerNet(nn.Module):
         n_heads: int = 4,
         pref_attn_dim: int = 256,
         dropout: float = 0.1,
+        preference_attention: bool = False,
     ):
         super().__init__()
         self.obs_dim, self.act_dim, self.max_len = obs_dim, act_dim, max_len
         self.pref_attn_dim = pref_attn_dim
+        self.preference_attention = bool(preference_attention)
         self.embed_obs = nn.Linear(obs_dim, embed_dim)
         self.embed_act = nn.Linear(act_dim, embed_dim)
         self.embed_pos = nn.Embedding(max_len + 1, embed_dim)
@@ -120,7 +139,10 @@ class PreferenceTransformerNet(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(_Block(embed_dim, n_heads, dropout) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(embed_dim)
-        self.pref = nn.Linear(embed_dim, 2 * pref_attn_dim + 1)
+        if self.preference_attention:
+            self.pref = nn.Linear(embed_dim, 2 * pref_attn_dim + 1)
+        else:  # PT's head without the weighted sum: Dense(n_embd // 2), relu, Dense(1)
+            self.head = nn.Sequential(nn.Linear(embed_dim, embed_dim // 2), nn.ReLU(), nn.Linear(embed_dim // 2, 1))
 
     def forward(
         self, x: torch.Tensor, valid: torch.Tensor | None = None, positions: torch.Tensor | None = None
@@ -131,7 +153,8 @@ class PreferenceTransformerNet(nn.Module):
         :param valid: optional ``(B, T)`` bool, False at padding steps.
         :param positions: optional ``(B, T)`` long positions (0 = padding); default 1…T.
         :return: ``(z, r, w)``: the preference-attention outputs ``(B, T)``, the per-step
-            values ``(B, T)`` and the attention weights ``(B, T, T)``.
+            values ``(B, T)`` and the attention weights ``(B, T, T)``; without the
+            preference attention layer ``z = r`` and ``w`` is the identity.
         """
         b, t, _ = x.shape
         if t > self.max_len:
@@ -153,6 +176,9 @@ class PreferenceTransformerNet(nn.Module):
         for blk in self.blocks:
             h = blk(h, mask)
         h = self.ln_f(h)[:, 1::2]  # the action tokens
+        if not self.preference_attention:
+            r = self.head(h).squeeze(-1)
+            return r, r, torch.eye(t, dtype=r.dtype, device=r.device).expand(b, t, t)
         q, k, r = torch.split(self.pref(h), [self.pref_attn_dim, self.pref_attn_dim, 1], dim=-1)
         logits = q @ k.transpose(1, 2) / math.sqrt(self.pref_attn_dim)
         if valid is not None:
@@ -180,6 +206,10 @@ class PreferenceTransformer(PreferenceRewardModel):
     :param n_heads: attention heads (4).
     :param pref_attn_dim: query/key width of the preference attention (256).
     :param dropout: dropout rate (0.1).
+    :param preference_attention: use the paper's preference attention layer (PT code's
+        ``use_weighted_sum``). Default False, as in the PT README's published commands
+        (its config's default, never overridden there); True is the paper's Fig. 1.
+        Models saved before this option existed had the layer and load with it.
     :param segment_score: ``"mean"`` over time of the attention outputs (PT) or ``"sum"``.
     :param lr: AdamW learning rate (1e-4).
     :param weight_decay: AdamW weight decay (1e-4).
@@ -205,6 +235,7 @@ class PreferenceTransformer(PreferenceRewardModel):
         n_heads: int = 4,
         pref_attn_dim: int = 256,
         dropout: float = 0.1,
+        preference_attention: bool = False,
         segment_score: str = "mean",
         lr: float = 1e-4,
         weight_decay: float = 1e-4,
@@ -227,6 +258,7 @@ class PreferenceTransformer(PreferenceRewardModel):
             n_heads=int(n_heads),
             pref_attn_dim=int(pref_attn_dim),
             dropout=float(dropout),
+            preference_attention=bool(preference_attention),
         )
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
@@ -237,6 +269,31 @@ class PreferenceTransformer(PreferenceRewardModel):
             torch.manual_seed(int(self._rng.integers(2**62)))
             self.net = PreferenceTransformerNet(self.obs_dim, self.act_dim, **self.arch).to(self.device)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+    @classmethod
+    def load(cls, path: str, device: str | torch.device | None = None) -> PreferenceTransformer:
+        """Load a model saved with :meth:`save` (see :meth:`PreferenceRewardModel.load`); a model
+        saved before ``preference_attention`` existed had the attention layer and gets it back."""
+        from .persist import CheckpointError, load_checkpoint
+
+        _, config, states = load_checkpoint(path, expected_kind=cls.kind)
+        config = cls.upgrade_config(config)
+        if device is not None:
+            config["device"] = str(device)
+        try:
+            model = cls(**config)
+        except TypeError as exc:
+            raise CheckpointError(f"{path}: config does not fit {cls.__name__}: {exc}") from None
+        try:
+            model.load_state_dicts(states)
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
+        return model
+
+    @staticmethod
+    def upgrade_config(config: dict) -> dict:
+        """A saved :meth:`config` with the defaults of models saved before an option existed."""
+        return {"preference_attention": True, **config}
 
     @property
     def n_members(self) -> int:
@@ -290,7 +347,8 @@ class PreferenceTransformer(PreferenceRewardModel):
         :return: ``{"z": (B, H), "reward": (B, H), "attention": (B, H, H), "importance": (B, H)}``
             — the preference-attention outputs (their mean is the segment score), the
             per-step values ``r̂_t``, the attention weights and the importance weights
-            (attention averaged over queries).
+            (attention averaged over queries). Without the preference attention layer
+            ``z`` is ``reward`` and the attention is the identity.
         """
         o = np.asarray(obs, dtype=np.float32)
         a = np.asarray(actions, dtype=np.float32)
