@@ -19,7 +19,13 @@ registered; missing ones are skipped with a note) and each number of sub-envs N
   as ``TaskEngine`` builds it (the task's own model, ``set_models``, the same
   ``nthread`` and ``persistent``), stepping ``frame_skip`` substeps per env step with
   the same random actions written into its ``ctrl`` array, and nothing else: no
-  observations, rewards, checks or resets. pbrl's rate is shown as a percentage of it;
+  observations, rewards, checks or resets. So that it steps the same physics, each step
+  starts from a state pbrl's env was in: up to 16 integration-state rows recorded
+  from pbrl's env after 50 random steps (resets and falls included), cycled and written
+  into the batch's state before each step (a copy of N × nstate doubles, ≤ 0.5 % of a
+  step; without it a raw batch drifts into fallen or tangled states that pbrl's env
+  would have reset, and steps a different workload). pbrl's rate is shown as a
+  percentage of it;
 * the physics limit: the single-core ``mj_step`` rate of the same model, measured
   in the same run (a tight loop of ``mj_step(model, data, nstep=frame_skip)`` with
   the same random actions, resetting whenever Gymnasium's env would end the
@@ -45,8 +51,9 @@ same model and N, each in a fresh subprocess: its RSS after construction, a rese
 a few steps minus its RSS just before (after the imports and a throwaway N = 1 env,
 identical in both), divided by N, in KB; and the ratio pbrl/raw (target: within 1.5x).
 
-It also measures what Ant's contact forces cost: the per-env
-``get_data`` + ``mj_rnePostConstraint`` loop against the batched physics step, and
+It also measures what Ant's contact forces cost: the per-env ``mj_rnePostConstraint``
+loop (in place in the persistent batch, ``envs/_native.py``; and, side by side, the
+portable ``get_data`` copy + ``mj_rnePostConstraint``) against the batched physics step, and
 the persistent batch (needed for that loop) against a non-persistent one.
 """
 
@@ -258,15 +265,50 @@ def raw_settings(name: str, n: int):
     return task, {"nthread": default_threads(n), "persistent": bool(task.needs_cfrc_ext), "frame_skip": task.frame_skip}
 
 
+#: env steps pbrl's env takes before the raw batch's states are recorded, and how many
+#: (at most; fewer where they would take more than RAW_STATE_BYTES)
+RAW_WARMUP, RAW_STATES, RAW_STATE_BYTES = 50, 16, 256 << 20
+
+
+def record_states(name: str, n: int, seed: int = 0) -> np.ndarray:
+    """Integration-state rows of pbrl's ``<Name>`` env over a few random steps: what the
+    raw batch replays, so that both step the same physics (the same contacts, falls and
+    fresh resets), not a raw batch drifting into states pbrl's env would have reset."""
+    import gymnasium as gym
+
+    env = gym.make_vec(f"pbrl/{name}-v5", num_envs=n)
+    try:
+        env.reset(seed=seed)
+        low, high = env.single_action_space.low, env.single_action_space.high
+        rng = np.random.default_rng(seed + 1)
+        draw = lambda: rng.uniform(low, high, size=(n, low.size)).astype(np.float32)  # noqa: E731
+        for _ in range(RAW_WARMUP):
+            env.step(draw())
+        rows = env.unwrapped.engine.batch.state
+        count = int(max(1, min(RAW_STATES, RAW_STATE_BYTES // max(1, rows.nbytes))))
+        out = np.empty((count,) + rows.shape)
+        for j in range(count):
+            out[j] = rows
+            env.step(draw())
+        return out
+    finally:
+        env.close()
+
+
 def make_backend(kind: str, name: str, n: int, seed: int = 0):
     """(step function, close function, action dtype) for one backend."""
     import gymnasium as gym
 
     if kind == "raw":
+        states = record_states(name, n, seed=seed)
         batch, frame_skip, _ = raw_batch(name, n)
-        ctrl, batch_step = batch.ctrl, batch.step
+        ctrl, batch_step, rows = batch.ctrl, batch.step, batch.state
+        count = [0]
 
         def step(action):
+            # each step starts from a state pbrl's env was in (resets and falls included)
+            rows[:] = states[count[0] % len(states)]
+            count[0] += 1
             ctrl[:] = action
             batch_step(nstep=frame_skip)
 
@@ -431,13 +473,14 @@ def cfrc_cost(sizes: tuple[int, ...], steps: int, seed: int = 0) -> dict[str, An
     for n in sizes:
         env = gym.make_vec("pbrl/Ant-v5", num_envs=n)
         env.reset(seed=seed)
-        engine = env.engine
+        engine = env.unwrapped.engine
         sim, batch = engine.sim, engine.batch
         lean = mujoco.batch.Batch(engine.model, n, nthread=engine.nthread, persistent=False)
         lean.reset()
         rng = np.random.default_rng(seed)
         actions = rng.uniform(-1, 1, size=(ACTION_BANK, n, engine.act_dim)).astype(np.float32)
-        t_step = t_loop = t_lean = 0.0
+        t_step = t_loop = t_lean = t_copy = 0.0
+        scratch = mujoco.MjData(engine.model)
         for k in range(steps + 5):
             a = actions[k % ACTION_BANK]
             if k % 100 == 99:  # keep the ants on their feet, as episodes would
@@ -453,10 +496,15 @@ def cfrc_cost(sizes: tuple[int, ...], steps: int, seed: int = 0) -> dict[str, An
             sim._invalidate()
             sim.cfrc_ext
             t3 = time.perf_counter()
+            for i in range(n):  # the portable path: a whole-MjData copy, then rne on it
+                batch.get_data(i, scratch)
+                mujoco.mj_rnePostConstraint(engine.model, scratch)
+            t4 = time.perf_counter()
             if k >= 5:
                 t_lean += t1 - t0
                 t_step += t2 - t1
                 t_loop += t3 - t2
+                t_copy += t4 - t3
         env.close()
         out[str(n)] = {
             "num_envs": n,
@@ -465,6 +513,9 @@ def cfrc_cost(sizes: tuple[int, ...], steps: int, seed: int = 0) -> dict[str, An
             "cfrc_loop_ms": 1e3 * t_loop / steps,
             "cfrc_loop_us_per_env": 1e6 * t_loop / steps / n,
             "loop_over_step": t_loop / t_step,
+            "in_place": sim._native is not None,
+            "copy_loop_us_per_env": 1e6 * t_copy / steps / n,
+            "copy_over_step": t_copy / t_step,
             "nonpersistent_step_ms": 1e3 * t_lean / steps,
             "persistent_over_nonpersistent": t_step / t_lean,
         }
@@ -607,7 +658,8 @@ def main(argv: list[str] | None = None) -> int:
     if "raw" in backends:
         notes.append(
             "raw Batch.step: pbrl's own model and Batch settings (nthread, persistent, set_models), "
-            "frame_skip substeps, ctrl written each step; no observations, rewards, checks or resets"
+            "frame_skip substeps, ctrl written each step; no observations, rewards, checks or resets; "
+            f"each step from one of up to {RAW_STATES} states recorded from pbrl's env after {RAW_WARMUP} random steps"
         )
     min_steps = 3 if args.quick else 10
     cores = num_cores()
@@ -667,8 +719,10 @@ def main(argv: list[str] | None = None) -> int:
         report["ant_cfrc_ext"] = cfrc_cost(sizes, steps=20 if args.quick else 200)
         for n, c in report["ant_cfrc_ext"].items():
             print(
-                f"Ant cfrc_ext loop, N={n}: {c['cfrc_loop_us_per_env']:.1f} µs/env, "
+                f"Ant cfrc_ext loop, N={n}: {c['cfrc_loop_us_per_env']:.1f} µs/env "
+                f"({'in place' if c['in_place'] else 'get_data copies'}), "
                 f"{100 * c['loop_over_step']:.1f} % of the physics step ({c['physics_step_ms']:.2f} ms); "
+                f"get_data copies {c['copy_loop_us_per_env']:.1f} µs/env, {100 * c['copy_over_step']:.1f} %; "
                 f"persistent/non-persistent step {c['persistent_over_nonpersistent']:.2f}",
                 flush=True,
             )

@@ -58,6 +58,18 @@ def zero_dot(flat: np.ndarray) -> float:
     return total
 
 
+def zero_rows(block: np.ndarray, zeros: np.ndarray) -> float:
+    """``block · 0`` for a strided (N, k) block: 0.0 when every entry is finite, NaN otherwise;
+    a matrix-vector product per piece of at most :data:`DOT_CHUNK` values (no BLAS threads)."""
+    n, k = block.shape
+    step = max(1, DOT_CHUNK // max(1, k))
+    total = 0.0
+    for start in range(0, n, step):
+        part = np.dot(block[start : start + step], zeros)
+        total += float(np.dot(part, _ZEROS[np.dtype(np.float64)][: part.size]))
+    return total
+
+
 class TaskEngine:
     """N simulations of a task on one ``mujoco.batch.Batch``.
 
@@ -97,12 +109,23 @@ class TaskEngine:
         # Each sub-env's generator (Gymnasium's seeding.np_random), kept compactly.
         self.rngs = GeneratorBank(self.num_envs)
         # The finiteness checks of a step are dot products with zeros (zero_dot): NaN iff an
-        # entry is NaN or infinite, no overflow to guard.
-        state = self.sim.qpos.base  # the (N, nstate) integration-state rows qpos and qvel view
-        if state is not None and state.flags.c_contiguous and np.shares_memory(state, self.sim.qvel):
-            self._state_checks = [state.reshape(-1)]
-        else:  # qpos and qvel on their own (copied flat each step)
-            self._state_checks = [self.sim.qpos, self.sim.qvel]
+        # entry is NaN or infinite, no overflow to guard. The state checked is what a step
+        # integrates, qpos, qvel (and act): one block of each integration-state row, read
+        # as a strided (N, k) block (the rest of a row, warm start and applied forces, is
+        # not read: a step leaves those rows' cache lines on the core that stepped them).
+        qpos, qvel = self.sim.qpos, self.sim.qvel
+        rows = qpos.base
+        width = self.model.nq + self.model.nv + self.model.na
+        if (
+            rows is not None and rows.ndim == 2 and rows.flags.c_contiguous and np.shares_memory(rows, qvel)
+            and qpos.strides[1] == rows.itemsize
+        ):
+            start = (qpos.__array_interface__["data"][0] - rows.__array_interface__["data"][0]) // rows.itemsize
+            self._state_block = rows[:, start : start + width]
+        else:  # an unexpected layout: qpos and qvel on their own
+            self._state_block = None
+        self._state_checks = [qpos, qvel]
+        self._zero_cols = np.zeros(width)
         self.batch.reset()
         self._step_all = self._native_step(self.batch)
 
@@ -228,8 +251,11 @@ class TaskEngine:
         # silenced here (~1 µs a step) rather than shown to the user.
         with np.errstate(invalid="ignore"):
             total = zero_dot(obs.reshape(-1)) + zero_dot(reward)
-            for values in self._state_checks:
-                total += zero_dot(values.reshape(-1))
+            if self._state_block is not None:
+                total += zero_rows(self._state_block, self._zero_cols)
+            else:
+                for values in self._state_checks:
+                    total += zero_dot(values.reshape(-1))
         if total != 0.0:
             state_ok = np.isfinite(sim.qpos).all(axis=1) & np.isfinite(sim.qvel).all(axis=1)
             diverged |= ~state_ok | ~np.isfinite(obs).all(axis=1) | ~np.isfinite(reward)

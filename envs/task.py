@@ -213,7 +213,14 @@ class Task:
         raise NotImplementedError
 
     def evaluate(self, sim: Sim, before: dict[str, np.ndarray], action: np.ndarray) -> StepOutcome:
-        """Reward terms, termination, success and quantities after a step."""
+        """Reward terms, termination, success and quantities after a step.
+
+        The arrays are handed to the user as the step's info without a copy (a copy
+        costs a numpy call per key and step), except views into the batch (``sim``'s
+        arrays and their slices), an array given under two keys, and the reward and
+        termination arrays, which are copied. So return fresh arrays: not a buffer the
+        task keeps and overwrites on a later step.
+        """
         raise NotImplementedError
 
     def reset_quantities(self, sim: Sim) -> dict[str, np.ndarray]:

@@ -241,6 +241,7 @@ class BatchedMujocoEnv(VectorEnv):
         self._np_random_seeds: list[int] = [self.engine.rngs.seed(i, None) for i in range(n)]
         self._elapsed = np.zeros(n, dtype=np.int64)
         self._needs_reset = np.zeros(n, dtype=bool)  # NEXT_STEP: reset on next step
+        self._pending = False  # _needs_reset.any()
         self._has_reset = False
         self._obs = np.zeros((n, self.engine.obs_dim))
         self._all = np.ones(n, dtype=bool)
@@ -328,6 +329,7 @@ class BatchedMujocoEnv(VectorEnv):
         self._obs[ids] = obs[ids]
         self._elapsed[ids] = 0
         self._needs_reset[ids] = False
+        self._pending = bool(self._needs_reset.any())
         self._has_reset = True
         info = _combine({}, self._none, self.task.reset_quantities(self.engine.sim), mask)
         return obs.copy(), info
@@ -345,7 +347,7 @@ class BatchedMujocoEnv(VectorEnv):
             )
         engine = self.engine
         action = engine.check_action(actions)
-        pending = self._needs_reset.any()
+        pending = self._pending
         if pending and self.autoreset_mode is AutoresetMode.DISABLED:
             raise RuntimeError(
                 f"sub-env(s) {np.flatnonzero(self._needs_reset).tolist()} ended; with autoreset "
@@ -369,7 +371,7 @@ class BatchedMujocoEnv(VectorEnv):
             reward[diverged] = 0.0
             terminated = terminated & ~diverged
             truncated = truncated | diverged
-        info = self.last_step_info = self._step_info(out.outcome, diverged)
+        info = self.last_step_info = self._step_info(out.outcome, diverged, (obs, reward, terminated, out.terminated))
 
         if resetting is not None:
             # NEXT_STEP: these sub-envs were not stepped in Gymnasium's sense. They
@@ -398,18 +400,30 @@ class BatchedMujocoEnv(VectorEnv):
             info = _combine(step_info, ~done, self.task.reset_quantities(engine.sim), done)
             info["final_obs"], info["_final_obs"] = final_obs, done
             info["final_info"], info["_final_info"] = _combine(step_info, done, {}, self._none), done
-            self._needs_reset = self._none.copy()
+            self._needs_reset, self._pending = self._none.copy(), False
         else:
-            self._needs_reset = done
+            self._needs_reset, self._pending = done, bool(done.any())
         self._obs = obs
         return obs.copy(), reward, terminated, truncated, info
 
-    def _step_info(self, outcome, diverged: np.ndarray) -> dict[str, Any]:
+    def _step_info(self, outcome, diverged: np.ndarray, returned: tuple = ()) -> dict[str, Any]:
         all_ = self._all
-        terms = {k: np.asarray(v, dtype=np.float64).copy() for k, v in outcome.reward_terms.items()}
+        seen = {id(a) for a in returned}  # arrays the step returns (and may change in place)
+
+        def own(value, dtype=None):
+            # the info's own array: a task's fresh result is used as it is (a copy would cost a
+            # numpy call each, ~1 µs), a view into the batch or an array given twice is copied
+            if type(value) is np.ndarray and value.base is None and id(value) not in seen and (
+                dtype is None or value.dtype == dtype
+            ):
+                seen.add(id(value))
+                return value
+            return np.array(value, dtype=dtype, copy=True)
+
+        terms = {k: own(v, np.float64) for k, v in outcome.reward_terms.items()}
         info: dict[str, Any] = {"reward_terms": terms, "_reward_terms": all_}
         for key, value in outcome.quantities.items():
-            info[key] = np.array(value, copy=True)  # not a live view into the batch
+            info[key] = own(value)  # never a live view into the batch
             info["_" + key] = all_
         if outcome.success is not None:
             info["success"] = np.asarray(outcome.success, dtype=bool).copy()
