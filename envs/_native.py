@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import platform
 import sys
 
 import mujoco
@@ -87,11 +88,20 @@ def _pointer_offset(model: mujoco.MjModel, field: str) -> int | None:
 class PersistentData:
     """Each simulation's own MjData in a persistent batch (see the module's docstring)."""
 
-    def __init__(self, lib: ctypes.CDLL, model: mujoco.MjModel, datas: list[int], cfrc_views: list[np.ndarray]):
+    def __init__(self, lib: ctypes.CDLL, handle: int, model: mujoco.MjModel, datas: list[int], cfrc_views: list[np.ndarray]):
         self._rne = lib.mj_rnePostConstraint
         self._model = model  # the model the sims read (set_models): kept alive here
         self._datas = datas
         self._cfrc = cfrc_views
+        # mjb_apply runs mj_rnePostConstraint on the batch's own threads, in parallel and
+        # without Python per sub-env. mjb_apply calls func(m, d, sim, arg); a function of
+        # (m, d) ignores the two extra arguments under the x86-64 and AArch64 calling
+        # conventions (they are passed in registers), so it is used there only.
+        self._apply = None
+        if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64"):
+            self._apply, self._handle = lib.mjb_apply, handle
+            self._rne_address = ctypes.cast(lib.mj_rnePostConstraint, ctypes.c_void_p).value
+            self._nsim = len(datas)
 
     @classmethod
     def attach(cls, batch, model: mujoco.MjModel) -> "PersistentData | None":
@@ -154,11 +164,20 @@ class PersistentData:
                 return None
             address = ctypes.c_void_p.from_address(d + cfrc_at).value
             views.append(np.ctypeslib.as_array((ctypes.c_double * cfrc_size).from_address(address)).reshape(model.nbody, 6))
-        return cls(lib, model, datas, views)
+        return cls(lib, handle, model, datas, views)
 
     def rne_post_constraint(self, rows) -> None:
         """Run ``mj_rnePostConstraint`` on the MjData of simulations ``rows`` (as Gymnasium
         does after ``mj_step``); call only while the batch is idle."""
+        if self._apply is not None and len(rows):
+            if len(rows) == self._nsim:
+                failed = self._apply(self._handle, None, 0, self._rne_address, None, 0)
+            else:
+                ids = np.ascontiguousarray(rows, dtype=np.int32)
+                failed = self._apply(self._handle, ids.ctypes.data, ids.size, self._rne_address, None, 0)
+            if failed:
+                raise RuntimeError(f"mj_rnePostConstraint failed in {failed} simulation(s) of the batch")
+            return
         rne, datas, model = self._rne, self._datas, self._model._address
         for i in rows:
             rne(model, datas[i])

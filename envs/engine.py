@@ -100,6 +100,7 @@ class TaskEngine:
         self.batch.set_models(self.model)
         self.sim = Sim(self.batch, self.model, task.frame_skip, tuple(task.data_fields), task.needs_cfrc_ext)
         self.act_dim = self.model.nu
+        self._action_shape = (self.num_envs, self.act_dim)
         self.obs_dim = task.observation_dim
         # Live (N, mjNWARNING) view of MuJoCo's warning counters.
         self._warning_counts = self.batch.warning[:, :, 1]
@@ -192,16 +193,21 @@ class TaskEngine:
         The dtype is kept because Gymnasium computes control costs on the action as
         given (float32 arithmetic for float32 actions); ``ctrl`` is float64 anyway.
         """
-        try:
-            arr = np.asarray(action)
-        except Exception as exc:  # ragged lists and the like
-            raise ValueError(f"action could not be read as an array: {exc}") from None
-        if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
-            raise TypeError(f"action must hold real numbers, got dtype {arr.dtype}")
-        expected = (self.num_envs, self.act_dim)
-        if arr.shape != expected:
-            raise ValueError(f"action has shape {arr.shape}, expected {expected} (num_envs, action_dim)")
-        if zero_dot(arr.reshape(-1)) != 0.0:  # NaN: some entry is NaN or infinite
+        if type(action) is np.ndarray and action.dtype.kind == "f" and action.shape == self._action_shape:
+            arr = action  # the common case, without the general checks below
+        else:
+            try:
+                arr = np.asarray(action)
+            except Exception as exc:  # ragged lists and the like
+                raise ValueError(f"action could not be read as an array: {exc}") from None
+            if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
+                raise TypeError(f"action must hold real numbers, got dtype {arr.dtype}")
+            expected = (self.num_envs, self.act_dim)
+            if arr.shape != expected:
+                raise ValueError(f"action has shape {arr.shape}, expected {expected} (num_envs, action_dim)")
+        with np.errstate(invalid="ignore"):  # inf · 0 is the NaN looked for, not a warning to show
+            finite = zero_dot(arr.reshape(-1)) == 0.0
+        if not finite:  # NaN: some entry is NaN or infinite
             bad = ~np.isfinite(arr).all(axis=1)
             raise ValueError(f"action is NaN or infinite for sub-env(s) {np.flatnonzero(bad).tolist()}")
         return arr

@@ -340,7 +340,9 @@ class BatchedMujocoEnv(VectorEnv):
         """Step every sub-env with ``actions`` of shape (num_envs, action_dim)."""
         if not self._has_reset:
             raise RuntimeError("call reset() before step()")
-        if isinstance(actions, (numbers.Number, np.generic)) or (isinstance(actions, np.ndarray) and actions.ndim == 0):
+        if type(actions) is not np.ndarray and isinstance(actions, (numbers.Number, np.generic)) or (
+            isinstance(actions, np.ndarray) and actions.ndim == 0
+        ):
             # a scalar: TypeError, as SyncVectorEnv (which cannot iterate over it)
             raise TypeError(
                 f"actions must be batched, shape (num_envs, action_dim) = {(self.num_envs, self.engine.act_dim)}, got {actions!r}"
