@@ -42,6 +42,7 @@ Profiles (gradient steps per run; label budgets N₁/N₂; episodes per evaluati
 |---|---|---|---|---|---|---|
 | quick  | 300  | 150 + 150, batch 16 | 300, batch 16 | 50 / 200 | 25 | 5 |
 | small  | BC 10k, IQL and P-IQL 15k | 10k + 5k, batch 32, 256×256 | 4k, batch 32 | 500 / 2000 | 50 | 10 |
+| claims | BC 10k, IQL and P-IQL 8k | 6k + 3k, batch 32, 256×256 | 2.5k, batch 32 | 500 / 2000 | 50 | 10 |
 | medium | 100k | 50k + 50k, batch 32 | 50k, batch 32 | 500 / 2000 | 50 | 10 |
 | full   | 1M   | 200k + 300k (CPL's)  | 100k          | 500 / 2000 | 50 | 10 |
 
@@ -57,7 +58,11 @@ datasets × 9 rows = 162 runs. CPL gets CPU-sized settings (32 pairs per step in
 (P-IQL ≈ IQL; CPL, OPPO > BC) on data where BC is not already at the top — not to
 reproduce the papers' absolute scores, which need the full budgets. Its results (all
 162 runs, BENCHMARKS.md): OPPO > BC (IQM 28.6 vs 16.7), CPL on regret labels ≥ BC
-(19.7, P = 0.57), P-IQL ≈ IQL (17.5 vs 17.1). **medium** needs
+(19.7, P = 0.57), P-IQL ≈ IQL (17.5 vs 17.1). **claims** (issue 17) is the small profile's Hopper and Walker2d datasets (the same files,
+made once in ``offline_pbrl-small/datasets``) with BC, IQL, P-IQL (2,000 labels), CPL and OPPO
+at fewer steps, sized for 5 seeds in about two hours with ``--workers 2``
+(``--profile claims --seeds 5 --estimate``): the headline comparisons with honest statistics.
+**medium** needs
 200k-step SAC datasets and ~26 h with 2 workers: infeasible on this machine.
 
 **Why a ``cpl-regret`` row.** A 1-seed pilot on Hopper medium-replay found CPL's
@@ -126,6 +131,20 @@ PROFILES: dict[str, dict[str, Any]] = {
             # z* on the embeddings' sphere (pbrl's default, agents/oppo.py); oppo-init2: OPPO's original N(0, 2²) start
             "oppo": ("oppo", 4_000, {"batch_size": 32, "warmup_steps": 500, "z_init_std": 0.25, "z_star_norm": True}),
             "oppo-init2": ("oppo", 4_000, {"batch_size": 32, "warmup_steps": 500, "z_init_std": 2.0, "z_star_norm": False}),
+        },
+    },
+    # issue 17's claims at 5 seeds in about two hours on 2 cores (--workers 2): the small profile's
+    # Hopper and Walker2d datasets, the agents of the literature's comparisons, fewer steps
+    "claims": {
+        "labels": (500, 2000), "segment": 50, "eval_episodes": 10, "dataset_size": 50_000, "tasks": ("Hopper", "Walker2d"),
+        "generation": {"algorithm": "ppo", "train_steps": 500_000, "eval_episodes": 5, "ref_episodes": 20, "seed": 0},
+        "dataset_root": "offline_pbrl-small",
+        "agents": {
+            "bc": ("bc", 10_000, {}),
+            "iql": ("iql", 8_000, {}),
+            "piql-2000": ("piql", 8_000, {"max_pairs": 2000, "rm_reward_range": "unit"}),
+            "cpl": ("cpl", 9_000, {"bc_steps": 6_000, "warmup_steps": 600, **CPL_CPU}),
+            "oppo": ("oppo", 2_500, {"batch_size": 32, "warmup_steps": 300, "z_init_std": 0.25, "z_star_norm": True}),
         },
     },
     "medium": {
@@ -500,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", default="", help="comma-separated subset of the profile's tasks (HalfCheetah, Hopper, Walker2d)")
     parser.add_argument("--generate", action="store_true", help="generate missing datasets (SAC; hours per task; the small profile always makes its own with PPO)")
     parser.add_argument("--root", default=None, help="folder for runs, stores (and quick datasets); default: a temporary one")
-    parser.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
+    parser.add_argument("--reps", type=int, default=None, help="bootstrap repetitions (default: pbrl.evaluation.aggregate.DEFAULT_REPS)")
     parser.add_argument("--estimate", action="store_true", help="only print the profile's wall-clock estimate")
     parser.add_argument("--reuse", action="store_true", help="keep finished runs of an earlier invocation with the same --root (a restart runs only the rest)")
     parser.add_argument("--json", default=None)
@@ -522,12 +541,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.estimate:
         print(json.dumps(estimate, indent=2))
         return 0
-    default_root = os.path.join(RESULTS, "offline_pbrl-small") if profile == "small" else None
+    default_root = os.path.join(RESULTS, f"offline_pbrl-{profile}") if profile in ("small", "claims") else None
     root = args.root or default_root or tempfile.mkdtemp(prefix=f"pbrl-offline-{profile}-")
     os.makedirs(root, exist_ok=True)
     env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), OMP_NUM_THREADS="1")
-    if profile in ("quick", "small"):
-        env["MINARI_DATASETS_PATH"] = os.environ["MINARI_DATASETS_PATH"] = os.path.join(root, "datasets")
+    if profile in ("quick", "small", "claims"):
+        # the claims profile reads (or makes) the small profile's datasets: one set of data
+        data_root = os.path.join(RESULTS, spec["dataset_root"]) if "dataset_root" in spec and not args.root else root
+        env["MINARI_DATASETS_PATH"] = os.environ["MINARI_DATASETS_PATH"] = os.path.join(data_root, "datasets")
     load_before = load_average()
     t0 = time.time()
     datasets = ensure_datasets(profile, args.generate)
@@ -558,7 +579,9 @@ def main(argv: list[str] | None = None) -> int:
     t1 = time.time()
     results = done + (run_all(jobs, runs_dir, args.workers, root, env) if jobs else [])
     t_runs = time.time() - t1
-    stats, table = statistics_table(results, (lo, hi), args.reps)
+    from pbrl.evaluation.aggregate import DEFAULT_REPS
+
+    stats, table = statistics_table(results, (lo, hi), args.reps or DEFAULT_REPS)
     report = {
         "profile": profile,
         "config": {"seeds": args.seeds, "workers": args.workers, "teacher": args.teacher, "labels": [lo, hi], "segment": spec["segment"],
