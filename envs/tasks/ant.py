@@ -108,33 +108,19 @@ class Ant(Task):
     have its values bit for bit. The reset info has the first three.
 
     ## Cost of the contact forces
-    ``mujoco.batch`` does not compute ``cfrc_ext`` (MuJoCo 4.0.0), so every step
-    copies each sub-env's MjData out of the persistent batch (``get_data`` into one
-    preallocated MjData) and runs ``mj_rnePostConstraint`` on it — the engine's one
-    per-env Python loop. Measured on the 2-core development machine (MuJoCo 4.0.0,
-    ``benchmarks/throughput.py``, see BENCHMARKS.md):
-
-    | | per sub-env and env step |
-    |---|---|
-    | RK4 physics (5 × mj_step), one core | ≈ 200 µs CPU |
-    | cfrc_ext loop, all of it | ≈ 10.5 µs CPU; 13.6 µs (N=16) – 15.8 µs (N=64) wall |
-    | … of which ``get_data`` (a whole-MjData copy) | ≈ 9 µs |
-    | … of which ``mj_rnePostConstraint`` | ≈ 0.7 µs |
-
-    That is ≈ 5 % of the physics' CPU time, but the loop runs on one core after
-    the physics ran on two: it adds 13 % (N=16) to 16 % (N=64) to the wall time of
-    the batched physics step, most of Ant's gap to the physics limit. What was
-    tried: the copy costs no less with a smaller arena (it is MuJoCo's whole-MjData
-    copy; a fresh MjData per call would cost ≈ 0.5 ms to allocate); the persistent
-    batch itself steps as fast as a non-persistent one (0.98–1.01); ``get_data``
-    holds the GIL, so two Python threads gain nothing; a non-persistent batch with
-    a per-env ``mj_forward`` before ``mj_rnePostConstraint`` costs ≈ 12 µs per env
-    too and does not match Gymnasium (it finds the contacts of the new state, not
-    those of RK4's last stage: clipped values differed by up to 2.0). Sub-envs
-    reset in a step skip the loop (their cfrc_ext is 0, as in Gymnasium), so a step
-    in which some sub-envs reset pays it once, not twice. With
-    ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0`` there is
-    no loop and the batch is not persistent.
+    ``mujoco.batch`` does not compute ``cfrc_ext`` (MuJoCo 4.0), and Gymnasium calls
+    ``mj_rnePostConstraint`` after ``mj_step``. pbrl runs it on each stepped sub-env's own
+    MjData in the persistent batch, on the batch's threads (``mjb_apply``), and reads
+    ``cfrc_ext`` from there (``envs/_native.py``); where that in-place access cannot be
+    checked (another MuJoCo version, another platform) it falls back to a copy of each
+    MjData (``get_data``) and ``mj_rnePostConstraint`` on the copy, with the same numbers.
+    ``python benchmarks/throughput.py --tasks Ant`` prints both side by side; on the 2-core
+    development machine (MuJoCo 4.0.1, session 6) the copies cost 9-15 µs per sub-env and
+    step (10-16 % of the physics step), the in-place pass ~1 µs. Sub-envs reset in a step
+    skip it (their cfrc_ext is 0, as in Gymnasium). With
+    ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0`` nothing is
+    computed and the batch is not persistent. BENCHMARKS.md ("Issue 16's table") has Ant's
+    env-steps/s against the bare batch and EnvPool.
 
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's Ant-v5.

@@ -86,8 +86,10 @@ class Humanoid(HumanoidBase):
     ``torso_height`` (qpos[2]) and ``is_healthy``.
 
     ## Cost of the contact forces
-    As for Ant (see ``ant.py``), ``cfrc_ext`` costs a per-env ``get_data`` +
-    ``mj_rnePostConstraint`` loop on a persistent batch. Humanoid's MjData has
+    As for Ant (see ``ant.py``): since session 6 ``mj_rnePostConstraint`` runs in place on
+    each sub-env's MjData on the batch's threads (~1 µs a sub-env); the table below was
+    measured before, with the portable per-env ``get_data`` +
+    ``mj_rnePostConstraint`` loop on a persistent batch, which is still the fallback. Humanoid's MjData has
     Ant's arena size (14 MB), and side by side the loop costs about what Ant's does.
     Measured with ``python benchmarks/humanoid_contact_cost.py --task Humanoid
     --repeat 5`` (then ``--task Ant``) on the 2-core development machine, MuJoCo
