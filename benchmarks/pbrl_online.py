@@ -3,6 +3,8 @@
     python benchmarks/pbrl_online.py --quick          # smoke run: one task, tiny budgets (a few minutes)
     python benchmarks/pbrl_online.py --estimate       # the full profile's wall-clock estimate only
     python benchmarks/pbrl_online.py --profile medium # PrefPPO on HalfCheetah, 300k steps, 3 seeds (about an hour)
+    python benchmarks/pbrl_online.py --profile claims-prefppo --workers 2   # PrefPPO vs PPO, 5 seeds (~1.2 h)
+    python benchmarks/pbrl_online.py --profile claims-pebble --workers 2    # PEBBLE vs SAC, 5 seeds (~1.7 h)
     python benchmarks/pbrl_online.py                  # the full profile (see the estimate: days on 2 cores)
     pbrl bench pbrl_online --quick
 
@@ -23,9 +25,13 @@ returns can be negative or near zero, e.g. HalfCheetah early in training).
 
 Per configuration (agent × teacher × budget), the IQM over all seeds × tasks comes with
 a 95% stratified-bootstrap confidence interval (``pbrl.evaluation.aggregate``,
-rliable's definitions), next to the labels used and the reward model's held-out
-accuracy. JSON (every run) and a markdown table go to
-``benchmarks/results/pbrl_online[-quick|-medium].json`` / ``.md``.
+rliable's definitions; ``--reps`` defaults to its ``DEFAULT_REPS``, 50,000), next to the
+labels used and the reward model's held-out accuracy. Per comparison — each learned
+reward vs its agent on the true reward, oracle vs noisy at one budget, 1,000 vs 200
+labels — the probability of improvement P(X > Y) comes with its 95% interval (rliable's
+independent stratified bootstrap) and ``pbrl.runs.compare.claim``'s wording of what
+the intervals allow; each interval's method is printed next to it. JSON (every run) and
+a markdown table go to ``benchmarks/results/pbrl_online[-<profile>].json`` / ``.md``.
 
 Profiles (env steps per run; budgets; preference options — the rest are the
 defaults of ``agents/prefconfig.py``):
@@ -34,7 +40,18 @@ defaults of ``agents/prefconfig.py``):
 |---|---|---|---|---|---|---|---|
 | quick | 8,192 | 2,500 | 20 / 60 | 10 / 20 | 1,024 (PPO) / 500 (SAC) | 2 | 5 |
 | medium | 300,000 (HalfCheetah, PrefPPO only) | – | 200 / 1000 | budget / 10 | 30,000 | 3 | 10 |
+| claims-prefppo | 300,000 (HalfCheetah, PrefPPO only) | – | 200 / 1000 | budget / 10 | 30,000 | 5 | 10 |
+| claims-pebble | – | 100,000 (HalfCheetah, PEBBLE only) | 1000 | 100 | 10,000 | 5 | 10 |
 | full  | 1,000,000 | 300,000 | 200 / 1000 | budget / 10 | 20,000 | 3 | 10 |
+
+medium and the claims profiles use a 3 × (128, 128) reward ensemble with a 50-epoch cap
+per update; PEBBLE pre-trains on state entropy for 10k steps (the default). The claims
+profiles are issue 17's ledger comparisons at 5 seeds, sized for about two hours on 2
+cores with ``--workers 2``: ``--estimate`` gives 1.2 h (25 runs) and 1.7 h (15 runs). Its
+rates are the measured env-step costs of PPO and SAC on the true reward, the learned
+reward's per-step cost and a reward-model gradient step (BENCHMARKS.md); it follows
+``--agents``, ``--tasks``, ``--teachers``, ``--budgets`` and ``--seeds``. At B-Pref's
+budgets (full: 3 tasks, 1M / 300k steps) it says ~40 h with 3 seeds: more than this machine.
 """
 
 from __future__ import annotations
@@ -79,6 +96,38 @@ PROFILES: dict[str, dict[str, Any]] = {
         "budgets": [200, 1000],
         "teachers": ["oracle", "noisy"],
         "seeds": 3,
+        "eval_episodes": 10,
+        "hp": {"ppo": {}, "sac": {}},
+        "pref": {
+            "ppo": {"interval": 30_000, "reward_hidden": [128, 128], "reward_epochs": 50},
+            "sac": {"interval": 10_000, "reward_hidden": [128, 128], "reward_epochs": 50},
+        },
+    },
+    # Issue 17's ledger claims at 5 seeds, each sized for about two hours on 2 cores with
+    # --workers 2 (see --estimate): PrefPPO vs PPO is the medium profile's HalfCheetah
+    # settings at 5 seeds; PEBBLE vs SAC is the 100k-step HalfCheetah setting of the
+    # online.pebble-oracle1000 row, with both teachers at 1,000 labels.
+    "claims-prefppo": {
+        "tasks": ["HalfCheetah"],
+        "agents": ["ppo"],
+        "steps": {"ppo": 300_000, "sac": 100_000},
+        "budgets": [200, 1000],
+        "teachers": ["oracle", "noisy"],
+        "seeds": 5,
+        "eval_episodes": 10,
+        "hp": {"ppo": {}, "sac": {}},
+        "pref": {
+            "ppo": {"interval": 30_000, "reward_hidden": [128, 128], "reward_epochs": 50},
+            "sac": {"interval": 10_000, "reward_hidden": [128, 128], "reward_epochs": 50},
+        },
+    },
+    "claims-pebble": {
+        "tasks": ["HalfCheetah"],
+        "agents": ["sac"],
+        "steps": {"ppo": 300_000, "sac": 100_000},
+        "budgets": [1000],
+        "teachers": ["oracle", "noisy"],
+        "seeds": 5,
         "eval_episodes": 10,
         "hp": {"ppo": {}, "sac": {}},
         "pref": {
@@ -216,7 +265,20 @@ def _progress(done: int, total: int, r: dict[str, Any]) -> None:
 # -- statistics --------------------------------------------------------------------------
 
 
-def statistics_table(results: list[dict[str, Any]], randoms: dict[str, float], tasks: list[str], seeds: int, reps: int) -> tuple[dict, str]:
+def interval_method(reps: int, confidence: float = 0.95) -> str:
+    """How an IQM interval was computed (``pbrl.runs.compare``'s wording), printed next to it."""
+    return f"{100 * confidence:g}% stratified bootstrap, {reps:,} reps"
+
+
+def improvement_method(reps: int, confidence: float = 0.95) -> str:
+    """How an interval of P(X > Y) was computed (rliable's independent bootstrap)."""
+    return f"{100 * confidence:g}% independent stratified bootstrap, {reps:,} reps"
+
+
+def statistics_table(results: list[dict[str, Any]], randoms: dict[str, float], tasks: list[str], seeds: int, reps: int) -> tuple[dict, str, list[dict]]:
+    """Per configuration the IQM of the normalised return with its interval; per comparison
+    (learned vs true reward, oracle vs noisy, the larger vs the smaller budget) P(X > Y)
+    with its interval and :func:`pbrl.runs.compare.claim`'s wording."""
     from pbrl.evaluation.aggregate import interval_estimate, iqm
 
     ok = [r for r in results if "error" not in r]
@@ -229,7 +291,7 @@ def statistics_table(results: list[dict[str, Any]], randoms: dict[str, float], t
     for r in ok:
         denom = true_mean.get((r["agent"], r["task_name"]), np.nan) - randoms[r["task_name"]]
         r["normalized"] = float(100.0 * (r["return_mean"] - randoms[r["task_name"]]) / denom) if abs(denom) > 1e-6 else float("nan")
-    rows, stats = [], {}
+    rows, stats, matrices = [], {}, {}
     configs = sorted({(r["agent"], r["reward"], r["teacher"] or "", r["feedback"] or 0) for r in ok}, key=lambda c: (c[0], c[1] != "true", c[2], c[3]))
     for agent, reward, teacher, budget in configs:
         sel = [r for r in ok if (r["agent"], r["reward"], r["teacher"] or "", r["feedback"] or 0) == (agent, reward, teacher, budget)]
@@ -237,6 +299,7 @@ def statistics_table(results: list[dict[str, Any]], randoms: dict[str, float], t
         for r in sel:
             matrix[r["seed"], tasks.index(r["task_name"])] = r["normalized"]
         complete = matrix[~np.isnan(matrix).any(axis=1)]
+        matrices[(agent, reward, teacher, budget)] = complete
         name = NAMES[agent] if reward == "learned" else f"{agent.upper()} (true reward)"
         key = f"{name} {teacher}/{budget}" if reward == "learned" else name
         if len(complete):
@@ -255,28 +318,81 @@ def statistics_table(results: list[dict[str, Any]], randoms: dict[str, float], t
         cells += [f"{raw[t]:.0f}" if t in raw else "—" for t in tasks]
         cells += [f"{np.mean(labels):.0f}" if labels else "—", f"{np.mean(accs):.2f}" if accs else "—", str(len(sel))]
         rows.append("| " + " | ".join(cells) + " |")
-    header = ["agent", "teacher", "budget", "IQM normalised return [95% CI]"] + [f"{t} return" for t in tasks] + ["labels", "RM accuracy", "runs"]
+    header = ["agent", "teacher", "budget", f"IQM normalised return [{interval_method(reps)}]"] + [f"{t} return" for t in tasks] + ["labels", "RM accuracy", "runs"]
     table = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n" + "\n".join(rows)
     table += "\n\nnormalised return: 100 × (R − random) / (true-reward agent − random); random returns: " + ", ".join(f"{t} {randoms[t]:.1f}" for t in tasks)
-    return stats, table
+    comparisons = compare_configs(matrices, stats, reps)
+    if comparisons:
+        table += f"\n\n| X | Y | IQM X | IQM Y | P(X > Y) [{improvement_method(reps)}] | claim |\n|---|---|---|---|---|---|\n"
+        table += "\n".join(
+            f"| {c['x']} | {c['y']} | {_ci(c['iqm_x'])} | {_ci(c['iqm_y'])} | {_ci(c['probability'], 2)} | {c['claim']} |" for c in comparisons
+        )
+        table += f"\n\nIQM intervals: {interval_method(reps)} over seeds (within each task); P(X > Y): {improvement_method(reps)}."
+    return stats, table, comparisons
+
+
+def _ci(t: list[float], digits: int = 1) -> str:
+    return f"{t[0]:.{digits}f} [{t[1]:.{digits}f}, {t[2]:.{digits}f}]"
+
+
+def _pairs(keys: list[tuple]) -> list[tuple[tuple, tuple]]:
+    """The comparisons the literature makes: each learned reward vs its agent on the true reward,
+    oracle vs noisy at one budget, and the largest vs the smallest budget of one teacher."""
+    out = []
+    for agent, reward, teacher, budget in keys:
+        if reward == "learned" and (agent, "true", "", 0) in keys:
+            out.append(((agent, reward, teacher, budget), (agent, "true", "", 0)))
+    for agent, reward, teacher, budget in keys:
+        if reward == "learned" and teacher == "oracle" and (agent, reward, "noisy", budget) in keys:
+            out.append(((agent, reward, "oracle", budget), (agent, reward, "noisy", budget)))
+    for agent, teacher in sorted({(k[0], k[2]) for k in keys if k[1] == "learned"}):
+        budgets = sorted(k[3] for k in keys if k[0] == agent and k[1] == "learned" and k[2] == teacher)
+        if len(budgets) > 1:
+            out.append(((agent, "learned", teacher, budgets[-1]), (agent, "learned", teacher, budgets[0])))
+    return out
+
+
+def compare_configs(matrices: dict[tuple, np.ndarray], stats: dict[str, dict], reps: int) -> list[dict[str, Any]]:
+    """P(X > Y) with its interval and the honest wording for each of :func:`_pairs`."""
+    from pbrl.evaluation.aggregate import probability_of_improvement_interval
+    from pbrl.runs.compare import claim
+
+    name = {k: (f"{NAMES[k[0]]} {k[2]}/{k[3]}" if k[1] == "learned" else f"{k[0].upper()} (true reward)") for k in matrices}
+    out = []
+    for x, y in _pairs(list(matrices)):
+        a, b = matrices[x], matrices[y]
+        if not len(a) or not len(b):
+            continue
+        probability = [float(v) for v in probability_of_improvement_interval(a, b, reps=reps)]
+        iqm_x, iqm_y = stats[name[x]]["iqm"], stats[name[y]]["iqm"]
+        # the same env steps on both sides; a budget comparison differs in labels by design (its labels say so)
+        wording = claim(name[x], name[y], probability, iqm_x, iqm_y, seeds=min(len(a), len(b)))
+        out.append({"x": name[x], "y": name[y], "iqm_x": iqm_x, "iqm_y": iqm_y, "probability": probability, "claim": wording,
+                    "seeds": [len(a), len(b)], "interval_method": interval_method(reps),
+                    "improvement_method": improvement_method(reps)})  # fmt: skip
+    return out
 
 
 # -- estimate ------------------------------------------------------------------------------
 
 
-def estimate_hours(profile: str, seeds: int, workers: int) -> dict[str, float]:
+def estimate_hours(profile: str, seeds: int, workers: int, spec: dict[str, Any] | None = None, agents: list[str] | None = None) -> dict[str, float]:
     """Wall-clock estimate from measured per-step costs (BENCHMARKS.md) and reward-model update costs.
 
+    ``spec`` (default: the profile's) and ``agents`` (default: the profile's, else both) give
+    what will actually run, after ``--tasks``/``--teachers``/``--budgets``/``--agents``.
     Reward-model updates dominate at the 1000-label budget: round j retrains on ~j × per-round
     labels for up to ``reward_epochs`` epochs (the noisy teacher rarely reaches 97% train
-    accuracy, so assume the cap; the oracle half of it).
+    accuracy, so assume the cap; the oracle half of it). Checked against two measured runs:
+    the medium profile (estimate 0.75 h, measured 0.72 h under load) and medium with
+    ``--agents sac --teachers oracle --budgets 1000`` (0.59 h, measured 0.52 h).
     """
     from pbrl.agents.prefconfig import DEFAULTS
 
-    spec = PROFILES[profile]
-    total = 0.0
+    spec = spec if spec is not None else PROFILES[profile]
+    agents = agents if agents is not None else spec.get("agents", list(NAMES))
     per_run = {}
-    for agent in ("ppo", "sac"):
+    for agent in agents:
         steps = spec["steps"][agent]
         env_s = steps * _SECONDS_PER_STEP[agent]
         per_run[f"{agent}/true"] = env_s
@@ -291,14 +407,16 @@ def estimate_hours(profile: str, seeds: int, workers: int) -> dict[str, float]:
                 size = (opts["segment_length"] / 50) * (sum(opts["reward_hidden"]) / 768) * (opts["ensemble_size"] / 3)
                 rm_s = rm_steps * _SECONDS_PER_RM_STEP * scale * size
                 per_run[f"{agent}/{teacher}/{budget}"] = env_s + steps * _LEARNED_EXTRA_PER_STEP[agent] + rm_s
-    runs_per_seed_task = sum(per_run.values())
-    total = runs_per_seed_task * seeds * len(spec["tasks"])
+    total = sum(per_run.values()) * seeds * len(spec["tasks"])
     return {
-        "runs": (1 + len(spec["teachers"]) * len(spec["budgets"])) * 2 * seeds * len(spec["tasks"]),
+        "runs": (1 + len(spec["teachers"]) * len(spec["budgets"])) * len(agents) * seeds * len(spec["tasks"]),
         "total_cpu_hours": total / 3600,
         "wall_clock_hours": total / 3600 / max(1, min(workers, 2)) * (1.15 if workers > 1 else 1.0),
         "per_run_hours": {k: v / 3600 for k, v in per_run.items()},
-    }
+        "rates": "env-step costs of PPO (544 s per 1M steps) and SAC (157 s per 30k steps) on the true reward, "
+                 "the learned reward's per-step cost and a reward-model gradient step (0.45 s at B-Pref's size): "
+                 "measured on the 2-core machine, BENCHMARKS.md",
+    }  # fmt: skip
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -307,7 +425,7 @@ def estimate_hours(profile: str, seeds: int, workers: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the smoke profile: one task, tiny budgets")
-    parser.add_argument("--profile", choices=sorted(PROFILES), default=None, help="quick, medium or full (default: full; --quick = quick)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=None, help="quick, medium, claims-prefppo, claims-pebble or full (default: full; --quick = quick)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per configuration (default: the profile's)")
     parser.add_argument("--agents", default=None, help="comma-separated: ppo (PrefPPO), sac (PEBBLE)")
     parser.add_argument("--tasks", default="", help="comma-separated subset of the profile's tasks")
@@ -315,10 +433,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="", help="comma-separated subset of the profile's label budgets")
     parser.add_argument("--workers", type=int, default=2, help="runs at a time (one torch thread each)")
     parser.add_argument("--root", default=None, help="folder for the run folders (default: a temporary one)")
-    parser.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
+    parser.add_argument("--reps", type=int, default=None, help="bootstrap repetitions (default: pbrl.evaluation.aggregate.DEFAULT_REPS, rliable's 50,000)")
     parser.add_argument("--estimate", action="store_true", help="only print the profile's wall-clock estimate")
     parser.add_argument("--json", default=None, help="output JSON path (the .md table goes beside it)")
     args = parser.parse_args(argv)
+    if args.reps is None:
+        from pbrl.evaluation.aggregate import DEFAULT_REPS
+
+        args.reps = DEFAULT_REPS
     profile = "quick" if args.quick else (args.profile or "full")
     spec = dict(PROFILES[profile])
     if args.agents is None:
@@ -339,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     if not agents or any(a not in NAMES for a in agents):
         parser.error(f"--agents takes ppo and/or sac, got {args.agents!r}")
     seeds = args.seeds or spec["seeds"]
-    estimate = estimate_hours(profile, seeds, args.workers)
+    estimate = estimate_hours(profile, seeds, args.workers, spec, agents)
     log(f"profile {profile}: {estimate['runs']} runs, estimated {estimate['total_cpu_hours']:.1f} CPU-hours, "
         f"{estimate['wall_clock_hours']:.1f} h wall-clock with {args.workers} workers")  # fmt: skip
     if args.estimate:
@@ -354,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(jobs)} runs, {args.workers} at a time, in {runs_dir}")
     results = run_all(jobs, args.workers)
     seconds = time.time() - t0
-    stats, table = statistics_table(results, randoms, spec["tasks"], seeds, args.reps)
+    stats, table, comparisons = statistics_table(results, randoms, spec["tasks"], seeds, args.reps)
     report = {
         "profile": profile,
         "config": {"tasks": spec["tasks"], "agents": agents, "seeds": seeds, "steps": spec["steps"], "budgets": spec["budgets"],
@@ -368,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "failed": [r for r in results if "error" in r],
         "statistics": stats,
+        "comparisons": comparisons,
+        "interval_method": interval_method(args.reps),
+        "improvement_method": improvement_method(args.reps),
         "table": table,
     }
     print(table)

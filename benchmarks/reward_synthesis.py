@@ -1,6 +1,8 @@
 """Reward synthesis: sparse vs the task's own reward vs a synthesized reward, per task.
 
     python benchmarks/reward_synthesis.py [--quick] [--tasks HalfCheetah,Hopper,Ant,Reacher] [--json PATH]
+    python benchmarks/reward_synthesis.py --profile claims --workers 2   # issue 17's claim: 5 seeds, ~1.6 h
+    python benchmarks/reward_synthesis.py --profile claims --estimate     # its wall-clock estimate, no runs
     pbrl bench reward_synthesis [--quick]
 
 For each task, with the same PPO hyperparameters, steps and seeds:
@@ -22,9 +24,34 @@ human-normalised score: 1 = as good as the shipped reward). The correlation is t
 Pearson correlation of the synthesized reward with the task's reward over the
 final retraining's transitions (computed inside the sandbox worker).
 
-The JSON (default ``benchmarks/results/reward_synthesis.json``) holds every figure,
+Per task, the IQM of F over the final seeds of each reward comes with a 95% bootstrap
+interval over seeds (``pbrl.evaluation.aggregate``; ``--reps`` defaults to its
+``DEFAULT_REPS``, 50,000); per comparison (synthesized vs shipped, synthesized vs
+sparse), P(X > Y) with its 95% interval (rliable's independent stratified bootstrap),
+per task and over all tasks (per-task Mann–Whitney averaged, so the tasks' different
+units do not mix), worded by ``pbrl.runs.compare.claim``. Each interval's method is
+printed next to it.
+
+The JSON (default ``benchmarks/results/reward_synthesis.json``, ``reward_synthesis-claims.json``
+for the claims profile; a markdown table beside it) holds every figure,
 the run folders, the machine and its load before and after. Each candidate trains
 in its own sandboxed process; two run at a time by default (``--workers``).
+
+Profiles (K samples × I iterations of ``steps`` PPO steps in the search; the final
+retraining of the synthesized, shipped and sparse rewards at ``final steps`` × seeds):
+
+| profile | K × I | search steps | final steps | seeds | eval episodes | tasks | estimate (2 workers) |
+|---|---|---|---|---|---|---|---|
+| quick  | 2 × 2 | 20,000 | 20,000 | 2 | 5 | HalfCheetah, Hopper, Ant, Reacher | ~0.1 h (measured 452 s under load) |
+| full   | 4 × 3 | 100,000 | 200,000 | 3 | 10 | HalfCheetah, Hopper, Ant, Reacher | ~1.2 h (measured 1.07 h before the sandbox) |
+| claims | 4 × 3 | 100,000 | 200,000 | 5 | 10 | HalfCheetah, Hopper, Ant, Reacher | ~1.6 h |
+
+**claims** is issue 17's "offline proposer vs the shipped and sparse rewards" at 5 seeds,
+the full profile's search and retraining budgets. ``--estimate`` computes the wall-clock
+from the full profile's measured per-task times (BENCHMARKS.md: 3 850 s with 2 workers
+for 3.0M PPO steps per task, at bd96779) scaled by PPO steps, × 1.1 for the sandboxed
+reward worker (measured at ~8 % of PPO's wall-clock since); Walker2d and Swimmer, never
+measured, take Hopper's and HalfCheetah's rates.
 """
 
 from __future__ import annotations
@@ -46,7 +73,33 @@ TASKS = {"HalfCheetah": "pbrl/HalfCheetah-v5", "Hopper": "pbrl/Hopper-v5", "Ant"
 PROFILES = {
     "quick": dict(samples=2, iterations=2, steps=20_000, final_steps=20_000, seeds=2, eval_episodes=5),
     "full": dict(samples=4, iterations=3, steps=100_000, final_steps=200_000, seeds=3, eval_episodes=10),
+    # issue 17: the offline proposer vs the shipped and sparse rewards, 5 seeds, ~1.6 h on 2 cores
+    "claims": dict(samples=4, iterations=3, steps=100_000, final_steps=200_000, seeds=5, eval_episodes=10),
 }
+DEFAULT_TASKS = "HalfCheetah,Hopper,Ant,Reacher"
+# Wall-clock seconds per PPO step with 2 workers, per task: the full profile's measured time
+# (HalfCheetah 930, Hopper 921, Ant 1 309, Reacher 689 s; bd96779, BENCHMARKS.md) over its
+# 3.0M steps per task (4 × 3 × 100k search + 3 rewards × 3 seeds × 200k final).
+_FULL_STEPS = 4 * 3 * 100_000 + 3 * 3 * 200_000
+_WALL_S_PER_STEP_2W = {"HalfCheetah": 930 / _FULL_STEPS, "Hopper": 921 / _FULL_STEPS, "Ant": 1309 / _FULL_STEPS,
+                       "Reacher": 689 / _FULL_STEPS, "Walker2d": 921 / _FULL_STEPS, "Swimmer": 930 / _FULL_STEPS}
+_SANDBOX_FACTOR = 1.1  # the reward worker's round trips: ~8 % of PPO's wall-clock (sandbox_overhead.py)
+
+
+def estimate(prof: dict[str, Any], names: list[str], workers: int) -> dict[str, Any]:
+    """Wall-clock estimate of a profile from the measured per-task rates (see the module docstring)."""
+    steps = prof["samples"] * prof["iterations"] * prof["steps"] + 3 * prof["seeds"] * prof["final_steps"]
+    scale = 2 / max(1, min(workers, 2)) * _SANDBOX_FACTOR
+    per_task = {n: steps * _WALL_S_PER_STEP_2W[n] * scale / 3600 for n in names}
+    return {
+        "ppo_runs": len(names) * (prof["samples"] * prof["iterations"] + 3 * prof["seeds"]),
+        "ppo_steps_per_task": steps,
+        "wall_clock_hours": sum(per_task.values()),
+        "per_task_hours": per_task,
+        "workers": workers,
+        "rates": "the full profile's measured wall-clock per task with 2 workers (3 850 s in all, bd96779, "
+                 "BENCHMARKS.md) per PPO step, x 1.1 for the sandboxed reward worker",
+    }  # fmt: skip
 
 
 def sparse_program(card: Any) -> str:
@@ -168,6 +221,78 @@ def run_task(name: str, task: str, prof: dict[str, Any], args, executor, llm) ->
     }
 
 
+REWARDS = {"F_synth": "synthesized", "F_human": "shipped", "F_sparse": "sparse"}
+COMPARISONS = [("F_synth", "F_human"), ("F_synth", "F_sparse")]
+
+
+def interval_method(reps: int, confidence: float = 0.95) -> str:
+    """How an IQM interval was computed (``pbrl.runs.compare``'s wording), printed next to it."""
+    return f"{100 * confidence:g}% stratified bootstrap, {reps:,} reps"
+
+
+def improvement_method(reps: int, confidence: float = 0.95) -> str:
+    """How an interval of P(X > Y) was computed (rliable's independent bootstrap)."""
+    return f"{100 * confidence:g}% independent stratified bootstrap, {reps:,} reps"
+
+
+def statistics(results: dict[str, dict[str, Any]], reps: int) -> dict[str, Any]:
+    """Per task, each reward's IQM of F over seeds with its interval; per comparison and task,
+    and over all tasks, P(X > Y) with its interval and ``pbrl.runs.compare.claim``'s wording.
+
+    F is in each task's own unit, so no IQM is pooled over tasks; P(X > Y) over tasks is
+    rliable's: the per-task Mann–Whitney statistic averaged over tasks."""
+    from pbrl.evaluation.aggregate import interval_estimate, iqm, probability_of_improvement_interval
+    from pbrl.runs.compare import claim
+
+    runs = {name: {k: np.asarray(r.get(f"{k}_per_seed") or [], dtype=float) for k in REWARDS} for name, r in results.items()}
+    per_task: dict[str, Any] = {}
+    for name, values in runs.items():
+        row: dict[str, Any] = {}
+        for k, v in values.items():
+            row[REWARDS[k]] = {"iqm": list(interval_estimate(v[:, None], iqm, reps=reps)) if len(v) else None, "seeds": len(v)}
+        for x, y in COMPARISONS:
+            a, b = values[x], values[y]
+            if not len(a) or not len(b):
+                continue
+            p = [float(t) for t in probability_of_improvement_interval(a[:, None], b[:, None], reps=reps)]
+            ix, iy = row[REWARDS[x]]["iqm"], row[REWARDS[y]]["iqm"]
+            row[f"P({REWARDS[x]} > {REWARDS[y]})"] = {
+                "probability": p, "claim": claim(f"{REWARDS[x]} ({name})", f"{REWARDS[y]} ({name})", p, ix, iy, seeds=min(len(a), len(b)))
+            }  # fmt: skip
+        per_task[name] = row
+    overall: dict[str, Any] = {}
+    for x, y in COMPARISONS:
+        tasks = [n for n, v in runs.items() if len(v[x]) and len(v[y])]
+        if not tasks:
+            continue
+        p = [float(t) for t in probability_of_improvement_interval({n: runs[n][x] for n in tasks}, {n: runs[n][y] for n in tasks}, reps=reps)]
+        seeds = min(min(len(runs[n][x]), len(runs[n][y])) for n in tasks)
+        overall[f"P({REWARDS[x]} > {REWARDS[y]})"] = {
+            "tasks": tasks, "probability": p,
+            "claim": claim(f"{REWARDS[x]} ({len(tasks)} tasks)", f"{REWARDS[y]} ({len(tasks)} tasks)", p, seeds=seeds),
+        }  # fmt: skip
+    return {"interval_method": interval_method(reps), "improvement_method": improvement_method(reps), "per_task": per_task, "overall": overall}
+
+
+def statistics_markdown(stats: dict[str, Any]) -> str:
+    def ci(t: list[float] | None, digits: int = 3) -> str:
+        return "–" if t is None else f"{t[0]:.{digits}g} [{t[1]:.{digits}g}, {t[2]:.{digits}g}]"
+
+    lines = ["| task | IQM F synthesized | IQM F shipped | IQM F sparse | seeds (synthesized/shipped/sparse) |", "|---|---|---|---|---|"]
+    for name, row in stats["per_task"].items():
+        seeds = "/".join(str(row[r]["seeds"]) for r in REWARDS.values())
+        lines.append(f"| {name} | {ci(row['synthesized']['iqm'])} | {ci(row['shipped']['iqm'])} | {ci(row['sparse']['iqm'])} | {seeds} |")
+    lines += ["", f"IQM intervals: {stats['interval_method']} (over the seeds of one task).", ""]
+    lines += [f"| comparison | tasks | P(X > Y) [{stats['improvement_method']}] | claim |", "|---|---|---|---|"]
+    for name, row in stats["per_task"].items():
+        for key, c in row.items():
+            if key.startswith("P("):
+                lines.append(f"| {key} | {name} | {ci(c['probability'], 2)} | {c['claim']} |")
+    for key, c in stats["overall"].items():
+        lines.append(f"| {key} | all: {', '.join(c['tasks'])} | {ci(c['probability'], 2)} | {c['claim']} |")
+    return "\n".join(lines)
+
+
 def fmt(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}g}"
 
@@ -175,15 +300,27 @@ def fmt(x: float | None, digits: int = 3) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the quick profile (K=2, I=2, 20k PPO steps, 2 seeds)")
-    parser.add_argument("--tasks", default="HalfCheetah,Hopper,Ant,Reacher", help="comma-separated: " + ",".join(TASKS))
-    parser.add_argument("--json", default=DEFAULT_JSON, help="where to write the results")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=None, help="quick, full or claims (default: full; --quick = quick)")
+    parser.add_argument("--tasks", default=DEFAULT_TASKS, help="comma-separated: " + ",".join(TASKS))
+    parser.add_argument("--json", default=None, help="where to write the results (default: benchmarks/results/reward_synthesis.json; -claims.json for claims)")
+    parser.add_argument("--reps", type=int, default=None, help="bootstrap repetitions (default: pbrl.evaluation.aggregate.DEFAULT_REPS, rliable's 50,000)")
+    parser.add_argument("--estimate", action="store_true", help="only print the profile's wall-clock estimate")
     parser.add_argument("--runs-dir", default=None, help="where the synthesis run folders go (default: a temporary folder)")
     parser.add_argument("--workers", type=int, default=2, help="candidates trained at once")
     parser.add_argument("--seed", type=int, default=0)
     for key in ("samples", "iterations", "steps", "final_steps", "seeds", "eval_episodes"):
         parser.add_argument("--" + key.replace("_", "-"), type=int, default=None, help=f"override the profile's {key}")
     args = parser.parse_args(argv)
-    args.profile = "quick" if args.quick else "full"
+    if args.quick and args.profile not in (None, "quick"):
+        parser.error(f"--quick and --profile {args.profile} disagree")
+    args.profile = "quick" if args.quick else (args.profile or "full")
+    if args.json is None:
+        # quick and full keep their old file name
+        args.json = DEFAULT_JSON if args.profile in ("quick", "full") else DEFAULT_JSON.replace(".json", f"-{args.profile}.json")
+    if args.reps is None:
+        from pbrl.evaluation.aggregate import DEFAULT_REPS
+
+        args.reps = DEFAULT_REPS
     prof = dict(PROFILES[args.profile])
     for key in prof:
         if getattr(args, key) is not None:
@@ -192,6 +329,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [t for t in names if t not in TASKS]
     if unknown:
         parser.error(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)}")
+    guess = estimate(prof, names, args.workers)
+    print(f"profile {args.profile}: {guess['ppo_runs']} PPO runs, estimated {guess['wall_clock_hours']:.1f} h wall-clock "
+          f"with {args.workers} worker(s)", flush=True)  # fmt: skip
+    if args.estimate:
+        print(json.dumps(guess, indent=2))
+        return 0
     if args.runs_dir is None:
         args.runs_dir = tempfile.mkdtemp(prefix="pbrl-bench-synthesis-")
     llm = llm_settings()
@@ -206,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "load": {"before": load_average()},
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "estimate": guess,
         "results": {},
     }
     print(f"reward synthesis benchmark ({args.profile}): {report['proposer']}; {prof}", flush=True)
@@ -225,6 +369,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in report["results"].items():
         print(f"{name:<12} {r['metric']:<9} {fmt(r['F_sparse']):>9} {fmt(r['F_human']):>9} {fmt(r['F_synth']):>9} "
               f"{fmt(r['HNS'], 2):>7} {fmt(r['correlation_synth_true'], 2):>6}  {r['proposer']}")
+    report["statistics"] = statistics(report["results"], args.reps)
+    report["table"] = statistics_markdown(report["statistics"])
+    with open(args.json, "w") as f:
+        json.dump(report, f, indent=2, default=str)
+    with open(os.path.splitext(args.json)[0] + ".md", "w") as f:
+        f.write(report["table"] + "\n")
+    print()
+    print(report["table"])
     print(f"\nwall clock {report['wall_clock_s']} s; load average before {report['load']['before']}, after {report['load'].get('after')}")
     print(f"results: {args.json}")
     return 0

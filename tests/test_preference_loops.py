@@ -228,3 +228,63 @@ def test_benchmark_quick_profile_smoke(tmp_path):
     assert stats["PrefPPO oracle/60"]["labels_mean"] == 60 and stats["PrefPPO noisy/20"]["labels_mean"] == 20
     assert "IQM normalised return" in (tmp_path / "online.md").read_text()
     assert report["estimate_full_profile"]["runs"] == 90 and report["estimate_full_profile"]["wall_clock_hours"] > 10
+
+
+def _online_benchmark():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "pbrl_online.py")
+    spec = importlib.util.spec_from_file_location("pbrl_benchmark_pbrl_online", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+@pytest.mark.parametrize("profile", ["claims-prefppo", "claims-pebble"])
+def test_benchmark_claims_profiles_validate_and_fit_two_hours(profile, tmp_path, capsys):
+    """Issue 17's claims profiles: ≥ 5 seeds, every run's config resolves, and --estimate
+    prints a figure within about two hours on 2 cores (no runs)."""
+    bench = _online_benchmark()
+    spec = bench.PROFILES[profile]
+    assert spec["seeds"] >= 5 and len(spec["agents"]) == 1
+    jobs = bench.make_jobs(spec, 1, spec["agents"], str(tmp_path / "runs"))
+    assert len(jobs) == 1 + len(spec["teachers"]) * len(spec["budgets"])
+    for job in jobs:
+        bench.job_config(job).resolve()  # raises ConfigError on a bad setting
+    assert bench.main(["--profile", profile, "--estimate", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    estimate = json.loads(out[out.index("{") :])
+    assert 0 < estimate["wall_clock_hours"] <= 2.0
+    assert estimate["runs"] == len(jobs) * spec["seeds"]
+
+
+def test_benchmark_estimate_follows_the_selected_agents_and_budgets():
+    bench = _online_benchmark()
+    both = bench.estimate_hours("medium", 3, 2, agents=["ppo", "sac"])
+    ppo = bench.estimate_hours("medium", 3, 2)  # the medium profile runs PrefPPO only
+    assert set(ppo["per_run_hours"]) == {"ppo/true", "ppo/oracle/200", "ppo/oracle/1000", "ppo/noisy/200", "ppo/noisy/1000"}
+    assert ppo["wall_clock_hours"] < both["wall_clock_hours"] and ppo["runs"] == 15
+    spec = {**bench.PROFILES["medium"], "budgets": [1000], "teachers": ["oracle"]}
+    assert bench.estimate_hours("medium", 3, 2, spec, ["sac"])["runs"] == 6
+
+
+def test_benchmark_statistics_compare_with_intervals_and_claim_wording():
+    """The summary's comparisons: learned vs true reward, oracle vs noisy, 1000 vs 200 labels;
+    P(X > Y) with its interval, the methods named and compare.claim's wording (no training)."""
+    bench = _online_benchmark()
+    rng = np.random.default_rng(0)
+    results = []
+    for seed in range(5):
+        base = dict(task_name="HalfCheetah", agent="ppo", seed=seed, steps=1)
+        results.append({**base, "reward": "true", "teacher": None, "feedback": None, "return_mean": 4000 + 100 * rng.normal()})
+        for teacher in ("oracle", "noisy"):
+            for budget in (200, 1000):
+                ret = 1500 + 2 * budget - (300 if teacher == "noisy" else 0) + 100 * rng.normal()
+                results.append({**base, "reward": "learned", "teacher": teacher, "feedback": budget, "return_mean": ret, "labels": budget, "accuracy": 0.9})
+    stats, table, comparisons = bench.statistics_table(results, {"HalfCheetah": -300.0}, ["HalfCheetah"], 5, 500)
+    pairs = {(c["x"], c["y"]) for c in comparisons}
+    assert ("PrefPPO oracle/1000", "PPO (true reward)") in pairs and ("PrefPPO noisy/200", "PPO (true reward)") in pairs
+    assert ("PrefPPO oracle/1000", "PrefPPO noisy/1000") in pairs and ("PrefPPO oracle/1000", "PrefPPO oracle/200") in pairs
+    worse = next(c for c in comparisons if c["x"] == "PrefPPO noisy/200" and c["y"] == "PPO (true reward)")
+    assert worse["probability"][2] < 0.5 and worse["claim"].startswith("PPO (true reward) > PrefPPO noisy/200")
+    assert "95% stratified bootstrap, 500 reps" in table and "95% independent stratified bootstrap, 500 reps" in table

@@ -198,3 +198,53 @@ def test_the_benchmarks_sparse_programs_pass_the_static_check():
     spec.loader.exec_module(module)
     for task in module.TASKS.values():
         check_program(module.sparse_program(pbrl.envs.cards()[task]))
+
+
+def _synthesis_benchmark():
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "reward_synthesis.py")
+    spec = importlib.util.spec_from_file_location("pbrl_benchmark_reward_synthesis", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmarks_claims_profile_fits_two_hours(capsys):
+    """Issue 17's claims profile: ≥ 5 seeds, and --estimate prints a figure within ~2 h (no runs)."""
+    import json
+
+    bench = _synthesis_benchmark()
+    assert bench.PROFILES["claims"]["seeds"] >= 5
+    assert bench.main(["--profile", "claims", "--estimate", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    estimate = json.loads(out[out.index("{") :])
+    assert 0 < estimate["wall_clock_hours"] <= 2.0 and set(estimate["per_task_hours"]) == {"HalfCheetah", "Hopper", "Ant", "Reacher"}
+    # the quick and full profiles still parse, and one worker takes about twice as long
+    assert bench.main(["--quick", "--estimate"]) == 0 and bench.main(["--profile", "full", "--estimate"]) == 0
+    one = bench.estimate(bench.PROFILES["claims"], ["Hopper"], 1)["wall_clock_hours"]
+    assert one == pytest.approx(2 * bench.estimate(bench.PROFILES["claims"], ["Hopper"], 2)["wall_clock_hours"])
+
+
+def test_the_benchmarks_statistics_name_their_methods_and_word_claims():
+    import numpy as np
+
+    bench = _synthesis_benchmark()
+    rng = np.random.default_rng(0)
+    results = {
+        task: {"F_synth_per_seed": list(rng.normal(mu + 1, 0.3, 5)), "F_human_per_seed": list(rng.normal(mu, 0.3, 5)),
+               "F_sparse_per_seed": list(rng.normal(mu - 1, 0.3, 5))}
+        for task, mu in (("Hopper", 4.0), ("Reacher", 0.5))
+    }  # fmt: skip
+    results["Ant"] = {"F_synth_per_seed": [1.0, 2.0], "F_human_per_seed": [], "F_sparse_per_seed": [0.5, 0.7]}
+    stats = bench.statistics(results, 500)
+    assert stats["interval_method"] == "95% stratified bootstrap, 500 reps"
+    hopper = stats["per_task"]["Hopper"]
+    assert hopper["synthesized"]["seeds"] == 5 and len(hopper["synthesized"]["iqm"]) == 3
+    assert hopper["P(synthesized > shipped)"]["claim"].startswith("synthesized (Hopper) > shipped (Hopper)")
+    assert "P(synthesized > shipped)" not in stats["per_task"]["Ant"]  # no shipped runs there
+    assert "not shown" in stats["per_task"]["Ant"]["P(synthesized > sparse)"]["claim"]  # 2 seeds
+    assert stats["overall"]["P(synthesized > shipped)"]["tasks"] == ["Hopper", "Reacher"]
+    table = bench.statistics_markdown(stats)
+    assert "95% independent stratified bootstrap, 500 reps" in table and "IQM intervals: 95% stratified bootstrap" in table
