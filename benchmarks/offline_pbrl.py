@@ -413,7 +413,8 @@ def run_all(jobs: list[dict[str, Any]], runs_dir: str, workers: int, root: str, 
 
 
 def statistics_table(results: list[dict[str, Any]], labels: tuple[int, int], reps: int) -> tuple[dict, str]:
-    from pbrl.evaluation.aggregate import aggregate, probability_of_improvement
+    from pbrl.evaluation.aggregate import aggregate, probability_of_improvement_interval
+    from pbrl.runs.compare import claim
 
     ok = [r for r in results if "error" not in r]
     agents = list(dict.fromkeys(r["label"] for r in ok))
@@ -432,13 +433,17 @@ def statistics_table(results: list[dict[str, Any]], labels: tuple[int, int], rep
             per_dataset[a] = {f"{t}/{lv}": (float(m[:, j].mean()), float(m[:, j].std())) for j, (t, lv) in enumerate(cells)}
     stats = aggregate(matrices, reps=reps)
     lo, hi = labels
-    poi = {}
+    poi, claims = {}, {}
     for x, y in COMPARISONS:
         x, y = x.format(lo=lo, hi=hi), y.format(lo=lo, hi=hi)
         if x in matrices and y in matrices and matrices[x].shape[1] == matrices[y].shape[1]:
-            poi[f"P({x} > {y})"] = probability_of_improvement(matrices[x], matrices[y])
+            interval = probability_of_improvement_interval(matrices[x], matrices[y], reps=reps)
+            poi[f"P({x} > {y})"] = list(interval)
+            seeds_xy = min(matrices[x].shape[0], matrices[y].shape[0])
+            claims[f"{x} vs {y}"] = claim(x, y, interval, stats[x]["iqm"], stats[y]["iqm"], seeds=seeds_xy)
+    method = f"95% stratified bootstrap over seeds × datasets, {reps:,} reps"
     lines = [
-        f"| agent | IQM [95% CI] | mean [95% CI] | median | optimality gap | runs |",
+        f"| agent | IQM [{method}] | mean [same] | median | optimality gap | runs |",
         "|---|---|---|---:|---:|---:|",
     ]
     for a in matrices:
@@ -449,11 +454,15 @@ def statistics_table(results: list[dict[str, Any]], labels: tuple[int, int], rep
     for a in matrices:
         lines.append(f"| {a} | " + " | ".join(f"{per_dataset[a][f'{t}/{lv}'][0]:.1f} ± {per_dataset[a][f'{t}/{lv}'][1]:.1f}" for t, lv in cells) + " |")
     if poi:
-        lines += ["", "| probability of improvement | value |", "|---|---:|"] + [f"| {k} | {v:.2f} |" for k, v in poi.items()]
+        lines += ["", f"| probability of improvement | value [95% independent stratified bootstrap, {reps:,} reps] |", "|---|---:|"]
+        lines += [f"| {k} | {v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}] |" for k, v in poi.items()]
+        lines += [""] + [f"* {text}" for text in claims.values()]
     report = {
         "aggregate": {a: {k: list(v) for k, v in s.items()} for a, s in stats.items()},
         "per_dataset": per_dataset,
         "probability_of_improvement": poi,
+        "claims": claims,
+        "interval_method": method,
         "seeds": seeds,
         "datasets": [f"{t}/{lv}" for t, lv in cells],
     }

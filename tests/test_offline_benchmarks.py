@@ -45,8 +45,10 @@ def test_offline_pbrl_statistics_and_estimate():
     assert stats["seeds"] == [0, 1, 2] and len(stats["datasets"]) == 4
     iqm, low, high = stats["aggregate"]["iql"]["iqm"]
     assert low <= iqm <= high and abs(iqm - 60) < 2
-    assert stats["probability_of_improvement"]["P(iql > bc)"] == 1.0
+    assert stats["probability_of_improvement"]["P(iql > bc)"] == [1.0, 1.0, 1.0]  # (P, low, high)
     assert "| iql |" in table and "P(cpl > bc)" in table
+    assert "95% independent stratified bootstrap" in table and "95% stratified bootstrap" in stats["interval_method"]
+    assert stats["claims"]["iql vs bc"].startswith("iql > bc")  # every seed of IQL above every one of BC
     est = bench.estimate_hours("full", seeds=3, workers=2)
     assert est["total_cpu_hours"] > est["wall_clock_hours"] > 0 and est["cpl"] > est["bc"]
     # the CPU-sized profile: three tasks, CPL at 32 pairs through a 256×256 actor, hours not days
