@@ -680,6 +680,12 @@ class PreferenceRewardModel(abc.ABC):
         save_checkpoint(path, kind=self.kind, config=self.config(), states=self.state_dicts())
         return path
 
+    @staticmethod
+    def upgrade_config(config: dict) -> dict:
+        """A saved :meth:`config` completed for this version (subclasses add the defaults that
+        models saved before an option existed had); as saved by default."""
+        return config
+
     @classmethod
     def load(cls, path: str, device: str | torch.device | None = None) -> "PreferenceRewardModel":
         """Load a model saved with :meth:`save`; weights only, verified against their hash.
@@ -693,6 +699,7 @@ class PreferenceRewardModel(abc.ABC):
         from .persist import CheckpointError, load_checkpoint
 
         kind, config, states = load_checkpoint(path, expected_kind=cls.kind or None)
+        config = cls.upgrade_config(config)
         if device is not None:
             config = dict(config, device=str(device))
         try:

@@ -270,26 +270,6 @@ class PreferenceTransformer(PreferenceRewardModel):
             self.net = PreferenceTransformerNet(self.obs_dim, self.act_dim, **self.arch).to(self.device)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
-    @classmethod
-    def load(cls, path: str, device: str | torch.device | None = None) -> PreferenceTransformer:
-        """Load a model saved with :meth:`save` (see :meth:`PreferenceRewardModel.load`); a model
-        saved before ``preference_attention`` existed had the attention layer and gets it back."""
-        from .persist import CheckpointError, load_checkpoint
-
-        _, config, states = load_checkpoint(path, expected_kind=cls.kind)
-        config = cls.upgrade_config(config)
-        if device is not None:
-            config["device"] = str(device)
-        try:
-            model = cls(**config)
-        except TypeError as exc:
-            raise CheckpointError(f"{path}: config does not fit {cls.__name__}: {exc}") from None
-        try:
-            model.load_state_dicts(states)
-        except ValueError as exc:
-            raise CheckpointError(f"{path}: {exc}") from None
-        return model
-
     @staticmethod
     def upgrade_config(config: dict) -> dict:
         """A saved :meth:`config` with the defaults of models saved before an option existed."""
