@@ -50,6 +50,11 @@ for pbrl's ``gym.make_vec("pbrl/<Name>-v5", num_envs=N)`` and for the raw batch 
 same model and N, each in a fresh subprocess: its RSS after construction, a reset and
 a few steps minus its RSS just before (after the imports and a throwaway N = 1 env,
 identical in both), divided by N, in KB; and the ratio pbrl/raw (target: within 1.5x).
+Each is read twice, in separate subprocesses: plain, and with glibc's free memory
+returned to the system before each reading (``malloc_trim``). The plain reading
+under-counts whatever lands on pages the imports and the warm-up env freed (already
+resident before) and counts freed temporaries the allocator keeps; the trimmed one is
+the memory the N sub-envs hold.
 
 It also measures what Ant's contact forces cost: the per-env ``mj_rnePostConstraint``
 loop (in place in the persistent batch, ``envs/_native.py``; and, side by side, the
@@ -363,13 +368,32 @@ def rss_kb() -> int | None:
     return None
 
 
-def memory_probe(kind: str, name: str, n: int, steps: int = MEMORY_STEPS) -> dict[str, Any]:
+def malloc_trim() -> bool:
+    """Return the C allocator's free memory to the system (glibc's ``malloc_trim(0)``).
+
+    Without it, a reading counts whatever freed memory the allocator happens to keep or
+    to reuse: the imports' and the warm-up env's freed blocks make the new allocations
+    look smaller than they are (they land on pages already resident), and freed step
+    temporaries look like held memory. False where there is no glibc.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def memory_probe(kind: str, name: str, n: int, steps: int = MEMORY_STEPS, trim: bool = False) -> dict[str, Any]:
     """RSS that ``n`` sub-envs of ``kind`` ("pbrl" or "raw") add to this process.
 
     Meant for a fresh process (:func:`measure_memory` runs it in one): the imports and
     a throwaway N = 1 env of the same kind come first, so that lazy imports and
     one-off caches are not counted; then RSS before, construction, a reset and
-    ``steps`` random steps, RSS after.
+    ``steps`` random steps, RSS after. With ``trim``, the allocator's free memory is
+    returned to the system before each reading (:func:`malloc_trim`), so the difference
+    is the memory the N sub-envs hold.
     """
     import gymnasium as gym
 
@@ -400,20 +424,24 @@ def memory_probe(kind: str, name: str, n: int, steps: int = MEMORY_STEPS) -> dic
     probe.close()
     actions = np.random.default_rng(0).uniform(low, high, size=(steps, n, len(low))).astype(np.float32)
     gc.collect()
+    trimmed = trim and malloc_trim()
     before = rss_kb()
     built = build(n)  # kept alive until RSS is read
     step = built[1]
     for k in range(steps):
         step(actions[k])
     gc.collect()
+    if trimmed:
+        malloc_trim()
     after = rss_kb()
-    if before is None or after is None:
+    if before is None or after is None or (trim and not trimmed):
         return {"kind": kind, "task": name, "num_envs": n, "rss_before_kb": None, "rss_after_kb": None, "kb_per_env": None}
     return {
         "kind": kind,
         "task": name,
         "num_envs": n,
         "steps": steps,
+        "trimmed": bool(trimmed),
         "rss_before_kb": before,
         "rss_after_kb": after,
         "kb_per_env": (after - before) / n,
@@ -421,39 +449,52 @@ def memory_probe(kind: str, name: str, n: int, steps: int = MEMORY_STEPS) -> dic
 
 
 def measure_memory(name: str, n: int, timeout: float = 900.0) -> dict[str, Any]:
-    """KB per sub-env of pbrl's env and of the raw batch, each in a fresh subprocess."""
+    """KB per sub-env of pbrl's env and of the raw batch, each in a fresh subprocess.
+
+    Two readings each: plain RSS differences (``pbrl``, ``raw``) and with the allocator's
+    free memory returned before each reading (``pbrl_live``, ``raw_live``, glibc only).
+    """
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     out: dict[str, Any] = {"num_envs": n}
-    for kind in ("pbrl", "raw"):
+    for key in ("pbrl", "raw", "pbrl_live", "raw_live"):
+        kind = key.split("_")[0]
         cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", kind, name, str(n)]
+        if key.endswith("_live"):
+            cmd.append("trim")
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=env, check=False)
         except subprocess.TimeoutExpired:
-            out[kind] = {"error": f"timed out after {timeout:.0f} s"}
+            out[key] = {"error": f"timed out after {timeout:.0f} s"}
             continue
         lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
         if done.returncode != 0 or not lines:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            out[kind] = {"error": f"exit {done.returncode}: {' / '.join(tail)}"}
+            out[key] = {"error": f"exit {done.returncode}: {' / '.join(tail)}"}
             continue
-        out[kind] = json.loads(lines[-1])
-    pbrl_kb = out["pbrl"].get("kb_per_env") if isinstance(out.get("pbrl"), dict) else None
-    raw_kb = out["raw"].get("kb_per_env") if isinstance(out.get("raw"), dict) else None
-    out["pbrl_kb_per_env"] = pbrl_kb
-    out["raw_kb_per_env"] = raw_kb
-    out["pbrl_over_raw"] = _ratio(pbrl_kb, raw_kb)
+        out[key] = json.loads(lines[-1])
+    for suffix in ("", "_live"):
+        pbrl_kb, raw_kb = (out[kind + suffix].get("kb_per_env") for kind in ("pbrl", "raw"))
+        out[f"pbrl{suffix}_kb_per_env"] = pbrl_kb
+        out[f"raw{suffix}_kb_per_env"] = raw_kb
+        out[f"pbrl_over_raw{suffix}"] = _ratio(pbrl_kb, raw_kb)
     return out
 
 
 def render_memory_table(report: dict[str, Any]) -> str:
-    head = ["task", "N", "pbrl KB/env", "raw Batch KB/env", "pbrl/raw"]
+    head = [
+        "task", "N", "pbrl KB/env", "raw Batch KB/env", "pbrl/raw",
+        "pbrl KB/env, trimmed", "raw KB/env, trimmed", "pbrl/raw, trimmed",
+    ]
     rows = []
+    kb = lambda x: f"{x:,.2f}" if x is not None else "–"
+    ratio = lambda r: f"{r:.2f}×" if r is not None else "–"
     for task, m in report.get("memory", {}).items():
-        r = m.get("pbrl_over_raw")
-        kb = lambda x: f"{x:,.1f}" if x is not None else "–"
-        rows.append([task, m["num_envs"], kb(m.get("pbrl_kb_per_env")), kb(m.get("raw_kb_per_env")), f"{r:.2f}×" if r is not None else "–"])
+        rows.append([
+            task, m["num_envs"], kb(m.get("pbrl_kb_per_env")), kb(m.get("raw_kb_per_env")), ratio(m.get("pbrl_over_raw")),
+            kb(m.get("pbrl_live_kb_per_env")), kb(m.get("raw_live_kb_per_env")), ratio(m.get("pbrl_over_raw_live")),
+        ])
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
     line = lambda cells: "| " + " | ".join(str(c).rjust(w) for c, w in zip(cells, widths)) + " |"
     sep = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
@@ -545,7 +586,10 @@ def parse_args(argv):
         help=f"sub-envs for the resident-memory measurement (default {MEMORY_N}; quick 16)",
     )
     p.add_argument("--no-memory", action="store_true", help="skip the resident-memory measurement")
+    p.add_argument("--memory-only", action="store_true", help="only the resident-memory measurement (no timings)")
     args = p.parse_args(argv)
+    if args.memory_only and args.no_memory:
+        p.error("--memory-only and --no-memory exclude each other")
     args.memory_n = args.memory_n if args.memory_n is not None else (16 if args.quick else MEMORY_N)
     if args.memory_n < 1:
         p.error("--memory-n must be a positive integer")
@@ -628,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
             "async_max": args.async_max,
             "backends": [],
             "memory_n": None if args.no_memory else args.memory_n,
+            "memory_only": args.memory_only,
             "actions": f"uniform random in the action space, a bank of {ACTION_BANK} batched actions cycled, seed 0",
         },
         "notes": [],
@@ -646,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             tasks.append(name)
 
-    backends = [b for b in args.backends]
+    backends = [] if args.memory_only else [b for b in args.backends]
     if "envpool" in backends:
         ok, note = envpool_status(tasks)
         notes.append(note)
@@ -665,7 +710,7 @@ def main(argv: list[str] | None = None) -> int:
     cores = num_cores()
 
     print(f"pbrl throughput: {cores} cores ({cpu_model()}), load average {os.getloadavg()[0]:.2f}", flush=True)
-    for name in tasks:
+    for name in [] if args.memory_only else tasks:
         rng = np.random.default_rng(0)
         probe = gym.make(f"{name}-v5")
         act_dim = probe.action_space.shape[0]
@@ -714,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
             per_n[str(n)] = row
         report["results"][name] = per_n
 
-    if "Ant" in tasks and not args.no_cfrc and "pbrl" in backends:
+    if "Ant" in tasks and not args.no_cfrc and not args.memory_only and "pbrl" in backends:
         sizes = tuple(s for s in (16, 64) if s in args.sizes) or (args.sizes[-1],)
         report["ant_cfrc_ext"] = cfrc_cost(sizes, steps=20 if args.quick else 200)
         for n, c in report["ant_cfrc_ext"].items():
@@ -731,23 +776,24 @@ def main(argv: list[str] | None = None) -> int:
         for name in tasks:
             m = measure_memory(name, args.memory_n)
             report["memory"][name] = m
-            for kind in ("pbrl", "raw"):
-                if "error" in m[kind]:
-                    notes.append(f"memory of {kind} {name} at N={args.memory_n}: {m[kind]['error']}")
-            r = m["pbrl_over_raw"]
-            kb = lambda x: "–" if x is None else f"{x:,.1f}"
+            for key in ("pbrl", "raw", "pbrl_live", "raw_live"):
+                if "error" in m[key]:
+                    notes.append(f"memory of {key} {name} at N={args.memory_n}: {m[key]['error']}")
+            kb = lambda x: "–" if x is None else f"{x:,.2f}"
+            ratio = lambda r: "" if r is None else f", pbrl/raw {r:.2f}x"
             print(
                 f"{name} memory, N={args.memory_n}: pbrl {kb(m['pbrl_kb_per_env'])} KB/env, "
-                f"raw Batch {kb(m['raw_kb_per_env'])} KB/env"
-                + (f", pbrl/raw {r:.2f}x" if r is not None else ""),
+                f"raw Batch {kb(m['raw_kb_per_env'])} KB/env{ratio(m['pbrl_over_raw'])}; allocator trimmed: "
+                f"pbrl {kb(m['pbrl_live_kb_per_env'])}, raw {kb(m['raw_live_kb_per_env'])}{ratio(m['pbrl_over_raw_live'])}",
                 flush=True,
             )
 
     report["load"]["after"] = list(os.getloadavg())
-    table = render_table(report)
-    print()
-    print(table)
-    print()
+    table = render_table(report) if report["results"] else ""
+    if table:
+        print()
+        print(table)
+        print()
     if report["memory"]:
         memory_table = render_memory_table(report)
         report["memory_table"] = memory_table
@@ -787,7 +833,8 @@ def _envpool_names() -> set[str]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--memory-probe":  # one fresh-process measurement (measure_memory)
-        print(json.dumps(memory_probe(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "--memory-probe":  # one fresh-process measurement (measure_memory)
+        trim = sys.argv[5:] == ["trim"]
+        print(json.dumps(memory_probe(sys.argv[2], sys.argv[3], int(sys.argv[4]), trim=trim)))
         sys.exit(0)
     sys.exit(main())

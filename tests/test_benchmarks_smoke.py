@@ -55,10 +55,11 @@ def test_throughput_quick(tmp_path, capsys):
     assert report["config"]["memory_n"] == 8
     memory = report["memory"]["HalfCheetah"]
     assert memory["num_envs"] == 8
-    assert {"pbrl_kb_per_env", "raw_kb_per_env", "pbrl_over_raw"} <= set(memory)
-    for kind in ("pbrl", "raw"):
+    assert {"pbrl_kb_per_env", "raw_kb_per_env", "pbrl_over_raw", "pbrl_over_raw_live"} <= set(memory)
+    for kind in ("pbrl", "raw", "pbrl_live", "raw_live"):
         assert "error" not in memory[kind], memory[kind]
         assert memory[kind]["num_envs"] == 8 and memory[kind]["rss_after_kb"] > 0
+        assert memory[kind]["trimmed"] is kind.endswith("_live")  # glibc here
         assert memory[f"{kind}_kb_per_env"] is not None
     assert "memory_table" in report and "HalfCheetah" in report["memory_table"]
     assert rows["1"]["async"] > 0
