@@ -5,6 +5,15 @@ With ``n_envs`` sub-envs, every vector step adds ``n_envs`` transitions, so the
 update-to-data ratio is ``gradient_steps / (train_freq * n_envs)``; on a small CPU
 the gradient steps dominate wall-clock, and that ratio is the main speed knob.
 
+Two changes to SB3's SAC that keep its algorithm, and make a gradient step ~1.1-1.2×
+cheaper on a CPU (BENCHMARKS.md, "SAC's gradient step"):
+
+* the critic's forward for the actor loss builds no graph to the critic's own weights
+  (:class:`ActorLossCritic`): SB3 computes those gradients and zeroes them before the next
+  critic step unused, so the updates are bit-identical to SB3's (tested);
+* the actor's and critics' Adam is torch's fused kernel where this torch has it on the
+  CPU (the same update as the per-tensor loop, up to float rounding).
+
 A checkpoint holds the actor, critics, target critics, their optimizers, the
 entropy coefficient and the replay buffer (``.npz``), so a resumed run continues
 with the same data. :meth:`SACAgent.relabel_replay_buffer` recomputes the stored
@@ -18,6 +27,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 from stable_baselines3 import SAC
+from stable_baselines3.common.policies import ContinuousCritic
+from stable_baselines3.sac.policies import SACPolicy
 
 from pbrl.rewards.source import RewardSource
 
@@ -25,6 +36,55 @@ from .checkpoint import CheckpointError
 from .online import ACTIVATIONS, OnlineAgent, linear_schedule
 
 _BUFFER_FIELDS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
+
+
+class ActorLossCritic(ContinuousCritic):
+    """SB3's twin critic, minus the weight gradients the actor loss would compute.
+
+    In SB3's ``SAC.train`` the critic sees actions that require grad only in the actor
+    loss (``critic(obs, actions_pi)``); there only the gradient to the actions is used
+    (the critic's gradients are zeroed before its next step). Such a forward runs with
+    the critic's parameters not requiring grad, so autograd records no weight-gradient
+    matmuls for them; ``requires_grad`` is restored before the backward, which needs
+    only the recorded graph.
+    """
+
+    def forward(self, obs, actions):
+        if not (torch.is_grad_enabled() and actions.requires_grad):
+            return super().forward(obs, actions)
+        params = [p for p in self.parameters() if p.requires_grad]
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            return super().forward(obs, actions)
+        finally:
+            for p in params:
+                p.requires_grad_(True)
+
+
+class PbrlSACPolicy(SACPolicy):
+    """SB3's ``MlpPolicy`` for SAC with :class:`ActorLossCritic` (same modules, same state dict)."""
+
+    def make_critic(self, features_extractor=None) -> ContinuousCritic:
+        critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
+        return ActorLossCritic(**critic_kwargs).to(self.device)
+
+
+_FUSED: dict[str, bool] = {}
+
+
+def fused_adam_available(device: str = "cpu") -> bool:
+    """Whether this torch has a fused Adam for ``device`` (CPU: torch >= 2.4)."""
+    key = str(torch.device(device).type)
+    if key not in _FUSED:
+        try:
+            w = torch.zeros(1, device=key, requires_grad=True)
+            w.grad = torch.zeros_like(w)
+            torch.optim.Adam([w], fused=True).step()
+            _FUSED[key] = True
+        except (RuntimeError, TypeError, ValueError):
+            _FUSED[key] = False
+    return _FUSED[key]
 
 
 class SACAgent(OnlineAgent):
@@ -38,8 +98,10 @@ class SACAgent(OnlineAgent):
         policy_kwargs: dict[str, Any] = dict(net_arch=list(hp["net_arch"]), activation_fn=ACTIVATIONS[hp["activation"]])
         if hp["use_sde"]:
             policy_kwargs["log_std_init"] = hp["log_std_init"]
+        if fused_adam_available(self.device):
+            policy_kwargs["optimizer_kwargs"] = {"fused": True}
         return SAC(
-            "MlpPolicy",
+            PbrlSACPolicy,
             env,
             learning_rate=lr,
             buffer_size=hp["buffer_size"],

@@ -79,3 +79,17 @@ def test_finite_check_quick(capsys):
     assert engine.zero_dot is before                       # the benchmark puts the check back
     printed = capsys.readouterr().out
     assert "| HalfCheetah | 16 |" in printed
+
+
+def test_sac_step_quick(tmp_path, capsys):
+    path = os.path.join(ROOT, "benchmarks", "sac_step.py")
+    spec = importlib.util.spec_from_file_location("pbrl_benchmark_sac_step", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "sac_step.json"
+    assert module.main(["--quick", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    (row,) = report["rows"]
+    assert row["batch_size"] == 64 and row["net"] == [64, 64]
+    assert row["sb3_ms"] > 0 and row["pbrl_ms"] > 0 and row["ratio_min"] <= row["ratio_median"] <= row["ratio_max"]
+    assert "| 64×64 | 64 |" in capsys.readouterr().out
