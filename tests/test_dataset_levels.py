@@ -249,6 +249,9 @@ def test_the_fraction_reached_is_recorded_and_shown(weak, datasets):
     shown = json.loads(runner.invoke(app, ["dataset", "show", "pbrl/hopper/medium-v0", "--json"]).output)
     assert shown["levels"]["medium_fraction_reached"] == pytest.approx(prov["medium_fraction_reached"])
     assert shown["levels"]["weak"] is True
+    listed = runner.invoke(app, ["dataset", "list"], env={"COLUMNS": "1000"})
+    assert listed.exit_code == 0 and printed("written with --allow-weak past a failed level check", listed.output)
+    assert json.loads(runner.invoke(app, ["dataset", "list", "--json"]).output)["pbrl/hopper/medium-v0"]["weak"] is True
 
 
 def test_medium_replay_episodes_replay_from_their_stored_seeds(weak, datasets):

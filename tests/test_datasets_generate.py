@@ -120,6 +120,10 @@ def test_cli_list_show_corrupt_label(env_root, tmp_path):
     assert result.exit_code == 0, result.output
     listed = json.loads(result.output)
     assert listed["pbrl/hopper/medium-v0"]["task"] == TASK and listed["pbrl/hopper/medium-v0"]["steps"] == 2000
+    from pbrl.datasets.storage import PBRL_METADATA_KEY, read_metadata
+
+    record = read_metadata("pbrl/hopper/medium-v0")[PBRL_METADATA_KEY]
+    assert isinstance(record["weak"], bool) and listed["pbrl/hopper/medium-v0"]["weak"] is record["weak"]
 
     result = runner.invoke(app, ["dataset", "show", "pbrl/hopper/medium-v0", "--json"])
     assert result.exit_code == 0, result.output

@@ -180,12 +180,18 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
         out.print(f"no datasets under {datasets_root()} (MINARI_DATASETS_PATH); make one with `pbrl dataset generate`")
         return
     table = Table(title=f"datasets in {datasets_root()}")
-    for col in ("id", "task", "level", "episodes", "steps", "ref min", "ref max", "MB"):
+    for col in ("id", "task", "level", "episodes", "steps", "ref min", "ref max", "MB", "levels"):
         table.add_column(col)
     fmt = lambda v: "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))  # noqa: E731
+    checked = {True: "[bold yellow]weak[/]", False: "checked", None: "-"}
     for dsid, s in rows.items():
-        table.add_row(dsid, fmt(s["task"]), fmt(s["level"]), fmt(s["episodes"]), fmt(s["steps"]), fmt(s["ref_min_score"]), fmt(s["ref_max_score"]), fmt(s["size_mb"]))
+        table.add_row(
+            dsid, fmt(s["task"]), fmt(s["level"]), fmt(s["episodes"]), fmt(s["steps"]), fmt(s["ref_min_score"]),
+            fmt(s["ref_max_score"]), fmt(s["size_mb"]), checked[s.get("weak")],
+        )
     out.print(table)
+    if any(s.get("weak") for s in rows.values()):
+        out.print("weak: written with --allow-weak past a failed level check; `pbrl dataset show ID` says which")
 
 
 @app.command("show")

@@ -745,6 +745,9 @@ def metadata_summary(meta: Mapping[str, Any]) -> dict[str, Any]:
         "ref_min_score": meta.get("ref_min_score"),
         "ref_max_score": meta.get("ref_max_score"),
         "size_mb": meta.get("dataset_size"),
+        # True: written with --allow-weak past a failed level check; False: checked and
+        # fine; None: never checked (not pbrl's, or made before the checks existed)
+        "weak": record.get("weak") if "medium_fraction" in record else None,
     }
 
 
