@@ -5,7 +5,7 @@ transitions of pbrl/HalfCheetah-v5's shapes); they differ only in what agents/sa
 changes: the actor loss's critic forward without weight gradients (bit-identical
 updates) and the fused Adam. Each configuration's models are timed in alternating
 windows of ``--steps`` gradient steps, ``--repeat`` times, in one process with one
-torch thread; the table gives milliseconds per gradient step (median) and the ratio
+torch thread (``--threads``); the table gives milliseconds per gradient step (median) and the ratio
 SB3 / pbrl (median of the per-window ratios, with its min-max).
 
     python benchmarks/sac_step.py [--quick] [--batch-sizes 64,256,512,1024] [--nets 256x256]
@@ -54,12 +54,12 @@ def _build(kind: str, net: list[int], batch_size: int, env):
     return model
 
 
-def measure(net: list[int], batch_size: int, steps: int, repeat: int) -> dict:
+def measure(net: list[int], batch_size: int, steps: int, repeat: int, threads: int = 1) -> dict:
     import torch
 
     from pbrl.agents import make_agent, resolve
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     agent = make_agent("sac", TASK, resolve("sac", TASK), seed=0)
     try:
         models = {kind: _build(kind, net, batch_size, agent.env) for kind in ("sb3", "pbrl")}
@@ -77,6 +77,7 @@ def measure(net: list[int], batch_size: int, steps: int, repeat: int) -> dict:
     return {
         "net": net,
         "batch_size": batch_size,
+        "torch_threads": threads,
         "sb3_ms": 1e3 * float(np.median(times["sb3"])),
         "pbrl_ms": 1e3 * float(np.median(times["pbrl"])),
         "ratio_median": float(np.median(ratios)),
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nets", default=None, help="comma-separated hidden sizes like 256x256 (default 256x256)")
     p.add_argument("--steps", type=int, default=None, help="gradient steps per window (default 100)")
     p.add_argument("--repeat", type=int, default=None, help="windows per model (default 5)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as pbrl's SAC and the time-to-score runs)")
     p.add_argument("--json", default=DEFAULT_JSON)
     args = p.parse_args(argv)
     try:
@@ -107,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         nets = [[int(h) for h in n.split("x")] for n in (args.nets or ("64x64" if args.quick else "256x256")).split(",")]
     except ValueError:
         p.error("--batch-sizes takes integers and --nets sizes like 256x256")
-    if any(s < 1 for s in sizes) or any(h < 1 for n in nets for h in n):
-        p.error("batch sizes and hidden sizes must be positive")
+    if any(s < 1 for s in sizes) or any(h < 1 for n in nets for h in n) or args.threads < 1:
+        p.error("batch sizes, hidden sizes and --threads must be positive")
     steps = args.steps or (5 if args.quick else 100)
     repeat = args.repeat or (2 if args.quick else 5)
     import torch
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for net in nets:
         for b in sizes:
-            r = measure(net, b, steps, repeat)
+            r = measure(net, b, steps, repeat, args.threads)
             rows.append(r)
             print(
                 f"net {'x'.join(map(str, net))}, batch {b}: SB3 {r['sb3_ms']:.2f} ms, pbrl {r['pbrl_ms']:.2f} ms per gradient step; "
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit": _commit(),
         "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__},
         "load": {"before": list(load_before), "after": list(os.getloadavg())},
-        "config": {"steps": steps, "repeat": repeat, "torch_threads": 1, "quick": args.quick},
+        "config": {"steps": steps, "repeat": repeat, "torch_threads": args.threads, "quick": args.quick},
         "rows": rows,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
