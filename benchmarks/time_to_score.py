@@ -192,12 +192,12 @@ def _result(impl, algo, task, target, clock, cb, curve, hp) -> dict:
 
 def _table(results: list[dict]) -> str:
     lines = [
-        "| task | algo | target | pbrl s (steps) | SB3 rl-zoo s (steps) | speed-up |",
-        "|---|---|---|---|---|---|",
+        "| task | algo | seed | target | pbrl s (steps) | SB3 rl-zoo s (steps) | speed-up |",
+        "|---|---|---|---|---|---|---|",
     ]
     pairs: dict[tuple, dict] = {}
     for r in results:
-        pairs.setdefault((r["task"], r["algo"]), {})[r["impl"]] = r
+        pairs.setdefault((r["task"], r["algo"], r.get("seed", 0)), {})[r["impl"]] = r
 
     def cell(r):
         if r is None:
@@ -206,17 +206,45 @@ def _table(results: list[dict]) -> str:
             return f"not reached in {r['train_seconds']:.0f} s (best {max((c['return'] for c in r['curve']), default=float('nan')):.0f})"
         return f"{r['seconds_to_target']:.1f} ({r['steps_to_target']:,})"
 
-    for (task, algo), sides in pairs.items():
+    for (task, algo, seed), sides in pairs.items():
         p, s = sides.get("pbrl"), sides.get("sb3")
-        if p and s and p["reached"] and s["reached"]:
-            ratio = f"{s['seconds_to_target'] / max(p['seconds_to_target'], 1e-9):.1f}x"
-        elif p and s and p["reached"]:
-            ratio = f"> {s['train_seconds'] / max(p['seconds_to_target'], 1e-9):.1f}x"
-        else:
-            ratio = "-"
+        r = speedup(p, s)
+        ratio = "-" if r is None else (f"> {r[0]:.1f}x" if r[1] else f"{r[0]:.1f}x")
         target = (p or s)["target"]
-        lines.append(f"| {task} | {algo} | {target:g} | {cell(p)} | {cell(s)} | {ratio} |")
+        lines.append(f"| {task} | {algo} | {seed} | {target:g} | {cell(p)} | {cell(s)} | {ratio} |")
     return "\n".join(lines)
+
+
+def speedup(p: dict | None, s: dict | None) -> tuple[float, bool] | None:
+    """(SB3 seconds / pbrl seconds, whether it is only a lower bound) or None.
+
+    A lower bound when SB3 did not reach the target (its training time so far is used).
+    """
+    if not (p and s and p["reached"]):
+        return None
+    if s["reached"]:
+        return s["seconds_to_target"] / max(p["seconds_to_target"], 1e-9), False
+    return s["train_seconds"] / max(p["seconds_to_target"], 1e-9), True
+
+
+def summary(results: list[dict]) -> dict[str, dict]:
+    """Per (task, algo): each seed's speed-up, their median, min and max (lower bounds marked)."""
+    pairs: dict[tuple, dict] = {}
+    for r in results:
+        pairs.setdefault((r["task"], r["algo"]), {}).setdefault(r.get("seed", 0), {})[r["impl"]] = r
+    out = {}
+    for (task, algo), seeds in pairs.items():
+        per_seed = {str(seed): speedup(sides.get("pbrl"), sides.get("sb3")) for seed, sides in sorted(seeds.items())}
+        values = [v[0] for v in per_seed.values() if v is not None]
+        out[f"{task}/{algo}"] = {
+            "per_seed": {k: (None if v is None else {"speedup": round(v[0], 3), "lower_bound": v[1]}) for k, v in per_seed.items()},
+            "median": float(np.median(values)) if values else None,
+            "min": min(values) if values else None,
+            "max": max(values) if values else None,
+            "seeds": len(per_seed),
+            "missing": [k for k, v in per_seed.items() if v is None],
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--impls", nargs="+", default=["pbrl", "sb3"], choices=["pbrl", "sb3"])
     parser.add_argument("--max-minutes", type=float, default=None, help="training-time cap per run (default: 30, quick: 2)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: --seed); each seed runs both sides")
     parser.add_argument(
         "--out",
         default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "time_to_score.json"),
@@ -240,24 +269,37 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     started = time.time()
     load_before = os.getloadavg()
-    for task in tasks:
-        for algo in args.algos:
-            for impl in args.impls:
-                r = runners[impl](
-                    algo, task, profile["targets"][task], profile["max_steps"][algo], profile["eval_freq"][algo],
-                    profile["episodes"], max_minutes, args.seed,
-                )
-                results.append(r)
-                print(f"{impl:4s} {algo} {task}: reached={r['reached']} seconds={r['seconds_to_target']} "
-                      f"steps={r['steps_to_target']} last eval={r['final_return']}", flush=True)
+    try:
+        seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    except ValueError:
+        parser.error(f"--seeds takes comma-separated integers, got {args.seeds!r}")
+    for seed in seeds:
+        for task in tasks:
+            for algo in args.algos:
+                for impl in args.impls:
+                    r = runners[impl](
+                        algo, task, profile["targets"][task], profile["max_steps"][algo], profile["eval_freq"][algo],
+                        profile["episodes"], max_minutes, seed,
+                    )
+                    r["seed"] = seed
+                    results.append(r)
+                    print(f"{impl:4s} {algo} {task} seed {seed}: reached={r['reached']} seconds={r['seconds_to_target']} "
+                          f"steps={r['steps_to_target']} last eval={r['final_return']}", flush=True)
     table = _table(results)
     print(table)
+    speedups = summary(results)
+    for key, sm in speedups.items():
+        if sm["median"] is not None:
+            print(f"{key}: speed-up median {sm['median']:.2f}x over {sm['seeds'] - len(sm['missing'])} seed(s), "
+                  f"min {sm['min']:.2f}x, max {sm['max']:.2f}x (lower bounds where SB3 did not reach the target)")
     out = {
         "profile": "quick" if args.quick else "full",
         "command": "python benchmarks/time_to_score.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "wall_clock_s": round(time.time() - started, 1),
+        "seeds": seeds,
         "results": results,
+        "speedups": speedups,
         "table": table,
     }
     folder = os.path.dirname(os.path.abspath(args.out))
