@@ -208,7 +208,12 @@ GENERATE = [
 def _start_writing(datasets_dir, *args):
     """A real `pbrl dataset generate`, returned once its dataset's temporary folder exists."""
     env = dict(os.environ, MINARI_DATASETS_PATH=str(datasets_dir), PYTHONPATH=ROOT, COLUMNS="1000")
-    proc = subprocess.Popen([*GENERATE, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    # A shell ignores SIGINT in the background jobs it starts, and Python then keeps ignoring
+    # it (no KeyboardInterrupt): give the child the default disposition, as a terminal would.
+    proc = subprocess.Popen(
+        [*GENERATE, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     tmp = datasets_dir / ".pbrl-tmp"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
