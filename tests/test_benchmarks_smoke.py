@@ -1,4 +1,4 @@
-"""Smoke run of benchmarks/throughput.py: it runs, prints, and writes well-formed JSON."""
+"""Smoke runs of benchmarks/throughput.py, finite_check.py and sac_step.py: they run, print, and write well-formed JSON."""
 
 import importlib.util
 import json
@@ -7,12 +7,17 @@ import os
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def load_throughput():
-    path = os.path.join(ROOT, "benchmarks", "throughput.py")
-    spec = importlib.util.spec_from_file_location("pbrl_benchmark_throughput", path)
+def load_benchmark(name: str):
+    """benchmarks/<name>.py as a module (benchmarks/ is not a package)."""
+    path = os.path.join(ROOT, "benchmarks", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"pbrl_benchmark_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_throughput():
+    return load_benchmark("throughput")
 
 
 def test_throughput_quick(tmp_path, capsys):
@@ -68,10 +73,7 @@ def test_throughput_quick(tmp_path, capsys):
 
 
 def test_finite_check_quick(capsys):
-    path = os.path.join(ROOT, "benchmarks", "finite_check.py")
-    spec = importlib.util.spec_from_file_location("pbrl_benchmark_finite_check", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("finite_check")
     from pbrl.envs import engine
 
     before = engine.zero_dot
@@ -82,10 +84,7 @@ def test_finite_check_quick(capsys):
 
 
 def test_sac_step_quick(tmp_path, capsys):
-    path = os.path.join(ROOT, "benchmarks", "sac_step.py")
-    spec = importlib.util.spec_from_file_location("pbrl_benchmark_sac_step", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("sac_step")
     out = tmp_path / "sac_step.json"
     assert module.main(["--quick", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
