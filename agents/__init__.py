@@ -1,37 +1,24 @@
-"""pbrl's agents (installed as ``pbrl.agents``).
+"""pbrl's agents (installed as ``pbrl.agents``), one folder per family.
 
-Online: PPO and SAC (Stable-Baselines3 on pbrl's batched tasks), and their
-preference-learning versions PrefPPO and PEBBLE (``--reward learned``; see
-``PREFERENCES.md``). Importing this
-package does not import torch; :func:`make_agent` imports the agent's module.
+* ``online/`` — PPO and SAC on Stable-Baselines3 over pbrl's batched tasks: the shared
+  base (:class:`~pbrl.agents.online.OnlineAgent`), the reward wrapper, callbacks and
+  per-task hyperparameters (``hyperparams.toml``).
+* ``preference/`` — PrefPPO and PEBBLE (``--reward learned``): the preference loop both
+  share and its options (``README.md`` there).
+* ``offline/`` — BC, IQL, P-IQL, CPL, OPPO and IPL on datasets, with their shared
+  plumbing in private modules (``README.md`` there).
+* :mod:`.registry` — the one table from agent name to family and class;
+  :mod:`.checkpoint` — the checkpoint format both families write.
+
+Importing this package does not import torch; :func:`make_agent` imports the agent's module.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Mapping
+from .online.hyperparams import HyperparameterError, check_agent, resolve
+from .registry import AGENTS, OFFLINE_AGENTS, ONLINE_AGENTS, agent_class, make_agent, make_preference_agent
 
-from .hyperparams import AGENTS, HyperparameterError, check_agent, resolve
-
-_ONLINE = {"ppo": ("ppo", "PPOAgent"), "sac": ("sac", "SACAgent")}
-_PREFERENCE = {"ppo": ("prefppo", "PrefPPOAgent"), "sac": ("pebble", "PEBBLEAgent")}
-
-
-def agent_class(agent: str):
-    """The class of online agent ``agent`` ("ppo" or "sac")."""
-    module, name = _ONLINE[check_agent(agent)]
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def make_agent(agent: str, task: str, hyperparams: Mapping[str, Any], **kwargs: Any):
-    """Build an online agent from resolved hyperparameters (see :class:`~pbrl.agents.online.OnlineAgent`)."""
-    return agent_class(agent)(task, hyperparams, **kwargs)
-
-
-def make_preference_agent(agent: str, task: str, hyperparams: Mapping[str, Any], **kwargs: Any):
-    """PrefPPO (``agent="ppo"``) or PEBBLE (``agent="sac"``): see :class:`~pbrl.agents.pebble.PEBBLEAgent`."""
-    module, name = _PREFERENCE[check_agent(agent)]
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)(task, hyperparams, **kwargs)
-
-
-__all__ = ["AGENTS", "HyperparameterError", "agent_class", "check_agent", "make_agent", "make_preference_agent", "resolve"]
+__all__ = [
+    "AGENTS", "HyperparameterError", "OFFLINE_AGENTS", "ONLINE_AGENTS", "agent_class", "check_agent", "make_agent",
+    "make_preference_agent", "resolve",
+]  # fmt: skip

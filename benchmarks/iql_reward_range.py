@@ -21,8 +21,8 @@ import torch
 
 def run(dataset: str, reward_range: str, seed: int, steps: int = 15_000, episodes: int = 10) -> dict:
     """Train pbrl's IQL (default hyperparameters) for ``steps`` on the true reward in ``reward_range``."""
-    from pbrl.agents.iql import IQL
-    from pbrl.agents.offline.data import unit_range
+    from pbrl.agents.offline.iql import IQL
+    from pbrl.agents.offline._data import unit_range
 
     class RangedIQL(IQL):
         def training_rewards(self, data):  # P-IQL's rescaling (rm_reward_range=unit), on the true reward

@@ -22,9 +22,9 @@ torch thread each) and is evaluated on fresh seeds at the end:
 * P-IQL with the first N₁ and the first N₂ labels (a reward-model ensemble, then IQL on
   its reward rescaled to [0, 1], P-IQL's default ``rm_reward_range=unit``), and
   ``piql-<N₂>-raw``: the same on the learned reward as is (``rm_reward_range=none``, see
-  ``agents/piql.py``),
+  ``agents/offline/piql.py``),
 * CPL (sparse, on the N₂ labels) and OPPO (on the N₂ labels; ``oppo-init2``: with
-  OPPO's original start of z* far from the embeddings, see ``agents/oppo.py``),
+  OPPO's original start of z* far from the embeddings, see ``agents/offline/oppo.py``),
 * ``cpl-regret``: CPL on N₂ labels from the same teacher scoring segments by *regret*
   (``pbrl dataset label --score regret``: Σ r + V(s_H) − V(s_0), CPL's own ``rl_sum``
   labels, with V the dataset's behaviour value) instead of partial return Σ r.
@@ -128,7 +128,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             # CPL's contrastive phase changes the BC-pre-trained policy within ~1k steps on these data (see the docstring)
             "cpl": ("cpl", 15_000, {"bc_steps": 10_000, "warmup_steps": 1_000, **CPL_CPU}),
             "cpl-regret": ("cpl", 15_000, {"bc_steps": 10_000, "warmup_steps": 1_000, **CPL_CPU}),
-            # z* on the embeddings' sphere (pbrl's default, agents/oppo.py); oppo-init2: OPPO's original N(0, 2²) start
+            # z* on the embeddings' sphere (pbrl's default, agents/offline/oppo.py); oppo-init2: OPPO's original N(0, 2²) start
             "oppo": ("oppo", 4_000, {"batch_size": 32, "warmup_steps": 500, "z_init_std": 0.25, "z_star_norm": True}),
             "oppo-init2": ("oppo", 4_000, {"batch_size": 32, "warmup_steps": 500, "z_init_std": 2.0, "z_star_norm": False}),
         },

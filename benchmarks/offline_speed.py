@@ -13,7 +13,7 @@ on the actor, and batches drawn with ``np.random.randint`` indexing five residen
 tensors. It runs with torch's default thread count (what its users get; on this
 machine = the number of cores) and with 1 thread.
 
-**pbrl's IQL** (``pbrl.agents.iql``) computes the same update — checked here: from
+**pbrl's IQL** (``pbrl.agents.offline.iql``) computes the same update — checked here: from
 the same weights and batches the two agree to float rounding after several steps —
 with the twin Q as one batched module, one backward and one fused Adam step over
 three parameter groups, a fused ``lerp`` target update, batches gathered from one
@@ -269,8 +269,8 @@ def synthetic_data(episodes: int = 200, length: int = 1000, seed: int = 0) -> di
 
 
 def synthetic_pairs(data, pairs: int, horizon: int, seed: int = 0):
-    from pbrl.agents.offline.data import SegmentIndex
-    from pbrl.agents.offline.preferences import PreferencePairs
+    from pbrl.agents.offline._data import SegmentIndex
+    from pbrl.agents.offline._preferences import PreferencePairs
 
     rng = np.random.default_rng(seed)
     seg = SegmentIndex(data.lengths, horizon)
@@ -281,7 +281,7 @@ def synthetic_pairs(data, pairs: int, horizon: int, seed: int = 0):
 
 
 def build_agent(name: str, data, threads: int, hp: dict | None = None, pairs=None):
-    from pbrl.agents.offline import offline_agent_class
+    from pbrl.agents.registry import offline_agent_class
 
     cls = offline_agent_class(name)
     config = dict(hp or {}, torch_threads=threads)
@@ -361,8 +361,8 @@ def check_numerics(raw: dict[str, np.ndarray], steps: int = 5, compiled: bool = 
 
     ``compiled``: pbrl's step is the whole-step ``torch.compile`` one (fed the reference's batch indices).
     """
-    from pbrl.agents.iql import IQL
-    from pbrl.agents.offline.data import OfflineData
+    from pbrl.agents.offline.iql import IQL
+    from pbrl.agents.offline._data import OfflineData
 
     torch.manual_seed(0)
     reference = ImplicitQLearning(OBS_DIM, ACT_DIM)
@@ -388,7 +388,7 @@ def check_numerics(raw: dict[str, np.ndarray], steps: int = 5, compiled: bool = 
 
 
 def run(args) -> dict[str, Any]:
-    from pbrl.agents.offline.data import OfflineData
+    from pbrl.agents.offline._data import OfflineData
 
     raw = synthetic_data(episodes=args.episodes)
     data = OfflineData.from_transitions(raw, source="synthetic", task="pbrl/HalfCheetah-v5")

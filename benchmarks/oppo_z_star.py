@@ -1,6 +1,6 @@
 """Where OPPO's ``z*`` sits among the segment embeddings, and how ``π(s, z)`` acts at other ``z``.
 
-A diagnostic for a trained OPPO run (see ``agents/oppo.py``, "Where z* lives")::
+A diagnostic for a trained OPPO run (see ``agents/offline/oppo.py``, "Where z* lives")::
 
     MINARI_DATASETS_PATH=benchmarks/results/offline_pbrl-small/datasets \\
     python benchmarks/oppo_z_star.py RUN_DIR pbrl/hopper/medium-replay-v0 [--windows 4000] [--episodes 10]
@@ -26,7 +26,7 @@ import torch
 
 def z_star_report(agent: Any, data: Any, horizon: int, windows: int = 4000, episodes: int = 10, seed: int = 12345) -> dict[str, Any]:
     """The diagnostic for an OPPO ``agent`` on its dataset ``data`` (an ``OfflineData``)."""
-    from pbrl.agents.offline.data import SegmentIndex
+    from pbrl.agents.offline._data import SegmentIndex
 
     index = SegmentIndex(data.lengths, horizon)
     _, _, rows, mask = index.sample(windows, np.random.default_rng(seed))
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=50, help="window length (the preference store's segment length)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    from pbrl.agents.offline.base import OfflineAgent
-    from pbrl.agents.offline.data import OfflineData
+    from pbrl.agents.offline._base import OfflineAgent
+    from pbrl.agents.offline._data import OfflineData
 
     agent = OfflineAgent.from_checkpoint(os.path.join(args.run_dir, "checkpoints"))
     if agent.name != "oppo":

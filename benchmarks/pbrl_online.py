@@ -34,7 +34,7 @@ the intervals allow; each interval's method is printed next to it. JSON (every r
 a markdown table go to ``benchmarks/results/pbrl_online[-<profile>].json`` / ``.md``.
 
 Profiles (env steps per run; budgets; preference options — the rest are the
-defaults of ``agents/prefconfig.py``):
+defaults of ``agents/preference/options.py``):
 
 | profile | PrefPPO steps | PEBBLE steps | budgets | per round | interval | seeds | eval episodes |
 |---|---|---|---|---|---|---|---|
@@ -375,7 +375,7 @@ def estimate_hours(profile: str, seeds: int, workers: int, spec: dict[str, Any] 
     the medium profile (estimate 0.75 h, measured 0.72 h under load) and medium with
     ``--agents sac --teachers oracle --budgets 1000`` (0.59 h, measured 0.52 h).
     """
-    from pbrl.agents.prefconfig import DEFAULTS
+    from pbrl.agents.preference.options import DEFAULTS
 
     spec = spec if spec is not None else PROFILES[profile]
     agents = agents if agents is not None else spec.get("agents", list(NAMES))

@@ -1,7 +1,7 @@
-"""SAC's gradient step: pbrl's (agents/sac.py) against Stable-Baselines3's own, side by side.
+"""SAC's gradient step: pbrl's (agents/online/sac.py) against Stable-Baselines3's own, side by side.
 
 Both are SB3's ``SAC`` with the same hyperparameters, weights and replay data (random
-transitions of pbrl/HalfCheetah-v5's shapes); they differ only in what agents/sac.py
+transitions of pbrl/HalfCheetah-v5's shapes); they differ only in what agents/online/sac.py
 changes: the actor loss's critic forward without weight gradients (bit-identical
 updates) and the fused Adam. Each configuration's models are timed in alternating
 windows of ``--steps`` gradient steps, ``--repeat`` times, in one process with one
@@ -32,7 +32,7 @@ DEFAULT_JSON = os.path.join(ROOT, "benchmarks", "results", "sac_step.json")
 def _build(kind: str, net: list[int], batch_size: int, env):
     from stable_baselines3 import SAC
 
-    from pbrl.agents.sac import PbrlSACPolicy, fused_adam_available
+    from pbrl.agents.online.sac import PbrlSACPolicy, fused_adam_available
 
     if kind == "sb3":
         policy, kwargs = "MlpPolicy", {}

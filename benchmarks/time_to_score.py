@@ -6,7 +6,7 @@ deterministic actions, fresh seeds); a side stops as soon as its evaluation
 return reaches the target. The clock counts training only (evaluations are
 paused out), so both sides are charged the same way.
 
-* pbrl: ``pbrl.agents`` (SB3 on pbrl's batched env) with ``agents/hyperparams.toml``.
+* pbrl: ``pbrl.agents`` (SB3 on pbrl's batched env) with ``agents/online/hyperparams.toml``.
 * SB3: ``stable_baselines3`` on Gymnasium's own ``<Task>-v5`` in a ``DummyVecEnv``
   with rl-zoo's hyperparameters (``hyperparams/ppo.yml``: the tuned HalfCheetah-v4 /
   Hopper-v4 entries; ``sac.yml``: the MuJoCo defaults), VecNormalize as rl-zoo's

@@ -11,16 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from pbrl.agents.iql import (
+from pbrl.agents.offline.iql import (
     CORL_PRESETS,
     IQL,
     IQLConfig,
     corl_dataset_key,
     corl_reward_transform,
 )
-from pbrl.agents.offline.config import ConfigError
-from pbrl.agents.offline.data import OfflineData
-from pbrl.agents.offline.nets import DeterministicPolicy, GaussianPolicy
+from pbrl.agents.offline._config import ConfigError
+from pbrl.agents.offline._data import OfflineData
+from pbrl.agents.offline._nets import DeterministicPolicy, GaussianPolicy
 
 # ------------------------------------------------------------------------------------ IQL
 
@@ -234,7 +234,7 @@ def _brute_force_knn(states: np.ndarray, buffer: np.ndarray, k: int) -> np.ndarr
 
 @pytest.mark.parametrize("chunk", [7, 64, 5000])
 def test_buffer_wide_entropy_equals_brute_force(chunk):
-    from pbrl.agents.pebble import buffer_knn_distance
+    from pbrl.agents.preference.pebble import buffer_knn_distance
 
     rng = np.random.default_rng(0)
     buffer = rng.normal(size=(1000, 5)).astype(np.float32)
@@ -243,13 +243,13 @@ def test_buffer_wide_entropy_equals_brute_force(chunk):
     got = buffer_knn_distance(buf[idx], lambda a, b: buf[a:b], 1000, 5, chunk=chunk).numpy()
     np.testing.assert_allclose(got, _brute_force_knn(buffer[idx], buffer, 5), rtol=1e-4, atol=1e-5)
     # it is not the within-batch estimate
-    from pbrl.agents.preference_loop import knn_state_entropy
+    from pbrl.agents.preference.loop import knn_state_entropy
 
     assert not np.allclose(got, knn_state_entropy(buf[idx], 5).numpy())
 
 
 def test_bpref_running_std_is_bprefs_update_as_written():
-    from pbrl.agents.pebble import BPrefRunningMeanStd
+    from pbrl.agents.preference.pebble import BPrefRunningMeanStd
 
     # B-Pref utils.TorchRunningMeanStd / update_mean_var_count_from_moments, transcribed
     mean, var, count = torch.zeros(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64), 1e-4
@@ -268,7 +268,7 @@ def test_bpref_running_std_is_bprefs_update_as_written():
 
 
 def test_preference_options_default_to_bpref():
-    from pbrl.agents.prefconfig import PreferenceOptionError, resolve_preference_options
+    from pbrl.agents.preference.options import PreferenceOptionError, resolve_preference_options
 
     sac = resolve_preference_options("sac")
     assert (sac["state_entropy"], sac["reset_update"]) == ("buffer", 100)
@@ -282,7 +282,7 @@ def test_preference_options_default_to_bpref():
 @pytest.fixture(scope="module")
 def pebble(tmp_path_factory):
     from pbrl.agents import make_preference_agent, resolve
-    from pbrl.agents.prefconfig import resolve_preference_options
+    from pbrl.agents.preference.options import resolve_preference_options
 
     task = "pbrl/InvertedPendulum-v5"
     hp = resolve("sac", task, {"learning_starts": 200, "batch_size": 32, "net_arch": [16, 16], "n_envs": 2})

@@ -11,7 +11,7 @@ import pytest
 
 import pbrl  # noqa: F401
 from pbrl.agents import make_agent, resolve
-from pbrl.agents.hyperparams import HYPERPARAMS_FILE, HyperparameterError, parse_overrides, parse_schedule
+from pbrl.agents.online.hyperparams import HYPERPARAMS_FILE, HyperparameterError, parse_overrides, parse_schedule
 
 CHEETAH = "pbrl/HalfCheetah-v5"
 PENDULUM = "pbrl/InvertedPendulum-v5"

@@ -57,7 +57,7 @@ def _build(name, dataset, store, **hp):
     ],
 )
 def test_agent_trains_acts_and_reloads(hopper, tmp_path, name, hp):
-    from pbrl.agents.offline.base import OfflineAgent
+    from pbrl.agents.offline._base import OfflineAgent
 
     dataset, store = hopper
     agent = _build(name, dataset, store, **hp)
@@ -110,7 +110,7 @@ def test_piql_unit_reward_range(hopper):
     # same seed, same reward model: the unit reward is the raw one, shifted and scaled
     expected = (r_raw - r_raw.min()) / (r_raw.max() - r_raw.min())
     np.testing.assert_allclose(r_unit, expected, atol=1e-5)
-    from pbrl.agents.offline.config import ConfigError
+    from pbrl.agents.offline._config import ConfigError
 
     with pytest.raises(ConfigError, match="rm_reward_range"):
         _build("piql", dataset, store, rm_reward_range="minmax")
@@ -119,8 +119,8 @@ def test_piql_unit_reward_range(hopper):
 def test_true_reward_extension_and_epic_of_piql():
     """The least-squares extension recovers a reward in its feature span exactly, and
     P-IQL's EPIC distance is 0 for a reward model equal to it up to shaping and scale."""
-    from pbrl.agents.offline.data import OfflineData
-    from pbrl.agents.piql import PIQL, true_reward_extension
+    from pbrl.agents.offline._data import OfflineData
+    from pbrl.agents.offline.piql import PIQL, true_reward_extension
 
     rng = np.random.default_rng(0)
     n, gamma = 400, 0.99
@@ -173,7 +173,7 @@ def test_iql_reward_range_diagnostic_trains_on_the_rescaled_true_reward(hopper, 
     spec = importlib.util.spec_from_file_location("pbrl_iql_reward_range", os.path.join(ROOT, "benchmarks", "iql_reward_range.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    from pbrl.agents.iql import IQL
+    from pbrl.agents.offline.iql import IQL
 
     dataset, _ = hopper
     seen = {}
@@ -213,7 +213,7 @@ def test_resume_continues_at_the_saved_step_with_identical_state(hopper, tmp_pat
 
 def test_a_tampered_checkpoint_is_refused(hopper, tmp_path):
     from pbrl.agents.checkpoint import CheckpointError
-    from pbrl.agents.iql import IQL
+    from pbrl.agents.offline.iql import IQL
 
     dataset, store = hopper
     agent = _build("bc", dataset, store)
@@ -253,7 +253,7 @@ def test_compiled_step_matches_the_eager_step(hopper):
     process (dynamo used to recompile the one shared step function with symbolic shapes for
     it, inductor failed on them, and the step ran eagerly: the same numbers, so only the
     fallback warning, an error here, shows it)."""
-    from pbrl.agents.offline.compiled import CompileFallbackWarning, missing_requirements
+    from pbrl.agents.offline._compiled import CompileFallbackWarning, missing_requirements
 
     dataset, store = hopper
     with warnings.catch_warnings():

@@ -25,21 +25,21 @@ def hopper(tmp_path_factory):
 
 
 def test_dataset_spaces_that_do_not_match_the_env(hopper):
-    from pbrl.agents.iql import IQL
-    from pbrl.agents.offline.data import OfflineDataError
+    from pbrl.agents.offline.iql import IQL
+    from pbrl.agents.offline._data import OfflineDataError
 
     with pytest.raises(OfflineDataError, match=r"observations of shape \(11,\) but pbrl/HalfCheetah-v5 observes \(17,\)"):
         IQL.for_dataset(DATASET, task="pbrl/HalfCheetah-v5")
     agent = IQL(task=HOPPER, obs_dim=17, act_dim=6)
-    from pbrl.agents.offline.data import OfflineData
+    from pbrl.agents.offline._data import OfflineData
 
     with pytest.raises(OfflineDataError, match="built for 17 and 6"):
         agent.setup(OfflineData.load(DATASET))
 
 
 def test_preferences_that_refer_to_missing_episodes(hopper, tmp_path):
-    from pbrl.agents.offline.preferences import PreferenceReferenceError
-    from pbrl.agents.oppo import OPPO
+    from pbrl.agents.offline._preferences import PreferenceReferenceError
+    from pbrl.agents.offline.oppo import OPPO
 
     dataset, store, root = hopper
     # the dataset is regenerated smaller under the same id: the store's episodes are gone
@@ -56,8 +56,8 @@ def test_preferences_that_refer_to_missing_episodes(hopper, tmp_path):
 
 
 def test_stored_segments_that_differ_from_the_dataset(hopper):
-    from pbrl.agents.offline.data import OfflineData
-    from pbrl.agents.offline.preferences import PreferenceReferenceError, pairs_from_segments
+    from pbrl.agents.offline._data import OfflineData
+    from pbrl.agents.offline._preferences import PreferenceReferenceError, pairs_from_segments
     from pbrl.preferences import PreferenceStore
 
     dataset, store, _ = hopper
@@ -73,8 +73,8 @@ def test_stored_segments_that_differ_from_the_dataset(hopper):
 
 
 def test_preferences_for_another_dataset_or_none_at_all(hopper, tmp_path):
-    from pbrl.agents.cpl import CPL
-    from pbrl.agents.oppo import OPPO
+    from pbrl.agents.offline.cpl import CPL
+    from pbrl.agents.offline.oppo import OPPO
     from pbrl.preferences import EmptyPreferencesError
 
     dataset, store, _ = hopper
@@ -86,7 +86,7 @@ def test_preferences_for_another_dataset_or_none_at_all(hopper, tmp_path):
         OPPO.for_dataset(DATASET)
     with pytest.raises(ValueError, match="cpl in sparse mode learns from labelled pairs"):
         CPL.for_dataset(DATASET)
-    from pbrl.agents.bc import BC
+    from pbrl.agents.offline.bc import BC
 
     with pytest.raises(ValueError, match="bc does not learn from preferences"):
         BC.for_dataset(DATASET, preferences=store)
@@ -103,8 +103,8 @@ def _transitions(n=50, nan_at=None):
 
 
 def test_nan_in_the_data_is_named():
-    from pbrl.agents.iql import IQL
-    from pbrl.agents.offline.data import OfflineData, OfflineDataError
+    from pbrl.agents.offline.iql import IQL
+    from pbrl.agents.offline._data import OfflineData, OfflineDataError
 
     data = OfflineData.from_transitions(_transitions(nan_at=("rewards", 30)), source="mine", task=HOPPER)
     agent = IQL(task=HOPPER, obs_dim=11, act_dim=3)
@@ -113,8 +113,8 @@ def test_nan_in_the_data_is_named():
 
 
 def test_nan_in_a_given_batch_and_a_diverged_loss():
-    from pbrl.agents.iql import IQL
-    from pbrl.agents.offline.data import OfflineData
+    from pbrl.agents.offline.iql import IQL
+    from pbrl.agents.offline._data import OfflineData
 
     agent = IQL({"hidden_sizes": [16], "compile": "off"}, task=HOPPER, obs_dim=11, act_dim=3)
     agent.setup(OfflineData.from_transitions(_transitions(), source="mine", task=HOPPER))
@@ -130,9 +130,9 @@ def test_nan_in_a_given_batch_and_a_diverged_loss():
 
 
 def test_unknown_or_badly_typed_hyperparameters():
-    from pbrl.agents.cpl import CPLConfig
-    from pbrl.agents.iql import IQL, IQLConfig
-    from pbrl.agents.offline.config import ConfigError
+    from pbrl.agents.offline.cpl import CPLConfig
+    from pbrl.agents.offline.iql import IQL, IQLConfig
+    from pbrl.agents.offline._config import ConfigError
 
     with pytest.raises(ConfigError, match=r"unknown hyperparameter 'expectle' for iql \(did you mean 'expectile'\?\)"):
         IQLConfig.from_dict({"expectle": 0.8})

@@ -9,9 +9,9 @@ import warnings
 import torch
 import torch.nn as nn
 
-from pbrl.agents.iql import IQL
-from pbrl.agents.offline import compiled as compiled_module
-from pbrl.agents.offline.compiled import CompiledStep, CompileFallbackWarning, describe_failure, missing_requirements
+from pbrl.agents.offline.iql import IQL
+from pbrl.agents.offline import _compiled as compiled_module
+from pbrl.agents.offline._compiled import CompiledStep, CompileFallbackWarning, describe_failure, missing_requirements
 
 OBS, ACT = 5, 2
 

@@ -23,7 +23,7 @@ def pendulum(tmp_path_factory):
 
 
 def _action_error(agent, dataset):
-    from pbrl.agents.offline.data import OfflineData
+    from pbrl.agents.offline._data import OfflineData
 
     data = OfflineData.load(dataset)
     states = data.observations[::7]
@@ -32,7 +32,7 @@ def _action_error(agent, dataset):
 
 
 def test_bc_recovers_the_scripted_controller(pendulum):
-    from pbrl.agents.bc import BC
+    from pbrl.agents.offline.bc import BC
 
     agent = BC.for_dataset(pendulum, {"hidden_sizes": [64, 64], "lr": 1e-3}, seed=0)
     agent.fit(1500, log_every=500)
@@ -43,7 +43,7 @@ def test_bc_recovers_the_scripted_controller(pendulum):
 
 
 def test_iql_learns_from_the_true_reward(pendulum):
-    from pbrl.agents.iql import IQL
+    from pbrl.agents.offline.iql import IQL
 
     agent = IQL.for_dataset(pendulum, {"hidden_sizes": [64, 64], "lr_actor": 1e-3, "steps": 2000}, seed=0)
     out = agent.fit(2000, log_every=500)

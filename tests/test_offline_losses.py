@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from pbrl.agents.bc import bc_loss, top_episodes
-from pbrl.agents.cpl import biased_bce_with_logits, biased_bce_with_scores
-from pbrl.agents.ipl import preference_bce
-from pbrl.agents.iql import awr_weights, expectile_loss
-from pbrl.agents.offline.data import OfflineData, SegmentIndex, reward_scale
-from pbrl.agents.offline.nets import Dropout, EnsembleMLP, GaussianPolicy, TwinQ, mlp
-from pbrl.agents.oppo import norm_loss, reconstruction_loss, triplet_loss
+from pbrl.agents.offline.bc import bc_loss, top_episodes
+from pbrl.agents.offline.cpl import biased_bce_with_logits, biased_bce_with_scores
+from pbrl.agents.offline.ipl import preference_bce
+from pbrl.agents.offline.iql import awr_weights, expectile_loss
+from pbrl.agents.offline._data import OfflineData, SegmentIndex, reward_scale
+from pbrl.agents.offline._nets import Dropout, EnsembleMLP, GaussianPolicy, TwinQ, mlp
+from pbrl.agents.offline.oppo import norm_loss, reconstruction_loss, triplet_loss
 
 
 def t(*values):

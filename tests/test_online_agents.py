@@ -91,7 +91,7 @@ def test_ppo_resume_continues_from_the_checkpoint_with_identical_normaliser(tmp_
     assert latest["num_timesteps"] == 6144
     state = json.load(open(os.path.join(ckpt_root, latest["dir"], "state.json")))
     # the state a resumed agent starts from is exactly the saved one
-    from pbrl.agents.online import checkpoint_folder
+    from pbrl.agents.online.base import checkpoint_folder
 
     saved = json.load(open(os.path.join(run, "config.json")))
     agent = make_agent("ppo", CHEETAH, saved["hyperparams"], seed=0)
@@ -125,7 +125,7 @@ def test_sac_learns_inverted_pendulum_and_resumes_with_its_replay_buffer(tmp_pat
     assert result.final["return_mean"] > max(40.0, 5 * random), (result.final["return_mean"], random)
     run = result.run_dir
     saved = json.load(open(os.path.join(run, "config.json")))
-    from pbrl.agents.online import checkpoint_folder
+    from pbrl.agents.online.base import checkpoint_folder
 
     agent = make_agent("sac", PENDULUM, saved["hyperparams"], seed=0)
     agent.load(checkpoint_folder(run))
@@ -146,7 +146,7 @@ def test_sac_learns_inverted_pendulum_and_resumes_with_its_replay_buffer(tmp_pat
 
 
 def test_hyperparameters_resolve_and_reject_bad_values():
-    from pbrl.agents.hyperparams import HyperparameterError, parse_overrides
+    from pbrl.agents.online.hyperparams import HyperparameterError, parse_overrides
 
     hp = resolve("ppo", CHEETAH, parse_overrides(["learning_rate=1e-4", "net_arch=[32, 32]", "target_kl=0.02"]))
     assert hp["learning_rate"] == 1e-4 and hp["net_arch"] == [32, 32] and hp["target_kl"] == 0.02

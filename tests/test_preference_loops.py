@@ -68,7 +68,7 @@ def test_prefppo_with_the_oracle_learns_the_pendulum(tmp_path):
 
 def test_pebble_pretrains_on_state_entropy_then_relabels_its_buffer_with_the_model(tmp_path):
     from pbrl.agents import make_preference_agent, resolve
-    from pbrl.agents.prefconfig import resolve_preference_options
+    from pbrl.agents.preference.options import resolve_preference_options
 
     hp = resolve("sac", PENDULUM, {"learning_starts": 500, "batch_size": 64, "net_arch": [32, 32], "n_envs": 4})
     pref = resolve_preference_options("sac", {**SMALL_MODEL, "unsup_steps": 1500, "interval": 1000, "queries_per_round": 20}, 60)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pbrl  # noqa: F401  (registers the tasks)
-from pbrl.agents.reward_wrapper import RewardSourceWrapper
+from pbrl.agents.online.reward_wrapper import RewardSourceWrapper
 from pbrl.envs.sb3 import SB3VecEnv
 from pbrl.rewards.source import CallableReward, RewardProgram, RewardProgramError, TrueReward, make_reward_source
 

@@ -9,7 +9,7 @@ from stable_baselines3 import SAC
 
 import pbrl  # noqa: F401
 from pbrl.agents import make_agent, resolve
-from pbrl.agents.sac import ActorLossCritic, PbrlSACPolicy, fused_adam_available
+from pbrl.agents.online.sac import ActorLossCritic, PbrlSACPolicy, fused_adam_available
 
 TASK = "pbrl/HalfCheetah-v5"
 

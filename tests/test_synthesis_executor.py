@@ -41,7 +41,7 @@ def test_local_executor_runs_probe_jobs_in_parallel():
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason='Ray is an optional extra: pip install "pbrl[ray]"')
 def test_ray_executor_with_a_local_instance():
-    from pbrl.agents.hyperparams import resolve
+    from pbrl.agents.online.hyperparams import resolve
 
     from pbrl.synthesis.executor import RayExecutor
 

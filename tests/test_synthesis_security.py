@@ -42,7 +42,7 @@ GOOD = "import numpy as np\n\n" + H + "    return info['x_velocity'] - 0.1 * np.
 def tiny_hp():
     global TINY_HP
     if TINY_HP is None:
-        from pbrl.agents.hyperparams import resolve
+        from pbrl.agents.online.hyperparams import resolve
 
         TINY_HP = resolve("ppo", TASK, {"n_envs": 4, "n_steps": 64, "batch_size": 64, "n_epochs": 1, "net_arch": [16, 16]})
     return TINY_HP

@@ -37,7 +37,7 @@ def _command() -> str:
 
 
 def _pairs(items: Optional[List[str]], what: str) -> dict[str, Any]:
-    from pbrl.agents.hyperparams import parse_value
+    from pbrl.agents.online.hyperparams import parse_value
 
     values: dict[str, Any] = {}
     for item in items or []:
@@ -123,7 +123,7 @@ def generate(
     random (--min-expert-gain) or a level would be shorter than asked (--size,
     --replay-size), unless --allow-weak.
     """
-    from pbrl.agents.hyperparams import HyperparameterError
+    from pbrl.agents.online.hyperparams import HyperparameterError
     from pbrl.datasets.generate import LEVELS, GenerationConfig
     from pbrl.datasets.generate import generate as run
 

@@ -13,7 +13,7 @@ A live PrefPPO/PEBBLE run with ``--teacher human`` keeps its queries in
 ``<run>/preferences.sqlite``: ``pbrl label serve --store <run>/preferences.sqlite``
 serves them while the run trains (SQLite WAL: both read and write at once), or the
 run serves the page itself with ``--pref human_serve=true`` (see
-``agents/PREFERENCES.md``).
+``agents/preference/README.md``).
 """
 
 from __future__ import annotations

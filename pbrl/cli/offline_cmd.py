@@ -54,7 +54,7 @@ class _Progress:
 
 
 def list_hp(agent: str) -> None:
-    from pbrl.agents.offline import UnknownAgentError, offline_agent_class
+    from pbrl.agents.registry import UnknownAgentError, offline_agent_class
 
     try:
         cls = offline_agent_class(agent)
@@ -94,7 +94,7 @@ def train_offline(
     quiet: bool = False,
 ) -> None:
     """Train (or resume) an offline agent in a run folder; see ``pbrl train --help``."""
-    from pbrl.agents.hyperparams import parse_overrides
+    from pbrl.agents.online.hyperparams import parse_overrides
     from pbrl.runs.offline import OfflineTrainConfig, resume as resume_run
 
     if list_hyperparams:
@@ -137,9 +137,9 @@ def train_offline(
 
 def _errors() -> tuple[type[BaseException], ...]:
     from pbrl.agents.checkpoint import CheckpointError
-    from pbrl.agents.hyperparams import HyperparameterError
-    from pbrl.agents.offline.data import OfflineDataError
-    from pbrl.agents.offline.preferences import PreferenceReferenceError
+    from pbrl.agents.online.hyperparams import HyperparameterError
+    from pbrl.agents.offline._data import OfflineDataError
+    from pbrl.agents.offline._preferences import PreferenceReferenceError
     from pbrl.datasets import DatasetError
     from pbrl.preferences import EmptyPreferencesError, NotAPbrlStoreError
     from pbrl.runs.config import ConfigError

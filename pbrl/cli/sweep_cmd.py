@@ -75,7 +75,7 @@ def sweep(
     """Train a config's grid (tasks or datasets × seeds) in parallel; failed runs are reported at the end, and the
     sweep folder has the ordinary run layout (`pbrl compare SWEEP_DIR`)."""
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from pbrl.agents.hyperparams import HyperparameterError
+    from pbrl.agents.online.hyperparams import HyperparameterError
     from pbrl.runs.config import ConfigError
     from pbrl.runs.configfile import load_experiment
     from pbrl.runs.sweep import default_sweep_name, plan, run_sweep

@@ -57,7 +57,7 @@ def synthesize(
 
     Every prompt, answer, program, failure, fitness and token count is saved in the run folder.
     """
-    from pbrl.agents.hyperparams import HyperparameterError, parse_overrides
+    from pbrl.agents.online.hyperparams import HyperparameterError, parse_overrides
     from pbrl.runs.folder import RunExistsError
     from pbrl.synthesis.errors import BackendError, SandboxUnavailable
     from pbrl.synthesis.loop import SynthesisConfig, Synthesizer

@@ -19,7 +19,7 @@ def _fail(message: str) -> None:
 
 
 def _list_hp(agent: str, env: str | None) -> None:
-    from pbrl.agents.hyperparams import HyperparameterError, describe, resolve
+    from pbrl.agents.online.hyperparams import HyperparameterError, describe, resolve
 
     try:
         rows = describe(agent)
@@ -129,11 +129,11 @@ def train(
     preferences: Optional[str] = typer.Option(None, "--preferences", help="Offline agents: a preference store labelled on the dataset."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="--reward learned: who labels the queries (oracle, noisy, mistake, skip, myopic, equal, ...; human: people in the labeling web app, options --pref human_*)."),
     feedback: Optional[int] = typer.Option(None, "--feedback", help="--reward learned: the label budget, queries asked in all (default 1000)."),
-    pref: Optional[List[str]] = typer.Option(None, "--pref", help="--reward learned: a preference-loop option key=value (repeatable), e.g. segment_length=50; see agents/PREFERENCES.md."),
+    pref: Optional[List[str]] = typer.Option(None, "--pref", help="--reward learned: a preference-loop option key=value (repeatable), e.g. segment_length=50; see agents/preference/README.md."),
 ) -> None:
     """Train PPO or SAC on a batched task, or an offline agent on a dataset; evaluates, checkpoints and logs to TensorBoard in a run folder."""
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from pbrl.agents.offline import is_offline_agent
+    from pbrl.agents.registry import is_offline_agent
     from pbrl.runs.offline import is_offline_run
 
     if config_file is not None or set_:
@@ -148,7 +148,7 @@ def train(
             checkpoint_freq=checkpoint_freq, list_hyperparams=list_hp, quiet=quiet,
         )  # fmt: skip
     from pbrl.agents.checkpoint import CheckpointError
-    from pbrl.agents.hyperparams import HyperparameterError, parse_overrides
+    from pbrl.agents.online.hyperparams import HyperparameterError, parse_overrides
     from pbrl.runs.config import ConfigError, TrainConfig
     from pbrl.runs.folder import RunExistsError, RunLockedError
 
@@ -204,7 +204,7 @@ def train(
 def _train_online(config, quiet: bool) -> None:
     """Train a new online run from a ``TrainConfig`` (``pbrl train --env ...`` and ``pbrl train CONFIG``)."""
     from pbrl.agents.checkpoint import CheckpointError
-    from pbrl.agents.hyperparams import HyperparameterError
+    from pbrl.agents.online.hyperparams import HyperparameterError
     from pbrl.runs.config import ConfigError
     from pbrl.runs.folder import RunExistsError, RunLockedError, RunsDirError
     from pbrl.rewards.source import RewardProgramError
@@ -238,7 +238,7 @@ _CONTROL_PARAMS = {"ctx", "config_file", "set_", "resume", "list_hp", "quiet"}
 
 def _given_options(ctx: typer.Context) -> dict:
     """The options typed on the command line (not their defaults), as config keys; ``--hp`` parsed."""
-    from pbrl.agents.hyperparams import parse_overrides
+    from pbrl.agents.online.hyperparams import parse_overrides
 
     given = {}
     for name, value in ctx.params.items():
@@ -253,7 +253,7 @@ def _given_options(ctx: typer.Context) -> dict:
 
 def _train_from_file(ctx: typer.Context, config_file: Optional[str], sets: List[str], quiet: bool) -> None:
     """``pbrl train CONFIG [--set key=value ...] [options]``: the options win over ``--set``, which wins over the file."""
-    from pbrl.agents.hyperparams import HyperparameterError
+    from pbrl.agents.online.hyperparams import HyperparameterError
     from pbrl.runs.config import ConfigError
     from pbrl.runs.configfile import config_class, load_experiment
 

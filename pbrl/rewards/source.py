@@ -1,7 +1,7 @@
 """The reward-source contract: ``(obs, action, next_obs, info) -> (N,) rewards``.
 
 A reward source turns a batch of N transitions into N rewards. It is what an
-online agent trains on (plugged into its env by ``pbrl.agents.reward_wrapper``)
+online agent trains on (plugged into its env by ``pbrl.agents.online.reward_wrapper``)
 and what relabels a dataset. Everything here is numpy over the batch:
 
 * ``obs``, ``next_obs``: (N, obs_dim) raw (unnormalised) observations; for an

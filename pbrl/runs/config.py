@@ -13,7 +13,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from pbrl.agents.hyperparams import AGENTS, HyperparameterError, check_agent, resolve
+from pbrl.agents.online.hyperparams import AGENTS, HyperparameterError, check_agent, resolve
 
 from .folder import check_name, default_name
 
@@ -63,10 +63,10 @@ class TrainConfig:
             (default 1000).
         pref: with ``reward = "learned"``: preference-loop options (segment length,
             queries per round, interval, ensemble size, ...; see
-            ``pbrl.agents.prefconfig.SCHEMA``), and with ``teacher = "human"`` how
+            ``pbrl.agents.preference.options.SCHEMA``), and with ``teacher = "human"`` how
             rounds wait for people and whether the run serves the labeling page
             (``human_min_labels``, ``human_timeout``, ``human_serve``, ``human_host``,
-            ``human_port``; ``agents/PREFERENCES.md``).
+            ``human_port``; ``agents/preference/README.md``).
     """
 
     env: str = "pbrl/HalfCheetah-v5"
@@ -201,7 +201,7 @@ class TrainConfig:
 
     def _check_preferences(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Reward ``learned``: the teacher, the budget and the preference options."""
-        from pbrl.agents.prefconfig import DEFAULT_FEEDBACK, PreferenceOptionError, check_teacher_options, resolve_preference_options
+        from pbrl.agents.preference.options import DEFAULT_FEEDBACK, PreferenceOptionError, check_teacher_options, resolve_preference_options
         from pbrl.teachers import TEACHERS
 
         if self.teacher is None:

@@ -125,7 +125,7 @@ def _line_of(text: str | None, key: str) -> str:
 
 def config_class(agent: Any) -> type:
     """:class:`TrainConfig` for online agents, :class:`OfflineTrainConfig` for offline ones."""
-    from pbrl.agents.offline import is_offline_agent
+    from pbrl.agents.registry import is_offline_agent
 
     if isinstance(agent, str) and is_offline_agent(agent):
         from .offline import OfflineTrainConfig
@@ -245,7 +245,7 @@ def _build(cls: type, data: Mapping[str, Any], source: str, text: str | None, pr
 
 def apply_sets(data: Mapping[str, Any], sets: Sequence[str]) -> dict[str, Any]:
     """``data`` with ``--set`` overrides applied: ``key=value`` or ``table.key=value``, values in TOML syntax."""
-    from pbrl.agents.hyperparams import parse_value
+    from pbrl.agents.online.hyperparams import parse_value
 
     out = copy.deepcopy(dict(data))
     for item in sets or ():

@@ -97,8 +97,8 @@ class OfflineTrainConfig:
         Raises:
             ConfigError: naming the offending key or value.
         """
-        from pbrl.agents.offline import UnknownAgentError, offline_agent_class
-        from pbrl.agents.offline.config import ConfigError as HPError
+        from pbrl.agents.registry import UnknownAgentError, offline_agent_class
+        from pbrl.agents.offline._config import ConfigError as HPError
         from pbrl.datasets import DatasetError, read_metadata, task_of
 
         for name, minimum in (("seed", 0), ("eval_episodes", 1)):
@@ -187,7 +187,7 @@ def is_offline_run(run_dir: str) -> bool:
 
 
 def _make_agent(resolved: dict, checkpoint: str | None = None):
-    from pbrl.agents.offline import offline_agent_class
+    from pbrl.agents.registry import offline_agent_class
 
     cfg = resolved["config"]
     cls = offline_agent_class(cfg["agent"])
@@ -209,7 +209,7 @@ def _dataset_score(resolved: dict, returns) -> float | None:
 
 
 def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_step: int | None, wall_before: float, resumed_from: int | None) -> OfflineRunResult:
-    from pbrl.agents.offline.loop import train as train_loop
+    from pbrl.agents.offline._loop import train as train_loop
 
     from .tblog import flat_hparams, log_hparams, make_logger
 
@@ -351,7 +351,7 @@ def resume(run_dir: str, steps: int | None = None, progress: Progress | None = N
 
 def evaluate_run(run_dir: str, episodes: int = 10, seed: int | None = None, video: str | None = None) -> dict[str, Any]:
     """Re-evaluate an offline run's latest checkpoint on fresh seeds; optionally record one episode."""
-    from pbrl.agents.offline import offline_agent_class
+    from pbrl.agents.registry import offline_agent_class
     from pbrl.evaluation import fresh_seed, record_video
 
     resolved = F.load_run_config(run_dir)

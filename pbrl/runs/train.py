@@ -46,7 +46,7 @@ def _make_agent(resolved: dict, run_dir: str):
     cfg = resolved["config"]
     if cfg["reward"] == "learned":  # PrefPPO (ppo) / PEBBLE (sac): labels go to the run's preference store
         from pbrl.agents import make_preference_agent
-        from pbrl.agents.preference_loop import STORE_NAME
+        from pbrl.agents.preference.loop import STORE_NAME
 
         return make_preference_agent(
             cfg["agent"],
@@ -85,7 +85,7 @@ def _write_summary(run_dir: str, status: str, agent, wall_clock: float, latest: 
 
 
 def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_step: int | None, wall_before: float, resumed_from: int | None) -> RunResult:
-    from pbrl.agents.callbacks import TrainingCallback
+    from pbrl.agents.online.callbacks import TrainingCallback
 
     from .tblog import flat_hparams, log_hparams, make_logger
 
@@ -177,7 +177,7 @@ def train(config: TrainConfig, progress: Progress | None = None, on_start: Calla
 
 def resume(run_dir: str, steps: int | None = None, progress: Progress | None = None, on_start: Callable[[str], None] | None = None) -> RunResult:
     """Continue a run from its latest checkpoint (or from scratch if it has none) up to ``steps`` (default: its config's)."""
-    from pbrl.agents.online import checkpoint_folder
+    from pbrl.agents.online.base import checkpoint_folder
     from pbrl.agents.checkpoint import CheckpointError
 
     resolved = F.load_run_config(run_dir)
@@ -195,14 +195,14 @@ def resume(run_dir: str, steps: int | None = None, progress: Progress | None = N
         F.check_saved(cfg, run_dir, "config", strings=("teacher",))
         F.saved_table(resolved, run_dir, "preference")
         F.check_saved(F.saved_table(resolved, run_dir, "reward"), run_dir, "reward", ints=("feedback",))
-    from pbrl.agents.hyperparams import HyperparameterError, check_hyperparams
+    from pbrl.agents.online.hyperparams import HyperparameterError, check_hyperparams
 
     # the saved config is re-checked: a hyperparameter file edited since must still agree
     try:
         TrainConfig.from_dict(cfg).resolve()
         check_hyperparams(cfg["agent"], resolved["hyperparams"], where="saved hyperparameter")
         if cfg["reward"] == "learned":
-            from pbrl.agents.prefconfig import resolve_preference_options
+            from pbrl.agents.preference.options import resolve_preference_options
 
             resolve_preference_options(cfg["agent"], resolved["preference"], resolved["reward"]["feedback"])
     except (ConfigError, HyperparameterError) as exc:
@@ -235,7 +235,7 @@ def evaluate_run(
     video: str | None = None,
 ) -> dict[str, Any]:
     """Re-evaluate a run's latest checkpoint on fresh seeds; optionally record one episode."""
-    from pbrl.agents.online import checkpoint_folder
+    from pbrl.agents.online.base import checkpoint_folder
     from pbrl.evaluation import fresh_seed, record_video
 
     resolved = F.load_run_config(run_dir)

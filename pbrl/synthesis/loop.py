@@ -192,7 +192,7 @@ class Synthesizer:
         self.card = cards[config.task]
         self.metric = task_metric(self.card)
         self.log = log or print
-        from pbrl.agents.hyperparams import resolve
+        from pbrl.agents.online.hyperparams import resolve
 
         self.hyperparams = resolve("ppo", config.task, dict(config.hyperparams))
         self.prompts = PromptBuilder(self.card, config.mode, config.prompts_dir, config.few_shot)

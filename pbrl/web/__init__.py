@@ -27,7 +27,7 @@ human_serve=true`` (``human_host``, ``human_port``; it prints the address) or by
 round waits for answers as ``human_min_labels``/``human_timeout`` say, or not at all
 (``human_min_labels=0``); late answers are trained on by the next update. The clips
 draw the run's task (the store's ``task`` and ``task_kwargs`` info) from the
-``qpos``/``qvel`` the loop records with every step. See ``agents/PREFERENCES.md``.
+``qpos``/``qvel`` the loop records with every step. See ``agents/preference/README.md``.
 
 The app needs the ``web`` extra (``pip install "pbrl[web]"``: FastAPI, uvicorn);
 the human teacher and the clip renderer do not. Importing this package registers

@@ -50,7 +50,7 @@ store is SQLite in WAL mode, so the run and the server read and write it at once
 Answers that arrive after their round (pending) are used by the loop's next
 reward-model update — the next round, or, once the budget is spent, every
 ``interval`` steps and at the end of training — and survive a resume (they are in
-the store). See ``agents/PREFERENCES.md``.
+the store). See ``agents/preference/README.md``.
 """
 
 from __future__ import annotations

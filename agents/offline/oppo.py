@@ -45,11 +45,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .offline.base import OfflineAgent
-from .offline.config import OfflineConfig, hp
-from .offline.data import OfflineData, SegmentIndex, TransitionBatches
-from .offline.nets import mlp
-from .offline.preferences import PreferencePairs
+from ._base import OfflineAgent
+from ._config import OfflineConfig, hp
+from ._data import OfflineData, SegmentIndex, TransitionBatches
+from ._nets import mlp
+from ._preferences import PreferencePairs
 
 
 def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, weight: torch.Tensor, margin: float = 1.0) -> torch.Tensor:

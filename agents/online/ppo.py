@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from stable_baselines3 import PPO
 
 from .hyperparams import parse_schedule
-from .online import ACTIVATIONS, OnlineAgent, linear_schedule
+from .base import ACTIVATIONS, OnlineAgent, linear_schedule
 
 
 class PPOAgent(OnlineAgent):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .hyperparams import HyperparameterError, _bool, _choice, _float, _int, _int_list, _suggest
+from ..online.hyperparams import HyperparameterError, _bool, _choice, _float, _int, _int_list, _suggest
 
 #: Query-selection methods (``pbrl.preferences.queries.METHODS``; repeated here to stay numpy-free).
 SELECTION_METHODS = ("uniform", "disagreement", "entropy", "kcenter", "kcenter_disagreement", "kcenter_entropy")

@@ -12,7 +12,7 @@ and Q is trained so that the implicit rewards explain the preferences
 
 (y = 1 when σ² is preferred; the regulariser over the labelled segments' and an
 unlabelled batch's transitions). V and the policy learn exactly as in IQL
-(:mod:`pbrl.agents.iql`): expectile regression of V towards the target twin Q, and
+(:mod:`pbrl.agents.offline.iql`): expectile regression of V towards the target twin Q, and
 advantage-weighted regression of the policy. Each head of the twin Q takes the
 preference loss; V(s') is detached inside r_Q as in IQL's TD target.
 """
@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 
 from .iql import IQL, IQLConfig, awr_weights, expectile_loss
-from .offline.config import hp
-from .offline.data import OfflineData, TransitionBatches
-from .offline.nets import soft_update
-from .offline.preferences import PreferencePairs
+from ._config import hp
+from ._data import OfflineData, TransitionBatches
+from ._nets import soft_update
+from ._preferences import PreferencePairs
 
 
 def preference_bce(score1: torch.Tensor, score2: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

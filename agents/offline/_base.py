@@ -35,9 +35,9 @@ import torch
 import torch.nn as nn
 
 from ..checkpoint import CheckpointError, latest_checkpoint, read_checkpoint, write_checkpoint
-from .config import OfflineConfig
-from .data import OfflineData, OfflineDataError, StateNormalizer
-from .preferences import PreferencePairs
+from ._config import OfflineConfig
+from ._data import OfflineData, OfflineDataError, StateNormalizer
+from ._preferences import PreferencePairs
 
 FORMAT = "pbrl.offline_agent"
 
@@ -180,7 +180,7 @@ class OfflineAgent(abc.ABC):
             agent.load(checkpoint)
         pairs = None
         if preferences is not None:
-            from .preferences import load_preferences
+            from ._preferences import load_preferences
 
             pairs = load_preferences(preferences, data, max_pairs=max_pairs)
         agent.setup(data, pairs)
@@ -261,7 +261,7 @@ class OfflineAgent(abc.ABC):
     def fit(self, steps: int, **loop_kwargs: Any) -> dict[str, float]:
         """Run ``steps`` more gradient steps (see :func:`.loop.train` for evaluation,
         logging and checkpoint options); returns the latest metrics."""
-        from .loop import train
+        from ._loop import train
 
         return train(self, self.step + int(steps), **loop_kwargs)
 
@@ -403,7 +403,7 @@ class OfflineAgent(abc.ABC):
         if cls.name and state.get("agent") != cls.name:
             raise CheckpointError(f"{path} holds a {state.get('agent')!r} agent, not {cls.name!r}")
         if not cls.name:
-            from . import offline_agent_class
+            from ..registry import offline_agent_class
 
             cls = offline_agent_class(state["agent"])
         agent = cls(

@@ -12,7 +12,7 @@ The two-stage recipe of offline preference-based RL (Preference Transformer's
    ``rm_aggregate``), in chunks of ``relabel_chunk`` transitions — the transformer with
    its trajectory relabelling (each step's reward from the window of the segment
    length ending at it, as the PT code does);
-3. run IQL (:mod:`pbrl.agents.iql`) on the relabelled data, with the same
+3. run IQL (:mod:`pbrl.agents.offline.iql`) on the relabelled data, with the same
    locomotion reward scaling computed from the relabelled returns.
 
 How close the learned reward is to the true one is logged once, at the first log step:
@@ -60,9 +60,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .iql import IQL, IQLConfig
-from .offline.config import hp
-from .offline.data import OfflineData, OfflineDataError, unit_range
-from .offline.preferences import PreferencePairs
+from ._config import hp
+from ._data import OfflineData, OfflineDataError, unit_range
+from ._preferences import PreferencePairs
 
 
 @dataclass

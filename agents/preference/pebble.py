@@ -41,8 +41,8 @@ import torch
 
 from pbrl.rewards.source import RewardSource
 
-from .preference_loop import PreferenceLoop, RunningStd, ZeroReward, knn_state_entropy, split_arrays
-from .sac import SACAgent
+from .loop import PreferenceLoop, RunningStd, ZeroReward, knn_state_entropy, split_arrays
+from ..online.sac import SACAgent
 
 
 #: buffer rows per distance block of :func:`buffer_knn_distance` (a block is batch x rows floats: 8 MiB at 256 x 8192)

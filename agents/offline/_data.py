@@ -238,7 +238,7 @@ def reward_scale(data: OfflineData, rewards: np.ndarray, mode: str, max_episode_
 
 def unit_range(rewards: np.ndarray) -> np.ndarray:
     """``rewards`` mapped affinely onto [0, 1] (min → 0, max → 1), as float32: every step then
-    pays something, which sets the offset a learned reward leaves open (see ``agents/piql.py``)."""
+    pays something, which sets the offset a learned reward leaves open (see ``agents/offline/piql.py``)."""
     low, high = float(rewards.min()), float(rewards.max())
     return ((rewards - low) / max(high - low, 1e-8)).astype(np.float32)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import OfflineData, SegmentIndex
+from ._data import OfflineData, SegmentIndex
 
 
 class PreferenceReferenceError(ValueError):

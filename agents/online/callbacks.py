@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 
-from .online import OnlineAgent
+from .base import OnlineAgent
 
 
 def log_row(logger: Logger, values: Mapping[str, Any], step: int) -> None:

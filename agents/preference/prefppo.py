@@ -29,8 +29,8 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 
 from pbrl.rewards.source import RewardSource
 
-from .ppo import PPOAgent
-from .preference_loop import PreferenceLoop, ZeroReward, split_arrays
+from ..online.ppo import PPOAgent
+from .loop import PreferenceLoop, ZeroReward, split_arrays
 
 
 class PrefPPOAgent(PPOAgent):

@@ -17,6 +17,8 @@ import os
 import tomllib
 from typing import Any, Callable, Mapping
 
+from ..registry import ONLINE_AGENTS
+
 HYPERPARAMS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hyperparams.toml")
 
 # -- value checkers -----------------------------------------------------------------
@@ -198,7 +200,7 @@ SCHEMA: dict[str, dict[str, tuple[Callable, str]]] = {
     },
 }
 
-AGENTS = tuple(SCHEMA)
+AGENTS = ONLINE_AGENTS  # the registry's online agents; SCHEMA has a table for each
 
 
 class HyperparameterError(ValueError):
@@ -211,6 +213,7 @@ def _suggest(key: str, valid) -> str:
 
 
 def check_agent(agent: str) -> str:
+    """``agent`` if it is an online agent, else a :class:`HyperparameterError` naming the closest."""
     if agent not in SCHEMA:
         raise HyperparameterError(f"unknown agent {agent!r}{_suggest(agent, SCHEMA)}; online agents: {', '.join(AGENTS)}")
     return agent

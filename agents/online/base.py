@@ -28,7 +28,7 @@ from pbrl.envs.sb3 import SB3VecEnv
 from pbrl.evaluation import EvalResult, evaluate_policy
 from pbrl.rewards.source import RewardSource
 
-from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from ..checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .reward_wrapper import Float32Observations, RewardSourceWrapper
 
 ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU, "leaky_relu": torch.nn.LeakyReLU}
@@ -53,7 +53,7 @@ class OnlineAgent(abc.ABC):
 
     Args:
         task: pbrl task id.
-        hyperparams: resolved hyperparameters (``pbrl.agents.hyperparams.resolve``).
+        hyperparams: resolved hyperparameters (``pbrl.agents.online.hyperparams.resolve``).
         seed: seeds torch, the env (sub-env i: ``seed + i``) and SB3.
         device: torch device ("cpu" by default; nothing assumes a GPU).
         reward_source: what the agent trains on (default: the task's reward).
@@ -255,7 +255,7 @@ class OnlineAgent(abc.ABC):
 
 def checkpoint_folder(path: str) -> str:
     """``path`` if it is a checkpoint folder, else the latest checkpoint under it (a run or its checkpoints/)."""
-    from .checkpoint import latest_checkpoint
+    from ..checkpoint import latest_checkpoint
 
     if os.path.isfile(os.path.join(path, "manifest.json")):
         return path

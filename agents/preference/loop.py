@@ -77,7 +77,7 @@ from pbrl.rewards.ensemble import RewardEnsemble
 from pbrl.rewards.metrics import pearson_correlation, preference_accuracy
 from pbrl.rewards.source import RewardSource
 
-from .callbacks import log_row
+from ..online.callbacks import log_row
 
 STORE_NAME = "preferences.sqlite"
 REWARD_MODEL_DIR = "reward_model"
@@ -146,7 +146,7 @@ class PreferenceLoop(BaseCallback):
         agent: the preference agent (a PrefPPO or PEBBLE agent) whose env and model the
             loop serves; it calls ``agent.on_reward_update(source, first)`` after every
             reward-model update (PEBBLE relabels its replay buffer there).
-        options: resolved preference options (``pbrl.agents.prefconfig.resolve_preference_options``).
+        options: resolved preference options (``pbrl.agents.preference.options.resolve_preference_options``).
         teacher: teacher preset or registered teacher name (``oracle``, ``noisy``, ...).
         feedback: the label budget: queries asked in all, counted in the store.
         store_path: the run's preference store (SQLite); opened when training starts.
@@ -183,7 +183,7 @@ class PreferenceLoop(BaseCallback):
         self.teacher_name = teacher
         self._teacher_kwargs = dict(teacher_kwargs or {})
         if teacher == "human":  # people answer in the labeling app serving this run's store
-            from .prefconfig import human_teacher_kwargs
+            from .options import human_teacher_kwargs
 
             self._teacher_kwargs = {"store": store_path, "announce": True, **human_teacher_kwargs(self.opt), **self._teacher_kwargs}
         # the human teacher opens the store, which exists only once the run folder does: made at training start

@@ -41,11 +41,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .offline.base import OfflineAgent
-from .offline.config import ConfigError, OfflineConfig, hp
-from .offline.data import OfflineData, SegmentIndex, TransitionBatches
-from .offline.nets import DeterministicPolicy, orthogonal_init
-from .offline.preferences import PreferencePairs
+from ._base import OfflineAgent
+from ._config import ConfigError, OfflineConfig, hp
+from ._data import OfflineData, SegmentIndex, TransitionBatches
+from ._nets import DeterministicPolicy, orthogonal_init
+from ._preferences import PreferencePairs
 
 
 def biased_bce_with_logits(adv1: torch.Tensor, adv2: torch.Tensor, y: torch.Tensor, bias: float = 1.0):

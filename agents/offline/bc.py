@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .offline.base import OfflineAgent
-from .offline.config import OfflineConfig, hp
-from .offline.data import OfflineData, TransitionBatches
-from .offline.nets import DeterministicPolicy
+from ._base import OfflineAgent
+from ._config import OfflineConfig, hp
+from ._data import OfflineData, TransitionBatches
+from ._nets import DeterministicPolicy
 
 
 def bc_loss(predicted: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -34,7 +34,7 @@ class BCConfig(OfflineConfig):
 
     def check(self) -> None:
         if self.top_fraction <= 0:
-            from .offline.config import ConfigError
+            from ._config import ConfigError
 
             raise ConfigError("hyperparameter 'top_fraction' of bc must be > 0")
 

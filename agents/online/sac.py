@@ -32,8 +32,8 @@ from stable_baselines3.sac.policies import SACPolicy
 
 from pbrl.rewards.source import RewardSource
 
-from .checkpoint import CheckpointError
-from .online import ACTIVATIONS, OnlineAgent, linear_schedule
+from ..checkpoint import CheckpointError
+from .base import ACTIVATIONS, OnlineAgent, linear_schedule
 
 _BUFFER_FIELDS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
 

@@ -44,7 +44,7 @@ three separate updates. The twin Q is one batched module (both heads per matmul)
 the target update one fused ``lerp``, the batch one ``index_select`` from a resident
 tensor, and losses are summed on the device and read every K steps. With
 ``compile`` (on by default for long runs) the whole step — losses, gradients, Adam, target update — is one
-``torch.compile`` d function (:mod:`pbrl.agents.offline.compiled`), the loss still the
+``torch.compile`` d function (:mod:`pbrl.agents.offline._compiled`), the loss still the
 one written below.
 """
 
@@ -59,10 +59,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .offline.base import OfflineAgent
-from .offline.config import OfflineConfig, hp
-from .offline.data import OfflineData, TransitionBatches, check_batch, reward_scale
-from .offline.nets import DeterministicPolicy, GaussianPolicy, TwinQ, ValueNet, soft_update
+from ._base import OfflineAgent
+from ._config import OfflineConfig, hp
+from ._data import OfflineData, TransitionBatches, check_batch, reward_scale
+from ._nets import DeterministicPolicy, GaussianPolicy, TwinQ, ValueNet, soft_update
 
 #: D4RL locomotion families whose rewards CORL's ``modify_reward`` scales (antmaze is shifted instead).
 CORL_SCALED_FAMILIES = ("halfcheetah", "hopper", "walker2d")
@@ -259,7 +259,7 @@ class IQL(OfflineAgent):
         """Whether updates run as one compiled step (``compile``: on, off, or auto)."""
         mode = self.config.compile
         if mode == "auto":
-            from .offline.compiled import missing_requirements
+            from ._compiled import missing_requirements
 
             return self.config.steps >= 100_000 and not missing_requirements()
         return mode == "on"
@@ -274,7 +274,7 @@ class IQL(OfflineAgent):
         """The same step as :meth:`step_on`, traced and compiled whole (see :mod:`.offline.compiled`),
         on the rows ``index`` of the resident data (default: a uniform batch)."""
         if self._compiled_step is None:
-            from .offline.compiled import CompiledStep
+            from ._compiled import CompiledStep
 
             def loss(s, a, r, s2, d):
                 value_loss, q_loss, actor_loss, adv, q_mean = self.losses(s, a, r, s2, d)
