@@ -100,6 +100,7 @@ class SACAgent(OnlineAgent):
             policy_kwargs["log_std_init"] = hp["log_std_init"]
         if fused_adam_available(self.device):
             policy_kwargs["optimizer_kwargs"] = {"fused": True}
+        buffer_class, buffer_kwargs = self.replay_buffer()
         return SAC(
             PbrlSACPolicy,
             env,
@@ -114,11 +115,17 @@ class SACAgent(OnlineAgent):
             ent_coef=hp["ent_coef"],
             target_entropy=hp["target_entropy"],
             use_sde=hp["use_sde"],
+            replay_buffer_class=buffer_class,
+            replay_buffer_kwargs=buffer_kwargs,
             policy_kwargs=policy_kwargs,
             seed=self.seed,
             device=self.device,
             verbose=0,
         )
+
+    def replay_buffer(self) -> tuple[type | None, dict[str, Any] | None]:
+        """SAC's ``replay_buffer_class`` and its kwargs (None: SB3's ``ReplayBuffer``)."""
+        return None, None
 
     def learn_kwargs(self) -> dict[str, Any]:
         # SB3 would dump logs every 4 episodes, several times per vector step when

@@ -17,7 +17,7 @@ Learning via Relabeling Experience and Unsupervised Pre-training". Read top to b
    This drives the policy to cover the state space, so the first queries show diverse
    behaviour.
 3. **Feedback rounds** every ``interval`` env steps (the shared
-   :class:`~agents.preference_loop.PreferenceLoop`): segments, queries, teacher labels
+   :class:`~.loop.PreferenceLoop`): segments, queries, teacher labels
    into the run's preference store, reward-model ensemble retrained on all labels.
 4. **After every reward-model update** the whole replay buffer is relabelled with the
    new model — one batched reward-model call over the buffer (the model chunks it to
@@ -38,10 +38,13 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
+from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.type_aliases import ReplayBufferSamples
 
 from pbrl.rewards.source import RewardSource
 
-from .loop import PreferenceLoop, RunningStd, ZeroReward, knn_state_entropy, split_arrays
+from .base import PreferenceAgent
+from .loop import RunningStd, knn_state_entropy
 from ..online.sac import SACAgent
 
 
@@ -119,56 +122,39 @@ class BPrefRunningMeanStd:
         self.mean, self.var, self.count = float(state["mean"]), float(state["var"]), float(state["count"])
 
 
-class PEBBLEAgent(SACAgent):
-    """SAC trained on a reward learned online from a teacher's preferences.
+class BonusReplayBuffer(ReplayBuffer):
+    """SB3's replay buffer whose samples pass through ``reward_hook(samples, env)``: PEBBLE
+    swaps in the state-entropy bonus during unsupervised pre-training (passed to SAC as its
+    ``replay_buffer_class``; sampling itself is SB3's, the same draws)."""
 
-    Args:
-        task: pbrl task id.
-        hyperparams: resolved SAC hyperparameters.
-        preference: resolved preference options (``prefconfig.resolve_preference_options("sac", ...)``).
-        teacher: teacher name (``oracle``, ``noisy``, ``mistake``, ``skip``, ``myopic``,
-            ``equal``, or any registered teacher).
-        feedback: the label budget (queries asked in all).
-        store_path: the preference store (SQLite) the labels go to; opened at training start.
-        seed: seeds SAC, the env, the loop and the teacher.
-        device: torch device.
-        env_kwargs: task keyword arguments.
-        run_id: source id of the recorded segments (e.g. the run folder's name).
-        teacher_kwargs: extra teacher keyword arguments.
-    """
+    def __init__(self, *args, reward_hook: Callable[[ReplayBufferSamples, Any], ReplayBufferSamples], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reward_hook = reward_hook
 
-    def __init__(
-        self,
-        task: str,
-        hyperparams: Mapping[str, Any],
-        preference: Mapping[str, Any],
-        teacher: str,
-        feedback: int,
-        store_path: str,
-        seed: int = 0,
-        device: str = "cpu",
-        env_kwargs: Mapping[str, Any] | None = None,
-        run_id: str = "run",
-        teacher_kwargs: Mapping[str, Any] | None = None,
-    ):
-        super().__init__(task, hyperparams, seed=seed, device=device, reward_source=ZeroReward(), env_kwargs=env_kwargs)
-        self.preference_loop = PreferenceLoop(
-            self, preference, teacher, feedback, store_path, seed=seed, run_id=run_id, teacher_kwargs=teacher_kwargs
-        )
+    def sample(self, batch_size: int, env=None) -> ReplayBufferSamples:
+        return self.reward_hook(super().sample(batch_size, env=env), env)
+
+
+class PEBBLEAgent(PreferenceAgent, SACAgent):
+    """SAC trained on a reward learned online from a teacher's preferences (arguments:
+    :class:`~.base.PreferenceAgent`)."""
+
+    def __init__(self, task: str, hyperparams: Mapping[str, Any], preference: Mapping[str, Any], *args: Any, **kwargs: Any):
         self.knn_k = int(preference["knn_k"])
         self.state_entropy = str(preference["state_entropy"])
         self.reset_critic_after_pretraining = bool(preference["reset_critic"])
         self.reset_update = int(preference["reset_update"])
         self.entropy_stats = BPrefRunningMeanStd() if self.state_entropy == "buffer" else RunningStd()
         self.intrinsic = int(preference["unsup_steps"]) > 0
-        buffer = self.model.replay_buffer
-        self._sample = buffer.sample
-        buffer.sample = self._sample_with_entropy_bonus  # type: ignore[method-assign]
+        super().__init__(task, hyperparams, preference, *args, **kwargs)
+
+    def replay_buffer(self) -> tuple[type, dict[str, Any]]:
+        return BonusReplayBuffer, {"reward_hook": self._entropy_bonus}
 
     # -- unsupervised pre-training ---------------------------------------------------
 
-    def _sample_with_entropy_bonus(self, batch_size: int, env=None):
-        data = self._sample(batch_size, env=env)
+    def _entropy_bonus(self, data: ReplayBufferSamples, env=None) -> ReplayBufferSamples:
+        """Until the first reward model: the sampled rewards replaced by the state-entropy bonus."""
         if not self.intrinsic or self.preference_loop.model_ready:
             return data
         with torch.no_grad():
@@ -238,44 +224,12 @@ class PEBBLEAgent(SACAgent):
         policy.critic_target.load_state_dict(policy.critic.state_dict())
         policy.critic.optimizer.state.clear()
 
-    def learn(self, total_timesteps: int, callback=None) -> None:
-        """Train until ``total_timesteps`` env steps, with the preference loop running (before ``callback``)."""
-        extra = [] if callback is None else list(callback) if isinstance(callback, list) else [callback]
-        super().learn(total_timesteps, callback=[self.preference_loop, *extra])
+    # -- checkpoints: the loop's state (PreferenceAgent) plus the bonus' statistics ----------
 
-    # -- checkpoints -------------------------------------------------------------------
+    def checkpoint_extra(self) -> dict[str, Any]:
+        return {**super().checkpoint_extra(), "entropy_stats": self.entropy_stats.state_dict()}
 
-    def torch_state(self) -> dict[str, Any]:
-        return {**super().torch_state(), **self.preference_loop.torch_state()}
-
-    def load_torch_state(self, state: Mapping[str, Any]) -> None:
-        super().load_torch_state(state)
-        self.preference_loop.load_torch_state(state)
-
-    def array_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays, meta = super().array_state()
-        return {**arrays, **self.preference_loop.array_state()}, meta
-
-    def load_array_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
-        own, loop = split_arrays(arrays)
-        super().load_array_state(own, meta)
-        self.preference_loop.load_array_state(loop)
-
-    def save(self, root: str, extra: Mapping[str, Any] | None = None, keep: int = 2) -> str:
-        extra = dict(extra or {})
-        extra["preference_loop"] = self.preference_loop.state_dict()
-        extra["entropy_stats"] = self.entropy_stats.state_dict()
-        return super().save(root, extra=extra, keep=keep)
-
-    def load(self, folder: str, load_arrays: bool = True) -> dict[str, Any]:
-        state = super().load(folder, load_arrays=load_arrays)
-        extra = state.get("extra", {})
-        if "preference_loop" in extra:
-            self.preference_loop.load_state_dict(extra["preference_loop"])
+    def load_checkpoint_extra(self, extra: Mapping[str, Any]) -> None:
+        super().load_checkpoint_extra(extra)
         if "entropy_stats" in extra:
             self.entropy_stats.load_state_dict(extra["entropy_stats"])
-        return state
-
-    def close(self) -> None:
-        self.preference_loop.close()
-        super().close()
