@@ -53,6 +53,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.distributions import Normal
 
+from pbrl.envs.engine import usable_cores
+
 OBS_DIM, ACT_DIM = 17, 6
 DEFAULT_THREADS = torch.get_num_threads()  # torch's default, before any agent sets its own
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "offline_speed.json")
@@ -346,7 +348,7 @@ def machine_info() -> dict[str, Any]:
                     break
     except OSError:
         pass
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    nproc = usable_cores()
     return {"cpu": cpu, "nproc": nproc, "python": platform.python_version(), "torch": torch.__version__,
             "torch_default_threads": DEFAULT_THREADS}  # fmt: skip
 

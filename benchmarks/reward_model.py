@@ -42,17 +42,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from pbrl.envs.engine import usable_cores
+
 OBS_DIM, ACT_DIM = 17, 6
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "reward_model.json")
 
 
 # -- machine ------------------------------------------------------------------------
-
-
-def num_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def cpu_model() -> str:
@@ -76,7 +72,7 @@ def load_average() -> list[float]:
 def machine_info() -> dict[str, Any]:
     return {
         "cpu": cpu_model(),
-        "nproc": num_cores(),
+        "nproc": usable_cores(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
@@ -288,7 +284,7 @@ def render_table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    cores = num_cores()
+    cores = usable_cores()
     if args.threads:
         thread_counts = [int(t) for t in args.threads.split(",")]
     else:

@@ -67,6 +67,8 @@ from typing import Any
 
 import numpy as np
 
+from pbrl.envs.engine import usable_cores
+
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "reward_synthesis.json")
 TASKS = {"HalfCheetah": "pbrl/HalfCheetah-v5", "Hopper": "pbrl/Hopper-v5", "Ant": "pbrl/Ant-v5", "Reacher": "pbrl/Reacher-v5",
          "Walker2d": "pbrl/Walker2d-v5", "Swimmer": "pbrl/Swimmer-v5"}
@@ -141,7 +143,7 @@ def machine() -> dict[str, Any]:
     import stable_baselines3
     import torch
 
-    return {"cpu": cpu, "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    return {"cpu": cpu, "nproc": usable_cores(),
             "python": platform.python_version(), "torch": torch.__version__, "mujoco": mujoco.__version__,
             "stable_baselines3": stable_baselines3.__version__}
 

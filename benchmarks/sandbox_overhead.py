@@ -62,6 +62,8 @@ from typing import Any
 
 import numpy as np
 
+from pbrl.envs.engine import usable_cores
+
 TASK = "pbrl/HalfCheetah-v5"
 BATCH_SIZES = (1, 8, 64, 256, 1024, 4096)
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sandbox_overhead.json")
@@ -99,7 +101,7 @@ def machine() -> dict[str, Any]:
                     break
     except OSError:
         pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cores()
     return {"nproc": cores, "cpu": model, "platform": platform.platform(), "python": platform.python_version(),
             "numpy": np.__version__}
 

@@ -77,6 +77,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from pbrl.envs.engine import usable_cores
+
 TASKS = ("HalfCheetah", "Hopper", "Ant")
 SIZES = (1, 16, 64, 256)
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "throughput.json")
@@ -89,12 +91,6 @@ warnings.filterwarnings("ignore", message=".*settotalmass.*")
 
 
 # -- machine ------------------------------------------------------------------------
-
-
-def num_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def cpu_model() -> str:
@@ -118,7 +114,7 @@ def _version(module: str) -> str | None:
 
 def machine_info() -> dict[str, Any]:
     return {
-        "nproc": num_cores(),
+        "nproc": usable_cores(),
         "cpu_model": cpu_model(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -232,7 +228,7 @@ def physics_rate(gym_id: str, actions: np.ndarray, seconds: float, repeat: int =
                 break
         rate = max(rate, calls * frame_skip / stepping)
     env.close()
-    cores = num_cores()
+    cores = usable_cores()
     return {
         "mj_step_per_s_1core": rate,
         "frame_skip": frame_skip,
@@ -329,7 +325,7 @@ def make_backend(kind: str, name: str, n: int, seed: int = 0):
     if kind == "envpool":
         import envpool
 
-        env = envpool.make(f"{name}-v5", env_type="gymnasium", num_envs=n, batch_size=n, num_threads=min(num_cores(), n), seed=seed)
+        env = envpool.make(f"{name}-v5", env_type="gymnasium", num_envs=n, batch_size=n, num_threads=min(usable_cores(), n), seed=seed)
         env.reset()
         return env.step, env.close, np.float64
     raise ValueError(kind)
@@ -698,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             backends.remove("envpool")
     if "async" in backends:
-        notes.append(f"AsyncVectorEnv measured only for N <= {args.async_max} (one process per sub-env on {num_cores()} cores)")
+        notes.append(f"AsyncVectorEnv measured only for N <= {args.async_max} (one process per sub-env on {usable_cores()} cores)")
     report["config"]["backends"] = backends
     if "raw" in backends:
         notes.append(
@@ -707,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
             f"each step from one of up to {RAW_STATES} states recorded from pbrl's env after {RAW_WARMUP} random steps"
         )
     min_steps = 3 if args.quick else 10
-    cores = num_cores()
+    cores = usable_cores()
 
     print(f"pbrl throughput: {cores} cores ({cpu_model()}), load average {os.getloadavg()[0]:.2f}", flush=True)
     for name in [] if args.memory_only else tasks:

@@ -19,10 +19,16 @@ from .generators import GeneratorBank
 from .task import Sim, StepOutcome, Task
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS has one), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def default_threads(num_envs: int) -> int:
     """Native threads for stepping: one per core, never more than sub-envs."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, num_envs))
+    return max(1, min(usable_cores(), num_envs))
 
 
 @dataclass

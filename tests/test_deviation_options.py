@@ -18,7 +18,7 @@ from pbrl.agents.offline.iql import (
     corl_dataset_key,
     corl_reward_transform,
 )
-from pbrl.agents.offline._config import ConfigError
+from pbrl.settings import ConfigError
 from pbrl.agents.offline._data import OfflineData
 from pbrl.agents.offline._nets import DeterministicPolicy, GaussianPolicy
 

@@ -110,7 +110,7 @@ def test_piql_unit_reward_range(hopper):
     # same seed, same reward model: the unit reward is the raw one, shifted and scaled
     expected = (r_raw - r_raw.min()) / (r_raw.max() - r_raw.min())
     np.testing.assert_allclose(r_unit, expected, atol=1e-5)
-    from pbrl.agents.offline._config import ConfigError
+    from pbrl.settings import ConfigError
 
     with pytest.raises(ConfigError, match="rm_reward_range"):
         _build("piql", dataset, store, rm_reward_range="minmax")

@@ -132,7 +132,7 @@ def test_nan_in_a_given_batch_and_a_diverged_loss():
 def test_unknown_or_badly_typed_hyperparameters():
     from pbrl.agents.offline.cpl import CPLConfig
     from pbrl.agents.offline.iql import IQL, IQLConfig
-    from pbrl.agents.offline._config import ConfigError
+    from pbrl.settings import ConfigError
 
     with pytest.raises(ConfigError, match=r"unknown hyperparameter 'expectle' for iql \(did you mean 'expectile'\?\)"):
         IQLConfig.from_dict({"expectle": 0.8})

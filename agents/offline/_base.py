@@ -42,11 +42,6 @@ from ._preferences import PreferencePairs
 FORMAT = "pbrl.offline_agent"
 
 
-def eval_seed(seed: int, index: int) -> int:
-    """Seed of the ``index``-th evaluation of a run seeded ``seed``: fresh, never a training seed."""
-    return int(np.random.SeedSequence([int(seed), int(index), 0x0FF1]).generate_state(1)[0] & 0x7FFFFFFF)
-
-
 class OfflineAgent(abc.ABC):
     """An offline agent (base class).
 
@@ -299,10 +294,10 @@ class OfflineAgent(abc.ABC):
 
     def evaluate(self, episodes: int = 10, seed: int | None = None, env_threads: int | None = 1):
         """Evaluate the deterministic policy on ``episodes`` fresh-seeded episodes, all in one batch."""
-        from pbrl.evaluation import evaluate_policy
+        from pbrl.evaluation import eval_seed, evaluate_policy
 
         if seed is None:
-            seed = eval_seed(self.seed, self.evaluations)
+            seed = eval_seed(self.seed, self.evaluations, "offline")
         self.evaluations += 1
         result = evaluate_policy(self.act, self.task, episodes=episodes, seed=seed, env_kwargs=self.env_kwargs, env_threads=env_threads)
         self.last_eval = (self.step, result)
@@ -428,4 +423,4 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=default))
 
 
-__all__ = ["FORMAT", "OfflineAgent", "eval_seed"]
+__all__ = ["FORMAT", "OfflineAgent"]

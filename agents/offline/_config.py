@@ -17,9 +17,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
-
-class ConfigError(ValueError):
-    """An unknown hyperparameter, a wrong type or a value out of range."""
+from pbrl.settings import ConfigError
 
 
 def hp(default: Any, help: str, *, choices: tuple[str, ...] | None = None, min: float | None = None, max: float | None = None):

@@ -25,7 +25,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
 from pbrl.envs.sb3 import SB3VecEnv
-from pbrl.evaluation import EvalResult, evaluate_policy
+from pbrl.evaluation import EvalResult, eval_seed, evaluate_policy
 from pbrl.rewards.source import RewardSource
 
 from ..checkpoint import CheckpointError, read_checkpoint, write_checkpoint
@@ -41,11 +41,6 @@ def linear_schedule(initial: float) -> Callable[[float], float]:
         return progress_remaining * initial
 
     return schedule
-
-
-def eval_seed(seed: int, index: int) -> int:
-    """The seed of the ``index``-th evaluation of a run seeded ``seed``: fresh, not a training seed."""
-    return int(np.random.SeedSequence([int(seed), int(index), 0xE7A1]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 class OnlineAgent(abc.ABC):
@@ -151,7 +146,7 @@ class OnlineAgent(abc.ABC):
     def evaluate(self, episodes: int = 10, seed: int | None = None) -> EvalResult:
         """Evaluate the deterministic policy on ``episodes`` fresh-seeded episodes, all in one batch."""
         if seed is None:
-            seed = eval_seed(self.seed, self._evaluations)
+            seed = eval_seed(self.seed, self._evaluations, "online")
         self._evaluations += 1
         return evaluate_policy(
             self.predict, self.task, episodes=episodes, seed=seed, env_kwargs=self.env_kwargs, env_threads=int(self.hp["env_threads"])

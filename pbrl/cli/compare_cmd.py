@@ -5,17 +5,11 @@ from __future__ import annotations
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from pbrl.evaluation.aggregate import DEFAULT_REPS
 
-err = Console(stderr=True, highlight=False)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
+from .common import err, fail
 
 
 def compare(
@@ -42,7 +36,7 @@ def compare(
             gamma=gamma, seed=seed, baseline=baseline,
         )  # fmt: skip
     except CompareError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for path, why in result.skipped:
         err.print(f"[yellow]skipped[/] {path}: {why}")
     for warning in result.warnings:

@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .common import err, fail
+
 app = typer.Typer(
     name="dataset",
     help="Offline datasets: D4RL-style levels in Minari's format, D4RL imports, corruption, preference labels.",
@@ -23,13 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
 out = Console(width=160, highlight=False)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _command() -> str:
@@ -43,7 +39,7 @@ def _pairs(items: Optional[List[str]], what: str) -> dict[str, Any]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            _fail(f"{what} {item!r} must look like key=value")
+            fail(f"{what} {item!r} must look like key=value")
         values[key.strip()] = parse_value(value.strip())
     return values
 
@@ -129,7 +125,7 @@ def generate(
 
     levels = list(LEVELS) if "all" in level else level
     if dataset_id is not None and len(levels) != 1:
-        _fail("--id names one dataset: give exactly one --level with it")
+        fail("--id names one dataset: give exactly one --level with it")
     try:
         cfg = GenerationConfig(
             task=env,
@@ -157,7 +153,7 @@ def generate(
         with _exit_cleanly_on_sigterm():
             written = run(cfg, log=lambda text: err.print(text, markup=False))
     except (HyperparameterError, *_errors()) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except (_Terminated, KeyboardInterrupt) as exc:
         how = "terminated (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
         err.print(f"{how}: datasets finished before are kept, the one being written is not; temporary files removed")
@@ -212,7 +208,7 @@ def show(
             fetch(dataset_id)
         info = describe(dataset_id)
     except _errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(info, indent=2, default=str))
         return
@@ -265,7 +261,7 @@ def import_(
     try:
         dsid = import_d4rl(path, dataset_id, task=env, force=force, command=_command())
     except _errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.print(dsid)
 
 
@@ -293,16 +289,16 @@ def corrupt(
     try:
         if flip is not None:
             if target:
-                _fail("--flip corrupts a preference store; --target is for datasets")
+                fail("--flip corrupts a preference store; --target is for datasets")
             counts = flip_labels(source, new, flip, seed=seed, force=force)
             out.print(f"{new}: {counts['flipped']} of {counts['labels']} labels flipped ({counts['changed']} changed)")
             return
         if not target:
-            _fail("give --target (observations, actions, rewards, next_observations) or --flip")
+            fail("give --target (observations, actions, rewards, next_observations) or --flip")
         specs = [Corruption(t, fraction, scale, mode) for t in target]
         dsid = corrupt_dataset(source, new, specs, seed=seed, force=force, command=_command())
     except _errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.print(dsid)
 
 
@@ -337,7 +333,7 @@ def label(
             score=score,
         )
     except (*_errors(), TypeError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.print(
         f"{summary['store']}: {summary['pairs']} pairs from {dataset_id}, {summary['labels']} labelled, "
         f"{summary['skipped']} skipped by {summary['teacher']}"

@@ -26,20 +26,16 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from .common import err, fail
+
 app = typer.Typer(
     name="label",
     help="Label preferences in the browser: serve the labeling page, manage labelers.",
     no_args_is_help=True,
     add_completion=False,
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 STORE_HELP = "The preference store (SQLite file)."
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
 
 
 def _open_store(path: str, *, create: bool):
@@ -49,12 +45,12 @@ def _open_store(path: str, *, create: bool):
     try:
         pstore = PreferenceStore(path, create=create)
     except (DamagedStoreError, NotAPbrlStoreError, FileNotFoundError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         pstore.check()
     except DamagedStoreError as exc:
         pstore.close()
-        _fail(str(exc))
+        fail(str(exc))
     return pstore
 
 
@@ -80,7 +76,7 @@ def serve(
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
-        _fail(f"the labeling app needs the web extra ({exc.name} is missing): pip install 'pbrl[web]'")
+        fail(f"the labeling app needs the web extra ({exc.name} is missing): pip install 'pbrl[web]'")
     existed = os.path.exists(store) and os.path.getsize(store) > 0
     pstore = _open_store(store, create=True)
     summary = pstore.summary()
@@ -88,7 +84,7 @@ def serve(
     stored = info.get("task")
     if task is not None and isinstance(stored, str) and stored and stored != task:
         pstore.close()
-        _fail(
+        fail(
             f"--task {task} does not match the store: {store} holds segments of {stored}. "
             f"Drop --task (the page then shows {stored}), or serve a store made for {task}."
         )
@@ -135,7 +131,7 @@ def add_labeler(
         try:
             token = pstore.add_labeler(name)
         except ValueError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         live = _live_server(pstore)
     err.print(f"labeler {name!r} added to {store}. Their token (shown only now; keep it secret):")
     typer.echo(token)
@@ -184,7 +180,7 @@ def stats(
         try:
             data = labeling_stats(pstore)
         except DamagedStoreError as exc:  # a page that went bad after the check
-            _fail(str(exc))
+            fail(str(exc))
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return

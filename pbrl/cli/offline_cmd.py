@@ -15,12 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True, highlight=False)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
+from .common import err, fail
 
 
 class _Progress:
@@ -59,7 +54,7 @@ def list_hp(agent: str) -> None:
     try:
         cls = offline_agent_class(agent)
     except UnknownAgentError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     table = Table(title=f"{agent} hyperparameters (offline)")
     for col in ("key", "type", "default", "meaning"):
         table.add_column(col)
@@ -104,7 +99,7 @@ def train_offline(
     if resume is not None:
         given = [flag for flag, value in (("--dataset", dataset), ("--preferences", preferences), ("--env", env), ("--hp", hp), ("--name", name)) if value]
         if given:
-            _fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
+            fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
         from pbrl.runs.folder import load_run_config
 
         try:
@@ -116,9 +111,9 @@ def train_offline(
                 with _Progress(total) as bar:
                     result = resume_run(resume, steps=steps, progress=bar)
         except errors as exc:
-            _fail(str(exc))
+            fail(str(exc))
         except ValueError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         except KeyboardInterrupt:
             err.print(f"interrupted; continue with: pbrl train --resume {resume}")
             raise typer.Exit(130)
@@ -131,7 +126,7 @@ def train_offline(
             eval_episodes=eval_episodes, checkpoint_freq=checkpoint_freq,
         )  # fmt: skip
     except errors as exc:
-        _fail(str(exc))
+        fail(str(exc))
     train_offline_config(config, quiet=quiet)
 
 
@@ -168,9 +163,9 @@ def train_offline_config(config, quiet: bool = False) -> None:
             with _Progress(total) as bar:
                 result = train_run(config, progress=bar, on_start=lambda p: bar.progress.console.print(f"run folder: {p}"))
     except errors as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         err.print(f"interrupted; continue with: pbrl train --resume {path}" if path and os.path.isdir(path) else "interrupted")
         raise typer.Exit(130)
@@ -185,9 +180,9 @@ def evaluate_offline(run: str, episodes: int, seed: Optional[int], video: Option
     try:
         result: dict[str, Any] = evaluate_run(run, episodes=episodes, seed=seed, video=video)
     except (CheckpointError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except RuntimeError as exc:
-        _fail(f"video: {exc}")
+        fail(f"video: {exc}")
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

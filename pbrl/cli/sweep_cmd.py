@@ -9,12 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True, highlight=False)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
+from .common import err, fail
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -91,9 +86,9 @@ def sweep(
         check_creatable(sweep_dir, f"sweep folder {sweep_dir}", "give another --out (or runs_dir)")  # before any work
         cells = plan(exp, sweep_dir, seeds=seed_list, tasks=_split(tasks), datasets=_split(datasets), name=run_name)
     except (ConfigError, HyperparameterError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if executor not in ("local", "ray"):
-        _fail(f"unknown executor {executor!r}; use local or ray")
+        fail(f"unknown executor {executor!r}; use local or ray")
     err.print(f"sweep of {len(cells)} run(s) in {sweep_dir} ({executor} executor)")
 
     def on_result(cell) -> None:
@@ -121,7 +116,7 @@ def sweep(
         result = run_sweep(cells, sweep_dir, executor=executor, workers=workers, address=address, cpus_per_run=cpus_per_run,
                            on_result=on_result, source=os.path.abspath(config_file))  # fmt: skip
     except (ValueError, ImportError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         err.print(f"interrupted; finished runs are in {sweep_dir} (re-run the same command to train the rest)")
         raise typer.Exit(130)

@@ -9,12 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True, highlight=False)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
+from .common import err, fail
 
 
 def synthesize(
@@ -66,23 +61,23 @@ def synthesize(
     critique_text = None
     if critique is not None:
         if not os.path.isfile(critique):
-            _fail(f"--critique {critique}: no such file")
+            fail(f"--critique {critique}: no such file")
         with open(critique, encoding="utf-8") as f:
             critique_text = f.read().strip() or None
     try:
         overrides = parse_overrides(hp or [])
     except HyperparameterError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         if resume is not None:
             given = [f for f, v in (("--env", env), ("--name", name), ("--hp", hp)) if v]
             if given:
-                _fail(f"--resume continues a run with its saved settings; drop {', '.join(given)}")
+                fail(f"--resume continues a run with its saved settings; drop {', '.join(given)}")
             synth = Synthesizer.resume(resume, {"iterations": iterations, "critique": critique_text, "executor": executor,
                                                 "max_workers": workers, "ray_address": ray_address})
         else:
             if not env:
-                _fail("--env is required (e.g. --env pbrl/Ant-v5; see `pbrl envs`)")
+                fail("--env is required (e.g. --env pbrl/Ant-v5; see `pbrl envs`)")
             config = SynthesisConfig(
                 task=env, backend=backend, model=model, base_url=base_url, api_key_env=api_key_env, mode=mode,
                 samples=samples, iterations=iterations or 3, steps=steps, final_seeds=final_seeds, final_steps=final_steps,
@@ -96,7 +91,7 @@ def synthesize(
             synth = Synthesizer(config, log=lambda line: err.print(line, markup=False))
         result = synth.run()
     except (ValueError, HyperparameterError, RunExistsError, SandboxUnavailable, BackendError, ImportError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _report(result)
 
 

@@ -10,12 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True, highlight=False)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
+from .common import err, fail
 
 
 def _list_hp(agent: str, env: str | None) -> None:
@@ -25,7 +20,7 @@ def _list_hp(agent: str, env: str | None) -> None:
         rows = describe(agent)
         values = resolve(agent, env) if env else {}
     except HyperparameterError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     table = Table(title=f"{agent} hyperparameters" + (f" for {env}" if env else ""))
     for col in ("key", "type", "value", "meaning"):
         table.add_column(col)
@@ -162,7 +157,7 @@ def train(
         given = [flag for flag, value in (("--env", env), ("--hp", hp), ("--num-envs", num_envs), ("--name", name),
                                           ("--teacher", teacher), ("--feedback", feedback), ("--pref", pref)) if value]
         if given:
-            _fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
+            fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
         from pbrl.runs.train import resume as resume_run
 
         try:
@@ -177,18 +172,18 @@ def train(
                 with bar:
                     result = resume_run(resume, steps=steps, progress=bar)
         except RewardProgramError as exc:
-            _fail(f"training stopped: {exc}")
+            fail(f"training stopped: {exc}")
         except errors as exc:
-            _fail(str(exc))
+            fail(str(exc))
         except ValueError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         except KeyboardInterrupt:
             err.print(f"interrupted; continue with: pbrl train --resume {resume}")
             raise typer.Exit(130)
         _report(result, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(resume)))))
         return
     if env is None:
-        _fail("--env is required (e.g. --env pbrl/Hopper-v5; `pbrl envs` lists the tasks)")
+        fail("--env is required (e.g. --env pbrl/Hopper-v5; `pbrl envs` lists the tasks)")
     try:
         overrides = parse_overrides(hp or [])
         config = TrainConfig(
@@ -197,7 +192,7 @@ def train(
             checkpoint_freq=checkpoint_freq, teacher=teacher, feedback=feedback, pref=parse_overrides(pref or []),
         )
     except errors as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _train_online(config, quiet)
 
 
@@ -223,9 +218,9 @@ def _train_online(config, quiet: bool) -> None:
                 result = train_run(config, progress=bar, on_start=lambda p: bar.progress.console.print(f"run folder: {p}"))
     except RewardProgramError as exc:
         where = f"\nthe run folder keeps what was done until then: {path}" if path and os.path.isdir(path) else ""
-        _fail(f"training stopped: {exc}{where}")
+        fail(f"training stopped: {exc}{where}")
     except errors as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         err.print(f"interrupted; continue with: pbrl train --resume {path}" if path and os.path.isdir(path) else "interrupted")
         raise typer.Exit(130)
@@ -258,11 +253,11 @@ def _train_from_file(ctx: typer.Context, config_file: Optional[str], sets: List[
     from pbrl.runs.configfile import config_class, load_experiment
 
     if config_file is None:
-        _fail("--set overrides a config file's keys: give the file too (pbrl train CONFIG --set key=value)")
+        fail("--set overrides a config file's keys: give the file too (pbrl train CONFIG --set key=value)")
     if ctx.params.get("resume") is not None:
-        _fail("--resume continues a run with its saved config; drop CONFIG")
+        fail("--resume continues a run with its saved config; drop CONFIG")
     if ctx.params.get("list_hp"):
-        _fail("--list-hp lists an agent's hyperparameters; drop CONFIG")
+        fail("--list-hp lists an agent's hyperparameters; drop CONFIG")
     try:
         import dataclasses
 
@@ -280,7 +275,7 @@ def _train_from_file(ctx: typer.Context, config_file: Optional[str], sets: List[
         exp.config = config
         exp.resolve()  # every check, with the file named in the message
     except (ConfigError, HyperparameterError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if exp.offline:
         from .offline_cmd import train_offline_config
 
@@ -302,7 +297,7 @@ def evaluate(
     from pbrl.runs.train import evaluate_run
 
     if not os.path.isdir(run):
-        _fail(f"{run}: no such run folder")
+        fail(f"{run}: no such run folder")
     if is_offline_run(run):
         from .offline_cmd import evaluate_offline
 
@@ -310,9 +305,9 @@ def evaluate(
     try:
         result = evaluate_run(run, episodes=episodes, seed=seed, video=video)
     except (CheckpointError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except RuntimeError as exc:  # rendering unavailable
-        _fail(f"video: {exc}")
+        fail(f"video: {exc}")
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

@@ -539,6 +539,7 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
 
     import pbrl.envs  # noqa: F401
     from pbrl.agents import make_agent, resolve
+    from pbrl.evaluation import eval_seed as evaluation_seed
     from pbrl.evaluation import evaluate_policy
 
     from .storage import remove_stale_temp
@@ -567,7 +568,7 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
     agent = make_agent(cfg.algorithm, cfg.task, hp, seed=cfg.seed, env_kwargs=dict(cfg.env_kwargs))
     t0 = time.time()
     try:
-        eval_seed = int(np.random.SeedSequence([cfg.seed, 0xE7A1]).generate_state(1)[0] & 0x7FFFFFFF)
+        eval_seed = evaluation_seed(cfg.seed)
 
         def use(ckpt: Checkpoint, deterministic: bool = False):
             agent.load_torch_state(ckpt.weights)

@@ -57,6 +57,18 @@ def fresh_seed() -> int:
     return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
 
 
+#: one stream of evaluation seeds per kind of run; the values only keep the seeds that
+#: recorded runs were evaluated on (online and offline agents had their own before)
+EVAL_STREAMS = {"online": 0xE7A1, "offline": 0x0FF1}
+
+
+def eval_seed(seed: int, index: int | None = None, stream: str = "online") -> int:
+    """The seed of the ``index``-th evaluation of a run seeded ``seed`` (``None``: a run's only
+    one): derived from the run's seed, so reproducible, and never one of its training seeds."""
+    key = [int(seed), EVAL_STREAMS[stream]] if index is None else [int(seed), int(index), EVAL_STREAMS[stream]]
+    return int(np.random.SeedSequence(key).generate_state(1)[0] & 0x7FFFFFFF)
+
+
 def _make_env(task: str, episodes: int, env_kwargs: Mapping[str, Any] | None, env_threads: int | None, render: bool):
     kwargs = dict(env_kwargs or {})
     if env_threads is not None:

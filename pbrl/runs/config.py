@@ -14,12 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from pbrl.agents.online.hyperparams import AGENTS, HyperparameterError, check_agent, resolve
+from pbrl.settings import ConfigError
 
 from .folder import check_name, default_name
-
-
-class ConfigError(ValueError):
-    """A config that cannot run: unknown key, wrong type, unknown task/agent/hyperparameter."""
 
 
 def config_from_mapping(cls, data: Mapping[str, Any]):

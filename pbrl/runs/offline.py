@@ -98,7 +98,6 @@ class OfflineTrainConfig:
             ConfigError: naming the offending key or value.
         """
         from pbrl.agents.registry import UnknownAgentError, offline_agent_class
-        from pbrl.agents.offline._config import ConfigError as HPError
         from pbrl.datasets import DatasetError, read_metadata, task_of
 
         for name, minimum in (("seed", 0), ("eval_episodes", 1)):
@@ -130,10 +129,7 @@ class OfflineTrainConfig:
 
         if task not in TASKS:
             raise ConfigError(f"env {task!r} is not a registered pbrl task ({', '.join(sorted(TASKS))})")
-        try:
-            hyperparams = cls.Config.from_dict(self.hp).to_dict()
-        except HPError as exc:
-            raise ConfigError(str(exc)) from None
+        hyperparams = cls.Config.from_dict(self.hp).to_dict()  # raises ConfigError naming the key
         needs = cls.uses_preferences
         if self.preferences is None and needs == "required":
             raise ConfigError(

@@ -34,6 +34,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from pbrl.envs.engine import usable_cores
+
 from . import folder as F
 from .config import ConfigError, TrainConfig
 from .configfile import Experiment
@@ -208,12 +210,6 @@ def _run_ray(jobs: list[tuple[int, dict]], address: str | None, cpus_per_run: fl
                 done(index, outcome)
 
 
-def _cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
 # -- the sweep ----------------------------------------------------------------------
 
 
@@ -329,7 +325,7 @@ def run_sweep(
 
     if jobs:
         if executor == "local":
-            _run_local(jobs, workers or _cores(), done)
+            _run_local(jobs, workers or usable_cores(), done)
         else:
             _run_ray(jobs, address, cpus_per_run, done)
     save()

@@ -16,9 +16,10 @@ data); an exception from the executor itself is an infrastructure error.
 from __future__ import annotations
 
 import abc
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence, TypeVar
+
+from pbrl.envs.engine import usable_cores
 
 __all__ = ["EXECUTORS", "Executor", "LocalExecutor", "RayExecutor", "make_executor"]
 
@@ -48,19 +49,13 @@ class Executor(abc.ABC):
         self.close()
 
 
-def _cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
 class LocalExecutor(Executor):
     """Jobs on this machine, at most ``max_workers`` at once (default: the number of cores)."""
 
     name = "local"
 
     def __init__(self, max_workers: int | None = None):
-        self.max_workers = int(max_workers or _cores())
+        self.max_workers = int(max_workers or usable_cores())
         if self.max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
 
@@ -103,7 +98,7 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             kwargs = dict(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
             if address is None:
-                kwargs["num_cpus"] = int(local_cpus or _cores())
+                kwargs["num_cpus"] = int(local_cpus or usable_cores())
             kwargs.update(init_kwargs)
             ray.init(address=address, **kwargs)
             self._started = True
