@@ -84,11 +84,16 @@ def offline_agent_class(name: str) -> type:
     return AGENTS[name].load()
 
 
+def online_spec(agent: str) -> AgentSpec:
+    """The spec of online agent ``agent`` ("ppo" or "sac")."""
+    if agent not in ONLINE_AGENTS:
+        raise UnknownAgentError(f"unknown agent {agent!r}{suggest(agent, ONLINE_AGENTS)}; online agents: {', '.join(ONLINE_AGENTS)}")
+    return AGENTS[agent]
+
+
 def agent_class(agent: str) -> type:
     """The class of online agent ``agent`` ("ppo" or "sac")."""
-    from .online.hyperparams import check_agent
-
-    return AGENTS[check_agent(agent)].load()
+    return online_spec(agent).load()
 
 
 def make_agent(agent: str, task: str, hyperparams: Mapping[str, Any], **kwargs: Any):
@@ -98,12 +103,10 @@ def make_agent(agent: str, task: str, hyperparams: Mapping[str, Any], **kwargs: 
 
 def make_preference_agent(agent: str, task: str, hyperparams: Mapping[str, Any], **kwargs: Any):
     """PrefPPO (``agent="ppo"``) or PEBBLE (``agent="sac"``): see :class:`~pbrl.agents.preference.pebble.PEBBLEAgent`."""
-    from .online.hyperparams import check_agent
-
-    return AGENTS[check_agent(agent)].load_preference()(task, hyperparams, **kwargs)
+    return online_spec(agent).load_preference()(task, hyperparams, **kwargs)
 
 
 __all__ = [
     "AGENTS", "OFFLINE_AGENTS", "ONLINE_AGENTS", "AgentSpec", "UnknownAgentError", "agent_class", "is_offline_agent",
-    "make_agent", "make_preference_agent", "offline_agent_class", "suggest",
+    "make_agent", "make_preference_agent", "offline_agent_class", "online_spec", "suggest",
 ]  # fmt: skip

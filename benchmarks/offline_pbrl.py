@@ -200,7 +200,8 @@ def dataset_id(task: str, level: str) -> str:
 
 def make_quick_datasets(task: str, size: int) -> dict[str, str]:
     """Tiny medium-replay and medium-expert datasets from a few thousand PPO steps."""
-    from pbrl.datasets import DatasetError, GenerationConfig, dataset_exists, generate
+    from pbrl.datasets import DatasetError, dataset_exists
+    from pbrl.runs.generate import GenerationConfig, generate
 
     ids = {level: dataset_id(task, level) for level in LEVELS}
     if all(dataset_exists(i) for i in ids.values()):
@@ -226,7 +227,8 @@ def profile_tasks(profile: str) -> dict[str, str]:
 
 
 def ensure_datasets(profile: str, generate_missing: bool) -> dict[tuple[str, str], str]:
-    from pbrl.datasets import GenerationConfig, dataset_exists, generate
+    from pbrl.datasets import dataset_exists
+    from pbrl.runs.generate import GenerationConfig, generate
 
     out = {}
     spec = PROFILES[profile]

@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs_dir is None:
         args.runs_dir = tempfile.mkdtemp(prefix="pbrl-bench-synthesis-")
     llm = llm_settings()
-    from pbrl.synthesis.executor import LocalExecutor
+    from pbrl.runs.executor import LocalExecutor
 
     report: dict[str, Any] = {
         "benchmark": "reward_synthesis",

@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 import pbrl  # noqa: F401
 from console_support import printed
 from pbrl.cli.main import app
-from pbrl.datasets import GenerationConfig, generate, load_trajectories, read_metadata
+from pbrl.datasets import load_trajectories, read_metadata
+from pbrl.runs.generate import GenerationConfig, generate
 from pbrl.datasets.errors import DatasetError
-from pbrl.datasets.generate import Checkpoint, level_problems, select_checkpoints
+from pbrl.runs.generate import Checkpoint, level_problems, select_checkpoints
 
 TASK = "pbrl/Hopper-v5"
 HOPPER_RANGE = 3234.3 - (-20.272305)  # D4RL's hopper references (the task card's)

@@ -1,4 +1,4 @@
-"""pbrl.datasets.generate and the `pbrl dataset` CLI: every level from one tiny PPO run."""
+"""pbrl.runs.generate and the `pbrl dataset` CLI: every level from one tiny PPO run."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 import pbrl  # noqa: F401
 from console_support import printed
 from pbrl.cli.main import app
-from pbrl.datasets import GenerationConfig, generate, load_trajectories, read_metadata
+from pbrl.datasets import load_trajectories, read_metadata
+from pbrl.runs.generate import GenerationConfig, generate
 from pbrl.datasets.errors import DatasetError
-from pbrl.datasets.generate import Checkpoint, select_checkpoints
+from pbrl.runs.generate import Checkpoint, select_checkpoints
 
 TASK = "pbrl/Hopper-v5"
 

@@ -8,9 +8,9 @@ import random
 
 import pytest
 
-from pbrl.synthesis.backends import OpenAIBackend, backoff_delay
+from pbrl.llm.backends import OpenAIBackend, backoff_delay
 from pbrl.synthesis.errors import BackendRequestError, BackendRetriesExhausted
-from pbrl.synthesis.ledger import TokenLedger
+from pbrl.llm.ledger import TokenLedger
 
 from synthesis_server import CANNED_MODEL, CannedServer
 

@@ -5,7 +5,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from pbrl.synthesis.executor import LocalExecutor, make_executor
+from pbrl.runs.executor import LocalExecutor, make_executor
 from pbrl.synthesis.jobs import ProbeJob, TrainJob, run_probe_job, run_train_job
 
 PROGRAM = "import numpy as np\n\ndef compute_reward(obs, action, next_obs, info):\n    return info['x_velocity'], {}\n"
@@ -43,7 +43,7 @@ def test_local_executor_runs_probe_jobs_in_parallel():
 def test_ray_executor_with_a_local_instance():
     from pbrl.agents.online.hyperparams import resolve
 
-    from pbrl.synthesis.executor import RayExecutor
+    from pbrl.runs.executor import RayExecutor
 
     hp = resolve("ppo", "pbrl/HalfCheetah-v5", {"n_envs": 4, "n_steps": 64, "batch_size": 64, "n_epochs": 1, "net_arch": [16, 16]})
     ex = RayExecutor(num_cpus=1, local_cpus=2)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not BASE_URL, reason="set PBRL_LLM_BASE_URL (and
 
 @pytest.fixture(scope="module")
 def backend():
-    from pbrl.synthesis.backends import OpenAIBackend
+    from pbrl.llm.backends import OpenAIBackend
 
     if not MODEL:
         pytest.skip("set PBRL_LLM_MODEL to the model name the server serves")
@@ -61,7 +61,7 @@ def test_reward_program_from_the_llm_goes_through_the_pipeline(backend):
 
 def test_llm_teacher_answers(backend):
     from pbrl.preferences.segments import SegmentBatch
-    from pbrl.synthesis.teacher import LLMTeacher
+    from pbrl.teachers.llm import LLMTeacher
 
     card = pbrl.envs.cards()["pbrl/HalfCheetah-v5"]
     h = 10

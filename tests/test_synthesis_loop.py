@@ -175,7 +175,7 @@ def test_offline_proposer_follows_the_reflection():
 def test_a_failing_llm_is_recorded_and_the_loop_goes_on(tmp_path, monkeypatch):
     # A huge answer, then a server that only fails: each is recorded, no exception escapes,
     # and nothing reaches the sandbox. Canned answers: not an LLM result.
-    from pbrl.synthesis.backends import OpenAIBackend
+    from pbrl.llm.backends import OpenAIBackend
 
     monkeypatch.setenv("PBRL_CANNED_KEY", "sk-canned")
     with CannedServer(lambda body: ["never reached"]) as server:

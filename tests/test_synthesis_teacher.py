@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 import pbrl.envs
-import pbrl.synthesis  # noqa: F401  (registers the "llm" teacher)
 from pbrl.preferences.segments import SegmentBatch
-from pbrl.synthesis.backends import OpenAIBackend
+from pbrl.llm.backends import OpenAIBackend
 from pbrl.synthesis.errors import BackendRequestError
-from pbrl.synthesis.teacher import LLMTeacher, parse_answer, summarize_segment
+from pbrl.teachers.llm import LLMTeacher, parse_answer, summarize_segment
 from pbrl.teachers import TEACHERS, make_teacher
 
 from synthesis_server import CannedServer

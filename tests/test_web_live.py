@@ -25,6 +25,7 @@ from pbrl.preferences import PreferenceStore
 from pbrl.runs.config import ConfigError, TrainConfig
 from pbrl.runs.metrics import read_metrics
 from pbrl.runs.train import resume, train
+from pbrl.web import LabelServer
 
 PENDULUM = "pbrl/InvertedPendulum-v5"
 SMALL = {"reward_hidden": [32, 32], "reward_epochs": 20, "segment_length": 10, "heldout_pairs": 64,
@@ -242,11 +243,11 @@ def test_a_taken_port_and_a_bad_cli_option_fail_before_any_work(tmp_path):
 
 
 def test_add_labeler_points_to_the_page_a_live_run_serves(tmp_path):
-    from pbrl.web import HumanTeacher
+    from pbrl.teachers.human import HumanTeacher
 
     path = str(tmp_path / "prefs.sqlite")
     runner = CliRunner()
-    teacher = HumanTeacher(path, min_labels=0, serve=True, port=0, render_ahead=0)
+    teacher = HumanTeacher(path, min_labels=0, serve=lambda s: LabelServer(s, port=0, render_ahead=0).start())
     try:
         result = runner.invoke(app, ["label", "add-labeler", "alice", "--store", path])
         assert result.exit_code == 0, result.output

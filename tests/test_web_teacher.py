@@ -14,7 +14,8 @@ import pbrl.web  # noqa: F401  (registers the "human" teacher)
 from pbrl.envs import cards
 from pbrl.preferences import PreferenceStore, SegmentSampler
 from pbrl.teachers import Teacher, make_teacher
-from pbrl.web import HumanTeacher, LabelServer
+from pbrl.teachers.human import HumanTeacher
+from pbrl.web import LabelServer
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def test_several_labelers_and_a_labeler_filter(store, sampler):
 
 def test_make_teacher_by_name_records_the_task_and_can_serve(tmp_path, sampler):
     path = tmp_path / "fresh.sqlite"
-    teacher = make_teacher("human", card=cards()[TASK], store=str(path), min_labels=0, serve=True, port=0)
+    teacher = make_teacher("human", card=cards()[TASK], store=str(path), min_labels=0, serve=lambda s: LabelServer(s, port=0).start())
     try:
         assert teacher.store.info()["task"] == TASK
         status, health = Client(teacher.server.url).get("/api/health")

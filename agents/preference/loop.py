@@ -28,7 +28,7 @@ The loop stops asking when the feedback budget (queries asked, counted in the st
 is spent; training goes on with the last reward model.
 
 Asynchronous teachers (``--teacher human``: people in the labeling web app, see
-``pbrl.web.teacher``) may return a round with labels *pending*; their answers land in
+``pbrl.teachers.human``) may return a round with labels *pending*; their answers land in
 the store whenever people give them. Every update trains on every label in the store,
 so a pending answer is used by the next update: the next round's, or — once the budget
 is spent — a check every ``interval`` env steps and one at the end of training, which

@@ -124,7 +124,7 @@ SCHEMA: dict[str, tuple[Any, str]] = {
     "buffer_steps": (_int(1), "steps of recent episodes kept to cut query segments from"),
     "record_states": (_bool, "record qpos/qvel with every step so segments can be rendered for people"),
     "heldout_pairs": (_int(0), "fresh pairs labelled by the true reward to measure reward_model/accuracy (0: off)"),
-    # --teacher human only (people answering in the labeling web app; pbrl.web.teacher.HumanTeacher)
+    # --teacher human only (people answering in the labeling web app; pbrl.teachers.human.HumanTeacher)
     "human_min_labels": (_min_labels, "--teacher human: answers each round waits for: all, a number (0: do not wait), or a fraction of the round"),
     "human_timeout": (_timeout, "--teacher human: seconds a round waits at most, then goes on with the rest pending (none: no limit)"),
     "human_serve": (_bool, "--teacher human: serve the labeling page from the run, on the run's store"),
@@ -279,17 +279,25 @@ def check_teacher_options(teacher: str | None, overrides: Mapping[str, Any] | No
 
 
 def human_teacher_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
-    """``pbrl.web.HumanTeacher`` keyword arguments from resolved options (defaults for missing keys)."""
+    """``pbrl.teachers.human.HumanTeacher`` keyword arguments from resolved options (defaults for
+    missing keys); with ``human_serve``, ``serve`` starts the labeling app (``pbrl.web``) on the store."""
     get = lambda key: values.get(key, _BASE[key])  # noqa: E731  (options saved before these keys existed)
     min_labels = get("human_min_labels")
     timeout = get("human_timeout")
     return {
         "min_labels": None if min_labels == "all" else min_labels,
         "timeout": None if timeout == "none" else float(timeout),
-        "serve": bool(get("human_serve")),
-        "host": str(get("human_host")),
-        "port": int(get("human_port")),
+        "serve": _label_server(str(get("human_host")), int(get("human_port"))) if get("human_serve") else None,
     }
+
+
+def _label_server(host: str, port: int):
+    def serve(store):
+        from pbrl.web.server import LabelServer  # the web extra (FastAPI, uvicorn): loaded when the run starts serving
+
+        return LabelServer(store, host=host, port=port).start()
+
+    return serve
 
 
 def describe() -> list[tuple[str, str, str, str]]:

@@ -120,8 +120,8 @@ def generate(
     --replay-size), unless --allow-weak.
     """
     from pbrl.agents.online.hyperparams import HyperparameterError
-    from pbrl.datasets.generate import LEVELS, GenerationConfig
-    from pbrl.datasets.generate import generate as run
+    from pbrl.runs.generate import LEVELS, GenerationConfig
+    from pbrl.runs.generate import generate as run
 
     levels = list(LEVELS) if "all" in level else level
     if dataset_id is not None and len(levels) != 1:

@@ -19,10 +19,11 @@ layout), :mod:`~pbrl.datasets.collect` (vectorised collection and recording),
 :mod:`~pbrl.datasets.storage` (Minari storage, atomic writes, provenance),
 :mod:`~pbrl.datasets.d4rl` (D4RL's API), :mod:`~pbrl.datasets.d4rl_import`
 (D4RL hdf5 files), :mod:`~pbrl.datasets.remote` (``--download``),
-:mod:`~pbrl.datasets.generate` (levels), :mod:`~pbrl.datasets.corruption`
-(robustness studies), :mod:`~pbrl.datasets.labeling` (preference datasets) and
-:mod:`~pbrl.datasets.summary` (list/show). Only ``generate`` needs torch, and
-imports it when called.
+:mod:`~pbrl.datasets.corruption` (robustness studies),
+:mod:`~pbrl.datasets.labeling` (preference datasets) and
+:mod:`~pbrl.datasets.summary` (list/show). Generating the D4RL-style levels trains
+an agent, so it lives with the runs: :mod:`pbrl.runs.generate` (``pbrl dataset
+generate``).
 """
 
 from . import d4rl
@@ -30,7 +31,6 @@ from .collect import RandomPolicy, StepRecorder, as_policy, collect
 from .corruption import Corruption, corrupt_dataset, corrupt_trajectories, corrupt_transitions, flip_labels
 from .d4rl_import import import_d4rl, read_d4rl_file
 from .errors import DatasetError, DatasetExistsError, DatasetNotFoundError, DownloadError
-from .generate import LEVELS, GenerationConfig, generate
 from .labeling import label_dataset
 from .remote import download
 from .storage import (
@@ -54,8 +54,6 @@ __all__ = [
     "DatasetExistsError",
     "DatasetNotFoundError",
     "DownloadError",
-    "GenerationConfig",
-    "LEVELS",
     "RandomPolicy",
     "StepRecorder",
     "Trajectories",
@@ -71,7 +69,6 @@ __all__ = [
     "describe",
     "download",
     "flip_labels",
-    "generate",
     "import_d4rl",
     "label_dataset",
     "list_datasets",

@@ -10,7 +10,7 @@ checks every cell first (no side effects), then trains the valid ones:
   at most ``workers`` at a time;
 * ``executor="ray"`` (``pip install "pbrl[ray]"``): each run is a Ray task
   (``cpus_per_run`` CPUs) on a local Ray instance or the cluster at ``address``,
-  started through :class:`pbrl.synthesis.executor.RayExecutor`. The workers write
+  started through :class:`pbrl.runs.executor.RayExecutor`. The workers write
   the run folders themselves, so on a multi-node cluster the sweep folder must be
   on storage every node sees.
 
@@ -193,7 +193,7 @@ def _run_local(jobs: list[tuple[int, dict]], workers: int, done: Callable[[int, 
 
 
 def _run_ray(jobs: list[tuple[int, dict]], address: str | None, cpus_per_run: float, done: Callable[[int, dict], None]) -> None:
-    from pbrl.synthesis.executor import RayExecutor
+    from pbrl.runs.executor import RayExecutor
 
     with RayExecutor(address=address, num_cpus=cpus_per_run) as executor:
         ray = executor.ray

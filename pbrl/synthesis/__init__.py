@@ -13,10 +13,8 @@ One concern per module:
 ``prompts``         the prompts, from editable template files (``templates/``)
 ``extraction``      the program out of an answer (fenced block, else the whole text)
 ``params``          parametric mode: JSON weights of the card's terms, validated, compiled
-``check``           the static check (an AST allow-list)
-``guard``           the runtime guard inside the worker (restricted builtins and imports)
-``jail``            the worker's OS layer: namespaces, task cap, hidden dirs, read-only fs, rlimits
-``worker``          the sandboxed worker process (the only place a program ever runs)
+``worker``          the sandboxed training worker (programs run only there; the static check,
+                    guard and OS jail are :mod:`pbrl.sandbox`'s)
 ``sandbox``         the trusted side: start, contain and time out workers; validate their output
 ``weights``         the weights file a worker hands back, and its validated loading
 ``fitness``         the task metric and the trusted evaluation on fresh seeds
@@ -26,19 +24,16 @@ One concern per module:
 ``reflection``      reward reflection: term statistics along training, Eureka's advice
 ``proposers``       the proposer interface and the LLM proposer
 ``offline``         the offline proposer (a search procedure, not a language model)
-``backends``        the OpenAI-compatible backend: timeouts, bounded retries, n emulation
-``ledger``          token usage and cost
 ``store``           the run folder
 ``loop``            the loop: K samples × I iterations, regeneration, final retraining
-``teacher``         the LLM teacher for preference learning (``make_teacher("llm", ...)``)
 ``errors``          every named failure
 ==================  ==========================================================================
 
-Importing this package registers the ``"llm"`` teacher; it imports neither torch
-nor the ``openai`` package (those load when a backend or a worker needs them).
+The LLM client (``OpenAIBackend``, the token ledger) is :mod:`pbrl.llm`, shared with the LLM
+teacher (:mod:`pbrl.teachers.llm`). Importing this package imports neither torch nor the
+``openai`` package (those load when a backend or a worker needs them).
 """
 
 from .errors import BackendError, SynthesisFailure
-from . import teacher as _teacher  # noqa: F401  (registers the "llm" teacher)
 
 __all__ = ["BackendError", "SynthesisFailure"]

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pbrl.llm.errors import BackendError, BackendRequestError, BackendRetriesExhausted
 from pbrl.sandbox.errors import (
     CpuTimeExceeded,
     DisallowedConstruct,
@@ -181,19 +182,3 @@ def failure_from_record(record: dict[str, Any]) -> SynthesisFailure:
     """Rebuild a failure from ``to_record()`` output (unknown kinds become :class:`WorkerCrashed`)."""
     cls = FAILURE_CLASSES.get(str(record.get("kind")), WorkerCrashed)
     return cls(str(record.get("message", "")), str(record.get("detail", "")))
-
-
-# -- LLM backends ---------------------------------------------------------------------
-
-
-class BackendError(RuntimeError):
-    """An LLM backend could not produce an answer."""
-
-
-class BackendRequestError(BackendError):
-    """The server refused the request for a reason retrying cannot fix (HTTP 400, 401,
-    403, 404, ...)."""
-
-
-class BackendRetriesExhausted(BackendError):
-    """Every attempt failed with a retryable error (429, 5xx, timeout, malformed body)."""

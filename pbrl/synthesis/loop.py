@@ -38,13 +38,13 @@ from typing import Any, Callable
 import numpy as np
 
 from . import jobs
-from .backends import LLMBackend, OpenAIBackend
+from pbrl.llm.backends import LLMBackend, OpenAIBackend
 from pbrl.sandbox.check import check_program
 from .errors import BackendRequestError, SynthesisFailure
-from .executor import Executor, make_executor
+from pbrl.runs.executor import Executor, make_executor
 from .extraction import extract_program
 from .fitness import task_metric
-from .ledger import TokenLedger
+from pbrl.llm.ledger import TokenLedger
 from .offline import OfflineProposer
 from .params import compile_params, parse_params
 from .prompts import PromptBuilder

@@ -24,6 +24,8 @@ import string
 from importlib import resources
 from typing import Any, Iterable
 
+from pbrl.llm import templates
+
 __all__ = ["PromptBuilder", "load_template", "template_names"]
 
 _PACKAGE = "pbrl.synthesis.templates"
@@ -37,15 +39,7 @@ def template_names() -> list[str]:
 
 def load_template(name: str, templates_dir: str | None = None) -> str:
     """The text of template ``name`` (``templates_dir`` first, then pbrl's own)."""
-    if templates_dir:
-        path = os.path.join(templates_dir, name)
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as f:
-                return f.read()
-    try:
-        return resources.files(_PACKAGE).joinpath(name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no prompt template {name!r} (in {templates_dir or 'pbrl'})") from None
+    return templates.load_template(_PACKAGE, name, templates_dir)
 
 
 def _examples(templates_dir: str | None) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ previous iteration's best candidate, a person's critique) into
 produced it: extraction (or, in parametric mode, JSON validation), the static
 check, the sandboxed probe, sandboxed training and the trusted evaluation.
 
-* :class:`LLMProposer` — asks an :class:`~pbrl.synthesis.backends.LLMBackend` for
+* :class:`LLMProposer` — asks an :class:`~pbrl.llm.backends.LLMBackend` for
   ``n`` completions of the messages (Eureka: K samples per iteration).
 * :class:`~pbrl.synthesis.offline.OfflineProposer` — no language model: a search
   procedure over compositions of terms built from the task card (``offline.py``).
@@ -19,7 +19,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends import LLMBackend
+from pbrl.llm.backends import LLMBackend
 
 __all__ = ["LLMProposer", "Proposal", "ProposalRequest", "Proposer"]
 

@@ -6,10 +6,14 @@ Every teacher implements :class:`Teacher` (``label(first, second) -> Labels``):
   ε_equal) with presets ``oracle``, ``noisy``, ``mistake``, ``skip``, ``myopic``,
   ``equal``;
 * :class:`BoltzmannTeacher` — imitation's Boltzmann-rational gatherer (τ);
-* :class:`HierarchicalTeacher` — HERON's ranked reward terms with margins.
+* :class:`HierarchicalTeacher` — HERON's ranked reward terms with margins;
+* :class:`HumanTeacher` (``human.py``) — people answering in the labeling web app
+  (``pbrl.web``), read from the preference store;
+* :class:`LLMTeacher` (``llm.py``) — a language model behind any OpenAI-compatible
+  server (``pbrl.llm``; the ``openai`` package loads when one is made).
 
-LLM and human teachers implement the same interface elsewhere and register with
-:func:`register_teacher`; :func:`make_teacher` builds any teacher by name::
+Every teacher is in one registry, :data:`TEACHERS`; your own register with
+:func:`register_teacher`, and :func:`make_teacher` builds any of them by name::
 
     from pbrl.teachers import make_teacher
     teacher = make_teacher("noisy", card=env.card, seed=0)
@@ -22,6 +26,8 @@ from typing import Any, Callable
 from ..preferences.labels import EQUAL, FIRST_PREFERRED, LABEL_VALUES, SECOND_PREFERRED, Labels, Provenance
 from .base import Teacher, check_pairs
 from .hierarchical import HierarchicalTeacher
+from .human import HumanTeacher, make_human_teacher
+from .llm import LLMTeacher, make_llm_teacher
 from .scripted import PRESETS, BoltzmannTeacher, ScriptedTeacher, myopic_weights, sigmoid
 
 __all__ = [
@@ -33,6 +39,8 @@ __all__ = [
     "TEACHERS",
     "BoltzmannTeacher",
     "HierarchicalTeacher",
+    "HumanTeacher",
+    "LLMTeacher",
     "Labels",
     "Provenance",
     "ScriptedTeacher",
@@ -96,22 +104,5 @@ register_teacher("hierarchical", lambda card=None, seed=None, **kw: Hierarchical
 register_teacher("heron", TEACHERS["hierarchical"])
 
 
-def _human(card=None, seed=None, **kw):
-    # Lazy: the web app's dependencies (fastapi, uvicorn) load only when a human teacher is made.
-    from pbrl.web.teacher import make_human_teacher
-
-    return make_human_teacher(card=card, seed=seed, **kw)
-
-
-register_teacher("human", _human)
-
-
-def _llm(card=None, seed=None, **kw):
-    # Lazy: the LLM backend (openai) loads only when an LLM teacher is made.
-    from pbrl.synthesis.teacher import _llm_factory
-
-    return _llm_factory(card=card, seed=seed, **kw)
-
-
-if "llm" not in TEACHERS:
-    register_teacher("llm", _llm)
+register_teacher("human", make_human_teacher)  # people, in the labeling web app (pbrl.web)
+register_teacher("llm", make_llm_teacher)  # a language model (the openai client loads when one is made)

@@ -17,9 +17,8 @@ Modules, one concern each:
 * :mod:`pbrl.web.stats` — counts, agreement between labelers and with the oracle;
 * :mod:`pbrl.web.app` — the FastAPI app and its JSON API (``static/``: the page);
 * :mod:`pbrl.web.server` — running it on uvicorn (blocking or on a thread);
-* :mod:`pbrl.web.teacher` — :class:`HumanTeacher`, the Teacher for any loop.
 
-A live PrefPPO/PEBBLE run asks people through :class:`HumanTeacher`
+A live PrefPPO/PEBBLE run asks people through :class:`pbrl.teachers.human.HumanTeacher`
 (``pbrl train --reward learned --teacher human``): its queries go to
 ``<run>/preferences.sqlite``, served by the run itself with ``--pref
 human_serve=true`` (``human_host``, ``human_port``; it prints the address) or by
@@ -30,8 +29,7 @@ draw the run's task (the store's ``task`` and ``task_kwargs`` info) from the
 ``qpos``/``qvel`` the loop records with every step. See ``agents/preference/README.md``.
 
 The app needs the ``web`` extra (``pip install "pbrl[web]"``: FastAPI, uvicorn);
-the human teacher and the clip renderer do not. Importing this package registers
-the ``"human"`` teacher with :func:`pbrl.teachers.make_teacher`.
+the human teacher (``pbrl.teachers``, registered as ``"human"``) and the clip renderer do not.
 """
 
 from __future__ import annotations
@@ -39,31 +37,17 @@ from __future__ import annotations
 from typing import Any
 
 from .render import ClipError, ClipRenderer, ClipSettings, encode_mp4, segment_states
-from .teacher import Answer, HumanTeacher, make_human_teacher
 
 __all__ = [
-    "Answer",
     "ClipError",
     "ClipRenderer",
     "ClipSettings",
-    "HumanTeacher",
     "LabelServer",
     "create_app",
     "encode_mp4",
-    "make_human_teacher",
     "segment_states",
     "serve",
 ]
-
-
-def _register() -> None:
-    from pbrl.teachers import TEACHERS, register_teacher
-
-    if "human" not in TEACHERS:
-        register_teacher("human", make_human_teacher)
-
-
-_register()
 
 
 def __getattr__(name: str) -> Any:

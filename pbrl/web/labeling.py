@@ -35,13 +35,13 @@ import numpy as np
 
 from ..preferences.labels import Provenance
 from ..preferences.store import LabelConflictError
+from ..teachers.human import HUMAN_KIND
 
 __all__ = ["CHOICES", "HUMAN_KIND", "LabelingDesk", "QueryNotFound", "Submission", "choice_of"]
 
 #: page choice -> stored label value (None = skipped)
 CHOICES: dict[str, float | None] = {"left": 0.0, "right": 1.0, "equal": 0.5, "skip": None}
 #: the teacher kind of labels given in the web app
-HUMAN_KIND = "human"
 
 
 def choice_of(label: float, skipped: bool) -> str:

@@ -30,10 +30,10 @@ labels)`` stores nothing new — a submission identical to a stored one is a no-
 person undoes in between would be stored again by it.)
 
 ``make_teacher("human", store=..., card=card, min_labels=..., timeout=...)`` builds
-one by name (``import pbrl.web`` registers it). Pass ``serve=True`` to run the
-labeling page on a background thread as well (``host``, ``port``); its address is
-recorded in the store's ``label_server`` info while it runs (``pbrl label
-add-labeler`` prints it).
+one by name. Pass ``serve=`` a function that starts the labeling page on the store
+(``pbrl.web.LabelServer``; the preference loop does this for ``human_serve``) to have
+it announced and stopped with the teacher; its address is recorded in the store's
+``label_server`` info while it runs (``pbrl label add-labeler`` prints it).
 
 In a live run (``pbrl train --reward learned --teacher human``, PrefPPO or PEBBLE)
 the preference loop builds this teacher on the run's store,
@@ -62,15 +62,17 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..preferences.labels import LabelError, Labels, Provenance
 from ..preferences.segments import SegmentBatch
 from ..preferences.store import PreferenceStore
-from ..teachers.base import Teacher, check_pairs
-from .labeling import HUMAN_KIND
+from .base import Teacher, check_pairs
+
+#: the teacher kind of labels people give (in the labeling page or through this teacher)
+HUMAN_KIND = "human"
 
 __all__ = ["Answer", "HumanTeacher", "make_human_teacher"]
 
@@ -103,8 +105,10 @@ class HumanTeacher(Teacher):
         poll: seconds between looks at the store while waiting.
         card: the task card; its id is recorded as the store's ``task`` info (the
             labeling app draws that task's robot).
-        serve: also run the labeling app on a background thread; ``host``,
-            ``port`` (0 = any free port) and ``server_kwargs`` configure it.
+        serve: starts the labeling app on the opened store and returns the running server
+            (``host``, ``port``, ``stop()``; e.g. ``lambda store: pbrl.web.LabelServer(store,
+            port=0).start()``): the teacher announces its address, records it in the store
+            and stops it on :meth:`close`. None: the page is served elsewhere.
         announce: print to stderr where to label, and when a round starts waiting
             (the preference loop of a live run sets it).
     """
@@ -123,11 +127,8 @@ class HumanTeacher(Teacher):
         timeout: float | None = None,
         poll: float = 0.5,
         card: Any = None,
-        serve: bool = False,
-        host: str = "127.0.0.1",
-        port: int = 8000,
+        serve: Callable[[PreferenceStore], Any] | None = None,
         announce: bool = False,
-        **server_kwargs: Any,
     ):
         self._owned = not isinstance(store, PreferenceStore)
         self.store = PreferenceStore(store) if self._owned else store
@@ -154,10 +155,8 @@ class HumanTeacher(Teacher):
             self._record_task(getattr(card, "id", None))
         self.announce = bool(announce)
         self.server = None
-        if serve:
-            from .server import LabelServer
-
-            self.server = LabelServer(self.store, host=host, port=port, **server_kwargs).start()
+        if serve is not None:
+            self.server = serve(self.store)
             self.store.set_info("label_server", {"url": self.url, "pid": os.getpid()})
             print(
                 f"pbrl: the labeling page is at {self.url}/ — make a labeler token with "

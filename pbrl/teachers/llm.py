@@ -17,7 +17,6 @@ instead. The model reasons, then answers on its last line ``1``, ``2`` or ``tie`
 It implements :class:`pbrl.teachers.Teacher` and is registered as ``"llm"``::
 
     from pbrl.teachers import make_teacher
-    import pbrl.synthesis  # registers "llm"
     teacher = make_teacher("llm", card=card, model="qwen2.5", base_url="http://localhost:8000/v1")
 
 A backend that fails after its retries leaves that pair skipped; a refused
@@ -34,13 +33,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from pbrl.llm.errors import BackendRequestError, BackendRetriesExhausted
+from pbrl.llm.templates import load_template
 from pbrl.preferences.labels import EQUAL, FIRST_PREFERRED, SECOND_PREFERRED, Labels
 from pbrl.preferences.segments import SegmentBatch
-from pbrl.teachers import register_teacher
-from pbrl.teachers.base import Teacher, check_pairs
 
-from .errors import BackendRequestError, BackendRetriesExhausted
-from .prompts import load_template
+from .base import Teacher, check_pairs
+
+_TEMPLATES = "pbrl.teachers.templates"
 
 __all__ = ["LLMTeacher", "parse_answer", "summarize_segment"]
 
@@ -106,7 +106,7 @@ class LLMTeacher(Teacher):
     """Preference labels from an LLM (see the module docstring).
 
     Args:
-        backend: an :class:`~pbrl.synthesis.backends.LLMBackend`.
+        backend: an :class:`~pbrl.llm.backends.LLMBackend`.
         card: the task card (goal, quantities).
         temperature: sampling temperature (0: as deterministic as the server allows).
         max_tokens: answer length cap.
@@ -124,8 +124,8 @@ class LLMTeacher(Teacher):
         self.card = card
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.system_text = load_template("teacher_system.txt", templates_dir)
-        self.query_text = load_template("teacher_query.txt", templates_dir)
+        self.system_text = load_template(_TEMPLATES, "teacher_system.txt", templates_dir)
+        self.query_text = load_template(_TEMPLATES, "teacher_query.txt", templates_dir)
         self.log_path = log_path
         self.last_answers: list[str | None] = []
 
@@ -179,12 +179,12 @@ class LLMTeacher(Teacher):
         return Labels.make(values, self.provenance, skipped=skipped)
 
 
-def _llm_factory(card: Any = None, seed: Any = None, *, backend: Any = None, model: str | None = None,
+def make_llm_teacher(card: Any = None, seed: Any = None, *, backend: Any = None, model: str | None = None,
                  base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", timeout: float = 60.0,
                  max_retries: int = 4, **kwargs: Any) -> LLMTeacher:
     """``make_teacher("llm", card=..., model=..., base_url=...)`` (or ``backend=`` an existing backend)."""
     if backend is None:
-        from .backends import OpenAIBackend
+        from pbrl.llm.backends import OpenAIBackend
 
         if not model:
             raise ValueError("the llm teacher needs model=NAME (and base_url= for a local server), or backend=")
@@ -192,8 +192,3 @@ def _llm_factory(card: Any = None, seed: Any = None, *, backend: Any = None, mod
                                 max_retries=max_retries, temperature=kwargs.get("temperature", 0.0), seed=seed)
     return LLMTeacher(backend, card, **kwargs)
 
-
-try:
-    register_teacher("llm", _llm_factory)
-except ValueError:  # already registered (module reloaded)
-    pass

@@ -66,10 +66,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .collect import StepRecorder, as_policy, collect, step_infos
-from .errors import DatasetError, DatasetExistsError
-from .storage import dataset_exists, dataset_path, default_dataset_id, make_provenance, write_dataset
-from .trajectories import Trajectories
+from pbrl.datasets.collect import StepRecorder, as_policy, collect, step_infos
+from pbrl.datasets.errors import DatasetError, DatasetExistsError
+from pbrl.datasets.storage import dataset_exists, dataset_path, default_dataset_id, make_provenance, write_dataset
+from pbrl.datasets.trajectories import Trajectories
 
 __all__ = ["LEVELS", "GenerationConfig", "Selection", "TrainingRecorder", "generate", "level_problems", "select_checkpoints"]
 
@@ -436,7 +436,7 @@ def _policy_cache_dir(cfg: GenerationConfig, hp: Mapping[str, Any], train_steps:
 
     import pbrl
 
-    from .storage import datasets_root, task_name
+    from pbrl.datasets.storage import datasets_root, task_name
 
     key = {
         "format": 2,  # 2: medium = closest to the target, up to the expert; medium-replay keeps reset seeds
@@ -465,7 +465,7 @@ def _save_policies(folder, key, bundle, chosen, replay: Trajectories | None) -> 
 
     from pbrl.agents.checkpoint import write_checkpoint
 
-    from .storage import remove_stale_temp, save_trajectories, temp_folder
+    from pbrl.datasets.storage import remove_stale_temp, save_trajectories, temp_folder
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp()  # leftovers of killed writers
@@ -542,7 +542,7 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
     from pbrl.evaluation import eval_seed as evaluation_seed
     from pbrl.evaluation import evaluate_policy
 
-    from .storage import remove_stale_temp
+    from pbrl.datasets.storage import remove_stale_temp
 
     remove_stale_temp()  # what an earlier, killed generation left behind (never a running one's)
     cfg = config
@@ -581,7 +581,7 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
             selection = Selection(**chosen, fraction=float(cfg.medium_fraction), target=float(bundle["target"]))
             _log(log, f"reusing the policies of an earlier run with the same settings ({cache_dir})")
             if "medium-replay" in cfg.levels:
-                from .storage import read_trajectories_file
+                from pbrl.datasets.storage import read_trajectories_file
 
                 replay = read_trajectories_file(cache_dir / "medium_replay.hdf5")
         else:

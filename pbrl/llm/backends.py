@@ -14,13 +14,13 @@ Studio — through the ``openai`` package:
   text), with exponential backoff ``backoff_base · 2^attempt`` — jittered to
   between half and all of that, never above ``backoff_max``, and at least the
   server's ``Retry-After`` (also capped at ``backoff_max``). A 400/401/403/404 is
-  not retried (:class:`~pbrl.synthesis.errors.BackendRequestError`);
+  not retried (:class:`~pbrl.llm.errors.BackendRequestError`);
 * ``n > 1`` completions are asked for in one request; servers that ignore ``n``
   (answer with fewer choices) or refuse it (HTTP 400 on a request with ``n > 1``)
   are detected, and the remaining completions are then asked for one request at a
   time;
 * every attempt — tokens as the server reports them, status, latency, backoff —
-  goes to a :class:`~pbrl.synthesis.ledger.TokenLedger`.
+  goes to a :class:`~pbrl.llm.ledger.TokenLedger`.
 
 :class:`LLMBackend` is the interface: anything with ``complete(messages, n)`` works.
 """
