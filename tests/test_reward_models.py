@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import pbrl  # noqa: F401  (registers the pbrl/* envs)
-from pbrl.rewards.bradley_terry import LearnedRewardSource, bradley_terry_loss, segment_score
+from pbrl.rewards.bradley_terry import bradley_terry_loss, segment_score
+from pbrl.rewards.model import LearnedRewardSource
 from pbrl.rewards.ensemble import RewardEnsemble
 from pbrl.rewards.metrics import (
     epic_distance,

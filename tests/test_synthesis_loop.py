@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from pbrl.cli.main import app
 from pbrl.synthesis.loop import SynthesisConfig, Synthesizer
-from pbrl.synthesis.offline import OfflineProposer, term_library
+from pbrl.synthesis.search import OfflineProposer, term_library
 from pbrl.synthesis.proposers import ProposalRequest
 from pbrl.synthesis.reflection import reflect
 from pbrl.synthesis.fitness import task_metric

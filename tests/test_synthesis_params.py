@@ -8,7 +8,7 @@ import pbrl.envs
 from pbrl.sandbox.check import check_program
 from pbrl.synthesis.errors import InvalidParameters
 from pbrl.synthesis.jobs import ProbeJob, run_probe_job
-from pbrl.synthesis.offline import OfflineProposer
+from pbrl.synthesis.search import OfflineProposer
 from pbrl.synthesis.params import compile_params, parse_params
 from pbrl.synthesis.prompts import PromptBuilder
 from pbrl.synthesis.proposers import ProposalRequest

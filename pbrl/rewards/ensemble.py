@@ -29,14 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .bradley_terry import (
-    ArrayLike,
-    FitResult,
-    PairArray,
-    PreferenceRewardModel,
-    bradley_terry_loss,
-    segment_score,
-)
+from .bradley_terry import bradley_terry_loss, segment_score
+from .model import ArrayLike, FitResult, PairArray, PreferenceRewardModel
 
 ACTIVATIONS = {
     "leaky_relu": F.leaky_relu,

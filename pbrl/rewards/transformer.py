@@ -31,7 +31,7 @@ warm-up + cosine schedule (see :class:`PreferenceTransformer`).
 Per-step rewards — the choice made here, as documented:
 
 * :meth:`PreferenceTransformer.reward` (what an online agent and
-  :class:`~pbrl.rewards.bradley_terry.LearnedRewardSource` see) is the **single-step
+  :class:`~pbrl.rewards.model.LearnedRewardSource` see) is the **single-step
   approximation**: the transition ``(s_t, a_t)`` alone, as a segment of length 1 at
   position 1. Attention over one step has weight 1, so the reward is ``z = r̂``. It
   needs no history, so it works on any batch of transitions. It is exactly what the
@@ -55,15 +55,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .bradley_terry import (
-    ArrayLike,
-    FitResult,
-    PairArray,
-    PreferenceRewardModel,
-    as_transitions,
-    bradley_terry_loss,
-    segment_score,
-)
+from .bradley_terry import bradley_terry_loss, segment_score
+from .model import ArrayLike, FitResult, PairArray, PreferenceRewardModel, as_transitions
 
 
 def _positions(valid: torch.Tensor | None) -> torch.Tensor | None:

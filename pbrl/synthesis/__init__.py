@@ -23,7 +23,7 @@ One concern per module:
 ``executor``        local process pool or Ray
 ``reflection``      reward reflection: term statistics along training, Eureka's advice
 ``proposers``       the proposer interface and the LLM proposer
-``offline``         the offline proposer (a search procedure, not a language model)
+``search``          the offline proposer: a search over the card's terms, not a language model
 ``store``           the run folder
 ``loop``            the loop: K samples × I iterations, regeneration, final retraining
 ``errors``          every named failure

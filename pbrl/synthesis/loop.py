@@ -45,7 +45,7 @@ from pbrl.runs.executor import Executor, make_executor
 from .extraction import extract_program
 from .fitness import task_metric
 from pbrl.llm.ledger import TokenLedger
-from .offline import OfflineProposer
+from .search import OfflineProposer
 from .params import compile_params, parse_params
 from .prompts import PromptBuilder
 from .proposers import LLMProposer, Proposal, ProposalRequest, Proposer

@@ -9,7 +9,7 @@ check, the sandboxed probe, sandboxed training and the trusted evaluation.
 
 * :class:`LLMProposer` — asks an :class:`~pbrl.llm.backends.LLMBackend` for
   ``n`` completions of the messages (Eureka: K samples per iteration).
-* :class:`~pbrl.synthesis.offline.OfflineProposer` — no language model: a search
+* :class:`~pbrl.synthesis.search.OfflineProposer` — no language model: a search
   procedure over compositions of terms built from the task card (``offline.py``).
 """
 
