@@ -35,17 +35,12 @@ Remaining deviations from CORL: episode returns for the scale come from pbrl's e
 at terminals or every 1000 rows); timeouts bootstrap from the true next observation
 (see ``offline/README.md``).
 
-**Same numerics, fewer kernels.** In that code each of the three losses is computed
-from the networks as they are at the start of the step (``V(s')`` and the advantage
-before the value step, the target Q before the Q step), and the three losses touch
-disjoint parameters, every cross-network input being detached. So one backward of
-their sum followed by one Adam step over three parameter groups gives exactly the
-three separate updates. The twin Q is one batched module (both heads per matmul),
-the target update one fused ``lerp``, the batch one ``index_select`` from a resident
-tensor, and losses are summed on the device and read every K steps. With
-``compile`` (on by default for long runs) the whole step — losses, gradients, Adam, target update — is one
-``torch.compile`` d function (:mod:`pbrl.agents.offline._compiled`), the loss still the
-one written below.
+**One step, the same numerics.** The three losses read the networks as they are at the
+start of the step and touch disjoint parameters (every cross-network input detached),
+so one backward of their sum and one Adam step over three parameter groups give
+exactly CORL's three updates. With ``compile`` the whole step is one ``torch.compile``d
+function (:mod:`pbrl.agents.offline._compiled`), the loss still the one written below;
+what this buys is measured in BENCHMARKS.md (offline speed).
 """
 
 from __future__ import annotations

@@ -24,16 +24,13 @@ dataset has no true reward, and pbrl's tasks compute theirs from simulator state
 (Δx / dt) rather than from ``(s, a, s')``. So the true reward is extended by least
 squares over the features ``(1, s, s', a, a²)`` fitted on the dataset
 (:func:`true_reward_extension`): exact for control costs and constant alive bonuses,
-about the mean of the start and end velocities for Δx / dt. Its R² on the dataset
-(PPO medium-replay data: Hopper 0.992, HalfCheetah 0.996; random-policy data: Hopper
-0.83, Walker2d 0.93, HalfCheetah 0.99 — the misses are contacts and the alive bonus
-lost on a falling step) is kept in the checkpoint's ``reward_model`` info, with a
-warning below 0.8. The extension is linear on purpose: EPIC evaluates it at ``(s, S')``
-pairs far from the data (``S'`` independent of ``s``), where quadratic terms fitted on
-``s' ≈ s`` are unidentified — with ``(s², s'², s·s')`` added, R² rose to 0.993 on Hopper
-medium-replay but the distance of a reward model with 0.97 correlation went from 0.28
-to 0.79. The distance depends on this extension; compare it between reward models on
-the same dataset, not across datasets.
+about the mean of the start and end velocities for Δx / dt. Its R² on the dataset is
+kept in the checkpoint's ``reward_model`` info, with a warning below 0.8 (contacts and
+the alive bonus lost on a falling step are what it misses). The extension is linear on
+purpose: EPIC evaluates it at ``(s, S')`` pairs far from the data (``S'`` independent of
+``s``), where quadratic terms fitted on ``s' ≈ s`` are unidentified. The distance
+depends on this extension; compare it between reward models on the same dataset, not
+across datasets.
 The ensemble's reward ``r̂(s, a)`` is compared as is; the
 transformer's reward depends on the steps before it, not on one transition, so it gets
 no EPIC distance.
@@ -43,8 +40,7 @@ every step's reward, so ``r̂`` is only known up to such an offset — and on ta
 end when the agent falls (Hopper, Walker2d) the offset decides whether living longer
 pays. So by default (``rm_reward_range = "unit"``) ``r̂`` is rescaled to [0, 1] over the
 dataset: every step then pays something, as the true alive bonus does. ``"none"`` uses
-``r̂`` as the model gives it (on Hopper medium-replay that made P-IQL fall at once: 1.4
-against 16.2 rescaled, BENCHMARKS.md).
+``r̂`` as the model gives it (what that does on Hopper: BENCHMARKS.md).
 
 Instead of training, ``reward_model_dir`` loads a saved model
 (:func:`pbrl.rewards.load_reward_model`). The fitted model is saved in the agent's
