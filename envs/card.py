@@ -6,7 +6,8 @@ else hard-codes per-task knowledge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 
@@ -16,13 +17,17 @@ class RewardTerm:
 
     Args:
         name: key in ``info["reward_terms"]``.
-        weight: the task's weight of the term (the reported value already includes it).
+        weight: the task's weight of the term (the reported value already includes it),
+            at the task's default options.
         description: what the term pays for, in plain words.
+        option: the task keyword argument that sets the weight's size (e.g.
+            ``ctrl_cost_weight``), if one does; the weight keeps its default's sign.
     """
 
     name: str
     weight: float
     description: str
+    option: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,17 @@ class TaskCard:
         """D4RL-style normalized score: 100 * (R - min) / (max - min)."""
         span = self.ref_max_return - self.ref_min_return
         return 100.0 * (episode_return - self.ref_min_return) / span
+
+    def for_options(self, options: Mapping[str, float]) -> "TaskCard":
+        """This card with the weights that ``options`` (a task's keyword arguments as it uses
+        them) set: a term with an ``option`` weighs ``± options[option]``, the sign of its
+        default weight (a cost stays a cost); the card itself if nothing changes."""
+        terms = tuple(
+            replace(t, weight=math.copysign(1.0, t.weight) * float(options[t.option]))
+            if t.option is not None and t.option in options else t
+            for t in self.reward_terms
+        )
+        return self if terms == self.reward_terms else replace(self, reward_terms=terms)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (for prompts, the labeling page and run folders)."""

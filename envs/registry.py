@@ -31,7 +31,9 @@ def make_task(task_id: str, **kwargs: Any) -> Task:
     except KeyError:
         known = ", ".join(sorted(TASKS)) or "none"
         raise gym.error.NameNotFound(f"no pbrl task {task_id!r}; registered: {known}") from None
-    return factory(**kwargs)
+    task = factory(**kwargs)
+    task.card = task.card.for_options(kwargs)  # the reward weights this task uses, not the defaults
+    return task
 
 
 #: Keyword arguments of the envs' renderer (MujocoEnv's, and pbrl's tracking camera), not the task's.

@@ -110,3 +110,22 @@ def test_good_kwargs_are_applied():
     swimmer = gym.make_vec("pbrl/Swimmer-v5", num_envs=1, exclude_current_positions_from_observation=False)
     assert swimmer.single_observation_space.shape == (10,)
     swimmer.close()
+
+
+@pytest.mark.parametrize(
+    "pbrl_id, kwargs, expected",
+    [
+        ("pbrl/Hopper-v5", {"ctrl_cost_weight": 0.01, "healthy_reward": 2.0}, {"ctrl": -0.01, "healthy": 2.0, "forward": 1.0}),
+        ("pbrl/Ant-v5", {"contact_cost_weight": 0.0, "forward_reward_weight": 3.0}, {"contact": -0.0, "forward": 3.0, "ctrl": -0.5}),
+        ("pbrl/Reacher-v5", {"reward_control_weight": 0.5}, {"ctrl": -0.5, "dist": -1.0}),
+        ("pbrl/HumanoidStandup-v5", {"impact_cost_weight": 1e-6}, {"impact": -1e-6, "linup": 1.0, "alive": 1.0}),
+    ],
+)
+def test_the_card_reports_the_reward_weights_in_use(pbrl_id, kwargs, expected):
+    default = {t.name: t.weight for t in pbrl.envs.cards()[pbrl_id].reward_terms}
+    for env in (gym.make(pbrl_id, **kwargs).unwrapped, gym.make_vec(pbrl_id, num_envs=2, **kwargs)):
+        weights = {t.name: t.weight for t in env.card.reward_terms}
+        assert weights == {**default, **expected}
+        assert env.card.to_dict()["reward_terms"][0]["weight"] == weights[env.card.reward_terms[0].name]
+        env.close()
+    assert {t.name: t.weight for t in make_task(pbrl_id).card.reward_terms} == default  # defaults untouched

@@ -147,10 +147,10 @@ class Ant(Task):
             "is_healthy": "state finite and torso height inside healthy_z_range (bool)",
         },
         reward_terms=(
-            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight"),
-            RewardTerm("healthy", 1.0, "healthy_reward on every step the ant is healthy"),
-            RewardTerm("ctrl", -0.5, "minus ctrl_cost_weight times the squared action norm"),
-            RewardTerm("contact", -5e-4, "minus contact_cost_weight times the squared clipped contact forces"),
+            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight", option="forward_reward_weight"),
+            RewardTerm("healthy", 1.0, "healthy_reward on every step the ant is healthy", option="healthy_reward"),
+            RewardTerm("ctrl", -0.5, "minus ctrl_cost_weight times the squared action norm", option="ctrl_cost_weight"),
+            RewardTerm("contact", -5e-4, "minus contact_cost_weight times the squared clipped contact forces", option="contact_cost_weight"),
         ),
         termination="Terminates when the state is not finite or the torso height leaves [0.2, 1.0]; "
         "episodes are truncated after 1000 steps.",

@@ -80,8 +80,8 @@ class HalfCheetah(Task):
             "x_velocity": "forward velocity of the torso, Δx/dt (m/s)",
         },
         reward_terms=(
-            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight"),
-            RewardTerm("ctrl", -0.1, "minus ctrl_cost_weight times the squared action norm"),
+            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight", option="forward_reward_weight"),
+            RewardTerm("ctrl", -0.1, "minus ctrl_cost_weight times the squared action norm", option="ctrl_cost_weight"),
         ),
         termination="Never terminates; episodes are truncated after 1000 steps.",
         success=None,

@@ -112,9 +112,9 @@ class Hopper(PlanarWalker):
             "healthy": "True while height, angle and state are within the healthy ranges",
         },
         reward_terms=(
-            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight"),
-            RewardTerm("healthy", 1.0, "healthy_reward for every step the hopper is healthy"),
-            RewardTerm("ctrl", -1e-3, "minus ctrl_cost_weight times the squared action norm"),
+            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight", option="forward_reward_weight"),
+            RewardTerm("healthy", 1.0, "healthy_reward for every step the hopper is healthy", option="healthy_reward"),
+            RewardTerm("ctrl", -1e-3, "minus ctrl_cost_weight times the squared action norm", option="ctrl_cost_weight"),
         ),
         termination=(
             "By default terminates when unhealthy: torso height <= 0.7 m, |torso angle| >= 0.2 rad, or any of "

@@ -131,11 +131,11 @@ class Humanoid(HumanoidBase):
             "is_healthy": "torso height strictly inside healthy_z_range (bool)",
         },
         reward_terms=(
-            RewardTerm("forward", 1.25, "centre-of-mass forward velocity (m/s) times forward_reward_weight"),
-            RewardTerm("healthy", 5.0, "healthy_reward on every step the humanoid is healthy"),
-            RewardTerm("ctrl", -0.1, "minus ctrl_cost_weight times the squared action norm"),
+            RewardTerm("forward", 1.25, "centre-of-mass forward velocity (m/s) times forward_reward_weight", option="forward_reward_weight"),
+            RewardTerm("healthy", 5.0, "healthy_reward on every step the humanoid is healthy", option="healthy_reward"),
+            RewardTerm("ctrl", -0.1, "minus ctrl_cost_weight times the squared action norm", option="ctrl_cost_weight"),
             RewardTerm("contact", -5e-7, "minus contact_cost_weight times the squared contact forces, "
-                       "the product clipped to at most 10"),
+                       "the product clipped to at most 10", option="contact_cost_weight"),
         ),
         termination="Terminates when the torso height leaves (1.0, 2.0); episodes are truncated after 1000 steps.",
         success=None,

@@ -88,9 +88,9 @@ class HumanoidStandup(HumanoidBase):
         },
         reward_terms=(
             RewardTerm("linup", 1.0, "torso height (m) divided by the physics timestep (0.003 s)"),
-            RewardTerm("ctrl", -0.1, "minus ctrl_cost_weight times the squared action norm"),
+            RewardTerm("ctrl", -0.1, "minus ctrl_cost_weight times the squared action norm", option="ctrl_cost_weight"),
             RewardTerm("impact", -0.5e-6, "minus impact_cost_weight times the squared contact forces, "
-                       "the product clipped to at most 10"),
+                       "the product clipped to at most 10", option="impact_cost_weight"),
             RewardTerm("alive", 1.0, "a constant 1 on every step"),
         ),
         termination="Never terminates; episodes are truncated after 1000 steps.",

@@ -95,7 +95,7 @@ class InvertedDoublePendulum(Task):
             "pole2_angular_velocity": "angular velocity of the second hinge (rad/s)",
         },
         reward_terms=(
-            RewardTerm("survive", 10.0, "healthy_reward for every step the tip of the second pole stays above 1 m"),
+            RewardTerm("survive", 10.0, "healthy_reward for every step the tip of the second pole stays above 1 m", option="healthy_reward"),
             RewardTerm("distance_penalty", -1.0, "minus (0.01 tip_x^2 + (tip_height - 2)^2)"),
             RewardTerm("velocity_penalty", -1.0, "minus (1e-3 pole1_angular_velocity^2 + 5e-3 pole2_angular_velocity^2)"),
         ),

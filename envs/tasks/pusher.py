@@ -129,9 +129,9 @@ class Pusher(Task):
             "fingertip_z": "z coordinate (height) of the fingertip (m)",
         },
         reward_terms=(
-            RewardTerm("dist", -1.0, "minus reward_dist_weight times the object-to-goal distance (m)"),
-            RewardTerm("near", -0.5, "minus reward_near_weight times the fingertip-to-object distance (m)"),
-            RewardTerm("ctrl", -0.1, "minus reward_control_weight times the squared action norm"),
+            RewardTerm("dist", -1.0, "minus reward_dist_weight times the object-to-goal distance (m)", option="reward_dist_weight"),
+            RewardTerm("near", -0.5, "minus reward_near_weight times the fingertip-to-object distance (m)", option="reward_near_weight"),
+            RewardTerm("ctrl", -0.1, "minus reward_control_weight times the squared action norm", option="reward_control_weight"),
         ),
         termination="Never terminates; episodes are truncated after 100 steps.",
         success=(

@@ -94,8 +94,8 @@ class Reacher(Task):
             "target_y": "y coordinate of the target (m)",
         },
         reward_terms=(
-            RewardTerm("dist", -1.0, "minus reward_dist_weight times the fingertip-to-target distance (m)"),
-            RewardTerm("ctrl", -1.0, "minus reward_control_weight times the squared action norm"),
+            RewardTerm("dist", -1.0, "minus reward_dist_weight times the fingertip-to-target distance (m)", option="reward_dist_weight"),
+            RewardTerm("ctrl", -1.0, "minus reward_control_weight times the squared action norm", option="reward_control_weight"),
         ),
         termination="Never terminates; episodes are truncated after 50 steps.",
         success=f"the fingertip is within {SUCCESS_DISTANCE} m of the target (distance < {SUCCESS_DISTANCE}) at the step",

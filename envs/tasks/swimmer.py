@@ -89,8 +89,8 @@ class Swimmer(Task):
             "y_velocity": "sideways velocity of the front tip, Δy/dt (m/s)",
         },
         reward_terms=(
-            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight"),
-            RewardTerm("ctrl", -1e-4, "minus ctrl_cost_weight times the squared action norm"),
+            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight", option="forward_reward_weight"),
+            RewardTerm("ctrl", -1e-4, "minus ctrl_cost_weight times the squared action norm", option="ctrl_cost_weight"),
         ),
         termination="Never terminates; episodes are truncated after 1000 steps.",
         success=None,

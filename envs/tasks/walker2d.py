@@ -111,9 +111,9 @@ class Walker2d(PlanarWalker):
             "healthy": "True while torso height and angle are within the healthy ranges",
         },
         reward_terms=(
-            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight"),
-            RewardTerm("healthy", 1.0, "healthy_reward for every step the walker is healthy"),
-            RewardTerm("ctrl", -1e-3, "minus ctrl_cost_weight times the squared action norm"),
+            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight", option="forward_reward_weight"),
+            RewardTerm("healthy", 1.0, "healthy_reward for every step the walker is healthy", option="healthy_reward"),
+            RewardTerm("ctrl", -1e-3, "minus ctrl_cost_weight times the squared action norm", option="ctrl_cost_weight"),
         ),
         termination=(
             "By default terminates when unhealthy: torso height outside (0.8, 2.0) m or torso "
