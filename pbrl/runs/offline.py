@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from pbrl.provenance import package_versions
 
 from . import folder as F
 from .config import ConfigError, config_from_mapping
-from .metrics import truncate_metrics
+from .lifecycle import WallClock, continue_run, new_run_path, resumed_steps, start_run, write_summary
 
 Progress = Callable[[int, dict], None]
 
@@ -212,11 +210,8 @@ def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_s
     cfg = resolved["config"]
     logger = make_logger(run_dir, purge_step)
     ckpt_root = os.path.join(run_dir, F.CHECKPOINTS)
-    start = time.time()
+    wall = WallClock(wall_before)
     latest: dict[str, float] = {}
-
-    def wall() -> float:
-        return wall_before + time.time() - start
 
     def sink(step: int, metrics: Mapping[str, float]) -> None:
         metrics = dict(metrics)
@@ -261,21 +256,13 @@ def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_s
 
 
 def _write_summary(run_dir: str, status: str, step: int, wall_clock: float, latest: dict, final: dict | None = None) -> None:
-    data = {"status": status, "kind": "offline", "gradient_steps": int(step), "wall_clock_s": round(wall_clock, 3), "latest": latest}
-    if final is not None:
-        data["final_eval"] = final
-    F.write_json(os.path.join(run_dir, F.SUMMARY), data)
+    write_summary(run_dir, status, {"kind": "offline", "gradient_steps": int(step)}, wall_clock, latest, final)
 
 
 def prepare(config: OfflineTrainConfig) -> tuple[dict, str]:
     """Check ``config`` (no side effects) and return (resolved config, run folder path)."""
     resolved = config.resolve()
-    cfg = resolved["config"]
-    path = F.run_path(cfg["runs_dir"], cfg["env"], cfg["agent"], cfg["name"], cfg["seed"])
-    if os.path.exists(path):
-        raise F.RunExistsError(f"run folder {path} already exists; resume it with --resume {path}, or pick another --name or --seed")
-    F.check_run_parent(path)  # a file in the way or a read-only folder fails here, before any work
-    return resolved, path
+    return resolved, new_run_path(resolved["config"])
 
 
 def train(config: OfflineTrainConfig, progress: Progress | None = None, on_start: Callable[[str], None] | None = None) -> OfflineRunResult:
@@ -284,21 +271,8 @@ def train(config: OfflineTrainConfig, progress: Progress | None = None, on_start
 
     resolved, path = prepare(config)
     agent = _make_agent(resolved)
-    F.create_run_dir(path)
     card = cards().get(resolved["config"]["env"])
-    resolved = {
-        "format": "pbrl.run",
-        "version": 1,
-        "kind": "offline",
-        **resolved,
-        "task_card": card.to_dict() if card is not None else None,
-        "versions": package_versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": sys.argv,
-    }
-    F.write_json(os.path.join(path, F.CONFIG), resolved)
-    if on_start is not None:
-        on_start(path)
+    resolved = start_run(path, resolved, card.to_dict() if card is not None else None, kind="offline", on_start=on_start)
     with F.RunLock(path):
         return _run(agent, resolved, path, progress, None, 0.0, None)
 
@@ -311,10 +285,7 @@ def resume(run_dir: str, steps: int | None = None, progress: Progress | None = N
     if resolved.get("kind") != "offline":
         raise ConfigError(f"{run_dir} is not an offline run")
     cfg = resolved["config"]
-    if steps is not None:
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
-        cfg["steps"] = steps
+    resumed_steps(cfg, steps)
     # a damaged config.json is named, key by key, before anything reads it
     F.check_saved(cfg, run_dir, "config", ints=("seed", "steps", "eval_freq", "eval_episodes", "checkpoint_freq", "log_freq"),
                   strings=("env", "agent", "dataset", "device", "name"), tables=("env_kwargs",))  # fmt: skip
@@ -335,13 +306,7 @@ def resume(run_dir: str, steps: int | None = None, progress: Progress | None = N
         if folder is not None:
             _, state = agent.read(folder)
             wall_before = float(state.get("run", {}).get("wall_clock_s", 0.0))
-        metrics_path = os.path.join(run_dir, F.METRICS)
-        if os.path.exists(metrics_path):
-            truncate_metrics(metrics_path, step)
-        if steps is not None:
-            F.write_json(os.path.join(run_dir, F.CONFIG), resolved)
-        if on_start is not None:
-            on_start(run_dir)
+        continue_run(run_dir, resolved, step, steps, on_start)
         return _run(agent, resolved, run_dir, progress, step, wall_before, step)
 
 

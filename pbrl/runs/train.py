@@ -12,16 +12,14 @@ Imports the agents (torch).
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pbrl.provenance import package_versions
 
 from . import folder as F
 from .config import ConfigError, TrainConfig
-from .metrics import truncate_metrics
+from .lifecycle import WallClock, continue_run, new_run_path, resumed_steps, start_run, write_summary
 
 Progress = Callable[[int, dict], None]
 #: final metrics of a --reward learned run shown next to the hyperparameters
@@ -73,15 +71,7 @@ def _make_agent(resolved: dict, run_dir: str):
 
 
 def _write_summary(run_dir: str, status: str, agent, wall_clock: float, latest: dict, final: dict | None = None) -> None:
-    data = {
-        "status": status,
-        "num_timesteps": agent.num_timesteps,
-        "wall_clock_s": round(wall_clock, 3),
-        "latest": latest,
-    }
-    if final is not None:
-        data["final_eval"] = final
-    F.write_json(os.path.join(run_dir, F.SUMMARY), data)
+    write_summary(run_dir, status, {"num_timesteps": agent.num_timesteps}, wall_clock, latest, final)
 
 
 def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_step: int | None, wall_before: float, resumed_from: int | None) -> RunResult:
@@ -93,10 +83,7 @@ def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_s
     logger = make_logger(run_dir, purge_step)
     agent.model.set_logger(logger)
     ckpt_root = os.path.join(run_dir, F.CHECKPOINTS)
-    start = time.time()
-
-    def wall() -> float:
-        return wall_before + time.time() - start
+    wall = WallClock(wall_before)
 
     def checkpoint() -> None:
         agent.save(ckpt_root, extra={"wall_clock_s": wall()})
@@ -142,12 +129,7 @@ def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_s
 def prepare(config: TrainConfig) -> tuple[dict, str]:
     """Check ``config`` (no side effects) and return (resolved config, run folder path)."""
     resolved = config.resolve()
-    cfg = resolved["config"]
-    path = F.run_path(cfg["runs_dir"], cfg["env"], cfg["agent"], cfg["name"], cfg["seed"])
-    if os.path.exists(path):
-        raise F.RunExistsError(f"run folder {path} already exists; resume it with --resume {path}, or pick another --name or --seed")
-    F.check_run_parent(path)  # a file in the way or a read-only folder fails here, before any work
-    return resolved, path
+    return resolved, new_run_path(resolved["config"])
 
 
 def train(config: TrainConfig, progress: Progress | None = None, on_start: Callable[[str], None] | None = None) -> RunResult:
@@ -155,22 +137,10 @@ def train(config: TrainConfig, progress: Progress | None = None, on_start: Calla
     resolved, path = prepare(config)
     agent = _make_agent(resolved, path)  # builds env and model: fails before the folder exists
     try:
-        F.create_run_dir(path)
+        resolved = start_run(path, resolved, agent.card.to_dict(), on_start=on_start)
     except BaseException:
         agent.close()
         raise
-    resolved = {
-        "format": "pbrl.run",
-        "version": 1,
-        **resolved,
-        "task_card": agent.card.to_dict(),
-        "versions": package_versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": sys.argv,
-    }
-    F.write_json(os.path.join(path, F.CONFIG), resolved)
-    if on_start is not None:
-        on_start(path)
     with F.RunLock(path):
         return _run(agent, resolved, path, progress, None, 0.0, None)
 
@@ -183,10 +153,7 @@ def resume(run_dir: str, steps: int | None = None, progress: Progress | None = N
     resolved = F.load_run_config(run_dir)
     cfg = resolved["config"]
     config_path = os.path.join(run_dir, F.CONFIG)
-    if steps is not None:
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
-        cfg["steps"] = steps
+    resumed_steps(cfg, steps)
     # a damaged config.json is named, key by key, before anything reads it
     F.check_saved(cfg, run_dir, "config", ints=("seed", "steps", "eval_freq", "eval_episodes", "checkpoint_freq"),
                   strings=("env", "agent", "reward", "device", "name"), tables=("env_kwargs",))  # fmt: skip
@@ -218,13 +185,7 @@ def resume(run_dir: str, steps: int | None = None, progress: Progress | None = N
             state = agent.load(folder)
             step = agent.num_timesteps
             wall_before = float(state.get("extra", {}).get("wall_clock_s", 0.0))
-        metrics_path = os.path.join(run_dir, F.METRICS)
-        if os.path.exists(metrics_path):
-            truncate_metrics(metrics_path, step)
-        if steps is not None:
-            F.write_json(os.path.join(run_dir, F.CONFIG), resolved)
-        if on_start is not None:
-            on_start(run_dir)
+        continue_run(run_dir, resolved, step, steps, on_start)
         return _run(agent, resolved, run_dir, progress, step, wall_before, step)
 
 
