@@ -1,11 +1,14 @@
-"""What every ``pbrl`` command shares: the stderr console and the one way to fail."""
+"""What every ``pbrl`` command shares: the stderr console, the one way to fail, and the
+training commands' progress bar, end-of-run table and evaluation table."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+import json
+from typing import Any, Callable, Mapping, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 #: messages and progress go to stderr; soft wrap: a long line stays one line in a log file
@@ -16,3 +19,77 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: <message>`` (the message as plain text, never markup) and exit with ``code``."""
     err.print(Text.assemble(("error:", "bold red"), " ", str(message)))
     raise typer.Exit(code)
+
+
+class TrainingBar:
+    """The progress bar of a training run (stderr): steps done, time left, and ``status(latest)``
+    (what the latest metrics say), refreshed at most every ``every`` steps."""
+
+    def __init__(self, total: int, status: Callable[[dict], str], every: int = 1):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"), console=Console(stderr=True), transient=False,
+        )  # fmt: skip
+        self.total, self.status, self.every = total, status, every
+        self.task = None
+        self._last = -every
+
+    def __enter__(self):
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=self.total, status="")
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def start_at(self, step: int) -> None:
+        self.progress.update(self.task, completed=step)
+
+    def __call__(self, step: int, latest: dict) -> None:
+        if step - self._last < self.every and step < self.total:
+            return
+        self._last = step
+        self.progress.update(self.task, completed=min(step, self.total), status=self.status(latest))
+
+
+def _scores(table: Table, result: Mapping[str, Any]) -> None:
+    table.add_row("normalized score", f"{result['normalized_score']:.1f}")
+    if result.get("dataset_normalized_score") is not None:
+        table.add_row("dataset-normalized score", f"{result['dataset_normalized_score']:.1f}")
+    if result.get("success_rate") is not None:
+        table.add_row("success rate", f"{result['success_rate']:.2f}")
+
+
+def report_run(run_dir: str, runs_root: str, steps: tuple[str, int], wall_clock: float, final: dict) -> None:
+    """The end-of-run table, online and offline: folder, steps, wall-clock, final evaluation."""
+    table = Table(title="run finished", show_header=False)
+    table.add_row("run folder", run_dir)
+    table.add_row(steps[0], f"{steps[1]:,}")
+    table.add_row("wall-clock", f"{wall_clock:.1f} s")
+    table.add_row("eval return", f"{final['return_mean']:.1f} ± {final['return_std']:.1f} ({final['episodes']} episodes)")
+    _scores(table, final)
+    if final.get("feedback") is not None:  # --reward learned (PrefPPO / PEBBLE)
+        fb = final["feedback"]
+        table.add_row("labels / queries", f"{fb['labels']:,} / {fb['queries']:,} (budget {fb['feedback_budget']:,}, teacher {fb['teacher']})")
+        acc = fb.get("reward_model_accuracy")
+        table.add_row("reward-model accuracy", "n/a" if acc is None else f"{acc:.3f} (held-out, vs true-reward preferences)")
+    Console().print(table)
+    typer.echo(f"tensorboard --logdir {runs_root}")
+    typer.echo(run_dir)
+
+
+def print_evaluation(run: str, result: Mapping[str, Any], steps: str, as_json: bool) -> None:
+    """``pbrl evaluate``'s answer, online and offline: JSON, or a table (``steps``: the checkpoint's steps, in words)."""
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"evaluation of {run}", show_header=False)
+    table.add_row("checkpoint", f"{result['checkpoint']} ({steps})")
+    table.add_row("episodes / seed", f"{result['episodes']} / {result['seed']}")
+    table.add_row("return", f"{result['return_mean']:.1f} ± {result['return_std']:.1f}")
+    _scores(table, result)
+    if "video" in result:
+        table.add_row("video", result["video"]["path"])
+    Console().print(table)

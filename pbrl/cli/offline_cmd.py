@@ -7,7 +7,6 @@ the agent is an offline one, a dataset is given, or the run folder is an offline
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, List, Optional
 
@@ -15,37 +14,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import err, fail
+from .common import TrainingBar, err, fail, print_evaluation, report_run
 
 
-class _Progress:
-    """A rich progress bar over gradient steps."""
+def _progress(total: int) -> TrainingBar:
+    """The bar of an offline run: gradient steps per second and the latest evaluation."""
 
-    def __init__(self, total: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self.progress = Progress(
-            TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-            TextColumn("{task.fields[status]}"), console=Console(stderr=True), transient=False,
-        )  # fmt: skip
-        self.total = total
-        self.task = None
-
-    def __enter__(self):
-        self.progress.start()
-        self.task = self.progress.add_task("train", total=self.total, status="")
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.stop()
-
-    def __call__(self, step: int, latest: dict) -> None:
+    def status(latest: dict) -> str:
         parts = []
         if "time/fps" in latest:
             parts.append(f"{latest['time/fps']:.0f} steps/s")
         if "eval/return" in latest:
             parts.append(f"eval return {latest['eval/return']:.1f} (score {latest.get('eval/normalized_score', float('nan')):.1f})")
-        self.progress.update(self.task, completed=min(step, self.total), status="  ".join(parts))
+        return "  ".join(parts)
+
+    return TrainingBar(total, status)
 
 
 def list_hp(agent: str) -> None:
@@ -64,8 +47,6 @@ def list_hp(agent: str) -> None:
 
 
 def _report(result, runs_root: str) -> None:
-    from .train_cmd import report_run
-
     report_run(result.run_dir, runs_root, ("gradient steps", result.steps), result.wall_clock, result.final)
 
 
@@ -108,7 +89,7 @@ def train_offline(
             if quiet:
                 result = resume_run(resume, steps=steps)
             else:
-                with _Progress(total) as bar:
+                with _progress(total) as bar:
                     result = resume_run(resume, steps=steps, progress=bar)
         except errors as exc:
             fail(str(exc))
@@ -160,7 +141,7 @@ def train_offline_config(config, quiet: bool = False) -> None:
         if quiet:
             result = train_run(config, on_start=lambda p: err.print(f"run folder: {p}"))
         else:
-            with _Progress(total) as bar:
+            with _progress(total) as bar:
                 result = train_run(config, progress=bar, on_start=lambda p: bar.progress.console.print(f"run folder: {p}"))
     except errors as exc:
         fail(str(exc))
@@ -183,18 +164,4 @@ def evaluate_offline(run: str, episodes: int, seed: Optional[int], video: Option
         fail(str(exc))
     except RuntimeError as exc:
         fail(f"video: {exc}")
-    if as_json:
-        typer.echo(json.dumps(result, indent=2))
-        return
-    table = Table(title=f"evaluation of {run}", show_header=False)
-    table.add_row("checkpoint", f"{result['checkpoint']} ({result['gradient_steps']:,} gradient steps)")
-    table.add_row("episodes / seed", f"{result['episodes']} / {result['seed']}")
-    table.add_row("return", f"{result['return_mean']:.1f} ± {result['return_std']:.1f}")
-    table.add_row("normalized score", f"{result['normalized_score']:.1f}")
-    if result.get("dataset_normalized_score") is not None:
-        table.add_row("dataset-normalized score", f"{result['dataset_normalized_score']:.1f}")
-    if result.get("success_rate") is not None:
-        table.add_row("success rate", f"{result['success_rate']:.2f}")
-    if "video" in result:
-        table.add_row("video", result["video"]["path"])
-    Console().print(table)
+    print_evaluation(run, result, f"{result['gradient_steps']:,} gradient steps", as_json)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import List, Optional
 
@@ -10,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import err, fail
+from .common import TrainingBar, err, fail, print_evaluation, report_run
 
 
 def _list_hp(agent: str, env: str | None) -> None:
@@ -29,69 +28,18 @@ def _list_hp(agent: str, env: str | None) -> None:
     Console(width=160).print(table)
 
 
-class _ProgressBar:
-    """A rich progress bar fed by the training callback."""
+def _progress(total: int) -> TrainingBar:
+    """The bar of an online run: the latest training and evaluation returns."""
 
-    def __init__(self, total: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self.progress = Progress(
-            TextColumn("[bold]training"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self.total = total
-        self.task = None
-        self._last = -1
-
-    def __enter__(self):
-        self.progress.start()
-        self.task = self.progress.add_task("train", total=self.total, status="")
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.stop()
-
-    def start_at(self, step: int) -> None:
-        self.progress.update(self.task, completed=step)
-
-    def __call__(self, step: int, latest: dict) -> None:
-        if step - self._last < 256 and step < self.total:
-            return
-        self._last = step
+    def status(latest: dict) -> str:
         parts = []
         if "rollout/true_return" in latest:
             parts.append(f"train return {latest['rollout/true_return']:.1f}")
         if "eval/return" in latest:
             parts.append(f"eval return {latest['eval/return']:.1f}")
-        self.progress.update(self.task, completed=min(step, self.total), status="  ".join(parts))
+        return "  ".join(parts)
 
-
-def report_run(run_dir: str, runs_root: str, steps: tuple[str, int], wall_clock: float, final: dict) -> None:
-    """The end-of-run table shared by online and offline training."""
-    table = Table(title="run finished", show_header=False)
-    table.add_row("run folder", run_dir)
-    table.add_row(steps[0], f"{steps[1]:,}")
-    table.add_row("wall-clock", f"{wall_clock:.1f} s")
-    table.add_row("eval return", f"{final['return_mean']:.1f} ± {final['return_std']:.1f} ({final['episodes']} episodes)")
-    table.add_row("normalized score", f"{final['normalized_score']:.1f}")
-    if final.get("dataset_normalized_score") is not None:
-        table.add_row("dataset-normalized score", f"{final['dataset_normalized_score']:.1f}")
-    if final.get("success_rate") is not None:
-        table.add_row("success rate", f"{final['success_rate']:.2f}")
-    if final.get("feedback") is not None:  # --reward learned (PrefPPO / PEBBLE)
-        fb = final["feedback"]
-        table.add_row("labels / queries", f"{fb['labels']:,} / {fb['queries']:,} (budget {fb['feedback_budget']:,}, teacher {fb['teacher']})")
-        acc = fb.get("reward_model_accuracy")
-        table.add_row("reward-model accuracy", "n/a" if acc is None else f"{acc:.3f} (held-out, vs true-reward preferences)")
-    Console().print(table)
-    typer.echo(f"tensorboard --logdir {runs_root}")
-    typer.echo(run_dir)
+    return TrainingBar(total, status, every=256)
 
 
 def _report(result, runs_root: str) -> None:
@@ -165,7 +113,7 @@ def train(
 
             saved = load_run_config(resume)["config"].get("steps")
             total = steps or (saved if isinstance(saved, int) and not isinstance(saved, bool) else None)
-            bar = _ProgressBar(total) if not quiet else None
+            bar = _progress(total) if not quiet else None
             if bar is None:
                 result = resume_run(resume, steps=steps)
             else:
@@ -214,7 +162,7 @@ def _train_online(config, quiet: bool) -> None:
         if quiet:
             result = train_run(config, on_start=lambda p: err.print(f"run folder: {p}"))
         else:
-            with _ProgressBar(total) as bar:
+            with _progress(total) as bar:
                 result = train_run(config, progress=bar, on_start=lambda p: bar.progress.console.print(f"run folder: {p}"))
     except RewardProgramError as exc:
         where = f"\nthe run folder keeps what was done until then: {path}" if path and os.path.isdir(path) else ""
@@ -308,16 +256,4 @@ def evaluate(
         fail(str(exc))
     except RuntimeError as exc:  # rendering unavailable
         fail(f"video: {exc}")
-    if as_json:
-        typer.echo(json.dumps(result, indent=2))
-        return
-    table = Table(title=f"evaluation of {run}", show_header=False)
-    table.add_row("checkpoint", f"{result['checkpoint']} ({result['num_timesteps']:,} env steps)")
-    table.add_row("episodes / seed", f"{result['episodes']} / {result['seed']}")
-    table.add_row("return", f"{result['return_mean']:.1f} ± {result['return_std']:.1f}")
-    table.add_row("normalized score", f"{result['normalized_score']:.1f}")
-    if result.get("success_rate") is not None:
-        table.add_row("success rate", f"{result['success_rate']:.2f}")
-    if "video" in result:
-        table.add_row("video", result["video"]["path"])
-    Console().print(table)
+    print_evaluation(run, result, f"{result['num_timesteps']:,} env steps", as_json)
