@@ -29,7 +29,7 @@ import sys
 import mujoco
 import numpy as np
 
-#: MuJoCo versions on which the layout assumptions were checked (tests/test_native_cfrc.py)
+#: MuJoCo versions on which the layout assumptions were checked (tests/envs/test_native_cfrc.py)
 CHECKED_VERSIONS = ("4.0.1",)
 
 #: how far into an mjData struct its array pointers are looked for (bytes); the struct

@@ -6,8 +6,8 @@ from __future__ import annotations
 import ast
 import os
 from collections import defaultdict
+from repo_support import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDERS = {"pbrl": "pbrl", "pbrl.envs": "envs", "pbrl.agents": "agents"}
 #: each package's layer; a module imports only from its own layer or lower ones
 LAYERS = {

@@ -2,8 +2,8 @@
 
 import os
 import re
+from repo_support import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def python_blocks():

@@ -29,9 +29,9 @@ import gymnasium as gym
 import pbrl  # noqa: F401
 from pbrl.datasets.collect import qpos_qvel
 from pbrl.preferences import PreferenceStore, SegmentSampler, TrajectoryBuffer
+from repo_support import ROOT
 
 TASK = "pbrl/HalfCheetah-v5"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def rollout_buffer(task: str = TASK, *, num_envs: int = 2, steps: int = 120, seed: int = 0, with_state: bool = True):

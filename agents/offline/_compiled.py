@@ -15,7 +15,7 @@ of an IQL step. :class:`CompiledStep` instead traces one function of tensors:
 
 all updated in place, with the step count and learning rates passed as tensors so the
 function compiles once. Same numerics as the eager step (float rounding aside);
-``tests/test_offline_agents.py`` checks it against the reference IQL.
+``tests/agents/offline/test_offline_agents.py`` checks it against the reference IQL.
 
 Dropout inside the compiled step would draw from inductor's RNG rather than torch's
 global one (different numbers, and not captured by checkpoints): use it without

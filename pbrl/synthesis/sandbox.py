@@ -29,7 +29,7 @@ measures the task metric on fresh seeds. Every way this can fail is a named clas
 from ``errors.py``.
 
 The two switches ``static_check`` and ``runtime_guard`` of :class:`SandboxConfig`
-exist to test the layers separately (tests/test_synthesis_security.py); never
+exist to test the layers separately (tests/synthesis/test_synthesis_security.py); never
 turn them off otherwise.
 """
 

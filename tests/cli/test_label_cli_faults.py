@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from console_support import printed
 from pbrl.cli.main import app
 from pbrl.preferences import DamagedStoreError, Labels, PreferenceStore, Provenance
-from test_pref_store import segments
+from store_support import segments
 
 runner = CliRunner()
 PAGE = 4096

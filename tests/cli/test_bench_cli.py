@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 from console_support import printed
 from pbrl.cli.bench_cmd import available
 from pbrl.cli.main import app
+from repo_support import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runner = CliRunner()
 
 

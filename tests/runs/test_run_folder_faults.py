@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from console_support import printed
 from offline_support import datasets_root, make_pendulum_dataset
 from pbrl.cli.main import app
+from repo_support import repo_path
 
 runner = CliRunner()
 PENDULUM = "pbrl/InvertedPendulum-v5"
@@ -95,7 +96,7 @@ def test_pbrl_run_with_runs_dir_a_regular_file(tmp_path):
 def test_sweep_with_out_a_regular_file(tmp_path, dry_run):
     out = tmp_path / "sweep"
     out.write_text("keep me")
-    config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "ppo.toml")
+    config = repo_path("configs", "ppo.toml")
     code, text = _run("sweep", config, "--out", out, "--steps", 1000, "--seeds", 1, "--workers", 1, *(["--dry-run"] if dry_run else []))
     assert code == 2, text
     assert _says(text, "error:", "cannot create sweep folder", out, "is a regular file, not a folder") and "Traceback" not in text, text

@@ -3,23 +3,13 @@ writes well-formed JSON (no timing assertions: the figures depend on the machine
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
+from repo_support import load_benchmark
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_benchmark():
-    path = os.path.join(ROOT, "benchmarks", "sandbox_overhead.py")
-    spec = importlib.util.spec_from_file_location("pbrl_benchmark_sandbox_overhead", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_sandbox_overhead_quick(tmp_path, capsys):
-    bench = load_benchmark()
+    bench = load_benchmark("sandbox_overhead")
     out = tmp_path / "sandbox_overhead.json"
     assert bench.main(["--quick", "--sizes", "1,64", "--json", str(out)]) == 0
     printed = capsys.readouterr().out

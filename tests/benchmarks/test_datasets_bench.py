@@ -1,17 +1,13 @@
 """Smoke run of benchmarks/datasets.py: it runs on tiny sizes and writes well-formed JSON."""
 
-import importlib.util
 import json
-import os
+from repo_support import load_benchmark
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_datasets_benchmark_quick(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
-    spec = importlib.util.spec_from_file_location("pbrl_benchmark_datasets", os.path.join(ROOT, "benchmarks", "datasets.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("datasets")
     out = tmp_path / "datasets.json"
     args = ["--quick", "--tasks", "Hopper", "--num-envs", "8", "--collect-steps", "256", "--single-steps", "64", "--load-steps", "600"]
     assert module.main(args + ["--json", str(out)]) == 0

@@ -1,19 +1,8 @@
 """Smoke runs of benchmarks/throughput.py, finite_check.py and sac_step.py: they run, print, and write well-formed JSON."""
 
-import importlib.util
 import json
-import os
+from repo_support import load_benchmark
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_benchmark(name: str):
-    """benchmarks/<name>.py as a module (benchmarks/ is not a package)."""
-    path = os.path.join(ROOT, "benchmarks", f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"pbrl_benchmark_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def load_throughput():

@@ -3,7 +3,6 @@ save/load/resume round trip; pbrl's IQL update equals the single-file reference 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import warnings
 
@@ -12,8 +11,8 @@ import pytest
 import torch
 
 from offline_support import datasets_root, label, make_hopper_dataset
+from repo_support import load_benchmark
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASET = "pbrl/hopper/tiny-random-v0"
 
 #: small networks and batches: these tests check the machinery, not the scores
@@ -170,9 +169,7 @@ def test_oppo_z_star_is_drawn_to_the_embeddings_sphere(hopper):
 
 def test_iql_reward_range_diagnostic_trains_on_the_rescaled_true_reward(hopper, monkeypatch):
     """benchmarks/iql_reward_range.py: IQL on the true reward, as is or rescaled to [0, 1]."""
-    spec = importlib.util.spec_from_file_location("pbrl_iql_reward_range", os.path.join(ROOT, "benchmarks", "iql_reward_range.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("iql_reward_range")
     from pbrl.agents.offline.iql import IQL
 
     dataset, _ = hopper
@@ -228,18 +225,10 @@ def test_a_tampered_checkpoint_is_refused(hopper, tmp_path):
         IQL.from_checkpoint(good)
 
 
-def _load_reference():
-    path = os.path.join(ROOT, "benchmarks", "offline_speed.py")
-    spec = importlib.util.spec_from_file_location("pbrl_benchmark_offline_speed", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_iql_update_equals_the_single_file_reference():
     """Same weights, same batches: pbrl's fused update (one backward, one Adam with three
     groups, batched twin Q) stays within float rounding of CORL-style separate updates."""
-    bench = _load_reference()
+    bench = load_benchmark("offline_speed")
     torch.set_num_threads(1)
     report = bench.check_numerics(bench.synthetic_data(episodes=2), steps=5)
     assert report["max_abs_difference_before"] == 0.0

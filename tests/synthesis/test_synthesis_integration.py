@@ -1,7 +1,7 @@
 """Opt-in: a real OpenAI-compatible LLM server. Skipped unless PBRL_LLM_BASE_URL is set.
 
     PBRL_LLM_BASE_URL=http://localhost:8000/v1 PBRL_LLM_MODEL=qwen2.5-coder-7b \\
-        python -m pytest -q tests/test_synthesis_integration.py
+        python -m pytest -q tests/synthesis/test_synthesis_integration.py
 
 The API key, if the server needs one, is read from the variable named by
 PBRL_LLM_API_KEY_ENV (default OPENAI_API_KEY). These tests check that the pipeline

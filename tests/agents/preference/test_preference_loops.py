@@ -25,6 +25,7 @@ from pbrl.preferences import PreferenceStore
 from pbrl.runs.config import ConfigError, TrainConfig
 from pbrl.runs.metrics import read_metrics
 from pbrl.runs.train import resume, train
+from repo_support import load_benchmark
 
 PENDULUM = "pbrl/InvertedPendulum-v5"
 SMALL_MODEL = {"reward_hidden": [64, 64], "reward_epochs": 50, "segment_length": 25, "heldout_pairs": 128}
@@ -211,12 +212,8 @@ def test_cli_pebble_smoke_and_bad_teacher(tmp_path):
 
 def test_benchmark_quick_profile_smoke(tmp_path):
     """benchmarks/pbrl_online.py --quick, reduced to PrefPPO and one seed (the whole quick profile takes ~3 min)."""
-    import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "pbrl_online.py")
-    spec = importlib.util.spec_from_file_location("pbrl_benchmark_pbrl_online", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("pbrl_online")
     out = tmp_path / "online.json"
     code = bench.main(["--quick", "--agents", "ppo", "--seeds", "1", "--workers", "1", "--reps", "200",
                        "--root", str(tmp_path / "root"), "--json", str(out)])  # fmt: skip
@@ -231,12 +228,8 @@ def test_benchmark_quick_profile_smoke(tmp_path):
 
 
 def _online_benchmark():
-    import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "pbrl_online.py")
-    spec = importlib.util.spec_from_file_location("pbrl_benchmark_pbrl_online", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("pbrl_online")
     return bench
 
 

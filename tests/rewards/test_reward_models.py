@@ -25,6 +25,7 @@ from pbrl.rewards.metrics import (
 from pbrl.rewards.persist import CheckpointError, load_reward_model
 from pbrl.rewards.source import RewardSource
 from pbrl.rewards.transformer import PreferenceTransformer
+from repo_support import load_benchmark
 
 H = 25  # segment length used in these tests
 OBS_DIM, ACT_DIM = 17, 6
@@ -443,12 +444,8 @@ def test_nan_from_the_model_is_reported_with_its_cause():
 
 
 def test_benchmark_quick_smoke(tmp_path, capsys):
-    import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "reward_model.py")
-    spec = importlib.util.spec_from_file_location("pbrl_benchmark_reward_model", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("reward_model")
     out = tmp_path / "reward_model.json"
     assert bench.main(["--quick", "--seconds", "0.02", "--threads", "1", "--json", str(out)]) == 0
     assert "ensemble train steps/s" in capsys.readouterr().out

@@ -1,7 +1,7 @@
 """Reward synthesis's sandbox: candidate programs run only in their reward worker.
 
 The hostile-program corpus itself (every route out of a program, layer by layer) is in
-``tests/test_sandbox_security.py``: it runs against the reward worker that every path
+``tests/sandbox/test_sandbox_security.py``: it runs against the reward worker that every path
 uses. Here: synthesis's jobs put the program in that worker and never in the training
 worker (``pbrl.synthesis.worker``), its failures come back named, its layers are recorded
 with the candidate, hostile programs leave the host untouched through the probe and the

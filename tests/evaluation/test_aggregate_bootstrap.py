@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pbrl.evaluation import aggregate as agg
+from repo_support import load_benchmark
 
 
 def _reference_bootstrap(scores, statistic, reps, seed):
@@ -156,14 +157,9 @@ def test_same_seed_same_interval(scores):
 
 
 def test_bootstrap_reps_benchmark_quick(tmp_path, capsys):
-    import importlib.util
     import json
-    import os
 
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "bootstrap_reps.py")
-    spec = importlib.util.spec_from_file_location("bootstrap_reps", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("bootstrap_reps")
     out = tmp_path / "reps.json"
     assert bench.main(["--quick", "--json", str(out)]) == 0
     data = json.loads(out.read_text())

@@ -12,6 +12,7 @@ from pbrl.synthesis.errors import (
     ProgramTooLarge,
 )
 from pbrl.synthesis.extraction import code_blocks, extract_program
+from repo_support import load_benchmark
 
 GOOD = '''import numpy as np
 
@@ -187,27 +188,17 @@ def test_static_check_caps():
 
 def test_the_benchmarks_sparse_programs_pass_the_static_check():
     # every sandbox job runs the static check, so the benchmark's own baseline programs must pass it
-    import importlib.util
-    import os
 
     import pbrl.envs
 
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "reward_synthesis.py")
-    spec = importlib.util.spec_from_file_location("pbrl_benchmark_reward_synthesis", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("reward_synthesis")
     for task in module.TASKS.values():
         check_program(module.sparse_program(pbrl.envs.cards()[task]))
 
 
 def _synthesis_benchmark():
-    import importlib.util
-    import os
 
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "reward_synthesis.py")
-    spec = importlib.util.spec_from_file_location("pbrl_benchmark_reward_synthesis", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("reward_synthesis")
     return module
 
 

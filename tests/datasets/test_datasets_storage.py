@@ -28,9 +28,9 @@ from pbrl.datasets import (
     write_dataset,
 )
 from pbrl.datasets.storage import datasets_root
+from repo_support import ROOT
 
 TASK = "pbrl/Hopper-v5"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(autouse=True)

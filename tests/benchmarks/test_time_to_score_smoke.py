@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
+from repo_support import load_benchmark
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("time_to_score", os.path.join(ROOT, "benchmarks", "time_to_score.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_time_to_score_quick_profile(tmp_path, capsys):
-    module = _module()
+    module = load_benchmark("time_to_score")
     out = tmp_path / "tts.json"
     assert module.main(["--quick", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
@@ -35,7 +26,7 @@ def test_time_to_score_quick_profile(tmp_path, capsys):
 
 
 def test_speedups_over_seeds_mark_lower_bounds_and_missing_seeds():
-    module = _module()
+    module = load_benchmark("time_to_score")
 
     def run(impl, seed, reached, seconds, algo="ppo"):
         return {"impl": impl, "algo": algo, "task": "Hopper", "seed": seed, "reached": reached,

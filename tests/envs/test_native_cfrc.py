@@ -3,7 +3,7 @@
 The in-place path must be the one used on the MuJoCo version pbrl is tested with (else
 Ant and Humanoid silently fall back to the slower copy), and both paths must give the
 same bits: observations with contact forces, rewards and info over rollouts with resets.
-Parity of either path with Gymnasium itself is in tests/test_ant.py and tests/test_humanoid.py.
+Parity of either path with Gymnasium itself is in tests/envs/test_ant.py and tests/envs/test_humanoid.py.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from pbrl.runs.configfile import ConfigFileError, apply_sets, build_experiment, 
 from pbrl.runs.offline import OfflineTrainConfig
 
 from offline_support import datasets_root, make_hopper_dataset, make_pendulum_dataset
+from repo_support import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*")) if p.endswith((".toml", ".yaml", ".yml")))
 EXAMPLE_DATASET = "pbrl/hopper/medium-replay-v0"
 EXAMPLE_STORE = "pbrl_hopper_medium-replay-v0.prefs.sqlite"

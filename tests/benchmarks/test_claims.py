@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from pbrl import claims
 from pbrl.cli.main import app
+from repo_support import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # ------------------------------------------------------------------ the real ledger

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 
 import numpy as np
+from repo_support import load_benchmark
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"pbrl_benchmark_{name}", os.path.join(ROOT, "benchmarks", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_offline_speed_quick(tmp_path, capsys):
-    bench = _load("offline_speed")
+    bench = load_benchmark("offline_speed")
     out = tmp_path / "speed.json"
     assert bench.main(["--quick", "--only", "iql,bc", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
@@ -31,7 +23,7 @@ def test_offline_speed_quick(tmp_path, capsys):
 
 
 def test_offline_pbrl_statistics_and_estimate():
-    bench = _load("offline_pbrl")
+    bench = load_benchmark("offline_pbrl")
     rng = np.random.default_rng(0)
     results = []
     for label, level_mean in (("bc", 40.0), ("iql", 60.0), ("piql-50", 55.0), ("piql-200", 58.0), ("cpl", 50.0), ("oppo", 45.0)):
@@ -59,7 +51,7 @@ def test_offline_pbrl_statistics_and_estimate():
 
 
 def test_offline_pbrl_reuse_reads_finished_runs(tmp_path):
-    bench = _load("offline_pbrl")
+    bench = load_benchmark("offline_pbrl")
     job = {"label": "cpl-regret", "agent": "cpl", "steps": 300, "hp": {"bc_steps": 150}, "seed": 1, "task": "pbrl/Hopper-v5",
            "level": "medium-replay", "dataset": "pbrl/hopper/medium-replay-v0", "preferences": "x-regret.sqlite", "eval_episodes": 5}  # fmt: skip
     done = {**job, "normalized_score": 12.5, "seconds": 3.0}
@@ -78,7 +70,7 @@ def test_offline_pbrl_reuse_reads_finished_runs(tmp_path):
 
 def test_offline_pbrl_reuse_sets_aside_only_the_unfinished_runs_folder(tmp_path):
     """A restart moves an unfinished run's folder aside; the same label's finished runs of other tasks stay."""
-    bench = _load("offline_pbrl")
+    bench = load_benchmark("offline_pbrl")
     runs = tmp_path / "runs"
     job = {"label": "bc", "agent": "bc", "seed": 0, "task": "pbrl/Walker2d-v5", "level": "medium-replay"}
     finished = {**job, "task": "pbrl/Hopper-v5"}
@@ -95,7 +87,7 @@ def test_offline_pbrl_reuse_sets_aside_only_the_unfinished_runs_folder(tmp_path)
 def test_offline_pbrl_quick_profile_end_to_end_and_reuse(tmp_path, monkeypatch):
     """The quick profile on one task and seed: datasets, labels, two agents through pbrl train, the
     table; a --reuse restart runs nothing again and keeps the run folders."""
-    bench = _load("offline_pbrl")
+    bench = load_benchmark("offline_pbrl")
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "unused"))  # main() points it at the root; restored after
     root, out = tmp_path / "root", tmp_path / "quick.json"
     args = ["--quick", "--tasks", "Hopper", "--seeds", "1", "--agents", "bc,piql-50", "--workers", "1", "--reps", "50",

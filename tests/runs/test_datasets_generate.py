@@ -38,7 +38,7 @@ def levels(tmp_path_factory):
             num_envs=16,
             hyperparams={"n_envs": 8, "n_steps": 64, "batch_size": 128, "net_arch": [32, 32]},
             command="test",
-            allow_weak=True,  # so tiny a run is no expert (tests/test_dataset_levels.py checks the checks)
+            allow_weak=True,  # so tiny a run is no expert (tests/runs/test_dataset_levels.py checks the checks)
         )
         written = generate(cfg)
         yield written, root
