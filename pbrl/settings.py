@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 
 class ConfigError(ValueError):
@@ -22,9 +22,15 @@ class ConfigError(ValueError):
     an unknown task, agent or hyperparameter. The message names the key or value."""
 
 
-def setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None, min: float | None = None, max: float | None = None):
-    """A settings field: its default, what it means, and what values it takes."""
-    meta = {"help": help, "choices": choices, "min": min, "max": max}
+def setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None, min: float | None = None,
+            max: float | None = None, check: Callable[[Any], Any] | None = None):
+    """A settings field: its default, what it means, and what values it takes.
+
+    ``check`` (for values no plain type describes, e.g. "an integer or 'auto'") takes a
+    given value and returns the value to use, or raises ``TypeError(what it must be)``;
+    its ``kind`` attribute, if any, is the type shown by :meth:`Settings.describe`.
+    """
+    meta = {"help": help, "choices": choices, "min": min, "max": max, "check": check}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -50,10 +56,21 @@ def _default(f: dataclasses.Field) -> Any:
     return f.default_factory()  # type: ignore[misc]
 
 
-def _coerce(name: str, f: dataclasses.Field, value: Any, owner: str, what: str) -> Any:
-    kind = _kind(_default(f))
+def _coerce(name: str, f: dataclasses.Field, value: Any, owner: str, what: str, error: type[ConfigError] = ConfigError) -> Any:
     meta = f.metadata
-    where = f"{what} {name!r} of {owner}"
+    where = f"{what} {name!r} of {owner}" if owner else f"{what} {name!r}"
+    if meta.get("check") is not None:
+        try:
+            return meta["check"](value)
+        except TypeError as exc:
+            raise error(f"{where} must be {exc}, got {value!r}") from None
+    try:
+        return _coerce_plain(where, _kind(_default(f)), meta, value)
+    except ConfigError as exc:
+        raise error(str(exc)) from None
+
+
+def _coerce_plain(where: str, kind: str, meta: Mapping[str, Any], value: Any) -> Any:
     if kind == "bool":
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
@@ -97,6 +114,10 @@ class Settings:
     owner: ClassVar[str] = ""
     #: what one setting is called in messages ("hyperparameter", "preference option", ...)
     what: ClassVar[str] = "setting"
+    #: the word for several of them, in messages ("valid keys: ...")
+    plural: ClassVar[str] = "keys"
+    #: the exception raised for a setting that cannot be used (a :class:`ConfigError`)
+    error: ClassVar[type[ConfigError]] = ConfigError
     #: field -> value -> defaults of other fields that this value selects
     presets: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
 
@@ -105,18 +126,19 @@ class Settings:
         """Defaults < presets chosen by the given values < the given values, all checked."""
         values = dict(values or {})
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        name = cls.owner or cls.__name__
+        name = cls.owner
         for key in values:
             if key not in fields:
                 close = difflib.get_close_matches(str(key), list(fields), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"unknown {cls.what} {key!r} for {name}{hint}; valid keys: {', '.join(sorted(fields))}")
+                owner = f" for {name}" if name else ""
+                raise cls.error(f"unknown {cls.what} {key!r}{owner}{hint}; valid {cls.plural}: {', '.join(sorted(fields))}")
         out: dict[str, Any] = {}
         for key, choices in cls.presets.items():
             chosen = values.get(key, _default(fields[key]))
             out.update(choices.get(chosen, {}))
         out.update(values)
-        checked = {key: _coerce(key, fields[key], value, name, cls.what) for key, value in out.items()}
+        checked = {key: _coerce(key, fields[key], value, name, cls.what, cls.error) for key, value in out.items()}
         config = cls(**checked)
         config.check()
         return config
@@ -133,7 +155,8 @@ class Settings:
         rows = []
         for f in sorted(dataclasses.fields(cls), key=lambda f: f.name):
             default = _default(f)
-            kind = _kind(default)
+            check = f.metadata.get("check")
+            kind = getattr(check, "kind", "") if check is not None else _kind(default)
             if f.metadata.get("choices"):
                 kind = "|".join(f.metadata["choices"])
             rows.append((f.name, kind, default, f.metadata.get("help", "")))

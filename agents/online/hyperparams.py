@@ -17,6 +17,8 @@ import os
 import tomllib
 from typing import Any, Callable, Mapping
 
+from pbrl.settings import ConfigError
+
 from ..registry import ONLINE_AGENTS
 
 HYPERPARAMS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hyperparams.toml")
@@ -203,7 +205,7 @@ SCHEMA: dict[str, dict[str, tuple[Callable, str]]] = {
 AGENTS = ONLINE_AGENTS  # the registry's online agents; SCHEMA has a table for each
 
 
-class HyperparameterError(ValueError):
+class HyperparameterError(ConfigError):
     """An unknown agent, an unknown hyperparameter or a badly typed value."""
 
 

@@ -21,9 +21,13 @@ They are rejected with any other teacher (:func:`check_teacher_options`).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
 
-from ..online.hyperparams import HyperparameterError, _bool, _choice, _float, _int, _int_list, _suggest
+from pbrl.settings import ConfigError, Settings, setting
+
+from ..online.hyperparams import HyperparameterError, _bool, _choice, _float, _int, _int_list
 
 #: Query-selection methods (``pbrl.preferences.queries.METHODS``; repeated here to stay numpy-free).
 SELECTION_METHODS = ("uniform", "disagreement", "entropy", "kcenter", "kcenter_disagreement", "kcenter_entropy")
@@ -92,86 +96,74 @@ def _port(v):
 _port.kind = "int 0..65535"  # type: ignore[attr-defined]
 
 
-#: key -> (checker, meaning)
-SCHEMA: dict[str, tuple[Any, str]] = {
-    "queries_per_round": (_int_or_auto(1), "queries asked per feedback round ('auto': feedback / 10, B-Pref's mb_size)"),
-    "interval": (_int(1), "env steps between feedback rounds (B-Pref's num_interact)"),
-    "schedule": (_choice(*SCHEDULES), "queries per round constant, or decaying linearly with training progress (B-Pref's reward_schedule=1)"),
-    "segment_length": (_int(1), "H, steps per segment"),
-    "selection": (_choice(*SELECTION_METHODS), "query selection (the first round is always uniform)"),
-    "large_batch": (_int(1), "candidate pool = large_batch x queries of the round"),
-    "ensemble_size": (_int(1), "reward models in the ensemble"),
-    "reward_hidden": (_int_list, "hidden layer sizes of each reward model"),
-    "reward_lr": (_float(0.0), "Adam learning rate of the reward models"),
-    "reward_batch_size": (_int(1), "labelled pairs per reward-model gradient step"),
-    "reward_epochs": (_int(1), "epoch cap of each reward-model update"),
-    "target_accuracy": (_float(0.0, 1.0), "stop a reward-model update at this train accuracy"),
-    "segment_score": (_choice("sum", "mean"), "segment score: sum of per-step rewards (B-Pref) or mean (PT's code)"),
-    "aggregate": (_choice(*AGGREGATES), "training reward from the ensemble: mean, mean - k*std, or min (worst case)"),
-    "aggregate_k": (_float(0.0), "k of mean_minus_std"),
-    "unsup_steps": (_int(0), "env steps before the first feedback round; PEBBLE trains on the state-entropy bonus until then"),
-    "knn_k": (_int(1), "k of the k-NN state-entropy estimate (PEBBLE)"),
-    "state_entropy": (
-        _choice("buffer", "batch"),
-        (
-            "PEBBLE's state-entropy bonus: buffer = B-Pref's compute_state_entropy (distance of each sampled state s to its "
-            "k-th nearest neighbour among all replay-buffer states, over B-Pref's running std); batch = k-th nearest among "
-            "the minibatch's next-states (cheaper; pbrl's earlier estimate)"
-        ),
-    ),
-    "reset_critic": (_bool, "re-initialise SAC's critics after the unsupervised phase (PEBBLE)"),
-    "reset_update": (_int(0), "SAC gradient steps run at once right after the critic reset (B-Pref's reset_update; PEBBLE)"),
-    "buffer_steps": (_int(1), "steps of recent episodes kept to cut query segments from"),
-    "record_states": (_bool, "record qpos/qvel with every step so segments can be rendered for people"),
-    "heldout_pairs": (_int(0), "fresh pairs labelled by the true reward to measure reward_model/accuracy (0: off)"),
-    # --teacher human only (people answering in the labeling web app; pbrl.teachers.human.HumanTeacher)
-    "human_min_labels": (_min_labels, "--teacher human: answers each round waits for: all, a number (0: do not wait), or a fraction of the round"),
-    "human_timeout": (_timeout, "--teacher human: seconds a round waits at most, then goes on with the rest pending (none: no limit)"),
-    "human_serve": (_bool, "--teacher human: serve the labeling page from the run, on the run's store"),
-    "human_host": (_host, "--teacher human: address the page binds (anything but loopback is reachable from the network)"),
-    "human_port": (_port, "--teacher human: port of the page (0: any free port, printed)"),
-}
-
-#: options that only apply to ``--teacher human``
-HUMAN_OPTIONS = ("human_min_labels", "human_timeout", "human_serve", "human_host", "human_port")
-
-#: Per-agent defaults (agent: ``ppo`` -> PrefPPO, ``sac`` -> PEBBLE).
-_BASE: dict[str, Any] = {
-    "queries_per_round": "auto",
-    "interval": 20_000,
-    "schedule": "constant",
-    "segment_length": 50,
-    "selection": "disagreement",
-    "large_batch": 10,
-    "ensemble_size": 3,
-    "reward_hidden": [256, 256, 256],
-    "reward_lr": 3e-4,
-    "reward_batch_size": 128,
-    "reward_epochs": 200,
-    "target_accuracy": 0.97,
-    "segment_score": "sum",
-    "aggregate": "mean",
-    "aggregate_k": 1.0,
-    "knn_k": 5,
-    "buffer_steps": 100_000,
-    "record_states": True,
-    "heldout_pairs": 256,
-    "human_min_labels": "all",
-    "human_timeout": "none",
-    "human_serve": False,
-    "human_host": "127.0.0.1",
-    "human_port": 8000,
-}
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "ppo": {**_BASE, "unsup_steps": 0, "reset_critic": False, "state_entropy": "buffer", "reset_update": 0},
-    "sac": {**_BASE, "unsup_steps": 10_000, "reset_critic": True, "state_entropy": "buffer", "reset_update": 100},
-}
-
-DEFAULT_FEEDBACK = 1000
-
-
 class PreferenceOptionError(HyperparameterError):
     """An unknown preference option or a badly typed value."""
+
+
+@dataclass
+class PreferenceOptions(Settings):
+    """The options of the online preference loop (defaults: B-Pref's; PrefPPO's, without PEBBLE's phases)."""
+
+    what: ClassVar[str] = "preference option"
+    plural: ClassVar[str] = "options"
+    error: ClassVar[type[ConfigError]] = PreferenceOptionError
+
+    queries_per_round: Any = setting("auto", "queries asked per feedback round ('auto': feedback / 10, B-Pref's mb_size)", check=_int_or_auto(1))
+    interval: int = setting(20_000, "env steps between feedback rounds (B-Pref's num_interact)", check=_int(1))
+    schedule: str = setting("constant", "queries per round constant, or decaying linearly with training progress (B-Pref's reward_schedule=1)", check=_choice(*SCHEDULES))
+    segment_length: int = setting(50, "H, steps per segment", check=_int(1))
+    selection: str = setting("disagreement", "query selection (the first round is always uniform)", check=_choice(*SELECTION_METHODS))
+    large_batch: int = setting(10, "candidate pool = large_batch x queries of the round", check=_int(1))
+    ensemble_size: int = setting(3, "reward models in the ensemble", check=_int(1))
+    reward_hidden: list = setting([256, 256, 256], "hidden layer sizes of each reward model", check=_int_list)
+    reward_lr: float = setting(3e-4, "Adam learning rate of the reward models", check=_float(0.0))
+    reward_batch_size: int = setting(128, "labelled pairs per reward-model gradient step", check=_int(1))
+    reward_epochs: int = setting(200, "epoch cap of each reward-model update", check=_int(1))
+    target_accuracy: float = setting(0.97, "stop a reward-model update at this train accuracy", check=_float(0.0, 1.0))
+    segment_score: str = setting("sum", "segment score: sum of per-step rewards (B-Pref) or mean (PT's code)", check=_choice("sum", "mean"))
+    aggregate: str = setting("mean", "training reward from the ensemble: mean, mean - k*std, or min (worst case)", check=_choice(*AGGREGATES))
+    aggregate_k: float = setting(1.0, "k of mean_minus_std", check=_float(0.0))
+    unsup_steps: int = setting(0, "env steps before the first feedback round; PEBBLE trains on the state-entropy bonus until then", check=_int(0))
+    knn_k: int = setting(5, "k of the k-NN state-entropy estimate (PEBBLE)", check=_int(1))
+    state_entropy: str = setting(
+        "buffer",
+        "PEBBLE's state-entropy bonus: buffer = B-Pref's compute_state_entropy (distance of each sampled state s to its "
+        "k-th nearest neighbour among all replay-buffer states, over B-Pref's running std); batch = k-th nearest among "
+        "the minibatch's next-states (cheaper; pbrl's earlier estimate)",
+        check=_choice("buffer", "batch"),
+    )
+    reset_critic: bool = setting(False, "re-initialise SAC's critics after the unsupervised phase (PEBBLE)", check=_bool)
+    reset_update: int = setting(0, "SAC gradient steps run at once right after the critic reset (B-Pref's reset_update; PEBBLE)", check=_int(0))
+    buffer_steps: int = setting(100_000, "steps of recent episodes kept to cut query segments from", check=_int(1))
+    record_states: bool = setting(True, "record qpos/qvel with every step so segments can be rendered for people", check=_bool)
+    heldout_pairs: int = setting(256, "fresh pairs labelled by the true reward to measure reward_model/accuracy (0: off)", check=_int(0))
+    # --teacher human only (people answering in the labeling web app; pbrl.teachers.human.HumanTeacher)
+    human_min_labels: Any = setting("all", "--teacher human: answers each round waits for: all, a number (0: do not wait), or a fraction of the round", check=_min_labels)
+    human_timeout: Any = setting("none", "--teacher human: seconds a round waits at most, then goes on with the rest pending (none: no limit)", check=_timeout)
+    human_serve: bool = setting(False, "--teacher human: serve the labeling page from the run, on the run's store", check=_bool)
+    human_host: str = setting("127.0.0.1", "--teacher human: address the page binds (anything but loopback is reachable from the network)", check=_host)
+    human_port: int = setting(8000, "--teacher human: port of the page (0: any free port, printed)", check=_port)
+
+
+@dataclass
+class PEBBLEOptions(PreferenceOptions):
+    """PEBBLE's: 10k env steps of unsupervised pre-training, then the critic reset and 100 updates."""
+
+    unsup_steps: int = setting(10_000, "env steps before the first feedback round; PEBBLE trains on the state-entropy bonus until then", check=_int(0))
+    reset_critic: bool = setting(True, "re-initialise SAC's critics after the unsupervised phase (PEBBLE)", check=_bool)
+    reset_update: int = setting(100, "SAC gradient steps run at once right after the critic reset (B-Pref's reset_update; PEBBLE)", check=_int(0))
+
+
+#: agent -> its options (agent ``ppo`` -> PrefPPO, ``sac`` -> PEBBLE)
+OPTIONS: dict[str, type[PreferenceOptions]] = {"ppo": PreferenceOptions, "sac": PEBBLEOptions}
+#: options that only apply to ``--teacher human``
+HUMAN_OPTIONS = ("human_min_labels", "human_timeout", "human_serve", "human_host", "human_port")
+#: Per-agent defaults.
+DEFAULTS: dict[str, dict[str, Any]] = {agent: cls().to_dict() for agent, cls in OPTIONS.items()}
+#: key -> meaning
+SCHEMA: dict[str, str] = {f.name: f.metadata["help"] for f in dataclasses.fields(PreferenceOptions)}
+
+DEFAULT_FEEDBACK = 1000
 
 
 def resolve_preference_options(agent: str, overrides: Mapping[str, Any] | None = None, feedback: int = DEFAULT_FEEDBACK) -> dict[str, Any]:
@@ -194,17 +186,7 @@ def resolve_preference_options(agent: str, overrides: Mapping[str, Any] | None =
         raise PreferenceOptionError(f"preference learning needs agent ppo (PrefPPO) or sac (PEBBLE), got {agent!r}")
     if not isinstance(overrides, Mapping) and overrides is not None:
         raise PreferenceOptionError(f"preference options must be a table/mapping, got {overrides!r}")
-    values = dict(DEFAULTS[agent])
-    for key, value in dict(overrides or {}).items():
-        if key not in SCHEMA:
-            raise PreferenceOptionError(
-                f"unknown preference option {key!r}{_suggest(key, SCHEMA)}; valid options: {', '.join(sorted(SCHEMA))}"
-            )
-        checker, _ = SCHEMA[key]
-        try:
-            values[key] = checker(value)
-        except TypeError as exc:
-            raise PreferenceOptionError(f"preference option {key!r} must be {exc}, got {value!r}") from None
+    values = OPTIONS[agent].from_dict(overrides).to_dict()
     if isinstance(feedback, bool) or not isinstance(feedback, int) or feedback < 1:
         raise PreferenceOptionError(f"feedback (the label budget) must be an integer >= 1, got {feedback!r}")
     if values["queries_per_round"] == "auto":
@@ -281,7 +263,7 @@ def check_teacher_options(teacher: str | None, overrides: Mapping[str, Any] | No
 def human_teacher_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
     """``pbrl.teachers.human.HumanTeacher`` keyword arguments from resolved options (defaults for
     missing keys); with ``human_serve``, ``serve`` starts the labeling app (``pbrl.web``) on the store."""
-    get = lambda key: values.get(key, _BASE[key])  # noqa: E731  (options saved before these keys existed)
+    get = lambda key: values.get(key, DEFAULTS["ppo"][key])  # noqa: E731  (options saved before these keys existed)
     min_labels = get("human_min_labels")
     timeout = get("human_timeout")
     return {
@@ -302,10 +284,7 @@ def _label_server(host: str, port: int):
 
 def describe() -> list[tuple[str, str, str, str]]:
     """(key, type, "PrefPPO default / PEBBLE default", meaning) rows for help texts."""
-    return [
-        (k, getattr(c, "kind", ""), f"{DEFAULTS['ppo'][k]} / {DEFAULTS['sac'][k]}", h)  # type: ignore[misc]
-        for k, (c, h) in sorted(SCHEMA.items())
-    ]
+    return [(k, kind, f"{DEFAULTS['ppo'][k]} / {DEFAULTS['sac'][k]}", h) for k, kind, _, h in PreferenceOptions.describe()]
 
 
 __all__ = [
@@ -313,7 +292,10 @@ __all__ = [
     "DEFAULTS",
     "DEFAULT_FEEDBACK",
     "HUMAN_OPTIONS",
+    "OPTIONS",
+    "PEBBLEOptions",
     "PreferenceOptionError",
+    "PreferenceOptions",
     "SCHEDULES",
     "SCHEMA",
     "SELECTION_METHODS",
