@@ -11,13 +11,15 @@ Needs only the standard library (no torch).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
+from dataclasses import dataclass
 import os
 import tomllib
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
-from pbrl.settings import ConfigError
+from pbrl.settings import ConfigError, Settings, setting
 
 from ..registry import ONLINE_AGENTS
 
@@ -153,53 +155,87 @@ def _schedule(min_value: float | None = 0.0, max_value: float | None = None) -> 
     check.kind = f"float|{SCHEDULE_PREFIX}<float>"  # type: ignore[attr-defined]
     return check
 
-# -- the schema ---------------------------------------------------------------------
+# -- the declarations ----------------------------------------------------------------
+#
+# One typed field per hyperparameter (pbrl.settings): its default, meaning and check. The
+# per-task values are hyperparams.toml's; --list-hp, config checks and messages come from here.
 
-_COMMON: dict[str, tuple[Callable, str]] = {
-    "n_timesteps": (_int(1), "default training budget in env steps"),
-    "n_envs": (_int(1), "sub-envs simulated together in one batch"),
-    "learning_rate": (
-        _schedule(0.0),
-        "Adam learning rate: a number, or 'lin_<initial>' for a linear decay to 0 (sets lr_schedule)",
-    ),
-    "lr_schedule": (_choice("constant", "linear"), "learning rate constant or decaying linearly to 0"),
-    "gamma": (_float(0.0, 1.0), "discount factor"),
-    "batch_size": (_int(1), "minibatch size"),
-    "net_arch": (_int_list, "hidden layer sizes of the policy and value/Q networks"),
-    "activation": (_choice("tanh", "relu", "elu", "leaky_relu"), "hidden activation"),
-    "normalize_obs": (_bool, "normalise observations with running statistics (VecNormalize)"),
-    "normalize_reward": (_bool, "scale rewards by a running std of the discounted return (VecNormalize)"),
-    "clip_obs": (_float(0.0), "clip normalised observations to +-clip_obs"),
-    "torch_threads": (_int(1), "torch intra-op threads (1 is fastest for small MLPs on 2 cores)"),
-    "env_threads": (_int(1), "native threads stepping the MuJoCo batch"),
-}
 
+def _like(base: type, name: str, default: Any):
+    """Field ``name`` of ``base`` (help and check) with another default."""
+    f = next(f for f in dataclasses.fields(base) if f.name == name)
+    return setting(default, f.metadata["help"], check=f.metadata["check"])
+
+
+@dataclass
+class OnlineHyperparams(Settings):
+    """What PPO and SAC both have (defaults: PPO's; :class:`SACHyperparams` changes some)."""
+
+    what: ClassVar[str] = "hyperparameter"
+
+    n_timesteps: int = setting(1_000_000, "default training budget in env steps", check=_int(1))
+    n_envs: int = setting(16, "sub-envs simulated together in one batch", check=_int(1))
+    learning_rate: float = setting(
+        3e-4, "Adam learning rate: a number, or 'lin_<initial>' for a linear decay to 0 (sets lr_schedule)", check=_schedule(0.0)
+    )
+    lr_schedule: str = setting("constant", "learning rate constant or decaying linearly to 0", check=_choice("constant", "linear"))
+    gamma: float = setting(0.99, "discount factor", check=_float(0.0, 1.0))
+    batch_size: int = setting(256, "minibatch size", check=_int(1))
+    net_arch: list = setting([64, 64], "hidden layer sizes of the policy and value/Q networks", check=_int_list)
+    activation: str = setting("tanh", "hidden activation", check=_choice("tanh", "relu", "elu", "leaky_relu"))
+    normalize_obs: bool = setting(True, "normalise observations with running statistics (VecNormalize)", check=_bool)
+    normalize_reward: bool = setting(True, "scale rewards by a running std of the discounted return (VecNormalize)", check=_bool)
+    clip_obs: float = setting(10.0, "clip normalised observations to +-clip_obs", check=_float(0.0))
+    torch_threads: int = setting(1, "torch intra-op threads (1 is fastest for small MLPs on 2 cores)", check=_int(1))
+    env_threads: int = setting(1, "native threads stepping the MuJoCo batch", check=_int(1))
+
+
+@dataclass
+class PPOHyperparams(OnlineHyperparams):
+    """PPO's (rollout = n_steps x n_envs = 2048 transitions by default)."""
+
+    owner: ClassVar[str] = "ppo"
+
+    n_steps: int = setting(128, "env steps per sub-env per rollout (rollout size = n_steps * n_envs)", check=_int(1))
+    n_epochs: int = setting(10, "passes over each rollout", check=_int(1))
+    gae_lambda: float = setting(0.95, "GAE lambda", check=_float(0.0, 1.0))
+    clip_range: Any = setting(0.2, "PPO clipping range: a number, or 'lin_<initial>' for a linear decay to 0", check=_schedule(0.0))
+    ent_coef: float = setting(0.0, "entropy bonus coefficient", check=_float())
+    vf_coef: float = setting(0.5, "value loss coefficient", check=_float(0.0))
+    max_grad_norm: float = setting(0.5, "gradient clipping norm", check=_float(0.0))
+    target_kl: Any = setting("off", "stop an update's epochs early past this KL ('off' to disable)", check=_float_or_off)
+    log_std_init: float = setting(0.0, "initial log std of the Gaussian policy", check=_float())
+    ortho_init: bool = setting(True, "orthogonal initialisation of the networks", check=_bool)
+
+
+@dataclass
+class SACHyperparams(OnlineHyperparams):
+    """SAC's (0.5 gradient steps per transition by default: two per vector step of 4 sub-envs)."""
+
+    owner: ClassVar[str] = "sac"
+
+    n_envs: int = _like(OnlineHyperparams, "n_envs", 4)
+    learning_rate: float = _like(OnlineHyperparams, "learning_rate", 1e-3)
+    net_arch: list = _like(OnlineHyperparams, "net_arch", [256, 256])
+    activation: str = _like(OnlineHyperparams, "activation", "relu")
+    normalize_obs: bool = _like(OnlineHyperparams, "normalize_obs", False)
+    normalize_reward: bool = _like(OnlineHyperparams, "normalize_reward", False)
+    buffer_size: int = setting(1_000_000, "replay buffer capacity (transitions)", check=_int(1))
+    learning_starts: int = setting(5_000, "env steps of uniform random actions before learning", check=_int(0))
+    tau: float = setting(0.005, "target network Polyak coefficient", check=_float(0.0, 1.0))
+    train_freq: int = setting(1, "vector-env steps between updates (each vector step adds n_envs transitions)", check=_int(1))
+    gradient_steps: int = setting(2, "gradient steps per update", check=_int(1))
+    ent_coef: Any = setting("auto", "entropy coefficient, or 'auto' / 'auto_<init>' to learn it", check=_float_or_auto)
+    target_entropy: Any = setting("auto", "target entropy for a learned ent_coef ('auto' = -act_dim)", check=_float_or_auto)
+    log_std_init: float = setting(-3.0, "initial log std (only with use_sde)", check=_float())
+    use_sde: bool = setting(False, "generalised state-dependent exploration", check=_bool)
+
+
+#: agent -> its hyperparameters
+HYPERPARAMS: dict[str, type[OnlineHyperparams]] = {"ppo": PPOHyperparams, "sac": SACHyperparams}
+#: agent -> key -> (check, meaning), from the declarations
 SCHEMA: dict[str, dict[str, tuple[Callable, str]]] = {
-    "ppo": {
-        **_COMMON,
-        "n_steps": (_int(1), "env steps per sub-env per rollout (rollout size = n_steps * n_envs)"),
-        "n_epochs": (_int(1), "passes over each rollout"),
-        "gae_lambda": (_float(0.0, 1.0), "GAE lambda"),
-        "clip_range": (_schedule(0.0), "PPO clipping range: a number, or 'lin_<initial>' for a linear decay to 0"),
-        "ent_coef": (_float(), "entropy bonus coefficient"),
-        "vf_coef": (_float(0.0), "value loss coefficient"),
-        "max_grad_norm": (_float(0.0), "gradient clipping norm"),
-        "target_kl": (_float_or_off, "stop an update's epochs early past this KL ('off' to disable)"),
-        "log_std_init": (_float(), "initial log std of the Gaussian policy"),
-        "ortho_init": (_bool, "orthogonal initialisation of the networks"),
-    },
-    "sac": {
-        **_COMMON,
-        "buffer_size": (_int(1), "replay buffer capacity (transitions)"),
-        "learning_starts": (_int(0), "env steps of uniform random actions before learning"),
-        "tau": (_float(0.0, 1.0), "target network Polyak coefficient"),
-        "train_freq": (_int(1), "vector-env steps between updates (each vector step adds n_envs transitions)"),
-        "gradient_steps": (_int(1), "gradient steps per update"),
-        "ent_coef": (_float_or_auto, "entropy coefficient, or 'auto' / 'auto_<init>' to learn it"),
-        "target_entropy": (_float_or_auto, "target entropy for a learned ent_coef ('auto' = -act_dim)"),
-        "log_std_init": (_float(), "initial log std (only with use_sde)"),
-        "use_sde": (_bool, "generalised state-dependent exploration"),
-    },
+    agent: {f.name: (f.metadata["check"], f.metadata["help"]) for f in dataclasses.fields(cls)} for agent, cls in HYPERPARAMS.items()
 }
 
 AGENTS = ONLINE_AGENTS  # the registry's online agents; SCHEMA has a table for each
@@ -284,15 +320,14 @@ def load_table(path: str = HYPERPARAMS_FILE) -> dict[str, Any]:
 
 
 def resolve(agent: str, task: str, overrides: Mapping[str, Any] | None = None, path: str = HYPERPARAMS_FILE) -> dict[str, Any]:
-    """The hyperparameters of ``agent`` on ``task``: defaults < task table < overrides, all checked."""
+    """The hyperparameters of ``agent`` on ``task``: the declared defaults < the file's ``[<agent>.defaults]``
+    (if it has one) < its task table < overrides, all checked."""
     check_agent(agent)
     table = load_table(path).get(agent, {})
-    values = dict(check_hyperparams(agent, table.get("defaults", {}), where=f"[{agent}.defaults] key"))
+    values = HYPERPARAMS[agent]().to_dict()
+    values.update(check_hyperparams(agent, table.get("defaults", {}), where=f"[{agent}.defaults] key"))
     values.update(check_hyperparams(agent, table.get(task, {}), where=f"[{agent}.{task!r}] key"))
     values.update(check_hyperparams(agent, dict(overrides or {})))
-    missing = set(SCHEMA[agent]) - set(values)
-    if missing:
-        raise HyperparameterError(f"{path}: [{agent}.defaults] lacks {sorted(missing)}")
     _cross_check(agent, values)
     return values
 
