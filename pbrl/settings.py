@@ -22,17 +22,120 @@ class ConfigError(ValueError):
     an unknown task, agent or hyperparameter. The message names the key or value."""
 
 
+# -- value checks: each returns the value to use or raises TypeError(what it must be) --------
+
+
+
+
+def integer(min_value: int | None = None, whole_floats: bool = True) -> Callable[[Any], int]:
+    """An int (``whole_floats``: also ``2.0`` as 2), at least ``min_value``."""
+    expected = "an integer" if whole_floats or min_value is None else f"an integer >= {min_value}"
+
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int):
+            if whole_floats and isinstance(v, float) and v.is_integer():
+                v = int(v)
+            else:
+                raise TypeError(expected)
+        if min_value is not None and v < min_value:
+            raise TypeError(f"an integer >= {min_value}")
+        return v
+
+    check.kind = f"int >= {min_value}" if min_value is not None else "int"  # type: ignore[attr-defined]
+    return check
+
+
+def number(min_value: float | None = None, max_value: float | None = None) -> Callable[[Any], float]:
+    """A number (as a float) within the bounds given."""
+
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError("a number")
+        v = float(v)
+        if min_value is not None and v < min_value:
+            raise TypeError(f"a number >= {min_value:g}")
+        if max_value is not None and v > max_value:
+            raise TypeError(f"a number <= {max_value:g}")
+        return v
+
+    check.kind = "float"  # type: ignore[attr-defined]
+    return check
+
+
+def boolean(v):
+    """True or false (no 0/1, no strings)."""
+    if not isinstance(v, bool):
+        raise TypeError("true or false")
+    return v
+
+
+boolean.kind = "bool"  # type: ignore[attr-defined]
+
+
+def one_of(*choices: str) -> Callable[[Any], str]:
+    """One of ``choices``."""
+
+    def check(v):
+        if v not in choices:
+            raise TypeError("one of " + ", ".join(repr(c) for c in choices))
+        return v
+
+    check.kind = "|".join(choices)  # type: ignore[attr-defined]
+    return check
+
+
+def int_list(v):
+    """A non-empty list of positive ints."""
+    if not isinstance(v, list) or not v or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in v):
+        raise TypeError("a non-empty list of positive integers, e.g. [256, 256]")
+    return list(v)
+
+
+int_list.kind = "list[int]"  # type: ignore[attr-defined]
+
+
+def string(v):
+    """A string."""
+    if not isinstance(v, str):
+        raise TypeError("a string")
+    return v
+
+
+string.kind = "str"  # type: ignore[attr-defined]
+
+
+def table(v):
+    """A table (a mapping: a config file's table, a dict)."""
+    if not isinstance(v, Mapping):
+        raise TypeError("a table/mapping")
+    return v
+
+
+table.kind = "table"  # type: ignore[attr-defined]
+
+
+def optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``check``, or None (meaning: the default worked out later)."""
+
+    def checked(v):
+        return None if v is None else check(v)
+
+    checked.kind = f"{getattr(check, 'kind', '')}|none"  # type: ignore[attr-defined]
+    return checked
+
+
 def setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None, min: float | None = None,
-            max: float | None = None, check: Callable[[Any], Any] | None = None):
+            max: float | None = None, check: Callable[[Any], Any] | None = None, label: str | None = None):
     """A settings field: its default, what it means, and what values it takes.
 
     ``check`` (for values no plain type describes, e.g. "an integer or 'auto'") takes a
     given value and returns the value to use, or raises ``TypeError(what it must be)``;
     its ``kind`` attribute, if any, is the type shown by :meth:`Settings.describe`.
+    ``label`` names the setting in messages instead of its key.
     """
-    meta = {"help": help, "choices": choices, "min": min, "max": max, "check": check}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
+    meta = {"help": help, "choices": choices, "min": min, "max": max, "check": check, "label": label}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -58,7 +161,12 @@ def _default(f: dataclasses.Field) -> Any:
 
 def _coerce(name: str, f: dataclasses.Field, value: Any, owner: str, what: str, error: type[ConfigError] = ConfigError) -> Any:
     meta = f.metadata
-    where = f"{what} {name!r} of {owner}" if owner else f"{what} {name!r}"
+    if meta.get("label"):
+        where = meta["label"]
+    elif not what:
+        where = name
+    else:
+        where = f"{what} {name!r} of {owner}" if owner else f"{what} {name!r}"
     if meta.get("check") is not None:
         try:
             return meta["check"](value)
@@ -146,6 +254,11 @@ class Settings:
     def check(self) -> None:
         """Checks that involve several fields (subclasses extend it)."""
 
+    def check_fields(self) -> None:
+        """Check every field's value as it is (for an instance built directly, not by :meth:`from_dict`)."""
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _coerce(f.name, f, getattr(self, f.name), self.owner, self.what, self.error))
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -163,4 +276,6 @@ class Settings:
         return rows
 
 
-__all__ = ["ConfigError", "Settings", "setting"]
+__all__ = [
+    "ConfigError", "Settings", "boolean", "int_list", "integer", "number", "one_of", "optional", "setting", "string", "table",
+]  # fmt: skip

@@ -19,72 +19,11 @@ import os
 import tomllib
 from typing import Any, Callable, ClassVar, Mapping
 
-from pbrl.settings import ConfigError, Settings, setting
+from pbrl.settings import ConfigError, Settings, boolean, int_list, integer, number, one_of, setting
 
 from ..registry import ONLINE_AGENTS
 
 HYPERPARAMS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hyperparams.toml")
-
-# -- value checkers -----------------------------------------------------------------
-
-
-def _int(min_value: int | None = None) -> Callable[[Any], int]:
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, int):
-            if isinstance(v, float) and v.is_integer():
-                v = int(v)
-            else:
-                raise TypeError("an integer")
-        if min_value is not None and v < min_value:
-            raise TypeError(f"an integer >= {min_value}")
-        return v
-
-    check.kind = f"int >= {min_value}" if min_value is not None else "int"  # type: ignore[attr-defined]
-    return check
-
-
-def _float(min_value: float | None = None, max_value: float | None = None) -> Callable[[Any], float]:
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise TypeError("a number")
-        v = float(v)
-        if min_value is not None and v < min_value:
-            raise TypeError(f"a number >= {min_value:g}")
-        if max_value is not None and v > max_value:
-            raise TypeError(f"a number <= {max_value:g}")
-        return v
-
-    check.kind = "float"  # type: ignore[attr-defined]
-    return check
-
-
-def _bool(v):
-    if not isinstance(v, bool):
-        raise TypeError("true or false")
-    return v
-
-
-_bool.kind = "bool"  # type: ignore[attr-defined]
-
-
-def _choice(*choices: str) -> Callable[[Any], str]:
-    def check(v):
-        if v not in choices:
-            raise TypeError("one of " + ", ".join(repr(c) for c in choices))
-        return v
-
-    check.kind = "|".join(choices)  # type: ignore[attr-defined]
-    return check
-
-
-def _int_list(v):
-    if not isinstance(v, list) or not v or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in v):
-        raise TypeError("a non-empty list of positive integers, e.g. [256, 256]")
-    return list(v)
-
-
-_int_list.kind = "list[int]"  # type: ignore[attr-defined]
-
 
 def _float_or_auto(v):
     if isinstance(v, str) and (v == "auto" or v.startswith("auto_")):
@@ -173,21 +112,21 @@ class OnlineHyperparams(Settings):
 
     what: ClassVar[str] = "hyperparameter"
 
-    n_timesteps: int = setting(1_000_000, "default training budget in env steps", check=_int(1))
-    n_envs: int = setting(16, "sub-envs simulated together in one batch", check=_int(1))
+    n_timesteps: int = setting(1_000_000, "default training budget in env steps", check=integer(1))
+    n_envs: int = setting(16, "sub-envs simulated together in one batch", check=integer(1))
     learning_rate: float = setting(
         3e-4, "Adam learning rate: a number, or 'lin_<initial>' for a linear decay to 0 (sets lr_schedule)", check=_schedule(0.0)
     )
-    lr_schedule: str = setting("constant", "learning rate constant or decaying linearly to 0", check=_choice("constant", "linear"))
-    gamma: float = setting(0.99, "discount factor", check=_float(0.0, 1.0))
-    batch_size: int = setting(256, "minibatch size", check=_int(1))
-    net_arch: list = setting([64, 64], "hidden layer sizes of the policy and value/Q networks", check=_int_list)
-    activation: str = setting("tanh", "hidden activation", check=_choice("tanh", "relu", "elu", "leaky_relu"))
-    normalize_obs: bool = setting(True, "normalise observations with running statistics (VecNormalize)", check=_bool)
-    normalize_reward: bool = setting(True, "scale rewards by a running std of the discounted return (VecNormalize)", check=_bool)
-    clip_obs: float = setting(10.0, "clip normalised observations to +-clip_obs", check=_float(0.0))
-    torch_threads: int = setting(1, "torch intra-op threads (1 is fastest for small MLPs on 2 cores)", check=_int(1))
-    env_threads: int = setting(1, "native threads stepping the MuJoCo batch", check=_int(1))
+    lr_schedule: str = setting("constant", "learning rate constant or decaying linearly to 0", check=one_of("constant", "linear"))
+    gamma: float = setting(0.99, "discount factor", check=number(0.0, 1.0))
+    batch_size: int = setting(256, "minibatch size", check=integer(1))
+    net_arch: list = setting([64, 64], "hidden layer sizes of the policy and value/Q networks", check=int_list)
+    activation: str = setting("tanh", "hidden activation", check=one_of("tanh", "relu", "elu", "leaky_relu"))
+    normalize_obs: bool = setting(True, "normalise observations with running statistics (VecNormalize)", check=boolean)
+    normalize_reward: bool = setting(True, "scale rewards by a running std of the discounted return (VecNormalize)", check=boolean)
+    clip_obs: float = setting(10.0, "clip normalised observations to +-clip_obs", check=number(0.0))
+    torch_threads: int = setting(1, "torch intra-op threads (1 is fastest for small MLPs on 2 cores)", check=integer(1))
+    env_threads: int = setting(1, "native threads stepping the MuJoCo batch", check=integer(1))
 
 
 @dataclass
@@ -196,16 +135,16 @@ class PPOHyperparams(OnlineHyperparams):
 
     owner: ClassVar[str] = "ppo"
 
-    n_steps: int = setting(128, "env steps per sub-env per rollout (rollout size = n_steps * n_envs)", check=_int(1))
-    n_epochs: int = setting(10, "passes over each rollout", check=_int(1))
-    gae_lambda: float = setting(0.95, "GAE lambda", check=_float(0.0, 1.0))
+    n_steps: int = setting(128, "env steps per sub-env per rollout (rollout size = n_steps * n_envs)", check=integer(1))
+    n_epochs: int = setting(10, "passes over each rollout", check=integer(1))
+    gae_lambda: float = setting(0.95, "GAE lambda", check=number(0.0, 1.0))
     clip_range: Any = setting(0.2, "PPO clipping range: a number, or 'lin_<initial>' for a linear decay to 0", check=_schedule(0.0))
-    ent_coef: float = setting(0.0, "entropy bonus coefficient", check=_float())
-    vf_coef: float = setting(0.5, "value loss coefficient", check=_float(0.0))
-    max_grad_norm: float = setting(0.5, "gradient clipping norm", check=_float(0.0))
+    ent_coef: float = setting(0.0, "entropy bonus coefficient", check=number())
+    vf_coef: float = setting(0.5, "value loss coefficient", check=number(0.0))
+    max_grad_norm: float = setting(0.5, "gradient clipping norm", check=number(0.0))
     target_kl: Any = setting("off", "stop an update's epochs early past this KL ('off' to disable)", check=_float_or_off)
-    log_std_init: float = setting(0.0, "initial log std of the Gaussian policy", check=_float())
-    ortho_init: bool = setting(True, "orthogonal initialisation of the networks", check=_bool)
+    log_std_init: float = setting(0.0, "initial log std of the Gaussian policy", check=number())
+    ortho_init: bool = setting(True, "orthogonal initialisation of the networks", check=boolean)
 
 
 @dataclass
@@ -220,15 +159,15 @@ class SACHyperparams(OnlineHyperparams):
     activation: str = _like(OnlineHyperparams, "activation", "relu")
     normalize_obs: bool = _like(OnlineHyperparams, "normalize_obs", False)
     normalize_reward: bool = _like(OnlineHyperparams, "normalize_reward", False)
-    buffer_size: int = setting(1_000_000, "replay buffer capacity (transitions)", check=_int(1))
-    learning_starts: int = setting(5_000, "env steps of uniform random actions before learning", check=_int(0))
-    tau: float = setting(0.005, "target network Polyak coefficient", check=_float(0.0, 1.0))
-    train_freq: int = setting(1, "vector-env steps between updates (each vector step adds n_envs transitions)", check=_int(1))
-    gradient_steps: int = setting(2, "gradient steps per update", check=_int(1))
+    buffer_size: int = setting(1_000_000, "replay buffer capacity (transitions)", check=integer(1))
+    learning_starts: int = setting(5_000, "env steps of uniform random actions before learning", check=integer(0))
+    tau: float = setting(0.005, "target network Polyak coefficient", check=number(0.0, 1.0))
+    train_freq: int = setting(1, "vector-env steps between updates (each vector step adds n_envs transitions)", check=integer(1))
+    gradient_steps: int = setting(2, "gradient steps per update", check=integer(1))
     ent_coef: Any = setting("auto", "entropy coefficient, or 'auto' / 'auto_<init>' to learn it", check=_float_or_auto)
     target_entropy: Any = setting("auto", "target entropy for a learned ent_coef ('auto' = -act_dim)", check=_float_or_auto)
-    log_std_init: float = setting(-3.0, "initial log std (only with use_sde)", check=_float())
-    use_sde: bool = setting(False, "generalised state-dependent exploration", check=_bool)
+    log_std_init: float = setting(-3.0, "initial log std (only with use_sde)", check=number())
+    use_sde: bool = setting(False, "generalised state-dependent exploration", check=boolean)
 
 
 #: agent -> its hyperparameters

@@ -25,9 +25,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
-from pbrl.settings import ConfigError, Settings, setting
+from pbrl.settings import ConfigError, Settings, boolean, int_list, integer, number, one_of, setting
 
-from ..online.hyperparams import HyperparameterError, _bool, _choice, _float, _int, _int_list
+from ..online.hyperparams import HyperparameterError
 
 #: Query-selection methods (``pbrl.preferences.queries.METHODS``; repeated here to stay numpy-free).
 SELECTION_METHODS = ("uniform", "disagreement", "entropy", "kcenter", "kcenter_disagreement", "kcenter_entropy")
@@ -38,7 +38,7 @@ SCHEDULES = ("constant", "linear_decay")
 
 
 def _int_or_auto(min_value: int):
-    check_int = _int(min_value)
+    check_int = integer(min_value)
 
     def check(v):
         if v in ("auto", None):
@@ -109,38 +109,38 @@ class PreferenceOptions(Settings):
     error: ClassVar[type[ConfigError]] = PreferenceOptionError
 
     queries_per_round: Any = setting("auto", "queries asked per feedback round ('auto': feedback / 10, B-Pref's mb_size)", check=_int_or_auto(1))
-    interval: int = setting(20_000, "env steps between feedback rounds (B-Pref's num_interact)", check=_int(1))
-    schedule: str = setting("constant", "queries per round constant, or decaying linearly with training progress (B-Pref's reward_schedule=1)", check=_choice(*SCHEDULES))
-    segment_length: int = setting(50, "H, steps per segment", check=_int(1))
-    selection: str = setting("disagreement", "query selection (the first round is always uniform)", check=_choice(*SELECTION_METHODS))
-    large_batch: int = setting(10, "candidate pool = large_batch x queries of the round", check=_int(1))
-    ensemble_size: int = setting(3, "reward models in the ensemble", check=_int(1))
-    reward_hidden: list = setting([256, 256, 256], "hidden layer sizes of each reward model", check=_int_list)
-    reward_lr: float = setting(3e-4, "Adam learning rate of the reward models", check=_float(0.0))
-    reward_batch_size: int = setting(128, "labelled pairs per reward-model gradient step", check=_int(1))
-    reward_epochs: int = setting(200, "epoch cap of each reward-model update", check=_int(1))
-    target_accuracy: float = setting(0.97, "stop a reward-model update at this train accuracy", check=_float(0.0, 1.0))
-    segment_score: str = setting("sum", "segment score: sum of per-step rewards (B-Pref) or mean (PT's code)", check=_choice("sum", "mean"))
-    aggregate: str = setting("mean", "training reward from the ensemble: mean, mean - k*std, or min (worst case)", check=_choice(*AGGREGATES))
-    aggregate_k: float = setting(1.0, "k of mean_minus_std", check=_float(0.0))
-    unsup_steps: int = setting(0, "env steps before the first feedback round; PEBBLE trains on the state-entropy bonus until then", check=_int(0))
-    knn_k: int = setting(5, "k of the k-NN state-entropy estimate (PEBBLE)", check=_int(1))
+    interval: int = setting(20_000, "env steps between feedback rounds (B-Pref's num_interact)", check=integer(1))
+    schedule: str = setting("constant", "queries per round constant, or decaying linearly with training progress (B-Pref's reward_schedule=1)", check=one_of(*SCHEDULES))
+    segment_length: int = setting(50, "H, steps per segment", check=integer(1))
+    selection: str = setting("disagreement", "query selection (the first round is always uniform)", check=one_of(*SELECTION_METHODS))
+    large_batch: int = setting(10, "candidate pool = large_batch x queries of the round", check=integer(1))
+    ensemble_size: int = setting(3, "reward models in the ensemble", check=integer(1))
+    reward_hidden: list = setting([256, 256, 256], "hidden layer sizes of each reward model", check=int_list)
+    reward_lr: float = setting(3e-4, "Adam learning rate of the reward models", check=number(0.0))
+    reward_batch_size: int = setting(128, "labelled pairs per reward-model gradient step", check=integer(1))
+    reward_epochs: int = setting(200, "epoch cap of each reward-model update", check=integer(1))
+    target_accuracy: float = setting(0.97, "stop a reward-model update at this train accuracy", check=number(0.0, 1.0))
+    segment_score: str = setting("sum", "segment score: sum of per-step rewards (B-Pref) or mean (PT's code)", check=one_of("sum", "mean"))
+    aggregate: str = setting("mean", "training reward from the ensemble: mean, mean - k*std, or min (worst case)", check=one_of(*AGGREGATES))
+    aggregate_k: float = setting(1.0, "k of mean_minus_std", check=number(0.0))
+    unsup_steps: int = setting(0, "env steps before the first feedback round; PEBBLE trains on the state-entropy bonus until then", check=integer(0))
+    knn_k: int = setting(5, "k of the k-NN state-entropy estimate (PEBBLE)", check=integer(1))
     state_entropy: str = setting(
         "buffer",
         "PEBBLE's state-entropy bonus: buffer = B-Pref's compute_state_entropy (distance of each sampled state s to its "
         "k-th nearest neighbour among all replay-buffer states, over B-Pref's running std); batch = k-th nearest among "
         "the minibatch's next-states (cheaper; pbrl's earlier estimate)",
-        check=_choice("buffer", "batch"),
+        check=one_of("buffer", "batch"),
     )
-    reset_critic: bool = setting(False, "re-initialise SAC's critics after the unsupervised phase (PEBBLE)", check=_bool)
-    reset_update: int = setting(0, "SAC gradient steps run at once right after the critic reset (B-Pref's reset_update; PEBBLE)", check=_int(0))
-    buffer_steps: int = setting(100_000, "steps of recent episodes kept to cut query segments from", check=_int(1))
-    record_states: bool = setting(True, "record qpos/qvel with every step so segments can be rendered for people", check=_bool)
-    heldout_pairs: int = setting(256, "fresh pairs labelled by the true reward to measure reward_model/accuracy (0: off)", check=_int(0))
+    reset_critic: bool = setting(False, "re-initialise SAC's critics after the unsupervised phase (PEBBLE)", check=boolean)
+    reset_update: int = setting(0, "SAC gradient steps run at once right after the critic reset (B-Pref's reset_update; PEBBLE)", check=integer(0))
+    buffer_steps: int = setting(100_000, "steps of recent episodes kept to cut query segments from", check=integer(1))
+    record_states: bool = setting(True, "record qpos/qvel with every step so segments can be rendered for people", check=boolean)
+    heldout_pairs: int = setting(256, "fresh pairs labelled by the true reward to measure reward_model/accuracy (0: off)", check=integer(0))
     # --teacher human only (people answering in the labeling web app; pbrl.teachers.human.HumanTeacher)
     human_min_labels: Any = setting("all", "--teacher human: answers each round waits for: all, a number (0: do not wait), or a fraction of the round", check=_min_labels)
     human_timeout: Any = setting("none", "--teacher human: seconds a round waits at most, then goes on with the rest pending (none: no limit)", check=_timeout)
-    human_serve: bool = setting(False, "--teacher human: serve the labeling page from the run, on the run's store", check=_bool)
+    human_serve: bool = setting(False, "--teacher human: serve the labeling page from the run, on the run's store", check=boolean)
     human_host: str = setting("127.0.0.1", "--teacher human: address the page binds (anything but loopback is reachable from the network)", check=_host)
     human_port: int = setting(8000, "--teacher human: port of the page (0: any free port, printed)", check=_port)
 
@@ -149,9 +149,9 @@ class PreferenceOptions(Settings):
 class PEBBLEOptions(PreferenceOptions):
     """PEBBLE's: 10k env steps of unsupervised pre-training, then the critic reset and 100 updates."""
 
-    unsup_steps: int = setting(10_000, "env steps before the first feedback round; PEBBLE trains on the state-entropy bonus until then", check=_int(0))
-    reset_critic: bool = setting(True, "re-initialise SAC's critics after the unsupervised phase (PEBBLE)", check=_bool)
-    reset_update: int = setting(100, "SAC gradient steps run at once right after the critic reset (B-Pref's reset_update; PEBBLE)", check=_int(0))
+    unsup_steps: int = setting(10_000, "env steps before the first feedback round; PEBBLE trains on the state-entropy bonus until then", check=integer(0))
+    reset_critic: bool = setting(True, "re-initialise SAC's critics after the unsupervised phase (PEBBLE)", check=boolean)
+    reset_update: int = setting(100, "SAC gradient steps run at once right after the critic reset (B-Pref's reset_update; PEBBLE)", check=integer(0))
 
 
 #: agent -> its options (agent ``ppo`` -> PrefPPO, ``sac`` -> PEBBLE)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
 
 from pbrl.agents.online.hyperparams import AGENTS, HyperparameterError, check_agent, resolve
-from pbrl.settings import ConfigError
+from pbrl.settings import ConfigError, Settings, integer, optional, setting, string, table
 
 from .folder import check_name, default_name
 
@@ -32,91 +32,56 @@ def config_from_mapping(cls, data: Mapping[str, Any]):
     return cls(**dict(data))
 
 
+_INT = dict(whole_floats=False)
+
+
 @dataclass
-class TrainConfig:
-    """One online training run.
+class TrainConfig(Settings):
+    """One online training run: every setting below, checked by :meth:`resolve`."""
 
-    Attributes:
-        env: pbrl task id, e.g. ``pbrl/Hopper-v5``.
-        agent: ``ppo`` or ``sac``.
-        steps: env steps in all (default: the hyperparameters' ``n_timesteps``).
-        seed: run seed (training sub-env i is seeded ``seed + i``).
-        num_envs: sub-envs (default: the hyperparameters' ``n_envs``).
-        hp: hyperparameter overrides (see ``pbrl train --list-hp``).
-        reward: ``true``, ``program:PATH`` (untrusted: run in the sandboxed reward worker),
-            ``trusted-program:PATH`` (your own code, in process), or ``learned`` (PrefPPO with ppo, PEBBLE
-            with sac: a reward model trained online on a teacher's preferences).
-        runs_dir: root of the run folders.
-        name: run name (default: the start time); the folder is ``<name>-s<seed>``.
-        device: torch device.
-        eval_freq: env steps between evaluations (default: steps / 20; 0 = only at the end).
-        eval_episodes: episodes per evaluation.
-        checkpoint_freq: env steps between checkpoints (default: steps / 10; 0 = only at the end).
-        env_kwargs: task keyword arguments (e.g. ``ctrl_cost_weight``).
-        teacher: with ``reward = "learned"``: who labels the queries, a teacher preset
-            (``oracle``, ``noisy``, ``mistake``, ``skip``, ``myopic``, ``equal``) or any
-            registered teacher name.
-        feedback: with ``reward = "learned"``: the label budget, queries asked in all
-            (default 1000).
-        pref: with ``reward = "learned"``: preference-loop options (segment length,
-            queries per round, interval, ensemble size, ...; see
-            ``pbrl.agents.preference.options.SCHEMA``), and with ``teacher = "human"`` how
-            rounds wait for people and whether the run serves the labeling page
-            (``human_min_labels``, ``human_timeout``, ``human_serve``, ``human_host``,
-            ``human_port``; ``agents/preference/README.md``).
-    """
+    what: ClassVar[str] = ""  # messages name the key alone: "steps must be an integer >= 1, got 0"
 
-    env: str = "pbrl/HalfCheetah-v5"
-    agent: str = "ppo"
-    steps: int | None = None
-    seed: int = 0
-    num_envs: int | None = None
-    hp: dict[str, Any] = field(default_factory=dict)
-    reward: str = "true"
-    runs_dir: str = "runs"
-    name: str | None = None
-    device: str = "cpu"
-    eval_freq: int | None = None
-    eval_episodes: int = 10
-    checkpoint_freq: int | None = None
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    teacher: str | None = None
-    feedback: int | None = None
-    pref: dict[str, Any] = field(default_factory=dict)
+    env: str = setting("pbrl/HalfCheetah-v5", "pbrl task id, e.g. pbrl/Hopper-v5", check=string)
+    agent: str = setting("ppo", "ppo or sac", check=string)
+    steps: int | None = setting(None, "env steps in all (default: the hyperparameters' n_timesteps)", check=optional(integer(1, **_INT)))
+    seed: int = setting(0, "run seed (training sub-env i is seeded seed + i)", check=integer(0, **_INT))
+    num_envs: int | None = setting(None, "sub-envs (default: the hyperparameters' n_envs)", check=optional(integer(1, **_INT)))
+    hp: dict = setting({}, "hyperparameter overrides (see pbrl train --list-hp)", check=table)
+    reward: str = setting(
+        "true",
+        "true; program:PATH (untrusted: run in the sandboxed reward worker); trusted-program:PATH (your own code, "
+        "in process); or learned (PrefPPO with ppo, PEBBLE with sac: a reward model trained online on a teacher's preferences)",
+        check=string,
+    )
+    runs_dir: str = setting("runs", "root of the run folders", check=string)
+    name: str | None = setting(None, "run name (default: the start time); the folder is <name>-s<seed>", check=optional(string))
+    device: str = setting("cpu", "torch device", check=string)
+    eval_freq: int | None = setting(None, "env steps between evaluations (default: steps / 20; 0 = only at the end)", check=optional(integer(0, **_INT)))
+    eval_episodes: int = setting(10, "episodes per evaluation", check=integer(1, **_INT))
+    checkpoint_freq: int | None = setting(None, "env steps between checkpoints (default: steps / 10; 0 = only at the end)", check=optional(integer(0, **_INT)))
+    env_kwargs: dict = setting({}, "task keyword arguments (e.g. ctrl_cost_weight)", check=table)
+    teacher: str | None = setting(
+        None, "with reward learned: who labels the queries, a teacher preset (oracle, noisy, mistake, skip, myopic, equal) "
+        "or any registered teacher name", check=optional(string),
+    )  # fmt: skip
+    feedback: int | None = setting(
+        None, "with reward learned: the label budget, queries asked in all (default 1000)",
+        check=optional(integer(1, **_INT)), label="feedback (the label budget)",
+    )  # fmt: skip
+    pref: dict = setting(
+        {}, "with reward learned: preference-loop options (pbrl.agents.preference.options.PreferenceOptions), and with "
+        "teacher human how rounds wait for people and whether the run serves the labeling page (human_*)", check=table,
+    )  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
         """Build from a mapping (a config file's table), naming any unknown key."""
         return config_from_mapping(cls, data)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     # -- checks ---------------------------------------------------------------------
 
     def _check_types(self) -> None:
-        def integer(name, value, minimum, optional=True):
-            if value is None and optional:
-                return
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-        for name in ("env", "agent", "reward", "runs_dir", "device"):
-            if not isinstance(getattr(self, name), str):
-                raise ConfigError(f"{name} must be a string, got {getattr(self, name)!r}")
-        integer("steps", self.steps, 1)
-        integer("seed", self.seed, 0, optional=False)
-        integer("num_envs", self.num_envs, 1)
-        integer("eval_freq", self.eval_freq, 0)
-        integer("eval_episodes", self.eval_episodes, 1, optional=False)
-        integer("checkpoint_freq", self.checkpoint_freq, 0)
-        if self.teacher is not None and not isinstance(self.teacher, str):
-            raise ConfigError(f"teacher must be a string, got {self.teacher!r}")
-        if self.feedback is not None and (isinstance(self.feedback, bool) or not isinstance(self.feedback, int) or self.feedback < 1):
-            raise ConfigError(f"feedback (the label budget) must be an integer >= 1, got {self.feedback!r}")
-        for name in ("hp", "env_kwargs", "pref"):
-            if not isinstance(getattr(self, name), Mapping):
-                raise ConfigError(f"{name} must be a table/mapping, got {getattr(self, name)!r}")
+        self.check_fields()
         if self.name is not None:
             try:
                 check_name(self.name)

@@ -22,8 +22,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Mapping
+
+from pbrl.settings import Settings, integer, optional, setting, string, table
 
 
 from . import folder as F
@@ -44,50 +46,35 @@ class OfflineRunResult:
     resumed_from: int | None = None
 
 
+_INT = dict(whole_floats=False)
+
+
 @dataclass
-class OfflineTrainConfig:
-    """One offline training run.
+class OfflineTrainConfig(Settings):
+    """One offline training run: every setting below, checked by :meth:`resolve`."""
 
-    Attributes:
-        agent: ``bc``, ``iql``, ``piql``, ``cpl``, ``oppo`` or ``ipl``.
-        dataset: a local dataset id (``pbrl dataset list``).
-        preferences: a preference store labelled on the dataset (P-IQL, CPL, OPPO, IPL).
-        env: the task to evaluate in (default: the dataset's; must have the same spaces).
-        steps: gradient steps (default: the agent's ``steps`` hyperparameter).
-        seed: run seed.
-        hp: hyperparameter overrides (``pbrl train --agent iql --list-hp``).
-        runs_dir, name: the run folder is ``<runs_dir>/<task>/<agent>/<name>-s<seed>``.
-        device: torch device.
-        eval_freq: steps between evaluations (default steps / 20; 0: only at the end).
-        eval_episodes: episodes per evaluation, all in one batch.
-        checkpoint_freq: steps between checkpoints (default steps / 10; 0: only at the end).
-        log_freq: steps between loss dumps (default min(1000, steps / 100), at least 1).
-        env_kwargs: task keyword arguments for evaluation.
-    """
+    what: ClassVar[str] = ""  # messages name the key alone: "steps must be an integer >= 1, got 0"
 
-    agent: str = "iql"
-    dataset: str = ""
-    preferences: str | None = None
-    env: str | None = None
-    steps: int | None = None
-    seed: int = 0
-    hp: dict[str, Any] = field(default_factory=dict)
-    runs_dir: str = "runs"
-    name: str | None = None
-    device: str = "cpu"
-    eval_freq: int | None = None
-    eval_episodes: int = 10
-    checkpoint_freq: int | None = None
-    log_freq: int | None = None
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    agent: str = setting("iql", "bc, iql, piql, cpl, oppo or ipl", check=string)
+    dataset: str = setting("", "a local dataset id (pbrl dataset list)", check=string)
+    preferences: str | None = setting(None, "a preference store labelled on the dataset (P-IQL, CPL, OPPO, IPL)", check=optional(string))
+    env: str | None = setting(None, "the task to evaluate in (default: the dataset's; must have the same spaces)", check=optional(string))
+    steps: int | None = setting(None, "gradient steps (default: the agent's steps hyperparameter)", check=optional(integer(1, **_INT)))
+    seed: int = setting(0, "run seed", check=integer(0, **_INT))
+    hp: dict = setting({}, "hyperparameter overrides (pbrl train --agent iql --list-hp)", check=table)
+    runs_dir: str = setting("runs", "root of the run folders: <runs_dir>/<task>/<agent>/<name>-s<seed>", check=string)
+    name: str | None = setting(None, "run name (default: the start time)", check=optional(string))
+    device: str = setting("cpu", "torch device", check=string)
+    eval_freq: int | None = setting(None, "steps between evaluations (default steps / 20; 0: only at the end)", check=optional(integer(0, **_INT)))
+    eval_episodes: int = setting(10, "episodes per evaluation, all in one batch", check=integer(1, **_INT))
+    checkpoint_freq: int | None = setting(None, "steps between checkpoints (default steps / 10; 0: only at the end)", check=optional(integer(0, **_INT)))
+    log_freq: int | None = setting(None, "steps between loss dumps (default min(1000, steps / 100), at least 1)", check=optional(integer(1, **_INT)))
+    env_kwargs: dict = setting({}, "task keyword arguments for evaluation", check=table)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "OfflineTrainConfig":
         """Build from a mapping (a config file's table), naming any unknown key."""
         return config_from_mapping(cls, data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
     def resolve(self) -> dict[str, Any]:
         """Check everything (no side effects) and return the resolved config (what ``config.json`` saves).
@@ -98,14 +85,7 @@ class OfflineTrainConfig:
         from pbrl.agents.registry import UnknownAgentError, offline_agent_class
         from pbrl.datasets import DatasetError, read_metadata, task_of
 
-        for name, minimum in (("seed", 0), ("eval_episodes", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-        for name, minimum in (("steps", 1), ("eval_freq", 0), ("checkpoint_freq", 0), ("log_freq", 1)):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
-                raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        self.check_fields()
         if self.name is not None:
             try:
                 F.check_name(self.name)
