@@ -114,6 +114,24 @@ def table(v):
 table.kind = "table"  # type: ignore[attr-defined]
 
 
+def positive_number(v):
+    """A number > 0 (kept as given: an int stays an int)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+        raise TypeError("a positive number")
+    return v
+
+
+positive_number.kind = "number > 0"  # type: ignore[attr-defined]
+
+
+def anything(v):
+    """Any value (checked where it is used, not here)."""
+    return v
+
+
+anything.kind = "any"  # type: ignore[attr-defined]
+
+
 def optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """``check``, or None (meaning: the default worked out later)."""
 
@@ -156,6 +174,8 @@ def _kind(default: Any) -> str:
 def _default(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default
+    if f.default_factory is dataclasses.MISSING:
+        return None  # a required setting
     return f.default_factory()  # type: ignore[misc]
 
 
@@ -277,5 +297,6 @@ class Settings:
 
 
 __all__ = [
-    "ConfigError", "Settings", "boolean", "int_list", "integer", "number", "one_of", "optional", "setting", "string", "table",
+    "ConfigError", "Settings", "anything", "boolean", "int_list", "integer", "number", "one_of", "optional", "positive_number", "setting",
+    "string", "table",
 ]  # fmt: skip

@@ -33,9 +33,11 @@ import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
+
+from pbrl.settings import ConfigError, Settings, anything, integer, one_of, optional, setting, string, table
 
 from . import jobs
 from pbrl.llm.backends import LLMBackend, OpenAIBackend
@@ -59,88 +61,51 @@ FORMAT = "pbrl.synthesis"
 
 
 @dataclass
-class SynthesisConfig:
-    """Settings of a synthesis run (``pbrl synthesize`` maps its options onto these).
+class SynthesisConfig(Settings):
+    """Settings of a synthesis run (``pbrl synthesize`` maps its options onto these): the fields below,
+    each with its meaning and check; LLM request settings apply to the openai backend."""
 
-    Args:
-        task: pbrl task id.
-        backend: ``"openai"`` (any OpenAI-compatible server) or ``"offline"`` (the search procedure).
-        model: the model name (openai backend).
-        base_url: the server's URL, e.g. ``http://localhost:8000/v1`` (openai backend).
-        api_key_env: the environment variable holding the API key.
-        mode: ``"code"`` (free code) or ``"params"`` (JSON weights of the card's terms).
-        samples: K, candidates per iteration.
-        iterations: I.
-        steps: PPO environment steps per candidate.
-        final_seeds: seeds of the final retraining (0: skip it).
-        final_steps: PPO steps of the final retraining (None: ``steps``).
-        eval_episodes: episodes of each trusted evaluation.
-        max_regenerations: extra sampling rounds per iteration to replace non-executable samples.
-        seed: seed of training, the offline proposer and the final retraining's seeds.
-        executor: ``"local"`` or ``"ray"``.
-        max_workers: parallel jobs of the local executor (None: the number of cores).
-        ray_address: a Ray cluster address (None: a local Ray instance).
-        temperature, max_tokens, request_timeout, max_retries: LLM request settings.
-        price_input, price_output: USD per million prompt / completion tokens (cost in the ledger).
-        few_shot: example programs of other tasks in the prompt (code mode).
-        prompts_dir: a folder of templates overriding pbrl's.
-        critique: a person's critique, added to the next round.
-        hyperparams: PPO hyperparameter overrides.
-        env_kwargs: task keyword arguments.
-        sandbox: the sandbox's settings.
-        runs_dir: where run folders go.
-        name: the run's name (default: the time).
-        label: a note printed with and saved in every result (e.g. that answers are canned).
-    """
+    what: ClassVar[str] = ""  # messages name the key alone: "samples must be an integer >= 1, got 0"
 
-    task: str
-    backend: str = "offline"
-    model: str | None = None
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    mode: str = "code"
-    samples: int = 4
-    iterations: int = 3
-    steps: int = 50_000
-    final_seeds: int = 3
-    final_steps: int | None = None
-    eval_episodes: int = 10
-    max_regenerations: int = 2
-    seed: int = 0
-    executor: str = "local"
-    max_workers: int | None = None
-    ray_address: str | None = None
-    temperature: float | None = 1.0
-    max_tokens: int | None = None
-    request_timeout: float = 120.0
-    max_retries: int = 4
-    price_input: float | None = None
-    price_output: float | None = None
-    few_shot: int = 0
-    prompts_dir: str | None = None
-    critique: str | None = None
-    hyperparams: dict[str, Any] = field(default_factory=dict)
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
-    runs_dir: str = "runs"
-    name: str | None = None
-    label: str | None = None
+    task: str = field(metadata={"help": "pbrl task id", "check": string})
+    backend: str = setting("offline", "openai (any OpenAI-compatible server) or offline (the search procedure)", check=one_of("openai", "offline"))
+    model: str | None = setting(None, "the model name (openai backend)", check=optional(string))
+    base_url: str | None = setting(None, "the server's URL, e.g. http://localhost:8000/v1 (openai backend)", check=optional(string))
+    api_key_env: str = setting("OPENAI_API_KEY", "the environment variable holding the API key", check=string)
+    mode: str = setting("code", "code (free code) or params (JSON weights of the card's terms)", check=one_of("code", "params"))
+    samples: int = setting(4, "K, candidates per iteration", check=integer(1, whole_floats=False))
+    iterations: int = setting(3, "I, iterations", check=integer(1, whole_floats=False))
+    steps: int = setting(50_000, "PPO environment steps per candidate", check=integer(1, whole_floats=False))
+    final_seeds: int = setting(3, "seeds of the final retraining (0: skip it)", check=integer(0, whole_floats=False))
+    final_steps: int | None = setting(None, "PPO steps of the final retraining (None: steps)", check=optional(integer(1, whole_floats=False)))
+    eval_episodes: int = setting(10, "episodes of each trusted evaluation", check=integer(1, whole_floats=False))
+    max_regenerations: int = setting(2, "extra sampling rounds per iteration to replace non-executable samples", check=integer(0, whole_floats=False))
+    seed: int = setting(0, "seed of training, the offline proposer and the final retraining's seeds", check=anything)
+    executor: str = setting("local", "local or ray", check=anything)
+    max_workers: int | None = setting(None, "parallel jobs of the local executor (None: the number of cores)", check=anything)
+    ray_address: str | None = setting(None, "a Ray cluster address (None: a local Ray instance)", check=anything)
+    temperature: float | None = setting(1.0, "LLM sampling temperature", check=anything)
+    max_tokens: int | None = setting(None, "LLM completion token cap", check=anything)
+    request_timeout: float = setting(120.0, "seconds per LLM request", check=anything)
+    max_retries: int = setting(4, "LLM request retries", check=anything)
+    price_input: float | None = setting(None, "USD per million prompt tokens (cost in the ledger)", check=anything)
+    price_output: float | None = setting(None, "USD per million completion tokens (cost in the ledger)", check=anything)
+    few_shot: int = setting(0, "example programs of other tasks in the prompt (code mode)", check=anything)
+    prompts_dir: str | None = setting(None, "a folder of templates overriding pbrl's", check=anything)
+    critique: str | None = setting(None, "a person's critique, added to the next round", check=anything)
+    hyperparams: dict = setting({}, "PPO hyperparameter overrides", check=table)
+    env_kwargs: dict = setting({}, "task keyword arguments", check=table)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig, metadata={"help": "the sandbox's settings (SandboxConfig)", "check": anything})
+    runs_dir: str = setting("runs", "where run folders go", check=string)
+    name: str | None = setting(None, "the run's name (default: the time)", check=optional(string))
+    label: str | None = setting(None, "a note printed with and saved in every result (e.g. that answers are canned)", check=optional(string))
 
     def __post_init__(self):
         if isinstance(self.sandbox, dict):
             self.sandbox = SandboxConfig(**self.sandbox)
-        if self.backend not in ("openai", "offline"):
-            raise ValueError(f"backend must be 'openai' or 'offline', got {self.backend!r}")
+        self.check_fields()
         if self.backend == "openai" and not self.model:
-            raise ValueError("the openai backend needs --model NAME")
-        if self.mode not in ("code", "params"):
-            raise ValueError(f"mode must be 'code' or 'params', got {self.mode!r}")
-        for name in ("samples", "iterations", "steps", "eval_episodes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.final_seeds < 0 or self.max_regenerations < 0:
-            raise ValueError("final_seeds and max_regenerations must be >= 0")
+            raise ConfigError("the openai backend needs --model NAME")
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -47,8 +47,9 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
+from pbrl.settings import Settings, anything, one_of, positive_number, setting
 from pbrl.sandbox.client import RewardWorker, WorkerLimits, isolation_status, unshare_command
 
 from .errors import (
@@ -95,7 +96,7 @@ _WORKER_KINDS = {
 
 
 @dataclass
-class SandboxConfig:
+class SandboxConfig(Settings):
     """Limits and switches of the sandbox.
 
     Args:
@@ -129,34 +130,30 @@ class SandboxConfig:
         tmp_root: where the temporary directories go (default: the system's).
     """
 
-    isolation: str = "auto"
-    memory_mb: int = 1024
-    address_space_mb: int = 8192
-    file_size_mb: int = 64
-    open_files: int = 512
-    nproc_margin: int = 256
-    max_tasks: int = 400
-    hide_dirs: list[str] | None = None
-    probe_timeout: float = 60.0
-    train_timeout: float | None = None
-    call_timeout: float = 30.0
-    cpu_factor: float = 1.5
-    grace: float = 3.0
-    eval_timeout: float = 300.0
-    static_check: bool = True
-    runtime_guard: bool = True
-    seccomp: bool = True
-    keep_workdirs: bool = False
-    tmp_root: str | None = None
+    what: ClassVar[str] = ""  # messages name the key alone: "memory_mb must be a positive number, got 0"
+
+    isolation: str = setting("auto", "auto, require or off (namespaces)", check=one_of("auto", "require", "off"))
+    memory_mb: int = setting(1024, "memory the program and training may add after the worker's imports (MB)", check=positive_number)
+    address_space_mb: int = setting(8192, "the outer RLIMIT_AS from the start (MB)", check=positive_number)
+    file_size_mb: int = setting(64, "RLIMIT_FSIZE (MB)", check=positive_number)
+    open_files: int = setting(512, "RLIMIT_NOFILE", check=positive_number)
+    nproc_margin: int = setting(256, "tasks the worker may add to this user's count (RLIMIT_NPROC)", check=anything)
+    max_tasks: int = setting(400, "most tasks in the worker's PID namespace (pid_max, Linux >= 6.14)", check=positive_number)
+    hide_dirs: list[str] | None = setting(None, "directories covered by an empty tmpfs (None: default_hidden_dirs())", check=anything)
+    probe_timeout: float = setting(60.0, "wall-clock seconds for a probe", check=positive_number)
+    train_timeout: float | None = setting(None, "wall-clock seconds for training (None: 120 + steps / 250)", check=anything)
+    call_timeout: float = setting(30.0, "wall-clock and CPU seconds for one call of the reward program", check=positive_number)
+    cpu_factor: float = setting(1.5, "CPU-seconds limit = cpu_factor x the wall-clock timeout", check=anything)
+    grace: float = setting(3.0, "seconds between SIGTERM and SIGKILL", check=positive_number)
+    eval_timeout: float = setting(300.0, "wall-clock seconds for a trusted evaluation", check=positive_number)
+    static_check: bool = setting(True, "run the static check (testing switch; keep True)", check=anything)
+    runtime_guard: bool = setting(True, "install the runtime guard in the reward worker (testing switch; keep True)", check=anything)
+    seccomp: bool = setting(True, "install the reward worker's seccomp filter (testing switch; keep True)", check=anything)
+    keep_workdirs: bool = setting(False, "leave the workers' temporary directories (debugging)", check=anything)
+    tmp_root: str | None = setting(None, "where the temporary directories go (default: the system's)", check=anything)
 
     def __post_init__(self):
-        if self.isolation not in ("auto", "require", "off"):
-            raise ValueError(f"isolation must be 'auto', 'require' or 'off', got {self.isolation!r}")
-        for name in ("memory_mb", "address_space_mb", "file_size_mb", "open_files", "max_tasks", "probe_timeout", "grace",
-                     "eval_timeout", "call_timeout"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        self.check_fields()
 
     def timeout_for(self, stage: str, steps: int = 0) -> float:
         if stage == "probe":
