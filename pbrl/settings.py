@@ -25,8 +25,6 @@ class ConfigError(ValueError):
 # -- value checks: each returns the value to use or raises TypeError(what it must be) --------
 
 
-
-
 def integer(min_value: int | None = None, whole_floats: bool = True) -> Callable[[Any], int]:
     """An int (``whole_floats``: also ``2.0`` as 2), at least ``min_value``."""
     expected = "an integer" if whole_floats or min_value is None else f"an integer >= {min_value}"
@@ -157,6 +155,13 @@ def setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None, 
     return field(default=default, metadata=meta)
 
 
+def redeclared(base: type, name: str, default: Any):
+    """Field ``name`` of the settings class ``base`` (meaning and check) with another default,
+    for a subclass whose default differs (SAC's ``n_envs``, PEBBLE's ``unsup_steps``)."""
+    f = next(f for f in dataclasses.fields(base) if f.name == name)
+    return setting(default, f.metadata["help"], check=f.metadata["check"])
+
+
 def _kind(default: Any) -> str:
     if isinstance(default, bool):
         return "bool"
@@ -238,7 +243,7 @@ def _coerce_plain(where: str, kind: str, meta: Mapping[str, Any], value: Any) ->
 class Settings:
     """A group of settings. Subclasses declare fields with :func:`setting`."""
 
-    #: who the settings belong to, in messages (e.g. the agent's name); default: the class name
+    #: who the settings belong to, in messages (e.g. the agent's name); empty: not named
     owner: ClassVar[str] = ""
     #: what one setting is called in messages ("hyperparameter", "preference option", ...)
     what: ClassVar[str] = "setting"
@@ -297,6 +302,6 @@ class Settings:
 
 
 __all__ = [
-    "ConfigError", "Settings", "anything", "boolean", "int_list", "integer", "number", "one_of", "optional", "positive_number", "setting",
-    "string", "table",
+    "ConfigError", "Settings", "anything", "boolean", "int_list", "integer", "number", "one_of", "optional", "positive_number",
+    "redeclared", "setting", "string", "table",
 ]  # fmt: skip

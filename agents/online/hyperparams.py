@@ -19,7 +19,7 @@ import os
 import tomllib
 from typing import Any, Callable, ClassVar, Mapping
 
-from pbrl.settings import ConfigError, Settings, boolean, int_list, integer, number, one_of, setting
+from pbrl.settings import ConfigError, Settings, boolean, int_list, integer, number, one_of, redeclared, setting
 
 from ..registry import ONLINE_AGENTS
 
@@ -100,12 +100,6 @@ def _schedule(min_value: float | None = 0.0, max_value: float | None = None) -> 
 # per-task values are hyperparams.toml's; --list-hp, config checks and messages come from here.
 
 
-def _like(base: type, name: str, default: Any):
-    """Field ``name`` of ``base`` (help and check) with another default."""
-    f = next(f for f in dataclasses.fields(base) if f.name == name)
-    return setting(default, f.metadata["help"], check=f.metadata["check"])
-
-
 @dataclass
 class OnlineHyperparams(Settings):
     """What PPO and SAC both have (defaults: PPO's; :class:`SACHyperparams` changes some)."""
@@ -153,12 +147,12 @@ class SACHyperparams(OnlineHyperparams):
 
     owner: ClassVar[str] = "sac"
 
-    n_envs: int = _like(OnlineHyperparams, "n_envs", 4)
-    learning_rate: float = _like(OnlineHyperparams, "learning_rate", 1e-3)
-    net_arch: list = _like(OnlineHyperparams, "net_arch", [256, 256])
-    activation: str = _like(OnlineHyperparams, "activation", "relu")
-    normalize_obs: bool = _like(OnlineHyperparams, "normalize_obs", False)
-    normalize_reward: bool = _like(OnlineHyperparams, "normalize_reward", False)
+    n_envs: int = redeclared(OnlineHyperparams, "n_envs", 4)
+    learning_rate: float = redeclared(OnlineHyperparams, "learning_rate", 1e-3)
+    net_arch: list = redeclared(OnlineHyperparams, "net_arch", [256, 256])
+    activation: str = redeclared(OnlineHyperparams, "activation", "relu")
+    normalize_obs: bool = redeclared(OnlineHyperparams, "normalize_obs", False)
+    normalize_reward: bool = redeclared(OnlineHyperparams, "normalize_reward", False)
     buffer_size: int = setting(1_000_000, "replay buffer capacity (transitions)", check=integer(1))
     learning_starts: int = setting(5_000, "env steps of uniform random actions before learning", check=integer(0))
     tau: float = setting(0.005, "target network Polyak coefficient", check=number(0.0, 1.0))

@@ -25,7 +25,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
-from pbrl.settings import ConfigError, Settings, boolean, int_list, integer, number, one_of, setting
+from pbrl.settings import ConfigError, Settings, boolean, int_list, integer, number, one_of, redeclared, setting
 
 from ..online.hyperparams import HyperparameterError
 
@@ -149,9 +149,9 @@ class PreferenceOptions(Settings):
 class PEBBLEOptions(PreferenceOptions):
     """PEBBLE's: 10k env steps of unsupervised pre-training, then the critic reset and 100 updates."""
 
-    unsup_steps: int = setting(10_000, "env steps before the first feedback round; PEBBLE trains on the state-entropy bonus until then", check=integer(0))
-    reset_critic: bool = setting(True, "re-initialise SAC's critics after the unsupervised phase (PEBBLE)", check=boolean)
-    reset_update: int = setting(100, "SAC gradient steps run at once right after the critic reset (B-Pref's reset_update; PEBBLE)", check=integer(0))
+    unsup_steps: int = redeclared(PreferenceOptions, "unsup_steps", 10_000)
+    reset_critic: bool = redeclared(PreferenceOptions, "reset_critic", True)
+    reset_update: int = redeclared(PreferenceOptions, "reset_update", 100)
 
 
 #: agent -> its options (agent ``ppo`` -> PrefPPO, ``sac`` -> PEBBLE)
