@@ -87,8 +87,10 @@ def sweep(
         cells = plan(exp, sweep_dir, seeds=seed_list, tasks=_split(tasks), datasets=_split(datasets), name=run_name)
     except (ConfigError, HyperparameterError, ValueError) as exc:
         fail(str(exc))
-    if executor not in ("local", "ray"):
-        fail(f"unknown executor {executor!r}; use local or ray")
+    from pbrl.runs.executor import EXECUTORS
+
+    if executor not in EXECUTORS:
+        fail(f"unknown executor {executor!r}; use {' or '.join(EXECUTORS)}")
     err.print(f"sweep of {len(cells)} run(s) in {sweep_dir} ({executor} executor)")
 
     def on_result(cell) -> None:

@@ -5,14 +5,13 @@ per cell, all under one sweep folder (``<sweep>/<task>/<agent>/<name>-s<seed>/``
 the ordinary run layout, so ``pbrl compare <sweep>`` reads it). :func:`run_sweep`
 checks every cell first (no side effects), then trains the valid ones:
 
-* ``executor="local"`` (default): a ``concurrent.futures.ProcessPoolExecutor`` with
-  the *spawn* start method and one fresh process per run (``max_tasks_per_child=1``),
-  at most ``workers`` at a time;
+* ``executor="local"`` (default): :class:`~pbrl.runs.executor.LocalExecutor` with
+  ``processes=True``, one fresh *spawned* process per run, at most ``workers`` at a time;
 * ``executor="ray"`` (``pip install "pbrl[ray]"``): each run is a Ray task
-  (``cpus_per_run`` CPUs) on a local Ray instance or the cluster at ``address``,
-  started through :class:`pbrl.runs.executor.RayExecutor`. The workers write
-  the run folders themselves, so on a multi-node cluster the sweep folder must be
-  on storage every node sees.
+  (``cpus_per_run`` CPUs) on a local Ray instance or the cluster at ``address``
+  (:class:`~pbrl.runs.executor.RayExecutor`). The workers write the run folders
+  themselves, so on a multi-node cluster the sweep folder must be on storage every
+  node sees.
 
 A cell that fails — an invalid cell (its config does not check), an exception in
 training, a worker that dies — never stops the others; each is reported with its
@@ -34,15 +33,13 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from pbrl.envs.engine import usable_cores
-
 from . import folder as F
 from .config import ConfigError, TrainConfig
 from .configfile import Experiment
+from .executor import JobFailed, check_executor, make_executor
 
-__all__ = ["CellResult", "EXECUTORS", "SweepResult", "check_cell", "plan", "run_cell", "run_sweep", "task_of"]
+__all__ = ["CellResult", "SweepResult", "check_cell", "plan", "run_cell", "run_sweep", "task_of"]
 
-EXECUTORS = ("local", "ray")
 SWEEP_FILE = "sweep.json"
 
 
@@ -168,48 +165,6 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
         }
 
 
-# -- executors ----------------------------------------------------------------------
-
-
-def _run_local(jobs: list[tuple[int, dict]], workers: int, done: Callable[[int, dict], None]) -> None:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=ctx, max_tasks_per_child=1) as pool:
-        futures = {pool.submit(run_cell, job): index for index, job in jobs}
-        try:
-            for future in as_completed(futures):
-                index = futures[future]
-                try:
-                    outcome = future.result()
-                except BaseException as exc:  # noqa: BLE001 - the worker process died (BrokenProcessPool, ...)
-                    outcome = {"status": "failed", "error": f"worker process failed: {type(exc).__name__}: {exc}"}
-                done(index, outcome)
-        except KeyboardInterrupt:
-            for f in futures:
-                f.cancel()
-            raise
-
-
-def _run_ray(jobs: list[tuple[int, dict]], address: str | None, cpus_per_run: float, done: Callable[[int, dict], None]) -> None:
-    from pbrl.runs.executor import RayExecutor
-
-    with RayExecutor(address=address, num_cpus=cpus_per_run) as executor:
-        ray = executor.ray
-        remote = ray.remote(num_cpus=cpus_per_run, max_retries=0)(run_cell)
-        pending = {remote.remote(job): index for index, job in jobs}
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                index = pending.pop(ref)
-                try:
-                    outcome = ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - the Ray task or its worker died
-                    outcome = {"status": "failed", "error": f"Ray task failed: {type(exc).__name__}: {exc}"}
-                done(index, outcome)
-
-
 # -- the sweep ----------------------------------------------------------------------
 
 
@@ -259,15 +214,9 @@ def run_sweep(
         ValueError: an unknown executor, or ``workers`` < 1.
         ImportError: ``executor="ray"`` without Ray installed.
     """
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    check_executor(executor)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if executor == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise ImportError('the Ray executor needs Ray: pip install "pbrl[ray]" (or pip install ray)') from None
     results = [
         CellResult(index=i, task=task_of(c), agent=c.agent, seed=c.seed) for i, c in enumerate(cells)
     ]
@@ -291,7 +240,7 @@ def run_sweep(
             },
         )
 
-    jobs = []
+    todo, jobs = [], []  # the cells to train, and their jobs
     for i, config in enumerate(cells):
         status, path, error = check_cell(config)
         results[i].run_dir = path
@@ -304,14 +253,17 @@ def run_sweep(
                     job_config["reward"] = "program:" + os.path.abspath(reward[len("program:"):])
                 if job_config.get("preferences"):
                     job_config["preferences"] = os.path.abspath(job_config["preferences"])
-            jobs.append((i, {"kind": _kind(config), "config": job_config}))
+            todo.append(i)
+            jobs.append({"kind": _kind(config), "config": job_config})
             continue
         results[i].status, results[i].error = status, error
         if on_result is not None:
             on_result(results[i])
     save()
 
-    def done(index: int, outcome: dict) -> None:
+    def done(index: int, outcome: dict | JobFailed) -> None:
+        if isinstance(outcome, JobFailed):  # the worker process or Ray task died
+            outcome = {"status": "failed", "error": outcome.error}
         cell = results[index]
         cell.status = outcome.get("status", "failed")
         cell.run_dir = outcome.get("run_dir") or cell.run_dir
@@ -324,9 +276,8 @@ def run_sweep(
             on_result(cell)
 
     if jobs:
-        if executor == "local":
-            _run_local(jobs, workers or usable_cores(), done)
-        else:
-            _run_ray(jobs, address, cpus_per_run, done)
+        with make_executor(executor, workers, processes=True, address=address, num_cpus=cpus_per_run) as runner:
+            for j, outcome in runner.as_completed(run_cell, jobs):  # a cell's failure never stops the others
+                done(todo[j], outcome)
     save()
     return SweepResult(sweep_dir, results)
