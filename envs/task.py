@@ -8,8 +8,9 @@ tasks and tasks registered with :func:`pbrl.envs.register_task` share one path.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import mujoco
 import numpy as np
@@ -172,8 +173,9 @@ class Task:
     Subclasses set ``card``, ``frame_skip`` and ``xml_file`` and implement
     :meth:`reset_state`, :meth:`observe` and :meth:`evaluate` (and
     :meth:`before_step` when the reward needs a value from before the step, such as
-    the position for a velocity). Keyword arguments of ``__init__`` are the task's
-    options (reward weights, ranges, noise), named as in Gymnasium's v5 classes.
+    the position for a velocity). A task's options (reward weights, ranges, noise) are
+    the keyword-only arguments of its ``__init__``, named as in Gymnasium's v5 classes
+    and checked with :func:`check_options`.
     """
 
     card: ClassVar[TaskCard]
@@ -228,17 +230,23 @@ class Task:
         return {}
 
 
-def check_kwargs(task_name: str, given: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``given`` over ``allowed`` defaults, naming unknown keys clearly."""
-    unknown = sorted(set(given) - set(allowed))
+def check_options(task: Task, init: Callable, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The options a task's explicit keyword-only ``init`` was called with, from its ``locals()``.
+
+    A task declares its options in its signature (Gymnasium's names and defaults, so
+    ``help`` shows them) and catches other keys in a ``**`` parameter: those are a
+    TypeError naming them and the accepted ones. The returned options (name -> value, in
+    the signature's order) let a base class validate the ones its tasks share.
+    """
+    params = inspect.signature(init).parameters.values()
+    accepted = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+    unknown = next((given[p.name] for p in params if p.kind is p.VAR_KEYWORD), {})
     if unknown:
         raise TypeError(
-            f"{task_name} got unknown keyword argument(s) {unknown}; "
-            f"it accepts {sorted(allowed)}"
+            f"{task.card.id} got unknown keyword argument(s) {sorted(unknown)}; "
+            f"it accepts {sorted(accepted)}"
         )
-    merged = dict(allowed)
-    merged.update(given)
-    return merged
+    return {name: given[name] for name in accepted}
 
 
 def range_pair(name: str, value: Any) -> tuple[float, float]:

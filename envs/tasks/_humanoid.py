@@ -8,13 +8,13 @@ The observation is Gymnasium's: ``qpos[2:]``, ``qvel``, then ``cinert[1:]``,
 
 from __future__ import annotations
 
-import inspect
+from typing import Any, Mapping
 
 import mujoco
 import numpy as np
 
-from ..task import Task, number, sum_of_squares, weight
-from ._common import camera_config, flag, gymnasium_asset
+from ..task import number, range_pair, sum_of_squares, weight
+from ._common import GymnasiumTask, flag
 
 # Joints (and their dofs, after the root's six) in model order.
 JOINTS = [
@@ -67,39 +67,22 @@ def observation_labels(
     return tuple(labels)
 
 
-def signature_defaults(init) -> dict:
-    """The keyword defaults of an explicit ``__init__`` signature (its manual)."""
-    return {
-        p.name: p.default
-        for p in inspect.signature(init).parameters.values()
-        if p.name != "self" and p.kind is p.KEYWORD_ONLY
-    }
-
-
-def reject_unknown(task_id: str, unknown: dict, init) -> None:
-    """Name unknown keyword arguments and the accepted ones (a TypeError, as Python's)."""
-    if unknown:
-        raise TypeError(
-            f"{task_id} got unknown keyword argument(s) {sorted(unknown)}; "
-            f"it accepts {sorted(signature_defaults(init))}"
-        )
-
-
-class HumanoidBase(Task):
+class HumanoidBase(GymnasiumTask):
     """Base of Humanoid and HumanoidStandup (Gymnasium v5 semantics)."""
 
     # ten_length / ten_velocity for Gymnasium's info, xipos for the centre of mass.
     data_fields = ("xipos", "cinert", "cvel", "qfrc_actuator", "ten_length", "ten_velocity")
 
-    def _setup(self, o: dict, contact_weight_name: str, contact_range_name: str) -> None:
-        """Validate the shared options ``o`` and compile the model."""
-        self.xml_file = gymnasium_asset(o["xml_file"])
-        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
-        self.default_camera = camera_config(o["default_camera_config"])
+    def __init__(self, options: Mapping[str, Any], contact_weight_name: str, contact_range_name: str):
+        """Validate the shared options (the keyword arguments, by name) and compile the model.
+        The contact cost's options are named ``contact_weight_name`` and ``contact_range_name``
+        (Humanoid's ``contact_cost_…``, HumanoidStandup's ``impact_cost_…``)."""
+        o = options
+        super().__init__(o["xml_file"], o["frame_skip"], o["default_camera_config"])
         # Weights kept as given: their types take part in Gymnasium's arithmetic.
         self.ctrl_cost_weight = weight("ctrl_cost_weight", o["ctrl_cost_weight"])
         self.contact_cost_weight = weight(contact_weight_name, o[contact_weight_name])
-        self.contact_cost_range = _cost_range(contact_range_name, o[contact_range_name])
+        self.contact_cost_range = range_pair(contact_range_name, o[contact_range_name])
         self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
         (self.exclude_xy, self.include_cinert, self.include_cvel, self.include_qfrc_actuator,
          self.include_cfrc) = (flag(name, o[name]) for name in OBS_FLAGS)
@@ -143,12 +126,6 @@ class HumanoidBase(Task):
         """Gymnasium's ``observation_structure`` (a fresh copy on each access)."""
         return dict(self._structure)
 
-    def reset_state(self, rng, init_qpos, init_qvel):
-        s = self.reset_noise_scale
-        qpos = init_qpos + rng.uniform(low=-s, high=s, size=init_qpos.size)
-        qvel = init_qvel + rng.uniform(low=-s, high=s, size=init_qvel.size)
-        return qpos, qvel
-
     def observe(self, sim):
         n = sim.num_envs
         parts = [sim.qpos[:, 2:] if self.exclude_xy else sim.qpos, sim.qvel]
@@ -184,15 +161,3 @@ class HumanoidBase(Task):
             "tendon_length": sim.field("ten_length").copy(),
             "tendon_velocity": sim.field("ten_velocity").copy(),
         }
-
-
-def _cost_range(name: str, value) -> tuple[float, float]:
-    """A (low, high) clip range for a cost; -inf and inf are allowed (Gymnasium's default low is -inf)."""
-    try:
-        low, high = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a (low, high) pair of numbers, got {value!r}") from None
-    if np.isnan(low) or np.isnan(high) or not low <= high:
-        raise ValueError(f"{name} must have low <= high, got {value!r}")
-    return low, high
-

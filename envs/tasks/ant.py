@@ -7,34 +7,10 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import (
-    StepOutcome,
-    Task,
-    check_kwargs,
-    number,
-    range_pair,
-    row_norms,
-    sum_of_squares,
-    weight,
-)
-from ._common import gymnasium_asset
+from ..task import StepOutcome, check_options, number, range_pair, row_norms, sum_of_squares, weight
+from ._common import GymnasiumTask, flag
 
-_DEFAULTS = dict(
-    xml_file="ant.xml",
-    frame_skip=5,
-    default_camera_config={"distance": 4.0},
-    forward_reward_weight=1.0,
-    ctrl_cost_weight=0.5,
-    contact_cost_weight=5e-4,
-    healthy_reward=1.0,
-    main_body=1,
-    terminate_when_unhealthy=True,
-    healthy_z_range=(0.2, 1.0),
-    contact_force_range=(-1.0, 1.0),
-    reset_noise_scale=0.1,
-    exclude_current_positions_from_observation=True,
-    include_cfrc_ext_in_observation=True,
-)
+DEFAULT_CAMERA_CONFIG = {"distance": 4.0}
 
 _LEGS = ["front_left", "front_right", "back_left", "back_right"]
 _JOINTS = [f"{kind}_{i}" for i in range(1, 5) for kind in ("hip", "ankle")]
@@ -51,12 +27,12 @@ _CFRC = ["torque_x", "torque_y", "torque_z", "force_x", "force_y", "force_z"]
 
 
 @register_builtin
-class Ant(Task):
+class Ant(GymnasiumTask):
     """A 3-D quadruped (torso on a free joint, four two-link legs) that should walk forward.
 
     Same model, dynamics, observation, reward, termination and reset as
     Gymnasium's ``Ant-v5`` (``ant.xml``, RK4, frame_skip 5, dt 0.05 s), and the same
-    keyword arguments.
+    keyword arguments with the same defaults.
 
     ## Action space
     ``Box(-1, 1, (8,), float32)``: torques on hip_1, ankle_1, hip_2, ankle_2,
@@ -160,29 +136,42 @@ class Ant(Task):
         ref_min_return=-325.6,
         ref_max_return=3879.7,
     )
-    default_camera = {"distance": 4.0}
     data_fields = ("xpos",)
+    velocity_noise = "normal"
 
-    def __init__(self, **kwargs):
-        o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
-        self.xml_file = gymnasium_asset(o["xml_file"])
-        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
-        if not isinstance(o["default_camera_config"], dict):
-            raise ValueError(f"default_camera_config must be a dict, got {o['default_camera_config']!r}")
-        self.default_camera = dict(o["default_camera_config"])
-        self.forward_reward_weight = weight("forward_reward_weight", o["forward_reward_weight"])
-        self.ctrl_cost_weight = weight("ctrl_cost_weight", o["ctrl_cost_weight"])
-        self.contact_cost_weight = weight("contact_cost_weight", o["contact_cost_weight"])
-        self.healthy_reward = weight("healthy_reward", o["healthy_reward"])
-        self.terminate_when_unhealthy = bool(o["terminate_when_unhealthy"])
-        self.healthy_z_range = range_pair("healthy_z_range", o["healthy_z_range"])
-        self.contact_force_range = range_pair("contact_force_range", o["contact_force_range"])
-        self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
-        self.exclude_xy = bool(o["exclude_current_positions_from_observation"])
-        self.include_cfrc = bool(o["include_cfrc_ext_in_observation"])
+    def __init__(
+        self,
+        *,
+        xml_file: str = "ant.xml",
+        frame_skip: int = 5,
+        default_camera_config: dict | None = DEFAULT_CAMERA_CONFIG,
+        forward_reward_weight: float = 1.0,
+        ctrl_cost_weight: float = 0.5,
+        contact_cost_weight: float = 5e-4,
+        healthy_reward: float = 1.0,
+        main_body: int | str = 1,
+        terminate_when_unhealthy: bool = True,
+        healthy_z_range: tuple[float, float] = (0.2, 1.0),
+        contact_force_range: tuple[float, float] = (-1.0, 1.0),
+        reset_noise_scale: float = 0.1,
+        exclude_current_positions_from_observation: bool = True,
+        include_cfrc_ext_in_observation: bool = True,
+        **unknown,
+    ):
+        check_options(self, Ant.__init__, locals())
+        super().__init__(xml_file, frame_skip, default_camera_config)
+        self.forward_reward_weight = weight("forward_reward_weight", forward_reward_weight)
+        self.ctrl_cost_weight = weight("ctrl_cost_weight", ctrl_cost_weight)
+        self.contact_cost_weight = weight("contact_cost_weight", contact_cost_weight)
+        self.healthy_reward = weight("healthy_reward", healthy_reward)
+        self.terminate_when_unhealthy = flag("terminate_when_unhealthy", terminate_when_unhealthy)
+        self.healthy_z_range = range_pair("healthy_z_range", healthy_z_range)
+        self.contact_force_range = range_pair("contact_force_range", contact_force_range)
+        self.reset_noise_scale = number("reset_noise_scale", reset_noise_scale, nonnegative=True)
+        self.exclude_xy = flag("exclude_current_positions_from_observation", exclude_current_positions_from_observation)
+        self.include_cfrc = flag("include_cfrc_ext_in_observation", include_cfrc_ext_in_observation)
 
         model = self.build_model()
-        main_body = o["main_body"]
         if isinstance(main_body, (bool, np.bool_)) or not isinstance(main_body, (int, np.integer, str)):
             raise ValueError(f"main_body must be a body name or id, got {main_body!r}")
         if isinstance(main_body, str):
@@ -214,12 +203,6 @@ class Ant(Task):
     def observation_structure(self) -> dict[str, int]:
         """Gymnasium's ``observation_structure`` (Ant-v5)."""
         return dict(self._structure)
-
-    def reset_state(self, rng, init_qpos, init_qvel):
-        s = self.reset_noise_scale
-        qpos = init_qpos + rng.uniform(low=-s, high=s, size=init_qpos.size)
-        qvel = init_qvel + s * rng.standard_normal(init_qvel.size)
-        return qpos, qvel
 
     def before_step(self, sim):
         return {"xy": sim.body_xpos(self.main_body)[:, :2].copy()}

@@ -6,28 +6,22 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, Task, check_kwargs, number, sum_of_squares, weight
-from ._common import camera_config, flag, gymnasium_asset, planar_structure
+from ..task import StepOutcome, check_options, number, sum_of_squares, weight
+from ._common import flag
+from ._planar import PlanarTask, planar_labels
 
-_DEFAULTS = dict(
-    xml_file="half_cheetah.xml",
-    frame_skip=5,
-    default_camera_config={"distance": 4.0},
-    forward_reward_weight=1.0,
-    ctrl_cost_weight=0.1,
-    reset_noise_scale=0.1,
-    exclude_current_positions_from_observation=True,
-)
+DEFAULT_CAMERA_CONFIG = {"distance": 4.0}
 
 _JOINTS = ["bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot"]
 
 
 @register_builtin
-class HalfCheetah(Task):
+class HalfCheetah(PlanarTask):
     """A 2-D cheetah (9 links, 6 hinge joints) that should run forward fast.
 
     Same model, dynamics, observation, reward and reset as Gymnasium's
-    ``HalfCheetah-v5`` (``half_cheetah.xml``, frame_skip 5, dt 0.05 s).
+    ``HalfCheetah-v5`` (``half_cheetah.xml``, frame_skip 5, dt 0.05 s), and the same
+    keyword arguments with the same defaults.
 
     ## Action space
     ``Box(-1, 1, (6,), float32)``: torques on bthigh, bshin, bfoot, fthigh, fshin, ffoot.
@@ -71,10 +65,7 @@ class HalfCheetah(Task):
     card = TaskCard(
         id="pbrl/HalfCheetah-v5",
         goal="Make the two-legged planar cheetah run forward (in +x) as fast as possible while using little control effort.",
-        observation_labels=tuple(
-            ["rootz", "rooty"] + [f"{j}_angle" for j in _JOINTS]
-            + ["rootx_vel", "rootz_vel", "rooty_angvel"] + [f"{j}_angvel" for j in _JOINTS]
-        ),
+        observation_labels=planar_labels(_JOINTS),
         quantities={
             "x_position": "x coordinate of the torso (m)",
             "x_velocity": "forward velocity of the torso, Δx/dt (m/s)",
@@ -90,41 +81,26 @@ class HalfCheetah(Task):
         ref_min_return=-280.178953,
         ref_max_return=12135.0,
     )
-    default_camera = {"distance": 4.0}
+    velocity_noise = "normal"
 
-    def __init__(self, **kwargs):
-        o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
-        self.xml_file = gymnasium_asset(o["xml_file"])
-        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
-        self.forward_reward_weight = weight("forward_reward_weight", o["forward_reward_weight"])
-        self.ctrl_cost_weight = weight("ctrl_cost_weight", o["ctrl_cost_weight"])
-        self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
-        self.exclude_x = flag(
-            "exclude_current_positions_from_observation", o["exclude_current_positions_from_observation"]
-        )
-        self.default_camera = camera_config(o["default_camera_config"])
-
-    @property
-    def observation_dim(self) -> int:
-        return 17 if self.exclude_x else 18
-
-    @property
-    def observation_structure(self) -> dict[str, int]:
-        """Gymnasium's ``observation_structure`` (HalfCheetah-v5)."""
-        return planar_structure(self, 1, self.exclude_x)
-
-    def reset_state(self, rng, init_qpos, init_qvel):
-        s = self.reset_noise_scale
-        qpos = init_qpos + rng.uniform(low=-s, high=s, size=init_qpos.size)
-        qvel = init_qvel + s * rng.standard_normal(init_qvel.size)
-        return qpos, qvel
-
-    def before_step(self, sim):
-        return {"x": sim.qpos[:, 0].copy()}
-
-    def observe(self, sim):
-        start = 1 if self.exclude_x else 0
-        return np.concatenate([sim.qpos[:, start:], sim.qvel], axis=1)
+    def __init__(
+        self,
+        *,
+        xml_file: str = "half_cheetah.xml",
+        frame_skip: int = 5,
+        default_camera_config: dict | None = DEFAULT_CAMERA_CONFIG,
+        forward_reward_weight: float = 1.0,
+        ctrl_cost_weight: float = 0.1,
+        reset_noise_scale: float = 0.1,
+        exclude_current_positions_from_observation: bool = True,
+        **unknown,
+    ):
+        check_options(self, HalfCheetah.__init__, locals())
+        super().__init__(xml_file, frame_skip, default_camera_config)
+        self.forward_reward_weight = weight("forward_reward_weight", forward_reward_weight)
+        self.ctrl_cost_weight = weight("ctrl_cost_weight", ctrl_cost_weight)
+        self.reset_noise_scale = number("reset_noise_scale", reset_noise_scale, nonnegative=True)
+        self.exclude_x = flag("exclude_current_positions_from_observation", exclude_current_positions_from_observation)
 
     def evaluate(self, sim, before, action):
         x = sim.qpos[:, 0].copy()

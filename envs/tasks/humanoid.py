@@ -6,14 +6,9 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, range_pair, row_norms, weight
+from ..task import StepOutcome, check_options, range_pair, row_norms, weight
 from ._common import flag
-from ._humanoid import (
-    HumanoidBase,
-    observation_labels,
-    reject_unknown,
-    signature_defaults,
-)
+from ._humanoid import HumanoidBase, observation_labels
 
 DEFAULT_CAMERA_CONFIG = {"trackbodyid": 1, "distance": 4.0, "lookat": np.array((0.0, 0.0, 2.0)), "elevation": -20.0}
 
@@ -150,7 +145,6 @@ class Humanoid(HumanoidBase):
         ref_min_return=113.983,
         ref_max_return=5000.0,
     )
-    default_camera = DEFAULT_CAMERA_CONFIG
 
     def __init__(
         self,
@@ -173,9 +167,8 @@ class Humanoid(HumanoidBase):
         include_cfrc_ext_in_observation: bool = True,
         **unknown,
     ):
-        reject_unknown(self.card.id, unknown, Humanoid.__init__)
-        o = {k: v for k, v in locals().items() if k in _DEFAULTS}
-        self._setup(o, "contact_cost_weight", "contact_cost_range")
+        options = check_options(self, Humanoid.__init__, locals())
+        super().__init__(options, "contact_cost_weight", "contact_cost_range")
         self.forward_reward_weight = weight("forward_reward_weight", forward_reward_weight)
         self.healthy_reward = weight("healthy_reward", healthy_reward)
         self.terminate_when_unhealthy = flag("terminate_when_unhealthy", terminate_when_unhealthy)
@@ -236,7 +229,3 @@ class Humanoid(HumanoidBase):
             **self.tendons(sim),
             "distance_from_origin": row_norms(qpos[:, 0:2]),
         }
-
-
-#: Gymnasium's keyword arguments and defaults (read from the signature above).
-_DEFAULTS = signature_defaults(Humanoid.__init__)

@@ -6,13 +6,8 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, weight
-from ._humanoid import (
-    HumanoidBase,
-    observation_labels,
-    reject_unknown,
-    signature_defaults,
-)
+from ..task import StepOutcome, check_options, weight
+from ._humanoid import HumanoidBase, observation_labels
 
 DEFAULT_CAMERA_CONFIG = {"trackbodyid": 1, "distance": 4.0, "lookat": np.array((0.0, 0.0, 0.8925)), "elevation": -20.0}
 
@@ -106,7 +101,6 @@ class HumanoidStandup(HumanoidBase):
         ref_min_return=33614.191,
         ref_max_return=467666.667,
     )
-    default_camera = DEFAULT_CAMERA_CONFIG
 
     def __init__(
         self,
@@ -126,9 +120,8 @@ class HumanoidStandup(HumanoidBase):
         include_cfrc_ext_in_observation: bool = True,
         **unknown,
     ):
-        reject_unknown(self.card.id, unknown, HumanoidStandup.__init__)
-        o = {k: v for k, v in locals().items() if k in _DEFAULTS}
-        self._setup(o, "impact_cost_weight", "impact_cost_range")
+        options = check_options(self, HumanoidStandup.__init__, locals())
+        super().__init__(options, "impact_cost_weight", "impact_cost_range")
         # Accepted and validated, not applied: Gymnasium's v5 reward ignores it too.
         self.uph_cost_weight = weight("uph_cost_weight", uph_cost_weight)
 
@@ -169,7 +162,3 @@ class HumanoidStandup(HumanoidBase):
             "z_distance_from_origin": qpos[:, 2] - self._init_z,
             **self.tendons(sim),
         }
-
-
-#: Gymnasium's keyword arguments and defaults (read from the signature above).
-_DEFAULTS = signature_defaults(HumanoidStandup.__init__)

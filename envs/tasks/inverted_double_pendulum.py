@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, Task, check_kwargs, number, weight
-from ._common import camera_config as _camera
-from ._common import gymnasium_asset
+from ..task import StepOutcome, check_options, number, weight
+from ._common import GymnasiumTask
 
 #: The pendulum has fallen when the tip of the second pole is at or below this
 #: height (m), as in Gymnasium. Upright, the tip is at 1.2 m.
@@ -23,12 +20,12 @@ def _pow2(v: np.ndarray) -> np.ndarray:
 
 
 @register_builtin
-class InvertedDoublePendulum(Task):
+class InvertedDoublePendulum(GymnasiumTask):
     """A cart on a rail that should keep two chained poles hinged on it upright.
 
     Same model, dynamics, observation, reward, termination and reset as
     Gymnasium's ``InvertedDoublePendulum-v5`` (``inverted_double_pendulum.xml``,
-    RK4, frame_skip 5, dt 0.05 s).
+    RK4, frame_skip 5, dt 0.05 s), and the same keyword arguments with the same defaults.
 
     ## Action space
     ``Box(-1, 1, (1,), float32)``: force (gear 500) pushing the cart along the rail.
@@ -70,10 +67,6 @@ class InvertedDoublePendulum(Task):
     tip), ``cart_position``, ``cart_velocity``, ``pole1_angular_velocity``,
     ``pole2_angular_velocity`` (unclipped).
 
-    ## Keyword arguments
-    As Gymnasium's ``InvertedDoublePendulumEnv``: ``xml_file``, ``frame_skip``,
-    ``default_camera_config``, ``healthy_reward``, ``reset_noise_scale``.
-
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's
       InvertedDoublePendulum-v5.
@@ -112,6 +105,7 @@ class InvertedDoublePendulum(Task):
         ref_max_return=9360.0,
     )
     data_fields = ("site_xpos", "qfrc_constraint")
+    velocity_noise = "normal"
 
     def __init__(
         self,
@@ -123,20 +117,12 @@ class InvertedDoublePendulum(Task):
         reset_noise_scale: float = 0.1,
         **unknown,
     ):
-        check_kwargs(self.card.id, unknown, _DEFAULTS)  # names unknown options and the accepted ones
-        self.xml_file = gymnasium_asset(xml_file)
-        self.frame_skip = int(number("frame_skip", frame_skip, positive=True))
-        self.default_camera = _camera(default_camera_config)
+        check_options(self, InvertedDoublePendulum.__init__, locals())
+        super().__init__(xml_file, frame_skip, default_camera_config)
         self.healthy_reward = weight("healthy_reward", healthy_reward)
         # Gymnasium's reward_survive is healthy_reward * int(not terminated): a Python scalar.
         self.scalar_types = {"reward_survive": type(self.healthy_reward * 1)}
         self.reset_noise_scale = number("reset_noise_scale", reset_noise_scale, nonnegative=True)
-
-    def reset_state(self, rng, init_qpos, init_qvel):
-        s = self.reset_noise_scale
-        qpos = init_qpos + rng.uniform(low=-s, high=s, size=init_qpos.size)
-        qvel = init_qvel + rng.standard_normal(init_qvel.size) * s
-        return qpos, qvel
 
     def observe(self, sim):
         qpos = sim.qpos
@@ -183,11 +169,3 @@ class InvertedDoublePendulum(Task):
             },
             reward=alive_bonus - dist_penalty - vel_penalty,  # Gymnasium's order
         )
-
-
-#: The options and their defaults, as the signature declares them (Gymnasium's).
-_DEFAULTS = {
-    p.name: p.default
-    for p in inspect.signature(InvertedDoublePendulum.__init__).parameters.values()
-    if p.kind is p.KEYWORD_ONLY
-}

@@ -6,32 +6,25 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, Task, check_kwargs, number
-from ._common import camera_config as _camera, gymnasium_asset, model_sizes
+from ..task import StepOutcome, check_options, number
+from ._common import GymnasiumTask, model_sizes
 
 DEFAULT_CAMERA_CONFIG = {
     "trackbodyid": 0,
     "distance": 2.04,
 }
 
-_DEFAULTS = dict(
-    xml_file="inverted_pendulum.xml",
-    frame_skip=2,
-    default_camera_config=DEFAULT_CAMERA_CONFIG,
-    reset_noise_scale=0.01,
-)
-
 #: The pole has fallen when |angle| exceeds this (rad), as in Gymnasium.
 MAX_POLE_ANGLE = 0.2
 
 
 @register_builtin
-class InvertedPendulum(Task):
+class InvertedPendulum(GymnasiumTask):
     """A cart on a rail that should keep a pole hinged on it upright.
 
     Same model, dynamics, observation, reward, termination and reset as
     Gymnasium's ``InvertedPendulum-v5`` (``inverted_pendulum.xml``, frame_skip 2,
-    dt 0.04 s).
+    dt 0.04 s), and the same keyword arguments with the same defaults.
 
     ## Action space
     ``Box(-3, 3, (1,), float32)``: force pushing the cart along the rail.
@@ -65,10 +58,6 @@ class InvertedPendulum(Task):
     and ``reward_survive`` are the ints 1 and 0 (the batched env's reward is
     float64, as ``SyncVectorEnv``'s; its ``reward_survive`` int64).
 
-    ## Keyword arguments
-    As Gymnasium's ``InvertedPendulumEnv``: ``xml_file``, ``frame_skip``,
-    ``default_camera_config``, ``reset_noise_scale``.
-
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's InvertedPendulum-v5.
     """
@@ -97,14 +86,19 @@ class InvertedPendulum(Task):
         ref_min_return=4.98,
         ref_max_return=1000.0,
     )
-    default_camera = DEFAULT_CAMERA_CONFIG
 
-    def __init__(self, **kwargs):
-        o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
-        self.xml_file = gymnasium_asset(o["xml_file"])
-        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
-        self.default_camera = _camera(o["default_camera_config"])
-        self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
+    def __init__(
+        self,
+        *,
+        xml_file: str = "inverted_pendulum.xml",
+        frame_skip: int = 2,
+        default_camera_config: dict | None = DEFAULT_CAMERA_CONFIG,
+        reset_noise_scale: float = 0.01,
+        **unknown,
+    ):
+        check_options(self, InvertedPendulum.__init__, locals())
+        super().__init__(xml_file, frame_skip, default_camera_config)
+        self.reset_noise_scale = number("reset_noise_scale", reset_noise_scale, nonnegative=True)
         self.scalar_types = {"reward": int, "reward_survive": int}  # Gymnasium's int(not terminated)
 
     @property
@@ -112,12 +106,6 @@ class InvertedPendulum(Task):
         """Gymnasium's ``observation_structure`` (InvertedPendulum-v5)."""
         nq, nv = model_sizes(self)
         return {"qpos": nq, "qvel": nv}
-
-    def reset_state(self, rng, init_qpos, init_qvel):
-        s = self.reset_noise_scale
-        qpos = init_qpos + rng.uniform(size=init_qpos.size, low=-s, high=s)
-        qvel = init_qvel + rng.uniform(size=init_qvel.size, low=-s, high=s)
-        return qpos, qvel
 
     def observe(self, sim):
         return np.concatenate([sim.qpos, sim.qvel], axis=1)

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import (
-    StepOutcome,
-    Task,
-    check_kwargs,
-    number,
-    row_norms,
-    sum_of_squares,
-    weight,
-)
-from ._common import camera_config as _camera
-from ._common import gymnasium_asset
+from ..task import StepOutcome, check_options, row_norms, sum_of_squares, weight
+from ._common import GymnasiumTask
 
 DEFAULT_CAMERA_CONFIG = {
     "trackbodyid": -1,
@@ -39,11 +28,12 @@ _ARM = (
 
 
 @register_builtin
-class Pusher(Task):
+class Pusher(GymnasiumTask):
     """A seven-joint arm on a table that should push a cylinder onto a goal disc.
 
     Same model, dynamics, observation, reward and reset as Gymnasium's
-    ``Pusher-v5`` (``pusher_v5.xml``, frame_skip 5, dt 0.05 s).
+    ``Pusher-v5`` (``pusher_v5.xml``, frame_skip 5, dt 0.05 s), and the same keyword
+    arguments with the same defaults.
 
     ## Action space
     ``Box(-2, 2, (7,), float32)``: torques on the shoulder pan, shoulder lift,
@@ -96,11 +86,6 @@ class Pusher(Task):
     ``object_x``, ``object_y``, ``goal_x``, ``goal_y``, ``fingertip_x``,
     ``fingertip_y``, ``fingertip_z``.
 
-    ## Keyword arguments
-    As Gymnasium's ``PusherEnv``: ``xml_file``, ``frame_skip``,
-    ``default_camera_config``, ``reward_near_weight``, ``reward_dist_weight``,
-    ``reward_control_weight``.
-
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's Pusher-v5, with
       success defined as the object's centre over the goal disc.
@@ -148,7 +133,6 @@ class Pusher(Task):
         ref_max_return=0.0,
         extra={"success_distance": SUCCESS_DISTANCE},
     )
-    default_camera = DEFAULT_CAMERA_CONFIG
     data_fields = ("xpos",)
 
     def __init__(
@@ -162,10 +146,8 @@ class Pusher(Task):
         reward_control_weight: float = 0.1,
         **unknown,
     ):
-        check_kwargs(self.card.id, unknown, _DEFAULTS)  # names unknown options and the accepted ones
-        self.xml_file = gymnasium_asset(xml_file)
-        self.frame_skip = int(number("frame_skip", frame_skip, positive=True))
-        self.default_camera = _camera(default_camera_config)
+        check_options(self, Pusher.__init__, locals())
+        super().__init__(xml_file, frame_skip, default_camera_config)
         self.reward_near_weight = weight("reward_near_weight", reward_near_weight)
         self.reward_dist_weight = weight("reward_dist_weight", reward_dist_weight)
         self.reward_control_weight = weight("reward_control_weight", reward_control_weight)
@@ -222,9 +204,3 @@ class Pusher(Task):
             success=xy_distance < SUCCESS_DISTANCE,
             reward=dist + ctrl + near,  # Gymnasium's order of the sum
         )
-
-
-#: The options and their defaults, as the signature declares them (Gymnasium's).
-_DEFAULTS = {
-    p.name: p.default for p in inspect.signature(Pusher.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY
-}

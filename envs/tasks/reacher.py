@@ -6,18 +6,10 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, Task, check_kwargs, number, row_norms, sum_of_squares, weight
-from ._common import camera_config as _camera, gymnasium_asset
+from ..task import StepOutcome, check_options, row_norms, sum_of_squares, weight
+from ._common import GymnasiumTask
 
 DEFAULT_CAMERA_CONFIG = {"trackbodyid": 0}
-
-_DEFAULTS = dict(
-    xml_file="reacher.xml",
-    frame_skip=2,
-    default_camera_config=DEFAULT_CAMERA_CONFIG,
-    reward_dist_weight=1,
-    reward_control_weight=1,
-)
 
 #: The fingertip counts as on the target when closer than this (m). The target
 #: sphere has radius 0.009 m and the fingertip 0.01 m; the goal is drawn within
@@ -26,11 +18,12 @@ SUCCESS_DISTANCE = 0.05
 
 
 @register_builtin
-class Reacher(Task):
+class Reacher(GymnasiumTask):
     """A two-link planar arm that should move its fingertip to a random target.
 
     Same model, dynamics, observation, reward and reset as Gymnasium's
-    ``Reacher-v5`` (``reacher.xml``, frame_skip 2, dt 0.02 s).
+    ``Reacher-v5`` (``reacher.xml``, frame_skip 2, dt 0.02 s), and the same keyword
+    arguments with the same defaults.
 
     ## Action space
     ``Box(-1, 1, (2,), float32)``: torques on joint0 (shoulder) and joint1 (elbow).
@@ -70,10 +63,6 @@ class Reacher(Task):
     ``target_x``, ``target_y``, and Gymnasium's ``reward_dist`` and ``reward_ctrl``
     (in the action's dtype), with Gymnasium's values bit for bit.
 
-    ## Keyword arguments
-    As Gymnasium's ``ReacherEnv``: ``xml_file``, ``frame_skip``,
-    ``default_camera_config``, ``reward_dist_weight``, ``reward_control_weight``.
-
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's Reacher-v5, with
       success defined as the fingertip within 0.05 m of the target.
@@ -108,16 +97,22 @@ class Reacher(Task):
         ref_max_return=-3.75,
         extra={"success_distance": SUCCESS_DISTANCE},
     )
-    default_camera = DEFAULT_CAMERA_CONFIG
     data_fields = ("xpos",)
 
-    def __init__(self, **kwargs):
-        o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
-        self.xml_file = gymnasium_asset(o["xml_file"])
-        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
-        self.default_camera = _camera(o["default_camera_config"])
-        self.reward_dist_weight = weight("reward_dist_weight", o["reward_dist_weight"])
-        self.reward_control_weight = weight("reward_control_weight", o["reward_control_weight"])
+    def __init__(
+        self,
+        *,
+        xml_file: str = "reacher.xml",
+        frame_skip: int = 2,
+        default_camera_config: dict | None = DEFAULT_CAMERA_CONFIG,
+        reward_dist_weight: float = 1,
+        reward_control_weight: float = 1,
+        **unknown,
+    ):
+        check_options(self, Reacher.__init__, locals())
+        super().__init__(xml_file, frame_skip, default_camera_config)
+        self.reward_dist_weight = weight("reward_dist_weight", reward_dist_weight)
+        self.reward_control_weight = weight("reward_control_weight", reward_control_weight)
 
     def reset_state(self, rng, init_qpos, init_qvel):
         qpos = rng.uniform(low=-0.1, high=0.1, size=init_qpos.size) + init_qpos

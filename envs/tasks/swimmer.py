@@ -6,26 +6,17 @@ import numpy as np
 
 from ..card import RewardTerm, TaskCard
 from ..registry import register_builtin
-from ..task import StepOutcome, Task, check_kwargs, number, row_norms, sum_of_squares, weight
-from ._common import camera_config as _camera, flag as _flag, gymnasium_asset, planar_structure
-
-_DEFAULTS = dict(
-    xml_file="swimmer.xml",
-    frame_skip=4,
-    default_camera_config=None,
-    forward_reward_weight=1.0,
-    ctrl_cost_weight=1e-4,
-    reset_noise_scale=0.1,
-    exclude_current_positions_from_observation=True,
-)
+from ..task import StepOutcome, check_options, number, row_norms, sum_of_squares, weight
+from ._common import GymnasiumTask, flag, planar_structure
 
 
 @register_builtin
-class Swimmer(Task):
+class Swimmer(GymnasiumTask):
     """A three-segment swimmer in a viscous fluid that should swim forward.
 
     Same model, dynamics, observation, reward and reset as Gymnasium's
-    ``Swimmer-v5`` (``swimmer.xml``, frame_skip 4, dt 0.04 s).
+    ``Swimmer-v5`` (``swimmer.xml``, frame_skip 4, dt 0.04 s), and the same keyword
+    arguments with the same defaults.
 
     ## Action space
     ``Box(-1, 1, (2,), float32)``: torques on the two rotors (motor1_rot, motor2_rot).
@@ -65,11 +56,6 @@ class Swimmer(Task):
     ``reward_ctrl`` (in the action's dtype), with Gymnasium's values bit for bit;
     the reset info has the first three.
 
-    ## Keyword arguments
-    As Gymnasium's ``SwimmerEnv``: ``xml_file``, ``frame_skip``,
-    ``default_camera_config``, ``forward_reward_weight``, ``ctrl_cost_weight``,
-    ``reset_noise_scale``, ``exclude_current_positions_from_observation``.
-
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's Swimmer-v5.
     """
@@ -102,19 +88,25 @@ class Swimmer(Task):
         ref_min_return=0.739,
         ref_max_return=360.0,
     )
-    default_camera: dict = {}
 
-    def __init__(self, **kwargs):
-        o = check_kwargs(self.card.id, kwargs, _DEFAULTS)
-        self.xml_file = gymnasium_asset(o["xml_file"])
-        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
-        self.default_camera = _camera(o["default_camera_config"])
-        self.forward_reward_weight = weight("forward_reward_weight", o["forward_reward_weight"])
-        self.ctrl_cost_weight = weight("ctrl_cost_weight", o["ctrl_cost_weight"])
-        self.reset_noise_scale = number("reset_noise_scale", o["reset_noise_scale"], nonnegative=True)
-        self.exclude_xy = _flag(
-            "exclude_current_positions_from_observation", o["exclude_current_positions_from_observation"]
-        )
+    def __init__(
+        self,
+        *,
+        xml_file: str = "swimmer.xml",
+        frame_skip: int = 4,
+        default_camera_config: dict | None = None,
+        forward_reward_weight: float = 1.0,
+        ctrl_cost_weight: float = 1e-4,
+        reset_noise_scale: float = 0.1,
+        exclude_current_positions_from_observation: bool = True,
+        **unknown,
+    ):
+        check_options(self, Swimmer.__init__, locals())
+        super().__init__(xml_file, frame_skip, default_camera_config)
+        self.forward_reward_weight = weight("forward_reward_weight", forward_reward_weight)
+        self.ctrl_cost_weight = weight("ctrl_cost_weight", ctrl_cost_weight)
+        self.reset_noise_scale = number("reset_noise_scale", reset_noise_scale, nonnegative=True)
+        self.exclude_xy = flag("exclude_current_positions_from_observation", exclude_current_positions_from_observation)
 
     @property
     def observation_dim(self) -> int:
@@ -124,12 +116,6 @@ class Swimmer(Task):
     def observation_structure(self) -> dict[str, int]:
         """Gymnasium's ``observation_structure`` (Swimmer-v5)."""
         return planar_structure(self, 2, self.exclude_xy)
-
-    def reset_state(self, rng, init_qpos, init_qvel):
-        s = self.reset_noise_scale
-        qpos = init_qpos + rng.uniform(low=-s, high=s, size=init_qpos.size)
-        qvel = init_qvel + rng.uniform(low=-s, high=s, size=init_qvel.size)
-        return qpos, qvel
 
     def before_step(self, sim):
         return {"xy": sim.qpos[:, 0:2].copy()}

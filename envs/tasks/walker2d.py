@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..card import RewardTerm, TaskCard
+from ..card import TaskCard
 from ..registry import register_builtin
-from ._planar_walker import PlanarWalker
+from ..task import check_options
+from ._planar import QUANTITIES, PlanarWalker, planar_labels, reward_terms
 
 DEFAULT_CAMERA_CONFIG = {
     "trackbodyid": 2,
@@ -14,20 +15,6 @@ DEFAULT_CAMERA_CONFIG = {
     "lookat": np.array((0.0, 0.0, 1.15)),
     "elevation": -20.0,
 }
-
-_DEFAULTS = dict(
-    xml_file="walker2d_v5.xml",
-    frame_skip=4,
-    default_camera_config=DEFAULT_CAMERA_CONFIG,
-    forward_reward_weight=1.0,
-    ctrl_cost_weight=1e-3,
-    healthy_reward=1.0,
-    terminate_when_unhealthy=True,
-    healthy_z_range=(0.8, 2.0),
-    healthy_angle_range=(-1.0, 1.0),
-    reset_noise_scale=5e-3,
-    exclude_current_positions_from_observation=True,
-)
 
 _JOINTS = ["thigh", "leg", "foot", "thigh_left", "leg_left", "foot_left"]
 
@@ -38,7 +25,7 @@ class Walker2d(PlanarWalker):
 
     Same model, dynamics, observation, reward, termination and reset as
     Gymnasium's ``Walker2d-v5`` (``walker2d_v5.xml``, where both feet have friction
-    1.9, frame_skip 4, dt 0.008 s).
+    1.9, frame_skip 4, dt 0.008 s), and the same keyword arguments with the same defaults.
 
     ## Action space
     ``Box(-1, 1, (6,), float32)``: torques on the right thigh, leg, foot and the
@@ -84,13 +71,6 @@ class Walker2d(PlanarWalker):
     ``reward_survive``, with Gymnasium's values bit for bit; the reset info has
     ``x_position`` and ``z_distance_from_origin``.
 
-    ## Keyword arguments
-    As Gymnasium's ``Walker2dEnv``: ``xml_file``, ``frame_skip``,
-    ``default_camera_config``, ``forward_reward_weight``, ``ctrl_cost_weight``,
-    ``healthy_reward``, ``terminate_when_unhealthy``, ``healthy_z_range``,
-    ``healthy_angle_range``, ``reset_noise_scale``,
-    ``exclude_current_positions_from_observation``.
-
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's Walker2d-v5.
     """
@@ -98,23 +78,9 @@ class Walker2d(PlanarWalker):
     card = TaskCard(
         id="pbrl/Walker2d-v5",
         goal="Make the two-legged planar walker walk forward (in +x) as fast as possible without falling, using little control effort.",
-        observation_labels=tuple(
-            ["rootz", "rooty"] + [f"{j}_angle" for j in _JOINTS]
-            + ["rootx_vel", "rootz_vel", "rooty_angvel"] + [f"{j}_angvel" for j in _JOINTS]
-        ),
-        quantities={
-            "x_position": "x coordinate of the torso (m)",
-            "x_velocity": "forward velocity of the torso, Δx/dt (m/s)",
-            "z_distance_from_origin": "torso height minus its initial height (m)",
-            "torso_height": "z coordinate of the torso (m)",
-            "torso_angle": "pitch angle of the torso (rad, 0 = upright)",
-            "healthy": "True while torso height and angle are within the healthy ranges",
-        },
-        reward_terms=(
-            RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight", option="forward_reward_weight"),
-            RewardTerm("healthy", 1.0, "healthy_reward for every step the walker is healthy", option="healthy_reward"),
-            RewardTerm("ctrl", -1e-3, "minus ctrl_cost_weight times the squared action norm", option="ctrl_cost_weight"),
-        ),
+        observation_labels=planar_labels(_JOINTS),
+        quantities={**QUANTITIES, "healthy": "True while torso height and angle are within the healthy ranges"},
+        reward_terms=reward_terms("walker"),
         termination=(
             "By default terminates when unhealthy: torso height outside (0.8, 2.0) m or torso "
             "angle outside (-1, 1) rad; truncated after 1000 steps."
@@ -125,6 +91,21 @@ class Walker2d(PlanarWalker):
         ref_min_return=1.629008,
         ref_max_return=4592.3,
     )
-    default_camera = DEFAULT_CAMERA_CONFIG
 
-    defaults = _DEFAULTS
+    def __init__(
+        self,
+        *,
+        xml_file: str = "walker2d_v5.xml",
+        frame_skip: int = 4,
+        default_camera_config: dict | None = DEFAULT_CAMERA_CONFIG,
+        forward_reward_weight: float = 1.0,
+        ctrl_cost_weight: float = 1e-3,
+        healthy_reward: float = 1.0,
+        terminate_when_unhealthy: bool = True,
+        healthy_z_range: tuple[float, float] = (0.8, 2.0),
+        healthy_angle_range: tuple[float, float] = (-1.0, 1.0),
+        reset_noise_scale: float = 5e-3,
+        exclude_current_positions_from_observation: bool = True,
+        **unknown,
+    ):
+        super().__init__(check_options(self, Walker2d.__init__, locals()))

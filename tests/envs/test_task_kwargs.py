@@ -1,6 +1,5 @@
 """Keyword arguments of the built-in tasks: Gymnasium's names and defaults, clear errors."""
 
-import importlib
 import inspect
 
 import gymnasium as gym
@@ -40,8 +39,9 @@ def _gym_defaults(gym_id):
 
 @pytest.mark.parametrize("pbrl_id", OURS)
 def test_kwargs_are_gymnasiums(pbrl_id):
-    module = importlib.import_module(type(make_task(pbrl_id)).__module__)
-    ours = module._DEFAULTS
+    params = inspect.signature(type(make_task(pbrl_id))).parameters.values()
+    ours = {p.name: p.default for p in params if p.kind is not p.VAR_KEYWORD}
+    assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params), "options are keyword-only"
     theirs = _gym_defaults(GYM_CLASSES[pbrl_id])
     assert set(ours) == set(theirs)
     for key, value in theirs.items():
@@ -49,6 +49,15 @@ def test_kwargs_are_gymnasiums(pbrl_id):
             assert set(ours[key]) == set(value), key
         else:
             assert np.all(np.asarray(ours[key]) == np.asarray(value)), key
+
+
+@pytest.mark.parametrize("pbrl_id", OURS)
+def test_unknown_kwargs_name_the_accepted_ones(pbrl_id):
+    params = inspect.signature(type(make_task(pbrl_id))).parameters.values()
+    accepted = sorted(p.name for p in params if p.kind is p.KEYWORD_ONLY)
+    with pytest.raises(TypeError) as info:
+        make_task(pbrl_id, no_such_option=1)
+    assert "['no_such_option']" in str(info.value) and str(accepted) in str(info.value)
 
 
 BAD = [

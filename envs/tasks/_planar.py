@@ -1,6 +1,8 @@
-"""What Hopper-v5 and Walker2d-v5 share: a planar body rewarded for forward speed
-and for staying healthy, with the same options, observation and reward terms.
-Subclasses set the card, the defaults and their health check."""
+"""What HalfCheetah-v5, Hopper-v5 and Walker2d-v5 share: a planar body on root slides
+x, z and hinge y, observed and timed the same way (:class:`PlanarTask`); Hopper and
+Walker2d are also rewarded for staying healthy, with the same options and reward terms
+(:class:`PlanarWalker`). Subclasses set the card, the explicit signature and, for the
+walkers, their health check."""
 
 from __future__ import annotations
 
@@ -8,31 +10,78 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from ..task import (
-    StepOutcome,
-    Task,
-    check_kwargs,
-    number,
-    range_pair,
-    sum_of_squares,
-    weight,
-)
-from ._common import camera_config, flag, gymnasium_asset, planar_structure
+from ..card import RewardTerm
+from ..task import StepOutcome, number, range_pair, sum_of_squares, weight
+from ._common import GymnasiumTask, flag, planar_structure
 
 
-class PlanarWalker(Task):
-    """Base of Hopper and Walker2d (Gymnasium v5 semantics)."""
+def planar_labels(joints: list[str]) -> tuple[str, ...]:
+    """Observation labels of the planar body: ``qpos[1:]`` then ``qvel``."""
+    return tuple(
+        ["rootz", "rooty"] + [f"{j}_angle" for j in joints]
+        + ["rootx_vel", "rootz_vel", "rooty_angvel"] + [f"{j}_angvel" for j in joints]
+    )
 
-    defaults: ClassVar[Mapping[str, Any]]
+
+class PlanarTask(GymnasiumTask):
+    """Base of HalfCheetah, Hopper and Walker2d: the observation (``qpos[1:]``, or all of
+    qpos with ``exclude_current_positions_from_observation=False``, then qvel, clipped to
+    ±``velocity_clip`` where set) and the torso's x before a step, for its velocity."""
+
+    velocity_clip: ClassVar[float | None] = None
+    exclude_x: bool
+
+    @property
+    def observation_dim(self) -> int:
+        return self.card.obs_dim + (0 if self.exclude_x else 1)
+
+    @property
+    def observation_structure(self) -> dict[str, int]:
+        """Gymnasium's ``observation_structure`` (HalfCheetah-v5, Hopper-v5, Walker2d-v5)."""
+        return planar_structure(self, 1, self.exclude_x)
+
+    def before_step(self, sim):
+        return {"x": sim.qpos[:, 0].copy()}
+
+    def observe(self, sim):
+        start = 1 if self.exclude_x else 0
+        clip = self.velocity_clip
+        qvel = sim.qvel if clip is None else np.clip(sim.qvel, -clip, clip)
+        return np.concatenate([sim.qpos[:, start:], qvel], axis=1)
+
+
+#: The card's quantities Hopper and Walker2d report (each adds what ``healthy`` means for it).
+QUANTITIES = {
+    "x_position": "x coordinate of the torso (m)",
+    "x_velocity": "forward velocity of the torso, Δx/dt (m/s)",
+    "z_distance_from_origin": "torso height minus its initial height (m)",
+    "torso_height": "z coordinate of the torso (m)",
+    "torso_angle": "pitch angle of the torso (rad, 0 = upright)",
+}
+
+
+def reward_terms(body: str) -> tuple[RewardTerm, ...]:
+    """Hopper's and Walker2d's reward terms, at Gymnasium's default weights (the same for both)."""
+    return (
+        RewardTerm("forward", 1.0, "forward velocity (m/s) times forward_reward_weight", option="forward_reward_weight"),
+        RewardTerm("healthy", 1.0, f"healthy_reward for every step the {body} is healthy", option="healthy_reward"),
+        RewardTerm("ctrl", -1e-3, "minus ctrl_cost_weight times the squared action norm", option="ctrl_cost_weight"),
+    )
+
+
+class PlanarWalker(PlanarTask):
+    """Base of Hopper and Walker2d (Gymnasium v5 semantics): the options they share,
+    validated from the ``options`` their explicit signatures were called with."""
+
+    velocity_clip = 10.0
+
     #: Gymnasium's ``is_healthy`` is a Python bool (Hopper: ``all(...)``), not numpy's
     #: (Walker2d: ``a and b`` of numpy bools): then ``reward_survive`` is a Python scalar.
     python_bool_health: ClassVar[bool] = False
 
-    def __init__(self, **kwargs):
-        o = check_kwargs(self.card.id, kwargs, self.defaults)
-        self.xml_file = gymnasium_asset(o["xml_file"])
-        self.frame_skip = int(number("frame_skip", o["frame_skip"], positive=True))
-        self.default_camera = camera_config(o["default_camera_config"])
+    def __init__(self, options: Mapping[str, Any]):
+        o = options  # the keyword arguments, by name
+        super().__init__(o["xml_file"], o["frame_skip"], o["default_camera_config"])
         self.forward_reward_weight = weight("forward_reward_weight", o["forward_reward_weight"])
         self.ctrl_cost_weight = weight("ctrl_cost_weight", o["ctrl_cost_weight"])
         self.healthy_reward = weight("healthy_reward", o["healthy_reward"])
@@ -43,31 +92,8 @@ class PlanarWalker(Task):
         self.exclude_x = flag(
             "exclude_current_positions_from_observation", o["exclude_current_positions_from_observation"]
         )
-        self._options = o
         if self.python_bool_health:
             self.scalar_types = {"reward_survive": type(True * self.healthy_reward)}
-
-    @property
-    def observation_dim(self) -> int:
-        return self.card.obs_dim + (0 if self.exclude_x else 1)
-
-    @property
-    def observation_structure(self) -> dict[str, int]:
-        """Gymnasium's ``observation_structure`` (Hopper-v5, Walker2d-v5)."""
-        return planar_structure(self, 1, self.exclude_x)
-
-    def reset_state(self, rng, init_qpos, init_qvel):
-        s = self.reset_noise_scale
-        qpos = init_qpos + rng.uniform(low=-s, high=s, size=init_qpos.size)
-        qvel = init_qvel + rng.uniform(low=-s, high=s, size=init_qvel.size)
-        return qpos, qvel
-
-    def before_step(self, sim):
-        return {"x": sim.qpos[:, 0].copy()}
-
-    def observe(self, sim):
-        start = 1 if self.exclude_x else 0
-        return np.concatenate([sim.qpos[:, start:], np.clip(sim.qvel, -10.0, 10.0)], axis=1)
 
     def healthy_z_angle(self, sim) -> np.ndarray:
         """(N,) bool: torso height and angle strictly inside their ranges."""
