@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import platform
 import sys
@@ -43,7 +42,12 @@ import time
 
 import numpy as np
 
-DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bootstrap_reps.json")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded by path
+    sys.path.append(_HERE)
+from _common import RESULTS, write_report  # noqa: E402
+
+DEFAULT_JSON = os.path.join(RESULTS, "bootstrap_reps.json")
 REPS = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
 SHAPES = ((5, 1), (10, 1), (5, 3), (10, 3))
 TASK_MEANS = (40.0, 60.0, 80.0)
@@ -146,10 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count()},
         "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {args.json}")
+    write_report(args.json, result)
     return 0
 
 

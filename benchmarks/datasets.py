@@ -28,7 +28,6 @@ and the figures move with it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -39,7 +38,12 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "datasets.json")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded by path
+    sys.path.append(_HERE)
+from _common import RESULTS, write_report  # noqa: E402
+
+DEFAULT_JSON = os.path.join(RESULTS, "datasets.json")
 
 
 def _policy(kind: str, obs_dim: int, act_dim: int, seed: int):
@@ -80,31 +84,27 @@ def collect_batched(task: str, kind: str, steps: int, num_envs: int) -> float:
     return steps / dt
 
 
-def collect_single(task: str, kind: str, steps: int) -> float:
-    """env-steps/s recording the same data through one Gymnasium env in a Python loop."""
-    import gymnasium as gym
-
-    env = gym.make(task)
-    base = env.unwrapped
+def _record_loop(env, kind: str, steps: int, state, info_rows: dict[str, Any]) -> float:
+    """env-steps/s recording obs, actions, rewards, flags, ``state()``'s (qpos, qvel) and one
+    row per ``info_rows`` entry (``name: info -> row``) through one env in a Python loop."""
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     policy = _policy(kind, obs_dim, act_dim, 0)
-    names = list(base.card.quantities)
-    rows: dict[str, list] = {k: [] for k in ("obs", "act", "rew", "term", "trunc", "qpos", "qvel", "terms", "q")}
+    rows: dict[str, list] = {k: [] for k in ("obs", "act", "rew", "term", "trunc", "qpos", "qvel", *info_rows)}
     t0 = time.perf_counter()
     obs, _ = env.reset(seed=0)
     for _ in range(steps):
         action = policy(obs[None])[0].astype(np.float32)
-        sim = base.engine.sim
-        rows["qpos"].append(sim.qpos[0].copy())
-        rows["qvel"].append(sim.qvel[0].copy())
+        qpos, qvel = state()
+        rows["qpos"].append(qpos)
+        rows["qvel"].append(qvel)
         rows["obs"].append(obs)
         nxt, reward, terminated, truncated, info = env.step(action)
         rows["act"].append(action)
         rows["rew"].append(reward)
         rows["term"].append(terminated)
         rows["trunc"].append(truncated)
-        rows["terms"].append(list(info["reward_terms"].values()))
-        rows["q"].append([info[k] for k in names if k in info])
+        for name, row in info_rows.items():
+            rows[name].append(row(info))
         if terminated or truncated:
             obs, _ = env.reset()
         else:
@@ -114,6 +114,19 @@ def collect_single(task: str, kind: str, steps: int) -> float:
     env.close()
     assert arrays["obs"].shape[0] == steps
     return steps / dt
+
+
+def collect_single(task: str, kind: str, steps: int) -> float:
+    """env-steps/s recording the same data through one Gymnasium env in a Python loop."""
+    import gymnasium as gym
+
+    env = gym.make(task)
+    base = env.unwrapped
+    names = list(base.card.quantities)
+    return _record_loop(
+        env, kind, steps, lambda: (base.engine.sim.qpos[0].copy(), base.engine.sim.qvel[0].copy()),
+        {"terms": lambda info: list(info["reward_terms"].values()), "q": lambda info: [info[k] for k in names if k in info]},
+    )
 
 
 def collect_gymnasium(task: str, kind: str, steps: int) -> float | None:
@@ -127,31 +140,10 @@ def collect_gymnasium(task: str, kind: str, steps: int) -> float | None:
     except Exception:  # gymnasium[mujoco] missing
         return None
     data = env.unwrapped.data
-    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    policy = _policy(kind, obs_dim, act_dim, 0)
-    rows: dict[str, list] = {k: [] for k in ("obs", "act", "rew", "term", "trunc", "qpos", "qvel", "info")}
-    t0 = time.perf_counter()
-    obs, _ = env.reset(seed=0)
-    for _ in range(steps):
-        action = policy(obs[None])[0].astype(np.float32)
-        rows["qpos"].append(data.qpos.copy())
-        rows["qvel"].append(data.qvel.copy())
-        rows["obs"].append(obs)
-        nxt, reward, terminated, truncated, info = env.step(action)
-        rows["act"].append(action)
-        rows["rew"].append(reward)
-        rows["term"].append(terminated)
-        rows["trunc"].append(truncated)
-        rows["info"].append([v for v in info.values() if np.ndim(v) == 0])
-        if terminated or truncated:
-            obs, _ = env.reset()
-        else:
-            obs = nxt
-    arrays = {k: np.asarray(v) for k, v in rows.items()}
-    dt = time.perf_counter() - t0
-    env.close()
-    assert arrays["obs"].shape[0] == steps
-    return steps / dt
+    return _record_loop(
+        env, kind, steps, lambda: (data.qpos.copy(), data.qvel.copy()),
+        {"info": lambda info: [v for v in info.values() if np.ndim(v) == 0]},
+    )
 
 
 def load_benchmark(task: str, steps: int, num_envs: int) -> dict[str, Any]:
@@ -281,9 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(own_root, ignore_errors=True)
     report["load"]["after"] = list(os.getloadavg())
     print(f"load average before {load_before[0]:.2f}, after {report['load']['after'][0]:.2f} (2 shared cores)")
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as fh:
-        json.dump(report, fh, indent=2)
+    write_report(args.json, report, say=None)
     return 0
 
 

@@ -95,11 +95,20 @@ from typing import Any
 
 import numpy as np
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded by path
+    sys.path.append(_HERE)
+from _common import RESULTS, load_average, log, write_report  # noqa: E402
+
 TASKS = {"HalfCheetah": "pbrl/HalfCheetah-v5", "Hopper": "pbrl/Hopper-v5", "Walker2d": "pbrl/Walker2d-v5"}
 #: CPL's CPU-sized settings (agents/offline/README.md): 32 pairs per step, a 256×256 actor
 CPL_CPU = {"batch_size": 32, "hidden_sizes": [256, 256]}
 LEVELS = ("medium-replay", "medium-expert")
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+#: the small profile's data, labels and evaluation, which the claims profile shares
+SMALL_DATA = {
+    "labels": (500, 2000), "segment": 50, "eval_episodes": 10, "dataset_size": 50_000,
+    "generation": {"algorithm": "ppo", "train_steps": 500_000, "eval_episodes": 5, "ref_episodes": 20, "seed": 0},
+}
 
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
@@ -116,8 +125,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
     },
     "small": {
-        "labels": (500, 2000), "segment": 50, "eval_episodes": 10, "dataset_size": 50_000, "tasks": ("HalfCheetah", "Hopper", "Walker2d"),
-        "generation": {"algorithm": "ppo", "train_steps": 500_000, "eval_episodes": 5, "ref_episodes": 20, "seed": 0},
+        **SMALL_DATA, "tasks": ("HalfCheetah", "Hopper", "Walker2d"),
         "agents": {
             "bc": ("bc", 10_000, {}),
             "iql": ("iql", 15_000, {}),
@@ -136,9 +144,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # issue 17's claims at 5 seeds in about two hours on 2 cores (--workers 2): the small profile's
     # Hopper and Walker2d datasets, the agents of the literature's comparisons, fewer steps
     "claims": {
-        "labels": (500, 2000), "segment": 50, "eval_episodes": 10, "dataset_size": 50_000, "tasks": ("Hopper", "Walker2d"),
-        "generation": {"algorithm": "ppo", "train_steps": 500_000, "eval_episodes": 5, "ref_episodes": 20, "seed": 0},
-        "dataset_root": "offline_pbrl-small",
+        **SMALL_DATA, "tasks": ("Hopper", "Walker2d"), "dataset_root": "offline_pbrl-small",
         "agents": {
             "bc": ("bc", 10_000, {}),
             "iql": ("iql", 8_000, {}),
@@ -176,17 +182,6 @@ COMPARISONS = (("piql-{hi}", "iql"), ("piql-{hi}-raw", "iql"), ("cpl", "bc"), ("
                ("piql-{hi}", "piql-{lo}"), ("iql", "bc"))  # fmt: skip
 #: rows whose labels score segments by regret (CPL's rl_sum) instead of partial return
 REGRET_ROWS = ("cpl-regret",)
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def load_average() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
 
 
 # -- data --------------------------------------------------------------------------
@@ -611,12 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print(f"load average before {load_before}, after {report['load']['after']}; runs {t_runs:.0f} s, total {report['timing_s']['total']:.0f} s")
     out = args.json or os.path.join(RESULTS, f"offline_pbrl{'-' + profile if profile != 'full' else ''}.json")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(report, f, indent=2, default=str)
-    with open(os.path.splitext(out)[0] + ".md", "w") as f:
-        f.write(table + "\n")
-    log(f"wrote {out}")
+    write_report(out, report, markdown=table, say=log)
     return 1 if report["failed"] else 0
 
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import json
 import os
 import platform
 import statistics
@@ -55,9 +54,14 @@ from torch.distributions import Normal
 
 from pbrl.envs.engine import usable_cores
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded by path
+    sys.path.append(_HERE)
+from _common import RESULTS, cpu_model, load_average, write_report  # noqa: E402
+
 OBS_DIM, ACT_DIM = 17, 6
 DEFAULT_THREADS = torch.get_num_threads()  # torch's default, before any agent sets its own
-DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "offline_speed.json")
+DEFAULT_JSON = os.path.join(RESULTS, "offline_speed.json")
 
 # ---------------------------------------------------------------------------------
 # The reference: IQL in the single-file style of CORL (algorithms/offline/iql.py)
@@ -331,25 +335,8 @@ def pbrl_stepper(agent):
     return step, agent.pop_losses
 
 
-def load_average() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
-
-
 def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    nproc = usable_cores()
-    return {"cpu": cpu, "nproc": nproc, "python": platform.python_version(), "torch": torch.__version__,
+    return {"cpu": cpu_model(), "nproc": usable_cores(), "python": platform.python_version(), "torch": torch.__version__,
             "torch_default_threads": DEFAULT_THREADS}  # fmt: skip
 
 
@@ -529,10 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report["table"])
     print(f"load average before {load_before}, after {report['load']['after']}")
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-        print(f"wrote {args.json}")
+        write_report(args.json, report)
     return 0
 
 

@@ -69,8 +69,12 @@ from typing import Any
 
 import numpy as np
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded by path
+    sys.path.append(_HERE)
+from _common import RESULTS, load_average, log, write_report  # noqa: E402
+
 TASKS = {"HalfCheetah": "pbrl/HalfCheetah-v5", "Walker2d": "pbrl/Walker2d-v5", "Hopper": "pbrl/Hopper-v5"}
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 NAMES = {"ppo": "PrefPPO", "sac": "PEBBLE"}
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -103,25 +107,6 @@ PROFILES: dict[str, dict[str, Any]] = {
             "sac": {"interval": 10_000, "reward_hidden": [128, 128], "reward_epochs": 50},
         },
     },
-    # Issue 17's ledger claims at 5 seeds, each sized for about two hours on 2 cores with
-    # --workers 2 (see --estimate): PrefPPO vs PPO is the medium profile's HalfCheetah
-    # settings at 5 seeds; PEBBLE vs SAC is the 100k-step HalfCheetah setting of the
-    # online.pebble-oracle1000 row, with both teachers at 1,000 labels ("claims-prefppo" is
-    # defined after this dict).
-    "claims-pebble": {
-        "tasks": ["HalfCheetah"],
-        "agents": ["sac"],
-        "steps": {"ppo": 300_000, "sac": 100_000},
-        "budgets": [1000],
-        "teachers": ["oracle", "noisy"],
-        "seeds": 5,
-        "eval_episodes": 10,
-        "hp": {"ppo": {}, "sac": {}},
-        "pref": {
-            "ppo": {"interval": 30_000, "reward_hidden": [128, 128], "reward_epochs": 50},
-            "sac": {"interval": 10_000, "reward_hidden": [128, 128], "reward_epochs": 50},
-        },
-    },
     "full": {
         "tasks": list(TASKS),
         "steps": {"ppo": 1_000_000, "sac": 300_000},
@@ -133,7 +118,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         "pref": {"ppo": {}, "sac": {}},
     },
 }
-PROFILES["claims-prefppo"] = {**PROFILES["medium"], "seeds": 5}  # the medium profile at 5 seeds
+# Issue 17's ledger claims at 5 seeds, each sized for about two hours on 2 cores with
+# --workers 2 (see --estimate): PrefPPO vs PPO is the medium profile's HalfCheetah settings
+# at 5 seeds; PEBBLE vs SAC is the 100k-step HalfCheetah setting of the
+# online.pebble-oracle1000 row (the medium profile's SAC), both teachers at 1,000 labels.
+PROFILES["claims-prefppo"] = {**PROFILES["medium"], "seeds": 5}
+PROFILES["claims-pebble"] = {**PROFILES["medium"], "agents": ["sac"], "budgets": [1000], "seeds": 5}
 
 # Measured on the shared 2-core machine (BENCHMARKS.md): env-step costs of training on the
 # true reward, and the learned reward's extra cost per env step (wrapper hook + ensemble).
@@ -141,17 +131,6 @@ _SECONDS_PER_STEP = {"ppo": 544 / 1_000_000, "sac": 157 / 30_000}
 _LEARNED_EXTRA_PER_STEP = {"ppo": 0.55e-3 / 16, "sac": 0.55e-3 / 4}
 # A reward-model gradient step at B-Pref's size (3 x 256^3, 128 pairs of 50 steps): 0.3-0.6 s.
 _SECONDS_PER_RM_STEP = 0.45
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def load_average() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
 
 
 # -- runs ------------------------------------------------------------------------------
@@ -486,12 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print(f"load average before {load_before}, after {report['load']['after']}; {seconds:.0f} s")
     out = args.json or os.path.join(RESULTS, f"pbrl_online{'' if profile == 'full' else '-' + profile}.json")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(report, f, indent=2, default=str)
-    with open(os.path.splitext(out)[0] + ".md", "w") as f:
-        f.write(table + "\n")
-    log(f"wrote {out}")
+    write_report(out, report, markdown=table, say=log)
     return 1 if report["failed"] else 0
 
 

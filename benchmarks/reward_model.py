@@ -29,7 +29,6 @@ for final numbers.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -44,29 +43,16 @@ import torch.nn.functional as F
 
 from pbrl.envs.engine import usable_cores
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded by path
+    sys.path.append(_HERE)
+from _common import RESULTS, cpu_model, load_average, write_report  # noqa: E402
+
 OBS_DIM, ACT_DIM = 17, 6
-DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "reward_model.json")
+DEFAULT_JSON = os.path.join(RESULTS, "reward_model.json")
 
 
 # -- machine ------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_average() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
 
 
 def machine_info() -> dict[str, Any]:
@@ -347,11 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reward models on {report['machine']['cpu']} ({cores} cores), load {report['load']['before']} -> {report['load']['after']}")
     print(render_table(report))
     if args.json:
-        folder = os.path.dirname(os.path.abspath(args.json))
-        os.makedirs(folder, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-        print(f"wrote {args.json}")
+        write_report(args.json, report)
     return 0
 
 

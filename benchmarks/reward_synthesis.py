@@ -69,7 +69,12 @@ import numpy as np
 
 from pbrl.envs.engine import usable_cores
 
-DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "reward_synthesis.json")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded by path
+    sys.path.append(_HERE)
+from _common import RESULTS, cpu_model, load_average, write_report  # noqa: E402
+
+DEFAULT_JSON = os.path.join(RESULTS, "reward_synthesis.json")
 TASKS = {"HalfCheetah": "pbrl/HalfCheetah-v5", "Hopper": "pbrl/Hopper-v5", "Ant": "pbrl/Ant-v5", "Reacher": "pbrl/Reacher-v5",
          "Walker2d": "pbrl/Walker2d-v5", "Swimmer": "pbrl/Swimmer-v5"}
 PROFILES = {
@@ -122,28 +127,12 @@ def sparse_program(card: Any) -> str:
     )
 
 
-def load_average() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
-
-
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     import mujoco
     import stable_baselines3
     import torch
 
-    return {"cpu": cpu, "nproc": usable_cores(),
+    return {"cpu": cpu_model(), "nproc": usable_cores(),
             "python": platform.python_version(), "torch": torch.__version__, "mujoco": mujoco.__version__,
             "stable_baselines3": stable_baselines3.__version__}
 
@@ -361,9 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             report["results"][name] = run_task(name, TASKS[name], prof, args, executor, llm)
             report["load"]["after"] = load_average()
             report["wall_clock_s"] = round(time.time() - t0, 1)
-            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-            with open(args.json, "w") as f:
-                json.dump(report, f, indent=2, default=str)
+            write_report(args.json, report, say=None)
     header = f"{'task':<12} {'metric':<9} {'F_sparse':>9} {'F_human':>9} {'F_synth':>9} {'HNS':>7} {'corr':>6}  proposer"
     print()
     print(header)
@@ -373,10 +360,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{fmt(r['HNS'], 2):>7} {fmt(r['correlation_synth_true'], 2):>6}  {r['proposer']}")
     report["statistics"] = statistics(report["results"], args.reps)
     report["table"] = statistics_markdown(report["statistics"])
-    with open(args.json, "w") as f:
-        json.dump(report, f, indent=2, default=str)
-    with open(os.path.splitext(args.json)[0] + ".md", "w") as f:
-        f.write(report["table"] + "\n")
+    write_report(args.json, report, markdown=report["table"], say=None)
     print()
     print(report["table"])
     print(f"\nwall clock {report['wall_clock_s']} s; load average before {report['load']['before']}, after {report['load'].get('after')}")

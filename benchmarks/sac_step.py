@@ -15,7 +15,6 @@ SB3 / pbrl (median of the per-window ratios, with its min-max).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -24,9 +23,14 @@ import time
 
 import numpy as np
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded by path
+    sys.path.append(_HERE)
+from _common import RESULTS, write_report  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASK = "pbrl/HalfCheetah-v5"
-DEFAULT_JSON = os.path.join(ROOT, "benchmarks", "results", "sac_step.json")
+DEFAULT_JSON = os.path.join(RESULTS, "sac_step.json")
 
 
 def _build(kind: str, net: list[int], batch_size: int, env):
@@ -133,9 +137,6 @@ def main(argv: list[str] | None = None) -> int:
         "config": {"steps": steps, "repeat": repeat, "torch_threads": args.threads, "quick": args.quick},
         "rows": rows,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(report, f, indent=2)
     print("| net | batch | SB3 ms/step | pbrl ms/step | SB3/pbrl (median, min-max) |")
     print("|---|---:|---:|---:|---:|")
     for r in rows:
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {'×'.join(map(str, r['net']))} | {r['batch_size']} | {r['sb3_ms']:.2f} | {r['pbrl_ms']:.2f} | "
             f"{r['ratio_median']:.2f}× ({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) |"
         )
-    print(f"wrote {args.json}")
+    write_report(args.json, report)
     return 0
 
 

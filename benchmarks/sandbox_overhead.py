@@ -51,7 +51,6 @@ shared machine, trust the spread more than any one pair.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -64,9 +63,14 @@ import numpy as np
 
 from pbrl.envs.engine import usable_cores
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded by path
+    sys.path.append(_HERE)
+from _common import RESULTS, cpu_model, write_report  # noqa: E402
+
 TASK = "pbrl/HalfCheetah-v5"
 BATCH_SIZES = (1, 8, 64, 256, 1024, 4096)
-DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sandbox_overhead.json")
+DEFAULT_JSON = os.path.join(RESULTS, "sandbox_overhead.json")
 SIDES = ("sandboxed", "trusted")
 
 PROGRAM = '''"""HalfCheetah's reward: forward velocity minus 0.1 * the squared action."""
@@ -92,17 +96,7 @@ def _spec(side: str, path: str) -> str:
 
 
 def machine() -> dict[str, Any]:
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    cores = usable_cores()
-    return {"nproc": cores, "cpu": model, "platform": platform.platform(), "python": platform.python_version(),
+    return {"nproc": usable_cores(), "cpu": cpu_model(), "platform": platform.platform(), "python": platform.python_version(),
             "numpy": np.__version__}
 
 
@@ -408,10 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         report["ratio"] = {"min": min(ratios), "median": statistics.median(ratios), "max": max(ratios)}
         ratios = [p["cpu_ratio"] for p in pairs]
         report["cpu_ratio"] = {"min": min(ratios), "median": statistics.median(ratios), "max": max(ratios)}
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=1)
-    print(f"\nwrote {args.json}")
+    print()
+    write_report(args.json, report, indent=1)
     return 0
 
 

@@ -79,9 +79,14 @@ import numpy as np
 
 from pbrl.envs.engine import usable_cores
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded by path
+    sys.path.append(_HERE)
+from _common import RESULTS, cpu_model, write_report  # noqa: E402
+
 TASKS = ("HalfCheetah", "Hopper", "Ant")
 SIZES = (1, 16, 64, 256)
-DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "throughput.json")
+DEFAULT_JSON = os.path.join(RESULTS, "throughput.json")
 ACTION_BANK = 64
 MEMORY_N = 4096
 MEMORY_STEPS = 5
@@ -91,17 +96,6 @@ warnings.filterwarnings("ignore", message=".*settotalmass.*")
 
 
 # -- machine ------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _version(module: str) -> str | None:
@@ -805,11 +799,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     report["table"] = table
     if args.json:
-        folder = os.path.dirname(os.path.abspath(args.json))
-        os.makedirs(folder, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-        print(f"wrote {args.json}")
+        write_report(args.json, report)
     return 0
 
 

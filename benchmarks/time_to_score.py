@@ -25,13 +25,17 @@ a markdown table with the speed-up ratio SB3 time / pbrl time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
 
 import numpy as np
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded by path
+    sys.path.append(_HERE)
+from _common import RESULTS, write_report  # noqa: E402
 
 # rl-baselines3-zoo hyperparameters (hyperparams/ppo.yml, hyperparams/sac.yml), as SB3 keyword arguments.
 ZOO_PPO_POLICY = "dict(log_std_init=-2, ortho_init=False, activation_fn=nn.ReLU, net_arch=dict(pi=[256, 256], vf=[256, 256]))"
@@ -258,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: --seed); each seed runs both sides")
     parser.add_argument(
         "--out",
-        default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "time_to_score.json"),
+        default=os.path.join(RESULTS, "time_to_score.json"),
         help="JSON output path (default: benchmarks/results/time_to_score.json)",
     )
     args = parser.parse_args(argv)
@@ -302,11 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "speedups": speedups,
         "table": table,
     }
-    folder = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(folder, exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(out, f, indent=1)
-    print(f"wrote {args.out}")
+    write_report(args.out, out, indent=1)
     return 0
 
 

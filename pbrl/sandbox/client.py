@@ -51,7 +51,7 @@ from .errors import (
     failure_class,
 )
 
-__all__ = ["WorkerLimits", "RewardWorker", "isolation_status", "unshare_command"]
+__all__ = ["WorkerLimits", "RewardWorker", "isolation_status", "printable", "signal_name", "unshare_command"]
 
 #: most bytes of arrays sent in one request (bigger batches go in chunks)
 MAX_REQUEST_BYTES = 8 << 20
@@ -123,14 +123,15 @@ def isolation_status() -> tuple[bool, str]:
     return True, "mount, network, PID, IPC and UTS namespaces" + (" in a user namespace" if os.geteuid() != 0 else "")
 
 
-def _text(value: Any, limit: int) -> str:
+def printable(value: Any, limit: int) -> str:
     """Printable text of at most ``limit`` characters (no escape sequences reach a terminal or a prompt)."""
     if not isinstance(value, str):
         return ""
     return "".join(ch for ch in value[:limit] if ch in "\n\t" or ch.isprintable())
 
 
-def _signal_name(sig: int) -> str:
+def signal_name(sig: int) -> str:
+    """``SIGKILL`` for 9, ``signal 99`` for a number that names no signal."""
     try:
         return signal.Signals(sig).name
     except ValueError:
@@ -304,7 +305,7 @@ class RewardWorker:
             self._stderr.seek(0, os.SEEK_END)
             end = self._stderr.tell()
             self._stderr.seek(max(0, end - size))
-            return _text(self._stderr.read().decode("utf-8", errors="replace"), size)
+            return printable(self._stderr.read().decode("utf-8", errors="replace"), size)
         except (OSError, ValueError):
             return ""
 
@@ -334,7 +335,7 @@ class RewardWorker:
         if sig == signal.SIGSYS:
             return WorkerCrashed(f"{self.name} made a forbidden system call and was killed (seccomp)")
         if sig is not None:
-            return WorkerCrashed(f"{self.name} ended its worker with {_signal_name(sig)}")
+            return WorkerCrashed(f"{self.name} ended its worker with {signal_name(sig)}")
         return WorkerCrashed(f"{self.name} ended its worker (exit status {code})")
 
     # -- requests --------------------------------------------------------------------------
@@ -354,8 +355,8 @@ class RewardWorker:
         if not header.get("ok"):
             kind = str(header.get("kind"))
             cls = failure_class(kind)
-            message = _text(header.get("message"), 2000)
-            raise self._fail(cls(f"{self.name}: {message}", _text(header.get("detail"), 6000)))
+            message = printable(header.get("message"), 2000)
+            raise self._fail(cls(f"{self.name}: {message}", printable(header.get("detail"), 6000)))
         self._payload = payload
         return header
 
@@ -429,7 +430,7 @@ class RewardWorker:
             raise self._fail(WrongShape(f"{self.name} returned more than {MAX_TERMS} terms"))
         for key in names:
             if not isinstance(key, str) or not TERM_NAME.match(key):
-                raise self._fail(WrongShape(f"{self.name}: term name {_text(str(key), 50)!r} is not an identifier of at most 40 characters"))
+                raise self._fail(WrongShape(f"{self.name}: term name {printable(str(key), 50)!r} is not an identifier of at most 40 characters"))
         if len(set(names)) != len(names):
             raise self._fail(WrongShape(f"{self.name} returned a term name twice"))
         payload = self._payload

@@ -4,48 +4,25 @@ Every failure a candidate program meets on its way from an LLM answer to a
 trained policy is one of these classes. The class's ``kind`` is what the run
 folder records (``candidates.jsonl``), what the reflection feeds back to the
 proposer ("Executing the reward function code above has the following error:
-..."), and what tests assert on. Stages, in order:
+..."), and what tests assert on. The stages, in order, with their failure
+classes (``kind``) and the modules that raise them:
 
-======================  ==============================  ====================================
-stage                   failure classes (``kind``)      raised by
-======================  ==============================  ====================================
-extraction              :class:`NoCodeFound`            ``extraction.py``
-                        (``no_code``),
-                        :class:`ProgramSyntaxError`
-                        (``syntax``),
-                        :class:`MissingRewardFunction`
-                        (``missing_function``),
-                        :class:`BadSignature`
-                        (``bad_signature``)
-parametric mode         :class:`InvalidParameters`      ``params.py``
-                        (``invalid_params``)
-static check            :class:`DisallowedConstruct`    ``check.py``
-                        (``disallowed``),
-                        :class:`ProgramTooLarge`
-                        (``too_large``)
-sandbox (the worker)    :class:`RuntimeFailure`         ``worker.py`` (inside the sandbox)
-                        (``runtime_error``),
-                        :class:`GuardViolation`
-                        (``guard_violation``),
-                        :class:`NonFiniteReward`
-                        (``non_finite``),
-                        :class:`WrongShape`
-                        (``wrong_shape``),
-                        :class:`OutOfMemory`
-                        (``out_of_memory``)
-sandbox (the parent)    :class:`WorkerTimeout`          ``sandbox.py`` (trusted)
-                        (``timeout``),
-                        :class:`CpuTimeExceeded`
-                        (``cpu_time``),
-                        :class:`OutputLimitExceeded`
-                        (``output_limit``),
-                        :class:`WorkerCrashed`
-                        (``crashed``),
-                        :class:`TamperedOutput`
-                        (``tampered_output``)
-trusted evaluation      :class:`EvaluationFailed`       ``sandbox.py`` / ``evaluator.py``
-                        (``evaluation_failed``)
-======================  ==============================  ====================================
+* extraction (``extraction.py``): :class:`NoCodeFound` (``no_code``),
+  :class:`ProgramSyntaxError` (``syntax``), :class:`MissingRewardFunction`
+  (``missing_function``), :class:`BadSignature` (``bad_signature``);
+* parametric mode (``params.py``): :class:`InvalidParameters` (``invalid_params``);
+* static check (``check.py``): :class:`DisallowedConstruct` (``disallowed``),
+  :class:`ProgramTooLarge` (``too_large``);
+* sandbox, the worker (``worker.py``, inside the sandbox): :class:`RuntimeFailure`
+  (``runtime_error``), :class:`GuardViolation` (``guard_violation``),
+  :class:`NonFiniteReward` (``non_finite``), :class:`WrongShape` (``wrong_shape``),
+  :class:`OutOfMemory` (``out_of_memory``);
+* sandbox, the parent (``sandbox.py``, trusted): :class:`WorkerTimeout` (``timeout``),
+  :class:`CpuTimeExceeded` (``cpu_time``), :class:`OutputLimitExceeded`
+  (``output_limit``), :class:`WorkerCrashed` (``crashed``), :class:`TamperedOutput`
+  (``tampered_output``);
+* trusted evaluation (``sandbox.py`` / ``evaluator.py``): :class:`EvaluationFailed`
+  (``evaluation_failed``).
 
 LLM backends raise :class:`BackendError` and its subclasses; those are errors of
 the run (no answer), not failures of a candidate.
@@ -72,6 +49,7 @@ from pbrl.sandbox.errors import (
     WorkerCrashed,
     WorkerTimeout,
     WrongShape,
+    failure_classes,
 )
 
 __all__ = [
@@ -111,70 +89,36 @@ SynthesisFailure = ProgramFailure
 # -- extraction ------------------------------------------------------------------------
 
 
-class NoCodeFound(SynthesisFailure):
+class NoCodeFound(SynthesisFailure, kind="no_code", stage="extraction"):
     """The answer holds no code at all (empty, or prose only)."""
 
-    kind = "no_code"
-    stage = "extraction"
 
-
-class MissingRewardFunction(SynthesisFailure):
+class MissingRewardFunction(SynthesisFailure, kind="missing_function", stage="extraction"):
     """The code defines no ``compute_reward`` function."""
 
-    kind = "missing_function"
-    stage = "extraction"
 
-
-class BadSignature(SynthesisFailure):
+class BadSignature(SynthesisFailure, kind="bad_signature", stage="extraction"):
     """``compute_reward`` does not take ``(obs, action, next_obs, info)``."""
-
-    kind = "bad_signature"
-    stage = "extraction"
 
 
 # -- parametric mode -------------------------------------------------------------------
 
 
-class InvalidParameters(SynthesisFailure):
+class InvalidParameters(SynthesisFailure, kind="invalid_params", stage="params"):
     """Parametric (Language-to-Rewards) JSON that is not valid for the task card."""
-
-    kind = "invalid_params"
-    stage = "params"
 
 
 # -- trusted evaluation ------------------------------------------------------------------
 
 
-class EvaluationFailed(SynthesisFailure):
+class EvaluationFailed(SynthesisFailure, kind="evaluation_failed", stage="evaluation"):
     """The trusted evaluation of the candidate's weights failed."""
 
-    kind = "evaluation_failed"
-    stage = "evaluation"
 
-
-#: kind -> class, for records read back from a run folder or a worker's JSON
+#: kind -> class, for records read back from a run folder or a worker's JSON (every
+#: candidate failure: those of ``pbrl.sandbox.errors`` and the ones above)
 FAILURE_CLASSES: dict[str, type[SynthesisFailure]] = {
-    cls.kind: cls
-    for cls in (
-        NoCodeFound,
-        ProgramSyntaxError,
-        MissingRewardFunction,
-        BadSignature,
-        InvalidParameters,
-        DisallowedConstruct,
-        ProgramTooLarge,
-        RuntimeFailure,
-        GuardViolation,
-        NonFiniteReward,
-        WrongShape,
-        OutOfMemory,
-        WorkerTimeout,
-        CpuTimeExceeded,
-        OutputLimitExceeded,
-        WorkerCrashed,
-        TamperedOutput,
-        EvaluationFailed,
-    )
+    kind: cls for kind, cls in failure_classes().items() if cls is not SynthesisFailure
 }
 
 

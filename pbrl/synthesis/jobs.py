@@ -24,7 +24,7 @@ from typing import Any
 
 from pbrl.sandbox.check import check_program
 from .errors import SynthesisFailure
-from .sandbox import Sandbox, SandboxConfig, run_evaluation
+from .sandbox import Sandbox, SandboxConfig, WorkerOutcome, run_evaluation
 
 __all__ = ["JobResult", "ProbeJob", "TrainJob", "run_probe_job", "run_train_job"]
 
@@ -123,10 +123,6 @@ class JobResult:
         return out
 
 
-def _failed(candidate: str, stage: str, failure: SynthesisFailure, start: float, **kw: Any) -> JobResult:
-    return JobResult(candidate, stage, False, failure=failure.to_record(), wall_clock=time.time() - start, **kw)
-
-
 def _refused(program: str | None, config: SandboxConfig) -> SynthesisFailure | None:
     """The static check again, here where every program enters the sandbox (whoever built
     the job: the loop, a resumed run's saved best program, a benchmark)."""
@@ -139,24 +135,29 @@ def _refused(program: str | None, config: SandboxConfig) -> SynthesisFailure | N
     return None
 
 
-def run_probe_job(job: ProbeJob) -> JobResult:
-    """Run a :class:`ProbeJob` (see the module docstring)."""
+def _run_worker(job: ProbeJob | TrainJob, stage: str, section: dict[str, Any]) -> tuple[JobResult, WorkerOutcome, SandboxConfig]:
+    """The job's program through the static check, then a sandboxed worker's ``stage`` on it
+    (``section``: that stage's settings). Returns the job's result so far, the worker's
+    outcome (a refused program's holds only its failure) and the sandbox's settings."""
     start = time.time()
     config = SandboxConfig(**job.sandbox)
     refused = _refused(job.program, config)
-    if refused is not None:
-        return _failed(job.candidate, "probe", refused, start)
-    sandbox = Sandbox(config)
-    spec = {
-        "stage": "probe", "task": job.task, "program": job.program, "info_view": job.info_view,
-        "seed": int(job.seed), "env_kwargs": dict(job.env_kwargs),
-        "probe": {"num_envs": int(job.num_envs), "steps": int(job.steps)},
-    }
-    out = sandbox.run(spec)
-    if out.failure is not None:
-        return _failed(job.candidate, "probe", out.failure, start, result=out.result, log_tail=out.log_tail, isolation=out.isolation)
-    return JobResult(job.candidate, "probe", True, result=out.result, log_tail=out.log_tail, isolation=out.isolation,
-                     wall_clock=time.time() - start)
+    out = WorkerOutcome(stage, refused, None, None, "", None, 0.0)
+    if refused is None:
+        out = Sandbox(config).run({
+            "stage": stage, "task": job.task, "program": job.program, "info_view": job.info_view,
+            "seed": int(job.seed), "env_kwargs": dict(job.env_kwargs), stage: section,
+        })
+    done = JobResult(
+        job.candidate, stage, out.failure is None, failure=None if out.failure is None else out.failure.to_record(),
+        result=out.result, log_tail=out.log_tail, isolation=out.isolation, wall_clock=time.time() - start,
+    )
+    return done, out, config
+
+
+def run_probe_job(job: ProbeJob) -> JobResult:
+    """Run a :class:`ProbeJob` (see the module docstring)."""
+    return _run_worker(job, "probe", {"num_envs": int(job.num_envs), "steps": int(job.steps)})[0]
 
 
 def run_train_job(job: TrainJob) -> JobResult:
@@ -164,26 +165,17 @@ def run_train_job(job: TrainJob) -> JobResult:
     from pbrl.evaluation import fresh_seed
 
     start = time.time()
-    config = SandboxConfig(**job.sandbox)
-    refused = _refused(job.program, config)
-    if refused is not None:
-        return _failed(job.candidate, "train", refused, start)
-    sandbox = Sandbox(config)
-    spec = {
-        "stage": "train", "task": job.task, "program": job.program, "info_view": job.info_view,
-        "seed": int(job.seed), "env_kwargs": dict(job.env_kwargs),
-        "train": {"steps": int(job.steps), "hyperparams": dict(job.hyperparams)},
-    }
-    out = sandbox.run(spec)
-    common = dict(result=out.result, log_tail=out.log_tail, isolation=out.isolation)
-    if out.failure is not None:
-        return _failed(job.candidate, "train", out.failure, start, **common)
+    done, out, config = _run_worker(job, "train", {"steps": int(job.steps), "hyperparams": dict(job.hyperparams)})
+    if not done.ok:
+        return done
     seed = fresh_seed() if job.eval_seed is None else int(job.eval_seed)
     try:
-        fitness = run_evaluation(
+        done.fitness = run_evaluation(
             out.weights or b"", job.task, job.hyperparams, job.eval_episodes, seed, job.env_kwargs,
             timeout=config.eval_timeout, tmp_root=config.tmp_root,
         )
     except SynthesisFailure as exc:
-        return _failed(job.candidate, "evaluation", exc, start, weights=out.weights, **common)
-    return JobResult(job.candidate, "train", True, fitness=fitness, weights=out.weights, wall_clock=time.time() - start, **common)
+        done.stage, done.ok, done.failure = "evaluation", False, exc.to_record()
+    done.weights = out.weights
+    done.wall_clock = time.time() - start
+    return done

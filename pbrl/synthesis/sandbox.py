@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Mapping
 
 from pbrl.settings import Settings, anything, one_of, positive_number, setting
-from pbrl.sandbox.client import RewardWorker, WorkerLimits, isolation_status, unshare_command
+from pbrl.sandbox.client import RewardWorker, WorkerLimits, isolation_status, printable, signal_name, unshare_command
 
 from .errors import (
     FAILURE_CLASSES,
@@ -341,12 +341,6 @@ def _series(value: Any, what: str, length: int | None = None) -> list[float | No
     return [_num(v, what) for v in value]
 
 
-def _text(value: Any, limit: int) -> str:
-    if not isinstance(value, str):
-        return ""
-    return "".join(ch for ch in value[:limit] if ch in "\n\t" or ch.isprintable())
-
-
 def _summary(value: Any, what: str) -> dict[str, float | None]:
     if not isinstance(value, dict):
         raise TamperedOutput(f"result {what}: expected a summary object")
@@ -396,8 +390,8 @@ def validate_result(data: Any, stage: str) -> dict[str, Any]:
             raise TamperedOutput("the result reports a failure of no known kind")
         out["failure"] = {
             "kind": failure["kind"],
-            "message": _text(failure.get("message"), MAX_MESSAGE_CHARS),
-            "detail": _text(failure.get("detail"), MAX_DETAIL_CHARS),
+            "message": printable(failure.get("message"), MAX_MESSAGE_CHARS),
+            "detail": printable(failure.get("detail"), MAX_DETAIL_CHARS),
         }
         return out
     out["correlation"] = _num(data.get("correlation"), "correlation")
@@ -449,13 +443,6 @@ def _clean_layers(layers: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(rl, Mapping):
         out["rlimits"] = {str(k)[:40]: float(v) for k, v in rl.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return out
-
-
-def _signal_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
 
 
 class Sandbox:
@@ -618,7 +605,7 @@ class Sandbox:
             failure = OutputLimitExceeded("the worker exceeded its file-size limit (RLIMIT_FSIZE)")
         elif sig is not None:
             hint = " (killed: out of memory?)" if sig == signal.SIGKILL else ""
-            failure = WorkerCrashed(f"the worker was killed by {_signal_name(sig)}{hint}", log_tail[-2000:])
+            failure = WorkerCrashed(f"the worker was killed by {signal_name(sig)}{hint}", log_tail[-2000:])
         elif result is not None and not result["ok"]:
             failure = failure_from_record(result["failure"])
         elif result is not None:
