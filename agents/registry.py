@@ -27,11 +27,16 @@ class AgentSpec:
     name: str
     family: str  # "online" or "offline"
     class_path: str  # "module:Class", module under pbrl.agents
+    settings_path: str  # "module:Class", the agent's settings (a pbrl.settings.Settings)
     preference_class_path: str | None = None  # online agents: the --reward learned version
 
     def load(self) -> type:
         """The agent's class (imports its module, and torch)."""
         return _load(self.class_path)
+
+    def settings(self) -> type:
+        """The class declaring the agent's settings (online: no torch; offline: imports the agent)."""
+        return _load(self.settings_path)
 
     def load_preference(self) -> type:
         """The preference-learning version's class (online agents with ``--reward learned``)."""
@@ -48,14 +53,14 @@ def _load(path: str) -> type:
 AGENTS: dict[str, AgentSpec] = {
     spec.name: spec
     for spec in (
-        AgentSpec("ppo", "online", "online.ppo:PPOAgent", "preference.prefppo:PrefPPOAgent"),
-        AgentSpec("sac", "online", "online.sac:SACAgent", "preference.pebble:PEBBLEAgent"),
-        AgentSpec("bc", "offline", "offline.bc:BC"),
-        AgentSpec("iql", "offline", "offline.iql:IQL"),
-        AgentSpec("piql", "offline", "offline.piql:PIQL"),
-        AgentSpec("cpl", "offline", "offline.cpl:CPL"),
-        AgentSpec("oppo", "offline", "offline.oppo:OPPO"),
-        AgentSpec("ipl", "offline", "offline.ipl:IPL"),
+        AgentSpec("ppo", "online", "online.ppo:PPOAgent", "online.hyperparams:PPOHyperparams", "preference.prefppo:PrefPPOAgent"),
+        AgentSpec("sac", "online", "online.sac:SACAgent", "online.hyperparams:SACHyperparams", "preference.pebble:PEBBLEAgent"),
+        AgentSpec("bc", "offline", "offline.bc:BC", "offline.bc:BCConfig"),
+        AgentSpec("iql", "offline", "offline.iql:IQL", "offline.iql:IQLConfig"),
+        AgentSpec("piql", "offline", "offline.piql:PIQL", "offline.piql:PIQLConfig"),
+        AgentSpec("cpl", "offline", "offline.cpl:CPL", "offline.cpl:CPLConfig"),
+        AgentSpec("oppo", "offline", "offline.oppo:OPPO", "offline.oppo:OPPOConfig"),
+        AgentSpec("ipl", "offline", "offline.ipl:IPL", "offline.ipl:IPLConfig"),
     )
 }
 ONLINE_AGENTS: tuple[str, ...] = tuple(n for n, s in AGENTS.items() if s.family == "online")
@@ -84,6 +89,13 @@ def offline_agent_class(name: str) -> type:
     return AGENTS[name].load()
 
 
+def settings_class(agent: str) -> type:
+    """The settings class of any agent (``--list-hp`` reads its declarations)."""
+    if agent not in AGENTS:
+        raise UnknownAgentError(f"unknown agent {agent!r}{suggest(agent, AGENTS)}; agents: {', '.join(AGENTS)}")
+    return AGENTS[agent].settings()
+
+
 def online_spec(agent: str) -> AgentSpec:
     """The spec of online agent ``agent`` ("ppo" or "sac")."""
     if agent not in ONLINE_AGENTS:
@@ -108,5 +120,5 @@ def make_preference_agent(agent: str, task: str, hyperparams: Mapping[str, Any],
 
 __all__ = [
     "AGENTS", "OFFLINE_AGENTS", "ONLINE_AGENTS", "AgentSpec", "UnknownAgentError", "agent_class", "is_offline_agent",
-    "make_agent", "make_preference_agent", "offline_agent_class", "online_spec", "suggest",
+    "make_agent", "make_preference_agent", "offline_agent_class", "online_spec", "settings_class", "suggest",
 ]  # fmt: skip

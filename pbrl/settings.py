@@ -158,7 +158,7 @@ def setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None, 
 def redeclared(base: type, name: str, default: Any):
     """Field ``name`` of the settings class ``base`` (meaning and check) with another default,
     for a subclass whose default differs (SAC's ``n_envs``, PEBBLE's ``unsup_steps``)."""
-    f = next(f for f in dataclasses.fields(base) if f.name == name)
+    f = base._field(name)
     return setting(default, f.metadata["help"], check=f.metadata["check"])
 
 
@@ -191,7 +191,7 @@ def _coerce(name: str, f: dataclasses.Field, value: Any, owner: str, what: str, 
     elif not what:
         where = name
     else:
-        where = f"{what} {name!r} of {owner}" if owner else f"{what} {name!r}"
+        where = f"{what} {name!r} for {owner}" if owner else f"{what} {name!r}"
     if meta.get("check") is not None:
         try:
             return meta["check"](value)
@@ -257,24 +257,37 @@ class Settings:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None = None):
         """Defaults < presets chosen by the given values < the given values, all checked."""
-        values = dict(values or {})
+        values = cls.check_values(values or {})
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        name = cls.owner
-        for key in values:
-            if key not in fields:
-                close = difflib.get_close_matches(str(key), list(fields), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                owner = f" for {name}" if name else ""
-                raise cls.error(f"unknown {cls.what} {key!r}{owner}{hint}; valid {cls.plural}: {', '.join(sorted(fields))}")
         out: dict[str, Any] = {}
         for key, choices in cls.presets.items():
             chosen = values.get(key, _default(fields[key]))
-            out.update(choices.get(chosen, {}))
+            out.update(cls.check_values(choices.get(chosen, {})))
         out.update(values)
-        checked = {key: _coerce(key, fields[key], value, name, cls.what, cls.error) for key, value in out.items()}
-        config = cls(**checked)
+        config = cls(**out)
         config.check()
         return config
+
+    @classmethod
+    def check_values(cls, values: Mapping[str, Any], what: str | None = None) -> dict[str, Any]:
+        """Some of the settings, checked and coerced, without building an instance: an unknown
+        key or a bad value raises :attr:`error` naming it (``what``: how messages call a key)."""
+        cls.reject_unknown(values, what)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        what = cls.what if what is None else what
+        return {key: _coerce(key, fields[key], value, cls.owner, what, cls.error) for key, value in values.items()}
+
+    @classmethod
+    def reject_unknown(cls, values: Mapping[str, Any], what: str | None = None) -> None:
+        """Raise :attr:`error` naming the first key of ``values`` that is not a setting (and the closest one)."""
+        fields = [f.name for f in dataclasses.fields(cls)]
+        for key in values:
+            if key not in fields:
+                close = difflib.get_close_matches(str(key), fields, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                owner = f" for {cls.owner}" if cls.owner else ""
+                what = cls.what if what is None else what
+                raise cls.error(f"unknown {what} {key!r}{owner}{hint}; valid {cls.plural}: {', '.join(sorted(fields))}")
 
     def check(self) -> None:
         """Checks that involve several fields (subclasses extend it)."""
@@ -286,6 +299,23 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def help_of(cls, name: str) -> str:
+        """What setting ``name`` means, as declared (``--help`` texts are made from it)."""
+        return cls._field(name).metadata.get("help", "")
+
+    @classmethod
+    def default_of(cls, name: str) -> Any:
+        """The declared default of setting ``name`` (None for a required one)."""
+        return _default(cls._field(name))
+
+    @classmethod
+    def _field(cls, name: str) -> dataclasses.Field:
+        for f in dataclasses.fields(cls):
+            if f.name == name:
+                return f
+        raise KeyError(f"{cls.__name__} declares no setting {name!r}")
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, Any, str]]:

@@ -25,7 +25,7 @@ global one (different numbers, and not captured by checkpoints): use it without
 with the C++ compiler in ``$CXX`` (default ``g++``; ``clang++`` on macOS) against
 Python's headers (``Python.h``; Debian/Ubuntu: ``python3-dev``) — see
 :func:`missing_requirements`. When compiling fails for any reason, the step runs
-eagerly (the same numbers; ~1.25x slower on one thread, ~1.4x on two, BENCHMARKS.md)
+eagerly (the same numbers, slower: BENCHMARKS.md, offline speed)
 and a :class:`CompileFallbackWarning` says why, once per :class:`CompiledStep`: the
 exception inside dynamo's ``BackendCompilerFailed``, whose own first line is only
 ``backend='inductor' raised:``.
@@ -220,7 +220,7 @@ class CompiledStep:
                 hint = f"; missing: {'; '.join(missing)}" if missing else ""
                 warnings.warn(
                     f"torch.compile failed ({self.fallback_reason}){hint}; the training step runs eagerly from now on "
-                    "(same numbers, ~1.25-1.4x slower); compile=off skips compiling",
+                    "(same numbers, slower); compile=off skips compiling",
                     CompileFallbackWarning, stacklevel=2,
                 )  # fmt: skip
                 self._fallback = True

@@ -3,7 +3,7 @@
 ``hyperparams.toml`` beside this file holds, for each agent, a ``defaults``
 table and one table per task id (like rl-zoo's hyperparams/*.yml). Resolution:
 agent defaults < task table < user overrides (config file or ``--hp key=value``).
-Every key is checked against :data:`SCHEMA`; unknown keys and wrong types fail
+Every key is checked against its declaration (:data:`HYPERPARAMS`); unknown keys and wrong types fail
 with the key named and the valid keys listed, before any work starts.
 
 Needs only the standard library (no torch).
@@ -11,7 +11,6 @@ Needs only the standard library (no torch).
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import math
 from dataclasses import dataclass
@@ -94,6 +93,10 @@ def _schedule(min_value: float | None = 0.0, max_value: float | None = None) -> 
     check.kind = f"float|{SCHEDULE_PREFIX}<float>"  # type: ignore[attr-defined]
     return check
 
+class HyperparameterError(ConfigError):
+    """An unknown agent, an unknown hyperparameter or a badly typed value."""
+
+
 # -- the declarations ----------------------------------------------------------------
 #
 # One typed field per hyperparameter (pbrl.settings): its default, meaning and check. The
@@ -105,6 +108,7 @@ class OnlineHyperparams(Settings):
     """What PPO and SAC both have (defaults: PPO's; :class:`SACHyperparams` changes some)."""
 
     what: ClassVar[str] = "hyperparameter"
+    error: ClassVar[type[ConfigError]] = HyperparameterError
 
     n_timesteps: int = setting(1_000_000, "default training budget in env steps", check=integer(1))
     n_envs: int = setting(16, "sub-envs simulated together in one batch", check=integer(1))
@@ -166,16 +170,7 @@ class SACHyperparams(OnlineHyperparams):
 
 #: agent -> its hyperparameters
 HYPERPARAMS: dict[str, type[OnlineHyperparams]] = {"ppo": PPOHyperparams, "sac": SACHyperparams}
-#: agent -> key -> (check, meaning), from the declarations
-SCHEMA: dict[str, dict[str, tuple[Callable, str]]] = {
-    agent: {f.name: (f.metadata["check"], f.metadata["help"]) for f in dataclasses.fields(cls)} for agent, cls in HYPERPARAMS.items()
-}
-
 AGENTS = ONLINE_AGENTS  # the registry's online agents; SCHEMA has a table for each
-
-
-class HyperparameterError(ConfigError):
-    """An unknown agent, an unknown hyperparameter or a badly typed value."""
 
 
 def _suggest(key: str, valid) -> str:
@@ -185,25 +180,14 @@ def _suggest(key: str, valid) -> str:
 
 def check_agent(agent: str) -> str:
     """``agent`` if it is an online agent, else a :class:`HyperparameterError` naming the closest."""
-    if agent not in SCHEMA:
-        raise HyperparameterError(f"unknown agent {agent!r}{_suggest(agent, SCHEMA)}; online agents: {', '.join(AGENTS)}")
+    if agent not in HYPERPARAMS:
+        raise HyperparameterError(f"unknown agent {agent!r}{_suggest(agent, HYPERPARAMS)}; online agents: {', '.join(AGENTS)}")
     return agent
 
 
 def check_hyperparams(agent: str, values: Mapping[str, Any], where: str = "hyperparameter") -> dict[str, Any]:
-    """Check keys and types of ``values`` for ``agent``; returns the coerced values."""
-    schema = SCHEMA[check_agent(agent)]
-    out = {}
-    for key, value in values.items():
-        if key not in schema:
-            raise HyperparameterError(
-                f"unknown {where} {key!r} for {agent}{_suggest(key, schema)}; valid keys: {', '.join(sorted(schema))}"
-            )
-        checker, _ = schema[key]
-        try:
-            out[key] = checker(value)
-        except TypeError as exc:
-            raise HyperparameterError(f"{where} {key!r} for {agent} must be {exc}, got {value!r}") from None
+    """Check keys and types of ``values`` for ``agent`` against its declarations; returns the coerced values."""
+    out = HYPERPARAMS[check_agent(agent)].check_values(values, what=where)
     return _split_lr_schedule(agent, out, where, given=values.get("learning_rate"))
 
 
@@ -280,6 +264,6 @@ def _cross_check(agent: str, hp: Mapping[str, Any]) -> None:
         raise HyperparameterError(f"hyperparameter 'batch_size' ({hp['batch_size']}) exceeds 'buffer_size' ({hp['buffer_size']})")
 
 
-def describe(agent: str) -> list[tuple[str, str, str]]:
-    """(key, type, help) rows for ``agent``, for ``--help`` texts and error messages."""
-    return [(k, getattr(c, "kind", ""), h) for k, (c, h) in sorted(SCHEMA[check_agent(agent)].items())]
+def describe(agent: str) -> list[tuple[str, str, Any, str]]:
+    """(key, type, default, meaning) rows of ``agent``'s hyperparameters, for ``--list-hp``."""
+    return HYPERPARAMS[check_agent(agent)].describe()

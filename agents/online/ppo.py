@@ -17,7 +17,7 @@ from .base import ACTIVATIONS, OnlineAgent, linear_schedule
 
 
 class PPOAgent(OnlineAgent):
-    """PPO from a hyperparameter dict (see ``SCHEMA["ppo"]`` in ``hyperparams.py``)."""
+    """PPO from a hyperparameter dict (declared by ``PPOHyperparams`` in ``hyperparams.py``)."""
 
     algo = "ppo"
 

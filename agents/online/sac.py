@@ -88,7 +88,7 @@ def fused_adam_available(device: str = "cpu") -> bool:
 
 
 class SACAgent(OnlineAgent):
-    """SAC from a hyperparameter dict (see ``SCHEMA["sac"]`` in ``hyperparams.py``)."""
+    """SAC from a hyperparameter dict (declared by ``SACHyperparams`` in ``hyperparams.py``)."""
 
     algo = "sac"
 

@@ -21,6 +21,23 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+_DECLARED = object()
+
+
+def declared(settings: type, name: str, *flags: str, default: Any = _DECLARED, more: str = "", **kwargs: Any) -> Any:
+    """A command-line option for setting ``name`` of the :class:`pbrl.settings.Settings` class
+    ``settings``: its help is the declaration's (then ``more``), its default the declared one
+    unless ``default`` is given; ``flags`` default to ``--name-with-dashes``."""
+    text = settings.help_of(name)
+    text = text if text.endswith(".") else text + "."
+    if more:
+        text = f"{text} {more}"
+    value = settings.default_of(name) if default is _DECLARED else default
+    if isinstance(value, (dict, list)):
+        value = None  # tables are given as repeatable key=value options
+    return typer.Option(value, *(flags or ("--" + name.replace("_", "-"),)), help=text, **kwargs)
+
+
 class TrainingBar:
     """The progress bar of a training run (stderr): steps done, time left, and ``status(latest)``
     (what the latest metrics say), refreshed at most every ``every`` steps."""

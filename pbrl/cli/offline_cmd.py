@@ -11,8 +11,6 @@ import os
 from typing import Any, List, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from .common import TrainingBar, err, fail, print_evaluation, report_run
 
@@ -29,21 +27,6 @@ def _progress(total: int) -> TrainingBar:
         return "  ".join(parts)
 
     return TrainingBar(total, status)
-
-
-def list_hp(agent: str) -> None:
-    from pbrl.agents.registry import UnknownAgentError, offline_agent_class
-
-    try:
-        cls = offline_agent_class(agent)
-    except UnknownAgentError as exc:
-        fail(str(exc))
-    table = Table(title=f"{agent} hyperparameters (offline)")
-    for col in ("key", "type", "default", "meaning"):
-        table.add_column(col)
-    for key, kind, default, meaning in cls.Config.describe():
-        table.add_row(key, kind, str(default), meaning)
-    Console(width=180).print(table)
 
 
 def _report(result, runs_root: str) -> None:
@@ -66,16 +49,12 @@ def train_offline(
     eval_freq: Optional[int],
     eval_episodes: int,
     checkpoint_freq: Optional[int],
-    list_hyperparams: bool = False,
     quiet: bool = False,
 ) -> None:
     """Train (or resume) an offline agent in a run folder; see ``pbrl train --help``."""
     from pbrl.agents.online.hyperparams import parse_overrides
     from pbrl.runs.offline import OfflineTrainConfig, resume as resume_run
 
-    if list_hyperparams:
-        list_hp(agent)
-        return
     errors = _errors()
     if resume is not None:
         given = [flag for flag, value in (("--dataset", dataset), ("--preferences", preferences), ("--env", env), ("--hp", hp), ("--name", name)) if value]

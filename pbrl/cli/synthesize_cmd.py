@@ -9,44 +9,47 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import err, fail
+from pbrl.synthesis.loop import SynthesisConfig
+from pbrl.synthesis.sandbox import SandboxConfig
+
+from .common import declared, err, fail
 
 
 def synthesize(
-    env: Optional[str] = typer.Option(None, "--env", help="Task id, e.g. pbrl/Ant-v5 (see `pbrl envs`)."),
-    backend: str = typer.Option("offline", "--backend", help="openai (any OpenAI-compatible server) or offline (a search procedure, no LLM)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model name (openai backend)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="Server URL, e.g. http://localhost:8000/v1 (vLLM, llama.cpp, Ollama, LM Studio)."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the API key."),
-    samples: int = typer.Option(4, "--samples", help="K: candidates per iteration."),
-    iterations: Optional[int] = typer.Option(None, "--iterations", help="I: iterations [default: 3] (with --resume: the new total)."),
-    steps: int = typer.Option(50_000, "--steps", help="PPO env steps per candidate."),
-    mode: str = typer.Option("code", "--mode", help="code (free reward code) or params (JSON weights of the task card's terms)."),
-    executor: Optional[str] = typer.Option(None, "--executor", help="local (process pool, the default) or ray (pip install 'pbrl[ray]')."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Parallel candidates of the local executor (default: the cores)."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (default: a local Ray instance)."),
+    env: Optional[str] = declared(SynthesisConfig, "task", "--env", default=None),
+    backend: str = declared(SynthesisConfig, "backend"),
+    model: Optional[str] = declared(SynthesisConfig, "model"),
+    base_url: Optional[str] = declared(SynthesisConfig, "base_url", more="E.g. vLLM, llama.cpp, Ollama, LM Studio."),
+    api_key_env: str = declared(SynthesisConfig, "api_key_env"),
+    samples: int = declared(SynthesisConfig, "samples"),
+    iterations: Optional[int] = declared(SynthesisConfig, "iterations", default=None, more=f"[default: {SynthesisConfig.default_of('iterations')}] (with --resume: the new total)"),
+    steps: int = declared(SynthesisConfig, "steps"),
+    mode: str = declared(SynthesisConfig, "mode"),
+    executor: Optional[str] = declared(SynthesisConfig, "executor", default=None, more="[default: local]"),
+    workers: Optional[int] = declared(SynthesisConfig, "max_workers", "--workers"),
+    ray_address: Optional[str] = declared(SynthesisConfig, "ray_address"),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the synthesis run in this folder."),
     critique: Optional[str] = typer.Option(None, "--critique", help="A text file with your critique, added to the next round."),
-    final_seeds: int = typer.Option(3, "--final-seeds", help="Seeds of the final retraining of the best program (0: skip)."),
-    final_steps: Optional[int] = typer.Option(None, "--final-steps", help="PPO steps of the final retraining (default: --steps)."),
-    eval_episodes: int = typer.Option(10, "--eval-episodes", help="Episodes of each trusted evaluation."),
-    regenerations: int = typer.Option(2, "--regenerations", help="Extra sampling rounds that replace non-executable samples."),
-    few_shot: int = typer.Option(0, "--few-shot", help="Example programs of other tasks in the prompt (code mode)."),
-    prompts: Optional[str] = typer.Option(None, "--prompts", help="A folder of prompt templates overriding pbrl's."),
-    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Completion length cap."),
-    timeout: float = typer.Option(120.0, "--request-timeout", help="Seconds per LLM request."),
-    retries: int = typer.Option(4, "--retries", help="More attempts after a 429, 5xx, timeout or malformed answer."),
-    price_in: Optional[float] = typer.Option(None, "--price-in", help="USD per million prompt tokens (for the cost in the ledger)."),
-    price_out: Optional[float] = typer.Option(None, "--price-out", help="USD per million completion tokens."),
-    hp: Optional[List[str]] = typer.Option(None, "--hp", help="PPO hyperparameter override key=value (repeatable)."),
-    train_timeout: Optional[float] = typer.Option(None, "--train-timeout", help="Wall-clock seconds per training worker (default: 120 + steps/250)."),
-    memory_mb: int = typer.Option(1024, "--memory-mb", help="Memory a candidate may add to its worker (MB)."),
-    isolation: str = typer.Option("auto", "--isolation", help="auto, require (refuse without namespaces) or off."),
-    seed: int = typer.Option(0, "--seed", help="Seed of training and of the offline proposer."),
-    runs_dir: str = typer.Option("runs", "--runs-dir", help="Root folder of the runs."),
-    name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the start time)."),
-    label: Optional[str] = typer.Option(None, "--label", help="A note saved and printed with every result."),
+    final_seeds: int = declared(SynthesisConfig, "final_seeds"),
+    final_steps: Optional[int] = declared(SynthesisConfig, "final_steps"),
+    eval_episodes: int = declared(SynthesisConfig, "eval_episodes"),
+    regenerations: int = declared(SynthesisConfig, "max_regenerations", "--regenerations"),
+    few_shot: int = declared(SynthesisConfig, "few_shot"),
+    prompts: Optional[str] = declared(SynthesisConfig, "prompts_dir", "--prompts"),
+    temperature: float = declared(SynthesisConfig, "temperature"),
+    max_tokens: Optional[int] = declared(SynthesisConfig, "max_tokens"),
+    timeout: float = declared(SynthesisConfig, "request_timeout"),
+    retries: int = declared(SynthesisConfig, "max_retries", "--retries"),
+    price_in: Optional[float] = declared(SynthesisConfig, "price_input", "--price-in"),
+    price_out: Optional[float] = declared(SynthesisConfig, "price_output", "--price-out"),
+    hp: Optional[List[str]] = declared(SynthesisConfig, "hyperparams", "--hp", more="Given as key=value, repeatable."),
+    train_timeout: Optional[float] = declared(SandboxConfig, "train_timeout"),
+    memory_mb: int = declared(SandboxConfig, "memory_mb"),
+    isolation: str = declared(SandboxConfig, "isolation"),
+    seed: int = declared(SynthesisConfig, "seed"),
+    runs_dir: str = declared(SynthesisConfig, "runs_dir"),
+    name: Optional[str] = declared(SynthesisConfig, "name"),
+    label: Optional[str] = declared(SynthesisConfig, "label"),
 ) -> None:
     """Eureka-style reward synthesis: propose reward programs, train PPO on each in a sandbox, reflect, repeat.
 
@@ -55,8 +58,7 @@ def synthesize(
     from pbrl.agents.online.hyperparams import HyperparameterError, parse_overrides
     from pbrl.runs.folder import RunExistsError
     from pbrl.synthesis.errors import BackendError, SandboxUnavailable
-    from pbrl.synthesis.loop import SynthesisConfig, Synthesizer
-    from pbrl.synthesis.sandbox import SandboxConfig
+    from pbrl.synthesis.loop import Synthesizer
 
     critique_text = None
     if critique is not None:
@@ -80,7 +82,7 @@ def synthesize(
                 fail("--env is required (e.g. --env pbrl/Ant-v5; see `pbrl envs`)")
             config = SynthesisConfig(
                 task=env, backend=backend, model=model, base_url=base_url, api_key_env=api_key_env, mode=mode,
-                samples=samples, iterations=iterations or 3, steps=steps, final_seeds=final_seeds, final_steps=final_steps,
+                samples=samples, iterations=iterations or SynthesisConfig.default_of("iterations"), steps=steps, final_seeds=final_seeds, final_steps=final_steps,
                 eval_episodes=eval_episodes, max_regenerations=regenerations, seed=seed, executor=executor or "local",
                 max_workers=workers, ray_address=ray_address, temperature=temperature, max_tokens=max_tokens,
                 request_timeout=timeout, max_retries=retries, price_input=price_in, price_output=price_out,

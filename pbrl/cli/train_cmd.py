@@ -9,23 +9,34 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import TrainingBar, err, fail, print_evaluation, report_run
+from pbrl.agents.registry import OFFLINE_AGENTS
+from pbrl.runs.config import ConfigError, TrainConfig
+from pbrl.runs.offline import OfflineTrainConfig
+
+from .common import TrainingBar, declared, err, fail, print_evaluation, report_run
+
+_REPEATABLE = "Given as key=value, repeatable."
 
 
 def _list_hp(agent: str, env: str | None) -> None:
-    from pbrl.agents.online.hyperparams import HyperparameterError, describe, resolve
+    """``--list-hp``: an agent's declared settings, with ``--env`` the values an online agent uses on that task."""
+    from pbrl.agents.online.hyperparams import resolve
+    from pbrl.agents.registry import AGENTS, UnknownAgentError, settings_class
 
     try:
-        rows = describe(agent)
-        values = resolve(agent, env) if env else {}
-    except HyperparameterError as exc:
+        rows = settings_class(agent).describe()
+        values = resolve(agent, env) if env and AGENTS[agent].family == "online" else None
+    except ConfigError as exc:
         fail(str(exc))
-    table = Table(title=f"{agent} hyperparameters" + (f" for {env}" if env else ""))
-    for col in ("key", "type", "value", "meaning"):
+    except UnknownAgentError as exc:
+        fail(str(exc))
+    offline = AGENTS[agent].family == "offline"
+    table = Table(title=f"{agent} hyperparameters" + (" (offline)" if offline else "") + (f" for {env}" if values else ""))
+    for col in ("key", "type", "value" if values else "default", "meaning"):
         table.add_column(col)
-    for key, kind, help_text in rows:
-        table.add_row(key, kind, str(values.get(key, "")), help_text)
-    Console(width=160).print(table)
+    for key, kind, default, meaning in rows:
+        table.add_row(key, kind, str(values[key] if values else default), meaning)
+    Console(width=180).print(table)
 
 
 def _progress(total: int) -> TrainingBar:
@@ -52,27 +63,27 @@ def train(
         None, metavar="[CONFIG]", help="An experiment config file (.toml/.yaml; see configs/README.md). Options given here win over it."
     ),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="With CONFIG: override a key, key=value or table.key=value (repeatable)."),
-    env: Optional[str] = typer.Option(None, "--env", help="Task id, e.g. pbrl/Hopper-v5 (see `pbrl envs`)."),
-    agent: str = typer.Option("ppo", "--agent", help="Online agent: ppo or sac."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Env steps in all (default: the task's n_timesteps)."),
-    seed: int = typer.Option(0, "--seed", help="Run seed."),
-    num_envs: Optional[int] = typer.Option(None, "--num-envs", help="Sub-envs simulated together (default: per task)."),
-    hp: Optional[List[str]] = typer.Option(None, "--hp", help="Hyperparameter override key=value (repeatable); see --list-hp."),
-    reward: str = typer.Option("true", "--reward", help="Training reward: 'true'; 'program:PATH' (a file defining compute_reward, untrusted: statically checked and run in a sandboxed worker process); 'trusted-program:PATH' (your own code, run unchecked in the training process); or 'learned' (PrefPPO with ppo, PEBBLE with sac; needs --teacher)."),
-    runs_dir: str = typer.Option("runs", "--runs-dir", help="Root folder of the runs."),
-    name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the start time); folder <name>-s<seed>."),
+    env: Optional[str] = declared(TrainConfig, "env", default=None),
+    agent: str = declared(TrainConfig, "agent", more=f"Offline agents ({', '.join(OFFLINE_AGENTS)}) train on --dataset."),
+    steps: Optional[int] = declared(TrainConfig, "steps", more=f"Offline agents: {OfflineTrainConfig.help_of('steps')}."),
+    seed: int = declared(TrainConfig, "seed"),
+    num_envs: Optional[int] = declared(TrainConfig, "num_envs"),
+    hp: Optional[List[str]] = declared(TrainConfig, "hp", more=_REPEATABLE),
+    reward: str = declared(TrainConfig, "reward"),
+    runs_dir: str = declared(TrainConfig, "runs_dir"),
+    name: Optional[str] = declared(TrainConfig, "name"),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the run in this folder from its latest checkpoint."),
-    device: str = typer.Option("cpu", "--device", help="Torch device."),
-    eval_freq: Optional[int] = typer.Option(None, "--eval-freq", help="Env steps between evaluations (default: steps/20)."),
-    eval_episodes: int = typer.Option(10, "--eval-episodes", help="Episodes per evaluation, run as one batch."),
-    checkpoint_freq: Optional[int] = typer.Option(None, "--checkpoint-freq", help="Env steps between checkpoints (default: steps/10)."),
+    device: str = declared(TrainConfig, "device"),
+    eval_freq: Optional[int] = declared(TrainConfig, "eval_freq"),
+    eval_episodes: int = declared(TrainConfig, "eval_episodes"),
+    checkpoint_freq: Optional[int] = declared(TrainConfig, "checkpoint_freq"),
     list_hp: bool = typer.Option(False, "--list-hp", help="List the agent's hyperparameters (with --env: their values) and exit."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Offline agents (bc, iql, piql, cpl, oppo, ipl): the dataset id."),
-    preferences: Optional[str] = typer.Option(None, "--preferences", help="Offline agents: a preference store labelled on the dataset."),
-    teacher: Optional[str] = typer.Option(None, "--teacher", help="--reward learned: who labels the queries (oracle, noisy, mistake, skip, myopic, equal, ...; human: people in the labeling web app, options --pref human_*)."),
-    feedback: Optional[int] = typer.Option(None, "--feedback", help="--reward learned: the label budget, queries asked in all (default 1000)."),
-    pref: Optional[List[str]] = typer.Option(None, "--pref", help="--reward learned: a preference-loop option key=value (repeatable), e.g. segment_length=50; see agents/preference/README.md."),
+    dataset: Optional[str] = declared(OfflineTrainConfig, "dataset", default=None, more="Offline agents only."),
+    preferences: Optional[str] = declared(OfflineTrainConfig, "preferences"),
+    teacher: Optional[str] = declared(TrainConfig, "teacher"),
+    feedback: Optional[int] = declared(TrainConfig, "feedback"),
+    pref: Optional[List[str]] = declared(TrainConfig, "pref", more=_REPEATABLE + " See agents/preference/README.md."),
 ) -> None:
     """Train PPO or SAC on a batched task, or an offline agent on a dataset; evaluates, checkpoints and logs to TensorBoard in a run folder."""
     os.environ.setdefault("MUJOCO_GL", "egl")
@@ -81,23 +92,21 @@ def train(
 
     if config_file is not None or set_:
         return _train_from_file(ctx, config_file, set_ or [], quiet)
-
+    if list_hp:
+        _list_hp(agent, env)
+        return
     if is_offline_agent(agent) or dataset or preferences or (resume is not None and is_offline_run(resume)):
         from .offline_cmd import train_offline
 
         return train_offline(
             agent=agent, dataset=dataset, preferences=preferences, env=env, steps=steps, seed=seed, hp=hp, runs_dir=runs_dir,
             name=name, resume=resume, device=device, eval_freq=eval_freq, eval_episodes=eval_episodes,
-            checkpoint_freq=checkpoint_freq, list_hyperparams=list_hp, quiet=quiet,
+            checkpoint_freq=checkpoint_freq, quiet=quiet,
         )  # fmt: skip
     from pbrl.agents.checkpoint import CheckpointError
     from pbrl.agents.online.hyperparams import HyperparameterError, parse_overrides
     from pbrl.runs.config import ConfigError, TrainConfig
     from pbrl.runs.folder import RunExistsError, RunLockedError
-
-    if list_hp:
-        _list_hp(agent, env)
-        return
     from pbrl.rewards.source import RewardProgramError
 
     errors = (ConfigError, HyperparameterError, RunExistsError, RunLockedError, CheckpointError, FileNotFoundError)

@@ -518,9 +518,8 @@ def read_trajectories_file(path: str | os.PathLike, source: str | None = None) -
 def _write_cache(folder: Path, traj: Trajectories, obs_dtype, act_dtype) -> None:
     """The dataset's arrays once more, flat and contiguous, beside ``data/``.
 
-    Minari's one-group-per-episode layout costs ~0.1 ms per array per episode to
-    read, minutes for a million steps of short episodes; this file loads in a
-    second. It is derived data: ignored (and the slow path used) when it does not
+    Minari's one-group-per-episode layout is slow to read when there are many short
+    episodes (one group per array per episode); this file is one read per array. It is derived data: ignored (and the slow path used) when it does not
     match ``main_data.hdf5``, and not part of what Minari uploads.
     """
     save_trajectories(folder / _CACHE_FILE, traj, obs_dtype, act_dtype)

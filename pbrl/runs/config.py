@@ -8,7 +8,6 @@ resolved config that is saved in the run folder. Needs no torch.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
@@ -20,15 +19,11 @@ from .folder import check_name, default_name
 
 
 def config_from_mapping(cls, data: Mapping[str, Any]):
-    """An instance of the config dataclass ``cls`` from ``data``, naming any unknown key."""
+    """An instance of the run config class ``cls`` from ``data``, naming any unknown key
+    (the values are checked by ``resolve``)."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"a train config must be a table/mapping, got {type(data).__name__}")
-    fields = {f.name for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), sorted(fields), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"unknown config key {key!r}{hint}; valid keys: {', '.join(sorted(fields))}")
+    cls.reject_unknown(data, what="config key")
     return cls(**dict(data))
 
 
@@ -41,8 +36,8 @@ class TrainConfig(Settings):
 
     what: ClassVar[str] = ""  # messages name the key alone: "steps must be an integer >= 1, got 0"
 
-    env: str = setting("pbrl/HalfCheetah-v5", "pbrl task id, e.g. pbrl/Hopper-v5", check=string)
-    agent: str = setting("ppo", "ppo or sac", check=string)
+    env: str = setting("pbrl/HalfCheetah-v5", "pbrl task id, e.g. pbrl/Hopper-v5 (`pbrl envs` lists them)", check=string)
+    agent: str = setting("ppo", "online agent: ppo or sac", check=string)
     steps: int | None = setting(None, "env steps in all (default: the hyperparameters' n_timesteps)", check=optional(integer(1, **_INT)))
     seed: int = setting(0, "run seed (training sub-env i is seeded seed + i)", check=integer(0, **_INT))
     num_envs: int | None = setting(None, "sub-envs (default: the hyperparameters' n_envs)", check=optional(integer(1, **_INT)))

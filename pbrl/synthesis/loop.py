@@ -37,22 +37,22 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from pbrl.settings import ConfigError, Settings, anything, integer, one_of, optional, setting, string, table
+from pbrl.llm.backends import LLMBackend, OpenAIBackend
+from pbrl.llm.ledger import TokenLedger
+from pbrl.runs.executor import EXECUTORS, Executor, make_executor
+from pbrl.sandbox.check import check_program
+from pbrl.settings import ConfigError, Settings, anything, integer, number, one_of, optional, positive_number, setting, string, table
 
 from . import jobs
-from pbrl.llm.backends import LLMBackend, OpenAIBackend
-from pbrl.sandbox.check import check_program
 from .errors import BackendRequestError, SynthesisFailure
-from pbrl.runs.executor import Executor, make_executor
 from .extraction import extract_program
 from .fitness import task_metric
-from pbrl.llm.ledger import TokenLedger
-from .search import OfflineProposer
 from .params import compile_params, parse_params
 from .prompts import PromptBuilder
 from .proposers import LLMProposer, Proposal, ProposalRequest, Proposer
 from .reflection import reflect
 from .sandbox import SandboxConfig
+from .search import OfflineProposer
 from .store import RunStore
 
 __all__ = ["SynthesisConfig", "SynthesisResult", "Synthesizer"]
@@ -77,22 +77,22 @@ class SynthesisConfig(Settings):
     iterations: int = setting(3, "I, iterations", check=integer(1, whole_floats=False))
     steps: int = setting(50_000, "PPO environment steps per candidate", check=integer(1, whole_floats=False))
     final_seeds: int = setting(3, "seeds of the final retraining (0: skip it)", check=integer(0, whole_floats=False))
-    final_steps: int | None = setting(None, "PPO steps of the final retraining (None: steps)", check=optional(integer(1, whole_floats=False)))
+    final_steps: int | None = setting(None, "PPO steps of the final retraining (default: steps)", check=optional(integer(1, whole_floats=False)))
     eval_episodes: int = setting(10, "episodes of each trusted evaluation", check=integer(1, whole_floats=False))
     max_regenerations: int = setting(2, "extra sampling rounds per iteration to replace non-executable samples", check=integer(0, whole_floats=False))
-    seed: int = setting(0, "seed of training, the offline proposer and the final retraining's seeds", check=anything)
-    executor: str = setting("local", "local or ray", check=anything)
-    max_workers: int | None = setting(None, "parallel jobs of the local executor (None: the number of cores)", check=anything)
-    ray_address: str | None = setting(None, "a Ray cluster address (None: a local Ray instance)", check=anything)
-    temperature: float | None = setting(1.0, "LLM sampling temperature", check=anything)
-    max_tokens: int | None = setting(None, "LLM completion token cap", check=anything)
-    request_timeout: float = setting(120.0, "seconds per LLM request", check=anything)
-    max_retries: int = setting(4, "LLM request retries", check=anything)
-    price_input: float | None = setting(None, "USD per million prompt tokens (cost in the ledger)", check=anything)
-    price_output: float | None = setting(None, "USD per million completion tokens (cost in the ledger)", check=anything)
-    few_shot: int = setting(0, "example programs of other tasks in the prompt (code mode)", check=anything)
-    prompts_dir: str | None = setting(None, "a folder of templates overriding pbrl's", check=anything)
-    critique: str | None = setting(None, "a person's critique, added to the next round", check=anything)
+    seed: int = setting(0, "seed of training, the offline proposer and the final retraining's seeds", check=integer(0, whole_floats=False))
+    executor: str = setting("local", "local (this machine) or ray (pip install 'pbrl[ray]')", check=one_of(*EXECUTORS))
+    max_workers: int | None = setting(None, "parallel candidates of the local executor (default: the number of cores)", check=optional(integer(1, whole_floats=False)))
+    ray_address: str | None = setting(None, "a Ray cluster address (default: a local Ray instance)", check=optional(string))
+    temperature: float | None = setting(1.0, "LLM sampling temperature", check=optional(number(0.0)))
+    max_tokens: int | None = setting(None, "LLM completion token cap", check=optional(integer(1, whole_floats=False)))
+    request_timeout: float = setting(120.0, "seconds per LLM request", check=positive_number)
+    max_retries: int = setting(4, "more attempts after a 429, 5xx, timeout or malformed answer", check=integer(0, whole_floats=False))
+    price_input: float | None = setting(None, "USD per million prompt tokens (cost in the ledger)", check=optional(number(0.0)))
+    price_output: float | None = setting(None, "USD per million completion tokens (cost in the ledger)", check=optional(number(0.0)))
+    few_shot: int = setting(0, "example programs of other tasks in the prompt (code mode)", check=integer(0, whole_floats=False))
+    prompts_dir: str | None = setting(None, "a folder of prompt templates overriding pbrl's", check=optional(string))
+    critique: str | None = setting(None, "a person's critique, added to the next round", check=optional(string))
     hyperparams: dict = setting({}, "PPO hyperparameter overrides", check=table)
     env_kwargs: dict = setting({}, "task keyword arguments", check=table)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig, metadata={"help": "the sandbox's settings (SandboxConfig)", "check": anything})

@@ -136,11 +136,11 @@ def test_unknown_or_badly_typed_hyperparameters():
 
     with pytest.raises(ConfigError, match=r"unknown hyperparameter 'expectle' for iql \(did you mean 'expectile'\?\)"):
         IQLConfig.from_dict({"expectle": 0.8})
-    with pytest.raises(ConfigError, match="'batch_size' of iql must be an integer, got 'big'"):
+    with pytest.raises(ConfigError, match="'batch_size' for iql must be an integer, got 'big'"):
         IQLConfig.from_dict({"batch_size": "big"})
-    with pytest.raises(ConfigError, match="'expectile' of iql must be <= 1"):
+    with pytest.raises(ConfigError, match="'expectile' for iql must be <= 1"):
         IQLConfig.from_dict({"expectile": 1.5})
-    with pytest.raises(ConfigError, match="'mode' of cpl must be one of 'sparse', 'dense'"):
+    with pytest.raises(ConfigError, match="'mode' for cpl must be one of 'sparse', 'dense'"):
         CPLConfig.from_dict({"mode": "rank"})
     assert CPLConfig.from_dict({"variant": "kl"}).alpha == 0.2  # CPL-KL's defaults
     assert CPLConfig.from_dict({"variant": "kl", "alpha": 0.3}).alpha == 0.3

@@ -8,7 +8,8 @@ import tomllib
 
 import pytest
 
-from pbrl.agents.online.hyperparams import HYPERPARAMS, HYPERPARAMS_FILE, SCHEMA, HyperparameterError, describe, resolve
+from pbrl.agents.registry import AGENTS, OFFLINE_AGENTS, settings_class
+from pbrl.agents.online.hyperparams import HYPERPARAMS, HYPERPARAMS_FILE, HyperparameterError, describe, resolve
 from pbrl.agents.preference.options import OPTIONS, PreferenceOptionError, resolve_preference_options
 from pbrl.settings import ConfigError
 
@@ -20,10 +21,13 @@ def test_every_default_passes_its_own_check(cls):
         assert f.metadata["help"] and f.metadata["check"](value) == value, f.name
 
 
-def test_help_rows_and_schema_come_from_the_declarations():
+def test_help_rows_and_the_registry_come_from_the_declarations():
     for agent, cls in HYPERPARAMS.items():
         names = [f.name for f in dataclasses.fields(cls)]
-        assert sorted(names) == [row[0] for row in describe(agent)] == sorted(SCHEMA[agent])
+        assert sorted(names) == [row[0] for row in describe(agent)]
+        assert settings_class(agent) is cls
+    for agent in OFFLINE_AGENTS:
+        assert settings_class(agent) is AGENTS[agent].load().Config
     assert HYPERPARAMS["sac"]().n_envs == 4 and HYPERPARAMS["ppo"]().n_envs == 16  # SAC's own default, PPO's help
 
 
@@ -34,7 +38,7 @@ def test_every_task_table_resolves_and_errors_are_config_errors():
     for agent, per_task in tables.items():
         for task in per_task:
             hp = resolve(agent, task)
-            assert set(hp) == set(SCHEMA[agent])
+            assert set(hp) == {f.name for f in dataclasses.fields(HYPERPARAMS[agent])}
     with pytest.raises(HyperparameterError, match=r"unknown hyperparameter 'bach_size' for ppo \(did you mean 'batch_size'\?\)") as info:
         resolve("ppo", "pbrl/Hopper-v5", {"bach_size": 3})
     assert isinstance(info.value, ConfigError)
