@@ -2,10 +2,10 @@
 
 ``mujoco.batch`` (MuJoCo 4.0) does not compute ``cfrc_ext`` in a step, and Gymnasium's
 v5 envs call ``mj_rnePostConstraint`` after ``mj_step``. The portable way to do that
-per sub-env is ``Batch.get_data`` (a copy of the whole MjData, ~15-20 µs for Ant or
-Humanoid) and ``mj_rnePostConstraint`` on the copy. :class:`PersistentData` instead
+per sub-env is ``Batch.get_data`` (a copy of the whole MjData) and ``mj_rnePostConstraint`` on the copy. :class:`PersistentData` instead
 runs ``mj_rnePostConstraint`` on each simulation's own MjData, which a persistent batch
-keeps between calls, and reads ``cfrc_ext`` from it: ~2 µs per sub-env.
+keeps between calls, and reads ``cfrc_ext`` from it, without the copy (the cost of
+both: BENCHMARKS.md, "Ant's contact forces").
 
 It reaches those MjData through MuJoCo's C API (``mjb_apply`` hands each simulation's
 ``mjData*`` to a function once, at attach time) with ``ctypes``, so it depends on

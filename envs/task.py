@@ -52,7 +52,7 @@ class Sim:
         self._cfrc_bound = batch.bind("cfrc_ext") if cfrc_ext else None
         self._scratch = mujoco.MjData(model) if cfrc_ext else None
         # In-place access to each sim's MjData where it can be checked (envs/_native.py):
-        # ~2 µs a sub-env instead of the ~15-20 µs get_data copy; None: the copy.
+        # no copy of the whole MjData per sub-env; None: the get_data copy.
         self._native = PersistentData.attach(batch, model) if cfrc_ext and batch.persistent else None
         self.init_qpos = model.qpos0.copy()
         self.init_qvel = np.zeros(model.nv)
@@ -104,9 +104,8 @@ class Sim:
         unless a sensor needs it). ``mujoco.batch`` does not compute cfrc_ext
         (MuJoCo 4.0), so this runs mj_rnePostConstraint on each stepped sub-env's
         own MjData in the persistent batch and reads cfrc_ext from it
-        (:class:`~pbrl.envs._native.PersistentData`, ≈ 2 µs per sub-env), or, where
-        that access cannot be checked, on a copy made with ``get_data`` (≈ 15-20 µs
-        per sub-env; the same numbers). The engine's one per-env loop, paid only by
+        (:class:`~pbrl.envs._native.PersistentData`), or, where that access cannot be
+        checked, on a copy made with ``get_data`` (slower; the same numbers). The engine's one per-env loop, paid only by
         tasks with ``needs_cfrc_ext`` and only once per step.
         """
         if self._cfrc_ext is None:

@@ -90,10 +90,8 @@ class Ant(GymnasiumTask):
     ``cfrc_ext`` from there (``envs/_native.py``); where that in-place access cannot be
     checked (another MuJoCo version, another platform) it falls back to a copy of each
     MjData (``get_data``) and ``mj_rnePostConstraint`` on the copy, with the same numbers.
-    ``python benchmarks/throughput.py --tasks Ant`` prints both side by side; on the 2-core
-    development machine (MuJoCo 4.0.1, session 6) the copies cost 9-15 µs per sub-env and
-    step (10-16 % of the physics step), the in-place pass ~1 µs. Sub-envs reset in a step
-    skip it (their cfrc_ext is 0, as in Gymnasium). With
+    ``python benchmarks/throughput.py --tasks Ant`` prints both side by side (BENCHMARKS.md,
+    "Ant's contact forces"). Sub-envs reset in a step skip it (their cfrc_ext is 0, as in Gymnasium). With
     ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0`` nothing is
     computed and the batch is not persistent. BENCHMARKS.md ("Issue 16's table") has Ant's
     env-steps/s against the bare batch and EnvPool.

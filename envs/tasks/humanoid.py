@@ -81,31 +81,11 @@ class Humanoid(HumanoidBase):
     ``torso_height`` (qpos[2]) and ``is_healthy``.
 
     ## Cost of the contact forces
-    As for Ant (see ``ant.py``): since session 6 ``mj_rnePostConstraint`` runs in place on
-    each sub-env's MjData on the batch's threads (~1 µs a sub-env); the table below was
-    measured before, with the portable per-env ``get_data`` +
-    ``mj_rnePostConstraint`` loop on a persistent batch, which is still the fallback. Humanoid's MjData has
-    Ant's arena size (14 MB), and side by side the loop costs about what Ant's does.
-    Measured with ``python benchmarks/humanoid_contact_cost.py --task Humanoid
-    --repeat 5`` (then ``--task Ant``) on the 2-core development machine, MuJoCo
-    4.0.1, 2 native threads, random actions, autoreset on, with one other process
-    using about a core (load average 1.8–2.7; no quiet window came that day); "no
-    cfrc_ext" is ``include_cfrc_ext_in_observation=False, contact_cost_weight=0``:
-
-    | N | env-steps/s, default / no cfrc_ext | CPU per env-step, default / no cfrc_ext | loop per stepped sub-env (CPU) |
-    |---|---|---|---|
-    | 16 | 4,308 / 4,708 (0.92) | 232 / 212 µs (1.09) | 11.9 µs (Ant: 9.1 µs) |
-    | 64 | 1,743 / 1,769 (0.99) | 570 / 561 µs (1.02) | 15.4 µs (Ant: 14.4 µs) |
-
-    So the loop costs ≈ 12–15 µs of CPU per sub-env and step (16–26 µs in runs
-    under more load that day, as Ant's did): 2–9 % more CPU per env-step, on one
-    core after the physics ran on two. At N=64 both columns are slowed alike by
-    the engine's finiteness check (``np.dot`` over more than 10,000 values runs
-    OpenBLAS's threads: ≈ 7–14 ms per batched step here; with
-    ``OPENBLAS_NUM_THREADS=1`` the CPU per env-step was 276 / 223 µs). Sub-envs
-    reset in a step skip the loop (their cfrc_ext is 0, as in Gymnasium). With
-    ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0`` there is
-    no loop and the batch is not persistent.
+    As for Ant (see ``ant.py``): ``mj_rnePostConstraint`` runs in place on each stepped
+    sub-env's MjData on the batch's threads, with the per-env ``get_data`` copy as the
+    fallback. Sub-envs reset in a step skip it (their cfrc_ext is 0, as in Gymnasium);
+    with ``include_cfrc_ext_in_observation=False`` and ``contact_cost_weight=0`` nothing
+    is computed. What it costs: BENCHMARKS.md ("Humanoid's contact forces").
 
     ## Version history
     * v5 (pbrl 0.1): first version, a batched port of Gymnasium's Humanoid-v5.

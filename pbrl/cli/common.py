@@ -4,7 +4,7 @@ training commands' progress bar, end-of-run table and evaluation table."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, Mapping, NoReturn
 
 import typer
 from rich.console import Console
@@ -13,6 +13,12 @@ from rich.text import Text
 
 #: messages and progress go to stderr; soft wrap: a long line stays one line in a log file
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def command_group(name: str, help: str) -> typer.Typer:
+    """A ``pbrl`` command (group) as every one is set up: help when run bare, no shell
+    completion, no rich tracebacks (errors go through :func:`fail`)."""
+    return typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -39,19 +45,23 @@ def declared(settings: type, name: str, *flags: str, default: Any = _DECLARED, m
 
 
 class TrainingBar:
-    """The progress bar of a training run (stderr): steps done, time left, and ``status(latest)``
-    (what the latest metrics say), refreshed at most every ``every`` steps."""
+    """The progress bar of a training run (stderr): steps done, time left, and the latest
+    metrics named in ``shown`` (metric tag -> format, e.g. ``"eval/return": "eval return {:.1f}"``),
+    refreshed at most every ``every`` steps."""
 
-    def __init__(self, total: int, status: Callable[[dict], str], every: int = 1):
+    def __init__(self, total: int, shown: Mapping[str, str], every: int = 1):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.progress = Progress(
             TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
             TextColumn("{task.fields[status]}"), console=Console(stderr=True), transient=False,
         )  # fmt: skip
-        self.total, self.status, self.every = total, status, every
+        self.total, self.shown, self.every = total, dict(shown), every
         self.task = None
         self._last = -every
+
+    def status(self, latest: Mapping[str, Any]) -> str:
+        return "  ".join(form.format(latest[tag]) for tag, form in self.shown.items() if tag in latest)
 
     def __enter__(self):
         self.progress.start()

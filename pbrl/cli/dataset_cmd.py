@@ -16,15 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import err, fail
+from .common import command_group, err, fail
 
-app = typer.Typer(
-    name="dataset",
-    help="Offline datasets: D4RL-style levels in Minari's format, D4RL imports, corruption, preference labels.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = command_group("dataset", "Offline datasets: D4RL-style levels in Minari's format, D4RL imports, corruption, preference labels.")
 out = Console(width=160, highlight=False)
 
 

@@ -26,14 +26,9 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from .common import err, fail
+from .common import command_group, err, fail
 
-app = typer.Typer(
-    name="label",
-    help="Label preferences in the browser: serve the labeling page, manage labelers.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+app = command_group("label", "Label preferences in the browser: serve the labeling page, manage labelers.")
 
 STORE_HELP = "The preference store (SQLite file)."
 

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import typer
 
 from . import bench_cmd, compare_cmd, dataset_cmd, envs_cmd, label_cmd, run_cmd, sweep_cmd, synthesize_cmd, train_cmd
+from .common import command_group
 
-app = typer.Typer(
-    name="pbrl",
-    help="pbrl: classic and preference-based RL on batched MuJoCo tasks.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = command_group("pbrl", "pbrl: classic and preference-based RL on batched MuJoCo tasks.")
 
 
 @app.callback()

@@ -17,16 +17,8 @@ from .common import TrainingBar, err, fail, print_evaluation, report_run
 
 def _progress(total: int) -> TrainingBar:
     """The bar of an offline run: gradient steps per second and the latest evaluation."""
-
-    def status(latest: dict) -> str:
-        parts = []
-        if "time/fps" in latest:
-            parts.append(f"{latest['time/fps']:.0f} steps/s")
-        if "eval/return" in latest:
-            parts.append(f"eval return {latest['eval/return']:.1f} (score {latest.get('eval/normalized_score', float('nan')):.1f})")
-        return "  ".join(parts)
-
-    return TrainingBar(total, status)
+    shown = {"time/fps": "{:.0f} steps/s", "eval/return": "eval return {:.1f}", "eval/normalized_score": "(score {:.1f})"}
+    return TrainingBar(total, shown)
 
 
 def _report(result, runs_root: str) -> None:

@@ -41,16 +41,7 @@ def _list_hp(agent: str, env: str | None) -> None:
 
 def _progress(total: int) -> TrainingBar:
     """The bar of an online run: the latest training and evaluation returns."""
-
-    def status(latest: dict) -> str:
-        parts = []
-        if "rollout/true_return" in latest:
-            parts.append(f"train return {latest['rollout/true_return']:.1f}")
-        if "eval/return" in latest:
-            parts.append(f"eval return {latest['eval/return']:.1f}")
-        return "  ".join(parts)
-
-    return TrainingBar(total, status, every=256)
+    return TrainingBar(total, {"rollout/true_return": "train return {:.1f}", "eval/return": "eval return {:.1f}"}, every=256)
 
 
 def _report(result, runs_root: str) -> None:
