@@ -1,10 +1,13 @@
-"""Random segment batches for the preference-store tests (and the label CLI's)."""
+"""Random segment batches and batch equality for the preference-store tests (and the label CLI's)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from pbrl.preferences.labels import Provenance
 from pbrl.preferences.segments import SegmentBatch
+
+PROV = Provenance("scripted", {"preset": "oracle"})
 
 
 def segments(n, h=6, obs_dim=3, act_dim=2, seed=0, source="run-a"):
@@ -21,3 +24,16 @@ def segments(n, h=6, obs_dim=3, act_dim=2, seed=0, source="run-a"):
         episode=rng.integers(0, 100, n),
         start=rng.integers(0, 50, n),
     )
+
+
+def assert_same(a: SegmentBatch, b: SegmentBatch):
+    """Equal arrays, dtypes, origins, terms and extras."""
+    for name in ("obs", "actions", "rewards", "mask", "origin_kind", "source_id", "episode", "start"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        np.testing.assert_array_equal(x, y, err_msg=name)
+    assert list(a.terms) == list(b.terms) and list(a.extras) == list(b.extras)
+    for k in a.terms:
+        np.testing.assert_array_equal(a.terms[k], b.terms[k])
+    for k in a.extras:
+        np.testing.assert_array_equal(a.extras[k], b.extras[k])

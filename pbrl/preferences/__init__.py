@@ -20,8 +20,17 @@ Pure numpy and sqlite3 (no torch). The flow, online or offline::
         data = store.labelled_pairs()    # data.first, data.second, data.labels
 
 Label semantics: 1 = the second segment is preferred, 0 = the first, 0.5 = equal.
+
+Modules, one concern each: ``segments`` (Segment, SegmentBatch), ``buffer``
+(TrajectoryBuffer), ``sampler`` (SegmentSampler), ``queries`` (query selection),
+``labels`` (Labels, Provenance), ``store`` (PreferenceStore), ``schema`` (its SQLite
+tables), ``database`` (opening the file, connections, transactions), ``export`` (the
+portable ``.npz`` file, FORMAT.md).
 """
 
+from .buffer import TrajectoryBuffer
+from .database import DamagedStoreError, NotAPbrlStoreError
+from .export import EXPORT_FORMAT, EXPORT_VERSION, PreferenceFormatError
 from .labels import (
     EQUAL,
     FIRST_PREFERRED,
@@ -42,27 +51,20 @@ from .queries import (
     pair_features,
     select_indices,
 )
+from .sampler import SegmentSampler
+from .schema import SCHEMA_VERSION, STORE_FORMAT
 from .segments import (
     ORIGIN_KINDS,
     Origin,
     Segment,
     SegmentBatch,
-    SegmentSampler,
     SegmentShapeError,
-    TrajectoryBuffer,
     check_pair_batches,
 )
 from .store import (
-    EXPORT_FORMAT,
-    EXPORT_VERSION,
-    SCHEMA_VERSION,
-    STORE_FORMAT,
-    DamagedStoreError,
     EmptyPreferencesError,
     LabelConflictError,
-    NotAPbrlStoreError,
     PreferenceData,
-    PreferenceFormatError,
     PreferenceStore,
 )
 

@@ -27,7 +27,8 @@ from typing import Callable
 
 import numpy as np
 
-from .segments import SegmentBatch, SegmentSampler, check_pair_batches
+from .sampler import SegmentSampler
+from .segments import SegmentBatch, check_pair_batches
 
 __all__ = [
     "METHODS",
@@ -133,7 +134,7 @@ def kcenter_greedy(
         mind = np.full(p, np.inf)
     xn = _sq_norms(x)
     picked = np.empty(k, dtype=np.int64)
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator is used as it is
     for j in range(k):
         if np.isinf(mind).all():
             i = int(rng.integers(p))
@@ -178,7 +179,7 @@ def select_indices(
     n = int(n)
     if not 0 <= n <= pool:
         raise ValueError(f"cannot select {n} queries from a pool of {pool}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator is used as it is
     if method == "uniform":
         return rng.choice(pool, size=n, replace=False)
     candidates = np.arange(pool)
@@ -232,7 +233,7 @@ class QuerySelector:
         self.batch_size = int(batch_size)
         self.large_batch = int(large_batch)
         self.first_round_uniform = bool(first_round_uniform)
-        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.rng = np.random.default_rng(seed)  # a Generator is used as it is
         self.rounds = 0
 
     def select(

@@ -1,35 +1,8 @@
 """The preference store: segments, queries, labels and labelers in one SQLite file.
 
-One store per run or per project. SQLite in WAL mode, so a training loop, the
-labeling web app and a dataset-labeling command can read and write the same file
-concurrently (readers never block the writer; writers queue on a busy timeout).
-Every write is one transaction (``BEGIN IMMEDIATE`` … ``COMMIT``) with
-``synchronous=FULL``: a label is committed completely or not at all, and a crash
-or a kill of the writing process at any moment loses no committed label.
-
-Schema (version 1)::
-
-    pbrl_meta (key TEXT PRIMARY KEY, value TEXT)
-        -- format = 'pbrl-preference-store', schema_version = '1', created,
-        -- pbrl_version, and user entries 'info.<key>' (JSON values)
-    segments  (id, digest UNIQUE, horizon, obs_dim, act_dim,
-               layout TEXT,   -- JSON [[name, dtype, shape, offset], ...]
-               data BLOB,     -- the arrays' raw bytes, back to back
-               source_kind 'run'|'dataset', source_id, episode, start, created)
-    queries   (id, segment1 -> segments, segment2 -> segments,
-               status 'open'|'labelled'|'skipped', created, meta TEXT JSON)
-    labels    (id, query_id -> queries, label 0|0.5|1 or NULL when skipped,
-               skipped 0|1, teacher_kind, teacher_params TEXT JSON, labeler,
-               created, retracted NULL|time)
-        -- at most one active (retracted IS NULL) label per (query, labeler)
-    labelers  (id, name UNIQUE, token_hash UNIQUE (sha256 hex), created)
-
-Segment arrays are named ``obs`` (H, obs_dim), ``actions`` (H, act_dim),
-``rewards`` (H,), ``mask`` (H,) bool, ``terms/<name>`` (H,) and
-``extras/<name>`` (H, ...). The file is marked as a pbrl store by the
-``pbrl_meta`` table (and ``PRAGMA application_id`` = 0x7062726C, "pbrl"); any
-other file — not SQLite, or SQLite without that table — is refused with
-:class:`NotAPbrlStoreError` and left untouched.
+One store per run or per project; :class:`PreferenceStore` is its API. The file
+(WAL, one transaction per write, refused untouched when it is not a pbrl store) is
+``database.py``, its tables ``schema.py``, the export file ``export.py``.
 
 A query's status follows its active labels: ``labelled`` if any is a label,
 ``skipped`` if all are skips, ``open`` if there is none. Label submission is
@@ -45,71 +18,30 @@ merges one into a store idempotently.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import secrets
 import sqlite3
-import tempfile
-import threading
 import time
-import zipfile
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from . import _codec
+from .database import Database
+from .export import read_export, write_export
 from .labels import LabelError, Labels, Provenance, check_label_values
+from .schema import QUERY_STATUSES
 from .segments import SegmentBatch, SegmentShapeError, check_pair_batches
 
 __all__ = [
-    "EXPORT_FORMAT",
-    "EXPORT_VERSION",
-    "SCHEMA_VERSION",
-    "STORE_FORMAT",
-    "DamagedStoreError",
     "EmptyPreferencesError",
     "LabelConflictError",
-    "NotAPbrlStoreError",
     "PreferenceData",
-    "PreferenceFormatError",
     "PreferenceStore",
 ]
-
-STORE_FORMAT = "pbrl-preference-store"
-SCHEMA_VERSION = 1
-APPLICATION_ID = 0x7062726C  # "pbrl"
-EXPORT_FORMAT = "pbrl-preferences"
-EXPORT_VERSION = 1
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-QUERY_STATUSES = ("open", "labelled", "skipped")
-
-
-class NotAPbrlStoreError(ValueError):
-    """The file is not a pbrl preference store (pbrl leaves it untouched)."""
-
-
-class DamagedStoreError(ValueError):
-    """The store file is damaged: SQLite finds malformed pages in it (pbrl writes nothing to it)."""
-
-
-#: SQLite's primary result codes for a damaged file
-_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
-
-
-def _is_damage(exc: BaseException) -> bool:
-    """Whether ``exc`` is SQLite saying the file is malformed (not a lock, a constraint or a full disk)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(exc, sqlite3.DatabaseError) and code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
-
-
-def _damaged(path: str, detail: str) -> DamagedStoreError:
-    return DamagedStoreError(
-        f"the preference store {path} is damaged (SQLite: {detail}); pbrl did not write to it. Restore it from a "
-        f"copy or an export (PreferenceStore.import_from), or salvage what SQLite can still read into a new file: "
-        f"sqlite3 {path} .recover | sqlite3 recovered.sqlite"
-    )
 
 
 class EmptyPreferencesError(ValueError):
@@ -118,139 +50,6 @@ class EmptyPreferencesError(ValueError):
 
 class LabelConflictError(ValueError):
     """A labeler gave a different label to a query it had already labelled."""
-
-
-class PreferenceFormatError(ValueError):
-    """A preference export file is malformed or not a pbrl export."""
-
-
-_SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS pbrl_meta (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS segments (
-        id INTEGER PRIMARY KEY,
-        digest TEXT NOT NULL UNIQUE,
-        horizon INTEGER NOT NULL,
-        obs_dim INTEGER NOT NULL,
-        act_dim INTEGER NOT NULL,
-        layout TEXT NOT NULL,
-        data BLOB NOT NULL,
-        source_kind TEXT NOT NULL CHECK (source_kind IN ('run', 'dataset')),
-        source_id TEXT NOT NULL,
-        episode INTEGER NOT NULL,
-        start INTEGER NOT NULL,
-        created REAL NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS queries (
-        id INTEGER PRIMARY KEY,
-        segment1 INTEGER NOT NULL REFERENCES segments(id),
-        segment2 INTEGER NOT NULL REFERENCES segments(id),
-        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'labelled', 'skipped')),
-        created REAL NOT NULL,
-        meta TEXT
-    )""",
-    "CREATE INDEX IF NOT EXISTS queries_status ON queries(status)",
-    """CREATE TABLE IF NOT EXISTS labels (
-        id INTEGER PRIMARY KEY,
-        query_id INTEGER NOT NULL REFERENCES queries(id),
-        label REAL CHECK (label IN (0.0, 0.5, 1.0)),
-        skipped INTEGER NOT NULL CHECK (skipped IN (0, 1)),
-        teacher_kind TEXT NOT NULL,
-        teacher_params TEXT NOT NULL,
-        labeler TEXT NOT NULL,
-        created REAL NOT NULL,
-        retracted REAL,
-        CHECK ((skipped = 1 AND label IS NULL) OR (skipped = 0 AND label IS NOT NULL))
-    )""",
-    "CREATE INDEX IF NOT EXISTS labels_query ON labels(query_id)",
-    "CREATE INDEX IF NOT EXISTS labels_labeler ON labels(labeler, created)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS labels_active ON labels(query_id, labeler) WHERE retracted IS NULL",
-    """CREATE TABLE IF NOT EXISTS labelers (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE,
-        token_hash TEXT NOT NULL UNIQUE,
-        created REAL NOT NULL
-    )""",
-]
-
-
-# ---------------------------------------------------------------------------
-# Segment encoding
-# ---------------------------------------------------------------------------
-
-
-def _segment_arrays(batch: SegmentBatch) -> list[tuple[str, np.ndarray]]:
-    arrays = [("obs", batch.obs), ("actions", batch.actions), ("rewards", batch.rewards), ("mask", batch.mask)]
-    arrays += [("terms/" + k, v) for k, v in batch.terms.items()]
-    arrays += [("extras/" + k, v) for k, v in batch.extras.items()]
-    out = []
-    for name, arr in arrays:
-        arr = np.asarray(arr)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"segment array {name!r} must be numeric or bool, got {arr.dtype}")
-        out.append((name, np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))))
-    return out
-
-
-def _encode(batch: SegmentBatch) -> tuple[str, list[bytes]]:
-    """(layout JSON, one data blob per segment) for a batch."""
-    arrays = _segment_arrays(batch)
-    if len(batch) == 0:
-        return "[]", []
-    layout, offset = [], 0
-    for name, arr in arrays:
-        shape = list(arr.shape[1:])
-        nbytes = int(np.prod(shape, dtype=np.int64)) * arr.dtype.itemsize
-        layout.append([name, arr.dtype.str, shape, offset])
-        offset += nbytes
-    flat = [arr.reshape(len(batch), -1).view(np.uint8) for _, arr in arrays]
-    rows = np.concatenate(flat, axis=1) if flat else np.zeros((len(batch), 0), np.uint8)
-    return json.dumps(layout, separators=(",", ":")), [r.tobytes() for r in rows]
-
-
-def _digest(layout: str, data: bytes, kind: str, source: str, episode: int, start: int) -> str:
-    h = hashlib.sha256()
-    h.update(layout.encode())
-    h.update(b"\0")
-    h.update(data)
-    h.update(json.dumps([kind, source, int(episode), int(start)]).encode())
-    return h.hexdigest()
-
-
-def _decode(layout: str, blobs: Sequence[bytes]) -> dict[str, np.ndarray]:
-    """Arrays (n, ...) of n segments sharing one layout."""
-    spec = json.loads(layout)
-    n = len(blobs)
-    raw = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(n, -1)
-    out = {}
-    for name, dtype, shape, offset in spec:
-        dt = np.dtype(dtype)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-        part = np.ascontiguousarray(raw[:, offset : offset + nbytes])
-        out[name] = part.view(dt).reshape(n, *shape).astype(dt.newbyteorder("="))
-    return out
-
-
-def _batch_from_arrays(arrays: Mapping[str, np.ndarray], kinds, sources, episodes, starts) -> SegmentBatch:
-    return SegmentBatch(
-        obs=arrays["obs"],
-        actions=arrays["actions"],
-        rewards=arrays["rewards"],
-        mask=arrays["mask"].astype(bool),
-        terms={k[6:]: v for k, v in arrays.items() if k.startswith("terms/")},
-        extras={k[7:]: v for k, v in arrays.items() if k.startswith("extras/")},
-        origin_kind=np.asarray(kinds, dtype=str),
-        source_id=np.asarray(sources, dtype=str),
-        episode=np.asarray(episodes, dtype=np.int64),
-        start=np.asarray(starts, dtype=np.int64),
-    )
-
-
-# ---------------------------------------------------------------------------
-# Results
-# ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,11 +80,6 @@ class PreferenceData:
         return np.stack([1.0 - self.labels, self.labels], axis=1)
 
 
-# ---------------------------------------------------------------------------
-# The store
-# ---------------------------------------------------------------------------
-
-
 def _now() -> float:
     return time.time()
 
@@ -294,7 +88,7 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class PreferenceStore:
+class PreferenceStore(Database):
     """A pbrl preference store (SQLite, WAL) at ``path``.
 
     Args:
@@ -314,189 +108,10 @@ class PreferenceStore:
     :meth:`close`.
     """
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = True, timeout: float = 30.0, synchronous: str = "FULL"):
-        self.path = os.fspath(path)
-        if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
-            raise ValueError(f"synchronous must be 'FULL', 'NORMAL' or 'EXTRA', got {synchronous!r}")
-        self.timeout = float(timeout)
-        self.synchronous = synchronous.upper()
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        state = self._inspect(create)
-        if state == "new":
-            self._create()
-
-    # -- opening ------------------------------------------------------------
-
-    def _refuse(self, why: str) -> NotAPbrlStoreError:
-        return NotAPbrlStoreError(f"{self.path} is not a pbrl preference store: {why}. pbrl left the file untouched.")
-
-    def _inspect(self, create: bool) -> str:
-        path = self.path
-        if os.path.isdir(path):
-            raise self._refuse("it is a directory")
-        if not os.path.exists(path) or os.path.getsize(path) == 0:
-            if not create:
-                raise FileNotFoundError(f"no preference store at {path} (pass create=True to make one)")
-            return "new"
-        with open(path, "rb") as f:
-            head = f.read(len(_SQLITE_MAGIC))
-        if head != _SQLITE_MAGIC:
-            raise self._refuse(f"it is not an SQLite database (it starts with {head[:16]!r})")
-        con = sqlite3.connect(path, timeout=self.timeout, isolation_level=None)
-        try:
-            try:
-                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-                app_id = con.execute("PRAGMA application_id").fetchone()[0]
-            except sqlite3.DatabaseError as exc:
-                if _is_damage(exc) and exc.sqlite_errorcode & 0xFF == _SQLITE_CORRUPT:  # an SQLite file with bad pages
-                    raise _damaged(self.path, str(exc)) from None
-                raise self._refuse(f"SQLite cannot read it ({exc})") from None
-            if "pbrl_meta" not in tables:
-                if not tables and app_id in (0, APPLICATION_ID):
-                    return "new"  # an empty SQLite file (e.g. creation interrupted)
-                shown = ", ".join(sorted(tables)[:8]) or "none"
-                raise self._refuse(f"it is an SQLite database without pbrl's marker table pbrl_meta (tables: {shown})")
-            meta = dict(con.execute("SELECT key, value FROM pbrl_meta").fetchall())
-        finally:
-            con.close()
-        if meta.get("format") != STORE_FORMAT:
-            raise self._refuse(f"its pbrl_meta format is {meta.get('format')!r}, expected {STORE_FORMAT!r}")
-        try:
-            version = int(meta.get("schema_version", ""))
-        except ValueError:
-            raise self._refuse(f"its schema_version {meta.get('schema_version')!r} is not a number") from None
-        if version > SCHEMA_VERSION:
-            raise NotAPbrlStoreError(
-                f"{self.path} is a pbrl preference store of schema version {version}, made by a newer pbrl; "
-                f"this pbrl reads versions up to {SCHEMA_VERSION}. Upgrade pbrl."
-            )
-        if version < 1:
-            raise self._refuse(f"its schema_version {version} is invalid")
-        return "pbrl"
-
-    def _create(self) -> None:
-        directory = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(directory):
-            raise FileNotFoundError(f"cannot create a preference store at {self.path}: {directory} does not exist")
-        con = self._conn()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and "pbrl_meta" not in tables:  # someone else wrote a non-pbrl db meanwhile
-                raise self._refuse("another program created a different database there")
-            for statement in _SCHEMA:
-                con.execute(statement)
-            from .. import __version__
-
-            for key, value in (
-                ("format", STORE_FORMAT),
-                ("schema_version", str(SCHEMA_VERSION)),
-                ("created", repr(_now())),
-                ("pbrl_version", __version__),
-            ):
-                con.execute("INSERT OR IGNORE INTO pbrl_meta (key, value) VALUES (?, ?)", (key, value))
-            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=True)
-        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            con.close()
-            raise OSError(f"could not put {self.path} in WAL mode (got {mode!r}); is it on a network file system?")
-        con.execute(f"PRAGMA synchronous = {self.synchronous}")
-        con.execute("PRAGMA foreign_keys = ON")
-        con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        return con
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._closed:
-            raise RuntimeError(f"the preference store {self.path} is closed")
-        con = getattr(self._local, "con", None)
-        if con is None or getattr(self._local, "pid", None) != os.getpid():
-            con = self._connect()
-            self._local.con = con
-            self._local.pid = os.getpid()
-            with self._lock:
-                self._conns.append(con)
-        return con
-
-    def close(self) -> None:
-        """Close every connection this object opened (in this process)."""
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for con in conns:
-            with contextlib.suppress(sqlite3.Error):
-                con.close()
-        self._local = threading.local()
-        self._closed = True
-
-    def __enter__(self) -> "PreferenceStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"PreferenceStore({self.path!r})"
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._named_damage():
-            con = self._conn()
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._named_damage():
-            con = self._conn()
-            con.execute("BEGIN")  # one consistent snapshot for several SELECTs
-            try:
-                yield con
-            finally:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("COMMIT")
-
-    @contextlib.contextmanager
-    def _named_damage(self) -> Iterator[None]:
-        """SQLite's "database disk image is malformed" as a :class:`DamagedStoreError` naming the file."""
-        try:
-            yield
-        except sqlite3.DatabaseError as exc:
-            if _is_damage(exc):
-                raise _damaged(self.path, str(exc)) from None
-            raise
-
-    def check(self) -> None:
-        """Read every page of the file (``PRAGMA quick_check``); raise :class:`DamagedStoreError` if any is malformed.
-
-        Linear in the file's size (about a second per GB); the ``pbrl label`` commands
-        run it before they read or write a store.
-        """
-        with self._named_damage():
-            rows = [r[0] for r in self._conn().execute("PRAGMA quick_check(5)").fetchall()]
-        if rows != ["ok"]:
-            raise _damaged(self.path, "; ".join(str(r) for r in rows))
-
     # -- metadata -----------------------------------------------------------
-
-    @property
-    def schema_version(self) -> int:
-        return int(self._conn().execute("SELECT value FROM pbrl_meta WHERE key = 'schema_version'").fetchone()[0])
 
     def set_info(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable user value (e.g. the task id) under ``key``."""
@@ -528,14 +143,14 @@ class PreferenceStore:
     def _insert_segments(self, con: sqlite3.Connection, batch: SegmentBatch) -> np.ndarray:
         if not isinstance(batch, SegmentBatch):
             raise TypeError(f"expected a SegmentBatch, got {type(batch).__name__}")
-        layout, blobs = _encode(batch)
+        layout, blobs = _codec.encode(batch)
         now = _now()
         ids = np.empty(len(batch), dtype=np.int64)
         h, od, ad = batch.shape_key
         for i, data in enumerate(blobs):
             kind, source = str(batch.origin_kind[i]), str(batch.source_id[i])
             ep, st = int(batch.episode[i]), int(batch.start[i])
-            digest = _digest(layout, data, kind, source, ep, st)
+            digest = _codec.digest(layout, data, kind, source, ep, st)
             cur = con.execute(
                 "INSERT OR IGNORE INTO segments (digest, horizon, obs_dim, act_dim, layout, data, source_kind, "
                 "source_id, episode, start, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -592,9 +207,9 @@ class PreferenceStore:
             groups.setdefault(r[4], []).append(j)
         parts, order = [], []
         for layout, members in groups.items():
-            arrays = _decode(layout, [ordered[j][5] for j in members])
+            arrays = _codec.decode(layout, [ordered[j][5] for j in members])
             parts.append(
-                _batch_from_arrays(
+                _codec.batch_from_arrays(
                     arrays,
                     [ordered[j][6] for j in members],
                     [ordered[j][7] for j in members],
@@ -1019,94 +634,15 @@ class PreferenceStore:
         Written to a temporary file and renamed, so ``path`` is never half-written.
         Labelers' token hashes are not exported. Returns counts.
         """
-        from .. import __version__
-
-        path = os.fspath(path)
-        arrays: dict[str, np.ndarray] = {}
-        groups = []
-        with self._read() as con:
-            seg_rows = con.execute(
+        with self._read() as con:  # one snapshot of every table
+            segments = con.execute(
                 "SELECT id, layout, data, source_kind, source_id, episode, start, created, horizon, obs_dim, act_dim "
                 "FROM segments ORDER BY id"
             ).fetchall()
-            by_layout: dict[str, list[tuple]] = {}
-            for r in seg_rows:
-                by_layout.setdefault(r[1], []).append(r)
-            for g, (layout, rows) in enumerate(by_layout.items()):
-                prefix = f"g{g}"
-                decoded = _decode(layout, [r[2] for r in rows])
-                entry: dict[str, Any] = {
-                    "prefix": prefix,
-                    "count": len(rows),
-                    "horizon": rows[0][8],
-                    "obs_dim": rows[0][9],
-                    "act_dim": rows[0][10],
-                    "arrays": {},
-                    "terms": {},
-                    "extras": {},
-                }
-                t = x = 0
-                for name, value in decoded.items():
-                    if name.startswith("terms/"):
-                        key = f"{prefix}.term{t}"
-                        entry["terms"][name[6:]] = key
-                        t += 1
-                    elif name.startswith("extras/"):
-                        key = f"{prefix}.extra{x}"
-                        entry["extras"][name[7:]] = key
-                        x += 1
-                    else:
-                        key = f"{prefix}.{name}"
-                        entry["arrays"][name] = key
-                    arrays[key] = value
-                arrays[f"{prefix}.id"] = np.asarray([r[0] for r in rows], dtype=np.int64)
-                arrays[f"{prefix}.source_kind"] = np.asarray([r[3] for r in rows], dtype=str)
-                arrays[f"{prefix}.source_id"] = np.asarray([r[4] for r in rows], dtype=str)
-                arrays[f"{prefix}.episode"] = np.asarray([r[5] for r in rows], dtype=np.int64)
-                arrays[f"{prefix}.start"] = np.asarray([r[6] for r in rows], dtype=np.int64)
-                arrays[f"{prefix}.created"] = np.asarray([r[7] for r in rows], dtype=np.float64)
-                groups.append(entry)
-            q = con.execute("SELECT id, segment1, segment2, status, created, meta FROM queries ORDER BY id").fetchall()
-            qc = list(zip(*q)) if q else [[]] * 6
-            arrays["queries.id"] = np.asarray(qc[0], dtype=np.int64)
-            arrays["queries.segment1"] = np.asarray(qc[1], dtype=np.int64)
-            arrays["queries.segment2"] = np.asarray(qc[2], dtype=np.int64)
-            arrays["queries.status"] = np.asarray(qc[3], dtype=str)
-            arrays["queries.created"] = np.asarray(qc[4], dtype=np.float64)
-            arrays["queries.meta"] = np.asarray(["" if m is None else m for m in qc[5]], dtype=str)
+            queries = self.queries()
             labels = self._label_rows(con, include_retracted=True)
-            for key, value in labels.items():
-                arrays[f"labels.{key}"] = value
-            info = dict(
-                (k[5:], json.loads(v))
-                for k, v in con.execute("SELECT key, value FROM pbrl_meta WHERE key LIKE 'info.%'").fetchall()
-            )
-            names = [r[0] for r in con.execute("SELECT name FROM labelers ORDER BY id")]
-        meta = {
-            "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
-            "exported": _now(),
-            "pbrl_version": __version__,
-            "store_schema_version": SCHEMA_VERSION,
-            "info": info,
-            "labelers": names,
-            "segment_groups": groups,
-            "counts": {"segments": len(seg_rows), "queries": len(q), "labels": int(labels["id"].size)},
-        }
-        arrays["meta"] = np.asarray(json.dumps(meta, allow_nan=False))
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".pbrl-export-", suffix=".npz", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return dict(meta["counts"])
+            info, labelers = self.info(), self.labelers()
+        return write_export(path, segments, queries, labels, info, labelers)
 
     def import_from(self, path: str | os.PathLike) -> dict[str, int]:
         """Merge an export file into this store, in one transaction.
@@ -1123,7 +659,7 @@ class PreferenceStore:
             LabelConflictError: a labeler's label differs from one in the store
                 (nothing imported).
         """
-        content = _read_export(os.fspath(path))
+        content = read_export(os.fspath(path))
         added = {"segments": 0, "queries": 0, "labels": 0}
         with self._write() as con:
             seg_map: dict[int, int] = {}
@@ -1180,129 +716,3 @@ class PreferenceStore:
                     "INSERT OR IGNORE INTO pbrl_meta (key, value) VALUES (?, ?)", ("info." + key, json.dumps(value))
                 )
         return added
-
-
-def _check_finite(values: np.ndarray, what: str, bad) -> None:
-    """Refuse NaN or infinite numbers (a reward model would learn NaN from them)."""
-    if values.dtype.kind not in "biuf":
-        raise bad(f"{what}: {values.dtype} values, not numbers")
-    if values.dtype.kind == "f":
-        broken = ~np.isfinite(values)
-        if broken.any():
-            raise bad(f"{what}: {int(broken.sum())} of {values.size} values are NaN or infinite")
-
-
-def _read_export(path: str) -> dict[str, Any]:
-    """Read and validate an export file (see FORMAT.md)."""
-
-    def bad(why: str) -> PreferenceFormatError:
-        return PreferenceFormatError(f"{path} is not a valid pbrl preference export: {why}")
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no preference export at {path}")
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise bad(f"numpy cannot read it as an .npz file ({exc})") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise bad("it is a single .npy array, not an .npz archive")
-    with npz:
-        try:
-            files = set(npz.files)
-
-            def get(key: str) -> np.ndarray:
-                if key not in files:
-                    raise bad(f"entry {key!r} is missing")
-                try:
-                    return npz[key]
-                except ValueError as exc:  # numpy refuses object arrays without allow_pickle
-                    if "allow_pickle" in str(exc):
-                        why = "pbrl never unpickles a file, export numbers and strings only"
-                        raise bad(f"entry {key!r} is a pickled (object) array; {why}") from None
-                    raise bad(f"entry {key!r} cannot be read ({exc})") from None
-                except (OSError, zipfile.BadZipFile, EOFError) as exc:
-                    raise bad(f"entry {key!r} cannot be read ({exc})") from None
-
-            if "meta" not in files:
-                raise bad("it has no 'meta' entry")
-            meta_entry = get("meta")
-            try:
-                meta = json.loads(str(meta_entry[()]))
-            except (ValueError, TypeError, IndexError) as exc:
-                raise bad(f"its meta entry is not JSON ({exc})") from None
-            if not isinstance(meta, dict) or meta.get("format") != EXPORT_FORMAT:
-                raise bad(f"its meta format is {meta.get('format') if isinstance(meta, dict) else meta!r}, expected {EXPORT_FORMAT!r}")
-            if not isinstance(meta.get("version"), int) or meta["version"] > EXPORT_VERSION or meta["version"] < 1:
-                raise bad(f"format version {meta.get('version')!r}; this pbrl reads versions 1..{EXPORT_VERSION}")
-
-            segments = []
-            seen: set[int] = set()
-            for group in meta.get("segment_groups", []):
-                prefix = group["prefix"]
-                arrays = {name: get(key) for name, key in group["arrays"].items()}
-                for required in ("obs", "actions", "rewards", "mask"):
-                    if required not in arrays:
-                        raise bad(f"segment group {prefix} has no {required!r} array")
-                terms = {name: get(key) for name, key in group.get("terms", {}).items()}
-                extras = {name: get(key) for name, key in group.get("extras", {}).items()}
-                ids = get(f"{prefix}.id").astype(np.int64)
-                try:
-                    batch = SegmentBatch(
-                        obs=arrays["obs"],
-                        actions=arrays["actions"],
-                        rewards=arrays["rewards"],
-                        terms=terms,
-                        mask=arrays["mask"],
-                        extras=extras,
-                        origin_kind=get(f"{prefix}.source_kind"),
-                        source_id=get(f"{prefix}.source_id"),
-                        episode=get(f"{prefix}.episode"),
-                        start=get(f"{prefix}.start"),
-                    )
-                except (SegmentShapeError, ValueError) as exc:
-                    raise bad(f"segment group {prefix}: {exc}") from None
-                if ids.shape != (len(batch),):
-                    raise bad(f"segment group {prefix} has {ids.size} ids for {len(batch)} segments")
-                numbers = {"observations": batch.obs, "actions": batch.actions, "rewards": batch.rewards}
-                numbers.update({f"reward term {k!r}": v for k, v in batch.terms.items()})
-                for what, values in numbers.items():
-                    _check_finite(values, f"segment group {prefix}'s {what}", bad)
-                seen.update(ids.tolist())
-                segments.append((ids, batch))
-            queries = {k: get(f"queries.{k}") for k in ("id", "segment1", "segment2", "created", "meta")}
-            nq = queries["id"].size
-            if any(v.shape != (nq,) for v in queries.values()):
-                raise bad("the queries.* arrays have different lengths")
-            for k in ("id", "segment1", "segment2"):
-                if queries[k].dtype.kind not in "iu":
-                    raise bad(f"queries.{k} holds {queries[k].dtype}, not integers")
-            _check_finite(queries["created"], "queries.created", bad)
-            unknown = set(queries["segment1"].tolist()) | set(queries["segment2"].tolist())
-            unknown -= seen
-            if unknown:
-                raise bad(f"queries refer to segment ids {sorted(unknown)[:5]} that are not in the file")
-            keys = ("id", "query_id", "label", "skipped", "teacher_kind", "teacher_params", "labeler", "created", "retracted")
-            labels = {k: get(f"labels.{k}") for k in keys}
-            nl = labels["id"].size
-            if any(v.shape != (nl,) for v in labels.values()):
-                raise bad("the labels.* arrays have different lengths")
-            for k in ("id", "query_id"):
-                if labels[k].dtype.kind not in "iu":
-                    raise bad(f"labels.{k} holds {labels[k].dtype}, not integers")
-            _check_finite(labels["created"], "labels.created", bad)
-            unknown_q = set(labels["query_id"].tolist()) - set(queries["id"].tolist())
-            if unknown_q:
-                raise bad(f"labels refer to query ids {sorted(unknown_q)[:5]} that are not in the file")
-            try:
-                check_label_values(labels["label"], labels["skipped"].astype(bool), what="exported labels")
-            except LabelError as exc:
-                raise bad(str(exc)) from None
-            for text in set(labels["teacher_params"].tolist()):
-                try:
-                    json.loads(text)
-                except ValueError:
-                    raise bad(f"teacher_params {text[:60]!r} is not JSON") from None
-        except KeyError as exc:
-            raise bad(f"its meta lacks {exc}") from None
-    return {"meta": meta, "segments": segments, "queries": queries, "labels": labels, "info": meta.get("info", {})}
-
