@@ -29,12 +29,6 @@ TASK = "pbrl/Hopper-v5"
 SRC = "pbrl/hopper/clean-v0"
 
 
-@pytest.fixture(autouse=True)
-def datasets_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
-    return tmp_path / "minari"
-
-
 @pytest.fixture(scope="module")
 def clean():
     env = gym.make_vec(TASK, num_envs=1)

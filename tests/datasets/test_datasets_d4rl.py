@@ -17,13 +17,6 @@ from pbrl.datasets.storage import read_metadata
 TASK = "pbrl/Hopper-v5"
 
 
-@pytest.fixture(autouse=True)
-def datasets_dir(tmp_path, monkeypatch):
-    path = tmp_path / "minari"
-    monkeypatch.setenv("MINARI_DATASETS_PATH", str(path))
-    return path
-
-
 @pytest.fixture(scope="module")
 def rollout():
     env = gym.make_vec(TASK, num_envs=1)
