@@ -1,15 +1,17 @@
 """Durable file writes and hashes shared by checkpoints, run folders and imports.
 
-``atomic_write_bytes`` / ``atomic_write_text`` write to a temporary file in the
+``atomic_file`` (and ``atomic_write_bytes`` / ``atomic_write_text``) write to a temporary file in the
 destination folder, fsync it, ``os.replace`` it over the destination and fsync the
 folder, so a crash at any moment leaves either the old file or the new one, whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+from typing import IO, Iterator
 
 
 def fsync_path(path: str) -> None:
@@ -26,23 +28,32 @@ def fsync_path(path: str) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file, fsync, ``os.replace``, fsync folder)."""
+@contextlib.contextmanager
+def atomic_file(path: str, mode: str = "wb", durable: bool = True) -> Iterator[IO]:
+    """A temporary file beside ``path``, open for writing; on a clean exit it replaces
+    ``path`` (``durable``: fsync'ed first, and the folder after), on an exception it is removed.
+    Readers see the old file or the new one, whole."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
-    fsync_path(folder)
+    if durable:
+        fsync_path(folder)
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, ``os.replace``, fsync folder)."""
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def atomic_write_text(path: str, text: str) -> None:

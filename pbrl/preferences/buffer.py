@@ -18,13 +18,12 @@ zero action, zero reward and zero terms, and ``mask`` False on the padding.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from pbrl.envs.vector import merge_final_info
+from pbrl.fileio import atomic_file
 
 from ._columns import Columns
 from .segments import ORIGIN_KINDS, SegmentBatch, SegmentShapeError
@@ -574,16 +573,8 @@ class TrajectoryBuffer:
             arrays["stage_ret"] = self._stage_ret  # type: ignore[assignment]
             arrays["skip_next"] = self._skip_next  # type: ignore[assignment]
         arrays["meta"] = np.asarray(json.dumps(meta))
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".pbrl-buffer-", suffix=".npz", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_file(path, durable=False) as f:
+            np.savez(f, **arrays)
 
     @classmethod
     def load(cls, path: str) -> "TrajectoryBuffer":

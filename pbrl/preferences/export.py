@@ -9,15 +9,15 @@ unpickles.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import time
 import zipfile
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from pbrl.fileio import atomic_file
 
 from ._codec import decode
 from .labels import LabelError, check_label_values
@@ -112,18 +112,8 @@ def write_export(
         "counts": {"segments": len(segments), "queries": int(queries["id"].size), "labels": int(labels["id"].size)},
     }
     arrays["meta"] = np.asarray(json.dumps(meta, allow_nan=False))
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".pbrl-export-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path) as f:
+        np.savez(f, **arrays)
     return dict(meta["counts"])
 
 

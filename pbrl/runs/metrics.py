@@ -14,6 +14,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from pbrl.fileio import atomic_file
+
 
 def format_line(step: int, values: Mapping[str, Any], wall_time: float) -> str | None:
     """One JSONL row of the numeric ``values`` (others are skipped); None when there are none."""
@@ -56,11 +58,7 @@ def series(rows: Iterable[Mapping[str, Any]], tag: str) -> list[tuple[int, float
 def truncate_metrics(path: str, max_step: int) -> int:
     """Drop rows logged after env step ``max_step`` (a resume from a checkpoint at that step); returns rows kept."""
     rows = [r for r in read_metrics(path) if int(r.get("step", 0)) <= max_step]
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_file(path, "w") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     return len(rows)
