@@ -22,6 +22,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from pbrl.runs.config import TrainConfig
+
+from .common import declared
+
 
 def _train_with_bar(console: Console, label: str, config, steps: int):
     from pbrl.runs.train import train
@@ -51,15 +55,15 @@ def _train_with_bar(console: Console, label: str, config, steps: int):
 
 
 def run(
-    env: str = typer.Option("pbrl/HalfCheetah-v5", "--env", help="pbrl task id."),
+    env: str = declared(TrainConfig, "env"),
     steps: int = typer.Option(150_000, "--steps", min=1000, help="Env steps of each agent."),
     agent: str = typer.Option("ppo", "--agent", help="ppo (PrefPPO next to PPO) or sac (PEBBLE next to SAC)."),
     teacher: str = typer.Option("oracle", "--teacher", help="Scripted teacher preset: oracle, noisy, mistake, skip, myopic, equal."),
     feedback: int = typer.Option(300, "--feedback", min=1, help="Label budget of the preference-learning agent."),
-    seed: int = typer.Option(0, "--seed", help="Run seed (both agents)."),
-    runs_dir: str = typer.Option("runs", "--runs-dir", help="Root folder of the run folders."),
-    name: str = typer.Option(None, "--name", help="Run name prefix (default: the start time)."),
-    eval_episodes: int = typer.Option(10, "--eval-episodes", min=1, help="Evaluation episodes."),
+    seed: int = declared(TrainConfig, "seed", more="Both agents'."),
+    runs_dir: str = declared(TrainConfig, "runs_dir"),
+    name: str = declared(TrainConfig, "name", more="The runs are <name>-true and <name>-<teacher>."),
+    eval_episodes: int = declared(TrainConfig, "eval_episodes", min=1),
     skip_true: bool = typer.Option(False, "--skip-true", help="Train only the preference-learning agent."),
 ) -> None:
     """Train PrefPPO from a scripted teacher next to PPO on the true reward, and compare them."""
