@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -26,15 +27,16 @@ class ConfigError(ValueError):
 
 
 def integer(min_value: int | None = None, whole_floats: bool = True) -> Callable[[Any], int]:
-    """An int (``whole_floats``: also ``2.0`` as 2), at least ``min_value``."""
+    """An integer (numpy's too; ``whole_floats``: also ``2.0`` as 2), at least ``min_value``, as an int."""
     expected = "an integer" if whole_floats or min_value is None else f"an integer >= {min_value}"
 
     def check(v):
-        if isinstance(v, bool) or not isinstance(v, int):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             if whole_floats and isinstance(v, float) and v.is_integer():
                 v = int(v)
             else:
                 raise TypeError(expected)
+        v = int(v)  # numpy integers too
         if min_value is not None and v < min_value:
             raise TypeError(f"an integer >= {min_value}")
         return v

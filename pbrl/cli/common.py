@@ -39,7 +39,7 @@ def declared(settings: type, name: str, *flags: str, default: Any = _DECLARED, m
     if more:
         text = f"{text} {more}"
     value = settings.default_of(name) if default is _DECLARED else default
-    if isinstance(value, (dict, list)):
+    if isinstance(value, dict):
         value = None  # tables are given as repeatable key=value options
     return typer.Option(value, *(flags or ("--" + name.replace("_", "-"),)), help=text, **kwargs)
 

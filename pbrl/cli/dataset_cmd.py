@@ -16,7 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import command_group, err, fail
+from pbrl.runs.generate import GenerationConfig
+
+from .common import command_group, declared, err, fail
 
 app = command_group("dataset", "Offline datasets: D4RL-style levels in Minari's format, D4RL imports, corruption, preference labels.")
 out = Console(width=160, highlight=False)
@@ -71,38 +73,25 @@ def _exit_cleanly_on_sigterm() -> Iterator[None]:
 
 @app.command("generate")
 def generate(
-    env: str = typer.Option(..., "--env", help="pbrl task id, e.g. pbrl/HalfCheetah-v5."),
-    level: List[str] = typer.Option(
-        ["medium"], "--level", help="random, medium, expert, medium-replay, medium-expert or all (repeat for several)."
-    ),
-    size: int = typer.Option(1_000_000, "--size", help="Steps of the random, medium and expert datasets (D4RL: 1M; medium-expert has twice as many, medium-replay see --replay-size)."),
-    seed: int = typer.Option(0, "--seed", help="Seeds training, evaluation and collection."),
-    algo: str = typer.Option("sac", "--algo", help="Agent that learns the policies: sac (D4RL's) or ppo."),
-    train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Training budget (default: the agent's n_timesteps)."),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Env steps between checkpoints (default: budget / 20)."),
-    eval_episodes: int = typer.Option(10, "--eval-episodes", help="Episodes per checkpoint evaluation."),
-    medium_fraction: float = typer.Option(
-        1 / 3, "--medium-fraction", help="Medium is the checkpoint whose return is closest to this fraction of the way from the random to the expert return (D4RL: 1/3); in (0, 1)."
-    ),
-    medium_tolerance: float = typer.Option(
-        0.1, "--medium-tolerance", help="Stop if the chosen medium lies farther than this from --medium-fraction (same units; >= 0)."
-    ),
-    min_expert_gain: float = typer.Option(
-        0.1, "--min-expert-gain",
-        help="Stop unless the expert is clearly better than random: a gain of at least this fraction of the task's reference range (0.1 = 10 normalized points), and more than two standard errors of evaluation noise.",
-    ),
-    replay_size: Optional[int] = typer.Option(
-        None, "--replay-size", help="Stop if medium-replay (the training run up to medium) would hold fewer steps (default: no minimum)."
-    ),
-    allow_weak: bool = typer.Option(
-        False, "--allow-weak", help="Warn and write anyway when a level check fails; the datasets are marked weak in their provenance."
-    ),
-    ref_episodes: int = typer.Option(100, "--ref-episodes", help="Episodes behind ref_min_score / ref_max_score."),
-    num_envs: int = typer.Option(64, "--num-envs", help="Sub-envs stepped together while collecting."),
-    hp: Optional[List[str]] = typer.Option(None, "--hp", help="Agent hyperparameter override key=value (repeatable)."),
+    env: str = declared(GenerationConfig, "task", "--env", default=...),
+    level: List[str] = declared(GenerationConfig, "levels", "--level", default=["medium"], more="Repeat for several."),
+    size: int = declared(GenerationConfig, "size"),
+    seed: int = declared(GenerationConfig, "seed"),
+    algo: str = declared(GenerationConfig, "algorithm", "--algo"),
+    train_steps: Optional[int] = declared(GenerationConfig, "train_steps"),
+    eval_every: Optional[int] = declared(GenerationConfig, "eval_every"),
+    eval_episodes: int = declared(GenerationConfig, "eval_episodes"),
+    medium_fraction: float = declared(GenerationConfig, "medium_fraction"),
+    medium_tolerance: float = declared(GenerationConfig, "medium_tolerance"),
+    min_expert_gain: float = declared(GenerationConfig, "min_expert_gain"),
+    replay_size: Optional[int] = declared(GenerationConfig, "replay_size"),
+    allow_weak: bool = declared(GenerationConfig, "allow_weak"),
+    ref_episodes: int = declared(GenerationConfig, "ref_episodes"),
+    num_envs: int = declared(GenerationConfig, "num_envs"),
+    hp: Optional[List[str]] = declared(GenerationConfig, "hyperparams", "--hp", more="Given as key=value, repeatable."),
     dataset_id: Optional[str] = typer.Option(None, "--id", help="Dataset id (one level only; default pbrl/<task>/<level>-v<version>)."),
-    version: int = typer.Option(0, "--version", help="Dataset version in the default ids."),
-    force: bool = typer.Option(False, "--force", help="Replace existing datasets."),
+    version: int = declared(GenerationConfig, "version"),
+    force: bool = declared(GenerationConfig, "force"),
     retrain: bool = typer.Option(False, "--retrain", help="Train anew even if an earlier run with the same settings kept its policies."),
 ) -> None:
     """Train a policy once and write D4RL-style levels as Minari datasets.
@@ -114,7 +103,7 @@ def generate(
     --replay-size), unless --allow-weak.
     """
     from pbrl.agents.online.hyperparams import HyperparameterError
-    from pbrl.runs.generate import LEVELS, GenerationConfig
+    from pbrl.runs.generate import LEVELS
     from pbrl.runs.generate import generate as run
 
     levels = list(LEVELS) if "all" in level else level

@@ -62,7 +62,7 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -70,6 +70,7 @@ from pbrl.datasets.collect import StepRecorder, as_policy, collect, step_infos
 from pbrl.datasets.errors import DatasetError, DatasetExistsError
 from pbrl.datasets.storage import dataset_exists, dataset_path, default_dataset_id, make_provenance, write_dataset
 from pbrl.datasets.trajectories import Trajectories
+from pbrl.settings import ConfigError, Settings, boolean, integer, one_of, optional, setting, string, table
 
 __all__ = ["LEVELS", "GenerationConfig", "Selection", "TrainingRecorder", "generate", "level_problems", "select_checkpoints"]
 
@@ -79,96 +80,89 @@ ALGORITHMS = ("sac", "ppo")
 Log = Callable[[str], None]
 
 
+def _levels(value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise TypeError(f"a list of levels ({', '.join(LEVELS)}, or 'all')")
+    levels = list(LEVELS) if list(value) == ["all"] else list(dict.fromkeys(value))
+    unknown = [lv for lv in levels if lv not in LEVELS]
+    if unknown or not levels:
+        raise TypeError(f"a non-empty list of levels ({', '.join(LEVELS)}, or 'all')")
+    return levels
+
+
+def _fraction(v: Any) -> float:
+    if not _is_number(v) or not 0 < v < 1:
+        raise TypeError("a number in (0, 1), strictly between the random and the expert return")
+    return float(v)
+
+
+def _finite_nonnegative(v: Any) -> float:
+    if not _is_number(v) or not math.isfinite(v) or v < 0:
+        raise TypeError("a finite number >= 0")
+    return float(v)
+
+
+_fraction.kind = "float in (0, 1)"  # type: ignore[attr-defined]
+_finite_nonnegative.kind = "float >= 0"  # type: ignore[attr-defined]
+_levels.kind = "list[str]"  # type: ignore[attr-defined]
+
+
 @dataclass
-class GenerationConfig:
-    """What to generate and how.
+class GenerationConfig(Settings):
+    """What to generate and how: the settings below (``pbrl dataset generate`` maps its options
+    onto them), each checked at construction (a :class:`~pbrl.settings.ConfigError` naming it)."""
 
-    Args:
-        task: pbrl task id.
-        levels: any of :data:`LEVELS` (``"all"`` for every one).
-        size: steps of the random, medium and expert datasets (D4RL: 1M).
-        seed: seeds the agent, its envs, evaluation and collection.
-        algorithm: ``"sac"`` (D4RL's) or ``"ppo"``.
-        train_steps: training budget in env steps (default: the agent's
-            ``n_timesteps`` hyperparameter for the task).
-        eval_every: env steps between checkpoints (default: train_steps / 20).
-        eval_episodes: episodes per checkpoint evaluation.
-        medium_fraction: where medium lies, as a fraction of the way from the
-            random to the expert return (D4RL: about one third); in (0, 1).
-        medium_tolerance: how far (in the same fraction) the chosen medium may
-            lie from ``medium_fraction``; >= 0.
-        min_expert_gain: the expert is clearly better than random when its gain
-            ``R_exp - R_rand`` is at least this fraction of the task card's
-            reference range (``ref_max_return - ref_min_return``; 0.1 = ten
-            normalized points) and more than two standard errors of the
-            difference of the two evaluations' means; >= 0.
-        replay_size: fewest steps medium-replay must hold (default: no minimum;
-            its size is where training reached medium).
-        allow_weak: warn and write anyway when a check fails (recorded as
-            ``weak`` in the provenance) instead of stopping.
-        ref_episodes: episodes behind ref_min_score / ref_max_score.
-        num_envs: sub-envs for collection.
-        hyperparams: agent hyperparameter overrides (``{"n_envs": 8}``).
-        env_kwargs: task keyword arguments.
-        version: dataset version (ids ``pbrl/<task>/<level>-v<version>``).
-        dataset_ids: level -> id, to override the default ids.
-        force: replace existing datasets.
-        command: recorded in the provenance (default: this process's argv).
-        reuse_policies: use the policies of an earlier run with the same settings
-            (kept in ``<datasets root>/.pbrl-policies/``) instead of training again.
-    """
+    what: ClassVar[str] = ""  # messages name the key alone: "size must be an integer >= 1, got 0"
 
-    task: str
-    levels: Sequence[str] = ("medium",)
-    size: int = 1_000_000
-    seed: int = 0
-    algorithm: str = "sac"
-    train_steps: int | None = None
-    eval_every: int | None = None
-    eval_episodes: int = 10
-    medium_fraction: float = 1.0 / 3.0
-    medium_tolerance: float = 0.1
-    min_expert_gain: float = 0.1
-    replay_size: int | None = None
-    allow_weak: bool = False
-    ref_episodes: int = 100
-    num_envs: int = 64
-    hyperparams: Mapping[str, Any] = field(default_factory=dict)
-    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    version: int = 0
-    dataset_ids: Mapping[str, str] = field(default_factory=dict)
-    force: bool = False
-    command: str | None = None
-    reuse_policies: bool = True
+    task: str = field(metadata={"help": "pbrl task id, e.g. pbrl/HalfCheetah-v5", "check": string})
+    levels: Sequence[str] = setting(("medium",), f"levels to write: {', '.join(LEVELS)} or all", check=_levels)
+    size: int = setting(
+        1_000_000, "steps of the random, medium and expert datasets (D4RL: 1M; medium-expert has twice as many, "
+        "medium-replay see replay_size)", check=integer(1),
+    )  # fmt: skip
+    seed: int = setting(0, "seeds training, evaluation and collection", check=integer(0))
+    algorithm: str = setting("sac", "agent that learns the policies: sac (D4RL's) or ppo", check=one_of(*ALGORITHMS))
+    train_steps: int | None = setting(None, "training budget in env steps (default: the agent's n_timesteps)", check=optional(integer(1)))
+    eval_every: int | None = setting(None, "env steps between checkpoints (default: the budget / 20)", check=optional(integer(1)))
+    eval_episodes: int = setting(10, "episodes per checkpoint evaluation", check=integer(1))
+    medium_fraction: float = setting(
+        1.0 / 3.0, "medium is the checkpoint whose return is closest to this fraction of the way from the random to "
+        "the expert return (D4RL: about 1/3)", check=_fraction, label="medium_fraction (--medium-fraction)",
+    )  # fmt: skip
+    medium_tolerance: float = setting(
+        0.1, "stop if the chosen medium lies farther than this from medium_fraction (same units)",
+        check=_finite_nonnegative, label="medium_tolerance (--medium-tolerance)",
+    )  # fmt: skip
+    min_expert_gain: float = setting(
+        0.1, "stop unless the expert is clearly better than random: a gain of at least this fraction of the task "
+        "card's reference range (0.1 = 10 normalized points), and more than two standard errors of evaluation noise",
+        check=_finite_nonnegative, label="min_expert_gain (--min-expert-gain)",
+    )  # fmt: skip
+    replay_size: int | None = setting(
+        None, "stop if medium-replay (the training run up to medium) would hold fewer steps (default: no minimum)",
+        check=optional(integer(1)), label="replay_size (--replay-size)",
+    )  # fmt: skip
+    allow_weak: bool = setting(
+        False, "warn and write anyway when a level check fails; the datasets are marked weak in their provenance", check=boolean
+    )
+    ref_episodes: int = setting(100, "episodes behind ref_min_score / ref_max_score", check=integer(1))
+    num_envs: int = setting(64, "sub-envs stepped together while collecting", check=integer(1))
+    hyperparams: Mapping[str, Any] = setting({}, "agent hyperparameter overrides", check=table)
+    env_kwargs: Mapping[str, Any] = setting({}, "task keyword arguments", check=table)
+    version: int = setting(0, "dataset version in the default ids pbrl/<task>/<level>-v<version>", check=integer(0))
+    dataset_ids: Mapping[str, str] = setting({}, "level -> dataset id, instead of the default ids", check=table)
+    force: bool = setting(False, "replace existing datasets", check=boolean)
+    command: str | None = setting(None, "recorded in the provenance (default: this process's argv)", check=optional(string))
+    reuse_policies: bool = setting(
+        True, "use the policies of an earlier run with the same settings (kept in <datasets root>/.pbrl-policies/) "
+        "instead of training again", check=boolean,
+    )  # fmt: skip
 
     def __post_init__(self):
-        levels = list(LEVELS) if list(self.levels) in (["all"], ("all",)) else list(dict.fromkeys(self.levels))
-        unknown = [lv for lv in levels if lv not in LEVELS]
-        if unknown or not levels:
-            raise ValueError(f"unknown level(s) {unknown}; levels are {', '.join(LEVELS)} (or 'all')")
-        self.levels = levels
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
-        for name in ("size", "eval_episodes", "ref_episodes", "num_envs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not _is_number(self.medium_fraction) or not 0 < self.medium_fraction < 1:
-            raise ValueError(
-                f"medium_fraction (--medium-fraction) must be a number in (0, 1), strictly between the random "
-                f"and the expert return; got {self.medium_fraction!r}"
-            )
-        for name, flag in (("medium_tolerance", "--medium-tolerance"), ("min_expert_gain", "--min-expert-gain")):
-            value = getattr(self, name)
-            if not _is_number(value) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} ({flag}) must be a finite number >= 0, got {value!r}")
-        if self.replay_size is not None and (
-            isinstance(self.replay_size, bool) or not isinstance(self.replay_size, (int, np.integer)) or self.replay_size < 1
-        ):
-            raise ValueError(f"replay_size (--replay-size) must be a positive integer, got {self.replay_size!r}")
+        self.check_fields()
         unknown_ids = set(self.dataset_ids) - set(LEVELS)
         if unknown_ids:
-            raise ValueError(f"dataset_ids has unknown level(s) {sorted(unknown_ids)}")
+            raise ConfigError(f"dataset_ids has unknown level(s) {sorted(unknown_ids)}")
 
     def dataset_id(self, level: str) -> str:
         return self.dataset_ids.get(level) or default_dataset_id(self.task, level, self.version)

@@ -106,7 +106,7 @@ def test_datasets_made_before_the_checks_show_the_fraction_from_their_checkpoint
         ("medium_fraction", float("nan"), r"medium_fraction \(--medium-fraction\)"),
         ("medium_tolerance", -0.01, r"medium_tolerance \(--medium-tolerance\) must be a finite number >= 0, got -0.01"),
         ("min_expert_gain", float("inf"), r"min_expert_gain \(--min-expert-gain\) must be a finite number >= 0"),
-        ("replay_size", 0, r"replay_size \(--replay-size\) must be a positive integer, got 0"),
+        ("replay_size", 0, r"replay_size \(--replay-size\) must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_level_settings_are_refused(field, value, message):
