@@ -10,7 +10,7 @@ import pytest
 
 from pbrl.agents import registry
 from pbrl.agents.online.base import OnlineAgent
-from pbrl.agents.online.hyperparams import SCHEMA
+from pbrl.agents.online.hyperparams import HYPERPARAMS
 from pbrl.agents.offline import OfflineAgent
 from pbrl.agents.preference.base import PreferenceAgent
 
@@ -31,7 +31,7 @@ def test_every_agent_loads_the_class_of_its_family():
 
 
 def test_online_hyperparameter_tables_match_the_registry():
-    assert tuple(SCHEMA) == registry.ONLINE_AGENTS == ("ppo", "sac")
+    assert tuple(HYPERPARAMS) == registry.ONLINE_AGENTS == ("ppo", "sac")
     assert registry.OFFLINE_AGENTS == ("bc", "iql", "piql", "cpl", "oppo", "ipl")
 
 
