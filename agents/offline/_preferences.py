@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ._data import OfflineData, SegmentIndex
 
@@ -61,12 +62,30 @@ class PreferencePairs:
         order = np.random.default_rng(seed).permutation(len(self))
         return self.select(np.sort(order[n_held:])), self.select(np.sort(order[:n_held]))
 
+    def resident(self, device: torch.device | str) -> "ResidentPairs":
+        """These pairs as tensors on ``device``, sampled there (the update's labelled batches)."""
+        return ResidentPairs(self, device)
+
     def arrays(self, data: OfflineData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw (unnormalised) ``obs (n, 2, H, obs_dim)``, ``actions (n, 2, H, act_dim)`` and ``mask``
         with padded steps zeroed, as reward models take them."""
         obs = data.observations[self.index] * self.mask[..., None]
         act = data.actions[self.index] * self.mask[..., None]
         return obs.astype(np.float32), act.astype(np.float32), self.mask
+
+
+class ResidentPairs:
+    """Labelled pairs drawn uniformly on the device: ``sample(n) -> (index (n, 2, H), mask, labels (n,))``,
+    the mask and labels as float32 (the losses' dtype)."""
+
+    def __init__(self, pairs: PreferencePairs, device: torch.device | str):
+        self.index = torch.as_tensor(pairs.index, device=device)
+        self.mask = torch.as_tensor(pairs.mask, device=device, dtype=torch.float32)
+        self.labels = torch.as_tensor(pairs.labels, device=device, dtype=torch.float32)
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rows = torch.randint(self.labels.numel(), (int(n),), generator=generator, device=self.labels.device)
+        return self.index[rows], self.mask[rows], self.labels[rows]
 
 
 def load_preferences(
@@ -189,4 +208,4 @@ def pairs_from_segments(first, second, labels, data: OfflineData, *, query_ids=N
     )
 
 
-__all__ = ["PreferencePairs", "PreferenceReferenceError", "load_preferences", "pairs_from_segments"]
+__all__ = ["PreferencePairs", "PreferenceReferenceError", "ResidentPairs", "load_preferences", "pairs_from_segments"]

@@ -151,9 +151,7 @@ class CPL(OfflineAgent):
         obs = self.normalizer.numpy(data.observations) if c.normalize_states else data.observations
         self.batches = TransitionBatches({"obs": obs, "actions": data.actions, "rewards": data.rewards}, self.device, self.generator)
         if c.mode == "sparse":
-            self.pair_index = torch.as_tensor(preferences.index, device=self.device)  # (n, 2, H)
-            self.pair_mask = torch.as_tensor(preferences.mask, device=self.device, dtype=torch.float32)
-            self.pair_labels = torch.as_tensor(preferences.labels, device=self.device, dtype=torch.float32)
+            self.pairs = preferences.resident(self.device)
         else:  # a pool of scored segments
             if preferences is not None:
                 flat = preferences.index.reshape(-1, preferences.horizon)
@@ -175,10 +173,9 @@ class CPL(OfflineAgent):
         """A batch of segments: ``(obs (K, H, d), actions, mask (K, H))`` and the labels (sparse) or scores (dense)."""
         c = self.config
         if c.mode == "sparse":
-            rows = torch.randint(self.pair_labels.numel(), (c.batch_size,), generator=self.generator, device=self.device)
-            index = self.pair_index[rows].transpose(0, 1).reshape(2 * c.batch_size, -1)  # σ¹ batch, then σ² batch
-            mask = self.pair_mask[rows].transpose(0, 1).reshape(2 * c.batch_size, -1)
-            target = self.pair_labels[rows]
+            index, mask, target = self.pairs.sample(c.batch_size, self.generator)  # (B, 2, H)
+            index = index.transpose(0, 1).reshape(2 * c.batch_size, -1)  # σ¹ batch, then σ² batch
+            mask = mask.transpose(0, 1).reshape(2 * c.batch_size, -1)
         else:
             rows = torch.randint(self.pool_scores.numel(), (c.batch_size,), generator=self.generator, device=self.device)
             index, mask, target = self.pool_index[rows], self.pool_mask[rows], self.pool_scores[rows]

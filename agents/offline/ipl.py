@@ -66,9 +66,7 @@ class IPL(IQL):
             self.device,
             self.generator,
         )
-        self.pair_index = torch.as_tensor(preferences.index, device=self.device)
-        self.pair_mask = torch.as_tensor(preferences.mask, device=self.device, dtype=torch.float32)
-        self.pair_labels = torch.as_tensor(preferences.labels, device=self.device, dtype=torch.float32)
+        self.pairs = preferences.resident(self.device)
 
     def implicit_reward(self, s, a, s2, d) -> torch.Tensor:
         """``r_Q = Q_i(s, a) - γ (1 - d) V(s')`` for each head: ``(2, ...)``."""
@@ -82,9 +80,8 @@ class IPL(IQL):
         c = self.config
         b = self.batches.sample(c.batch_size)
         s, a = b["obs"], b["actions"]
-        rows = torch.randint(self.pair_labels.numel(), (c.pref_batch_size,), generator=self.generator, device=self.device)
-        seg = self.batches.gather(self.pair_index[rows])  # (P, 2, H, ·)
-        mask, y = self.pair_mask[rows], self.pair_labels[rows]
+        index, mask, y = self.pairs.sample(c.pref_batch_size, self.generator)
+        seg = self.batches.gather(index)  # (P, 2, H, ·)
 
         # Q: preferences explained by the implicit reward, plus the χ² regulariser
         r_seg = self.implicit_reward(seg["obs"], seg["actions"], seg["next_obs"], seg["terminals"]) * mask  # (2, P, 2, H)

@@ -146,17 +146,13 @@ class OPPO(OfflineAgent):
     def prepare(self, data: OfflineData, preferences: PreferencePairs) -> None:
         obs = self.normalizer.numpy(data.observations) if self.config.normalize_states else data.observations
         self.batches = TransitionBatches({"obs": obs, "actions": data.actions}, self.device, self.generator)
-        self.pair_index = torch.as_tensor(preferences.index, device=self.device)
-        self.pair_mask = torch.as_tensor(preferences.mask, device=self.device, dtype=torch.float32)
-        self.pair_labels = torch.as_tensor(preferences.labels, device=self.device, dtype=torch.float32)
+        self.pairs = preferences.resident(self.device)
         self.windows = SegmentIndex(data.lengths, preferences.horizon).resident(self.device)
 
     def update(self) -> None:
         c = self.config
-        rows = torch.randint(self.pair_labels.numel(), (c.batch_size,), generator=self.generator, device=self.device)
-        seg = self.batches.gather(self.pair_index[rows])  # (B, 2, H, ·)
-        mask = self.pair_mask[rows]
-        label = self.pair_labels[rows]
+        index, mask, label = self.pairs.sample(c.batch_size, self.generator)
+        seg = self.batches.gather(index)  # (B, 2, H, ·)
         o1, o2, a1, a2 = seg["obs"][:, 0], seg["obs"][:, 1], seg["actions"][:, 0], seg["actions"][:, 1]
         m1, m2 = mask[:, 0], mask[:, 1]
         decisive = (label != 0.5).float()

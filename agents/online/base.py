@@ -115,6 +115,13 @@ class OnlineAgent(abc.ABC):
         """Extra keyword arguments for the SB3 ``learn`` call (e.g. ``log_interval``)."""
         return {}
 
+    def sb3_kwargs(self, *names: str) -> dict[str, Any]:
+        """SB3 constructor arguments every algorithm takes alike: the hyperparameters ``names`` as
+        they are, the learning rate (constant or linear), the seed and the device."""
+        hp = self.hp
+        lr = hp["learning_rate"] if hp["lr_schedule"] == "constant" else linear_schedule(hp["learning_rate"])
+        return {**{name: hp[name] for name in names}, "learning_rate": lr, "seed": self.seed, "device": self.device, "verbose": 0}
+
     # -- using the agent --------------------------------------------------------
 
     @property

@@ -23,9 +23,7 @@ class PPOAgent(OnlineAgent):
 
     def build_model(self, env) -> PPO:
         hp = self.hp
-        lr = hp["learning_rate"] if hp["lr_schedule"] == "constant" else linear_schedule(hp["learning_rate"])
         clip_kind, clip = parse_schedule(hp["clip_range"])  # a number or "lin_<initial>"
-        clip_range = clip if clip_kind == "constant" else linear_schedule(clip)
         rollout = hp["n_steps"] * hp["n_envs"]
         if hp["batch_size"] > rollout:
             raise ValueError(
@@ -36,16 +34,7 @@ class PPOAgent(OnlineAgent):
         return PPO(
             "MlpPolicy",
             env,
-            learning_rate=lr,
-            n_steps=hp["n_steps"],
-            batch_size=hp["batch_size"],
-            n_epochs=hp["n_epochs"],
-            gamma=hp["gamma"],
-            gae_lambda=hp["gae_lambda"],
-            clip_range=clip_range,
-            ent_coef=hp["ent_coef"],
-            vf_coef=hp["vf_coef"],
-            max_grad_norm=hp["max_grad_norm"],
+            clip_range=clip if clip_kind == "constant" else linear_schedule(clip),
             target_kl=None if hp["target_kl"] == "off" else hp["target_kl"],
             policy_kwargs=dict(
                 net_arch=dict(pi=arch, vf=arch),
@@ -53,9 +42,7 @@ class PPOAgent(OnlineAgent):
                 log_std_init=hp["log_std_init"],
                 ortho_init=hp["ortho_init"],
             ),
-            seed=self.seed,
-            device=self.device,
-            verbose=0,
+            **self.sb3_kwargs("n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "ent_coef", "vf_coef", "max_grad_norm"),
         )
 
     def learn_kwargs(self) -> dict[str, Any]:

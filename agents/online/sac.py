@@ -33,7 +33,7 @@ from stable_baselines3.sac.policies import SACPolicy
 from pbrl.rewards.source import RewardSource
 
 from ..checkpoint import CheckpointError
-from .base import ACTIVATIONS, OnlineAgent, linear_schedule
+from .base import ACTIVATIONS, OnlineAgent
 
 _BUFFER_FIELDS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
 
@@ -94,7 +94,6 @@ class SACAgent(OnlineAgent):
 
     def build_model(self, env) -> SAC:
         hp = self.hp
-        lr = hp["learning_rate"] if hp["lr_schedule"] == "constant" else linear_schedule(hp["learning_rate"])
         policy_kwargs: dict[str, Any] = dict(net_arch=list(hp["net_arch"]), activation_fn=ACTIVATIONS[hp["activation"]])
         if hp["use_sde"]:
             policy_kwargs["log_std_init"] = hp["log_std_init"]
@@ -104,23 +103,13 @@ class SACAgent(OnlineAgent):
         return SAC(
             PbrlSACPolicy,
             env,
-            learning_rate=lr,
-            buffer_size=hp["buffer_size"],
-            learning_starts=hp["learning_starts"],
-            batch_size=hp["batch_size"],
-            tau=hp["tau"],
-            gamma=hp["gamma"],
-            train_freq=hp["train_freq"],
-            gradient_steps=hp["gradient_steps"],
-            ent_coef=hp["ent_coef"],
-            target_entropy=hp["target_entropy"],
-            use_sde=hp["use_sde"],
             replay_buffer_class=buffer_class,
             replay_buffer_kwargs=buffer_kwargs,
             policy_kwargs=policy_kwargs,
-            seed=self.seed,
-            device=self.device,
-            verbose=0,
+            **self.sb3_kwargs(
+                "buffer_size", "batch_size", "learning_starts", "tau", "gamma", "train_freq", "gradient_steps",
+                "ent_coef", "target_entropy", "use_sde",
+            ),  # fmt: skip
         )
 
     def replay_buffer(self) -> tuple[type | None, dict[str, Any] | None]:

@@ -53,7 +53,7 @@ class PreferenceAgent:
     ):
         super().__init__(task, hyperparams, seed=seed, device=device, reward_source=ZeroReward(), env_kwargs=env_kwargs)  # type: ignore[call-arg]
         self.preference_loop = PreferenceLoop(
-            self, preference, teacher, feedback, store_path, seed=seed, run_id=run_id, teacher_kwargs=teacher_kwargs
+            self, preference, teacher, feedback, store_path, run_id=run_id, teacher_kwargs=teacher_kwargs
         )
 
     def on_reward_update(self, source: RewardSource, first: bool) -> None:

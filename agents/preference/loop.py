@@ -96,6 +96,8 @@ class ZeroReward(RewardSource):
 class RunningStd:
     """Running mean and variance of a scalar stream (Chan et al.'s parallel update).
 
+    A variant changes :meth:`batch_var` or :meth:`next_mean` (PEBBLE's ``BPrefRunningMeanStd``).
+
     Args:
         epsilon: initial pseudo-count (as SB3's ``RunningMeanStd``).
     """
@@ -107,12 +109,21 @@ class RunningStd:
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         if x.size == 0:
             return
-        b_mean, b_var, b_count = float(x.mean()), float(x.var()), float(x.size)
-        delta = b_mean - self.mean
-        total = self.count + b_count
-        self.mean += delta * b_count / total
-        m2 = self.var * self.count + b_var * b_count + delta**2 * self.count * b_count / total
+        n = float(x.size)
+        delta = float(x.mean()) - self.mean
+        total = self.count + n
+        m2 = self.var * self.count + self.batch_var(x) * n + delta**2 * self.count * n / total
+        self.mean = self.next_mean(delta, n, total)
         self.var, self.count = m2 / total, total
+
+    @staticmethod
+    def batch_var(x: np.ndarray) -> float:
+        """The variance of one batch (``x``: at least one value)."""
+        return float(x.var())
+
+    def next_mean(self, delta: float, n: float, total: float) -> float:
+        """The mean after a batch of ``n`` values whose mean is ``self.mean + delta`` (``total``: the count after it)."""
+        return self.mean + delta * n / total
 
     @property
     def std(self) -> float:
@@ -145,12 +156,12 @@ class PreferenceLoop(BaseCallback):
     Args:
         agent: the preference agent (a PrefPPO or PEBBLE agent) whose env and model the
             loop serves; it calls ``agent.on_reward_update(source, first)`` after every
-            reward-model update (PEBBLE relabels its replay buffer there).
+            reward-model update (PEBBLE relabels its replay buffer there). Its ``seed``
+            seeds the selector, sampler, reward models and teacher.
         options: resolved preference options (``pbrl.agents.preference.options.resolve_preference_options``).
         teacher: teacher preset or registered teacher name (``oracle``, ``noisy``, ...).
         feedback: the label budget: queries asked in all, counted in the store.
         store_path: the run's preference store (SQLite); opened when training starts.
-        seed: seeds the selector, sampler, reward models and teacher.
         run_id: source id of the recorded segments (the run folder's name).
         teacher_kwargs: extra keyword arguments for the teacher.
         verbose: SB3 callback verbosity.
@@ -168,7 +179,6 @@ class PreferenceLoop(BaseCallback):
         feedback: int,
         store_path: str,
         *,
-        seed: int = 0,
         run_id: str = "run",
         teacher_kwargs: Mapping[str, Any] | None = None,
         verbose: int = 0,
@@ -178,7 +188,7 @@ class PreferenceLoop(BaseCallback):
         self.opt = dict(options)
         self.feedback = int(feedback)
         self.store_path = store_path
-        self.seed = int(seed)
+        self.seed = int(agent.seed)
         self.run_id = str(run_id)
         self.teacher_name = teacher
         self._teacher_kwargs = dict(teacher_kwargs or {})

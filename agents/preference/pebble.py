@@ -86,40 +86,26 @@ def buffer_knn_distance(
     return best[:, keep - 1]
 
 
-class BPrefRunningMeanStd:
+class BPrefRunningMeanStd(RunningStd):
     """B-Pref's ``utils.TorchRunningMeanStd`` (shape ``[1]``, epsilon 1e-4), as written.
 
     Its ``update_mean_var_count_from_moments`` sets ``new_mean = mean + delta + n / total``
     (``+`` where Chan et al.'s update has ``*``), so the mean tracks the last batch's mean
     plus a drift and the variance grows by ``delta² · count · n / total`` with that
     larger delta. PEBBLE's bonus is divided by this std, so it is reproduced here; the
-    batch variance is torch's unbiased one, as there.
+    batch variance is torch's unbiased one, as there, and the std has no epsilon added.
     """
 
-    def __init__(self, epsilon: float = 1e-4):
-        self.mean, self.var, self.count = 0.0, 1.0, float(epsilon)
+    @staticmethod
+    def batch_var(x: np.ndarray) -> float:
+        return float(x.var(ddof=1)) if x.size > 1 else float("nan")
 
-    def update(self, x: np.ndarray) -> None:
-        x = np.asarray(x, dtype=np.float64).reshape(-1)
-        if x.size == 0:
-            return
-        n = float(x.size)
-        batch_mean, batch_var = float(x.mean()), float(x.var(ddof=1)) if x.size > 1 else float("nan")
-        delta = batch_mean - self.mean
-        total = self.count + n
-        self.mean = self.mean + delta + n / total  # sic (B-Pref)
-        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
-        self.var, self.count = m2 / total, total
+    def next_mean(self, delta: float, n: float, total: float) -> float:
+        return self.mean + delta + n / total  # sic (B-Pref)
 
     @property
     def std(self) -> float:
         return math.sqrt(self.var)
-
-    def state_dict(self) -> dict[str, float]:
-        return {"mean": self.mean, "var": self.var, "count": self.count}
-
-    def load_state_dict(self, state: Mapping[str, float]) -> None:
-        self.mean, self.var, self.count = float(state["mean"]), float(state["var"]), float(state["count"])
 
 
 class BonusReplayBuffer(ReplayBuffer):

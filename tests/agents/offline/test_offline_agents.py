@@ -146,7 +146,7 @@ def test_true_reward_extension_and_epic_of_piql():
 def test_max_pairs_uses_the_first_labels(hopper):
     dataset, store = hopper
     agent = _build("oppo", dataset, store, max_pairs=50)
-    assert len(agent.preferences) == 50 and agent.pair_labels.numel() == 50
+    assert len(agent.preferences) == 50 and agent.pairs.labels.numel() == 50
     with pytest.raises(ValueError, match="fewer than max_pairs=500"):
         _build("oppo", dataset, store, max_pairs=500)
 
