@@ -23,14 +23,17 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from pbrl.datasets.trajectories import EpisodeArrays
+
 
 class OfflineDataError(ValueError):
     """A dataset that an offline agent cannot train on (names the dataset and the problem)."""
 
 
 @dataclass
-class OfflineData:
-    """A dataset's transitions (see :meth:`pbrl.datasets.Trajectories.transitions`).
+class OfflineData(EpisodeArrays):
+    """A dataset's transitions (see :meth:`pbrl.datasets.Trajectories.transitions`); sizes and
+    episode ``starts`` as :class:`~pbrl.datasets.trajectories.EpisodeArrays`.
 
     Attributes:
         observations, actions, next_observations: float32 (T, ·).
@@ -118,21 +121,6 @@ class OfflineData:
 
     # -- checks -------------------------------------------------------------------
 
-    @property
-    def obs_dim(self) -> int:
-        return int(self.observations.shape[1])
-
-    @property
-    def act_dim(self) -> int:
-        return int(self.actions.shape[1])
-
-    @property
-    def num_episodes(self) -> int:
-        return int(self.lengths.size)
-
-    def __len__(self) -> int:
-        return int(self.observations.shape[0])
-
     def check_spaces(self, task: str, env_kwargs: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Raise :class:`OfflineDataError` unless observations and actions fit ``task``'s spaces;
         returns the action bounds."""
@@ -174,11 +162,6 @@ class OfflineData:
                 )
 
     # -- structure ----------------------------------------------------------------
-
-    @property
-    def starts(self) -> np.ndarray:
-        """(E,) index of each episode's first transition."""
-        return np.cumsum(self.lengths) - self.lengths
 
     def episode_returns(self, rewards: np.ndarray | None = None) -> np.ndarray:
         """(E,) undiscounted return of each episode (of ``rewards``, default the dataset's)."""

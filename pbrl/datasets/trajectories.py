@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import DatasetError
 
-__all__ = ["STATE_INFOS", "Trajectories", "concatenated_ranges"]
+__all__ = ["STATE_INFOS", "EpisodeArrays", "Trajectories", "concatenated_ranges"]
 
 #: Infos that describe the state of their observation row (D4RL's ``infos/qpos``);
 #: every other info describes the step that led to its row.
@@ -50,8 +50,42 @@ def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts - offsets, lengths) + np.arange(total, dtype=np.int64)
 
 
+class EpisodeArrays:
+    """Sizes and episode starts of episodes held as flat arrays: ``observations`` (·, obs_dim),
+    ``actions`` (T, act_dim), one row a step, and ``lengths`` (E,) steps per episode. Shared by
+    :class:`Trajectories` and the offline agents' training data."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    lengths: np.ndarray
+
+    @property
+    def num_episodes(self) -> int:
+        return int(self.lengths.size)
+
+    @property
+    def num_steps(self) -> int:
+        return int(self.actions.shape[0])
+
+    @property
+    def obs_dim(self) -> int:
+        return int(self.observations.shape[1])
+
+    @property
+    def act_dim(self) -> int:
+        return int(self.actions.shape[1])
+
+    def __len__(self) -> int:
+        return self.num_steps
+
+    @property
+    def starts(self) -> np.ndarray:
+        """(E,) index of each episode's first step in the step arrays."""
+        return np.cumsum(self.lengths) - self.lengths
+
+
 @dataclass(eq=False)
-class Trajectories:
+class Trajectories(EpisodeArrays):
     """Episodes as flat arrays (see the module docstring for the layout).
 
     Args:
@@ -124,27 +158,6 @@ class Trajectories:
                 raise DatasetError(f"{src}: seeds must be {e} integers (one per episode), got {seeds.dtype} {seeds.shape}")
             self.seeds = seeds.astype(np.int64)
 
-    # -- sizes -------------------------------------------------------------------
-
-    @property
-    def num_episodes(self) -> int:
-        return int(self.lengths.size)
-
-    @property
-    def num_steps(self) -> int:
-        return int(self.actions.shape[0])
-
-    @property
-    def obs_dim(self) -> int:
-        return int(self.observations.shape[1])
-
-    @property
-    def act_dim(self) -> int:
-        return int(self.actions.shape[1])
-
-    def __len__(self) -> int:
-        return self.num_steps
-
     def __repr__(self) -> str:
         return (
             f"Trajectories({self.source!r}, episodes={self.num_episodes}, steps={self.num_steps}, "
@@ -152,11 +165,6 @@ class Trajectories:
         )
 
     # -- index arithmetic --------------------------------------------------------
-
-    @property
-    def starts(self) -> np.ndarray:
-        """(E,) index of each episode's first step in the step arrays."""
-        return np.cumsum(self.lengths) - self.lengths
 
     @property
     def row_starts(self) -> np.ndarray:

@@ -21,7 +21,6 @@ Example::
 from __future__ import annotations
 
 import math
-import time
 from typing import Sequence
 
 import numpy as np
@@ -30,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .bradley_terry import bradley_terry_loss, segment_score
-from .model import ArrayLike, FitResult, PairArray, PreferenceRewardModel
+from .model import PreferenceRewardModel
 
 ACTIVATIONS = {
     "leaky_relu": F.leaky_relu,
@@ -224,26 +223,16 @@ class RewardEnsemble(PreferenceRewardModel):
         """Number of ensemble members."""
         return self.net.n_members
 
-    def config(self) -> dict:
-        """The constructor arguments, JSON-ready."""
+    def _net_config(self) -> dict:
         return {
-            "obs_dim": self.obs_dim,
-            "act_dim": self.act_dim,
             "n_members": self.n_members,
             "hidden_sizes": list(self.hidden_sizes),
             "activation": self.activation,
             "output_activation": self.output_activation,
-            "segment_score": self.segment_score,
-            "lr": self.lr,
-            "weight_decay": self.weight_decay,
-            "batch_size": self.batch_size,
-            "max_epochs": self.max_epochs,
-            "target_accuracy": self.target_accuracy,
-            "sampling": self.sampling,
-            "normalize_inputs": self.normalize_inputs,
-            "device": str(self.device),
-            "seed": self.seed,
         }
+
+    def _training_config(self) -> dict:
+        return {"sampling": self.sampling}
 
     # ----------------------------------------------------------------- forward
 
@@ -263,107 +252,46 @@ class RewardEnsemble(PreferenceRewardModel):
 
     # ----------------------------------------------------------------- training
 
-    def fit(
-        self,
-        obs: PairArray,
-        actions: PairArray,
-        labels: ArrayLike,
-        *,
-        mask: PairArray | None = None,
-        max_epochs: int | None = None,
-        target_accuracy: float | None = None,
-        batch_size: int | None = None,
-    ) -> FitResult:
-        """Train every member on the labelled pairs with the Bradley–Terry loss.
-
-        Each epoch, each member visits its own shuffle (or bootstrap resample) of the
-        pairs in batches of ``batch_size``; all members step together. Training stops
-        when the epoch's train accuracy, averaged over members, reaches
-        ``target_accuracy`` (B-Pref: 0.97), or after ``max_epochs``. Optimiser state
-        carries over between calls (B-Pref retrains on the growing label set).
-
-        :param obs: ``(B, 2, H, obs_dim)`` or a tuple ``(first, second)`` of ``(B, H, obs_dim)``.
-        :param actions: ``(B, 2, H, act_dim)`` or a tuple of two ``(B, H, act_dim)``.
-        :param labels: ``(B,)`` in {0, 1, 0.5}; 1 = second segment preferred; NaN = skipped.
-        :param mask: optional ``(B, 2, H)`` bool mask of real steps (False = padding after
-            a short episode's end), or a tuple of two ``(B, H)`` masks; padding is left out of
-            the segment scores.
-        :param max_epochs: epoch cap (default: the model's ``max_epochs``).
-        :param target_accuracy: stop at this train accuracy (default: the model's).
-        :param batch_size: pairs per step and member (default: the model's).
-        :return: what happened, as a :class:`FitResult`.
-        :raises ValueError: on bad shapes or labels, an empty or all-skipped set.
-        :raises FloatingPointError: if the loss becomes NaN (weights are restored).
-        """
-        t0 = time.perf_counter()
-        max_epochs = self.max_epochs if max_epochs is None else int(max_epochs)
-        target = self.target_accuracy if target_accuracy is None else float(target_accuracy)
-        bs = self.batch_size if batch_size is None else int(batch_size)
-        if max_epochs < 1 or bs < 1:
-            raise ValueError(f"max_epochs and batch_size must be >= 1, got {max_epochs}, {bs}")
-        snap = self._snapshot()
-        x, pad_mask, y, n_skipped = self._prepare_training(obs, actions, labels, mask)
-        fmask = None if pad_mask is None else pad_mask.to(x.dtype)
+    def _train_epoch(
+        self, x: torch.Tensor, mask: torch.Tensor | None, y: torch.Tensor, batch_size: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One epoch of every member: each visits its own shuffle (or bootstrap resample) of
+        the pairs in batches of ``batch_size``; all members step together."""
+        fmask = None if mask is None else mask.to(x.dtype)
         n, _, h, d = x.shape
         m = self.n_members
-        decisive = y != 0.5
-        n_ties = int((~decisive).sum())
-        self.net.train()
-        acc_m = torch.full((m,), math.nan)
-        loss_m = torch.full((m,), math.nan)
-        epoch = -1
-        stopped = False
-        for epoch in range(max_epochs):
-            if self.sampling == "shuffle":
-                order = np.argsort(self._rng.random((m, n)), axis=1)
-            else:
-                order = self._rng.integers(0, n, size=(m, n))
-            order_t = torch.from_numpy(order).to(self.device)
-            loss_sum = torch.zeros(m, device=self.device)
-            correct = torch.zeros(m, device=self.device)
-            counted = torch.zeros(m, device=self.device)
-            for start in range(0, n, bs):
-                batch = order_t[:, start : start + bs]  # (M, b): each member's own pairs
-                b = batch.shape[1]
-                self.optimizer.zero_grad(set_to_none=True)
-                # Gradient accumulation over micro-batches of ~train_chunk_rows rows per
-                # member: the same gradient as one pass, with activations that stay in
-                # cache (faster on a CPU than one (M, b·2H, width) pass).
-                n_micro = max(1, min(b, -(-b * 2 * h // self.train_chunk_rows)))
-                micro = -(-b // n_micro)
-                for ms in range(0, b, micro):
-                    idx = batch[:, ms : ms + micro]
-                    xb = x[idx]  # (M, c, 2, H, d)
-                    yb = y[idx]  # (M, c)
-                    c = idx.shape[1]
-                    r = self.net(xb.reshape(m, c * 2 * h, d)).reshape(m, c, 2, h)
-                    scores = segment_score(r, self.segment_score, None if fmask is None else fmask[idx])
-                    losses = bradley_terry_loss(scores[..., 0], scores[..., 1], yb, reduction="none")  # (M, c)
-                    # each member's own mean loss over its batch; members' parameters are disjoint
-                    (losses.sum() / b).backward()
-                    with torch.no_grad():
-                        dec = yb != 0.5
-                        correct += (((scores[..., 1] > scores[..., 0]) == (yb > 0.5)) & dec).sum(-1)
-                        counted += dec.sum(-1)
-                        loss_sum += losses.sum(-1)
-                self.optimizer.step()
-            loss_m = (loss_sum / n).cpu()
-            if not bool(torch.isfinite(loss_m).all()):
-                self._raise_non_finite_loss(snap, epoch)
-            acc_m = (correct / counted).cpu() if bool((counted > 0).all()) else torch.full((m,), math.nan)
-            if bool((acc_m.mean() >= target)):
-                stopped = True
-                break
-        self.net.eval()
-        return FitResult(
-            epochs=epoch + 1,
-            stopped_early=stopped,
-            train_accuracy=float(acc_m.mean()),
-            member_accuracy=[float(a) for a in acc_m],
-            loss=float(loss_m.mean()),
-            member_loss=[float(v) for v in loss_m],
-            n_pairs=int(n),
-            n_ties=n_ties,
-            n_skipped=n_skipped,
-            seconds=time.perf_counter() - t0,
-        )
+        if self.sampling == "shuffle":
+            order = np.argsort(self._rng.random((m, n)), axis=1)
+        else:
+            order = self._rng.integers(0, n, size=(m, n))
+        order_t = torch.from_numpy(order).to(self.device)
+        loss_sum = torch.zeros(m, device=self.device)
+        correct = torch.zeros(m, device=self.device)
+        counted = torch.zeros(m, device=self.device)
+        for start in range(0, n, batch_size):
+            batch = order_t[:, start : start + batch_size]  # (M, b): each member's own pairs
+            b = batch.shape[1]
+            self.optimizer.zero_grad(set_to_none=True)
+            # Gradient accumulation over micro-batches of ~train_chunk_rows rows per
+            # member: the same gradient as one pass, with activations that stay in
+            # cache (faster on a CPU than one (M, b·2H, width) pass).
+            n_micro = max(1, min(b, -(-b * 2 * h // self.train_chunk_rows)))
+            micro = -(-b // n_micro)
+            for ms in range(0, b, micro):
+                idx = batch[:, ms : ms + micro]
+                xb = x[idx]  # (M, c, 2, H, d)
+                yb = y[idx]  # (M, c)
+                c = idx.shape[1]
+                r = self.net(xb.reshape(m, c * 2 * h, d)).reshape(m, c, 2, h)
+                scores = segment_score(r, self.segment_score, None if fmask is None else fmask[idx])
+                losses = bradley_terry_loss(scores[..., 0], scores[..., 1], yb, reduction="none")  # (M, c)
+                # each member's own mean loss over its batch; members' parameters are disjoint
+                (losses.sum() / b).backward()
+                with torch.no_grad():
+                    dec = yb != 0.5
+                    correct += (((scores[..., 1] > scores[..., 0]) == (yb > 0.5)) & dec).sum(-1)
+                    counted += dec.sum(-1)
+                    loss_sum += losses.sum(-1)
+            self.optimizer.step()
+        acc = (correct / counted).cpu() if bool((counted > 0).all()) else torch.full((m,), math.nan)
+        return acc, (loss_sum / n).cpu()

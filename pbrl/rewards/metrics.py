@@ -157,10 +157,12 @@ def _coverage_samples(
     actions: np.ndarray,
     next_obs: np.ndarray,
     n_samples: int,
-    rng: np.random.Generator,
+    seed: int | np.random.Generator | None,
     state_samples: Any | None,
     action_samples: Any | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n_samples`` independent draws ``(S, A, S')`` from the coverage distributions."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     states = np.concatenate([obs, next_obs]) if state_samples is None else np.asarray(state_samples, np.float32)
     acts = actions if action_samples is None else np.asarray(action_samples, np.float32)
     if states.ndim != 2 or states.shape[1] != obs.shape[1] or len(states) == 0:
@@ -225,8 +227,7 @@ def canonicalize_rewards(
     :return: ``(N,)`` canonicalised rewards.
     """
     o, a, o2 = _transitions(obs, actions, next_obs)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    s_s, a_s, s2_s = _coverage_samples(o, a, o2, int(n_samples), rng, state_samples, action_samples)
+    s_s, a_s, s2_s = _coverage_samples(o, a, o2, int(n_samples), seed, state_samples, action_samples)
     return _canonicalize(reward_fn, o, a, o2, s_s, a_s, s2_s, float(gamma), int(chunk), "reward_fn")
 
 
@@ -277,8 +278,7 @@ def epic_distance(
     :return: the distance in [0, 1]; NaN if a canonicalised reward is constant.
     """
     o, a, o2 = _transitions(obs, actions, next_obs)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    s_s, a_s, s2_s = _coverage_samples(o, a, o2, int(n_samples), rng, state_samples, action_samples)
+    s_s, a_s, s2_s = _coverage_samples(o, a, o2, int(n_samples), seed, state_samples, action_samples)
     ca = _canonicalize(reward_a, o, a, o2, s_s, a_s, s2_s, float(gamma), int(chunk), "reward_a")
     cb = _canonicalize(reward_b, o, a, o2, s_s, a_s, s2_s, float(gamma), int(chunk), "reward_b")
     return pearson_distance(ca, cb)

@@ -21,8 +21,10 @@ shape ``(B, H, dim)`` — and ``labels`` of shape ``(B,)``.
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
 import math
+import time
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Mapping, Sequence, Union
 
@@ -261,8 +263,10 @@ class PreferenceRewardModel(abc.ABC):
 
     Subclasses build a network taking the concatenated ``(obs, action)`` input of
     dimension ``obs_dim + act_dim`` and implement :meth:`_pair_scores`,
-    :meth:`_step_rewards` and :meth:`fit`. Prediction methods take and return numpy
-    arrays, run under ``torch.no_grad`` in batches, and raise on non-finite outputs.
+    :meth:`_step_rewards`, :meth:`_train_epoch` (one pass over the pairs; :meth:`fit`
+    runs the epochs) and :meth:`_net_config` (the network's part of :meth:`config`).
+    Prediction methods take and return numpy arrays, run under ``torch.no_grad`` in
+    batches, and raise on non-finite outputs.
 
     :param obs_dim: observation dimension.
     :param act_dim: action dimension.
@@ -306,6 +310,12 @@ class PreferenceRewardModel(abc.ABC):
     net: nn.Module
     #: Its optimiser, built by the subclass.
     optimizer: torch.optim.Optimizer
+    #: Its optimiser's settings and :meth:`fit`'s defaults, set by the subclass.
+    lr: float
+    weight_decay: float
+    batch_size: int
+    max_epochs: int
+    target_accuracy: float
 
     @property
     @abc.abstractmethod
@@ -322,21 +332,40 @@ class PreferenceRewardModel(abc.ABC):
         """Per-transition rewards of normalised inputs ``(N, in_dim)`` -> ``(M, N)``."""
 
     @abc.abstractmethod
-    def fit(
-        self,
-        obs: PairArray,
-        actions: PairArray,
-        labels: ArrayLike,
-        *,
-        mask: PairArray | None = None,
-        max_epochs: int | None = None,
-        target_accuracy: float | None = None,
-    ) -> FitResult:
-        """Train on labelled pairs (see the subclasses)."""
+    def _train_epoch(
+        self, x: torch.Tensor, mask: torch.Tensor | None, y: torch.Tensor, batch_size: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One training pass over the normalised pairs ``(B, 2, H, in_dim)`` (with an optional
+        ``(B, 2, H)`` bool mask of real steps) and their labels ``(B,)``, ``batch_size`` pairs per
+        step -> each member's train accuracy and mean loss over the epoch, two ``(M,)`` CPU
+        tensors (the accuracy NaN when every pair is a tie)."""
 
     @abc.abstractmethod
+    def _net_config(self) -> dict:
+        """The network's constructor arguments (architecture), JSON-ready."""
+
+    def _training_config(self) -> dict:
+        """The subclass's own training arguments, JSON-ready (none by default)."""
+        return {}
+
     def config(self) -> dict:
-        """The constructor arguments, JSON-ready (what :meth:`load` rebuilds from)."""
+        """The constructor arguments, JSON-ready (what :meth:`load` rebuilds from), in the
+        subclasses' constructor order."""
+        return {
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            **self._net_config(),
+            "segment_score": self.segment_score,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "batch_size": self.batch_size,
+            "max_epochs": self.max_epochs,
+            "target_accuracy": self.target_accuracy,
+            **self._training_config(),
+            "normalize_inputs": self.normalize_inputs,
+            "device": str(self.device),
+            "seed": self.seed,
+        }
 
     # --------------------------------------------------------------------- basics
 
@@ -427,6 +456,85 @@ class PreferenceRewardModel(abc.ABC):
             f"{type(self).__name__}: the preference loss became NaN/inf in epoch {epoch + 1}; the "
             "inputs were checked finite, so training diverged (try a lower learning rate or "
             "normalize_inputs=True). The weights from before this fit() were restored."
+        )
+
+    # ------------------------------------------------------------------ training
+
+    @contextlib.contextmanager
+    def _seeded_torch(self):
+        """Torch's global generator seeded from the model's own (for initialisation and
+        dropout), and restored afterwards."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self._rng.integers(2**62)))
+            yield
+
+    def _fit_randomness(self) -> contextlib.AbstractContextManager:
+        """The context :meth:`fit`'s epochs run in (a model with dropout seeds torch here)."""
+        return contextlib.nullcontext()
+
+    def fit(
+        self,
+        obs: PairArray,
+        actions: PairArray,
+        labels: ArrayLike,
+        *,
+        mask: PairArray | None = None,
+        max_epochs: int | None = None,
+        target_accuracy: float | None = None,
+        batch_size: int | None = None,
+    ) -> FitResult:
+        """Train on labelled pairs with the Bradley–Terry loss over segment scores.
+
+        Each epoch is one pass over the pairs in batches of ``batch_size`` (see the
+        subclass's :meth:`_train_epoch`); training stops when the epoch's train accuracy,
+        averaged over members, reaches ``target_accuracy`` (B-Pref: 0.97), or after
+        ``max_epochs``. Optimiser state carries over between calls (B-Pref retrains on the
+        growing label set).
+
+        :param obs: ``(B, 2, H, obs_dim)`` or a tuple ``(first, second)`` of ``(B, H, obs_dim)``.
+        :param actions: ``(B, 2, H, act_dim)`` or a tuple of two ``(B, H, act_dim)``.
+        :param labels: ``(B,)`` in {0, 1, 0.5}; 1 = second segment preferred; NaN = skipped.
+        :param mask: optional ``(B, 2, H)`` bool mask of real steps (False = padding after
+            a short episode's end), or a tuple of two ``(B, H)`` masks; padding is left out of
+            the segment scores (and, in a transformer, out of attention).
+        :param max_epochs: epoch cap (default: the model's ``max_epochs``).
+        :param target_accuracy: stop at this train accuracy (default: the model's).
+        :param batch_size: pairs per step, per member (default: the model's).
+        :return: what happened, as a :class:`FitResult`.
+        :raises ValueError: on bad shapes or labels, segments the model cannot take (longer
+            than a transformer's ``max_len``), an empty or all-skipped set.
+        :raises FloatingPointError: if the loss becomes NaN (weights are restored).
+        """
+        t0 = time.perf_counter()
+        max_epochs = self.max_epochs if max_epochs is None else int(max_epochs)
+        target = self.target_accuracy if target_accuracy is None else float(target_accuracy)
+        bs = self.batch_size if batch_size is None else int(batch_size)
+        if max_epochs < 1 or bs < 1:
+            raise ValueError(f"max_epochs and batch_size must be >= 1, got {max_epochs}, {bs}")
+        snap = self._snapshot()
+        x, pad_mask, y, n_skipped = self._prepare_training(obs, actions, labels, mask)
+        self.net.train()
+        stopped = False
+        with self._fit_randomness():
+            for epoch in range(max_epochs):
+                acc, loss = self._train_epoch(x, pad_mask, y, bs)
+                if not bool(torch.isfinite(loss).all()):
+                    self._raise_non_finite_loss(snap, epoch)
+                if bool(acc.mean() >= target):
+                    stopped = True
+                    break
+        self.net.eval()
+        return FitResult(
+            epochs=epoch + 1,
+            stopped_early=stopped,
+            train_accuracy=float(acc.mean()),
+            member_accuracy=[float(a) for a in acc],
+            loss=float(loss.mean()),
+            member_loss=[float(v) for v in loss],
+            n_pairs=int(x.shape[0]),
+            n_ties=int((y == 0.5).sum()),
+            n_skipped=n_skipped,
+            seconds=time.perf_counter() - t0,
         )
 
     # ---------------------------------------------------------------- prediction

@@ -48,7 +48,6 @@ Per-step rewards — the choice made here, as documented:
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import torch
@@ -56,7 +55,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .bradley_terry import bradley_terry_loss, segment_score
-from .model import ArrayLike, FitResult, PairArray, PreferenceRewardModel, as_transitions
+from .model import ArrayLike, PreferenceRewardModel, as_transitions
 
 
 def _positions(valid: torch.Tensor | None) -> torch.Tensor | None:
@@ -95,7 +94,7 @@ class _Block(nn.Module):
 
 
 class PreferenceTransformerNet(nn.Module):
-    """The network of the Preference Transformer.
+    """The network of the Preference Transformer (its defaults are :class:`PreferenceTransformer`'s).
 
     :param obs_dim: observation dimension.
     :param act_dim: action dimension.
@@ -113,13 +112,14 @@ class PreferenceTransformerNet(nn.Module):
         self,
         obs_dim: int,
         act_dim: int,
-        max_len: int = 100,
-        embed_dim: int = 256,
-        n_layers: int = 1,
-        n_heads: int = 4,
-        pref_attn_dim: int = 256,
-        dropout: float = 0.1,
-        preference_attention: bool = False,
+        *,
+        max_len: int,
+        embed_dim: int,
+        n_layers: int,
+        n_heads: int,
+        pref_attn_dim: int,
+        dropout: float,
+        preference_attention: bool,
     ):
         super().__init__()
         self.obs_dim, self.act_dim, self.max_len = obs_dim, act_dim, max_len
@@ -258,8 +258,7 @@ class PreferenceTransformer(PreferenceRewardModel):
         self.batch_size = int(batch_size)
         self.max_epochs = int(max_epochs)
         self.target_accuracy = float(target_accuracy)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(self._rng.integers(2**62)))
+        with self._seeded_torch():
             self.net = PreferenceTransformerNet(self.obs_dim, self.act_dim, **self.arch).to(self.device)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
@@ -278,22 +277,8 @@ class PreferenceTransformer(PreferenceRewardModel):
         """The longest segment the model accepts."""
         return self.arch["max_len"]
 
-    def config(self) -> dict:
-        """The constructor arguments, JSON-ready."""
-        return {
-            "obs_dim": self.obs_dim,
-            "act_dim": self.act_dim,
-            **self.arch,
-            "segment_score": self.segment_score,
-            "lr": self.lr,
-            "weight_decay": self.weight_decay,
-            "batch_size": self.batch_size,
-            "max_epochs": self.max_epochs,
-            "target_accuracy": self.target_accuracy,
-            "normalize_inputs": self.normalize_inputs,
-            "device": str(self.device),
-            "seed": self.seed,
-        }
+    def _net_config(self) -> dict:
+        return dict(self.arch)
 
     def _check_segment_length(self, h: int) -> None:
         if h > self.max_len:
@@ -385,90 +370,35 @@ class PreferenceTransformer(PreferenceRewardModel):
 
     # ----------------------------------------------------------------- training
 
-    def fit(
-        self,
-        obs: PairArray,
-        actions: PairArray,
-        labels: ArrayLike,
-        *,
-        mask: PairArray | None = None,
-        max_epochs: int | None = None,
-        target_accuracy: float | None = None,
-        batch_size: int | None = None,
-    ) -> FitResult:
-        """Train on labelled pairs with the Bradley–Terry loss over segment scores.
+    def _fit_randomness(self):
+        return self._seeded_torch()  # seeds the dropout masks
 
-        Each epoch visits a fresh shuffle of the pairs in batches of ``batch_size``;
-        training stops when the epoch's train accuracy reaches ``target_accuracy``
-        or after ``max_epochs``.
-
-        :param obs: ``(B, 2, H, obs_dim)`` or a tuple ``(first, second)`` of ``(B, H, obs_dim)``.
-        :param actions: ``(B, 2, H, act_dim)`` or a tuple of two ``(B, H, act_dim)``.
-        :param labels: ``(B,)`` in {0, 1, 0.5}; 1 = second segment preferred; NaN = skipped.
-        :param mask: optional ``(B, 2, H)`` bool mask of real steps (False = padding after
-            a short episode's end), or a tuple of two ``(B, H)`` masks; padding is masked out of
-            attention and of the segment scores.
-        :param max_epochs: epoch cap (default: the model's).
-        :param target_accuracy: stop at this train accuracy (default: the model's).
-        :param batch_size: pairs per step (default: the model's).
-        :return: what happened, as a :class:`FitResult`.
-        :raises ValueError: on bad shapes or labels, segments longer than ``max_len``,
-            an empty or all-skipped set.
-        :raises FloatingPointError: if the loss becomes NaN (weights are restored).
-        """
-        t0 = time.perf_counter()
-        max_epochs = self.max_epochs if max_epochs is None else int(max_epochs)
-        if max_epochs < 1:
-            raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
-        target = self.target_accuracy if target_accuracy is None else float(target_accuracy)
-        bs = self.batch_size if batch_size is None else int(batch_size)
-        snap = self._snapshot()
-        x, pad_mask, y, n_skipped = self._prepare_training(obs, actions, labels, mask)
+    def _train_epoch(
+        self, x: torch.Tensor, mask: torch.Tensor | None, y: torch.Tensor, batch_size: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One epoch: a fresh shuffle of the pairs in batches of ``batch_size``; padding is
+        masked out of attention and of the segment scores."""
         n, _, h, d = x.shape
-        n_ties = int((y == 0.5).sum())
-        self.net.train()
-        acc, loss_epoch, epoch, stopped = math.nan, math.nan, -1, False
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(self._rng.integers(2**62)))  # dropout masks
-            for epoch in range(max_epochs):
-                order = torch.from_numpy(self._rng.permutation(n)).to(self.device)
-                loss_sum = torch.zeros((), device=self.device)
-                correct = torch.zeros((), device=self.device)
-                counted = torch.zeros((), device=self.device)
-                for start in range(0, n, bs):
-                    idx = order[start : start + bs]
-                    xb, yb = x[idx], y[idx]
-                    b = idx.shape[0]
-                    valid = None if pad_mask is None else pad_mask[idx].reshape(b * 2, h)
-                    z, _, _ = self.net(xb.reshape(b * 2, h, d), valid, _positions(valid))
-                    scores = segment_score(z, self.segment_score, None if valid is None else valid.to(z.dtype))
-                    scores = scores.reshape(b, 2)
-                    losses = bradley_terry_loss(scores[:, 0], scores[:, 1], yb, reduction="none")
-                    self.optimizer.zero_grad(set_to_none=True)
-                    losses.mean().backward()
-                    self.optimizer.step()
-                    with torch.no_grad():
-                        dec = yb != 0.5
-                        correct += (((scores[:, 1] > scores[:, 0]) == (yb > 0.5)) & dec).sum()
-                        counted += dec.sum()
-                        loss_sum += losses.sum()
-                loss_epoch = float(loss_sum) / n
-                if not math.isfinite(loss_epoch):
-                    self._raise_non_finite_loss(snap, epoch)
-                acc = float(correct / counted) if float(counted) > 0 else math.nan
-                if acc >= target:
-                    stopped = True
-                    break
-        self.net.eval()
-        return FitResult(
-            epochs=epoch + 1,
-            stopped_early=stopped,
-            train_accuracy=acc,
-            member_accuracy=[acc],
-            loss=loss_epoch,
-            member_loss=[loss_epoch],
-            n_pairs=int(n),
-            n_ties=n_ties,
-            n_skipped=n_skipped,
-            seconds=time.perf_counter() - t0,
-        )
+        order = torch.from_numpy(self._rng.permutation(n)).to(self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device)
+        counted = torch.zeros((), device=self.device)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            xb, yb = x[idx], y[idx]
+            b = idx.shape[0]
+            valid = None if mask is None else mask[idx].reshape(b * 2, h)
+            z, _, _ = self.net(xb.reshape(b * 2, h, d), valid, _positions(valid))
+            scores = segment_score(z, self.segment_score, None if valid is None else valid.to(z.dtype))
+            scores = scores.reshape(b, 2)
+            losses = bradley_terry_loss(scores[:, 0], scores[:, 1], yb, reduction="none")
+            self.optimizer.zero_grad(set_to_none=True)
+            losses.mean().backward()
+            self.optimizer.step()
+            with torch.no_grad():
+                dec = yb != 0.5
+                correct += (((scores[:, 1] > scores[:, 0]) == (yb > 0.5)) & dec).sum()
+                counted += dec.sum()
+                loss_sum += losses.sum()
+        acc = float(correct / counted) if float(counted) > 0 else math.nan
+        return torch.tensor([acc], dtype=torch.float64), torch.tensor([float(loss_sum) / n], dtype=torch.float64)
