@@ -4,7 +4,8 @@ training commands' progress bar, end-of-run table and evaluation table."""
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, NoReturn
+import os
+from typing import Any, Callable, Mapping, NoReturn
 
 import typer
 from rich.console import Console
@@ -79,6 +80,35 @@ class TrainingBar:
             return
         self._last = step
         self.progress.update(self.task, completed=min(step, self.total), status=self.status(latest))
+
+
+def resume_run_folder(
+    run_dir: str, steps: int | None, quiet: bool, resume: Callable[..., Any], progress: Callable[[int | None], TrainingBar],
+    errors: tuple[type[BaseException], ...], stopped: tuple[type[BaseException], ...] = (),
+) -> Any:
+    """``pbrl train --resume RUN`` for either family: ``resume(run_dir, steps=, progress=)`` under a
+    bar of the total steps (``--steps`` or the saved config's), with the errors turned into messages."""
+    from pbrl.runs.folder import load_run_config
+
+    try:
+        saved = load_run_config(run_dir)["config"].get("steps")
+        total = steps or (saved if isinstance(saved, int) and not isinstance(saved, bool) else None)
+        if quiet:
+            return resume(run_dir, steps=steps)
+        with progress(total) as bar:
+            return resume(run_dir, steps=steps, progress=bar)
+    except stopped as exc:
+        fail(f"training stopped: {exc}")
+    except (*errors, ValueError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err.print(f"interrupted; continue with: pbrl train --resume {run_dir}")
+        raise typer.Exit(130)
+
+
+def runs_root_of(run_dir: str) -> str:
+    """The runs root of ``<root>/<task>/<agent>/<run>``."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(run_dir))))
 
 
 def _scores(table: Table, result: Mapping[str, Any]) -> None:

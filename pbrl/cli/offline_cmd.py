@@ -12,7 +12,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from .common import TrainingBar, err, fail, print_evaluation, report_run
+from .common import TrainingBar, err, fail, print_evaluation, report_run, resume_run_folder, runs_root_of
 
 
 def _progress(total: int) -> TrainingBar:
@@ -52,24 +52,8 @@ def train_offline(
         given = [flag for flag, value in (("--dataset", dataset), ("--preferences", preferences), ("--env", env), ("--hp", hp), ("--name", name)) if value]
         if given:
             fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
-        from pbrl.runs.folder import load_run_config
-
-        try:
-            saved = load_run_config(resume)["config"].get("steps")
-            total = steps or (saved if isinstance(saved, int) and not isinstance(saved, bool) else None)
-            if quiet:
-                result = resume_run(resume, steps=steps)
-            else:
-                with _progress(total) as bar:
-                    result = resume_run(resume, steps=steps, progress=bar)
-        except errors as exc:
-            fail(str(exc))
-        except ValueError as exc:
-            fail(str(exc))
-        except KeyboardInterrupt:
-            err.print(f"interrupted; continue with: pbrl train --resume {resume}")
-            raise typer.Exit(130)
-        _report(result, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(resume)))))
+        result = resume_run_folder(resume, steps, quiet, resume_run, _progress, errors)
+        _report(result, runs_root_of(resume))
         return
     try:
         config = OfflineTrainConfig(

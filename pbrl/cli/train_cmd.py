@@ -13,7 +13,7 @@ from pbrl.agents.registry import OFFLINE_AGENTS
 from pbrl.runs.config import ConfigError, TrainConfig
 from pbrl.runs.offline import OfflineTrainConfig
 
-from .common import TrainingBar, declared, err, fail, print_evaluation, report_run
+from .common import TrainingBar, declared, err, fail, print_evaluation, report_run, resume_run_folder, runs_root_of
 
 _REPEATABLE = "Given as key=value, repeatable."
 
@@ -108,27 +108,8 @@ def train(
             fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
         from pbrl.runs.train import resume as resume_run
 
-        try:
-            from pbrl.runs.folder import load_run_config
-
-            saved = load_run_config(resume)["config"].get("steps")
-            total = steps or (saved if isinstance(saved, int) and not isinstance(saved, bool) else None)
-            bar = _progress(total) if not quiet else None
-            if bar is None:
-                result = resume_run(resume, steps=steps)
-            else:
-                with bar:
-                    result = resume_run(resume, steps=steps, progress=bar)
-        except RewardProgramError as exc:
-            fail(f"training stopped: {exc}")
-        except errors as exc:
-            fail(str(exc))
-        except ValueError as exc:
-            fail(str(exc))
-        except KeyboardInterrupt:
-            err.print(f"interrupted; continue with: pbrl train --resume {resume}")
-            raise typer.Exit(130)
-        _report(result, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(resume)))))
+        result = resume_run_folder(resume, steps, quiet, resume_run, _progress, errors, stopped=(RewardProgramError,))
+        _report(result, runs_root_of(resume))
         return
     if env is None:
         fail("--env is required (e.g. --env pbrl/Hopper-v5; `pbrl envs` lists the tasks)")
