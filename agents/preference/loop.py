@@ -54,7 +54,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from typing import Any, Mapping
 
@@ -595,29 +594,16 @@ class PreferenceLoop(BaseCallback):
             self.reward_model.load_state_dicts(weights["reward_model"])
 
     def array_state(self) -> dict[str, np.ndarray]:
-        """The trajectory buffer as ``traj/``-prefixed arrays (``TrajectoryBuffer.save``'s own format)."""
+        """The trajectory buffer as ``traj/``-prefixed arrays (``TrajectoryBuffer.to_arrays``)."""
         if self.buffer.num_envs is None:
             return {}
-        fd, path = tempfile.mkstemp(suffix=".npz")
-        os.close(fd)
-        try:
-            self.buffer.save(path)
-            with np.load(path, allow_pickle=False) as z:
-                return {_TRAJ_PREFIX + k: z[k] for k in z.files}
-        finally:
-            os.unlink(path)
+        return {_TRAJ_PREFIX + k: v for k, v in self.buffer.to_arrays().items()}
 
     def load_array_state(self, arrays: Mapping[str, np.ndarray]) -> None:
         mine = {k[len(_TRAJ_PREFIX):]: v for k, v in arrays.items() if k.startswith(_TRAJ_PREFIX)}
         if not mine:
             return
-        fd, path = tempfile.mkstemp(suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez(path, **mine)
-            buffer = TrajectoryBuffer.load(path)
-        finally:
-            os.unlink(path)
+        buffer = TrajectoryBuffer.from_arrays(mine, where="the checkpoint's trajectory buffer")
         buffer.end_episodes()  # episodes in flight at checkpoint time are not resumed
         self.buffer = buffer
         self.sampler.buffer = buffer

@@ -542,7 +542,12 @@ class TrajectoryBuffer:
     def save(self, path: str) -> None:
         """Write the buffer (held episodes, episodes in progress, return history) to
         an ``.npz`` file, e.g. with a checkpoint; :meth:`load` restores it exactly.
-        No pickle: plain arrays plus a JSON header."""
+        No pickle: plain arrays plus a JSON header (:meth:`to_arrays`)."""
+        with atomic_file(path, durable=False) as f:
+            np.savez(f, **self.to_arrays())
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The buffer as named arrays (what :meth:`save` writes; :meth:`from_arrays` reads them back)."""
         arrays: dict[str, np.ndarray] = {}
         meta: dict[str, Any] = {
             "format": "pbrl-trajectory-buffer",
@@ -573,47 +578,52 @@ class TrajectoryBuffer:
             arrays["stage_ret"] = self._stage_ret  # type: ignore[assignment]
             arrays["skip_next"] = self._skip_next  # type: ignore[assignment]
         arrays["meta"] = np.asarray(json.dumps(meta))
-        with atomic_file(path, durable=False) as f:
-            np.savez(f, **arrays)
+        return arrays
 
     @classmethod
     def load(cls, path: str) -> "TrajectoryBuffer":
         """Read a buffer written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as z:
-            if "meta" not in z.files:
-                raise ValueError(f"{path} is not a pbrl trajectory buffer (no meta entry)")
-            meta = json.loads(str(z["meta"][()]))
-            if meta.get("format") != "pbrl-trajectory-buffer" or meta.get("version") != 1:
-                raise ValueError(f"{path} is not a pbrl trajectory buffer of version 1")
-            buf = cls(
-                capacity=meta["capacity"],
-                obs_dtype=np.dtype(meta["obs_dtype"]),
-                autoreset_mode=meta["autoreset_mode"],
-                source_id=meta["source_id"],
-                extras=meta["extra_names"],
-                return_history=meta["return_history"],
-            )
-            buf._sources = list(meta["sources"])
-            buf._source_index = {k: i for i, k in enumerate(buf._sources)}
-            buf._next_episode = [int(v) for v in meta["next_episode"]]
-            buf._returns_hist = z["returns_hist"].tolist()
-            if meta["term_names"] is not None:
-                steps = {k[6:]: z[k] for k in z.files if k.startswith("steps/")}
-                extras = {name: steps["x:" + name] for name in meta["extra_names"]}
-                buf._init_layout(steps["obs"].shape[1], steps["actions"].shape[1], meta["term_names"], extras)
-                buf._steps.append(steps)  # type: ignore[union-attr]
-                buf._eps.append({k[4:]: z[k] for k in z.files if k.startswith("eps/")})
-            if meta["num_envs"] is not None:
-                buf._init_stage(int(meta["num_envs"]))
-                stage_len = z["stage_len"]
-                if stage_len.max(initial=0) > 0:
-                    buf._grow_stage(int(stage_len.max()))
-                for key in buf._stage:
-                    value = z["stage/" + key]
-                    buf._stage[key][:, : value.shape[1]] = value
-                buf._stage_len = stage_len.astype(np.int64)
-                buf._stage_ret = z["stage_ret"].astype(np.float64)
-                buf._skip_next = z["skip_next"].astype(bool)
+            return cls.from_arrays(z, where=path)
+
+    @classmethod
+    def from_arrays(cls, z: Mapping[str, np.ndarray], where: str = "the arrays") -> "TrajectoryBuffer":
+        """The buffer :meth:`to_arrays` described (``where`` names the source in errors)."""
+        files = list(z.keys())
+        if "meta" not in files:
+            raise ValueError(f"{where} is not a pbrl trajectory buffer (no meta entry)")
+        meta = json.loads(str(z["meta"][()]))
+        if meta.get("format") != "pbrl-trajectory-buffer" or meta.get("version") != 1:
+            raise ValueError(f"{where} is not a pbrl trajectory buffer of version 1")
+        buf = cls(
+            capacity=meta["capacity"],
+            obs_dtype=np.dtype(meta["obs_dtype"]),
+            autoreset_mode=meta["autoreset_mode"],
+            source_id=meta["source_id"],
+            extras=meta["extra_names"],
+            return_history=meta["return_history"],
+        )
+        buf._sources = list(meta["sources"])
+        buf._source_index = {k: i for i, k in enumerate(buf._sources)}
+        buf._next_episode = [int(v) for v in meta["next_episode"]]
+        buf._returns_hist = z["returns_hist"].tolist()
+        if meta["term_names"] is not None:
+            steps = {k[6:]: z[k] for k in files if k.startswith("steps/")}
+            extras = {name: steps["x:" + name] for name in meta["extra_names"]}
+            buf._init_layout(steps["obs"].shape[1], steps["actions"].shape[1], meta["term_names"], extras)
+            buf._steps.append(steps)  # type: ignore[union-attr]
+            buf._eps.append({k[4:]: z[k] for k in files if k.startswith("eps/")})
+        if meta["num_envs"] is not None:
+            buf._init_stage(int(meta["num_envs"]))
+            stage_len = z["stage_len"]
+            if stage_len.max(initial=0) > 0:
+                buf._grow_stage(int(stage_len.max()))
+            for key in buf._stage:
+                value = z["stage/" + key]
+                buf._stage[key][:, : value.shape[1]] = value
+            buf._stage_len = stage_len.astype(np.int64)
+            buf._stage_ret = z["stage_ret"].astype(np.float64)
+            buf._skip_next = z["skip_next"].astype(bool)
         return buf
 
     # -- segments -----------------------------------------------------------
