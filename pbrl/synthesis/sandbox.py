@@ -49,7 +49,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Mapping
 
-from pbrl.settings import Settings, anything, one_of, positive_number, setting
+from pbrl.settings import Settings, boolean, integer, one_of, optional, positive_number, setting, string
 from pbrl.sandbox.client import RewardWorker, WorkerLimits, isolation_status, printable, signal_name, unshare_command
 
 from .errors import (
@@ -95,62 +95,47 @@ _WORKER_KINDS = {
 }
 
 
+def _paths(v: Any) -> list[str]:
+    if isinstance(v, str) or not isinstance(v, (list, tuple)) or not all(isinstance(p, str) for p in v):
+        raise TypeError("a list of paths (strings)")
+    return list(v)
+
+
+_paths.kind = "list[str]"  # type: ignore[attr-defined]
+
+
 @dataclass
 class SandboxConfig(Settings):
-    """Limits and switches of the sandbox.
-
-    Args:
-        isolation: ``"auto"`` (namespaces when ``unshare`` works here, else rlimits
-            and dropped capabilities only), ``"require"`` (refuse to run without
-            namespaces) or ``"off"`` (no namespaces).
-        memory_mb: memory the program and training may add to what the worker uses
-            after its imports (the worker lowers ``RLIMIT_AS`` to that).
-        address_space_mb: the outer ``RLIMIT_AS`` from the start.
-        file_size_mb: ``RLIMIT_FSIZE``.
-        open_files: ``RLIMIT_NOFILE``.
-        nproc_margin: tasks the worker may add to this user's current count (``RLIMIT_NPROC``;
-            the kernel does not enforce it for root).
-        max_tasks: most tasks (processes and threads) in the worker's PID namespace, for
-            root too (``pid_max`` of the namespace, Linux >= 6.14; at least 301).
-        hide_dirs: directories covered by an empty tmpfs (files: by ``/dev/null``) in the
-            worker's mount namespace (None: :func:`default_hidden_dirs`: the parent's home,
-            ``/root``, ``/home``, the temporary directories, ``/etc/shadow``); what the
-            worker needs is bound back.
-        probe_timeout: wall-clock seconds for a probe.
-        train_timeout: wall-clock seconds for training; None: ``120 + steps / 250``.
-        call_timeout: wall-clock and CPU seconds for one call of the reward program (and for
-            its module body) in the reward worker.
-        cpu_factor: CPU-seconds limit = ``cpu_factor`` × the wall-clock timeout.
-        grace: seconds between ``SIGTERM`` and ``SIGKILL``.
-        eval_timeout: wall-clock seconds for a trusted evaluation.
-        static_check: run the static check (testing switch; keep True).
-        runtime_guard: install the runtime guard in the reward worker (testing switch; keep True).
-        seccomp: install the reward worker's seccomp filter (testing switch; keep True).
-        keep_workdirs: leave the workers' temporary directories (debugging).
-        tmp_root: where the temporary directories go (default: the system's).
-    """
+    """Limits and switches of the sandbox: the settings below, each with its meaning and check."""
 
     what: ClassVar[str] = ""  # messages name the key alone: "memory_mb must be a positive number, got 0"
 
-    isolation: str = setting("auto", "auto, require or off (namespaces)", check=one_of("auto", "require", "off"))
-    memory_mb: int = setting(1024, "memory the program and training may add after the worker's imports (MB)", check=positive_number)
+    isolation: str = setting(
+        "auto", "auto (namespaces when unshare works here, else rlimits and dropped capabilities only), require (refuse to "
+        "run without namespaces) or off", check=one_of("auto", "require", "off"),
+    )  # fmt: skip
+    memory_mb: int = setting(1024, "memory the program and training may add after the worker's imports (MB; the worker lowers RLIMIT_AS to that)", check=positive_number)
     address_space_mb: int = setting(8192, "the outer RLIMIT_AS from the start (MB)", check=positive_number)
     file_size_mb: int = setting(64, "RLIMIT_FSIZE (MB)", check=positive_number)
     open_files: int = setting(512, "RLIMIT_NOFILE", check=positive_number)
-    nproc_margin: int = setting(256, "tasks the worker may add to this user's count (RLIMIT_NPROC)", check=anything)
-    max_tasks: int = setting(400, "most tasks in the worker's PID namespace (pid_max, Linux >= 6.14)", check=positive_number)
-    hide_dirs: list[str] | None = setting(None, "directories covered by an empty tmpfs (None: default_hidden_dirs())", check=anything)
+    nproc_margin: int = setting(256, "tasks the worker may add to this user's count (RLIMIT_NPROC; not enforced for root)", check=integer(0, whole_floats=False))
+    max_tasks: int = setting(400, "most tasks (processes and threads) in the worker's PID namespace, root's too (pid_max, Linux >= 6.14; at least 301)", check=positive_number)
+    hide_dirs: list[str] | None = setting(
+        None, "directories covered by an empty tmpfs (files: by /dev/null) in the worker's mount namespace; what the worker "
+        "needs is bound back (default: default_hidden_dirs(): the parent's home, /root, /home, the temporary directories, "
+        "/etc/shadow)", check=optional(_paths),
+    )  # fmt: skip
     probe_timeout: float = setting(60.0, "wall-clock seconds for a probe", check=positive_number)
-    train_timeout: float | None = setting(None, "wall-clock seconds for training (None: 120 + steps / 250)", check=anything)
-    call_timeout: float = setting(30.0, "wall-clock and CPU seconds for one call of the reward program", check=positive_number)
-    cpu_factor: float = setting(1.5, "CPU-seconds limit = cpu_factor x the wall-clock timeout", check=anything)
+    train_timeout: float | None = setting(None, "wall-clock seconds for training (default: 120 + steps / 250)", check=optional(positive_number))
+    call_timeout: float = setting(30.0, "wall-clock and CPU seconds for one call of the reward program (and for its module body)", check=positive_number)
+    cpu_factor: float = setting(1.5, "CPU-seconds limit = cpu_factor x the wall-clock timeout", check=positive_number)
     grace: float = setting(3.0, "seconds between SIGTERM and SIGKILL", check=positive_number)
     eval_timeout: float = setting(300.0, "wall-clock seconds for a trusted evaluation", check=positive_number)
-    static_check: bool = setting(True, "run the static check (testing switch; keep True)", check=anything)
-    runtime_guard: bool = setting(True, "install the runtime guard in the reward worker (testing switch; keep True)", check=anything)
-    seccomp: bool = setting(True, "install the reward worker's seccomp filter (testing switch; keep True)", check=anything)
-    keep_workdirs: bool = setting(False, "leave the workers' temporary directories (debugging)", check=anything)
-    tmp_root: str | None = setting(None, "where the temporary directories go (default: the system's)", check=anything)
+    static_check: bool = setting(True, "run the static check (testing switch; keep True)", check=boolean)
+    runtime_guard: bool = setting(True, "install the runtime guard in the reward worker (testing switch; keep True)", check=boolean)
+    seccomp: bool = setting(True, "install the reward worker's seccomp filter (testing switch; keep True)", check=boolean)
+    keep_workdirs: bool = setting(False, "leave the workers' temporary directories (debugging)", check=boolean)
+    tmp_root: str | None = setting(None, "where the temporary directories go (default: the system's)", check=optional(string))
 
     def __post_init__(self):
         self.check_fields()
