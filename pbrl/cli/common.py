@@ -89,14 +89,27 @@ def resume_run_folder(
     """``pbrl train --resume RUN`` for either family: ``resume(run_dir, steps=, progress=)`` under a
     bar of the total steps (``--steps`` or the saved config's), with the errors turned into messages."""
     from pbrl.runs.folder import load_run_config
+    from pbrl.runs.lifecycle import RunFinishedError
+
+    bar = None
+
+    def report(step: int, latest: dict) -> None:  # the bar starts with training, not before the checks
+        nonlocal bar
+        if bar is None:
+            bar = progress(total).__enter__()
+        bar(step, latest)
 
     try:
         saved = load_run_config(run_dir)["config"].get("steps")
         total = steps or (saved if isinstance(saved, int) and not isinstance(saved, bool) else None)
-        if quiet:
-            return resume(run_dir, steps=steps)
-        with progress(total) as bar:
-            return resume(run_dir, steps=steps, progress=bar)
+        try:
+            return resume(run_dir, steps=steps, progress=None if quiet else report)
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+    except RunFinishedError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(0)
     except stopped as exc:
         fail(f"training stopped: {exc}")
     except (*errors, ValueError) as exc:

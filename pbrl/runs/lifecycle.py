@@ -8,6 +8,7 @@ offline agents) differ only in how they build the agent and run its loop.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -59,10 +60,17 @@ def resumed_steps(cfg: dict[str, Any], steps: int | None) -> None:
         cfg["steps"] = steps
 
 
+class RunFinishedError(ConfigError):
+    """A resume of a run that is complete and whose budget was not raised: nothing to do."""
+
+
 def continue_run(run_dir: str, resolved: Mapping[str, Any], step: int, steps: int | None,
                  on_start: Callable[[str], None] | None = None) -> None:
-    """Before a resumed run goes on from ``step``: drop the metrics logged after it, save a new
-    step budget, announce the folder."""
+    """Before a resumed run goes on from ``step``: refuse a finished run (:class:`RunFinishedError`),
+    drop the metrics logged after ``step``, save a new step budget, announce the folder."""
+    message = finished(run_dir, step, resolved["config"]["steps"], steps)
+    if message:
+        raise RunFinishedError(message)
     metrics_path = os.path.join(run_dir, F.METRICS)
     if os.path.exists(metrics_path):
         truncate_metrics(metrics_path, step)
@@ -92,4 +100,19 @@ class WallClock:
         return self.before + time.time() - self.start
 
 
-__all__ = ["WallClock", "continue_run", "new_run_path", "resumed_steps", "start_run", "write_summary"]
+def finished(run_dir: str, step: int, budget: int, steps: int | None = None) -> str | None:
+    """Why resuming ``run_dir`` from ``step`` has nothing to do (its summary says complete and
+    ``step`` reached the ``budget``), or None; ``steps``: the ``--steps`` given, if any."""
+    if step < budget:
+        return None
+    try:
+        with open(os.path.join(run_dir, F.SUMMARY), encoding="utf-8") as f:
+            if json.load(f).get("status") != "complete":
+                return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    more = "a larger --steps" if steps is None else f"--steps above {step:,} (got {steps:,})"
+    return f"{run_dir} is finished: it ran {step:,} of its {budget:,} steps. To train it further, give {more}"
+
+
+__all__ = ["RunFinishedError", "WallClock", "continue_run", "finished", "new_run_path", "resumed_steps", "start_run", "write_summary"]

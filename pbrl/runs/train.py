@@ -105,7 +105,7 @@ def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_s
         except BaseException:
             _write_summary(run_dir, "interrupted", agent, wall(), callback.latest)
             raise
-        if callback.model is None:  # learn() had nothing left to do
+        if getattr(callback, "model", None) is None:  # learn() had nothing left to do
             callback.init_callback(agent.model)
         final = callback.evaluate()
         checkpoint()
@@ -177,16 +177,40 @@ def resume(run_dir: str, steps: int | None = None, progress: Progress | None = N
     with F.RunLock(run_dir):
         agent = _make_agent(resolved, run_dir)
         try:
-            folder = checkpoint_folder(run_dir)
-        except CheckpointError:
-            folder = None
-        step, wall_before = 0, 0.0
-        if folder is not None:
-            state = agent.load(folder)
-            step = agent.num_timesteps
-            wall_before = float(state.get("extra", {}).get("wall_clock_s", 0.0))
-        continue_run(run_dir, resolved, step, steps, on_start)
+            try:
+                folder = checkpoint_folder(run_dir)
+            except CheckpointError:
+                folder = None
+            step, wall_before = 0, 0.0
+            if folder is not None:
+                state = agent.load(folder)
+                step = agent.num_timesteps
+                wall_before = float(state.get("extra", {}).get("wall_clock_s", 0.0))
+            continue_run(run_dir, resolved, step, steps, on_start)
+        except BaseException:
+            agent.close()
+            raise
         return _run(agent, resolved, run_dir, progress, step, wall_before, step)
+
+
+def load_agent(run_dir: str, device: str | None = None):
+    """A run's online agent with its latest checkpoint loaded (without the replay buffer), to act,
+    evaluate or export; returns ``(agent, checkpoint folder)``. PrefPPO / PEBBLE runs come back as
+    the PPO / SAC agent their policy is. ``device``: the run's own unless given."""
+    from pbrl.agents import make_agent
+    from pbrl.agents.online.base import checkpoint_folder
+
+    resolved = F.load_run_config(run_dir)
+    cfg = resolved["config"]
+    hp = dict(resolved["hyperparams"])
+    agent = make_agent(cfg["agent"], cfg["env"], hp, seed=cfg["seed"], device=device or cfg["device"], env_kwargs=cfg["env_kwargs"])
+    try:
+        folder = checkpoint_folder(run_dir)
+        agent.load(folder, load_arrays=False)
+    except BaseException:
+        agent.close()
+        raise
+    return agent, folder
 
 
 def evaluate_run(
@@ -196,18 +220,11 @@ def evaluate_run(
     video: str | None = None,
 ) -> dict[str, Any]:
     """Re-evaluate a run's latest checkpoint on fresh seeds; optionally record one episode."""
-    from pbrl.agents.online.base import checkpoint_folder
     from pbrl.evaluation import fresh_seed, record_video
 
-    resolved = F.load_run_config(run_dir)
-    cfg = resolved["config"]
-    hp = dict(resolved["hyperparams"])
-    from pbrl.agents import make_agent
-
-    agent = make_agent(cfg["agent"], cfg["env"], hp, seed=cfg["seed"], device=cfg["device"], env_kwargs=cfg["env_kwargs"])
+    cfg = F.load_run_config(run_dir)["config"]
+    agent, folder = load_agent(run_dir)
     try:
-        folder = checkpoint_folder(run_dir)
-        agent.load(folder, load_arrays=False)
         seed = fresh_seed() if seed is None else int(seed)
         result = agent.evaluate(episodes, seed=seed).to_dict()
         result["checkpoint"] = os.path.abspath(folder)

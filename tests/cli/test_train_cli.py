@@ -88,6 +88,15 @@ def test_train_then_evaluate_from_the_cli(tmp_path):
     assert result["episodes"] == 4 and result["seed"] == 11 and result["num_timesteps"] == 2048
     assert len(glob.glob(os.path.join(run, "evaluations", "*.json"))) == 1
 
+    # resuming the finished run says it is finished (no crash, nothing trained or rewritten)
+    with open(os.path.join(run, "summary.json")) as f:
+        summary = f.read()
+    code, out = _run("train", "--resume", run)
+    assert code == 0 and printed(f"{run} is finished: it ran 2,048 of its 2,048 steps", out) and "--steps" in out, out
+    assert "Traceback" not in out
+    with open(os.path.join(run, "summary.json")) as f:
+        assert f.read() == summary
+
 
 class _Payload:
     """Unpickling this would create a marker file: it must never happen."""

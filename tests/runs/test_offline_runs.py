@@ -72,6 +72,13 @@ def test_train_resume_and_evaluate_an_offline_run(hopper, tmp_path):
         result = json.loads(out)
         assert result["gradient_steps"] == 90 and result["episodes"] == 2 and "dataset_normalized_score" in result
 
+        # a finished run resumed: says so, trains nothing, changes nothing
+        before = _rows(run_dir)
+        for extra in ([], ["--steps", 90], ["--steps", 40]):
+            code, out = _run("train", "--resume", run_dir, "--quiet", *extra)
+            assert code == 0 and printed(f"{run_dir} is finished: it ran 90 of its", out), out
+            assert "Traceback" not in out and _rows(run_dir) == before
+
 
 def test_preference_agents_from_the_command_line(hopper, tmp_path):
     dataset, store, root = hopper
