@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any, Callable, Mapping, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.markup import escape
 from rich.text import Text
 
 #: messages and progress go to stderr; soft wrap: a long line stays one line in a log file
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def command_group(name: str, help: str) -> typer.Typer:
-    """A ``pbrl`` command (group) as every one is set up: help when run bare, no shell
-    completion, no rich tracebacks (errors go through :func:`fail`)."""
-    return typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+def command_group(name: str, help: str, completion: bool = False) -> typer.Typer:
+    """A ``pbrl`` command (group) as every one is set up: help when run bare, no rich tracebacks
+    (errors go through :func:`fail`); ``completion``: the ``--install-completion`` /
+    ``--show-completion`` options (the root command has them)."""
+    return typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=completion, pretty_exceptions_enable=False)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -46,20 +49,24 @@ def declared(settings: type, name: str, *flags: str, default: Any = _DECLARED, m
 
 
 class TrainingBar:
-    """The progress bar of a training run (stderr): steps done, time left, and the latest
-    metrics named in ``shown`` (metric tag -> format, e.g. ``"eval/return": "eval return {:.1f}"``),
-    refreshed at most every ``every`` steps."""
+    """The progress of a training run (stderr): steps done, time left, and the latest metrics
+    named in ``shown`` (metric tag -> format, e.g. ``"eval/return": "eval return {:.1f}"``),
+    refreshed at most every ``every`` steps. On a terminal a live bar; elsewhere (a log file, a
+    pipe) one whole line per tenth of the run, never cut to the console's width."""
 
-    def __init__(self, total: int, shown: Mapping[str, str], every: int = 1):
+    def __init__(self, total: int, shown: Mapping[str, str], every: int = 1, label: str = "training"):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+        console = Console(stderr=True)
+        self.lines = not console.is_terminal
         self.progress = Progress(
-            TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-            TextColumn("{task.fields[status]}"), console=Console(stderr=True), transient=False,
+            TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"), console=console, transient=False, disable=self.lines,
         )  # fmt: skip
-        self.total, self.shown, self.every = total, dict(shown), every
+        self.total, self.shown, self.every, self.label = total, dict(shown), every, label
         self.task = None
         self._last = -every
+        self._next_line, self._start = 0, 0.0
 
     def status(self, latest: Mapping[str, Any]) -> str:
         return "  ".join(form.format(latest[tag]) for tag, form in self.shown.items() if tag in latest)
@@ -67,19 +74,28 @@ class TrainingBar:
     def __enter__(self):
         self.progress.start()
         self.task = self.progress.add_task("train", total=self.total, status="")
+        self._start = time.monotonic()
         return self
 
     def __exit__(self, *exc):
         self.progress.stop()
-
-    def start_at(self, step: int) -> None:
-        self.progress.update(self.task, completed=step)
 
     def __call__(self, step: int, latest: dict) -> None:
         if step - self._last < self.every and step < self.total:
             return
         self._last = step
         self.progress.update(self.task, completed=min(step, self.total), status=self.status(latest))
+        if self.lines and self.total and step >= self._next_line:
+            self._line(min(step, self.total), latest)
+            self._next_line = (min(step, self.total) * 10 // self.total + 1) * self.total / 10
+
+    def _line(self, step: int, latest: Mapping[str, Any]) -> None:
+        elapsed = time.monotonic() - self._start
+        left = elapsed * (self.total - step) / step if step else float("nan")
+        clock = lambda t: "?" if t != t else f"{int(t) // 3600}:{int(t) % 3600 // 60:02d}:{int(t) % 60:02d}"  # noqa: E731
+        text = f"{self.label} {step:,}/{self.total:,} ({100 * step / self.total:.0f}%)  {clock(elapsed)} elapsed, {clock(left)} left"
+        status = self.status(latest)
+        err.print(f"{text}  {status}" if status else text, markup=False)
 
 
 def resume_run_folder(

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import typer
 
-from . import bench_cmd, compare_cmd, dataset_cmd, envs_cmd, label_cmd, run_cmd, sweep_cmd, synthesize_cmd, train_cmd
+from . import bench_cmd, compare_cmd, configs_cmd, dataset_cmd, envs_cmd, label_cmd, run_cmd, sweep_cmd, synthesize_cmd, train_cmd
 from .common import command_group
 
-app = command_group("pbrl", "pbrl: classic and preference-based RL on batched MuJoCo tasks.")
+app = command_group("pbrl", "pbrl: classic and preference-based RL on batched MuJoCo tasks.", completion=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from pbrl import __version__
+
+        typer.echo(f"pbrl {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print pbrl's version and exit."),
+) -> None:
     """pbrl: classic and preference-based RL on batched MuJoCo tasks."""
 
 
@@ -23,6 +34,7 @@ app.command("sweep")(sweep_cmd.sweep)
 app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(bench_cmd.bench)
 app.add_typer(dataset_cmd.app, name="dataset")
 app.add_typer(label_cmd.app, name="label")
+app.add_typer(configs_cmd.app, name="configs")
 app.command("synthesize")(synthesize_cmd.synthesize)
 
 

@@ -34,6 +34,7 @@ def train_offline(
     steps: Optional[int],
     seed: int,
     hp: Optional[List[str]],
+    env_kwargs: Optional[List[str]],
     runs_dir: str,
     name: Optional[str],
     resume: Optional[str],
@@ -49,7 +50,7 @@ def train_offline(
 
     errors = _errors()
     if resume is not None:
-        given = [flag for flag, value in (("--dataset", dataset), ("--preferences", preferences), ("--env", env), ("--hp", hp), ("--name", name)) if value]
+        given = [flag for flag, value in (("--dataset", dataset), ("--preferences", preferences), ("--env", env), ("--hp", hp), ("--env-kwargs", env_kwargs), ("--name", name)) if value]
         if given:
             fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
         result = resume_run_folder(resume, steps, quiet, resume_run, _progress, errors)
@@ -58,7 +59,7 @@ def train_offline(
     try:
         config = OfflineTrainConfig(
             agent=agent, dataset=dataset or "", preferences=preferences, env=env, steps=steps, seed=seed,
-            hp=parse_overrides(hp or []), runs_dir=runs_dir, name=name, device=device, eval_freq=eval_freq,
+            hp=parse_overrides(hp or []), env_kwargs=parse_overrides(env_kwargs or []), runs_dir=runs_dir, name=name, device=device, eval_freq=eval_freq,
             eval_episodes=eval_episodes, checkpoint_freq=checkpoint_freq,
         )  # fmt: skip
     except errors as exc:

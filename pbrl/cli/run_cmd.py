@@ -19,38 +19,20 @@ import time
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from pbrl.runs.config import TrainConfig
 
-from .common import declared
+from .common import TrainingBar, declared
 
 
 def _train_with_bar(console: Console, label: str, config, steps: int):
     from pbrl.runs.train import train
 
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} steps"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task(label, total=steps)
-
-        def progress(step: int, latest: dict) -> None:
-            ret = latest.get("eval/return")
-            labels = latest.get("feedback/labels")
-            desc = label if ret is None else f"{label} (eval return {ret:,.0f})"
-            if labels is not None:
-                desc += f", {int(labels):,} labels"
-            bar.update(task, completed=min(step, steps), description=desc)
-
-        start = time.time()
-        result = train(config, progress=progress)
-        bar.update(task, completed=steps)
+    shown = {"eval/return": "eval return {:,.0f}", "feedback/labels": "{:,.0f} labels"}
+    start = time.time()
+    with TrainingBar(steps, shown, every=256, label=label) as bar:
+        result = train(config, progress=bar)
     return result, time.time() - start
 
 

@@ -53,7 +53,7 @@ def _name_of(out: Optional[str]) -> Optional[str]:
 
 
 def sweep(
-    config_file: str = typer.Argument(..., metavar="CONFIG", help="An experiment config file (.toml/.yaml; see configs/README.md)."),
+    config_file: str = typer.Argument(..., metavar="CONFIG", help="An experiment config file (.toml/.yaml), or a packaged config's name (`pbrl configs list`)."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="A count (5 = seeds 0..4), a list (0,3,7) or a range (10-14); default: the file's seeds."),
     tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated task ids (online agents); default: the file's tasks or task."),
     datasets: Optional[str] = typer.Option(None, "--datasets", help="Comma-separated dataset ids (offline agents)."),
@@ -116,7 +116,7 @@ def sweep(
         raise typer.Exit(1 if bad else 0)
     try:
         result = run_sweep(cells, sweep_dir, executor=executor, workers=workers, address=address, cpus_per_run=cpus_per_run,
-                           on_result=on_result, source=os.path.abspath(config_file))  # fmt: skip
+                           on_result=on_result, source=os.path.abspath(exp.source))  # fmt: skip
     except (ValueError, ImportError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:

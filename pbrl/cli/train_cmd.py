@@ -51,7 +51,7 @@ def _report(result, runs_root: str) -> None:
 def train(
     ctx: typer.Context,
     config_file: Optional[str] = typer.Argument(
-        None, metavar="[CONFIG]", help="An experiment config file (.toml/.yaml; see configs/README.md). Options given here win over it."
+        None, metavar="[CONFIG]", help="An experiment config file (.toml/.yaml), or a packaged config's name (`pbrl configs list`). Options given here win over it."
     ),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="With CONFIG: override a key, key=value or table.key=value (repeatable)."),
     env: Optional[str] = declared(TrainConfig, "env", default=None),
@@ -75,6 +75,7 @@ def train(
     teacher: Optional[str] = declared(TrainConfig, "teacher"),
     feedback: Optional[int] = declared(TrainConfig, "feedback"),
     pref: Optional[List[str]] = declared(TrainConfig, "pref", more=_REPEATABLE + " See agents/preference/README.md."),
+    env_kwargs: Optional[List[str]] = declared(TrainConfig, "env_kwargs", more=_REPEATABLE),
 ) -> None:
     """Train PPO or SAC on a batched task, or an offline agent on a dataset; evaluates, checkpoints and logs to TensorBoard in a run folder."""
     os.environ.setdefault("MUJOCO_GL", "egl")
@@ -90,7 +91,7 @@ def train(
         from .offline_cmd import train_offline
 
         return train_offline(
-            agent=agent, dataset=dataset, preferences=preferences, env=env, steps=steps, seed=seed, hp=hp, runs_dir=runs_dir,
+            agent=agent, dataset=dataset, preferences=preferences, env=env, steps=steps, seed=seed, hp=hp, env_kwargs=env_kwargs, runs_dir=runs_dir,
             name=name, resume=resume, device=device, eval_freq=eval_freq, eval_episodes=eval_episodes,
             checkpoint_freq=checkpoint_freq, quiet=quiet,
         )  # fmt: skip
@@ -103,7 +104,7 @@ def train(
     errors = (ConfigError, HyperparameterError, RunExistsError, RunLockedError, CheckpointError, FileNotFoundError)
     if resume is not None:
         given = [flag for flag, value in (("--env", env), ("--hp", hp), ("--num-envs", num_envs), ("--name", name),
-                                          ("--teacher", teacher), ("--feedback", feedback), ("--pref", pref)) if value]
+                                          ("--teacher", teacher), ("--feedback", feedback), ("--pref", pref), ("--env-kwargs", env_kwargs)) if value]
         if given:
             fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
         from pbrl.runs.train import resume as resume_run
@@ -119,6 +120,7 @@ def train(
             env=env, agent=agent, steps=steps, seed=seed, num_envs=num_envs, hp=overrides, reward=reward,
             runs_dir=runs_dir, name=name, device=device, eval_freq=eval_freq, eval_episodes=eval_episodes,
             checkpoint_freq=checkpoint_freq, teacher=teacher, feedback=feedback, pref=parse_overrides(pref or []),
+            env_kwargs=parse_overrides(env_kwargs or []),
         )
     except errors as exc:
         fail(str(exc))
@@ -171,7 +173,7 @@ def _given_options(ctx: typer.Context) -> dict:
         source = ctx.get_parameter_source(name)  # typer may vendor click: compare by name
         if getattr(source, "name", None) not in ("COMMANDLINE", "ENVIRONMENT"):
             continue
-        given[name] = parse_overrides(value or []) if name in ("hp", "pref") else value
+        given[name] = parse_overrides(value or []) if name in ("hp", "pref", "env_kwargs") else value
     return given
 
 

@@ -30,6 +30,24 @@ def config_from_mapping(cls, data: Mapping[str, Any]):
 _INT = dict(whole_floats=False)
 
 
+def check_device(name: str) -> str:
+    """The torch device a run uses: ``auto`` is CUDA when torch sees a GPU, else the CPU (as
+    Stable-Baselines3 decides); ``cpu``, ``cuda`` and ``cuda:N`` are checked here."""
+    if name == "cpu":
+        return name  # no torch import for the common case
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"device {name!r}: {exc}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}: CUDA is not available on this machine (use --device cpu or auto)")
+    return name
+
+
 @dataclass
 class TrainConfig(Settings):
     """One online training run: every setting below, checked by :meth:`resolve`."""
@@ -50,7 +68,7 @@ class TrainConfig(Settings):
     )
     runs_dir: str = setting("runs", "root of the run folders", check=string)
     name: str | None = setting(None, "run name (default: the start time); the folder is <name>-s<seed>", check=optional(string))
-    device: str = setting("cpu", "torch device", check=string)
+    device: str = setting("cpu", "torch device: auto (CUDA if there is a GPU, else the CPU), cpu, cuda or cuda:N", check=string)
     eval_freq: int | None = setting(None, "env steps between evaluations (default: steps / 20; 0 = only at the end)", check=optional(integer(0, **_INT)))
     eval_episodes: int = setting(10, "episodes per evaluation", check=integer(1, **_INT))
     checkpoint_freq: int | None = setting(None, "env steps between checkpoints (default: steps / 10; 0 = only at the end)", check=optional(integer(0, **_INT)))
@@ -95,18 +113,6 @@ class TrainConfig(Settings):
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"env_kwargs for {self.env}: {exc}") from None
 
-    def _check_device(self) -> None:
-        if self.device == "cpu":
-            return
-        import torch
-
-        try:
-            device = torch.device(self.device)
-        except RuntimeError as exc:
-            raise ConfigError(f"device {self.device!r}: {exc}") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"device {self.device!r}: CUDA is not available on this machine (use --device cpu)")
-
     def resolve(self) -> dict[str, Any]:
         """Check everything and return the resolved config (what ``config.json`` saves).
 
@@ -139,10 +145,11 @@ class TrainConfig(Settings):
                 reward = describe_reward_spec(self.reward)  # checked; the reward worker starts with the run
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"reward: {exc}; or 'learned' (PrefPPO / PEBBLE, with a teacher)") from None
-        self._check_device()
+        device = check_device(self.device)
         steps = self.steps if self.steps is not None else hp["n_timesteps"]
         resolved = self.to_dict()
         resolved.update(
+            device=device,
             steps=int(steps),
             num_envs=int(hp["n_envs"]),
             name=self.name or default_name(),

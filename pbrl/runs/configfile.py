@@ -16,6 +16,10 @@ can be found, the line), wrong types (with the key path, e.g. ``env_kwargs``, an
 the type the field wants), then :meth:`resolve` runs the config's own checks
 (task, agent, hyperparameters, reward source, dataset, ...).
 
+A bare name that is no file in the working directory (``sac``, ``ppo.yaml``; ``sac`` is
+``./sac.toml`` where that exists) is one of the example configs shipped in the package
+(``pbrl/configs/``, :func:`packaged_configs`); a path that exists always wins.
+
 Overrides win over the file: ``--set key=value`` (dotted paths for tables:
 ``hp.learning_rate=1e-3``, ``env_kwargs.ctrl_cost_weight=0.2``; values in TOML
 syntax) and the ordinary options of ``pbrl train``. Relative paths in a file
@@ -30,12 +34,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import importlib.resources
 import os
 import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Mapping, NoReturn, Sequence, Union
 
 from .config import ConfigError, TrainConfig
 
@@ -45,7 +50,10 @@ __all__ = [
     "apply_sets",
     "build_experiment",
     "config_class",
+    "find_config_file",
     "load_experiment",
+    "packaged_config",
+    "packaged_configs",
     "read_config_file",
 ]
 
@@ -65,13 +73,68 @@ class ConfigFileError(ConfigError):
 # -- reading -------------------------------------------------------------------------
 
 
+def packaged_configs() -> dict[str, str]:
+    """The example configs shipped in the package (``pbrl/configs/``): name -> file path.
+
+    A file's name is its stem (``sac``), or its file name where a ``.toml`` of the same stem
+    comes first (``ppo.yaml`` beside ``ppo.toml``). Found through :mod:`importlib.resources`,
+    so an installed wheel has them as well as the checkout.
+    """
+    folder = importlib.resources.files("pbrl") / "configs"
+    split = {f.name: os.path.splitext(f.name) for f in folder.iterdir() if os.path.splitext(f.name)[1].lower() in SUFFIXES}
+    found: dict[str, str] = {}
+    for name in sorted(split, key=lambda n: (split[n][0], list(SUFFIXES).index(split[n][1].lower()))):
+        found[name if split[name][0] in found else split[name][0]] = str(folder / name)
+    return found
+
+
+def packaged_config(name: str) -> str:
+    """The path of the packaged config called ``name`` (``sac`` or its file name ``sac.toml``).
+
+    Raises:
+        ConfigFileError: no packaged config has that name; the message lists them.
+    """
+    return _packaged_or_none(name) or _raise_unknown(name, "no packaged config of that name")
+
+
+def find_config_file(path: str) -> str:
+    """``path`` if it exists or has a folder in it; else a bare name's local file (``sac`` ->
+    ``./sac.toml``, so an edited copy wins); else the packaged config it names (:func:`packaged_config`).
+
+    Raises:
+        ConfigFileError: a bare name that is neither a file here nor a packaged config.
+    """
+    if os.path.exists(path) or os.sep in path or "/" in path:
+        return path
+    if not os.path.splitext(path)[1]:
+        local = [path + suffix for suffix in SUFFIXES if os.path.isfile(path + suffix)]
+        if local:
+            return local[0]
+    return _packaged_or_none(path) or _raise_unknown(path, "no such config file, nor a packaged config of that name")
+
+
+def _packaged_or_none(name: str) -> str | None:
+    packaged = packaged_configs()
+    return packaged.get(name) or {os.path.basename(p): p for p in packaged.values()}.get(name)
+
+
+def _raise_unknown(name: str, what: str) -> NoReturn:
+    packaged = list(packaged_configs())
+    close = difflib.get_close_matches(name, packaged, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigFileError(f"{name}: {what}{hint}; packaged configs: {', '.join(packaged)} (`pbrl configs list`)")
+
+
 def read_config_file(path: str) -> dict[str, Any]:
     """Parse a ``.toml``, ``.yaml`` or ``.yml`` file into a dict (no schema checks yet).
+
+    ``path`` may name a packaged config (:func:`find_config_file`).
 
     Raises:
         ConfigFileError: the file is missing, has another suffix, or does not parse
             (the message has the parser's line and column).
     """
+    path = find_config_file(path)
     kind = SUFFIXES.get(os.path.splitext(path)[1].lower())
     if kind is None:
         raise ConfigFileError(f"{path}: a config file must end in .toml, .yaml or .yml")
@@ -402,11 +465,12 @@ def load_experiment(
     """Read, override and check a config file (no side effects; :meth:`Experiment.resolve` runs the deeper checks).
 
     Args:
-        path: a ``.toml``, ``.yaml`` or ``.yml`` file.
+        path: a ``.toml``, ``.yaml`` or ``.yml`` file, or a packaged config's name (``sac``).
         sets: ``--set key=value`` overrides.
         overrides: values of the command line's options (they win over the file and
             ``sets``); a table (``hp``, ``pref``, ...) is merged into the file's rather than replacing it.
     """
+    path = find_config_file(path)
     data = read_config_file(path)
     text = None
     try:

@@ -25,11 +25,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping
 
-from pbrl.settings import Settings, integer, optional, setting, string, table
+from pbrl.settings import Settings, integer, optional, redeclared, setting, string, table
 
 
 from . import folder as F
-from .config import ConfigError, config_from_mapping
+from .config import ConfigError, TrainConfig, check_device, config_from_mapping
 from .lifecycle import WallClock, continue_run, new_run_path, resumed_steps, start_run, write_summary
 
 Progress = Callable[[int, dict], None]
@@ -64,7 +64,7 @@ class OfflineTrainConfig(Settings):
     hp: dict = setting({}, "hyperparameter overrides (pbrl train --agent iql --list-hp)", check=table)
     runs_dir: str = setting("runs", "root of the run folders: <runs_dir>/<task>/<agent>/<name>-s<seed>", check=string)
     name: str | None = setting(None, "run name (default: the start time)", check=optional(string))
-    device: str = setting("cpu", "torch device", check=string)
+    device: str = redeclared(TrainConfig, "device", "cpu")
     eval_freq: int | None = setting(None, "steps between evaluations (default steps / 20; 0: only at the end)", check=optional(integer(0, **_INT)))
     eval_episodes: int = setting(10, "episodes per evaluation, all in one batch", check=integer(1, **_INT))
     checkpoint_freq: int | None = setting(None, "steps between checkpoints (default steps / 10; 0: only at the end)", check=optional(integer(0, **_INT)))
@@ -119,20 +119,13 @@ class OfflineTrainConfig(Settings):
                 raise ConfigError(f"{self.agent} does not learn from preferences; drop --preferences")
             if not os.path.isfile(self.preferences):
                 raise ConfigError(f"preference store {self.preferences!r} does not exist")
-        if self.device != "cpu":
-            import torch
-
-            try:
-                dev = torch.device(self.device)
-            except RuntimeError as exc:
-                raise ConfigError(f"device {self.device!r}: {exc}") from None
-            if dev.type == "cuda" and not torch.cuda.is_available():
-                raise ConfigError(f"device {self.device!r}: CUDA is not available on this machine (use --device cpu)")
+        device = check_device(self.device)
         steps = int(self.steps if self.steps is not None else hyperparams["steps"])
         hyperparams["steps"] = steps  # the horizon of learning-rate schedules
         resolved = self.to_dict()
         resolved.update(
             env=task,
+            device=device,
             steps=steps,
             name=self.name or F.default_name(),
             preferences=None if self.preferences is None else os.path.abspath(self.preferences),

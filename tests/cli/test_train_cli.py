@@ -38,6 +38,8 @@ def _run(*args):
         (["--env", "pbrl/Hopper-v5", "--steps", "0"], "steps must be an integer >= 1"),
         (["--env", "pbrl/Hopper-v5", "--name", "a/b"], "run name 'a/b'"),
         (["--env", "pbrl/Hopper-v5", "--device", "cuda"], "CUDA is not available"),
+        (["--env", "pbrl/Hopper-v5", "--device", "tpu"], "use auto, cpu, cuda or cuda:N"),
+        (["--env", "pbrl/Hopper-v5", "--env-kwargs", "ctrl_cost_wieght=1"], "unknown keyword argument(s) ['ctrl_cost_wieght']"),
         (["--agent", "ppo"], "--env is required"),
         (["--resume", "/no/such/run"], "not a pbrl run folder"),
     ],
@@ -58,6 +60,10 @@ def test_train_then_evaluate_from_the_cli(tmp_path):
     assert code == 0, out
     run = os.path.join(runs, "pbrl_Hopper-v5", "ppo", "cli-s3")
     assert out.strip().splitlines()[-1] == run  # the run folder is printed at the end
+    # not a terminal: progress as whole lines (one per tenth of the run), with the latest returns, never cut
+    progress = [line for line in out.splitlines() if line.startswith("training ")]
+    assert 2 <= len(progress) <= 12 and progress[-1].startswith("training 2,048/2,048 (100%)")
+    assert "eval return" in progress[-1] and "left" in progress[-1]
     for name in ("config.json", "metrics.jsonl", "summary.json", "checkpoints/latest.json"):
         assert os.path.exists(os.path.join(run, name)), name
     config = json.load(open(os.path.join(run, "config.json")))
@@ -166,3 +172,31 @@ def test_video_of_an_episode(tmp_path):
 
     frames = imageio.mimread(str(tmp_path / "v.gif"))
     assert len(frames) == 11 and frames[0].shape[:2] == (48, 64)
+
+
+def test_env_kwargs_and_device_auto_reach_the_run(tmp_path):
+    import torch
+
+    runs = str(tmp_path / "runs")
+    code, out = _run("train", "--env", "pbrl/Hopper-v5", "--steps", "1024", "--num-envs", "8", "--hp", "n_steps=64",
+                     "--hp", "batch_size=64", "--hp", "net_arch=[16]", "--env-kwargs", "ctrl_cost_weight=0.01",
+                     "--env-kwargs", "terminate_when_unhealthy=false", "--device", "auto", "--runs-dir", runs, "--name", "kw", "--quiet")
+    assert code == 0, out
+    with open(os.path.join(runs, "pbrl_Hopper-v5", "ppo", "kw-s0", "config.json")) as f:
+        config = json.load(f)["config"]
+    assert config["env_kwargs"] == {"ctrl_cost_weight": 0.01, "terminate_when_unhealthy": False}
+    assert config["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # as SB3's "auto"
+
+
+def test_version_completion_and_python_dash_m():
+    import subprocess
+    import sys
+
+    import pbrl
+
+    code, out = _run("--version")
+    assert code == 0 and out.strip() == f"pbrl {pbrl.__version__}"
+    code, out = _run("--help")
+    assert code == 0 and "--install-completion" in out and "--version" in out
+    done = subprocess.run([sys.executable, "-m", "pbrl", "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == f"pbrl {pbrl.__version__}", done.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 
@@ -11,13 +10,13 @@ from typer.testing import CliRunner
 
 from pbrl.cli.main import app
 from pbrl.runs.config import TrainConfig
-from pbrl.runs.configfile import ConfigFileError, apply_sets, build_experiment, load_experiment, read_config_file
+from pbrl.runs.configfile import ConfigFileError, apply_sets, build_experiment, load_experiment, packaged_config, packaged_configs, read_config_file
 from pbrl.runs.offline import OfflineTrainConfig
 
 from offline_support import datasets_root, make_hopper_dataset, make_pendulum_dataset
 from repo_support import ROOT
 
-EXAMPLES = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*")) if p.endswith((".toml", ".yaml", ".yml")))
+EXAMPLES = sorted(packaged_configs().values())
 EXAMPLE_DATASET = "pbrl/hopper/medium-replay-v0"
 EXAMPLE_STORE = "pbrl_hopper_medium-replay-v0.prefs.sqlite"
 runner = CliRunner()
@@ -75,7 +74,7 @@ def test_every_example_config_resolves(path, example_data, monkeypatch):
 
 
 def test_toml_and_yaml_examples_say_the_same():
-    toml, yaml = load_experiment(os.path.join(ROOT, "configs", "ppo.toml")), load_experiment(os.path.join(ROOT, "configs", "ppo.yaml"))
+    toml, yaml = load_experiment(packaged_config("ppo")), load_experiment(packaged_config("ppo.yaml"))
     assert toml.config == yaml.config
 
 
@@ -205,14 +204,14 @@ def test_offline_train_from_a_config_file(tmp_path):
 
 
 def test_the_schema_doc_names_every_key():
-    """configs/README.md documents every field of both run configs (a new field needs a line there)."""
+    """pbrl/configs/README.md documents every field of both run configs (a new field needs a line there)."""
     import dataclasses
 
-    with open(os.path.join(ROOT, "configs", "README.md"), encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "pbrl", "configs", "README.md"), encoding="utf-8") as f:
         doc = f.read()
     for cls in (TrainConfig, OfflineTrainConfig):
         for f in dataclasses.fields(cls):
-            assert f"`{f.name}`" in doc, f"configs/README.md does not describe {cls.__name__}.{f.name}"
+            assert f"`{f.name}`" in doc, f"pbrl/configs/README.md does not describe {cls.__name__}.{f.name}"
 
 
 def test_picking_one_value_of_a_sweep_list(tmp_path):

@@ -96,7 +96,7 @@ def test_pbrl_run_with_runs_dir_a_regular_file(tmp_path):
 def test_sweep_with_out_a_regular_file(tmp_path, dry_run):
     out = tmp_path / "sweep"
     out.write_text("keep me")
-    config = repo_path("configs", "ppo.toml")
+    config = repo_path("pbrl", "configs", "ppo.toml")
     code, text = _run("sweep", config, "--out", out, "--steps", 1000, "--seeds", 1, "--workers", 1, *(["--dry-run"] if dry_run else []))
     assert code == 2, text
     assert _says(text, "error:", "cannot create sweep folder", out, "is a regular file, not a folder") and "Traceback" not in text, text
