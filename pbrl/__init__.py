@@ -56,3 +56,16 @@ if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY") and sys.platf
     os.environ["MUJOCO_GL"] = "egl"
 
 from . import envs as _envs  # noqa: E402,F401  (registers the pbrl/* Gymnasium ids)
+
+#: public calls that live in higher layers, imported on first use (``import pbrl`` stays torch-free)
+_LAZY = {"load_policy": "pbrl.runs.export"}
+
+
+def __getattr__(name: str):
+    """``pbrl.load_policy`` and the other names of :data:`_LAZY`, imported when first used."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pbrl' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import bench_cmd, compare_cmd, configs_cmd, dataset_cmd, envs_cmd, label_cmd, run_cmd, sweep_cmd, synthesize_cmd, train_cmd
+from . import export_cmd
 from .common import command_group
 
 app = command_group("pbrl", "pbrl: classic and preference-based RL on batched MuJoCo tasks.", completion=True)
@@ -29,6 +30,7 @@ app.command("run")(run_cmd.run)
 app.command("envs")(envs_cmd.envs)
 app.command("train")(train_cmd.train)
 app.command("evaluate")(train_cmd.evaluate)
+app.command("export")(export_cmd.export)
 app.command("compare")(compare_cmd.compare)
 app.command("sweep")(sweep_cmd.sweep)
 app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(bench_cmd.bench)
