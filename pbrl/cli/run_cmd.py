@@ -44,7 +44,7 @@ def run(
     feedback: int = typer.Option(300, "--feedback", min=1, help="Label budget of the preference-learning agent."),
     seed: int = declared(TrainConfig, "seed", more="Both agents'."),
     runs_dir: str = declared(TrainConfig, "runs_dir"),
-    name: str = declared(TrainConfig, "name", more="The runs are <name>-true and <name>-<teacher>."),
+    name: str = declared(TrainConfig, "name", more="Here the runs are <name>-true and <name>-<teacher>."),
     eval_episodes: int = declared(TrainConfig, "eval_episodes", min=1),
     skip_true: bool = typer.Option(False, "--skip-true", help="Train only the preference-learning agent."),
 ) -> None:
@@ -54,18 +54,17 @@ def run(
 
     from pbrl.evaluation.evaluate import evaluate_policy
     from pbrl.runs.config import ConfigError, TrainConfig
-    from pbrl.runs.folder import RunExistsError, RunsDirError, default_name
+    from pbrl.runs.folder import RunExistsError, RunsDirError
 
     console = Console(width=max(Console().width, 110))
-    prefix = name or default_name()
     pref_name = {"ppo": "PrefPPO", "sac": "PEBBLE"}.get(agent, agent)
     common = dict(env=env, agent=agent, steps=steps, seed=seed, runs_dir=runs_dir, eval_episodes=eval_episodes)
     configs = []
     if not skip_true:
-        configs.append((agent.upper(), "true", TrainConfig(**common, name=f"{prefix}-true")))
+        configs.append((agent.upper(), "true", TrainConfig(**common, name=name and f"{name}-true")))
     configs.append(
         (pref_name, f"learned ({teacher})", TrainConfig(
-            **common, name=f"{prefix}-{teacher}", reward="learned", teacher=teacher, feedback=feedback,
+            **common, name=name and f"{name}-{teacher}", reward="learned", teacher=teacher, feedback=feedback,
             pref={"interval": max(steps // 11, 1)},  # ten feedback rounds (budget / 10 each) before the end
         ))
     )

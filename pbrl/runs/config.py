@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Mapping
 from pbrl.agents.online.hyperparams import AGENTS, HyperparameterError, check_agent, resolve
 from pbrl.settings import ConfigError, Settings, integer, optional, setting, string, table
 
-from .folder import check_name, default_name
+from .folder import check_name, descriptive_name
 
 
 def config_from_mapping(cls, data: Mapping[str, Any]):
@@ -28,6 +28,17 @@ def config_from_mapping(cls, data: Mapping[str, Any]):
 
 
 _INT = dict(whole_floats=False)
+
+
+def reward_kind(reward: str) -> str:
+    """``true``, ``learned``, ``program`` or ``trusted-program``: a reward spec without its path."""
+    return reward.split(":", 1)[0]
+
+
+def algorithm_of(agent: str, reward: Mapping[str, Any] | None = None) -> str:
+    """The algorithm a run trains (HPARAMS' agent column): PPO, SAC, with a learned reward PrefPPO or
+    PEBBLE; offline agents BC, IQL, P-IQL, CPL, OPPO, IPL."""
+    return str((reward or {}).get("algorithm") or {"piql": "P-IQL"}.get(agent, agent.upper()))
 
 
 def check_device(name: str) -> str:
@@ -67,7 +78,10 @@ class TrainConfig(Settings):
         check=string,
     )
     runs_dir: str = setting("runs", "root of the run folders", check=string)
-    name: str | None = setting(None, "run name (default: the start time); the folder is <name>-s<seed>", check=optional(string))
+    name: str | None = setting(
+        None, "run name (default: what the run is, <agent>-<reward>[-<teacher>-<labels>], e.g. ppo-true or "
+        "prefppo-learned-oracle-300, with -2, -3, ... if taken); the folder is <name>-s<seed>", check=optional(string),
+    )  # fmt: skip
     device: str = setting("cpu", "torch device: auto (CUDA if there is a GPU, else the CPU), cpu, cuda or cuda:N", check=string)
     eval_freq: int | None = setting(None, "env steps between evaluations (default: steps / 20; 0 = only at the end)", check=optional(integer(0, **_INT)))
     eval_episodes: int = setting(10, "episodes per evaluation", check=integer(1, **_INT))
@@ -152,12 +166,15 @@ class TrainConfig(Settings):
             device=device,
             steps=int(steps),
             num_envs=int(hp["n_envs"]),
-            name=self.name or default_name(),
             eval_freq=int(self.eval_freq if self.eval_freq is not None else max(steps // 20, 1)),
             checkpoint_freq=int(self.checkpoint_freq if self.checkpoint_freq is not None else max(steps // 10, 1)),
         )
         if self.reward == "learned":
             resolved["feedback"] = int(self.feedback if self.feedback is not None else reward["feedback"])
+        resolved["name"] = self.name or descriptive_name(
+            [algorithm_of(self.agent, reward).lower(), reward_kind(self.reward), self.teacher, resolved.get("feedback")],
+            self.runs_dir, self.env, self.agent, self.seed,
+        )  # fmt: skip
         out = {"config": resolved, "hyperparams": hp, "reward": reward}
         if preference is not None:
             out["preference"] = preference

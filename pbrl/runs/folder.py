@@ -16,6 +16,7 @@ import json
 import os
 import re
 import time
+from typing import Any
 
 from pbrl.fileio import atomic_write_text
 
@@ -56,6 +57,17 @@ def check_name(name: str) -> str:
 def default_name() -> str:
     """A name from the local time, e.g. ``20250101-120000``."""
     return time.strftime("%Y%m%d-%H%M%S")
+
+
+def descriptive_name(parts: list[Any], runs_dir: str, task: str, agent: str, seed: int) -> str:
+    """A run name that says what the run is (``parts`` joined by ``-``, e.g. ``prefppo-learned-oracle-300``),
+    made unique among the runs of (task, agent, seed) under ``runs_dir`` with ``-2``, ``-3``, ..."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(str(p) for p in parts if p not in (None, ""))).strip("._-") or "run"
+    name, n = base, 1
+    while os.path.exists(run_path(runs_dir, task, agent, name, seed)):
+        n += 1
+        name = f"{base}-{n}"
+    return name
 
 
 def run_path(runs_dir: str, task: str, agent: str, name: str, seed: int) -> str:

@@ -29,7 +29,7 @@ from pbrl.settings import Settings, integer, optional, redeclared, setting, stri
 
 
 from . import folder as F
-from .config import ConfigError, TrainConfig, check_device, config_from_mapping
+from .config import ConfigError, TrainConfig, algorithm_of, check_device, config_from_mapping
 from .lifecycle import WallClock, continue_run, new_run_path, resumed_steps, start_run, write_summary
 
 Progress = Callable[[int, dict], None]
@@ -63,7 +63,9 @@ class OfflineTrainConfig(Settings):
     seed: int = setting(0, "run seed", check=integer(0, **_INT))
     hp: dict = setting({}, "hyperparameter overrides (pbrl train --agent iql --list-hp)", check=table)
     runs_dir: str = setting("runs", "root of the run folders: <runs_dir>/<task>/<agent>/<name>-s<seed>", check=string)
-    name: str | None = setting(None, "run name (default: the start time)", check=optional(string))
+    name: str | None = setting(
+        None, "run name (default: <agent>-<dataset>, e.g. iql-medium-replay-v0, with -2, -3, ... if taken)", check=optional(string)
+    )
     device: str = redeclared(TrainConfig, "device", "cpu")
     eval_freq: int | None = setting(None, "steps between evaluations (default steps / 20; 0: only at the end)", check=optional(integer(0, **_INT)))
     eval_episodes: int = setting(10, "episodes per evaluation, all in one batch", check=integer(1, **_INT))
@@ -127,7 +129,7 @@ class OfflineTrainConfig(Settings):
             env=task,
             device=device,
             steps=steps,
-            name=self.name or F.default_name(),
+            name=self.name or F.descriptive_name([self.agent, self.dataset.rsplit("/", 1)[-1]], self.runs_dir, task, self.agent, self.seed),
             preferences=None if self.preferences is None else os.path.abspath(self.preferences),
             eval_freq=int(self.eval_freq if self.eval_freq is not None else max(steps // 20, 1)),
             checkpoint_freq=int(self.checkpoint_freq if self.checkpoint_freq is not None else max(steps // 10, 1)),
@@ -219,6 +221,7 @@ def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_s
             final["dataset_normalized_score"] = score
         checkpoint()
         hparams = flat_hparams({**cfg, "dataset": cfg["dataset"]}, resolved["hyperparams"])
+        hparams["agent"] = algorithm_of(cfg["agent"])
         hparams["dataset"] = cfg["dataset"]
         metrics = {k: v for k, v in latest.items() if k.startswith(("eval/", "reward_model/"))}
         log_hparams(logger, agent.step, hparams, metrics)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 
 from . import folder as F
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, algorithm_of
 from .lifecycle import WallClock, continue_run, new_run_path, resumed_steps, start_run, write_summary
 
 Progress = Callable[[int, dict], None]
@@ -111,6 +111,7 @@ def _run(agent, resolved: dict, run_dir: str, progress: Progress | None, purge_s
         checkpoint()
         metrics = {k: v for k, v in callback.latest.items() if k.startswith(("eval/", "rollout/"))}
         hparams = flat_hparams(cfg, resolved["hyperparams"])
+        hparams["agent"] = algorithm_of(cfg["agent"], resolved["reward"])  # PrefPPO / PEBBLE, not ppo / sac
         final_dict = final.to_dict()
         if loop is not None:
             loop.save_reward_model(run_dir)

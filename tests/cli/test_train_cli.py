@@ -200,3 +200,24 @@ def test_version_completion_and_python_dash_m():
     assert code == 0 and "--install-completion" in out and "--version" in out
     done = subprocess.run([sys.executable, "-m", "pbrl", "--version"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == f"pbrl {pbrl.__version__}", done.stderr
+
+
+def test_default_run_names_say_what_the_run_is_and_stay_unique(tmp_path):
+    from pbrl.runs.config import TrainConfig
+    from pbrl.runs.train import prepare
+
+    runs = str(tmp_path / "runs")
+    tiny = {"n_envs": 8, "n_steps": 64, "batch_size": 64, "net_arch": [16]}
+    _, path = prepare(TrainConfig(env="pbrl/Hopper-v5", steps=512, hp=tiny, runs_dir=runs))
+    assert path.endswith(os.path.join("pbrl_Hopper-v5", "ppo", "ppo-true-s0"))
+    _, path = prepare(TrainConfig(env="pbrl/Hopper-v5", steps=512, hp=tiny, runs_dir=runs, seed=2, reward="learned",
+                                  teacher="noisy", feedback=30))
+    assert path.endswith(os.path.join("ppo", "prefppo-learned-noisy-30-s2"))
+    code, out = _run("train", "--env", "pbrl/Hopper-v5", "--steps", "512", "--num-envs", "8", "--hp", "n_steps=64",
+                     "--hp", "batch_size=64", "--hp", "net_arch=[16]", "--runs-dir", runs, "--quiet")
+    assert code == 0, out
+    _, path = prepare(TrainConfig(env="pbrl/Hopper-v5", steps=512, hp=tiny, runs_dir=runs))
+    assert path.endswith(os.path.join("ppo", "ppo-true-2-s0"))  # the first name is taken now
+    from pbrl.runs.config import algorithm_of  # HPARAMS' agent column: the algorithm trained
+
+    assert [algorithm_of("ppo"), algorithm_of("ppo", {"algorithm": "PrefPPO"}), algorithm_of("piql")] == ["PPO", "PrefPPO", "P-IQL"]
