@@ -263,23 +263,16 @@ def check_teacher_options(teacher: str | None, overrides: Mapping[str, Any] | No
 def human_teacher_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
     """``pbrl.teachers.human.HumanTeacher`` keyword arguments from resolved options (defaults for
     missing keys); with ``human_serve``, ``serve`` starts the labeling app (``pbrl.web``) on the store."""
+    from pbrl.web import server_on
+
     get = lambda key: values.get(key, DEFAULTS["ppo"][key])  # noqa: E731  (options saved before these keys existed)
     min_labels = get("human_min_labels")
     timeout = get("human_timeout")
     return {
         "min_labels": None if min_labels == "all" else min_labels,
         "timeout": None if timeout == "none" else float(timeout),
-        "serve": _label_server(str(get("human_host")), int(get("human_port"))) if get("human_serve") else None,
+        "serve": server_on(str(get("human_host")), int(get("human_port"))) if get("human_serve") else None,
     }
-
-
-def _label_server(host: str, port: int):
-    def serve(store):
-        from pbrl.web.server import LabelServer  # the web extra (FastAPI, uvicorn): loaded when the run starts serving
-
-        return LabelServer(store, host=host, port=port).start()
-
-    return serve
 
 
 def describe() -> list[tuple[str, str, str, str]]:

@@ -296,12 +296,25 @@ def label(
     batch_size: int = typer.Option(500, "--batch-size", help="Pairs per store transaction."),
     weighting: str = typer.Option("window", "--weighting", help="window (every window equally likely) or episode (B-Pref)."),
     score: str = typer.Option("return", "--score", help="return (B-Pref: Σ r) or regret (CPL: Σ r + V(s_H) − V(s_0), V fitted on the dataset)."),
-    teacher_arg: Optional[List[str]] = typer.Option(None, "--teacher-arg", help="Teacher knob key=value, e.g. beta=0.5 (repeatable)."),
+    teacher_arg: Optional[List[str]] = typer.Option(None, "--teacher-arg", help="Teacher knob key=value, e.g. beta=0.5, or for human min_labels=0.5, timeout=600 (repeatable)."),
+    serve: bool = typer.Option(False, "--serve", help="--teacher human: serve the labeling page from this command (it prints the address); else run `pbrl label serve --store STORE`."),
+    host: str = typer.Option("127.0.0.1", "--host", help="--serve: the address to listen on."),
+    port: int = typer.Option(0, "--port", help="--serve: the port (0: any free one)."),
 ) -> None:
-    """Label pairs of dataset segments with a teacher into a preference store."""
+    """Label pairs of dataset segments with a teacher into a preference store.
+
+    With ``--teacher human`` the pairs wait in the store for people to answer them in the
+    labeling app (``--serve``, or ``pbrl label serve --store STORE`` elsewhere)."""
     from pbrl.datasets.labeling import label_dataset
 
     path = store or dataset_id.replace("/", "_") + ".prefs.sqlite"
+    knobs = _pairs(teacher_arg, "--teacher-arg")
+    if serve:
+        if teacher != "human":
+            fail(f"--serve serves the labeling page for people: it goes with --teacher human, not {teacher!r}")
+        from pbrl.web import server_on
+
+        knobs["serve"] = server_on(host, port)
     try:
         summary = label_dataset(
             dataset_id,
@@ -311,11 +324,11 @@ def label(
             segment=segment,
             seed=seed,
             batch_size=batch_size,
-            teacher_kwargs=_pairs(teacher_arg, "--teacher-arg"),
+            teacher_kwargs=knobs,
             weighting=weighting,
             score=score,
         )
-    except (*_errors(), TypeError) as exc:
+    except (*_errors(), TypeError, OSError) as exc:
         fail(str(exc))
     out.print(
         f"{summary['store']}: {summary['pairs']} pairs from {dataset_id}, {summary['labels']} labelled, "

@@ -129,53 +129,63 @@ def label_dataset(
     traj = load_trajectories(dataset_id)
     buffer = dataset_buffer(traj, dataset_id)
     sampler = SegmentSampler(buffer, horizon=int(segment), weighting=weighting, seed=np.random.SeedSequence([seed, 1]))
-    judge = make_teacher(teacher, card=card, seed=seed, **dict(teacher_kwargs or {}))
-    if score == "regret" and judge.kind not in ("scripted", "boltzmann"):
-        raise ValueError(f"score 'regret' needs a teacher that compares rewards (scripted presets, boltzmann), not {teacher!r}")
-    judge.set_recent_returns(traj.returns())
-    shaped = None
-    if score == "regret":
-        from .value import behaviour_value, regret_rewards
+    knobs = dict(teacher_kwargs or {})
+    if teacher == "human":  # people answer in the labeling app, on this very store
+        knobs.setdefault("store", os.fspath(store_path))
+        knobs.setdefault("announce", True)
+    judge = make_teacher(teacher, card=card, seed=seed, **knobs)
+    try:
+        if score == "regret" and judge.kind not in ("scripted", "boltzmann"):
+            raise ValueError(f"score 'regret' needs a teacher that compares rewards (scripted presets, boltzmann), not {teacher!r}")
+        judge.set_recent_returns(traj.returns())
+        shaped = None
+        if score == "regret":
+            from .value import behaviour_value, regret_rewards
 
-        shaped = regret_rewards(traj, behaviour_value(traj, seed=seed))
-    done = answered = skipped = 0
-    with PreferenceStore(store_path) as store:
-        store.check()  # a damaged file is refused before anything is written into it
-        existing = store.info()
-        if isinstance(existing.get("task"), str) and existing["task"] != task:
-            raise ValueError(
-                f"the preference store {store_path} holds segments of {existing['task']}; {dataset_id!r} is a {task} dataset: "
-                "label it into another store"
-            )
-        store.set_info("task", task)
-        datasets = list(existing.get("datasets", []))
-        if dataset_id not in datasets:
-            datasets.append(dataset_id)
-        store.set_info("datasets", datasets)
-        while done < int(pairs):
-            n = min(int(batch_size), int(pairs) - done)
-            first, second = sampler.sample_pairs(n)
-            query_ids = store.add_pairs(
-                first, second, meta={"dataset": dataset_id, "segment": int(segment), "teacher": teacher, "seed": int(seed), "score": score}
-            )
-            if shaped is None:
-                labels = judge.label(first, second, query_ids=query_ids)
-            else:
-                labels = judge.label(_rescored(first, traj, shaped), _rescored(second, traj, shaped), query_ids=query_ids)
-            store.add_labels(query_ids, labels)
-            answered += int(labels.answered.sum())
-            skipped += int(labels.skipped.sum())
-            done += n
-            if progress is not None:
-                progress(done)
-        counts = store.summary()
-    return {
-        "dataset": dataset_id,
-        "task": task,
-        "store": os.fspath(store_path),
-        "pairs": done,
-        "labels": answered,
-        "skipped": skipped,
-        "teacher": judge.provenance.labeler,
-        "store_counts": counts,
-    }
+            shaped = regret_rewards(traj, behaviour_value(traj, seed=seed))
+        done = answered = skipped = 0
+        with PreferenceStore(store_path) as store:
+            store.check()  # a damaged file is refused before anything is written into it
+            existing = store.info()
+            if isinstance(existing.get("task"), str) and existing["task"] != task:
+                raise ValueError(
+                    f"the preference store {store_path} holds segments of {existing['task']}; {dataset_id!r} is a {task} dataset: "
+                    "label it into another store"
+                )
+            store.set_info("task", task)
+            datasets = list(existing.get("datasets", []))
+            if dataset_id not in datasets:
+                datasets.append(dataset_id)
+            store.set_info("datasets", datasets)
+            while done < int(pairs):
+                n = min(int(batch_size), int(pairs) - done)
+                first, second = sampler.sample_pairs(n)
+                query_ids = store.add_pairs(
+                    first, second, meta={"dataset": dataset_id, "segment": int(segment), "teacher": teacher, "seed": int(seed), "score": score}
+                )
+                if shaped is None:
+                    labels = judge.label(first, second, query_ids=query_ids)
+                else:
+                    labels = judge.label(_rescored(first, traj, shaped), _rescored(second, traj, shaped), query_ids=query_ids)
+                if not getattr(judge, "answers_in_store", False):  # the human teacher's are stored already
+                    store.add_labels(query_ids, labels)
+                answered += int(labels.answered.sum())
+                skipped += int(labels.skipped.sum())
+                done += n
+                if progress is not None:
+                    progress(done)
+            counts = store.summary()
+        return {
+            "dataset": dataset_id,
+            "task": task,
+            "store": os.fspath(store_path),
+            "pairs": done,
+            "labels": answered,
+            "skipped": skipped,
+            "teacher": judge.provenance.labeler,
+            "store_counts": counts,
+        }
+    finally:
+        close = getattr(judge, "close", None)
+        if close is not None:
+            close()  # the human teacher stops serving the page and lets go of the store

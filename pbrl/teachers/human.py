@@ -166,7 +166,7 @@ class HumanTeacher(Teacher):
             )
         elif self.announce:
             print(
-                f"pbrl: people answer this run's queries in the labeling app: `pbrl label serve --store {self.store.path}` "
+                f"pbrl: people answer these queries in the labeling app: `pbrl label serve --store {self.store.path}` "
                 f"and a token from `pbrl label add-labeler NAME --store {self.store.path}`",
                 file=sys.stderr,
                 flush=True,

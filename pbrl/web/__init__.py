@@ -47,7 +47,20 @@ __all__ = [
     "encode_mp4",
     "segment_states",
     "serve",
+    "server_on",
 ]
+
+
+def server_on(host: str = "127.0.0.1", port: int = 0):
+    """``HumanTeacher(serve=...)``: a function that starts the labeling page on a store at
+    ``host:port`` (0: any free port) on a thread and returns the running :class:`LabelServer`."""
+
+    def start(store: Any):
+        from .server import LabelServer  # the web extra (FastAPI, uvicorn), loaded when serving starts
+
+        return LabelServer(store, host=host, port=port).start()
+
+    return start
 
 
 def __getattr__(name: str) -> Any:
