@@ -14,7 +14,7 @@ from .common import err, fail
 
 def compare(
     runs: List[str] = typer.Argument(..., help="Run folders, or folders with runs under them (a runs root, a sweep folder)."),
-    out: Optional[str] = typer.Option(None, "--out", help="Write compare.md, compare.json, learning_curves.png and intervals.png here."),
+    out: Optional[str] = typer.Option(None, "--out", help="Write compare.md, compare.json and the figures here: learning curves over steps, wall-clock and labels used (preference runs), intervals, performance profiles, probability of improvement."),
     metric: str = typer.Option("normalized_score", "--metric", help="normalized_score, return, dataset_normalized_score or success_rate."),
     group_by: str = typer.Option("auto", "--group-by", help="Group label: auto (the algorithm — agent, prefppo, pebble, <agent>+program — or algorithm/name where a task has several run names of it), agent, name, agent/name."),
     include_incomplete: bool = typer.Option(False, "--include-incomplete", help="Use unfinished runs at their latest evaluation (marked *) instead of skipping them."),
@@ -27,7 +27,8 @@ def compare(
 ) -> None:
     """Compare runs across seeds: final return and score per (task, agent), IQM and optimality gap with
     stratified-bootstrap CIs, probability of improvement (rliable's definitions), the claims its intervals
-    allow, learning curves. Warns when groups have different budgets or fewer than 3 seeds."""
+    allow, learning curves over steps, wall-clock and labels used, performance profiles. Warns when groups
+    have different budgets or fewer than 3 seeds."""
     from pbrl.runs.compare import CompareError, compare as run_compare, plotting_available
 
     try:

@@ -15,6 +15,9 @@ Scores come as a ``(runs, tasks)`` array per algorithm (normalized scores, e.g. 
 * :func:`probability_of_improvement_interval` — the same with a CI, from
   rliable's *independent* stratified bootstrap (X's and Y's runs resampled apart,
   each within its task).
+* :func:`performance_profile` — rliable's run-score distribution: for each threshold τ
+  the fraction of runs with a score above τ (per task, averaged over tasks);
+  :func:`performance_profile_interval` adds its stratified-bootstrap band.
 
 Scores may also come *ragged*: a mapping ``{task: 1-D array of runs}`` (tasks with
 different numbers of runs, as ``pbrl compare`` finds them; tasks are matched by key). Resampling is then
@@ -265,6 +268,39 @@ def probability_of_improvement_interval(
     return _poi(a, b), low, high
 
 
+def performance_profile(scores, taus) -> np.ndarray:
+    """For each τ in ``taus``, the fraction of runs with a score above τ: per task, then
+    averaged over tasks (rliable's run-score distribution; for equal run counts the
+    fraction of all runs × tasks scores above τ)."""
+    taus = np.asarray(taus, dtype=np.float64).reshape(-1)
+    return np.mean([(s[:, None] > taus[None, :]).mean(axis=0) for s in _strata(scores)], axis=0)
+
+
+def performance_profile_interval(
+    scores, taus, reps: int = DEFAULT_REPS, confidence: float = 0.95, seed: int | np.random.Generator | None = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(profile, low, high)`` over ``taus``: :func:`performance_profile` and, at each τ, its
+    percentile interval from the stratified bootstrap (runs resampled within each task)."""
+    taus = np.asarray(taus, dtype=np.float64).reshape(-1)
+    strata = _strata(scores)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    reps = int(reps)
+    # a resample's fraction above τ is its run counts weighted by "this run is above τ"
+    above = [(s[:, None] > taus[None, :]).astype(np.float64) / s.size for s in strata]
+    samples = np.zeros((reps, taus.size))
+    start = 0
+    for count in _chunks(reps, max(s.size for s in strata) * taus.size):
+        for s, idx, a in zip(strata, _draw(strata, count, rng), above):
+            samples[start : start + count] += _counts(idx, s.size) @ a
+        start += count
+    samples /= len(strata)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    tail = 100.0 * (1.0 - confidence) / 2.0
+    low, high = np.percentile(samples, [tail, 100.0 - tail], axis=0)
+    return performance_profile(scores, taus), low, high
+
+
 def aggregate(
     scores: Mapping[str, np.ndarray],
     statistics: tuple[str, ...] = ("iqm", "mean", "median", "optimality_gap"),
@@ -289,6 +325,8 @@ __all__ = [
     "median",
     "optimality_gap",
     "optimality_gap_at",
+    "performance_profile",
+    "performance_profile_interval",
     "probability_of_improvement",
     "probability_of_improvement_interval",
     "stratified_bootstrap",

@@ -23,6 +23,13 @@ budgets: steps (the config's ``steps`` of a complete run, the steps reached by a
 incomplete one; env and gradient steps never match) or, among learned rewards, labels
 (the config's ``reward.feedback``).
 
+Figures (``write``): learning curves over steps, over wall-clock seconds and, for
+preference runs (those that log ``feedback/labels``), over labels used — the line is the
+mean over runs and the band ±1 standard error, as each legend says (:data:`CURVE_BAND`);
+the IQM and optimality-gap intervals; rliable's performance profiles (fraction of runs
+above τ, with stratified-bootstrap bands); and the probability of improvement of each
+compared pair with its interval.
+
 Online and offline runs compare alike (the x axis of an offline run's curve is
 gradient steps). A run that did not finish (``summary.json`` status other than
 ``complete``, or none) is reported and skipped, or used at its latest evaluation
@@ -45,7 +52,7 @@ from pbrl.evaluation import aggregate as agg
 from . import folder as F
 from .metrics import read_metrics, series
 
-__all__ = ["CLAIM_SEEDS", "Comparison", "CompareError", "METRICS", "MIN_SEEDS", "RunRecord", "budget_warnings", "claim", "compare", "find_runs", "load_run"]
+__all__ = ["CLAIM_SEEDS", "CURVE_AXES", "CURVE_BAND", "Comparison", "CompareError", "METRICS", "MIN_SEEDS", "RunRecord", "budget_warnings", "claim", "compare", "find_runs", "load_run"]
 
 #: metric name -> (key in summary.json's final_eval, TensorBoard tag of its curve, column title)
 METRICS = {
@@ -59,6 +66,14 @@ DEFAULT_GAMMA = {"normalized_score": 100.0, "dataset_normalized_score": 100.0, "
 GROUP_BY = ("auto", "agent", "name", "agent/name")
 #: a group with fewer seeds than this is warned about: its interval rests on too few runs
 MIN_SEEDS = 3
+#: x axes of the learning curves -> (axis title, file name); "labels" only for preference runs
+CURVE_AXES = {
+    "steps": ("steps", "learning_curves.png"),
+    "time": ("wall-clock seconds (since the run's first logged row)", "learning_curves_wallclock.png"),
+    "labels": ("labels used", "learning_curves_labels.png"),
+}
+#: what a learning curve's line and band are, printed as its legend's title
+CURVE_BAND = "line: mean over runs; band: ± 1 SEM"
 #: seeds a headline claim needs (the claim wording says "preliminary" below it)
 CLAIM_SEEDS = 5
 
@@ -110,12 +125,28 @@ class RunRecord:
         points = series(self.rows, tag)
         return float(points[-1][1]) if points else None
 
-    def curve(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
-        points = series(self.rows, METRICS[metric][1])
-        if not points:
+    @property
+    def preference(self) -> bool:
+        """Whether the run learned from preferences: its metrics count the labels used."""
+        return bool(series(self.rows, "feedback/labels"))
+
+    def curve(self, metric: str, x: str = "steps") -> tuple[np.ndarray, np.ndarray]:
+        """The run's evaluations of ``metric`` against ``x`` (one of :data:`CURVE_AXES`): its steps,
+        the seconds since its first logged row, or the labels used by then (none without them)."""
+        tag = METRICS[metric][1]
+        if x == "time":
+            timed = [r for r in self.rows if r.get("time") is not None]
+            start = min((float(r["time"]) for r in timed), default=0.0)
+            points = sorted((float(r["time"]) - start, r[tag]) for r in timed if r.get(tag) is not None)
+        else:
+            points = sorted(series(self.rows, tag))
+        if not points or (x == "labels" and not self.preference):
             return np.zeros(0), np.zeros(0)
-        steps, values = zip(*sorted(points))
-        return np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
+        xs, values = (np.asarray(v, dtype=np.float64) for v in zip(*points))
+        if x == "labels":  # the labels used by each evaluation's step (steps ascending, and so labels)
+            at, used = (np.asarray(v, dtype=np.float64) for v in zip(*sorted(series(self.rows, "feedback/labels"))))
+            xs = np.interp(xs, at, used)
+        return xs, values
 
 
 def _is_run_dir(path: str) -> bool:
@@ -294,6 +325,7 @@ class Comparison:
     improvement: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     baseline: str | None = None
+    seed: int = 0
 
     @property
     def interval_method(self) -> str:
@@ -407,45 +439,110 @@ class Comparison:
         cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         return {label: cycle[i % len(cycle)] for i, label in enumerate(self.labels)}
 
-    def plot_curves(self, path: str) -> str:
-        """Learning curves (mean over runs, ± one standard error), one panel per task; saved as PNG."""
+    def curve_data(self, x: str = "steps") -> list[dict[str, Any]]:
+        """The learning curves behind :meth:`plot_curves`: per group with runs on axis ``x``
+        (:data:`CURVE_AXES`), the x grid (every run's evaluation points), the mean over the
+        runs evaluated there (interpolated within each run's span) and the band ± 1 SEM."""
+        if x not in CURVE_AXES:
+            raise CompareError(f"unknown curve axis {x!r}; use one of {', '.join(CURVE_AXES)}")
+        out = []
+        for g in self.groups:
+            curves = [c for c in (r.curve(self.metric, x) for r in g.runs) if c[0].size]
+            if not curves:
+                continue
+            grid = np.unique(np.concatenate([c[0] for c in curves]))
+            stack = np.full((len(curves), grid.size), np.nan)
+            for i, (xs, ys) in enumerate(curves):
+                inside = (grid >= xs[0]) & (grid <= xs[-1])
+                stack[i, inside] = np.interp(grid[inside], xs, ys)
+            count = np.sum(~np.isnan(stack), axis=0)
+            mean = np.nanmean(stack, axis=0)
+            sem = np.where(count > 1, np.nanstd(stack, axis=0) / np.sqrt(np.maximum(count, 1)), 0.0)
+            out.append({"task": g.task, "label": g.label, "runs": len(curves), "x": grid, "mean": mean, "low": mean - sem, "high": mean + sem})
+        return out
+
+    def plot_curves(self, path: str, x: str = "steps") -> str:
+        """Learning curves over ``x`` (:data:`CURVE_AXES`), one panel per task, the band's method
+        (:data:`CURVE_BAND`) as the legend's title; saved as PNG."""
         plt = _pyplot()
         colors = self._colors(plt)
-        tasks = self.tasks
+        data = self.curve_data(x)
+        tasks = sorted({d["task"] for d in data}) or self.tasks
         cols = min(3, len(tasks))
         rows = math.ceil(len(tasks) / cols)
         fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
         for ax, task in zip(axes.flat, tasks):
-            kinds = set()
-            for g in (g for g in self.groups if g.task == task):
-                curves = [r.curve(self.metric) for r in g.runs]
-                curves = [c for c in curves if c[0].size]
-                kinds |= {r.kind for r in g.runs}
-                if not curves:
-                    continue
-                grid = np.unique(np.concatenate([c[0] for c in curves]))
-                stack = np.full((len(curves), grid.size), np.nan)
-                for i, (x, y) in enumerate(curves):
-                    inside = (grid >= x[0]) & (grid <= x[-1])
-                    stack[i, inside] = np.interp(grid[inside], x, y)
-                count = np.sum(~np.isnan(stack), axis=0)
-                mean = np.nanmean(stack, axis=0)
-                sem = np.where(count > 1, np.nanstd(stack, axis=0) / np.sqrt(np.maximum(count, 1)), 0.0)
-                color = colors[g.label]
-                marker = "o" if grid.size <= 30 else None  # a curve of a few evaluations (or one) stays visible
-                ax.plot(grid, mean, color=color, marker=marker, markersize=3, label=f"{g.label} (n={len(g.runs)})")
-                ax.fill_between(grid, mean - sem, mean + sem, color=color, alpha=0.2)
+            kinds = {r.kind for g in self.groups if g.task == task for r in g.runs}
+            for d in (d for d in data if d["task"] == task):
+                color = colors[d["label"]]
+                marker = "o" if d["x"].size <= 30 else None  # a curve of a few evaluations (or one) stays visible
+                ax.plot(d["x"], d["mean"], color=color, marker=marker, markersize=3, label=f"{d['label']} (n={d['runs']})")
+                ax.fill_between(d["x"], d["low"], d["high"], color=color, alpha=0.2)
             ax.set_title(task)
-            ax.set_xlabel({frozenset({"online"}): "env steps", frozenset({"offline"}): "gradient steps"}.get(frozenset(kinds), "steps (env / gradient)"))
+            if x == "steps":
+                ax.set_xlabel({frozenset({"online"}): "env steps", frozenset({"offline"}): "gradient steps"}.get(frozenset(kinds), "steps (env / gradient)"))
+            else:
+                ax.set_xlabel(CURVE_AXES[x][0])
             ax.set_ylabel(METRICS[self.metric][2])
             ax.grid(alpha=0.3)
-            ax.legend(fontsize="small")
+            ax.legend(fontsize="small", title=CURVE_BAND, title_fontsize="small")
         for ax in list(axes.flat)[len(tasks):]:
             ax.set_visible(False)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return path
+        return _save(plt, fig, path)
+
+    def performance_profile(self, taus: Sequence[float] | None = None) -> dict[str, Any]:
+        """rliable's performance profile of each label over its tasks: at each τ the fraction of
+        runs scoring above τ (per task, averaged), with its stratified-bootstrap interval.
+
+        Returns ``{"taus": array, "method": str, "profiles": {label: (fraction, low, high)}}``;
+        ``taus`` default to 101 points from min(0, lowest score) to max(γ, highest score)."""
+        strata: dict[str, dict[str, np.ndarray]] = {}
+        for g in self.groups:
+            strata.setdefault(g.label, {})[g.task] = g.scores
+        if taus is None:
+            every = np.concatenate([g.scores for g in self.groups])
+            top = max(float(every.max()), self.gamma if self.gamma is not None else -math.inf)
+            taus = np.linspace(min(0.0, float(every.min())), top, 101)
+        taus = np.asarray(taus, dtype=np.float64)
+        profiles = {
+            label: tuple(agg.performance_profile_interval(s, taus, self.reps, self.confidence, self.seed)) for label, s in sorted(strata.items())
+        }
+        return {"taus": taus, "method": self.interval_method, "profiles": profiles}
+
+    def plot_profile(self, path: str) -> str:
+        """Performance profiles: fraction of runs above τ against τ, one line per label with its
+        stratified-bootstrap band; saved as PNG."""
+        plt = _pyplot()
+        colors = self._colors(plt)
+        data = self.performance_profile()
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for label, (fraction, low, high) in data["profiles"].items():
+            ax.plot(data["taus"], fraction, color=colors[label], label=label)
+            ax.fill_between(data["taus"], low, high, color=colors[label], alpha=0.2)
+        ax.set_xlabel(f"{METRICS[self.metric][2]} τ")
+        ax.set_ylabel("fraction of runs with score > τ")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", title=f"band: {data['method']}", title_fontsize="small")
+        ax.set_title(f"Performance profiles ({len(self.tasks)} task(s))", fontsize="medium")
+        return _save(plt, fig, path)
+
+    def plot_improvement(self, path: str) -> str:
+        """The probability of improvement P(X > Y) of each compared pair with its interval, a line at 0.5; saved as PNG."""
+        plt = _pyplot()
+        pairs = self.improvement
+        fig, ax = plt.subplots(figsize=(6, 0.5 * len(pairs) + 1.6))
+        for i, p in enumerate(pairs):
+            point, low, high = p["probability"]
+            ax.barh(i, max(high - low, 1e-3), left=low, height=0.6, color="tab:blue", alpha=0.6)
+            ax.vlines(point, i - 0.3, i + 0.3, color="black", linewidth=1.5)
+        ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)
+        ax.set_yticks(range(len(pairs)), [f"P({p['x']} > {p['y']})" for p in pairs])
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_xlabel("probability of improvement")
+        ax.set_title(f"P(X > Y), {self.improvement_method}", fontsize="medium")
+        ax.grid(axis="x", alpha=0.3)
+        return _save(plt, fig, path)
 
     def plot_intervals(self, path: str) -> str:
         """rliable-style interval estimates: IQM (and optimality gap) per label over its tasks; saved as PNG."""
@@ -468,21 +565,26 @@ class Comparison:
             ax.set_xlabel(METRICS[self.metric][2])
             ax.grid(axis="x", alpha=0.3)
         fig.suptitle(f"{100 * self.confidence:g}% stratified-bootstrap CIs ({len(self.tasks)} task(s))", fontsize="medium")
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return path
+        return _save(plt, fig, path)
 
     def write(self, out_dir: str, plots: bool = True) -> dict[str, str]:
-        """Write ``compare.md``, ``compare.json`` and (with matplotlib) the two PNGs; returns name -> path."""
+        """Write ``compare.md``, ``compare.json`` and (with matplotlib) the figures: learning curves
+        over steps, wall-clock and (with preference runs) labels, intervals, performance profiles
+        and (with a compared pair) the probability of improvement; returns name -> path."""
         os.makedirs(out_dir, exist_ok=True)
         files = {"markdown": os.path.join(out_dir, "compare.md"), "json": os.path.join(out_dir, "compare.json")}
         with open(files["markdown"], "w", encoding="utf-8") as f:
             f.write(self.to_markdown())
         F.write_json(files["json"], self.to_dict())
         if plots:
-            files["curves"] = self.plot_curves(os.path.join(out_dir, "learning_curves.png"))
+            files["curves"] = self.plot_curves(os.path.join(out_dir, CURVE_AXES["steps"][1]))
+            files["curves_wallclock"] = self.plot_curves(os.path.join(out_dir, CURVE_AXES["time"][1]), "time")
+            if any(r.preference for r in self.runs):
+                files["curves_labels"] = self.plot_curves(os.path.join(out_dir, CURVE_AXES["labels"][1]), "labels")
             files["intervals"] = self.plot_intervals(os.path.join(out_dir, "intervals.png"))
+            files["profile"] = self.plot_profile(os.path.join(out_dir, "performance_profile.png"))
+            if self.improvement:
+                files["improvement"] = self.plot_improvement(os.path.join(out_dir, "probability_of_improvement.png"))
         return files
 
 
@@ -572,6 +674,14 @@ def plotting_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _save(plt, fig, path: str) -> str:
+    """Lay out, save as PNG and close a figure; returns its path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _pyplot():
@@ -677,4 +787,4 @@ def compare(
             {t: strata[x][t] for t in common}, {t: strata[y][t] for t in common}, reps, confidence, seed
         )
         improvement.append({"x": x, "y": y, "tasks": common, "probability": list(p)})
-    return Comparison(metric, gamma, confidence, reps, runs, skipped, groups, overall, improvement, budget_warnings(groups), baseline)
+    return Comparison(metric, gamma, confidence, reps, runs, skipped, groups, overall, improvement, budget_warnings(groups), baseline, seed)

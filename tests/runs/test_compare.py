@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from console_support import printed
 from pbrl.cli.main import app
 from pbrl.evaluation import aggregate as agg
-from pbrl.runs.compare import CompareError, claim, compare, find_runs
+from pbrl.runs.compare import CURVE_AXES, CURVE_BAND, CompareError, claim, compare, find_runs
 
 runner = CliRunner()
 
@@ -68,7 +68,7 @@ def test_ragged_equals_matrix_for_equal_run_counts():
 # -- run folders, made by hand -------------------------------------------------------------
 
 
-def _make_run(root, task, agent, name, seed, score, ret=None, status="complete", kind=None, curve=((0, 0.0),), reward=None, steps=None):
+def _make_run(root, task, agent, name, seed, score, ret=None, status="complete", kind=None, curve=((0, 0.0),), reward=None, steps=None, extra=()):
     path = os.path.join(root, task.replace("/", "_"), agent, f"{name}-s{seed}")
     os.makedirs(path)
     config = {"format": "pbrl.run", "version": 1, "config": {"env": task, "agent": agent, "name": name, "seed": seed}}
@@ -90,6 +90,8 @@ def _make_run(root, task, agent, name, seed, score, ret=None, status="complete",
     with open(os.path.join(path, "metrics.jsonl"), "w") as f:
         for step, value in list(curve) + [(1000, score)]:
             f.write(json.dumps({"step": step, "time": 0.0, "eval/normalized_score": value, "eval/return": value * 10}) + "\n")
+        for row in extra:  # more rows: wall-clock times, labels used
+            f.write(json.dumps(row) + "\n")
     return path
 
 
@@ -182,8 +184,9 @@ def test_compare_cli_prints_and_writes_tables_and_plots(runs, tmp_path):
     assert "skipped" in result.output
     for name in ("compare.md", "compare.json", "learning_curves.png", "intervals.png"):
         assert (out / name).exists(), name
-    for name in ("learning_curves.png", "intervals.png"):
-        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("learning_curves.png", "learning_curves_wallclock.png", "intervals.png", "performance_profile.png", "probability_of_improvement.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / name).stat().st_size > 5000, name
+    assert not (out / "learning_curves_labels.png").exists()  # no preference runs here
     data = json.loads((out / "compare.json").read_text())
     assert data["metric"] == "normalized_score" and data["gamma"] == 100.0 and len(data["groups"]) == 4
     bad = runner.invoke(app, ["compare", str(tmp_path / "nothing")])
@@ -311,3 +314,94 @@ def test_claims_in_the_markdown_summary(tmp_path):
     assert "- sac > ppo (P(sac > ppo) = 1.00 [1.00, 1.00], interval above 0.5; IQM intervals apart)" in md
     assert "- ppo vs td3: not shown at this budget" in md
     assert result.to_dict()["claims"] == result.claims()
+
+
+# -- the figures and the data behind them ------------------------------------------------------
+
+
+def _timed_run(root, agent, seed, scores, seconds, labels=None, reward=None):
+    """A run evaluated at steps 0, 500, 1000 with ``scores``, logged ``seconds`` after its start;
+    ``labels``: labels used at each of those steps (a preference run)."""
+    path = _make_run(root, "pbrl/Hopper-v5", agent, "x", seed, scores[-1], reward=reward)
+    with open(os.path.join(path, "metrics.jsonl"), "w") as f:
+        for i, (step, score, t) in enumerate(zip((0, 500, 1000), scores, seconds)):
+            row = {"step": step, "time": 1000.0 + t, "eval/normalized_score": score}
+            if labels is not None:
+                row["feedback/labels"] = labels[i]
+            f.write(json.dumps(row) + "\n")
+
+
+def test_learning_curves_over_steps_wall_clock_and_labels(tmp_path):
+    root = str(tmp_path / "runs")
+    learned = {"kind": "learned", "algorithm": "prefppo", "teacher": "oracle", "feedback": 200}
+    _timed_run(root, "ppo", 0, (0.0, 10.0, 20.0), (0.0, 5.0, 10.0))
+    _timed_run(root, "ppo", 1, (0.0, 30.0, 40.0), (0.0, 5.0, 10.0))
+    _timed_run(root, "ppo", 2, (0.0, 20.0, 60.0), (0.0, 5.0, 10.0))
+    for seed in range(3):
+        _timed_run(root, "ppo", 10 + seed, (0.0, 5.0, 10.0), (0.0, 20.0, 40.0), labels=(0, 100, 200), reward=learned)
+    result = compare([root], reps=100)
+    by_steps = {d["label"]: d for d in result.curve_data("steps")}
+    ppo = by_steps["ppo"]
+    assert ppo["x"].tolist() == [0, 500, 1000] and ppo["mean"].tolist() == pytest.approx([0.0, 20.0, 40.0])
+    sem = np.std([20.0, 40.0, 60.0]) / np.sqrt(3)  # the band: ± 1 SEM over the runs
+    assert ppo["high"][-1] == pytest.approx(40.0 + sem) and ppo["low"][-1] == pytest.approx(40.0 - sem)
+    by_time = {d["label"]: d for d in result.curve_data("time")}
+    assert by_time["ppo"]["x"].tolist() == [0.0, 5.0, 10.0] and by_time["prefppo"]["x"].tolist() == [0.0, 20.0, 40.0]
+    by_labels = {d["label"]: d for d in result.curve_data("labels")}
+    assert set(by_labels) == {"prefppo"}  # only preference runs count labels
+    assert by_labels["prefppo"]["x"].tolist() == [0, 100, 200] and by_labels["prefppo"]["mean"].tolist() == pytest.approx([0.0, 5.0, 10.0])
+    with pytest.raises(CompareError, match="unknown curve axis"):
+        result.curve_data("episodes")
+    files = result.write(str(tmp_path / "out"))
+    for key, name in (("curves", "learning_curves.png"), ("curves_wallclock", "learning_curves_wallclock.png"), ("curves_labels", "learning_curves_labels.png")):
+        assert os.path.basename(files[key]) == name == CURVE_AXES[{"curves": "steps", "curves_wallclock": "time", "curves_labels": "labels"}[key]][1]
+        with open(files[key], "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+        assert os.path.getsize(files[key]) > 5000
+
+
+def test_learning_curve_legends_name_the_band(monkeypatch, runs):
+    assert "mean over runs" in CURVE_BAND and "1 SEM" in CURVE_BAND
+    import matplotlib.axes
+
+    titles = []
+    legend = matplotlib.axes.Axes.legend
+    monkeypatch.setattr(matplotlib.axes.Axes, "legend", lambda self, *a, **k: titles.append(k.get("title")) or legend(self, *a, **k))
+    result = compare([runs], reps=100)
+    result.plot_curves(os.path.join(runs, "curves.png"))
+    result.plot_profile(os.path.join(runs, "profile.png"))
+    assert titles[:-1] == [CURVE_BAND] * len(result.tasks)
+    assert titles[-1] == "band: 95% stratified bootstrap, 100 reps"
+
+
+def test_performance_profile_by_hand(tmp_path):
+    root = str(tmp_path / "runs")
+    _groups(root, ppo=([10.0, 20.0, 30.0, 40.0], {}), sac=([50.0, 60.0, 70.0, 80.0], {}))
+    _groups(root, task="pbrl/Walker2d-v5", ppo=([0.0, 100.0], {}))
+    result = compare([root], reps=500)
+    data = result.performance_profile(taus=[-1.0, 25.0, 65.0, 100.0])
+    ppo, low, high = data["profiles"]["ppo"]
+    # Hopper: 2 of 4 above 25, 0 of 4 above 65; Walker2d: 1 of 2 above both -> averaged over tasks
+    assert ppo.tolist() == pytest.approx([1.0, (0.5 + 0.5) / 2, (0.0 + 0.5) / 2, 0.0])
+    assert data["profiles"]["sac"][0].tolist() == pytest.approx([1.0, 1.0, 0.5, 0.0])
+    assert np.all(low <= ppo) and np.all(ppo <= high) and low[0] == high[0] == 1.0 and low[-1] == high[-1] == 0.0
+    assert 0.0 < low[1] < high[1] < 1.0  # resampling Hopper's runs moves the fraction above 25
+    assert agg.performance_profile(np.array([[1.0, 5.0], [3.0, 7.0]]), [2.0]).tolist() == [0.75]  # (1/2 + 2/2) / 2
+    default = result.performance_profile()
+    assert default["taus"][0] == 0.0 and default["taus"][-1] == 100.0 and default["taus"].size == 101
+    path = result.plot_profile(str(tmp_path / "profile.png"))
+    assert os.path.getsize(path) > 5000
+
+
+def test_probability_of_improvement_figure(tmp_path):
+    root = str(tmp_path / "runs")
+    _groups(root, ppo=([10.0, 20.0, 30.0], {}), sac=([40.0, 50.0, 60.0], {}))
+    result = compare([root], reps=300)
+    [pair] = result.improvement
+    assert (pair["x"], pair["y"]) == ("ppo", "sac") and pair["probability"] == [0.0, 0.0, 0.0]  # fully separated
+    assert compare([root], reps=300, baseline="ppo").improvement[0]["probability"] == [1.0, 1.0, 1.0]  # P(sac > ppo)
+    files = result.write(str(tmp_path / "out"))
+    assert os.path.basename(files["improvement"]) == "probability_of_improvement.png" and os.path.getsize(files["improvement"]) > 5000
+    alone = str(tmp_path / "alone")
+    _groups(alone, ppo=([10.0, 20.0, 30.0], {}))
+    assert "improvement" not in compare([alone], reps=50).write(str(tmp_path / "out2"))  # no pair, no figure
