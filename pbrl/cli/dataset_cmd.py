@@ -100,7 +100,8 @@ def generate(
     closest to --medium-fraction of the way from random to expert. Nothing is written
     when medium is not within --medium-tolerance, the expert is not clearly better than
     random (--min-expert-gain) or a level would be shorter than asked (--size,
-    --replay-size), unless --allow-weak.
+    --replay-size), unless --allow-weak. --level random alone trains nothing (the initial
+    policy; reference scores from the task card). Prints a rough time estimate first.
     """
     from pbrl.agents.online.hyperparams import HyperparameterError
     from pbrl.runs.generate import LEVELS

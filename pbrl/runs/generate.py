@@ -41,6 +41,10 @@ yields every level:
    made the random data (sampling), ``ref_max_score`` that of the expert policy
    acting deterministically (how agents are evaluated), each over ``ref_episodes``
    episodes.
+   The random level alone trains nothing: the agent's initial policy makes its data,
+   and its reference scores are the task card's ``ref_min_return`` / ``ref_max_return``
+   (left out, with a message, where the card has none). Every dataset's provenance
+   says where its scores came from (``ref_scores_source``).
 
 The three policies, every evaluation, the reference scores and the recorded run up
 to medium are kept in ``<datasets root>/.pbrl-policies/<task>/<algo>-s<seed>-<hash>/``
@@ -505,8 +509,61 @@ def _load_policies(folder) -> tuple[dict[str, Any], dict[str, Checkpoint]] | Non
     return bundle, chosen
 
 
+# Rough training speeds on 2 cores, env steps per second, from BENCHMARKS.md: SAC ~160
+# (time-to-score.sac-faster at ba6cebb: HalfCheetah 35k steps in 221 s, Hopper 170k in 1 063 s,
+# evaluations included); PPO ~2 000 (ppo-1m.hopper: a 1M-step Hopper run in ~8 min on a quiet
+# machine). Collection: 27 700 (datasets.collect-batched-faster: a random policy on HalfCheetah,
+# N = 64); a policy network is slower, so that time is a floor.
+_TRAIN_STEPS_PER_S = {"sac": 160.0, "ppo": 2000.0}
+_COLLECT_STEPS_PER_S = 27_700.0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return "under a minute"
+    if seconds < 3600:
+        return f"~{round(seconds / 60)} min"
+    return f"~{seconds / 3600:.1f} h"
+
+
+def estimate(cfg: GenerationConfig, train_steps: int | None) -> str:
+    """One line saying roughly how long generation takes at these settings (``train_steps``
+    None: no training), from recorded speeds on 2 cores; an estimate, not a promise."""
+    collected = len(set(cfg.levels) & {"random", "medium", "expert"} | ({"medium", "expert"} if "medium-expert" in cfg.levels else set()))
+    collect = collected * cfg.size
+    parts = []
+    if train_steps is None:
+        parts.append("no training")
+    else:
+        rate = _TRAIN_STEPS_PER_S[cfg.algorithm]
+        parts.append(
+            f"training {cfg.algorithm.upper()} for {train_steps:,} env steps (--train-steps) at ~{rate:,.0f} steps/s: "
+            f"{_duration(train_steps / rate)}"
+        )
+    if collect:
+        seconds = collect / _COLLECT_STEPS_PER_S
+        parts.append(f"collecting {collect:,} steps (--size {cfg.size:,} per level): {_duration(seconds)}" + (" or more" if seconds >= 60 else ""))
+    return "estimate (rough, from speeds recorded on 2 cores in BENCHMARKS.md; this machine's may differ): " + "; ".join(parts)
+
+
+def _card_references(card: Any, task: str) -> tuple[float | None, float | None, str]:
+    """The task card's reference returns and a note on them (None, None: the card has none)."""
+    lo, hi = (getattr(card, k, None) for k in ("ref_min_return", "ref_max_return"))
+    if _is_number(lo) and _is_number(hi) and math.isfinite(lo) and math.isfinite(hi) and hi > lo:
+        return float(lo), float(hi), f"the task card of {task} (ref_min_return, ref_max_return)"
+    return None, None, (
+        f"none: the task card of {task} has no reference returns, so the dataset has no ref_min_score / "
+        "ref_max_score; fill them in later by adding both to the dataset's data/metadata.json (or set "
+        "ref_min_return / ref_max_return on the task card and generate again with --force)"
+    )
+
+
 def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]:
     """Train once and write the requested levels (see the module docstring).
+
+    The random level alone trains nothing: its data is the agent's initial policy (as the
+    step-0 checkpoint of a training run) and its reference scores are the task card's,
+    unless policies kept from an earlier run with the same settings exist (then theirs).
 
     The chosen policies, their evaluations, the reference scores and the recorded run
     up to medium are kept in ``<datasets root>/.pbrl-policies/`` (agent checkpoints,
@@ -558,6 +615,8 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
     cached = _load_policies(cache_dir) if cfg.reuse_policies else None
     if cached is not None and "medium-replay" in cfg.levels and not cached[0].get("has_medium_replay"):
         cached = None
+    untrained = cached is None and set(cfg.levels) == {"random"}  # the initial policy: no training
+    _log(log, estimate(cfg, None if untrained or cached is not None else train_steps))
     torch.manual_seed(cfg.seed)
     agent = make_agent(cfg.algorithm, cfg.task, hp, seed=cfg.seed, env_kwargs=dict(cfg.env_kwargs))
     t0 = time.time()
@@ -570,7 +629,14 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
             return as_policy(agent, deterministic=deterministic)
 
         replay: Trajectories | None = None
-        if cached is not None:
+        selection: Selection | None = None
+        if untrained:
+            initial = Checkpoint(0, math.nan, [], copy.deepcopy(agent.torch_state()), copy.deepcopy(agent.normalizer_state()))
+            chosen = {"random": initial}
+            ref_min, ref_max, ref_source = _card_references(agent.card, cfg.task)
+            bundle = {"ref_min": ref_min, "ref_max": ref_max, "train_steps": 0, "train_time_s": 0.0}
+            _log(log, f"random level only: the initial {cfg.algorithm.upper()} policy, no training; reference scores: {ref_source}")
+        elif cached is not None:
             bundle, chosen = cached
             selection = Selection(**chosen, fraction=float(cfg.medium_fraction), target=float(bundle["target"]))
             _log(log, f"reusing the policies of an earlier run with the same settings ({cache_dir})")
@@ -617,25 +683,30 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
                 "train_time_s": round(train_time, 1),
             }
             _save_policies(cache_dir, cache_key, bundle, chosen, replay)
-        _log(
-            log,
-            f"random (step 0, eval {chosen['random'].eval_return:.1f}), medium (step {chosen['medium'].step}, "
-            f"{chosen['medium'].eval_return:.1f}, {selection.fraction_reached:.3f} of the way to expert), expert "
-            f"(step {chosen['expert'].step}, {chosen['expert'].eval_return:.1f}); "
-            f"reference scores: random {bundle['ref_min']:.1f}, expert {bundle['ref_max']:.1f}",
-        )
+        if selection is not None:
+            ref_source = (
+                f"measured: the random policy's returns (sampling) and the expert's (deterministic), "
+                f"{cfg.ref_episodes} episodes each"
+            )
+            _log(
+                log,
+                f"random (step 0, eval {chosen['random'].eval_return:.1f}), medium (step {chosen['medium'].step}, "
+                f"{chosen['medium'].eval_return:.1f}, {selection.fraction_reached:.3f} of the way to expert), expert "
+                f"(step {chosen['expert'].step}, {chosen['expert'].eval_return:.1f}); "
+                f"reference scores: random {bundle['ref_min']:.1f}, expert {bundle['ref_max']:.1f}",
+            )
 
         # the checks: all of them before any data is collected or written
         card = agent.card
         # medium's place matters to the levels made from it; the expert's gain to every level's scores
         tolerance = cfg.medium_tolerance if set(cfg.levels) & {"medium", "medium-replay", "medium-expert"} else None
-        problems = level_problems(
+        problems = [] if selection is None else level_problems(
             selection,
             tolerance=tolerance,
             min_expert_gain=cfg.min_expert_gain,
             reference_range=float(card.ref_max_return - card.ref_min_return) if card is not None else None,
-        )
-        if bundle["ref_max"] <= bundle["ref_min"]:
+        )  # fmt: skip
+        if selection is not None and bundle["ref_max"] <= bundle["ref_min"]:
             problems.append(
                 f"the reference scores are not ordered: the expert's ref_max_score {bundle['ref_max']:.1f} is not above "
                 f"the random policy's ref_min_score {bundle['ref_min']:.1f} (normalized scores would be meaningless)"
@@ -656,36 +727,39 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
         for p in problems:
             _log(log, f"warning (--allow-weak): {p}")
 
-        span = float(card.ref_max_return - card.ref_min_return) if card is not None else 0.0
-        expert_gain = {
-            "return": selection.gain,
-            "normalized": selection.gain / span if span else None,  # of the task card's reference range
-            "min_expert_gain": cfg.min_expert_gain,
-            "noise_standard_error": expert_noise(selection),
-        }
-        common = dict(
+        common: dict[str, Any] = dict(
             algorithm=cfg.algorithm,
             hyperparams=hp,
             train_steps=int(bundle["train_steps"]),
-            eval_every=eval_every,
-            eval_episodes=cfg.eval_episodes,
-            eval_seed=eval_seed,
-            medium_fraction=cfg.medium_fraction,
-            medium_fraction_reached=selection.fraction_reached,
-            medium_tolerance=tolerance,  # None: not checked (no level made from medium was asked for)
-            medium_target_return=bundle["target"],
-            expert_gain=expert_gain,
             weak=bool(problems),
             warnings=list(problems),
             allow_weak=cfg.allow_weak,
-            checkpoints={k: chosen[k].summary() for k in ("random", "medium", "expert")},
-            evaluations=bundle["evaluations"],
             seed=cfg.seed,
-            ref_episodes=cfg.ref_episodes,
+            ref_scores_source=ref_source,
             train_time_s=bundle["train_time_s"],
-            policy_cache=str(cache_dir),
             reused_policies=cached is not None,
         )
+        if selection is not None:
+            span = float(card.ref_max_return - card.ref_min_return) if card is not None else 0.0
+            common.update(
+                eval_every=eval_every,
+                eval_episodes=cfg.eval_episodes,
+                eval_seed=eval_seed,
+                medium_fraction=cfg.medium_fraction,
+                medium_fraction_reached=selection.fraction_reached,
+                medium_tolerance=tolerance,  # None: not checked (no level made from medium was asked for)
+                medium_target_return=bundle["target"],
+                expert_gain={
+                    "return": selection.gain,
+                    "normalized": selection.gain / span if span else None,  # of the task card's reference range
+                    "min_expert_gain": cfg.min_expert_gain,
+                    "noise_standard_error": expert_noise(selection),
+                },
+                checkpoints={k: chosen[k].summary() for k in ("random", "medium", "expert")},
+                evaluations=bundle["evaluations"],
+                ref_episodes=cfg.ref_episodes,
+                policy_cache=str(cache_dir),
+            )
         collected: dict[str, Trajectories] = {}
 
         def data(level: str) -> Trajectories:
@@ -709,7 +783,10 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
             dataset_id = ids[level]
             if level in ("random", "medium", "expert"):
                 traj = data(level)
-                policy_info = {"checkpoint": chosen[level].summary(), "actions": "sampled from the stochastic policy"}
+                policy_info = {
+                    "checkpoint": chosen[level].summary() if selection is not None else {"step": 0, "trained": False},
+                    "actions": "sampled from the stochastic policy",
+                }
             elif level == "medium-expert":
                 traj = Trajectories.concatenate([data("medium"), data("expert")], source=dataset_id)
                 policy_info = {"parts": ["medium", "expert"], "actions": "sampled from the stochastic policies"}
@@ -748,7 +825,7 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
                 cfg.task,
                 ref_min_score=bundle["ref_min"],
                 ref_max_score=bundle["ref_max"],
-                num_episodes_average_score=cfg.ref_episodes,
+                num_episodes_average_score=cfg.ref_episodes if selection is not None else None,
                 algorithm_name=f"pbrl-{cfg.algorithm}",
                 description=f"{cfg.task} {level}: D4RL-style level made by pbrl ({cfg.algorithm.upper()}, seed {cfg.seed})"
                 + (" (weak levels: see the provenance's warnings)" if common["weak"] else ""),

@@ -165,3 +165,40 @@ def test_a_later_level_reuses_the_kept_policies(env_root, levels):
     assert again["pbrl"]["evaluations"] == first["evaluations"] and again["pbrl"]["checkpoints"] == first["checkpoints"]
     assert again["ref_max_score"] == read_metadata(env_root["medium"])["ref_max_score"]
     assert load_trajectories(written["expert"]).num_steps == 300
+
+
+def test_the_random_level_alone_trains_nothing_and_takes_the_card_references(tmp_path, monkeypatch):
+    from pbrl.envs import cards
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    result = CliRunner().invoke(app, ["dataset", "generate", "--env", TASK, "--level", "random", "--size", "500"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / ".pbrl-policies").exists()  # no training run kept its policies: none was made
+    assert "random: pbrl/hopper/random-v0" in result.output
+    estimate_at = result.output.index("estimate (rough")
+    assert "no training" in result.output[estimate_at:] and "500 steps" in result.output[estimate_at:]
+    assert estimate_at < result.output.index("collecting 500 steps")  # said before any work
+    meta = read_metadata("pbrl/hopper/random-v0")
+    card = cards()[TASK]
+    assert (meta["ref_min_score"], meta["ref_max_score"]) == (card.ref_min_return, card.ref_max_return)
+    prov = meta["pbrl"]
+    assert "task card" in prov["ref_scores_source"] and prov["train_steps"] == 0
+    assert prov["policy"]["checkpoint"] == {"step": 0, "trained": False}
+    assert load_trajectories("pbrl/hopper/random-v0").num_steps == 500
+
+
+def test_a_card_without_references_leaves_the_scores_out_and_says_how_to_add_them():
+    from pbrl.runs.generate import _card_references
+
+    assert _card_references(None, "mylab/Slider-v0")[:2] == (None, None)
+    message = _card_references(None, "mylab/Slider-v0")[2]
+    assert "metadata.json" in message and "ref_min_return" in message
+
+
+def test_the_estimate_names_the_training_budget():
+    from pbrl.runs.generate import estimate
+
+    line = estimate(GenerationConfig(task=TASK, levels=["all"], size=1000), train_steps=1_000_000)
+    assert line.startswith("estimate (rough") and "SAC for 1,000,000 env steps (--train-steps)" in line
+    assert "collecting 3,000 steps" in line  # random, medium, expert; medium-expert reuses two of them
+    assert "h" in estimate(GenerationConfig(task=TASK, size=1000), train_steps=1_000_000).split("steps/s:")[1]
