@@ -12,7 +12,7 @@ FOLDERS = {"pbrl": "pbrl", "pbrl.envs": "envs", "pbrl.agents": "agents"}
 #: each package's layer; a module imports only from its own layer or lower ones
 LAYERS = {
     "pbrl": 0, "pbrl.envs": 0,
-    "pbrl.fileio": 1, "pbrl.provenance": 1, "pbrl.settings": 1, "pbrl.preferences": 1, "pbrl.teachers": 1,
+    "pbrl.fileio": 1, "pbrl.provenance": 1, "pbrl.settings": 1, "pbrl.phases": 1, "pbrl.preferences": 1, "pbrl.teachers": 1,
     "pbrl.rewards": 1, "pbrl.sandbox": 1, "pbrl.llm": 1, "pbrl.evaluation": 1, "pbrl.datasets": 1, "pbrl.web": 1,
     "pbrl.agents": 2,
     "pbrl.runs": 3, "pbrl.synthesis": 3, "pbrl.cli": 3, "pbrl.claims": 3, "pbrl.__main__": 3,

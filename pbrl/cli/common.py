@@ -98,6 +98,23 @@ class TrainingBar:
         err.print(f"{text}  {status}" if status else text, markup=False)
 
 
+def phase_printer(console: Console | None = None, every: float = 2.0):
+    """A :func:`pbrl.phases.listening` listener that prints a long phase's progress (to ``console``,
+    default stderr) as whole lines: its first report, then at most one every ``every`` seconds, and its last."""
+    last: dict[str, float] = {}
+
+    def show(phase: str, done: int, total: int | None, detail: str) -> None:
+        now = time.monotonic()
+        final = total is not None and done >= total
+        if not final and phase in last and now - last[phase] < every:
+            return
+        last[phase] = now
+        count = f"{done:,}/{total:,}" if total is not None else f"{done:,}"
+        (console or err).print(f"{phase}: {count}" + (f", {detail}" if detail else ""), markup=False)
+
+    return show
+
+
 def resume_run_folder(
     run_dir: str, steps: int | None, quiet: bool, resume: Callable[..., Any], progress: Callable[[int | None], TrainingBar],
     errors: tuple[type[BaseException], ...], stopped: tuple[type[BaseException], ...] = (),

@@ -12,7 +12,9 @@ from typing import Any, List, Optional
 
 import typer
 
-from .common import TrainingBar, err, fail, print_evaluation, report_run, resume_run_folder, runs_root_of
+from pbrl import phases
+
+from .common import TrainingBar, err, fail, phase_printer, print_evaluation, report_run, resume_run_folder, runs_root_of
 
 
 def _progress(total: int) -> TrainingBar:
@@ -95,9 +97,10 @@ def train_offline_config(config, quiet: bool = False) -> None:
         config.name = resolved["config"]["name"]
         total = resolved["config"]["steps"]
         if quiet:
-            result = train_run(config, on_start=lambda p: err.print(f"run folder: {p}"))
+            with phases.listening(phase_printer()):
+                result = train_run(config, on_start=lambda p: err.print(f"run folder: {p}"))
         else:
-            with _progress(total) as bar:
+            with _progress(total) as bar, phases.listening(phase_printer(bar.progress.console)):
                 result = train_run(config, progress=bar, on_start=lambda p: bar.progress.console.print(f"run folder: {p}"))
     except errors as exc:
         fail(str(exc))

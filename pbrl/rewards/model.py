@@ -32,6 +32,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from pbrl import phases
+
 from .bradley_terry import SEGMENT_SCORES, bradley_terry_loss
 from .source import RewardSource
 
@@ -520,6 +522,7 @@ class PreferenceRewardModel(abc.ABC):
                 acc, loss = self._train_epoch(x, pad_mask, y, bs)
                 if not bool(torch.isfinite(loss).all()):
                     self._raise_non_finite_loss(snap, epoch)
+                phases.report("fitting the reward model", epoch + 1, max_epochs, f"train accuracy {float(acc.mean()):.3f}")
                 if bool(acc.mean() >= target):
                     stopped = True
                     break

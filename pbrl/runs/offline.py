@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping
@@ -242,15 +243,22 @@ def prepare(config: OfflineTrainConfig) -> tuple[dict, str]:
 
 
 def train(config: OfflineTrainConfig, progress: Progress | None = None, on_start: Callable[[str], None] | None = None) -> OfflineRunResult:
-    """Train a new offline run (every check, and the data loading, before the folder is created)."""
+    """Train a new offline run: every check before the folder is created; the folder is removed if
+    the agent cannot be built (data, preferences, reward model)."""
     from pbrl.envs import cards
 
     resolved, path = prepare(config)
-    agent = _make_agent(resolved)
     card = cards().get(resolved["config"]["env"])
+    wall = WallClock()
+    # the folder first, so its path is shown before a long preparation (a reward model's fit)
     resolved = start_run(path, resolved, card.to_dict() if card is not None else None, kind="offline", on_start=on_start)
+    try:
+        agent = _make_agent(resolved)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)  # nothing was trained: no half-made run folder is left
+        raise
     with F.RunLock(path):
-        return _run(agent, resolved, path, progress, None, 0.0, None)
+        return _run(agent, resolved, path, progress, None, wall(), None)  # the wall-clock counts the preparation
 
 
 def resume(run_dir: str, steps: int | None = None, progress: Progress | None = None, on_start: Callable[[str], None] | None = None) -> OfflineRunResult:

@@ -87,7 +87,20 @@ def test_preference_agents_from_the_command_line(hopper, tmp_path):
         code, out = _run("train", "--agent", "piql", "--dataset", dataset, "--preferences", store, "--steps", 20, "--eval-episodes", 2,
                          "--hp", "rm_max_epochs=3", "--hp", "hidden_sizes=[32, 32]", "--name", "p", "--runs-dir", runs, "--quiet")  # fmt: skip
         assert code == 0, out
-        rows = _rows(str(runs / "pbrl_Hopper-v5" / "piql" / "p-s0"))
+        run_dir = str(runs / "pbrl_Hopper-v5" / "piql" / "p-s0")
+        lines = out.splitlines()
+        # the folder is shown first, then the reward model's fit as it goes (not minutes of silence)
+        shown = next(i for i, line in enumerate(lines) if line.startswith("run folder:"))
+        fitting = [i for i, line in enumerate(lines) if line.startswith("fitting the reward model: ")]
+        assert fitting and shown < fitting[0] and any(lines[i].startswith("fitting the reward model: 3/3") for i in fitting), out
+        with open(os.path.join(run_dir, "summary.json")) as f:
+            wall = json.load(f)["wall_clock_s"]
+        with open(os.path.join(run_dir, "checkpoints", "latest.json")) as f:
+            ckpt = os.path.join(run_dir, "checkpoints", json.load(f)["dir"])
+        fit_seconds = json.load(open(os.path.join(ckpt, "agent.json"))).get("reward_model", {}).get("fit", {}).get("seconds", 0.0) \
+            if os.path.exists(os.path.join(ckpt, "agent.json")) else 0.0
+        assert wall >= fit_seconds  # the end table's wall-clock includes the preparation
+        rows = _rows(run_dir)
         first = next(r for r in rows if "reward_model/accuracy" in r)
         assert first["feedback/labels"] == 60 and 0.0 <= first["reward_model/epic_distance"] <= 1.0  # design.md's tags
         code, out = _run("train", "--agent", "cpl", "--dataset", dataset, "--preferences", store, "--steps", 20, "--eval-episodes", 2,
