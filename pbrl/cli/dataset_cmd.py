@@ -16,9 +16,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pbrl import phases
 from pbrl.runs.generate import GenerationConfig
 
-from .common import command_group, declared, err, fail
+from .common import command_group, declared, err, fail, phase_printer
 
 app = command_group("dataset", "Offline datasets: D4RL-style levels in Minari's format, D4RL imports, corruption, preference labels.")
 out = Console(width=160, highlight=False)
@@ -317,18 +318,19 @@ def label(
 
         knobs["serve"] = server_on(host, port)
     try:
-        summary = label_dataset(
-            dataset_id,
+        with phases.listening(phase_printer()):
+            summary = label_dataset(
+                dataset_id,
             path,
-            teacher=teacher,
-            pairs=pairs,
-            segment=segment,
-            seed=seed,
-            batch_size=batch_size,
-            teacher_kwargs=knobs,
-            weighting=weighting,
-            score=score,
-        )
+                teacher=teacher,
+                pairs=pairs,
+                segment=segment,
+                seed=seed,
+                batch_size=batch_size,
+                teacher_kwargs=knobs,
+                weighting=weighting,
+                score=score,
+            )
     except (*_errors(), TypeError, OSError) as exc:
         fail(str(exc))
     out.print(

@@ -22,6 +22,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from pbrl import phases
+
 from .storage import load_trajectories, read_metadata, task_of
 from .trajectories import Trajectories
 
@@ -172,6 +174,7 @@ def label_dataset(
                 answered += int(labels.answered.sum())
                 skipped += int(labels.skipped.sum())
                 done += n
+                phases.report("labelling pairs", done, int(pairs), f"{answered:,} labelled, {skipped:,} skipped")
                 if progress is not None:
                     progress(done)
             counts = store.summary()

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pbrl import phases
+
 from .trajectories import Trajectories
 
 __all__ = ["behaviour_value", "discounted_returns_to_go", "regret_rewards"]
@@ -75,12 +77,14 @@ def behaviour_value(
             torch.nn.Linear(hidden, 1),
         )  # fmt: skip
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    for _ in range(int(steps)):
+    for step in range(int(steps)):
         idx = torch.randint(len(target), (int(batch_size),), generator=gen)
         loss = (net(x[idx]).squeeze(-1) - target[idx]).square().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if (step + 1) % 100 == 0 or step + 1 == int(steps):
+            phases.report("fitting the behaviour value", step + 1, int(steps))
     with torch.no_grad():
         value = net(x_all).squeeze(-1) * y_std + y_mean
     return value.double().numpy()

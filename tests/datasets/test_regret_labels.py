@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from console_support import printed
 from offline_support import datasets_root, make_hopper_dataset
 
+from pbrl.cli.main import app
 from pbrl.datasets import Trajectories, label_dataset, load_trajectories
 from pbrl.datasets.value import behaviour_value, discounted_returns_to_go, regret_rewards
 from pbrl.preferences import PreferenceStore
@@ -105,3 +106,18 @@ def test_regret_bad_input(tmp_path):
         assert result.exit_code != 0
         assert printed("score must be one of return, regret", result.output)
         assert not path.exists()
+
+
+def test_labelling_reports_its_phases_as_it_goes(tmp_path):
+    store = str(tmp_path / "prefs.sqlite")
+    with datasets_root(tmp_path / "minari"):
+        ds = make_hopper_dataset("pbrl/hopper/regret-progress-v0", steps=800)
+        result = CliRunner().invoke(app, ["dataset", "label", ds, "--teacher", "oracle", "--pairs", "30", "--segment", "5",
+                                          "--batch-size", "10", "--score", "regret", "--store", store])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    value = [line for line in lines if line.startswith("fitting the behaviour value: ")]
+    labelled = [line for line in lines if line.startswith("labelling pairs: ")]
+    assert value and value[-1].startswith("fitting the behaviour value: 3,000/3,000")
+    assert labelled and labelled[-1].startswith("labelling pairs: 30/30") and "labelled" in labelled[-1]
+    assert lines.index(value[-1]) < lines.index(labelled[-1])  # the value is fitted before any pair is scored
