@@ -60,6 +60,10 @@ def train(
     seed: int = declared(TrainConfig, "seed"),
     num_envs: Optional[int] = declared(TrainConfig, "num_envs"),
     hp: Optional[List[str]] = declared(TrainConfig, "hp", more=_REPEATABLE),
+    hp_file: Optional[str] = typer.Option(
+        None, "--hp-file", help="rl-baselines3-zoo's hyperparameter YAML (e.g. hyperparams/ppo.yml): the task's table (same name, any "
+        "version; or FILE:KEY), its keys mapped onto pbrl's; --hp wins over it.",
+    ),
     reward: str = declared(TrainConfig, "reward"),
     runs_dir: str = declared(TrainConfig, "runs_dir"),
     name: Optional[str] = declared(TrainConfig, "name"),
@@ -88,6 +92,8 @@ def train(
         _list_hp(agent, env)
         return
     if is_offline_agent(agent) or dataset or preferences or (resume is not None and is_offline_run(resume)):
+        if hp_file is not None:
+            fail("--hp-file reads rl-zoo's hyperparameters of online agents (ppo, sac); offline agents take --hp")
         from .offline_cmd import train_offline
 
         return train_offline(
@@ -96,7 +102,7 @@ def train(
             checkpoint_freq=checkpoint_freq, quiet=quiet,
         )  # fmt: skip
     from pbrl.agents.checkpoint import CheckpointError
-    from pbrl.agents.online.hyperparams import HyperparameterError, parse_overrides
+    from pbrl.agents.online.hyperparams import HyperparameterError, check_agent, parse_overrides
     from pbrl.runs.config import ConfigError, TrainConfig
     from pbrl.runs.folder import RunExistsError, RunLockedError
     from pbrl.rewards.source import RewardProgramError
@@ -104,7 +110,7 @@ def train(
     errors = (ConfigError, HyperparameterError, RunExistsError, RunLockedError, CheckpointError, FileNotFoundError)
     if resume is not None:
         given = [flag for flag, value in (("--env", env), ("--hp", hp), ("--num-envs", num_envs), ("--name", name),
-                                          ("--teacher", teacher), ("--feedback", feedback), ("--pref", pref), ("--env-kwargs", env_kwargs)) if value]
+                                          ("--teacher", teacher), ("--feedback", feedback), ("--pref", pref), ("--env-kwargs", env_kwargs), ("--hp-file", hp_file)) if value]
         if given:
             fail(f"--resume continues a run with its saved config; drop {', '.join(given)} (only --steps may change)")
         from pbrl.runs.train import resume as resume_run
@@ -116,6 +122,11 @@ def train(
         fail("--env is required (e.g. --env pbrl/Hopper-v5; `pbrl envs` lists the tasks)")
     try:
         overrides = parse_overrides(hp or [])
+        if hp_file is not None:
+            from pbrl.agents.online.rlzoo import read_rlzoo
+
+            check_agent(agent)
+            overrides = {**read_rlzoo(hp_file, agent, env), **overrides}
         config = TrainConfig(
             env=env, agent=agent, steps=steps, seed=seed, num_envs=num_envs, hp=overrides, reward=reward,
             runs_dir=runs_dir, name=name, device=device, eval_freq=eval_freq, eval_episodes=eval_episodes,
@@ -159,7 +170,7 @@ def _train_online(config, quiet: bool) -> None:
 
 
 #: ``pbrl train`` parameters that are not run-config keys
-_CONTROL_PARAMS = {"ctx", "config_file", "set_", "resume", "list_hp", "quiet"}
+_CONTROL_PARAMS = {"ctx", "config_file", "set_", "resume", "list_hp", "quiet", "hp_file"}
 
 
 def _given_options(ctx: typer.Context) -> dict:
@@ -189,6 +200,8 @@ def _train_from_file(ctx: typer.Context, config_file: Optional[str], sets: List[
         fail("--resume continues a run with its saved config; drop CONFIG")
     if ctx.params.get("list_hp"):
         fail("--list-hp lists an agent's hyperparameters; drop CONFIG")
+    if ctx.params.get("hp_file"):
+        fail("--hp-file goes with --env; with CONFIG, put the hyperparameters in the file's hp table (or --set hp.KEY=VALUE)")
     try:
         import dataclasses
 
