@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import threading
 from dataclasses import dataclass
 
 from .errors import DisallowedConstruct, ProgramSyntaxError, ProgramTooLarge
@@ -152,6 +153,18 @@ def _module_use(name: ast.Name, module: str, parents: dict[ast.AST, ast.AST]) ->
         node = parent
 
 
+#: one parse at a time in this process: CPython 3.11's AST constructor is not safe to run from
+#: several threads at once ("SystemError: AST constructor recursion depth mismatch", seen when
+#: synthesis checks candidates on its job threads)
+_PARSE_LOCK = threading.Lock()
+
+
+def parse(source: str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse``, serialised across threads (see ``_PARSE_LOCK``)."""
+    with _PARSE_LOCK:
+        return ast.parse(source, filename=filename)
+
+
 def check_program(source: str, limits: CheckLimits | None = None) -> CheckReport:
     """Accept ``source`` or raise, naming every violation (up to ``max_violations``).
 
@@ -166,7 +179,7 @@ def check_program(source: str, limits: CheckLimits | None = None) -> CheckReport
     if len(source) > limits.max_chars:
         raise ProgramTooLarge(f"the program has {len(source)} characters; at most {limits.max_chars} are allowed")
     try:
-        tree = ast.parse(source, filename="reward_program.py")
+        tree = parse(source, filename="reward_program.py")
     except SyntaxError as exc:
         raise ProgramSyntaxError(f"the reward program does not parse: {exc.msg} (line {exc.lineno})") from None
     except (RecursionError, MemoryError):

@@ -28,6 +28,8 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from pbrl.sandbox.check import parse
+
 from .errors import BadSignature, MissingRewardFunction, NoCodeFound, ProgramSyntaxError, ProgramTooLarge
 
 __all__ = ["ExtractedProgram", "REWARD_FUNCTION", "code_blocks", "extract_program"]
@@ -69,7 +71,7 @@ def _defines_reward(code: str) -> bool:
 
 def _parse(code: str) -> ast.Module:
     try:
-        return ast.parse(code, filename="reward_program.py")
+        return parse(code, filename="reward_program.py")
     except SyntaxError as exc:
         line = (exc.text or "").rstrip("\n")
         where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
@@ -122,7 +124,7 @@ def extract_program(text: str) -> ExtractedProgram:
         code = text
         if not _defines_reward(code):
             try:
-                ast.parse(code)
+                parse(code)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 # prose (or anything else that is not Python), with no fence and no compute_reward
                 raise NoCodeFound(

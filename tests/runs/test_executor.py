@@ -53,21 +53,36 @@ def test_results_come_as_they_finish_each_job_in_its_own_process_and_a_dead_one_
         LocalExecutor(2, processes=True).map(act, [("touch", marker), ("raise",)])
 
 
-def test_leaving_early_cancels_the_jobs_not_yet_started():
+def test_leaving_early_cancels_the_jobs_not_yet_started(monkeypatch):
+    import concurrent.futures
+
     started, release = [], threading.Event()
+    cancel, asked = concurrent.futures.Future.cancel, []
+
+    def cancel_then_release(future):  # once every job was asked to cancel, the two running ones may end
+        done = cancel(future)
+        asked.append(done)
+        if len(asked) == len(jobs):
+            release.set()
+        return done
+
+    monkeypatch.setattr(concurrent.futures.Future, "cancel", cancel_then_release)
 
     def job(i):
         started.append(i)
         if i:
-            release.wait(30)
+            release.wait(60)
         return i
 
     jobs = list(range(6))
     completed = LocalExecutor(2).as_completed(job, jobs)
-    assert next(completed) == (0, 0)  # jobs 1 and 2 now hold the two threads
-    threading.Timer(1.0, release.set).start()  # lets them finish once close() has cancelled the rest
-    completed.close()  # what Ctrl-C in the caller's loop does
-    assert sorted(started) == [0, 1, 2]
+    assert next(completed) == (0, 0)
+    deadline = time.monotonic() + 60
+    while len(started) < 3 and time.monotonic() < deadline:  # jobs 1 and 2 now hold the two threads
+        time.sleep(0.01)
+    completed.close()  # what Ctrl-C in the caller's loop does: the jobs not yet started never start
+    assert sorted(started) == [0, 1, 2] and asked.count(True) == 3  # jobs 3, 4 and 5 were cancelled
+    monkeypatch.undo()
     # in the caller's thread (one worker), a job that raises is reported and the next one still runs
     assert list(LocalExecutor(1).as_completed(lambda x: 1 // x, [0, 1]))[1] == (1, 1)
     (failed,) = [r for _, r in LocalExecutor(1).as_completed(lambda x: 1 // x, [0])]
