@@ -91,6 +91,12 @@ def test_leaving_early_cancels_the_jobs_not_yet_started(monkeypatch):
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason='Ray is an optional extra: pip install "pbrl[ray]"')
 def test_ray_reports_a_task_whose_worker_dies(tmp_path):
+    import sys
+
+    from ray import cloudpickle
+
+    # Ray's workers cannot import this test module (pbrl's own jobs live in pbrl, which they can): send `act` by value
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     marker = str(tmp_path / "marker")
     with make_executor("ray", address=None, num_cpus=1, local_cpus=2) as ex:
         results = dict(ex.as_completed(act, [("touch", marker), ("die",)]))
