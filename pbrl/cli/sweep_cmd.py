@@ -116,7 +116,8 @@ def sweep(
         raise typer.Exit(1 if bad else 0)
     try:
         result = run_sweep(cells, sweep_dir, executor=executor, workers=workers, address=address, cpus_per_run=cpus_per_run,
-                           on_result=on_result, source=os.path.abspath(exp.source))  # fmt: skip
+                           on_result=on_result, source=os.path.abspath(exp.source),
+                           on_progress=lambda p: err.print(p.line(), markup=False, soft_wrap=True), progress_every=30.0)  # fmt: skip
     except (ValueError, ImportError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:

@@ -76,6 +76,8 @@ from pbrl.datasets.storage import dataset_exists, dataset_path, default_dataset_
 from pbrl.datasets.trajectories import Trajectories
 from pbrl.settings import ConfigError, Settings, boolean, integer, one_of, optional, setting, string, table
 
+from . import estimate as E
+
 __all__ = ["LEVELS", "GenerationConfig", "Selection", "TrainingRecorder", "generate", "level_problems", "select_checkpoints"]
 
 LEVELS = ("random", "medium", "expert", "medium-replay", "medium-expert")
@@ -509,23 +511,6 @@ def _load_policies(folder) -> tuple[dict[str, Any], dict[str, Checkpoint]] | Non
     return bundle, chosen
 
 
-# Rough training speeds on 2 cores, env steps per second, from BENCHMARKS.md: SAC ~160
-# (time-to-score.sac-faster at ba6cebb: HalfCheetah 35k steps in 221 s, Hopper 170k in 1 063 s,
-# evaluations included); PPO ~2 000 (ppo-1m.hopper: a 1M-step Hopper run in ~8 min on a quiet
-# machine). Collection: 27 700 (datasets.collect-batched-faster: a random policy on HalfCheetah,
-# N = 64); a policy network is slower, so that time is a floor.
-_TRAIN_STEPS_PER_S = {"sac": 160.0, "ppo": 2000.0}
-_COLLECT_STEPS_PER_S = 27_700.0
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return "under a minute"
-    if seconds < 3600:
-        return f"~{round(seconds / 60)} min"
-    return f"~{seconds / 3600:.1f} h"
-
-
 def estimate(cfg: GenerationConfig, train_steps: int | None) -> str:
     """One line saying roughly how long generation takes at these settings (``train_steps``
     None: no training), from recorded speeds on 2 cores; an estimate, not a promise."""
@@ -535,15 +520,15 @@ def estimate(cfg: GenerationConfig, train_steps: int | None) -> str:
     if train_steps is None:
         parts.append("no training")
     else:
-        rate = _TRAIN_STEPS_PER_S[cfg.algorithm]
+        rate = E.TRAIN_STEPS_PER_S[cfg.algorithm]
         parts.append(
             f"training {cfg.algorithm.upper()} for {train_steps:,} env steps (--train-steps) at ~{rate:,.0f} steps/s: "
-            f"{_duration(train_steps / rate)}"
+            f"{E.duration(train_steps / rate)}"
         )
     if collect:
-        seconds = collect / _COLLECT_STEPS_PER_S
-        parts.append(f"collecting {collect:,} steps (--size {cfg.size:,} per level): {_duration(seconds)}" + (" or more" if seconds >= 60 else ""))
-    return "estimate (rough, from speeds recorded on 2 cores in BENCHMARKS.md; this machine's may differ): " + "; ".join(parts)
+        seconds = collect / E.COLLECT_STEPS_PER_S
+        parts.append(f"collecting {collect:,} steps (--size {cfg.size:,} per level): {E.duration(seconds)}" + (" or more" if seconds >= 60 else ""))
+    return E.PREFIX + "; ".join(parts)
 
 
 def _card_references(card: Any, task: str) -> tuple[float | None, float | None, str]:

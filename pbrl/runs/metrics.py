@@ -50,6 +50,26 @@ def read_metrics(path: str) -> list[dict[str, Any]]:
     return rows
 
 
+def last_step(path: str) -> int | None:
+    """The step of the last whole row of a ``metrics.jsonl`` (a run folder or the file), read from its end
+    (a run in progress: how far it is); None when there is no row yet."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "metrics.jsonl")
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 65536))
+            tail = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        try:
+            return int(json.loads(line)["step"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line being written, or cut by the seek
+    return None
+
+
 def series(rows: Iterable[Mapping[str, Any]], tag: str) -> list[tuple[int, float]]:
     """(step, value) pairs of one tag."""
     return [(int(r["step"]), r[tag]) for r in rows if tag in r and r[tag] is not None]

@@ -28,17 +28,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from pbrl.envs.engine import usable_cores
+
+from . import estimate as E
 from . import folder as F
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, algorithm_of
 from .configfile import Experiment
 from .executor import JobFailed, check_executor, make_executor
+from .metrics import last_step
 
-__all__ = ["CellResult", "SweepResult", "check_cell", "plan", "run_cell", "run_sweep", "task_of"]
+__all__ = ["CellResult", "SweepProgress", "SweepResult", "check_cell", "plan", "run_cell", "run_sweep", "task_of"]
 
 SWEEP_FILE = "sweep.json"
 
@@ -86,6 +91,65 @@ class SweepResult:
 
 
 # -- planning -----------------------------------------------------------------------
+
+
+@dataclass
+class SweepProgress:
+    """How far a sweep is (:func:`run_sweep`'s ``on_progress``): sent once the cells are checked, then every
+    ``progress_every`` seconds while runs train.
+
+    ``running`` holds (cell, env steps reached, budget) of the runs that have written metrics;
+    ``left`` is the time left in seconds, from the steps done per second so far (None before any);
+    ``per_run`` the up-front estimate of one run from recorded speeds (None where none is recorded).
+    """
+
+    total: int
+    finished: int
+    failed: int
+    running: list[tuple[CellResult, int, int]]
+    elapsed: float
+    left: float | None = None
+    per_run: float | None = None
+    parallel: int | None = None
+
+    @classmethod
+    def measure(cls, cells: Sequence[CellResult], budgets: dict[int, int], elapsed: float) -> "SweepProgress":
+        """Where ``cells`` stand: ``budgets`` maps the index of each cell being trained to its step budget;
+        the steps a pending cell reached are read from its run folder's ``metrics.jsonl``."""
+        finished = [c for c in cells if c.status != "pending"]
+        running, reached = [], 0
+        for i, budget in budgets.items():
+            cell = cells[i]
+            if cell.status != "pending":
+                reached += budget  # finished or failed: nothing left to do
+                continue
+            step = last_step(cell.run_dir) if cell.run_dir else None
+            if step is not None:
+                running.append((cell, min(step, budget), budget))
+                reached += min(step, budget)
+        left = (sum(budgets.values()) - reached) * elapsed / reached if reached and elapsed else None
+        return cls(total=len(cells), finished=len(finished), failed=sum(not c.ok for c in finished), running=running,
+                   elapsed=elapsed, left=left)
+
+    def line(self) -> str:
+        """One line for a terminal or a log file."""
+        head = f"sweep: {self.finished}/{self.total} run(s) finished" + (f" ({self.failed} failed)" if self.failed else "")
+        if self.elapsed == 0:  # the start: what is about to run
+            at_once = f", {self.parallel} at a time" if self.parallel else ""
+            guess = f"; {E.PREFIX}{E.duration(self.per_run)} per run" if self.per_run else ""
+            return f"{head}; {self.total - self.finished} to train{at_once}{guess}"
+        parts = [head]
+        if self.running:
+            shown = ", ".join(f"{c.task} s{c.seed} {step:,}/{budget:,}" for c, step, budget in self.running[:4])
+            more = f" and {len(self.running) - 4} more" if len(self.running) > 4 else ""
+            parts.append(f"{len(self.running)} running ({shown}{more})")
+        parts.append(f"{_clock(self.elapsed)} elapsed" + (f", {E.duration(self.left)} left" if self.left is not None else ""))
+        return "; ".join(parts)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
 
 
 def default_sweep_name() -> str:
@@ -170,22 +234,27 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
 
 def check_cell(config: Any) -> tuple[str, str | None, str | None]:
     """(status, run folder, error) of a cell before any work: ``pending``, ``invalid`` or ``exists``."""
+    return _check(config)[:3]
+
+
+def _check(config: Any) -> tuple[str, str | None, str | None, dict[str, Any] | None]:
+    """:func:`check_cell`, and the resolved config."""
     try:
         cfg = config.resolve()["config"]  # every check, no side effects
         path = F.run_path(cfg["runs_dir"], cfg["env"], cfg["agent"], cfg["name"], cfg["seed"])
     except (ConfigError, ValueError, FileNotFoundError) as exc:
-        return "invalid", None, str(exc)
+        return "invalid", None, str(exc), None
     except Exception as exc:  # noqa: BLE001 - e.g. a dataset error: the cell is reported, the sweep goes on
-        return "invalid", None, f"{type(exc).__name__}: {exc}"
+        return "invalid", None, f"{type(exc).__name__}: {exc}", None
     if not os.path.exists(path):
-        return "pending", path, None
+        return "pending", path, None, cfg
     try:
         with open(os.path.join(path, F.SUMMARY), encoding="utf-8") as f:
             if json.load(f).get("status") == "complete":
-                return "exists", path, None
+                return "exists", path, None, cfg
     except (OSError, ValueError):
         pass
-    return "invalid", path, f"run folder {path} already holds an unfinished run: resume it with `pbrl train --resume {path}`, or delete it"
+    return "invalid", path, f"run folder {path} already holds an unfinished run: resume it with `pbrl train --resume {path}`, or delete it", cfg
 
 
 def run_sweep(
@@ -197,6 +266,8 @@ def run_sweep(
     cpus_per_run: float = 1.0,
     on_result: Callable[[CellResult], None] | None = None,
     source: str | None = None,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+    progress_every: float = 30.0,
 ) -> SweepResult:
     """Check every cell, then train the valid ones in parallel; see the module docstring.
 
@@ -209,6 +280,9 @@ def run_sweep(
         cpus_per_run: CPUs a Ray task asks for.
         on_result: called with each cell as it finishes (or is found invalid / existing).
         source: the config file, recorded in ``sweep.json``.
+        on_progress: called with a :class:`SweepProgress` once the cells are checked, then every
+            ``progress_every`` seconds while runs train (from a thread of its own), read from the run
+            folders' ``metrics.jsonl``.
 
     Raises:
         ValueError: an unknown executor, or ``workers`` < 1.
@@ -240,11 +314,14 @@ def run_sweep(
             },
         )
 
-    todo, jobs = [], []  # the cells to train, and their jobs
+    todo, jobs, budgets, guesses = [], [], {}, []  # the cells to train, their jobs, step budgets, estimates
     for i, config in enumerate(cells):
-        status, path, error = check_cell(config)
+        status, path, error, cfg = _check(config)
         results[i].run_dir = path
         if status == "pending":
+            budgets[i] = int(cfg.get("steps") or 0)
+            reward = cfg.get("reward")
+            guesses.append(E.training_seconds(algorithm_of(cfg["agent"], reward if isinstance(reward, dict) else None), budgets[i]))
             job_config = dataclasses.asdict(config)
             if executor == "ray":  # a Ray worker may not share our working directory
                 job_config["runs_dir"] = os.path.abspath(job_config["runs_dir"])
@@ -275,9 +352,30 @@ def run_sweep(
         if on_result is not None:
             on_result(cell)
 
+    began = time.monotonic()
+
+    def progress(start: bool = False) -> None:
+        report = SweepProgress.measure(results, budgets, 0.0 if start else time.monotonic() - began)
+        known = guesses and all(g is not None for g in guesses)
+        report.per_run = max(guesses) if known else None
+        report.parallel = min(workers or usable_cores(), len(jobs)) if executor == "local" else None
+        on_progress(report)
+
     if jobs:
-        with make_executor(executor, workers, processes=True, address=address, num_cpus=cpus_per_run) as runner:
-            for j, outcome in runner.as_completed(run_cell, jobs):  # a cell's failure never stops the others
-                done(todo[j], outcome)
+        stop = threading.Event()
+        if on_progress is not None:
+            progress(start=True)
+
+            def watch() -> None:
+                while not stop.wait(progress_every):
+                    progress()
+
+            threading.Thread(target=watch, name="pbrl-sweep-progress", daemon=True).start()
+        try:
+            with make_executor(executor, workers, processes=True, address=address, num_cpus=cpus_per_run) as runner:
+                for j, outcome in runner.as_completed(run_cell, jobs):  # a cell's failure never stops the others
+                    done(todo[j], outcome)
+        finally:
+            stop.set()
     save()
     return SweepResult(sweep_dir, results)

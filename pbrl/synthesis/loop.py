@@ -39,7 +39,8 @@ import numpy as np
 
 from pbrl.llm.backends import LLMBackend, OpenAIBackend
 from pbrl.llm.ledger import TokenLedger
-from pbrl.runs.executor import EXECUTORS, Executor, make_executor
+from pbrl.runs import estimate as E
+from pbrl.runs.executor import EXECUTORS, Executor, JobFailed, make_executor
 from pbrl.sandbox.check import check_program
 from pbrl.settings import ConfigError, Settings, anything, integer, number, one_of, optional, positive_number, setting, string, table
 
@@ -280,8 +281,8 @@ class Synthesizer:
                           sandbox=self._sandbox_dict(), env_kwargs=dict(self.config.env_kwargs))
             for c in todo
         ]
-        self._say(f"  training {len(todo)} candidate(s), {self.config.steps} PPO steps each ...")
-        for cand, res in zip(todo, self.executor.map(jobs.run_train_job, job_list)):
+        self._say(f"  training {len(todo)} candidate(s), {self.config.steps} PPO steps each ...{self._estimate(self.config.steps)}")
+        for cand, res in zip(todo, self._train_jobs(job_list)):
             base = f"candidates/{cand['id']}"
             if res.log_tail:
                 self.store.write_text(f"{base}/worker.log", res.log_tail)
@@ -312,6 +313,30 @@ class Synthesizer:
                     f"true return {res.fitness['return_mean']:.1f}"
                 )
             self._record(cand)
+
+    def _estimate(self, steps: int) -> str:
+        """`` (estimate: ~3 min per training run)`` from recorded PPO speeds, or nothing when under a minute."""
+        seconds = E.training_seconds("ppo", steps)
+        return f" ({E.PREFIX}{E.duration(seconds)} per training run)" if seconds and seconds >= 60 else ""
+
+    def _train_jobs(self, job_list: list[Any]) -> list[Any]:
+        """Train every job (in parallel, on the executor) and return the results in order, saying each one as
+        it finishes with the time left at the pace so far; a job that raised raises here, as ``map`` would."""
+        results: list[Any] = [None] * len(job_list)
+        began = time.monotonic()
+        completed = self.executor.as_completed(jobs.run_train_job, job_list)
+        try:
+            for done, (index, res) in enumerate(completed, 1):
+                if isinstance(res, JobFailed):
+                    raise res.exception
+                results[index] = res
+                elapsed = time.monotonic() - began
+                left = f"; {E.duration(elapsed / done * (len(job_list) - done))} left" if done < len(job_list) else ""
+                self._say(f"  [{done}/{len(job_list)}] {job_list[index].candidate} {'trained' if res.ok else 'stopped'} "
+                          f"({elapsed:.0f} s since the start{left})")
+        finally:
+            completed.close()  # cancels the jobs not yet started
+        return results
 
     def _run_iteration(self, it: int, messages: list[dict[str, str]], best: dict[str, Any] | None,
                        feedback: dict[str, Any] | None, critique: str | None) -> list[dict[str, Any]]:
@@ -517,14 +542,14 @@ class Synthesizer:
             path = os.path.join(self.store.path, "candidates", best["id"], "program.py")
             with open(path, encoding="utf-8") as f:
                 program = f.read()
-        self._say(f"final: retraining {best['id']} and the task's own reward with seeds {seeds}, {steps} steps each ...")
+        self._say(f"final: retraining {best['id']} and the task's own reward with seeds {seeds}, {steps} steps each ...{self._estimate(steps)}")
         job_list = []
         for kind, prog in (("synthesized", program), ("task_reward", None)):
             for s in seeds:
                 job_list.append(jobs.TrainJob(f"final-{kind}-s{s}", c.task, prog, self.info_view, seed=s, steps=steps,
                                               hyperparams=self.hyperparams, eval_episodes=c.eval_episodes,
                                               sandbox=self._sandbox_dict(), env_kwargs=dict(c.env_kwargs)))
-        results = self.executor.map(jobs.run_train_job, job_list)
+        results = self._train_jobs(job_list)
         out: dict[str, Any] = {"best": best["id"], "seeds": seeds, "steps": steps, "metric": self.metric.name, "runs": {}}
         for job, res in zip(job_list, results):
             base = f"final/{job.candidate}"

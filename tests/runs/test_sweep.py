@@ -14,7 +14,7 @@ from pbrl.cli.main import app
 from pbrl.cli.sweep_cmd import parse_seeds
 from pbrl.runs.config import ConfigError
 from pbrl.runs.configfile import build_experiment, load_experiment
-from pbrl.runs.sweep import plan, run_sweep
+from pbrl.runs.sweep import CellResult, SweepProgress, plan, run_sweep
 
 runner = CliRunner()
 PENDULUM = "pbrl/InvertedPendulum-v5"
@@ -46,6 +46,8 @@ def test_local_sweep_reports_a_failing_cell_and_compare_reads_it(tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 1, result.output
     assert printed("2 of 4 run(s) failed", result.output) and printed("unknown env 'pbrl/InvertedPendulum-v9'", result.output)
+    # progress said up front, once the cells are checked: what is about to train, and a rough time per run
+    assert printed("sweep: 2/4 run(s) finished (2 failed); 2 to train, 2 at a time; estimate (rough", result.output)
     record = json.loads((sweep_dir / "sweep.json").read_text())
     statuses = [(c["task"], c["seed"], c["status"]) for c in record["cells"]]
     assert statuses == [(PENDULUM, 0, "ok"), (PENDULUM, 1, "ok"), ("pbrl/InvertedPendulum-v9", 0, "invalid"), ("pbrl/InvertedPendulum-v9", 1, "invalid")]
@@ -79,13 +81,34 @@ def test_a_run_that_fails_while_training_does_not_stop_the_others(tmp_path):
     assert json.loads(open(os.path.join(cell.run_dir, "summary.json")).read())["status"] == "interrupted"
 
 
+def test_sweep_progress_reads_how_far_each_run_is_from_its_folder(tmp_path):
+    cells = [CellResult(i, PENDULUM, "ppo", i, run_dir=str(tmp_path / f"run{i}")) for i in range(4)]
+    cells[0].status = "ok"
+    cells[3].status = "invalid"  # never trained: not in the budgets
+    os.mkdir(cells[1].run_dir)
+    with open(os.path.join(cells[1].run_dir, "metrics.jsonl"), "w") as f:  # run 1 is a quarter through; its last row half-written
+        f.write('{"step": 1000, "time": 1}\n{"step": 2500, "time": 2}\n{"step": 30')
+    budgets = {0: 10_000, 1: 10_000, 2: 10_000}  # run 2 has not written a row yet
+    progress = SweepProgress.measure(cells, budgets, elapsed=125.0)
+    assert (progress.total, progress.finished, progress.failed) == (4, 2, 1)
+    assert [(c.index, step, budget) for c, step, budget in progress.running] == [(1, 2500, 10_000)]
+    # 12,500 of 30,000 steps in 125 s: 17,500 left at 100 steps/s
+    assert progress.left == pytest.approx(175.0)
+    assert progress.line() == f"sweep: 2/4 run(s) finished (1 failed); 1 running ({PENDULUM} s1 2,500/10,000); 2:05 elapsed, ~3 min left"
+    assert SweepProgress.measure(cells, budgets, elapsed=0.0).left is None  # nothing measured yet: no guess
+
+
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason='Ray is an optional extra: pip install "pbrl[ray]"')
 def test_ray_sweep_on_a_local_instance(tmp_path):
     exp = load_experiment(_config(tmp_path), ["steps=1024"])
     sweep_dir = str(tmp_path / "ray-sweep")
     cells = plan(exp, sweep_dir, seeds=[3])
-    result = run_sweep(cells, sweep_dir, executor="ray", cpus_per_run=1)
+    reports = []
+    result = run_sweep(cells, sweep_dir, executor="ray", cpus_per_run=1, on_progress=reports.append, progress_every=0.2)
     assert result.ok, [c.error for c in result.cells]
+    # progress while Ray starts and the run trains (not only Ray's own warnings): the start, then reports as it goes
+    assert reports[0].elapsed == 0 and reports[0].line().startswith("sweep: 0/1 run(s) finished; 1 to train")
+    assert all(step <= budget == 1024 for r in reports for _, step, budget in r.running)
     (cell,) = result.cells
     assert cell.run_dir.endswith(os.path.join("pbrl_InvertedPendulum-v5", "ppo", "ray-sweep-s3"))
     assert json.loads(open(os.path.join(cell.run_dir, "summary.json")).read())["status"] == "complete"

@@ -117,6 +117,8 @@ def test_canned_llm_loop_regenerates_resumes_and_takes_a_critique(tmp_path, monk
         assert kinds == {"i0-c00": None, "i0-c01": "disallowed", "i0-c02": "no_code", "i0-c03": "non_finite"}
         assert cands["i0-c00"]["status"] == "ok" and cands["i0-c00"]["model"] == "canned-test-server"
         assert result.best["id"] == "i0-c00"
+        # each training job is said as it finishes, counted against the jobs of its phase
+        assert [line.split(" trained")[0] for line in lines if line.startswith("  [")] == ["  [1/1] i0-c00"]
         first_requests = len(server.requests)
         assert first_requests == 4  # one per sample: the server ignores n, so the backend asked one at a time
 
