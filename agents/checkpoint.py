@@ -31,7 +31,6 @@ import tempfile
 from typing import Any, Mapping
 
 import numpy as np
-import torch
 
 from pbrl.fileio import atomic_write_text, fsync_path as _fsync, sha256_file as _sha256
 
@@ -64,6 +63,8 @@ def write_checkpoint(
     name = f"step-{int(step):09d}"
     tmp = tempfile.mkdtemp(prefix=f".{name}.", dir=root)
     try:
+        import torch  # here, not at the top: the CLI imports CheckpointError before it has said anything
+
         torch.save(dict(weights), os.path.join(tmp, "weights.pt"))
         with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
             json.dump(state, f, indent=1)
@@ -139,6 +140,8 @@ def read_checkpoint(folder: str, load_arrays: bool = True) -> tuple[dict, dict, 
         if _sha256(path) != digest:
             raise CheckpointError(f"{path} does not match the SHA-256 in its manifest (tampered or truncated); refusing to load it")
     try:
+        import torch
+
         weights = torch.load(os.path.join(folder, "weights.pt"), map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError and friends
         raise CheckpointError(

@@ -24,10 +24,7 @@ import torch
 import torch.nn as nn
 
 from pbrl.datasets.trajectories import EpisodeArrays
-
-
-class OfflineDataError(ValueError):
-    """A dataset that an offline agent cannot train on (names the dataset and the problem)."""
+from ._errors import OfflineDataError  # noqa: F401  (defined without torch; importable from here as before)
 
 
 @dataclass

@@ -19,10 +19,7 @@ import numpy as np
 import torch
 
 from ._data import OfflineData, SegmentIndex
-
-
-class PreferenceReferenceError(ValueError):
-    """Preferences that refer to episodes or steps the dataset does not have (or to another dataset)."""
+from ._errors import PreferenceReferenceError  # noqa: F401  (defined without torch; importable from here as before)
 
 
 @dataclass

@@ -98,12 +98,15 @@ class TrainingBar:
         err.print(f"{text}  {status}" if status else text, markup=False)
 
 
-def phase_printer(console: Console | None = None, every: float = 2.0):
+def phase_printer(console: Console | None = None, every: float = 2.0, ignore: tuple[str, ...] = ()):
     """A :func:`pbrl.phases.listening` listener that prints a long phase's progress (to ``console``,
-    default stderr) as whole lines: its first report, then at most one every ``every`` seconds, and its last."""
+    default stderr) as whole lines: its first report, then at most one every ``every`` seconds, and its last;
+    the phases in ``ignore`` not at all (e.g. a training run's evaluations, which its bar shows)."""
     last: dict[str, float] = {}
 
     def show(phase: str, done: int, total: int | None, detail: str) -> None:
+        if phase in ignore:
+            return
         now = time.monotonic()
         final = total is not None and done >= total
         if not final and phase in last and now - last[phase] < every:
@@ -135,6 +138,8 @@ def resume_run_folder(
     try:
         saved = load_run_config(run_dir)["config"].get("steps")
         total = steps or (saved if isinstance(saved, int) and not isinstance(saved, bool) else None)
+        up_to = f" (up to {total:,} steps)" if total else ""
+        err.print(f"resume {run_dir}: loading its config and latest checkpoint{up_to}", markup=False, soft_wrap=True)
         try:
             return resume(run_dir, steps=steps, progress=None if quiet else report)
         finally:
@@ -150,6 +155,16 @@ def resume_run_folder(
     except KeyboardInterrupt:
         err.print(f"interrupted; continue with: pbrl train --resume {run_dir}")
         raise typer.Exit(130)
+
+
+def say_plan(what: str, algorithm: str, steps: int | None, path: str, unit: str = "env steps") -> None:
+    """The first line of a new run, said before any slow import: what trains, for how long, where, and a rough time
+    from recorded speeds where there is one (``pbrl.runs.estimate``)."""
+    from pbrl.runs import estimate as E
+
+    seconds = E.training_seconds(algorithm, steps) if steps else None
+    guess = f"; {E.PREFIX}{E.duration(seconds)}" if seconds is not None else ""
+    err.print(f"{what}{f', {steps:,} {unit}' if steps else ''} -> {path}{guess}", markup=False, soft_wrap=True)
 
 
 def runs_root_of(run_dir: str) -> str:

@@ -22,6 +22,7 @@ def export(
         fail(f"unknown format {format!r}; formats: {', '.join(FORMATS)}")
     from pbrl.runs.export import export_sb3
 
+    err.print(f"exporting {run}'s latest checkpoint for Stable-Baselines3 ...", markup=False, soft_wrap=True)
     try:
         result = export_sb3(run, out=out, force=force)
     except (FileNotFoundError, ValueError) as exc:  # not a run, offline, output exists, no checkpoint

@@ -14,7 +14,7 @@ import typer
 
 from pbrl import phases
 
-from .common import TrainingBar, err, fail, phase_printer, print_evaluation, report_run, resume_run_folder, runs_root_of
+from .common import TrainingBar, err, fail, phase_printer, print_evaluation, report_run, resume_run_folder, runs_root_of, say_plan
 
 
 def _progress(total: int) -> TrainingBar:
@@ -69,11 +69,14 @@ def train_offline(
     train_offline_config(config, quiet=quiet)
 
 
+#: phases a training run does not print: its periodic evaluations (the bar shows their results)
+TRAINING_QUIET = ("evaluation steps",)
+
+
 def _errors() -> tuple[type[BaseException], ...]:
     from pbrl.agents.checkpoint import CheckpointError
     from pbrl.agents.online.hyperparams import HyperparameterError
-    from pbrl.agents.offline._data import OfflineDataError
-    from pbrl.agents.offline._preferences import PreferenceReferenceError
+    from pbrl.agents.offline._errors import OfflineDataError, PreferenceReferenceError
     from pbrl.datasets import DatasetError
     from pbrl.preferences import EmptyPreferencesError, NotAPbrlStoreError
     from pbrl.runs.config import ConfigError
@@ -87,20 +90,25 @@ def _errors() -> tuple[type[BaseException], ...]:
 
 def train_offline_config(config, quiet: bool = False) -> None:
     """Train a new offline run from an :class:`~pbrl.runs.offline.OfflineTrainConfig` (``pbrl train`` and ``pbrl train CONFIG``)."""
+    from pbrl.runs.config import algorithm_of
     from pbrl.runs.offline import prepare, train as train_run
 
     errors = _errors()
     runs_dir = config.runs_dir
     path = None
+    # its settings are checked against the agent's hyperparameters, which import torch (seconds): say something first
+    err.print(f"preparing {algorithm_of(config.agent)} on {config.dataset or 'a dataset'} ...", markup=False, soft_wrap=True)
     try:
         resolved, path = prepare(config)
-        config.name = resolved["config"]["name"]
-        total = resolved["config"]["steps"]
+        cfg = resolved["config"]
+        config.name, total = cfg["name"], cfg["steps"]
+        labels = f" and the preferences in {cfg['preferences']}" if cfg.get("preferences") else ""
+        say_plan(f"{algorithm_of(cfg['agent'])} on {cfg['dataset']}{labels}, seed {cfg['seed']}", cfg["agent"], total, path, "gradient steps")
         if quiet:
-            with phases.listening(phase_printer()):
+            with phases.listening(phase_printer(ignore=TRAINING_QUIET)):
                 result = train_run(config, on_start=lambda p: err.print(f"run folder: {p}"))
         else:
-            with _progress(total) as bar, phases.listening(phase_printer(bar.progress.console)):
+            with _progress(total) as bar, phases.listening(phase_printer(bar.progress.console, ignore=TRAINING_QUIET)):
                 result = train_run(config, progress=bar, on_start=lambda p: bar.progress.console.print(f"run folder: {p}"))
     except errors as exc:
         fail(str(exc))
@@ -118,7 +126,8 @@ def evaluate_offline(run: str, episodes: int, seed: Optional[int], video: Option
     from pbrl.runs.offline import evaluate_run
 
     try:
-        result: dict[str, Any] = evaluate_run(run, episodes=episodes, seed=seed, video=video)
+        with phases.listening(phase_printer(every=5.0)):
+            result: dict[str, Any] = evaluate_run(run, episodes=episodes, seed=seed, video=video)
     except (CheckpointError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     except RuntimeError as exc:

@@ -9,11 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pbrl import phases
 from pbrl.agents.registry import OFFLINE_AGENTS
 from pbrl.runs.config import ConfigError, TrainConfig
 from pbrl.runs.offline import OfflineTrainConfig
 
-from .common import TrainingBar, declared, err, fail, print_evaluation, report_run, resume_run_folder, runs_root_of
+from .common import TrainingBar, declared, err, fail, phase_printer, print_evaluation, report_run, resume_run_folder, runs_root_of, say_plan
 
 _REPEATABLE = "Given as key=value, repeatable."
 
@@ -142,7 +143,7 @@ def _train_online(config, quiet: bool) -> None:
     """Train a new online run from a ``TrainConfig`` (``pbrl train --env ...`` and ``pbrl train CONFIG``)."""
     from pbrl.agents.checkpoint import CheckpointError
     from pbrl.agents.online.hyperparams import HyperparameterError
-    from pbrl.runs.config import ConfigError
+    from pbrl.runs.config import ConfigError, algorithm_of
     from pbrl.runs.folder import RunExistsError, RunLockedError, RunsDirError
     from pbrl.rewards.source import RewardProgramError
     from pbrl.runs.train import prepare, train as train_run
@@ -151,8 +152,11 @@ def _train_online(config, quiet: bool) -> None:
     path = None
     try:
         resolved, path = prepare(config)  # every check, before any work
-        config.name = resolved["config"]["name"]
-        total = resolved["config"]["steps"]
+        cfg = resolved["config"]
+        config.name, total = cfg["name"], cfg["steps"]
+        algorithm = algorithm_of(cfg["agent"], resolved.get("reward"))
+        reward = f"learned from {cfg['feedback']:,} labels of the {cfg['teacher']} teacher" if cfg["reward"] == "learned" else f"{cfg['reward']} reward"
+        say_plan(f"{algorithm} on {cfg['env']} ({reward}), seed {cfg['seed']}", algorithm, total, path)
         if quiet:
             result = train_run(config, on_start=lambda p: err.print(f"run folder: {p}"))
         else:
@@ -242,12 +246,15 @@ def evaluate(
 
     if not os.path.isdir(run):
         fail(f"{run}: no such run folder")
+    recording = f", then one recorded to {video}" if video else ""
+    err.print(f"evaluating {run}: {episodes} episode(s) at once with deterministic actions{recording}", markup=False, soft_wrap=True)
     if is_offline_run(run):
         from .offline_cmd import evaluate_offline
 
         return evaluate_offline(run, episodes, seed, video, as_json)
     try:
-        result = evaluate_run(run, episodes=episodes, seed=seed, video=video)
+        with phases.listening(phase_printer(every=5.0)):
+            result = evaluate_run(run, episodes=episodes, seed=seed, video=video)
     except (CheckpointError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     except RuntimeError as exc:  # rendering unavailable

@@ -18,6 +18,8 @@ from typing import Any, Callable, Mapping
 import gymnasium as gym
 import numpy as np
 
+from pbrl import phases
+
 Policy = Callable[[np.ndarray], np.ndarray]
 
 
@@ -113,8 +115,9 @@ def evaluate_policy(
         lengths = np.zeros(n, dtype=np.int64)
         terms: dict[str, np.ndarray] = {}
         success = np.zeros(n, dtype=bool)
-        limit = max_steps or env.unwrapped.max_episode_steps or card.max_episode_steps
-        for _ in range(int(limit)):
+        limit = int(max_steps or env.unwrapped.max_episode_steps or card.max_episode_steps)
+        for step in range(limit):
+            phases.report("evaluation steps", step, limit, f"{int((~alive).sum())}/{n} episodes ended")
             actions = np.asarray(policy(obs))
             obs, reward, terminated, truncated, info = env.step(actions)
             returns += np.where(alive, reward, 0.0)
@@ -189,8 +192,9 @@ def record_video(
                 f"cannot render ({exc}); on a headless machine start Python with MUJOCO_GL=egl "
                 "(or osmesa) set in the environment"
             ) from None
-        limit = max_steps or env.unwrapped.max_episode_steps or env.unwrapped.card.max_episode_steps
-        for _ in range(int(limit)):
+        limit = int(max_steps or env.unwrapped.max_episode_steps or env.unwrapped.card.max_episode_steps)
+        for step in range(limit):
+            phases.report("video steps rendered", step, limit)
             obs, reward, terminated, truncated, _ = env.step(np.asarray(policy(obs)))
             total += float(reward[0])
             steps += 1

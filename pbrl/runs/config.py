@@ -38,7 +38,8 @@ def reward_kind(reward: str) -> str:
 def algorithm_of(agent: str, reward: Mapping[str, Any] | None = None) -> str:
     """The algorithm a run trains (HPARAMS' agent column): PPO, SAC, with a learned reward PrefPPO or
     PEBBLE; offline agents BC, IQL, P-IQL, CPL, OPPO, IPL."""
-    return str((reward or {}).get("algorithm") or {"piql": "P-IQL"}.get(agent, agent.upper()))
+    name = str((reward or {}).get("algorithm") or agent)
+    return {"piql": "P-IQL", "prefppo": "PrefPPO", "pebble": "PEBBLE"}.get(name.lower(), name.upper())
 
 
 def check_device(name: str) -> str:

@@ -571,7 +571,6 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
             ``config.allow_weak``, a level check failed (nothing is written).
     """
     import gymnasium as gym
-    import torch
 
     import pbrl.envs  # noqa: F401
     from pbrl.agents import make_agent, resolve
@@ -602,6 +601,8 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
         cached = None
     untrained = cached is None and set(cfg.levels) == {"random"}  # the initial policy: no training
     _log(log, estimate(cfg, None if untrained or cached is not None else train_steps))
+    import torch  # after the estimate: the first line comes before seconds of imports
+
     torch.manual_seed(cfg.seed)
     agent = make_agent(cfg.algorithm, cfg.task, hp, seed=cfg.seed, env_kwargs=dict(cfg.env_kwargs))
     t0 = time.time()

@@ -238,23 +238,24 @@ def check_cell(config: Any) -> tuple[str, str | None, str | None]:
 
 
 def _check(config: Any) -> tuple[str, str | None, str | None, dict[str, Any] | None]:
-    """:func:`check_cell`, and the resolved config."""
+    """:func:`check_cell`, and the resolved config (``resolve()``'s whole answer)."""
     try:
-        cfg = config.resolve()["config"]  # every check, no side effects
+        resolved = config.resolve()  # every check, no side effects
+        cfg = resolved["config"]
         path = F.run_path(cfg["runs_dir"], cfg["env"], cfg["agent"], cfg["name"], cfg["seed"])
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         return "invalid", None, str(exc), None
     except Exception as exc:  # noqa: BLE001 - e.g. a dataset error: the cell is reported, the sweep goes on
         return "invalid", None, f"{type(exc).__name__}: {exc}", None
     if not os.path.exists(path):
-        return "pending", path, None, cfg
+        return "pending", path, None, resolved
     try:
         with open(os.path.join(path, F.SUMMARY), encoding="utf-8") as f:
             if json.load(f).get("status") == "complete":
-                return "exists", path, None, cfg
+                return "exists", path, None, resolved
     except (OSError, ValueError):
         pass
-    return "invalid", path, f"run folder {path} already holds an unfinished run: resume it with `pbrl train --resume {path}`, or delete it", cfg
+    return "invalid", path, f"run folder {path} already holds an unfinished run: resume it with `pbrl train --resume {path}`, or delete it", resolved
 
 
 def run_sweep(
@@ -316,12 +317,11 @@ def run_sweep(
 
     todo, jobs, budgets, guesses = [], [], {}, []  # the cells to train, their jobs, step budgets, estimates
     for i, config in enumerate(cells):
-        status, path, error, cfg = _check(config)
+        status, path, error, resolved = _check(config)
         results[i].run_dir = path
         if status == "pending":
-            budgets[i] = int(cfg.get("steps") or 0)
-            reward = cfg.get("reward")
-            guesses.append(E.training_seconds(algorithm_of(cfg["agent"], reward if isinstance(reward, dict) else None), budgets[i]))
+            budgets[i] = int(resolved["config"].get("steps") or 0)  # PrefPPO/PEBBLE (a reward table): no recorded speed
+            guesses.append(E.training_seconds(algorithm_of(resolved["config"]["agent"], resolved.get("reward")), budgets[i]))
             job_config = dataclasses.asdict(config)
             if executor == "ray":  # a Ray worker may not share our working directory
                 job_config["runs_dir"] = os.path.abspath(job_config["runs_dir"])

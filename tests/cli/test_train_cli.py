@@ -88,9 +88,11 @@ def test_train_then_evaluate_from_the_cli(tmp_path):
     code, out = _run("train", "--env", "pbrl/Hopper-v5", "--steps", "2048", "--runs-dir", runs, "--name", "cli", "--seed", "3", "--quiet")
     assert code == 2 and printed("already exists", out) and "--resume" in out
 
-    code, out = _run("evaluate", run, "--episodes", "4", "--seed", "11", "--json")
-    assert code == 0, out
-    result = json.loads(out)
+    evaluated = runner.invoke(app, ["evaluate", run, "--episodes", "4", "--seed", "11", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    result = json.loads(evaluated.stdout)  # stdout is the JSON alone; what is going on goes to stderr
+    assert evaluated.stderr.startswith(f"evaluating {run}: 4 episode(s)")
+    assert "\nevaluation steps: 0/1,000, 0/4 episodes ended\n" in evaluated.stderr  # then how far it is, as it goes
     assert result["episodes"] == 4 and result["seed"] == 11 and result["num_timesteps"] == 2048
     assert len(glob.glob(os.path.join(run, "evaluations", "*.json"))) == 1
 
@@ -221,3 +223,5 @@ def test_default_run_names_say_what_the_run_is_and_stay_unique(tmp_path):
     from pbrl.runs.config import algorithm_of  # HPARAMS' agent column: the algorithm trained
 
     assert [algorithm_of("ppo"), algorithm_of("ppo", {"algorithm": "PrefPPO"}), algorithm_of("piql")] == ["PPO", "PrefPPO", "P-IQL"]
+    learned = TrainConfig(env="pbrl/Hopper-v5", agent="sac", reward="learned", teacher="oracle", feedback=30).resolve()
+    assert algorithm_of("sac", learned["reward"]) == "PEBBLE"  # the reward table's name, as papers write it

@@ -67,9 +67,9 @@ def test_train_resume_and_evaluate_an_offline_run(hopper, tmp_path):
         assert sorted({r["step"] for r in rows if "eval/return" in r}) == [30, 60, 90]
         assert json.load(open(os.path.join(run_dir, "checkpoints", "latest.json")))["num_timesteps"] == 90
 
-        code, out = _run("evaluate", run_dir, "--episodes", 2, "--json")
-        assert code == 0, out
-        result = json.loads(out)
+        evaluated = runner.invoke(app, ["evaluate", run_dir, "--episodes", "2", "--json"])
+        assert evaluated.exit_code == 0, evaluated.output
+        result = json.loads(evaluated.stdout)  # the JSON alone; the "evaluating ..." line is on stderr
         assert result["gradient_steps"] == 90 and result["episodes"] == 2 and "dataset_normalized_score" in result
 
         # a finished run resumed: says so, trains nothing, changes nothing
@@ -93,6 +93,9 @@ def test_preference_agents_from_the_command_line(hopper, tmp_path):
         shown = next(i for i, line in enumerate(lines) if line.startswith("run folder:"))
         fitting = [i for i, line in enumerate(lines) if line.startswith("fitting the reward model: ")]
         assert fitting and shown < fitting[0] and any(lines[i].startswith("fitting the reward model: 3/3") for i in fitting), out
+        # the plan comes before anything (before torch loads); the run's evaluations are not printed step by step
+        assert lines[0] == f"preparing P-IQL on {dataset} ..." and lines[1].startswith(f"P-IQL on {dataset} and the preferences in")
+        assert not any(line.startswith("evaluation steps") for line in lines), out
         rows = _rows(run_dir)
         first = next(r for r in rows if "reward_model/accuracy" in r)
         assert first["feedback/labels"] == 60 and 0.0 <= first["reward_model/epic_distance"] <= 1.0  # design.md's tags
