@@ -99,8 +99,12 @@ class TaskEngine:
         # Persistent sims keep their whole MjData, which cfrc_ext needs.
         self.batch = mujoco.batch.Batch(
             self.model, self.num_envs, nthread=self.nthread,
-            persistent=task.needs_cfrc_ext if persistent is None else bool(persistent),
+            persistent=(task.needs_cfrc_ext or bool(task.step_stage)) if persistent is None else bool(persistent),
         )
+        self._stage = int(task.step_stage)
+        # the default hooks cost nothing: only a task that overrides them is called
+        self._apply_action = None if type(task).apply_action is Task.apply_action else task.apply_action
+        self._after_reset = None if type(task).after_reset is Task.after_reset else task.after_reset
         # The sims read self.model live (mujoco.batch copies it otherwise), so that edits
         # of it (opt.timestep, body_mass, ...) change the physics, as with MujocoEnv.model.
         self.batch.set_models(self.model)
@@ -171,13 +175,17 @@ class TaskEngine:
         sim = self.sim
         self.batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
         rngs = self.rngs
+        draws = []
         for i in ids.tolist():
             rng = rngs.borrow(i)
-            qpos, qvel = self.task.reset_state(rng, sim.init_qpos, sim.init_qvel)
+            drawn = self.task.reset_state(rng, sim.init_qpos, sim.init_qvel)
             rngs.give_back(i, rng)
-            sim.qpos[i] = qpos
-            sim.qvel[i] = qvel
+            sim.qpos[i] = drawn[0]
+            sim.qvel[i] = drawn[1]
+            draws.append(drawn[2] if len(drawn) > 2 else None)
         self.batch.forward(ids)
+        if self._after_reset is not None:
+            self._after_reset(sim, ids, draws)
         self._warnings[ids] = self._warning_counts[ids].sum(axis=1)
         self._warnings_total = int(self._warnings.sum())
         sim._invalidate(ids, reset=True)
@@ -228,15 +236,18 @@ class TaskEngine:
         """
         sim, task = self.sim, self.task
         before = task.before_step(sim)
-        sim.ctrl[:] = action
+        if self._apply_action is None:
+            sim.ctrl[:] = action
+        else:
+            self._apply_action(sim, action)
         if ids is None and self._step_all is not None:
             # the native call under Batch.step (whose id checks cost ~7 µs a call at N = 16);
             # a failure is reported by Batch's own check, with MuJoCo's message
-            failed = self._step_all(None, task.frame_skip, 0)
+            failed = self._step_all(None, task.frame_skip, self._stage)
             if failed:
                 self.batch._check(None, failed)
         else:
-            self.batch.step(ids, nstep=task.frame_skip)
+            self.batch.step(ids, nstep=task.frame_skip, stage=self._stage)
         if sim._wants_cfrc:
             sim._invalidate(ids)
         outcome = task.evaluate(sim, before, action)

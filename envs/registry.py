@@ -44,10 +44,24 @@ def _render_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {key: kwargs.pop(key) for key in RENDER_KWARGS if key in kwargs}
 
 
-def make_env(task_id: str, render_mode: str | None = None, width: int = 480, height: int = 480, **kwargs) -> SingleTaskEnv:
-    """Gymnasium ``entry_point`` of every pbrl task."""
+def _option_limit(task_id: str, task: Task) -> int | None:
+    """The task's episode limit where its options made it shorter than the one registered with its id
+    (a DeepMind Control task's ``action_repeat=k``: 1000 // k agent steps), else None. Gymnasium applies
+    the registered limit; the envs made here also stop at this one, which nothing lifts."""
+    spec = gym.registry.get(task_id)
+    registered = spec.max_episode_steps if spec is not None else None
+    limit = task.card.max_episode_steps
+    return limit if registered is not None and limit is not None and limit < registered else None
+
+
+def make_env(task_id: str, render_mode: str | None = None, width: int = 480, height: int = 480, **kwargs) -> gym.Env:
+    """Gymnasium ``entry_point`` of every pbrl task (a ``SingleTaskEnv``, in a ``TimeLimit`` at the
+    task's own limit where its options shortened the episode)."""
     render = _render_kwargs(kwargs)
-    return SingleTaskEnv(make_task(task_id, **kwargs), render_mode=render_mode, width=width, height=height, **render)
+    task = make_task(task_id, **kwargs)
+    env = SingleTaskEnv(task, render_mode=render_mode, width=width, height=height, **render)
+    limit = _option_limit(task_id, task)
+    return env if limit is None else gym.wrappers.TimeLimit(env, limit)
 
 
 def make_vec_env(
@@ -64,8 +78,15 @@ def make_vec_env(
 ) -> BatchedMujocoEnv:
     """Gymnasium ``vector_entry_point`` of every pbrl task."""
     render = _render_kwargs(kwargs)
+    task = make_task(task_id, **kwargs)
+    limit = _option_limit(task_id, task)
+    if limit is not None and (
+        max_episode_steps is None or max_episode_steps == -1
+        or (isinstance(max_episode_steps, (int, np.integer)) and not isinstance(max_episode_steps, bool) and max_episode_steps > limit)
+    ):
+        max_episode_steps = limit  # gymnasium passes the registered limit: the task's is shorter
     return BatchedMujocoEnv(
-        make_task(task_id, **kwargs),
+        task,
         num_envs=num_envs,
         max_episode_steps=max_episode_steps,
         autoreset_mode=autoreset_mode,

@@ -213,7 +213,7 @@ class SingleTaskEnv(MujocoEnv):
             )
         self._push()
         self.engine.sim.ctrl[0] = ctrl
-        self.engine.batch.step(None, nstep=int(n_frames))
+        self.engine.batch.step(None, nstep=int(n_frames), stage=self.engine.task.step_stage)
         self._moved(stepped=True)
 
     # -- the gymnasium.Env API ----------------------------------------------------

@@ -182,6 +182,11 @@ class Task:
     frame_skip: int = 1
     data_fields: tuple[str, ...] = ()
     needs_cfrc_ext: bool = False
+    #: mjtStage computed at the new state after each step (``mujoco.batch``'s ``stage``): 0 leaves
+    #: derived fields one substep behind, as ``mj_step`` does (Gymnasium's MujocoEnv);
+    #: ``mjSTAGE_VEL`` makes positions, velocities and their sensors current, as dm_control's
+    #: step does. Non-zero keeps whole sims (a persistent batch), where it costs nothing extra.
+    step_stage: int = 0
     default_camera: Mapping[str, Any] = {}
     #: Info keys (and ``"reward"``) that Gymnasium's single env gives as Python
     #: scalars, with their type (e.g. InvertedPendulum's ``int`` reward): the single
@@ -201,9 +206,20 @@ class Task:
 
     def reset_state(
         self, rng: np.random.Generator, init_qpos: np.ndarray, init_qvel: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Draw one sub-env's initial (qpos, qvel) with its own generator."""
+    ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, Any]:
+        """Draw one sub-env's initial (qpos, qvel) with its own generator; a third value (e.g. a goal
+        drawn with the same generator) goes to :meth:`after_reset`."""
         raise NotImplementedError
+
+    def after_reset(self, sim: Sim, ids: np.ndarray, draws: list[Any]) -> None:
+        """Finish resetting sub-envs ``ids`` after their ``mj_forward``: what ``qpos``/``qvel`` cannot hold
+        (mocap bodies, goals kept by the task, a second forward). ``draws[k]`` is what :meth:`reset_state`
+        returned for ``ids[k]`` beyond (qpos, qvel), or None."""
+
+    def apply_action(self, sim: Sim, action: np.ndarray) -> None:
+        """Turn the batched action into controls before the physics step: ``ctrl = action`` unless the
+        task drives something else (e.g. a mocap body's position)."""
+        sim.ctrl[:] = action
 
     def before_step(self, sim: Sim) -> dict[str, np.ndarray]:
         """Values to keep from before the physics step (copies), e.g. positions."""
