@@ -73,6 +73,20 @@ def envs(
     _list(as_json)
 
 
+#: the suites of pbrl's built-in tasks, by id prefix, in the order `pbrl envs` shows them
+SUITES = (
+    ("pbrl/dmc-", "DeepMind Control (dm_control.suite's models and rewards; 1,000 control steps)"),
+    ("pbrl/metaworld-", "Meta-World v3 (Sawyer arm, 500 steps; success in info)"),
+    ("pbrl/", "Gymnasium MuJoCo v5"),
+    ("", "registered with pbrl.envs.register_task"),
+)
+
+
+def suite_of(task_id: str) -> str:
+    """The suite a task id belongs to (:data:`SUITES`)."""
+    return next(name for prefix, name in SUITES if task_id.startswith(prefix))
+
+
 def _list(as_json: bool) -> None:
     import gymnasium as gym
 
@@ -87,16 +101,22 @@ def _list(as_json: bool) -> None:
         env.close()
         rows.append((card, obs_dim, act_dim, spec.max_episode_steps))
     if as_json:
-        out = [dict(c.to_dict(), obs_dim=o, act_dim=a) for c, o, a, _ in rows]
+        out = [dict(c.to_dict(), obs_dim=o, act_dim=a, suite=suite_of(c.id)) for c, o, a, _ in rows]
         typer.echo(json.dumps(out, indent=2))
         return
-    table = Table(title="pbrl tasks")
-    for col in ("id", "obs", "act", "limit", "reward terms", "success"):
-        table.add_column(col)
-    for card, obs_dim, act_dim, limit in rows:
-        terms = ", ".join(f"{t.name} ({t.weight:g})" for t in card.reward_terms)
-        table.add_row(card.id, str(obs_dim), str(act_dim), str(limit), terms, card.success or "-")
-    Console(width=160).print(table)
+    console = Console(width=160)
+    for _, suite in SUITES:
+        chosen = [row for row in rows if suite_of(row[0].id) == suite]
+        if not chosen:
+            continue
+        console.print(f"\n{suite}: {len(chosen)} task(s)", markup=False, soft_wrap=True)
+        table = Table()
+        for col in ("id", "obs", "act", "limit", "reward terms", "success"):
+            table.add_column(col)
+        for card, obs_dim, act_dim, limit in chosen:
+            terms = ", ".join(f"{t.name} ({t.weight:g})" for t in card.reward_terms)
+            table.add_row(card.id, str(obs_dim), str(act_dim), str(limit), terms, card.success or "-")
+        console.print(table)
 
 
 def _ints(text: str, name: str, minimum: int) -> list[int]:
