@@ -54,6 +54,7 @@ def behaviour_value(
     An MLP (2 × ``hidden``, ReLU) on standardised observations, fitted for ``steps``
     Adam steps on standardised discounted returns-to-go. Deterministic for a seed.
     """
+    phases.report("fitting the behaviour value", 0, int(steps))  # said before torch loads (seconds)
     import torch
 
     if not 0.0 < gamma <= 1.0:

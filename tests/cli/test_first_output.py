@@ -52,6 +52,8 @@ def _commands(made):
         "dataset generate": ["dataset", "generate", "--env", PENDULUM, "--level", "random", "--size", "1000"],
         "dataset label": ["dataset", "label", DATASET, "--teacher", "oracle", "--pairs", "10", "--segment", "10",
                           "--store", str(root / "more.sqlite")],
+        "dataset label --score regret": ["dataset", "label", DATASET, "--teacher", "oracle", "--score", "regret", "--pairs", "10",
+                                         "--segment", "10", "--store", str(root / "regret.sqlite")],
         "dataset show": ["dataset", "show", DATASET],
         "dataset list": ["dataset", "list"],
         "label serve": ["label", "serve", "--store", store, "--port", "0"],
@@ -67,7 +69,7 @@ def _commands(made):
 
 @pytest.mark.parametrize("name", ["train", "train learned", "train CONFIG", "train --resume", "train offline",
                                   "train offline preferences", "evaluate", "export", "compare", "run",
-                                  "dataset generate", "dataset label", "dataset show", "dataset list", "label serve",
+                                  "dataset generate", "dataset label", "dataset label --score regret", "dataset show", "dataset list", "label serve",
                                   "label stats", "sweep", "synthesize", "bench", "envs", "configs list"])
 def test_a_command_prints_before_its_slow_imports(made, name, tmp_path):
     args = _commands(made)[name]
