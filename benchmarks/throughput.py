@@ -1,20 +1,43 @@
-"""Env-steps per second: pbrl's batched envs against Gymnasium, EnvPool and the physics.
+"""Env-steps per second: pbrl's batched envs against their references and the physics.
 
     python benchmarks/throughput.py [--quick] [--json PATH] [--tasks HalfCheetah,Ant]
+    python benchmarks/throughput.py --tasks dmc-walker-walk,dmc-quadruped-walk,metaworld-door-open
     pbrl bench throughput [--quick] [-- --json PATH]
 
-For each task (HalfCheetah, Hopper, Ant: the ``pbrl/<Name>-v5`` ids that are
-registered; missing ones are skipped with a note) and each number of sub-envs N
-(1, 16, 64, 256) it measures env-steps/s of
+Tasks (``--tasks``; a pbrl id that is not registered is skipped with a note):
 
-* ``pbrl``: ``gym.make_vec("pbrl/<Name>-v5", N)``, mujoco.batch on one native thread
-  per core;
-* ``sync``: Gymnasium's ``SyncVectorEnv`` of its own ``<Name>-v5``;
+* Gymnasium's locomotion tasks by name (default HalfCheetah, Hopper, Ant):
+  ``pbrl/<Name>-v5`` against Gymnasium's ``<Name>-v5``;
+* DeepMind Control tasks as ``dmc-<domain>-<task>`` (``dmc-walker-walk``,
+  ``dmc-quadruped-walk``): ``pbrl/dmc-<domain>-<task>-v0`` against dm_control through
+  Shimmy's Gymnasium conversion, ``dm_control/<domain>-<task>-v0``, with its dict
+  observation flattened by ``gymnasium.wrappers.FlattenObservation``: an agent needs
+  the vector (B-Pref's dmc2gym flattens it too), so the flattening counts in the
+  reference's cost;
+* Meta-World tasks as ``metaworld-<task>`` (``metaworld-door-open``):
+  ``pbrl/metaworld-<task>-v3`` against Meta-World's own ``<task>-v3`` env class
+  (``metaworld.env_dict.ALL_V3_ENVIRONMENTS``), set up as pbrl's default task is: goal
+  observable (MT1), a fresh object/goal vector from the env's own seeded generator at
+  every reset, its own 500-step truncation, none of MT1's other wrappers (which would
+  only slow it). Meta-World 3.1.1 pins mujoco 3.3.0; on MuJoCo 4 its only failure is
+  ``SawyerMocapBase.reset_mocap_welds`` (11 values into an ``eq_data`` row of 12), so
+  while its envs are built that one method is replaced by the one of
+  tests/envs/test_metaworld_parity.py (the 11 values into the first 11 entries) and put
+  back after; everything it steps is Meta-World's code.
+
+A dm_control or Meta-World task whose reference package (Shimmy with dm_control;
+metaworld) is missing is still measured against raw and the physics limit, its sync
+and async cells empty and a note saying why.
+
+For each task and each number of sub-envs N (1, 16, 64, 256) it measures env-steps/s of
+
+* ``pbrl``: ``gym.make_vec(<pbrl id>, N)``, mujoco.batch on one native thread per core;
+* ``sync``: Gymnasium's ``SyncVectorEnv`` of the reference env;
 * ``async``: Gymnasium's ``AsyncVectorEnv`` (one process per sub-env), only up to
   ``--async-max`` sub-envs (default 16): beyond that, on a 2-core machine, it is
   N processes fighting over two cores and mostly measures the scheduler;
 * ``envpool``: EnvPool's ``<Name>-v5`` (gymnasium API, one thread per core), if
-  ``import envpool`` works;
+  ``import envpool`` works; Gymnasium tasks only;
 * ``raw`` ("raw Batch.step"): the bare ``mujoco.batch.Batch`` under pbrl's env, built
   as ``TaskEngine`` builds it (the task's own model, ``set_models``, the same
   ``nthread`` and ``persistent``), stepping ``frame_skip`` substeps per env step with
@@ -24,29 +47,45 @@ registered; missing ones are skipped with a note) and each number of sub-envs N
   from pbrl's env after 50 random steps (resets and falls included), cycled and written
   into the batch's state before each step (a copy of N × nstate doubles, ≤ 0.5 % of a
   step; without it a raw batch drifts into fallen or tangled states that pbrl's env
-  would have reset, and steps a different workload). pbrl's rate is shown as a
-  percentage of it;
-* the physics limit: the single-core ``mj_step`` rate of the same model, measured
-  in the same run (a tight loop of ``mj_step(model, data, nstep=frame_skip)`` with
-  the same random actions, resetting whenever Gymnasium's env would end the
-  episode), × cores ÷ frame_skip. No vector env can beat it.
+  would have reset, and steps a different workload). The physics of a step is the
+  task's: for dm_control tasks ``action_repeat`` × ``Batch.step(stage=mjSTAGE_VEL)``,
+  as pbrl's engine steps them (positions, velocities and sensors current after the
+  step, as dm_control's step leaves them); for Meta-World tasks the action moves the
+  hand's mocap target and sets the finger controls (as the task's ``apply_action``),
+  and ``Batch.forward()`` follows the step, as Meta-World's step ends with
+  ``mj_forward``. pbrl's rate is shown as a percentage of it;
+* the physics limit: the single-core rate of the same physics in a tight loop on one
+  ``MjData``, measured in the same run, × cores. For Gymnasium tasks, Gymnasium's model:
+  ``mj_step(model, data, nstep=frame_skip)`` with the same random actions, resetting
+  whenever Gymnasium's env would end the episode. For dm_control and Meta-World tasks,
+  pbrl's own model (``task.build_model()``): ``mj_step(nstep=frame_skip ×
+  action_repeat)`` (walker 10, quadruped 4, door-open 5) after the action is written
+  as above, plus Meta-World's ``mj_forward`` (the JSON also gives the limit without
+  it); episodes start from reset states of pbrl's env and last the task's
+  ``max_episode_steps``. dm_control's own step does the same work: it runs ``mj_step2``,
+  n − 1 ``mj_step`` and ``mj_step1``, which is n steps; the mjSTAGE_VEL stages pbrl
+  computes after a step are what the persistent batch's next step starts from, so they
+  cost nothing extra. Only the MuJoCo calls are timed. No vector env can beat it.
 
 Every backend steps the same pre-generated uniform random actions (a bank of 64
 batched actions, cycled), autoresets as it does by default, and is timed in
 ``--repeat`` windows of ``--seconds`` after ``--warmup`` steps; the best window
 counts (the least disturbed by other processes; the physics limit is the best
-window too). The table shows env-steps/s with the ratios pbrl/sync and
-pbrl/physics-limit, and "others' CPU": the largest share of the machine's CPU time
-that other processes used while a row was measured (from /proc/stat; over the
-pbrl, sync and EnvPool measurements, since AsyncVectorEnv's own workers are other
-processes). The JSON
-(default ``benchmarks/results/throughput.json``) has every number plus the machine,
-the versions and the load average before and after. Other processes on a 2-core
+window too). Windows of a few hundred batched steps seldom reach the end of a
+500- or 1,000-step episode, so for the dm_control and Meta-World tasks neither side's
+resets are timed (Meta-World's own reset simulates 2 × 250 hand-reset substeps,
+which pbrl simulates once per model). The table shows env-steps/s with the ratios
+pbrl/sync and pbrl/physics-limit, and "others' CPU": the largest share of the
+machine's CPU time that other processes used while a row was measured (from
+/proc/stat; over the pbrl, sync and EnvPool measurements, since AsyncVectorEnv's own
+workers are other processes). The JSON (default ``benchmarks/results/throughput.json``)
+has every number plus the machine, the versions, what each reference is
+(``references``) and the load average before and after. Other processes on a 2-core
 machine change these figures a lot, the 2-thread backends (pbrl, EnvPool) more
 than the 1-thread ones: trust rows whose others' CPU is a few percent.
 
 Resident memory per sub-env (``--memory-n``, default 4096; ``--no-memory`` skips it):
-for pbrl's ``gym.make_vec("pbrl/<Name>-v5", num_envs=N)`` and for the raw batch of the
+for pbrl's ``gym.make_vec(<pbrl id>, num_envs=N)`` and for the raw batch of the
 same model and N, each in a fresh subprocess: its RSS after construction, a reset and
 a few steps minus its RSS just before (after the imports and a throwaway N = 1 env,
 identical in both), divided by N, in KB; and the ratio pbrl/raw (target: within 1.5x).
@@ -65,6 +104,7 @@ the persistent batch (needed for that loop) against a non-persistent one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -73,6 +113,7 @@ import subprocess
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -93,6 +134,153 @@ MEMORY_STEPS = 5
 BACKENDS = ("pbrl", "raw", "sync", "async", "envpool")
 
 warnings.filterwarnings("ignore", message=".*settotalmass.*")
+
+
+# -- tasks and their references -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskIds:
+    """What a ``--tasks`` name stands for: pbrl's id and the reference it is compared with."""
+
+    name: str
+    #: "gymnasium" (``HalfCheetah``), "dm_control" (``dmc-walker-walk``) or "metaworld" (``metaworld-door-open``)
+    suite: str
+    pbrl: str
+    #: Gymnasium's id, Shimmy's ``dm_control/<domain>-<task>-v0``, or Meta-World's env name
+    reference: str
+
+
+def task_ids(name: str) -> TaskIds:
+    """``HalfCheetah`` -> ``pbrl/HalfCheetah-v5`` vs ``HalfCheetah-v5``; ``dmc-walker-walk`` ->
+    ``pbrl/dmc-walker-walk-v0`` vs Shimmy's ``dm_control/walker-walk-v0``; ``metaworld-door-open``
+    -> ``pbrl/metaworld-door-open-v3`` vs Meta-World's ``door-open-v3``."""
+    if name.startswith("dmc-"):
+        return TaskIds(name, "dm_control", f"pbrl/{name}-v0", f"dm_control/{name[len('dmc-'):]}-v0")
+    if name.startswith("metaworld-"):
+        return TaskIds(name, "metaworld", f"pbrl/{name}-v3", f"{name[len('metaworld-'):]}-v3")
+    return TaskIds(name, "gymnasium", f"pbrl/{name}-v5", f"{name}-v5")
+
+
+def reference_missing(ids: TaskIds) -> str | None:
+    """Why the reference of a dm_control or Meta-World task cannot be made here, or None."""
+    import gymnasium as gym
+
+    if ids.suite == "dm_control":
+        try:
+            with warnings.catch_warnings():  # dm_control looks for an OpenGL backend on import
+                warnings.simplefilter("ignore")
+                import shimmy  # noqa: F401  (registers the dm_control/ ids)
+        except Exception as exc:
+            return f"Shimmy/dm_control not available ({type(exc).__name__}: {exc}); `pip install shimmy[dm-control]`"
+        if ids.reference not in gym.registry:
+            return f"Shimmy {shimmy.__version__} has no {ids.reference}"
+        return None
+    if ids.suite == "metaworld":
+        try:
+            from metaworld.env_dict import ALL_V3_ENVIRONMENTS
+        except Exception as exc:
+            return f"Meta-World not available ({type(exc).__name__}: {exc}); `pip install metaworld --no-deps`"
+        if ids.reference not in ALL_V3_ENVIRONMENTS:
+            return f"Meta-World has no {ids.reference}"
+        return None
+    return None if ids.reference in gym.registry else f"Gymnasium has no {ids.reference}"
+
+
+def _reset_mocap_welds(self) -> None:
+    """Meta-World 3.1.1's ``SawyerMocapBase.reset_mocap_welds`` for MuJoCo 4, whose weld rows of
+    ``eq_data`` have 12 entries: its 11 values into the first 11, the 12th kept as compiled (the
+    shim of tests/envs/test_metaworld_parity.py, and what pbrl's ``build_model`` writes)."""
+    import mujoco
+
+    if self.model.nmocap > 0 and self.model.eq_data is not None:
+        for i in range(self.model.eq_data.shape[0]):
+            if self.model.eq_type[i] == mujoco.mjtEq.mjEQ_WELD:
+                self.model.eq_data[i, :11] = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 5.0]
+
+
+@contextlib.contextmanager
+def _mujoco4_welds():
+    """Meta-World's class with :func:`_reset_mocap_welds` while envs are built (its only caller is
+    ``SawyerMocapBase.__init__``); put back after, so nothing else in the process sees it."""
+    from metaworld import sawyer_xyz_env
+
+    base = sawyer_xyz_env.SawyerMocapBase
+    original = base.__dict__["reset_mocap_welds"]
+    base.reset_mocap_welds = _reset_mocap_welds
+    try:
+        yield
+    finally:
+        base.reset_mocap_welds = original
+
+
+def make_metaworld(env_name: str, seed: int):
+    """Meta-World's own ``<env_name>`` as pbrl's default task is: goal observable (MT1), a fresh
+    object/goal vector from the env's own seeded generator at every reset (unfrozen,
+    ``seeded_rand_vec``), its own 500-step truncation; built under :func:`_mujoco4_welds`."""
+    from metaworld.env_dict import ALL_V3_ENVIRONMENTS
+
+    with _mujoco4_welds():
+        env = ALL_V3_ENVIRONMENTS[env_name]()
+    env._partially_observable = False
+    env.__dict__.pop("sawyer_observation_space", None)  # cached with the goal hidden
+    env.observation_space = env.sawyer_observation_space
+    env._freeze_rand_vec = False
+    env.seeded_rand_vec = True
+    env._set_task_called = True
+    env.seed(seed)
+    return env
+
+
+def make_dm_control(gym_id: str):
+    """Shimmy's Gymnasium conversion of a dm_control task, its dict observation flattened (an
+    agent needs a vector: B-Pref's dmc2gym flattens it too)."""
+    import gymnasium as gym
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import shimmy  # noqa: F401
+
+        return gym.wrappers.FlattenObservation(gym.make(gym_id))
+
+
+def reference_vector(ids: TaskIds, n: int, kind: str, seed: int = 0):
+    """The reference env of ``ids`` in Gymnasium's Sync- or AsyncVectorEnv, ``n`` sub-envs."""
+    import functools
+
+    import gymnasium as gym
+
+    if ids.suite == "gymnasium":
+        return gym.make_vec(ids.reference, num_envs=n, vectorization_mode=kind)
+    if ids.suite == "dm_control":
+        fns = [functools.partial(make_dm_control, ids.reference)] * n
+    else:
+        fns = [functools.partial(make_metaworld, ids.reference, seed + i) for i in range(n)]
+    return gym.vector.SyncVectorEnv(fns) if kind == "sync" else gym.vector.AsyncVectorEnv(fns)
+
+
+def action_bounds(ids: TaskIds) -> tuple[np.ndarray, np.ndarray]:
+    """The single env's action bounds: Gymnasium's env's, else pbrl's (dm_control's and Meta-World's
+    are [-1, 1], the same in pbrl's tasks)."""
+    import gymnasium as gym
+
+    probe = gym.make(ids.reference if ids.suite == "gymnasium" else ids.pbrl)
+    low, high = probe.action_space.low, probe.action_space.high
+    probe.close()
+    return low, high
+
+
+#: what ``sync``/``async`` step for each suite (``report["references"]``)
+REFERENCES = {
+    "gymnasium": "Gymnasium's {ref} (gym.make_vec)",
+    "dm_control": (
+        "dm_control through Shimmy's {ref}, its dict observation flattened by gymnasium.wrappers.FlattenObservation"
+    ),
+    "metaworld": (
+        "Meta-World's own {ref} env (goal observable, a fresh seeded vector each reset, its 500-step truncation; "
+        "reset_mocap_welds shimmed for MuJoCo 4's 12-entry eq_data while it is built)"
+    ),
+}
 
 
 # -- machine ------------------------------------------------------------------------
@@ -117,7 +305,20 @@ def machine_info() -> dict[str, Any]:
         "gymnasium": _version("gymnasium"),
         "pbrl": _version("pbrl"),
         "envpool": _version("envpool"),
+        "dm_control": _package_version("dm_control"),
+        "shimmy": _package_version("shimmy"),
+        "metaworld": _package_version("metaworld"),
     }
+
+
+def _package_version(dist: str) -> str | None:
+    """An installed distribution's version without importing it (metaworld has no __version__)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 # -- timing -------------------------------------------------------------------------
@@ -231,14 +432,125 @@ def physics_rate(gym_id: str, actions: np.ndarray, seconds: float, repeat: int =
     }
 
 
+def mocap_driver(task, model) -> Callable[..., None]:
+    """A Meta-World task's action on (n, ...) arrays, as its ``apply_action`` does it: the hand's
+    mocap moves by ``clip(action[:3], -1, 1) * action_scale`` inside ``[hand_low, hand_high]``,
+    its quaternion is set, the fingers get ``(grip, -grip)`` and the two padding actuators 0."""
+    from pbrl.envs.tasks.metaworld.base import MOCAP_QUAT
+
+    hand = int(model.body_mocapid[model.body("mocap").id])
+    low, high, scale = task.hand_low, task.hand_high, task.action_scale
+
+    def drive(mocap_pos: np.ndarray, mocap_quat: np.ndarray, ctrl: np.ndarray, action: np.ndarray) -> None:
+        mocap_pos[:, hand] = np.clip(mocap_pos[:, hand] + np.clip(action[:, :3], -1, 1) * scale, low, high)
+        mocap_quat[:, hand] = MOCAP_QUAT
+        ctrl[:, 0] = action[:, 3]
+        ctrl[:, 1] = -action[:, 3]
+        ctrl[:, 2:] = 0.0
+
+    return drive
+
+
+#: reset states of pbrl's env that the physics loop of a dm_control or Meta-World task starts its episodes from
+LIMIT_STARTS = 16
+
+
+def task_physics_rate(ids: TaskIds, actions: np.ndarray, seconds: float, repeat: int = 1) -> dict[str, Any]:
+    """Single-core physics rate of pbrl's own model of a dm_control or Meta-World task, driven as
+    its step drives it (best of ``repeat``).
+
+    The model is ``task.build_model()``; one env step is ``mj_step(nstep=frame_skip ×
+    action_repeat)`` after writing the action (ctrl = action for dm_control; the hand's mocap
+    target and the finger controls for Meta-World, :func:`mocap_driver`), plus, for Meta-World,
+    the ``mj_forward`` its step runs after the physics (timed, and also reported without it).
+    Episodes start from one of ``LIMIT_STARTS`` reset states of pbrl's env (the integration
+    state, mocap bodies included) and last the task's ``max_episode_steps``. Only the MuJoCo
+    calls are timed.
+    """
+    import gymnasium as gym
+    import mujoco
+
+    from pbrl.envs.registry import make_task
+
+    task = make_task(ids.pbrl)
+    model = task.build_model()
+    data = mujoco.MjData(model)
+    env = gym.make_vec(ids.pbrl, num_envs=LIMIT_STARTS)
+    env.reset(seed=0)
+    starts = np.array(env.unwrapped.engine.batch.state)
+    env.close()
+    spec = mujoco.mjtState.mjSTATE_INTEGRATION
+    assert starts.shape[1] == mujoco.mj_stateSize(model, spec), "Batch rows are not mjSTATE_INTEGRATION states"
+    substeps = task.frame_skip * getattr(task, "action_repeat", 1)
+    horizon = task.card.max_episode_steps or 1000
+    metaworld = ids.suite == "metaworld"
+    if metaworld:
+        drive = mocap_driver(task, model)
+        views = (data.mocap_pos[None], data.mocap_quat[None], data.ctrl[None])
+        act = lambda a: drive(*views, a[None])  # noqa: E731
+    else:
+        act = lambda a: data.ctrl.__setitem__(slice(None), a)  # noqa: E731
+    mj_step, mj_forward, clock = mujoco.mj_step, mujoco.mj_forward, time.perf_counter
+    episodes = [0]
+
+    def restart():
+        mujoco.mj_setState(model, data, starts[episodes[0] % len(starts)], spec)
+        mujoco.mj_forward(model, data)
+        episodes[0] += 1
+
+    bank = len(actions)
+    restart()
+    for k in range(20):  # warm up
+        act(actions[k % bank])
+        mj_step(model, data, nstep=substeps)
+    restart()
+    best = best_step_only = 0.0
+    k = t_in_episode = 0
+    for _ in range(repeat):
+        stepping = forwarding = 0.0
+        calls = 0
+        wall = clock()
+        while stepping + forwarding < seconds or calls < 50:
+            act(actions[k % bank])
+            t0 = clock()
+            mj_step(model, data, nstep=substeps)
+            t1 = clock()
+            if metaworld:
+                mj_forward(model, data)
+                forwarding += clock() - t1
+            stepping += t1 - t0
+            calls += 1
+            k += 1
+            t_in_episode += 1
+            if t_in_episode >= horizon:
+                restart()
+                t_in_episode = 0
+            if clock() - wall > 10 * seconds + 5:
+                break
+        if calls / (stepping + forwarding) > best:
+            best, best_step_only = calls / (stepping + forwarding), calls / stepping
+    cores = usable_cores()
+    out = {
+        "mj_step_per_s_1core": best_step_only * substeps,
+        "frame_skip": substeps,
+        "cores": cores,
+        "limit_env_steps_per_s": best * cores,
+        "per_env_step": f"mj_step(nstep={substeps})" + (" + mj_forward" if metaworld else ""),
+        "model": f"{ids.pbrl}'s task.build_model()",
+    }
+    if metaworld:
+        out["limit_without_forward_env_steps_per_s"] = best_step_only * cores
+    return out
+
+
 # -- backends -----------------------------------------------------------------------
 
 
 def raw_batch(name: str, n: int):
-    """The bare ``mujoco.batch.Batch`` of pbrl's ``<Name>`` task, as ``TaskEngine`` builds it.
+    """The bare ``mujoco.batch.Batch`` of pbrl's ``name`` task, as ``TaskEngine`` builds it.
 
-    Returns (batch, frame_skip, settings): the task's own model, ``set_models`` (the
-    sims read it live), the engine's default ``nthread`` and its ``persistent`` choice.
+    Returns (batch, task, settings): the task's own model, ``set_models`` (the sims read it
+    live), the engine's default ``nthread`` and its ``persistent`` choice.
     """
     import mujoco.batch
 
@@ -248,16 +560,70 @@ def raw_batch(name: str, n: int):
     batch.set_models(model)
     batch.reset()
     batch._pbrl_model = model  # keep the model alive as long as the batch reads it
-    return batch, task.frame_skip, settings
+    return batch, task, settings
 
 
 def raw_settings(name: str, n: int):
-    """(task, the raw batch's settings): pbrl's task and TaskEngine's defaults for N = ``n``."""
+    """(task, the raw batch's settings): pbrl's task and TaskEngine's defaults for N = ``n``.
+
+    ``frame_skip`` substeps per ``Batch.step``; for the tasks that need them, the ``stage``
+    computed after it (dm_control's mjSTAGE_VEL), ``action_repeat`` steps per env step, the
+    Meta-World ``mocap`` action and the ``forward`` after the step.
+    """
     from pbrl.envs.engine import default_threads
     from pbrl.envs.registry import make_task
 
-    task = make_task(f"pbrl/{name}-v5")
-    return task, {"nthread": default_threads(n), "persistent": bool(task.needs_cfrc_ext), "frame_skip": task.frame_skip}
+    ids = task_ids(name)
+    task = make_task(ids.pbrl)
+    stage = int(getattr(task, "step_stage", 0))
+    settings = {
+        "nthread": default_threads(n),
+        "persistent": bool(task.needs_cfrc_ext or stage),  # as TaskEngine decides it
+        "frame_skip": task.frame_skip,
+    }
+    if stage:
+        settings["stage"] = stage
+    if getattr(task, "action_repeat", 1) != 1:
+        settings["action_repeat"] = task.action_repeat
+    if ids.suite == "metaworld":
+        settings.update(mocap=True, forward=True)
+    return task, settings
+
+
+def raw_stepper(batch, task, settings) -> Callable[[np.ndarray], None]:
+    """One env step's physics on the raw batch: the action written (ctrl, or Meta-World's hand mocap
+    and fingers), ``action_repeat`` × ``Batch.step(nstep=frame_skip, stage=...)``, then Meta-World's
+    ``Batch.forward()``."""
+    frame_skip, stage, repeat = settings["frame_skip"], settings.get("stage", 0), settings.get("action_repeat", 1)
+    ctrl, batch_step = batch.ctrl, batch.step
+    if settings.get("mocap"):
+        drive = mocap_driver(task, batch._pbrl_model)
+        mocap_pos, mocap_quat = batch.bind("mocap_pos"), batch.bind("mocap_quat")
+
+        def write(action):
+            drive(mocap_pos, mocap_quat, ctrl, action)
+    else:
+
+        def write(action):
+            ctrl[:] = action
+
+    forward = batch.forward if settings.get("forward") else None
+    if not stage and repeat == 1 and forward is None:
+
+        def step(action):  # the Gymnasium tasks' path, as before
+            ctrl[:] = action
+            batch_step(nstep=frame_skip)
+
+        return step
+
+    def step(action):
+        write(action)
+        for _ in range(repeat):
+            batch_step(nstep=frame_skip, stage=stage)
+        if forward is not None:
+            forward()
+
+    return step
 
 
 #: env steps pbrl's env takes before the raw batch's states are recorded, and how many
@@ -266,12 +632,12 @@ RAW_WARMUP, RAW_STATES, RAW_STATE_BYTES = 50, 16, 256 << 20
 
 
 def record_states(name: str, n: int, seed: int = 0) -> np.ndarray:
-    """Integration-state rows of pbrl's ``<Name>`` env over a few random steps: what the
+    """Integration-state rows of pbrl's ``name`` env over a few random steps: what the
     raw batch replays, so that both step the same physics (the same contacts, falls and
     fresh resets), not a raw batch drifting into states pbrl's env would have reset."""
     import gymnasium as gym
 
-    env = gym.make_vec(f"pbrl/{name}-v5", num_envs=n)
+    env = gym.make_vec(task_ids(name).pbrl, num_envs=n)
     try:
         env.reset(seed=seed)
         low, high = env.single_action_space.low, env.single_action_space.high
@@ -294,26 +660,26 @@ def make_backend(kind: str, name: str, n: int, seed: int = 0):
     """(step function, close function, action dtype) for one backend."""
     import gymnasium as gym
 
+    ids = task_ids(name)
     if kind == "raw":
         states = record_states(name, n, seed=seed)
-        batch, frame_skip, _ = raw_batch(name, n)
-        ctrl, batch_step, rows = batch.ctrl, batch.step, batch.state
+        batch, task, settings = raw_batch(name, n)
+        raw_step, rows = raw_stepper(batch, task, settings), batch.state
         count = [0]
 
         def step(action):
             # each step starts from a state pbrl's env was in (resets and falls included)
             rows[:] = states[count[0] % len(states)]
             count[0] += 1
-            ctrl[:] = action
-            batch_step(nstep=frame_skip)
+            raw_step(action)
 
         return step, (lambda: None), np.float32
     if kind == "pbrl":
-        env = gym.make_vec(f"pbrl/{name}-v5", num_envs=n)
+        env = gym.make_vec(ids.pbrl, num_envs=n)
         env.reset(seed=seed)
         return env.step, env.close, np.float32
     if kind in ("sync", "async"):
-        env = gym.make_vec(f"{name}-v5", num_envs=n, vectorization_mode=kind)
+        env = reference_vector(ids, n, kind, seed=seed)
         env.reset(seed=seed)
         return env.step, env.close, np.float32
     if kind == "envpool":
@@ -389,19 +755,16 @@ def memory_probe(kind: str, name: str, n: int, steps: int = MEMORY_STEPS, trim: 
 
     import pbrl  # noqa: F401  (registers the pbrl/ ids)
 
+    ids = task_ids(name)
+
     def build(count: int):
         if kind == "pbrl":
-            env = gym.make_vec(f"pbrl/{name}-v5", num_envs=count)
+            env = gym.make_vec(ids.pbrl, num_envs=count)
             env.reset(seed=0)
             return env, env.step, env.action_space.shape[1]
         if kind == "raw":
-            batch, frame_skip, _ = raw_batch(name, count)
-
-            def step(action):
-                batch.ctrl[:] = action
-                batch.step(nstep=frame_skip)
-
-            return batch, step, batch.ctrl.shape[1]
+            batch, task, settings = raw_batch(name, count)
+            return batch, raw_stepper(batch, task, settings), batch.ctrl.shape[1]
         raise ValueError(kind)
 
     env, step, act_dim = build(1)
@@ -409,9 +772,7 @@ def memory_probe(kind: str, name: str, n: int, steps: int = MEMORY_STEPS, trim: 
     if kind == "pbrl":
         env.close()
     del env, step
-    probe = gym.make(f"{name}-v5")
-    low, high = probe.action_space.low, probe.action_space.high
-    probe.close()
+    low, high = action_bounds(ids)
     actions = np.random.default_rng(0).uniform(low, high, size=(steps, n, len(low))).astype(np.float32)
     gc.collect()
     trimmed = trim and malloc_trim()
@@ -560,7 +921,11 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="throughput", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="a smoke run: short timings, N in {1, 16}, memory at N = 16")
     p.add_argument("--json", default=DEFAULT_JSON, help=f"where to write the results (default {DEFAULT_JSON})")
-    p.add_argument("--tasks", default=",".join(TASKS), help="comma-separated task names (default: %(default)s)")
+    p.add_argument(
+        "--tasks", default=",".join(TASKS),
+        help="comma-separated task names: Gymnasium's (HalfCheetah), dmc-<domain>-<task> (dmc-walker-walk), "
+        "metaworld-<task> (metaworld-door-open) (default: %(default)s)",
+    )
     p.add_argument("--sizes", default=None, help="comma-separated numbers of sub-envs (default 1,16,64,256; quick 1,16)")
     p.add_argument("--seconds", type=float, default=None, help="seconds per timed window (default 1; quick 0.1)")
     p.add_argument("--repeat", type=int, default=None, help="timed windows per measurement, best kept (default 3; quick 1)")
@@ -644,6 +1009,17 @@ def render_table(report: dict[str, Any]) -> str:
     return "\n".join([line(head), sep] + [line(r) for r in rows])
 
 
+def _task_error(ids: TaskIds) -> str | None:
+    """Why pbrl's task cannot be made (e.g. dm_control, whose MJCF files it loads, not installed), or None."""
+    from pbrl.envs.registry import make_task
+
+    try:
+        make_task(ids.pbrl)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     import gymnasium as gym
@@ -673,17 +1049,32 @@ def main(argv: list[str] | None = None) -> int:
     }
     notes = report["notes"]
     tasks = []
+    no_reference: dict[str, str] = {}  # dm_control / Meta-World tasks measured without their reference
     for name in args.tasks:
-        if f"pbrl/{name}-v5" not in gym.registry:
-            notes.append(f"pbrl/{name}-v5 is not registered: skipped")
-        elif f"{name}-v5" not in gym.registry:
-            notes.append(f"Gymnasium has no {name}-v5: skipped")
+        ids = task_ids(name)
+        if ids.pbrl not in gym.registry:
+            notes.append(f"{ids.pbrl} is not registered: skipped")
+        elif ids.suite == "gymnasium":
+            if ids.reference not in gym.registry:
+                notes.append(f"Gymnasium has no {ids.reference}: skipped")
+            else:
+                tasks.append(name)
+        elif (unusable := _task_error(ids)) is not None:
+            notes.append(f"{ids.pbrl} cannot be made here ({unusable}): skipped")
         else:
+            missing = reference_missing(ids) if {"sync", "async"} & set(args.backends) else None
+            if missing:
+                no_reference[name] = missing
+                notes.append(f"{name}: no sync/async reference ({missing})")
             tasks.append(name)
+    report["references"] = {name: REFERENCES[task_ids(name).suite].format(ref=task_ids(name).reference) for name in tasks}
 
     backends = [] if args.memory_only else [b for b in args.backends]
     if "envpool" in backends:
-        ok, note = envpool_status(tasks)
+        gym_tasks = [name for name in tasks if task_ids(name).suite == "gymnasium"]
+        if len(gym_tasks) < len(tasks):
+            notes.append("EnvPool is compared on the Gymnasium tasks only (not on dm_control or Meta-World)")
+        ok, note = envpool_status(gym_tasks) if gym_tasks else (False, "EnvPool: no Gymnasium task selected")
         notes.append(note)
         if not ok:
             backends.remove("envpool")
@@ -696,22 +1087,31 @@ def main(argv: list[str] | None = None) -> int:
             "frame_skip substeps, ctrl written each step; no observations, rewards, checks or resets; "
             f"each step from one of up to {RAW_STATES} states recorded from pbrl's env after {RAW_WARMUP} random steps"
         )
+        if any(task_ids(name).suite != "gymnasium" for name in tasks):
+            notes.append(
+                "raw Batch.step of dm_control tasks: Batch.step(stage=mjSTAGE_VEL) as pbrl's engine steps them; "
+                "of Meta-World tasks: the hand's mocap target and finger controls written, then Batch.step "
+                "and the Batch.forward() Meta-World's step runs"
+            )
     min_steps = 3 if args.quick else 10
     cores = usable_cores()
 
     print(f"pbrl throughput: {cores} cores ({cpu_model()}), load average {os.getloadavg()[0]:.2f}", flush=True)
     for name in [] if args.memory_only else tasks:
+        ids = task_ids(name)
         rng = np.random.default_rng(0)
-        probe = gym.make(f"{name}-v5")
-        act_dim = probe.action_space.shape[0]
-        low, high = probe.action_space.low, probe.action_space.high
-        probe.close()
+        low, high = action_bounds(ids)
+        act_dim = low.size
         single = rng.uniform(low, high, size=(ACTION_BANK, act_dim)).astype(np.float32)
-        physics = physics_rate(f"{name}-v5", single, args.seconds, args.repeat)
+        if ids.suite == "gymnasium":
+            physics = physics_rate(ids.reference, single, args.seconds, args.repeat)
+        else:
+            physics = task_physics_rate(ids, single, args.seconds, args.repeat)
         report["physics"][name] = physics
         print(
             f"{name}: physics {physics['mj_step_per_s_1core']:,.0f} mj_step/s on one core, "
-            f"limit {physics['limit_env_steps_per_s']:,.0f} env-steps/s on {cores} cores",
+            f"limit {physics['limit_env_steps_per_s']:,.0f} env-steps/s on {cores} cores"
+            + (f" ({physics['per_env_step']} per env step)" if "per_env_step" in physics else ""),
             flush=True,
         )
         per_n: dict[str, Any] = {}
@@ -721,7 +1121,7 @@ def main(argv: list[str] | None = None) -> int:
             actions = np.random.default_rng(n).uniform(low, high, size=(ACTION_BANK, n, act_dim)).astype(np.float32)
             row: dict[str, Any] = {"physics_limit": physics["limit_env_steps_per_s"]}
             for kind in backends:
-                if kind == "async" and n > args.async_max:
+                if (kind == "async" and n > args.async_max) or (kind in ("sync", "async") and name in no_reference):
                     row[kind] = None
                     continue
                 if kind == "envpool" and f"{name}-v5" not in _envpool_names():

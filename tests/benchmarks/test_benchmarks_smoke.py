@@ -61,6 +61,52 @@ def test_throughput_quick(tmp_path, capsys):
     assert any("AsyncVectorEnv" in note for note in report["notes"])
 
 
+def test_throughput_new_suites(tmp_path, capsys):
+    """A Meta-World and a DeepMind Control task against their references (Meta-World's own env,
+    dm_control through Shimmy), at tiny settings; a reference that is not installed is a note."""
+    throughput = load_throughput()
+    out = tmp_path / "throughput.json"
+    code = throughput.main([
+        "--tasks", "metaworld-door-open,dmc-walker-walk,dmc-no-such-v9", "--sizes", "2", "--backends", "pbrl,raw,sync",
+        "--seconds", "0.02", "--repeat", "1", "--warmup", "1", "--no-memory", "--json", str(out),
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "metaworld-door-open" in printed and "dmc-walker-walk" in printed
+    report = json.loads(out.read_text())
+    assert "pbrl/dmc-no-such-v9-v0 is not registered: skipped" in report["notes"]
+    assert set(report["results"]) == {"metaworld-door-open", "dmc-walker-walk"}
+
+    door = report["physics"]["metaworld-door-open"]
+    assert door["frame_skip"] == 5 and door["per_env_step"] == "mj_step(nstep=5) + mj_forward"
+    assert 0 < door["limit_env_steps_per_s"] <= door["limit_without_forward_env_steps_per_s"]
+    walker = report["physics"]["dmc-walker-walk"]
+    assert walker["frame_skip"] == 10 and walker["per_env_step"] == "mj_step(nstep=10)"
+    # the raw batch is built and stepped as pbrl's engine does it for each suite
+    raw_door = dict(report["raw_batch"]["metaworld-door-open"]["2"])
+    assert raw_door.pop("nthread") >= 1
+    assert raw_door == {"persistent": False, "frame_skip": 5, "mocap": True, "forward": True}
+    raw_walker = dict(report["raw_batch"]["dmc-walker-walk"]["2"])
+    assert raw_walker.pop("nthread") >= 1
+    assert raw_walker == {"persistent": True, "frame_skip": 10, "stage": 2}  # mjSTAGE_VEL, as dm_control's step
+
+    for name, missing in (("metaworld-door-open", "Meta-World"), ("dmc-walker-walk", "Shimmy")):
+        row = report["results"][name]["2"]
+        assert row["pbrl"] > 0 and row["raw"] > 0 and row["pbrl_over_limit"] > 0
+        if row["sync"] is None:  # the reference package is not installed here
+            assert any(note.startswith(f"{name}: no sync/async reference ({missing}") for note in report["notes"])
+        else:
+            assert row["sync"] > 0 and row["pbrl_over_sync"] > 0
+    assert "Meta-World's own door-open-v3" in report["references"]["metaworld-door-open"]
+    try:  # the MuJoCo 4 shim of Meta-World's reset_mocap_welds is put back after building its envs
+        from metaworld import sawyer_xyz_env
+    except ImportError:
+        pass
+    else:
+        assert sawyer_xyz_env.SawyerMocapBase.reset_mocap_welds.__module__ == "metaworld.sawyer_xyz_env"
+    assert "FlattenObservation" in report["references"]["dmc-walker-walk"]
+
+
 def test_finite_check_quick(capsys):
     module = load_benchmark("finite_check")
     from pbrl.envs import engine
