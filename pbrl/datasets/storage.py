@@ -118,7 +118,7 @@ def task_name(task: str) -> str:
     """``"pbrl/HalfCheetah-v5"`` -> ``"halfcheetah"`` (the env part of a dataset id)."""
     name = task.split("/")[-1]
     name = re.sub(r"-v\d+$", "", name)
-    return re.sub(r"[^a-z0-9_]+", "", name.lower()) or "task"
+    return re.sub(r"[^a-z0-9_-]+", "", name.lower()).strip("-") or "task"  # dmc-walker-walk keeps its dashes
 
 
 def default_dataset_id(task: str, level: str, version: int = 0) -> str:

@@ -78,10 +78,11 @@ from pbrl.settings import ConfigError, Settings, boolean, integer, one_of, optio
 
 from . import estimate as E
 
-__all__ = ["LEVELS", "GenerationConfig", "Selection", "TrainingRecorder", "generate", "level_problems", "select_checkpoints"]
+__all__ = ["EXPERTS", "LEVELS", "GenerationConfig", "Selection", "TrainingRecorder", "generate", "level_problems", "select_checkpoints"]
 
 LEVELS = ("random", "medium", "expert", "medium-replay", "medium-expert")
 ALGORITHMS = ("sac", "ppo")
+EXPERTS = ("trained", "scripted")
 
 Log = Callable[[str], None]
 
@@ -163,12 +164,29 @@ class GenerationConfig(Settings):
         True, "use the policies of an earlier run with the same settings (kept in <datasets root>/.pbrl-policies/) "
         "instead of training again", check=boolean,
     )  # fmt: skip
+    expert: str = setting(
+        "trained", "where the expert level comes from: trained (the training run's best checkpoint, as D4RL's) or "
+        "scripted (the task's scripted expert policy, as Meta-World ships them; random and expert levels only, no training)",
+        check=one_of(*EXPERTS), label="expert (--expert)",
+    )  # fmt: skip
+    expert_noise: float = setting(
+        0.0, "with expert=scripted: standard deviation of Gaussian noise added to the scripted actions (clipped to the "
+        "action bounds); 0 collects the scripted policy as it is", check=_finite_nonnegative, label="expert_noise (--expert-noise)",
+    )  # fmt: skip
 
     def __post_init__(self):
         self.check_fields()
         unknown_ids = set(self.dataset_ids) - set(LEVELS)
         if unknown_ids:
             raise ConfigError(f"dataset_ids has unknown level(s) {sorted(unknown_ids)}")
+        trained_levels = sorted(set(self.levels) - {"random", "expert"})
+        if self.expert == "scripted" and trained_levels:
+            raise ConfigError(
+                f"expert=scripted makes the random and expert levels; {', '.join(trained_levels)} come from a training "
+                "run: generate them with expert=trained (--expert trained), separately"
+            )
+        if self.expert_noise and self.expert != "scripted":
+            raise ConfigError("expert_noise is the noise on a scripted expert's actions: it goes with expert=scripted")
 
     def dataset_id(self, level: str) -> str:
         return self.dataset_ids.get(level) or default_dataset_id(self.task, level, self.version)
@@ -531,6 +549,31 @@ def estimate(cfg: GenerationConfig, train_steps: int | None) -> str:
     return E.PREFIX + "; ".join(parts)
 
 
+def scripted_expert(task: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The task's scripted expert policy (Meta-World's tasks have one), batched: observations (N, obs) -> actions."""
+    from pbrl.envs.tasks.metaworld import expert_policy
+
+    try:
+        return expert_policy(task)
+    except KeyError:
+        raise DatasetError(
+            f"{task} has no scripted expert policy (Meta-World's tasks have one); use --expert trained"
+        ) from None
+
+
+def _noisy(policy: Callable[[np.ndarray], np.ndarray], noise: float, seed: int, low: np.ndarray, high: np.ndarray):
+    """``policy`` plus Gaussian noise of standard deviation ``noise``, clipped to [low, high] (seeded)."""
+    if not noise:
+        return policy
+    rng = np.random.default_rng(seed)
+
+    def noisy(obs: np.ndarray) -> np.ndarray:
+        actions = np.asarray(policy(obs), dtype=np.float64)
+        return np.clip(actions + rng.normal(scale=noise, size=actions.shape), low, high).astype(np.float32)
+
+    return noisy
+
+
 def _card_references(card: Any, task: str) -> tuple[float | None, float | None, str]:
     """The task card's reference returns and a note on them (None, None: the card has none)."""
     lo, hi = (getattr(card, k, None) for k in ("ref_min_return", "ref_max_return"))
@@ -596,10 +639,12 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
     train_steps = int(cfg.train_steps or hp["n_timesteps"])
     eval_every = int(cfg.eval_every or max(hp["n_envs"], train_steps // 20))
     cache_dir, cache_key = _policy_cache_dir(cfg, hp, train_steps, eval_every)
-    cached = _load_policies(cache_dir) if cfg.reuse_policies else None
+    scripted = scripted_expert(cfg.task) if cfg.expert == "scripted" else None  # before any work: does the task have one
+    cached = _load_policies(cache_dir) if cfg.reuse_policies and scripted is None else None
     if cached is not None and "medium-replay" in cfg.levels and not cached[0].get("has_medium_replay"):
         cached = None
-    untrained = cached is None and set(cfg.levels) == {"random"}  # the initial policy: no training
+    # the initial policy for random, a scripted expert for expert: no training
+    untrained = cached is None and (set(cfg.levels) == {"random"} or scripted is not None)
     _log(log, estimate(cfg, None if untrained or cached is not None else train_steps))
     import torch  # after the estimate: the first line comes before seconds of imports
 
@@ -616,7 +661,24 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
 
         replay: Trajectories | None = None
         selection: Selection | None = None
-        if untrained:
+        if untrained and scripted is not None:
+            initial = Checkpoint(0, math.nan, [], copy.deepcopy(agent.torch_state()), copy.deepcopy(agent.normalizer_state()))
+            chosen = {"random": initial}
+            _log(log, f"the scripted expert of {cfg.task} and the initial {cfg.algorithm.upper()} policy, no training: "
+                      f"measuring their returns over {cfg.ref_episodes} episodes each")  # fmt: skip
+            torch.manual_seed(cfg.seed + 1)
+            ref_min = float(evaluate_policy(use(initial), cfg.task, episodes=cfg.ref_episodes, seed=eval_seed + 7919,
+                                            env_kwargs=dict(cfg.env_kwargs)).return_mean)  # fmt: skip
+            expert_eval = evaluate_policy(scripted, cfg.task, episodes=cfg.ref_episodes, seed=eval_seed + 2 * 7919,
+                                          env_kwargs=dict(cfg.env_kwargs))  # fmt: skip
+            ref_max = float(expert_eval.return_mean)
+            ref_source = (f"measured: the initial policy's returns (sampling) and the scripted expert's (no noise), "
+                          f"{cfg.ref_episodes} episodes each")  # fmt: skip
+            bundle = {"ref_min": ref_min, "ref_max": ref_max, "train_steps": 0, "train_time_s": 0.0,
+                      "expert_success_rate": expert_eval.success_rate}  # fmt: skip
+            success = "" if expert_eval.success_rate is None else f", success rate {expert_eval.success_rate:.2f}"
+            _log(log, f"reference scores: random {ref_min:.1f}, scripted expert {ref_max:.1f}{success}")
+        elif untrained:
             initial = Checkpoint(0, math.nan, [], copy.deepcopy(agent.torch_state()), copy.deepcopy(agent.normalizer_state()))
             chosen = {"random": initial}
             ref_min, ref_max, ref_source = _card_references(agent.card, cfg.task)
@@ -692,6 +754,15 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
             min_expert_gain=cfg.min_expert_gain,
             reference_range=float(card.ref_max_return - card.ref_min_return) if card is not None else None,
         )  # fmt: skip
+        if scripted is not None:
+            span = float(card.ref_max_return - card.ref_min_return) if card is not None else 0.0
+            gain = bundle["ref_max"] - bundle["ref_min"]
+            if gain <= cfg.min_expert_gain * span:
+                problems.append(
+                    f"the scripted expert is not clearly better than the initial policy: returns {bundle['ref_max']:.1f} vs "
+                    f"{bundle['ref_min']:.1f}, a gain below min_expert_gain {cfg.min_expert_gain:g} of the task card's "
+                    f"reference range ({span:g})"
+                )
         if selection is not None and bundle["ref_max"] <= bundle["ref_min"]:
             problems.append(
                 f"the reference scores are not ordered: the expert's ref_max_score {bundle['ref_max']:.1f} is not above "
@@ -724,7 +795,11 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
             ref_scores_source=ref_source,
             train_time_s=bundle["train_time_s"],
             reused_policies=cached is not None,
+            expert=cfg.expert,
         )
+        if scripted is not None:
+            common.update(expert_noise=cfg.expert_noise, expert_success_rate=bundle.get("expert_success_rate"),
+                          ref_episodes=cfg.ref_episodes)  # fmt: skip
         if selection is not None:
             span = float(card.ref_max_return - card.ref_min_return) if card is not None else 0.0
             common.update(
@@ -753,9 +828,16 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
                 offset = {"random": 11, "medium": 12, "expert": 13}[level]
                 torch.manual_seed(cfg.seed + offset)
                 _log(log, f"collecting {cfg.size} steps of the {level} policy on {cfg.num_envs} sub-envs")
+                if level == "expert" and scripted is not None:
+                    env = gym.make(cfg.task, **dict(cfg.env_kwargs))
+                    low, high = (np.asarray(b, dtype=np.float64) for b in (env.action_space.low, env.action_space.high))
+                    env.close()
+                    policy = _noisy(scripted, cfg.expert_noise, cfg.seed + 1000 * offset, low, high)
+                else:
+                    policy = use(chosen[level])
                 collected[level] = collect(
                     cfg.task,
-                    use(chosen[level]),
+                    policy,
                     cfg.size,
                     num_envs=cfg.num_envs,
                     seed=cfg.seed + 1000 * offset,
@@ -767,7 +849,14 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
         ready: dict[str, tuple[Trajectories, dict[str, Any]]] = {}
         for level in cfg.levels:
             dataset_id = ids[level]
-            if level in ("random", "medium", "expert"):
+            if level == "expert" and scripted is not None:
+                traj = data(level)
+                policy_info = {
+                    "scripted": f"the scripted expert policy of {cfg.task} (pbrl's port of Meta-World's)",
+                    "actions": "the scripted policy's" + (f", plus Gaussian noise of std {cfg.expert_noise:g} (clipped)"
+                                                          if cfg.expert_noise else ", as they are"),
+                }  # fmt: skip
+            elif level in ("random", "medium", "expert"):
                 traj = data(level)
                 policy_info = {
                     "checkpoint": chosen[level].summary() if selection is not None else {"step": 0, "trained": False},
@@ -811,7 +900,7 @@ def generate(config: GenerationConfig, log: Log | None = None) -> dict[str, str]
                 cfg.task,
                 ref_min_score=bundle["ref_min"],
                 ref_max_score=bundle["ref_max"],
-                num_episodes_average_score=cfg.ref_episodes if selection is not None else None,
+                num_episodes_average_score=cfg.ref_episodes if selection is not None or scripted is not None else None,
                 algorithm_name=f"pbrl-{cfg.algorithm}",
                 description=f"{cfg.task} {level}: D4RL-style level made by pbrl ({cfg.algorithm.upper()}, seed {cfg.seed})"
                 + (" (weak levels: see the provenance's warnings)" if common["weak"] else ""),
