@@ -435,7 +435,7 @@ def physics_rate(gym_id: str, actions: np.ndarray, seconds: float, repeat: int =
 def mocap_driver(task, model) -> Callable[..., None]:
     """A Meta-World task's action on (n, ...) arrays, as its ``apply_action`` does it: the hand's
     mocap moves by ``clip(action[:3], -1, 1) * action_scale`` inside ``[hand_low, hand_high]``,
-    its quaternion is set, the fingers get ``(grip, -grip)`` and the two padding actuators 0."""
+    its quaternion is set and the fingers get ``(grip, -grip)``."""
     from pbrl.envs.tasks.metaworld.base import MOCAP_QUAT
 
     hand = int(model.body_mocapid[model.body("mocap").id])
@@ -446,7 +446,6 @@ def mocap_driver(task, model) -> Callable[..., None]:
         mocap_quat[:, hand] = MOCAP_QUAT
         ctrl[:, 0] = action[:, 3]
         ctrl[:, 1] = -action[:, 3]
-        ctrl[:, 2:] = 0.0
 
     return drive
 

@@ -76,6 +76,43 @@ def zero_rows(block: np.ndarray, zeros: np.ndarray) -> float:
     return total
 
 
+def action_bounds(task: Task, model: mujoco.MjModel, maps_action: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``task.action_bounds(model)`` as two read-only float64 arrays of the action size.
+
+    The default (the actuators' ctrlrange) is taken as compiled, as it always was; a task's own
+    bounds are checked: two 1-D arrays of one size, no NaN, low <= high, and an action of another
+    size than ``model.nu`` only with an ``apply_action`` of the task's (``maps_action``) that maps
+    it to the controls.
+    """
+    bounds = task.action_bounds(model)
+    if type(task).action_bounds is Task.action_bounds:
+        return _read_only(bounds[0]), _read_only(bounds[1])
+    name = f"{type(task).__name__}.action_bounds"
+    try:
+        low, high = (np.array(b, dtype=np.float64) for b in bounds)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must return (low, high), two arrays of numbers, got {bounds!r}") from None
+    if low.ndim != 1 or low.shape != high.shape:
+        raise ValueError(f"{name} must return two 1-D arrays of one size, got shapes {low.shape} and {high.shape}")
+    if np.isnan(low).any() or np.isnan(high).any():
+        raise ValueError(f"{name} returned NaN bounds: low {low.tolist()}, high {high.tolist()}")
+    if (low > high).any():
+        raise ValueError(f"{name} returned low > high at entries {np.flatnonzero(low > high).tolist()}")
+    if low.size != model.nu and not maps_action:
+        raise ValueError(
+            f"{name} gives {low.size} action entries but the model has {model.nu} controls (nu), and "
+            f"{type(task).__name__} keeps the default apply_action (ctrl = action): override apply_action "
+            "to map the action to the controls"
+        )
+    return _read_only(low), _read_only(high)
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    values = np.array(values, dtype=np.float64)
+    values.flags.writeable = False
+    return values
+
+
 class TaskEngine:
     """N simulations of a task on one ``mujoco.batch.Batch``.
 
@@ -109,7 +146,9 @@ class TaskEngine:
         # of it (opt.timestep, body_mass, ...) change the physics, as with MujocoEnv.model.
         self.batch.set_models(self.model)
         self.sim = Sim(self.batch, self.model, task.frame_skip, tuple(task.data_fields), task.needs_cfrc_ext)
-        self.act_dim = self.model.nu
+        #: the action space's bounds (act_dim,) float64, read-only: the task's ``action_bounds``
+        self.action_low, self.action_high = action_bounds(task, self.model, self._apply_action is not None)
+        self.act_dim = self.action_low.size
         self._action_shape = (self.num_envs, self.act_dim)
         self.obs_dim = task.observation_dim
         # Live (N, mjNWARNING) view of MuJoCo's warning counters.

@@ -293,7 +293,7 @@ def register_task(
     if isinstance(frame_skip, bool) or not isinstance(frame_skip, int) or frame_skip < 1:
         raise ValueError(f"frame_skip must be a positive integer, got {frame_skip!r}")
     compiled = _compile(model)  # fail early on bad MJCF
-    if compiled.nu == 0:
+    if compiled.nu == 0:  # a function task's action is its controls (Task.action_bounds' default)
         raise ValueError("the MJCF model has no actuators, so the task would have no actions")
     if not card.reward_terms:
         raise ValueError("the card must name at least one reward term")
@@ -304,11 +304,11 @@ def register_task(
         return FunctionTask(card, model, observe, reward_terms, terminated, success, quantities, before_step, reset or uniform_reset(0.1), frame_skip, camera)
 
     factory.card = card  # type: ignore[attr-defined]
-    _check_task(factory(), compiled)
+    _check_task(factory())
     _register(card, factory, override)
 
 
-def _check_task(task: FunctionTask, model: mujoco.MjModel) -> None:
+def _check_task(task: FunctionTask) -> None:
     """Run the task's functions on two sub-envs and name whatever is inconsistent."""
     from .engine import TaskEngine
 
@@ -327,7 +327,7 @@ def _check_task(task: FunctionTask, model: mujoco.MjModel) -> None:
         raise ValueError(f"{card.id}: observe failed: {type(exc).__name__}: {exc}") from exc
     if not np.isfinite(obs).all():
         raise ValueError(f"{card.id}: observe returned non-finite values after a reset")
-    action = np.zeros((2, model.nu))
+    action = np.zeros((2, engine.act_dim))
     try:
         out = engine.step(action)
     except Exception as exc:

@@ -94,7 +94,7 @@ class SingleTaskEnv(MujocoEnv):
         self._data_lent = False  # _data was handed out: carry its writes into the batch
         self._stepped = False  # the last change was a step (cfrc_ext is then computed)
         self._state = np.empty(mujoco.mj_stateSize(self.model, _INTEGRATION))
-        low, high = self.model.actuator_ctrlrange.copy().astype(np.float32).T
+        low, high = self.engine.action_low.astype(np.float32), self.engine.action_high.astype(np.float32)
         self.action_space = spaces.Box(low=low, high=high, dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(self.engine.obs_dim,), dtype=np.float64)
         self.metadata = dict(self.metadata, render_fps=int(np.round(1.0 / self.dt)))
@@ -206,7 +206,8 @@ class SingleTaskEnv(MujocoEnv):
         return self._last_obs.copy()
 
     def do_simulation(self, ctrl, n_frames) -> None:
-        """Step the simulation n_frames MuJoCo steps with control ``ctrl``, as ``MujocoEnv``."""
+        """Step the simulation n_frames MuJoCo steps with control ``ctrl`` (MuJoCo's controls, ``model.nu``
+        of them, written as given: not the task's action), as ``MujocoEnv``."""
         if np.array(ctrl).shape != (self.model.nu,):
             raise ValueError(
                 f"Action dimension mismatch. Expected {(self.model.nu,)}, found {np.array(ctrl).shape}"

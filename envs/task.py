@@ -216,9 +216,21 @@ class Task:
         (mocap bodies, goals kept by the task, a second forward). ``draws[k]`` is what :meth:`reset_state`
         returned for ``ids[k]`` beyond (qpos, qvel), or None."""
 
+    def action_bounds(self, model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
+        """The action space's ``(low, high)``, float arrays of the action size, from the compiled model.
+
+        By default one action entry per actuator, bounded by its ``ctrlrange`` as compiled (as
+        Gymnasium's ``MujocoEnv``: an unlimited actuator keeps its range as written, (0, 0) when none
+        is). A task whose action is not its controls (e.g. a mocap target and a gripper) overrides this
+        together with :meth:`apply_action`. The engine reads it once, when it is built.
+        """
+        low, high = model.actuator_ctrlrange.copy().T
+        return low, high
+
     def apply_action(self, sim: Sim, action: np.ndarray) -> None:
         """Turn the batched action into controls before the physics step: ``ctrl = action`` unless the
-        task drives something else (e.g. a mocap body's position)."""
+        task drives something else (e.g. a mocap body's position; its action then has the size
+        :meth:`action_bounds` gives)."""
         sim.ctrl[:] = action
 
     def before_step(self, sim: Sim) -> dict[str, np.ndarray]:

@@ -227,7 +227,7 @@ class BatchedMujocoEnv(VectorEnv):
             visual_options=visual_options, tracking_camera=tracking_camera,
         )
 
-        low, high = model.actuator_ctrlrange.copy().astype(np.float32).T
+        low, high = self.engine.action_low.astype(np.float32), self.engine.action_high.astype(np.float32)
         self.single_action_space = spaces.Box(low=low, high=high, dtype=np.float32)
         self.single_observation_space = spaces.Box(
             low=-np.inf, high=np.inf, shape=(self.engine.obs_dim,), dtype=np.float64

@@ -31,6 +31,12 @@ def test_spaces():
     env = gym.make(IDS[0])
     assert env.action_space == gym.spaces.Box(-1, 1, (4,), np.float32)
     assert env.observation_space.shape == (39,)
+    # the action (SawyerTask.action_bounds) is not the controls: those are the two fingers only
+    model = env.unwrapped.model
+    assert model.nu == 2 and [model.actuator(i).trnid[0] for i in range(2)] == [model.joint("r_close").id, model.joint("l_close").id]
+    env.reset(seed=0)
+    env.step(np.array([0.0, 0.0, 0.0, 0.5], dtype=np.float32))
+    np.testing.assert_array_equal(env.unwrapped.data.ctrl, [0.5, -0.5])
 
 
 @pytest.mark.parametrize("task_id", [IDS[2], IDS[3], IDS[5], IDS[6]])

@@ -30,11 +30,10 @@ How the batch does what Meta-World does on one MjData:
   fixed, as a body welded to the world). Its contact filtering is kept as Meta-World's
   model has it (``_keep_world_filter``), so the same geom pairs collide; the parity tests
   check that the physics agree, with the hand pushing the objects (the scripted experts).
-* The action drives the hand's mocap body (:meth:`SawyerTask.apply_action`, the engine's
-  hook in place of ``ctrl = action``). The engine takes the action size from ``model.nu``
-  (and the action space from ``actuator_ctrlrange``), so the model gets two zero-gear
-  actuators next to the two gripper fingers: ``nu`` = 4 = the action size, and their
-  controls stay 0 (no force, so no effect).
+* The action drives the hand's mocap body and the two finger actuators
+  (:meth:`SawyerTask.apply_action`, the engine's hook in place of ``ctrl = action``); its
+  size and bounds, [-1, 1]⁴, are :meth:`SawyerTask.action_bounds` (the model has
+  ``nu`` = 2 controls, the fingers).
 * The engine's reset writes qpos/qvel and runs ``mj_forward``; the rest of a Meta-World
   reset (mocap positions, controls, warm start, time and the task's own reset
   quantities) is :meth:`SawyerTask.after_reset`, with the task vector that
@@ -191,18 +190,13 @@ class SawyerTask(Task):
     # -- the model ------------------------------------------------------------------
 
     def build_model(self) -> mujoco.MjModel:
-        """Meta-World's model, its object body as a mocap body, two zero-gear actuators,
-        the mocap weld as ``reset_mocap_welds`` sets it; and the hand reset simulated once."""
+        """Meta-World's model, its object body as a mocap body, the mocap weld as
+        ``reset_mocap_welds`` sets it; and the hand reset simulated once."""
         spec = mujoco.MjSpec.from_file(self.xml_file)
         if self.object_body is not None:
             original = spec.copy().compile()
             spec.body(self.object_body).mocap = True
             self._keep_world_filter(spec, original)
-        for name in ("pbrl_action_pad_0", "pbrl_action_pad_1"):
-            act = spec.add_actuator(name=name, target="r_close", trntype=mujoco.mjtTrn.mjTRN_JOINT)
-            act.gear[0] = 0.0
-            act.ctrllimited = 1
-            act.ctrlrange = [-1.0, 1.0]
         self.edit_spec(spec)
         model = spec.compile()
         welds = model.eq_type == mujoco.mjtEq.mjEQ_WELD
@@ -253,8 +247,7 @@ class SawyerTask(Task):
         for _ in range(HAND_RESET_STEPS):
             data.mocap_pos[self._hand_mocap] = self.hand_init_pos
             data.mocap_quat[self._hand_mocap] = MOCAP_QUAT
-            data.ctrl[:] = 0.0
-            data.ctrl[:2] = (-1.0, 1.0)
+            data.ctrl[:] = (-1.0, 1.0)
             mujoco.mj_step(model, data, nstep=self.frame_skip)
         ids = self._ids
         self._hand = {
@@ -413,6 +406,10 @@ class SawyerTask(Task):
         self._last[ids] = frame
         self._obs[ids] = np.concatenate([frame, frame, self._goal_obs(ids)], axis=1)
 
+    def action_bounds(self, model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
+        """Meta-World's action space, ``(dx, dy, dz, grip)`` in [-1, 1]⁴ (not the two finger controls)."""
+        return np.full(4, -1.0), np.full(4, 1.0)
+
     def apply_action(self, sim: Sim, action: np.ndarray) -> None:
         """Meta-World's ``set_xyz_action`` and gripper control for every sub-env: the hand's
         mocap moves by ``clip(action[:3], -1, 1) * action_scale`` (in the action's dtype, as
@@ -426,7 +423,6 @@ class SawyerTask(Task):
         ctrl = sim.ctrl
         ctrl[:, 0] = grip
         ctrl[:, 1] = -grip
-        ctrl[:, 2:] = 0.0
 
     def observe(self, sim):
         return self._obs.copy()
