@@ -5,6 +5,11 @@ or a config file's ``[pref]`` table overrides the defaults below. Like
 ``hyperparams.py`` it needs only the standard library (no torch), so configs are
 checked before any work starts.
 
+Per-task defaults live in ``tasks.toml`` beside this file, resolved like the agents'
+hyperparameters: declared defaults < the task's ``[<agent>."<task id>"]`` table < the
+user's options; a table's ``feedback`` is the task's label budget when none is given.
+It holds B-Pref's PEBBLE settings for the DeepMind Control and Meta-World tasks.
+
 Defaults follow B-Pref / PEBBLE (reference §4): segments of 50 steps, an ensemble of
 3 reward models (3 × 256, LeakyReLU, tanh), Adam 3e-4, batch 128, retrained until 97%
 train accuracy or ``reward_epochs`` epochs, candidate pool = 10 × the queries of a
@@ -22,6 +27,8 @@ They are rejected with any other teacher (:func:`check_teacher_options`).
 from __future__ import annotations
 
 import dataclasses
+import os
+import tomllib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
@@ -108,7 +115,11 @@ class PreferenceOptions(Settings):
     plural: ClassVar[str] = "options"
     error: ClassVar[type[ConfigError]] = PreferenceOptionError
 
-    queries_per_round: Any = setting("auto", "queries asked per feedback round ('auto': feedback / 10, B-Pref's mb_size)", check=_int_or_auto(1))
+    queries_per_round: Any = setting("auto", "queries asked per feedback round ('auto': feedback / budget_rounds, B-Pref's mb_size)", check=_int_or_auto(1))
+    budget_rounds: int = setting(
+        10, "with queries_per_round 'auto': the budget is asked over this many rounds, feedback // budget_rounds queries each "
+        "(B-Pref's scripts: 10 on DeepMind Control, 200 on Meta-World)", check=integer(1),
+    )  # fmt: skip
     interval: int = setting(20_000, "env steps between feedback rounds (B-Pref's num_interact)", check=integer(1))
     schedule: str = setting("constant", "queries per round constant, or decaying linearly with training progress (B-Pref's reward_schedule=1)", check=one_of(*SCHEDULES))
     segment_length: int = setting(50, "H, steps per segment", check=integer(1))
@@ -164,16 +175,50 @@ DEFAULTS: dict[str, dict[str, Any]] = {agent: cls().to_dict() for agent, cls in 
 SCHEMA: dict[str, str] = {f.name: f.metadata["help"] for f in dataclasses.fields(PreferenceOptions)}
 
 DEFAULT_FEEDBACK = 1000
+#: Per-task defaults: ``[<agent>."<task id>"]`` tables of options (and ``feedback``).
+TASKS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks.toml")
 
 
-def resolve_preference_options(agent: str, overrides: Mapping[str, Any] | None = None, feedback: int = DEFAULT_FEEDBACK) -> dict[str, Any]:
-    """The preference-loop options of ``agent`` (``ppo`` or ``sac``): defaults < overrides, checked.
+def task_defaults(agent: str, task: str | None, path: str = TASKS_FILE) -> tuple[dict[str, Any], int | None]:
+    """``task``'s table in ``tasks.toml`` for ``agent``, checked: (its options, its label budget or None).
+
+    Raises:
+        PreferenceOptionError: an unknown key or a bad value in the table, named with the table.
+    """
+    if task is None:
+        return {}, None
+    with open(path, "rb") as f:
+        table = dict(tomllib.load(f).get(agent, {}).get(task, {}))
+    where = f"[{agent}.{task!r}]"
+    feedback = table.pop("feedback", None)
+    if feedback is not None and (isinstance(feedback, bool) or not isinstance(feedback, int) or feedback < 1):
+        raise PreferenceOptionError(f"{where} 'feedback' (the label budget) must be an integer >= 1, got {feedback!r}")
+    return OPTIONS[agent].check_values(table, what=f"{where} key"), feedback
+
+
+def default_feedback(agent: str, task: str | None = None, path: str = TASKS_FILE) -> int:
+    """The label budget when none is given: ``task``'s ``feedback`` in ``tasks.toml``, else :data:`DEFAULT_FEEDBACK`."""
+    if agent not in OPTIONS:
+        return DEFAULT_FEEDBACK  # resolve_preference_options names the bad agent
+    feedback = task_defaults(agent, task, path)[1]
+    return DEFAULT_FEEDBACK if feedback is None else feedback
+
+
+def resolve_preference_options(
+    agent: str, overrides: Mapping[str, Any] | None = None, feedback: int = DEFAULT_FEEDBACK, task: str | None = None,
+    path: str = TASKS_FILE,
+) -> dict[str, Any]:  # fmt: skip
+    """The preference-loop options of ``agent`` (``ppo`` or ``sac``) on ``task``: the declared
+    defaults < the task's table in ``tasks.toml`` < overrides, checked.
 
     Args:
         agent: ``ppo`` (PrefPPO) or ``sac`` (PEBBLE).
         overrides: user values (``--pref key=value`` or a config file's ``[pref]`` table).
-        feedback: the label budget; resolves ``queries_per_round = "auto"`` to
-            ``max(1, feedback // 10)`` and bounds it.
+        feedback: the label budget (:func:`default_feedback` when the user gives none);
+            resolves ``queries_per_round = "auto"`` to ``max(1, feedback // budget_rounds)``
+            and bounds it.
+        task: the task id whose table applies (None: the declared defaults alone).
+        path: the per-task table file.
 
     Returns:
         Every option with a concrete value.
@@ -186,11 +231,11 @@ def resolve_preference_options(agent: str, overrides: Mapping[str, Any] | None =
         raise PreferenceOptionError(f"preference learning needs agent ppo (PrefPPO) or sac (PEBBLE), got {agent!r}")
     if not isinstance(overrides, Mapping) and overrides is not None:
         raise PreferenceOptionError(f"preference options must be a table/mapping, got {overrides!r}")
-    values = OPTIONS[agent].from_dict(overrides).to_dict()
+    values = OPTIONS[agent].from_dict({**task_defaults(agent, task, path)[0], **(overrides or {})}).to_dict()
     if isinstance(feedback, bool) or not isinstance(feedback, int) or feedback < 1:
         raise PreferenceOptionError(f"feedback (the label budget) must be an integer >= 1, got {feedback!r}")
     if values["queries_per_round"] == "auto":
-        values["queries_per_round"] = max(1, feedback // 10)
+        values["queries_per_round"] = max(1, feedback // values["budget_rounds"])
     if values["queries_per_round"] > feedback:
         raise PreferenceOptionError(
             f"preference option 'queries_per_round' ({values['queries_per_round']}) exceeds the feedback budget ({feedback})"
@@ -292,8 +337,11 @@ __all__ = [
     "SCHEDULES",
     "SCHEMA",
     "SELECTION_METHODS",
+    "TASKS_FILE",
     "check_teacher_options",
+    "default_feedback",
     "describe",
     "human_teacher_kwargs",
     "resolve_preference_options",
+    "task_defaults",
 ]

@@ -93,7 +93,7 @@ class TrainConfig(Settings):
         "or any registered teacher name", check=optional(string),
     )  # fmt: skip
     feedback: int | None = setting(
-        None, "with reward learned: the label budget, queries asked in all (default 1000)",
+        None, "with reward learned: the label budget, queries asked in all (default: the task's, agents/preference/tasks.toml; else 1000)",
         check=optional(integer(1, **_INT)), label="feedback (the label budget)",
     )  # fmt: skip
     pref: dict = setting(
@@ -183,7 +183,7 @@ class TrainConfig(Settings):
 
     def _check_preferences(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Reward ``learned``: the teacher, the budget and the preference options."""
-        from pbrl.agents.preference.options import DEFAULT_FEEDBACK, PreferenceOptionError, check_teacher_options, resolve_preference_options
+        from pbrl.agents.preference.options import PreferenceOptionError, check_teacher_options, default_feedback, resolve_preference_options
         from pbrl.teachers import TEACHERS
 
         if self.teacher is None:
@@ -195,9 +195,9 @@ class TrainConfig(Settings):
             close = difflib.get_close_matches(self.teacher, sorted(TEACHERS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"unknown teacher {self.teacher!r}{hint}; teachers: {', '.join(sorted(TEACHERS))}")
-        feedback = DEFAULT_FEEDBACK if self.feedback is None else self.feedback
+        feedback = default_feedback(self.agent, self.env) if self.feedback is None else self.feedback
         try:
-            preference = resolve_preference_options(self.agent, self.pref, feedback)
+            preference = resolve_preference_options(self.agent, self.pref, feedback, task=self.env)
             check_teacher_options(self.teacher, self.pref, preference)  # human_*: --teacher human only; a free port
         except PreferenceOptionError as exc:
             raise ConfigError(str(exc)) from None
