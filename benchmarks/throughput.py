@@ -52,8 +52,9 @@ For each task and each number of sub-envs N (1, 16, 64, 256) it measures env-ste
   as pbrl's engine steps them (positions, velocities and sensors current after the
   step, as dm_control's step leaves them); for Meta-World tasks the action moves the
   hand's mocap target and sets the finger controls (as the task's ``apply_action``),
-  and ``Batch.forward()`` follows the step, as Meta-World's step ends with
-  ``mj_forward``. pbrl's rate is shown as a percentage of it;
+  and the step is ``Batch.step(stage=mjSTAGE_ACC)``, which ends with the ``mj_forward``
+  Meta-World's step runs (in the same native call, as pbrl's engine does; a persistent
+  batch continues the next step from it). pbrl's rate is shown as a percentage of it;
 * the physics limit: the single-core rate of the same physics in a tight loop on one
   ``MjData``, measured in the same run, × cores. For Gymnasium tasks, Gymnasium's model:
   ``mj_step(model, data, nstep=frame_skip)`` with the same random actions, resetting
@@ -566,9 +567,11 @@ def raw_settings(name: str, n: int):
     """(task, the raw batch's settings): pbrl's task and TaskEngine's defaults for N = ``n``.
 
     ``frame_skip`` substeps per ``Batch.step``; for the tasks that need them, the ``stage``
-    computed after it (dm_control's mjSTAGE_VEL), ``action_repeat`` steps per env step, the
-    Meta-World ``mocap`` action and the ``forward`` after the step.
+    computed after it (dm_control's mjSTAGE_VEL; Meta-World's mjSTAGE_ACC, its mj_forward), ``action_repeat``
+    steps per env step, the Meta-World ``mocap`` action (and a separate ``forward`` for a task whose stage does not run it).
     """
+    import mujoco
+
     from pbrl.envs.engine import default_threads
     from pbrl.envs.registry import make_task
 
@@ -585,7 +588,9 @@ def raw_settings(name: str, n: int):
     if getattr(task, "action_repeat", 1) != 1:
         settings["action_repeat"] = task.action_repeat
     if ids.suite == "metaworld":
-        settings.update(mocap=True, forward=True)
+        settings["mocap"] = True
+        if stage < int(mujoco.mjtStage.mjSTAGE_ACC):  # the mj_forward after Meta-World's step, unless the stage runs it
+            settings["forward"] = True
     return task, settings
 
 
@@ -1089,8 +1094,8 @@ def main(argv: list[str] | None = None) -> int:
         if any(task_ids(name).suite != "gymnasium" for name in tasks):
             notes.append(
                 "raw Batch.step of dm_control tasks: Batch.step(stage=mjSTAGE_VEL) as pbrl's engine steps them; "
-                "of Meta-World tasks: the hand's mocap target and finger controls written, then Batch.step "
-                "and the Batch.forward() Meta-World's step runs"
+                "of Meta-World tasks: the hand's mocap target and finger controls written, then "
+                "Batch.step(stage=mjSTAGE_ACC), which ends with the mj_forward Meta-World's step runs, as pbrl's engine does"
             )
     min_steps = 3 if args.quick else 10
     cores = usable_cores()

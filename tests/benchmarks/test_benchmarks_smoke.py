@@ -85,7 +85,7 @@ def test_throughput_new_suites(tmp_path, capsys):
     # the raw batch is built and stepped as pbrl's engine does it for each suite
     raw_door = dict(report["raw_batch"]["metaworld-door-open"]["2"])
     assert raw_door.pop("nthread") >= 1
-    assert raw_door == {"persistent": False, "frame_skip": 5, "mocap": True, "forward": True}
+    assert raw_door == {"persistent": True, "frame_skip": 5, "mocap": True, "stage": 3}  # mjSTAGE_ACC: Meta-World's mj_forward
     raw_walker = dict(report["raw_batch"]["dmc-walker-walk"]["2"])
     assert raw_walker.pop("nthread") >= 1
     assert raw_walker == {"persistent": True, "frame_skip": 10, "stage": 2}  # mjSTAGE_VEL, as dm_control's step

@@ -6,7 +6,8 @@ Meta-World's ``SawyerXYZEnv`` (metaworld 3.1.1) as a pbrl :class:`~pbrl.envs.tas
   ``ACTION_SCALE`` (1/100, in the action's dtype as Meta-World computes it) and added
   to the hand's mocap position, which is clipped to ``[hand_low, hand_high]``; the
   mocap quaternion is set to (1, 0, 1, 0); the gripper controls are ``(grip, −grip)``.
-  ``frame_skip`` 5 MuJoCo steps of 2.5 ms per env step, then ``mj_forward``.
+  ``frame_skip`` 5 MuJoCo steps of 2.5 ms per env step, then ``mj_forward`` (in the same native call:
+  ``step_stage = mjSTAGE_ACC``).
 * **Observation** (39, float64): ``[hand xyz, gripper opening, objects (14)]`` of this
   step, the same 18 of the previous step (of the reset at the first step), and the goal
   (zeros when ``partially_observable``); clipped after a step to Meta-World's
@@ -174,6 +175,8 @@ class SawyerTask(Task):
     free_body: ClassVar[str | None] = None
 
     frame_skip = 5
+    #: mjSTAGE_ACC: the native step ends with the mj_forward Meta-World runs after each step
+    step_stage = int(mujoco.mjtStage.mjSTAGE_ACC)
     action_scale = ACTION_SCALE
     data_fields = ("xpos", "xquat", "site_xpos", "geom_xpos", "geom_xmat")
     default_camera: dict = {}
@@ -428,7 +431,6 @@ class SawyerTask(Task):
         return self._obs.copy()
 
     def evaluate(self, sim, before, action):
-        sim.batch.forward()  # Meta-World's mj_forward after the step
         frame = self._frame(sim)
         obs = np.concatenate([frame, self._last, self._goal_obs()], axis=1)
         self._last = frame
