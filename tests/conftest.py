@@ -9,6 +9,17 @@ import socket
 
 import pytest
 
+#: test modules that import dm_control.suite in this process: they run last. After that import, a later
+#: test that served the labeling page through CliRunner ended the whole run with "lost sys.stderr"
+#: (seen with tests/datasets/test_human_labels.py; pbrl itself never imports dm_control.suite).
+_DM_CONTROL_SUITE_TESTS = ("tests/envs/test_dmc_parity.py", "tests/envs/test_dmc_tasks.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    last = [item for item in items if item.nodeid.startswith(_DM_CONTROL_SUITE_TESTS)]
+    if last:
+        items[:] = [item for item in items if not item.nodeid.startswith(_DM_CONTROL_SUITE_TESTS)] + last
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 

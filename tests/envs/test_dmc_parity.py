@@ -2,13 +2,23 @@
 physics state and the same actions, the same observations and rewards (to 1e-6; they
 agree to the bit on MuJoCo 4.0.1, dm_control 1.0.52)."""
 
+import importlib.util
+
 import gymnasium as gym
 import numpy as np
 import pytest
 
 import pbrl  # noqa: F401
 
-suite = pytest.importorskip("dm_control.suite")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("dm_control") is None, reason="dm_control is not installed")
+
+
+def _suite():
+    """dm_control.suite, imported when a test needs it, not at collection: importing it binds a logging stream to
+    the capture of that moment, which later tests' servers then wrote to after it closed ('lost sys.stderr')."""
+    import dm_control.suite
+
+    return dm_control.suite
 
 TASKS = [
     ("walker", "stand"), ("walker", "walk"), ("walker", "run"), ("cheetah", "run"),
@@ -27,7 +37,7 @@ def flat(observation) -> np.ndarray:
 def dm_twin(domain, task, qpos, qvel):
     """dm_control's env of the task, put in pbrl's sub-env state (reacher: the target
     pbrl keeps in qpos[2:4] is dm_control's target geom position)."""
-    env = suite.load(domain, task, task_kwargs={"random": 0})
+    env = _suite().load(domain, task, task_kwargs={"random": 0})
     env.reset()
     physics = env.physics
     nq, nv = physics.model.nq, physics.model.nv
@@ -87,4 +97,4 @@ def test_default_action_repeat_is_b_prefs():
     """B-Pref steps dm_control with action repeat 1: one agent step is one control step."""
     env = gym.make_vec("pbrl/dmc-walker-walk-v0", num_envs=1)
     assert env.engine.task.action_repeat == 1
-    assert env.engine.dt == pytest.approx(suite.load("walker", "walk").control_timestep())
+    assert env.engine.dt == pytest.approx(_suite().load("walker", "walk").control_timestep())
