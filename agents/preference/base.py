@@ -56,6 +56,9 @@ class PreferenceAgent:
             self, preference, teacher, feedback, store_path, run_id=run_id, teacher_kwargs=teacher_kwargs
         )
 
+    #: RUNE's bonus is part of the env's reward (PrefPPO); PEBBLE adds it to sampled minibatches instead
+    bonus_in_env = True
+
     def on_reward_update(self, source: RewardSource, first: bool) -> None:
         """Called by the loop after every reward-model update (``first``: the first one)."""
 

@@ -72,11 +72,13 @@ from pbrl.preferences import (
     TrajectoryBuffer,
 )
 from pbrl.preferences.queries import pair_features
-from pbrl.rewards.ensemble import RewardEnsemble
 from pbrl.rewards.metrics import pearson_correlation, preference_accuracy
 from pbrl.rewards.source import RewardSource
 
 from ..online.callbacks import log_row
+from .methods import query_horizon, reward_model
+from .qpa import RecentEpisodeSampler
+from .rune import RUNERewardSource, rune_beta
 
 STORE_NAME = "preferences.sqlite"
 REWARD_MODEL_DIR = "reward_model"
@@ -199,26 +201,22 @@ class PreferenceLoop(BaseCallback):
         self.teacher = self._make_teacher(0) if teacher != "human" else None
         seeds = np.random.SeedSequence([self.seed, 0x9BEF]).spawn(3)
         self.buffer = TrajectoryBuffer(capacity=int(self.opt["buffer_steps"]), autoreset_mode="same_step", source_id=run_id, extras=())
-        self.sampler = SegmentSampler(self.buffer, horizon=int(self.opt["segment_length"]), seed=np.random.default_rng(seeds[0]))
+        self.method = str(self.opt.get("method", "none"))
+        if self.method == "qpa":  # policy-aligned queries: the last N episodes only
+            self.sampler = RecentEpisodeSampler(
+                self.buffer, horizon=query_horizon(self.opt), seed=np.random.default_rng(seeds[0]), recent=int(self.opt["qpa_recent_episodes"])
+            )
+        else:
+            self.sampler = SegmentSampler(self.buffer, horizon=query_horizon(self.opt), seed=np.random.default_rng(seeds[0]))
         self.heldout_sampler = SegmentSampler(self.buffer, horizon=int(self.opt["segment_length"]), seed=np.random.default_rng(seeds[1]))
         self.selector = QuerySelector(
             self.opt["selection"], int(self.opt["queries_per_round"]), large_batch=int(self.opt["large_batch"]), seed=np.random.default_rng(seeds[2])
         )
         obs_dim = int(agent.env.observation_space.shape[0])
         act_dim = int(agent.env.action_space.shape[0])
-        self.reward_model = RewardEnsemble(
-            obs_dim,
-            act_dim,
-            n_members=int(self.opt["ensemble_size"]),
-            hidden_sizes=tuple(self.opt["reward_hidden"]),
-            segment_score=self.opt["segment_score"],
-            lr=float(self.opt["reward_lr"]),
-            batch_size=int(self.opt["reward_batch_size"]),
-            max_epochs=int(self.opt["reward_epochs"]),
-            target_accuracy=float(self.opt["target_accuracy"]),
-            device=agent.device,
-            seed=self.seed,
-        )
+        self.reward_model = reward_model(self.opt, obs_dim, act_dim, agent.device, self.seed)
+        #: SURF's unlabelled pairs (obs, actions, mask), one entry per round
+        self.unlabelled: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.model_ready = False
         self.labels_fitted = 0
         self.rounds = 0
@@ -309,6 +307,11 @@ class PreferenceLoop(BaseCallback):
 
     # -- the feedback round -----------------------------------------------------------
 
+    @property
+    def collecting(self) -> bool:
+        """Feedback is still being collected (queries asked < the budget; no store query)."""
+        return self._asked < self.feedback
+
     def queries_asked(self) -> int:
         """Queries in the store (asked so far, answered or not), less rounds still to replay."""
         self._asked = self.counts()["queries"] if self.store is not None else 0
@@ -398,10 +401,13 @@ class PreferenceLoop(BaseCallback):
         meta = {"round": self.rounds, "step": int(self.model.num_timesteps), "method": method, "run": self.run_id}
         query_ids = self.store.add_pairs(first, second, meta=meta)
         self.teacher.set_recent_returns(self.buffer.recent_returns(10))
-        labels = self.teacher.label(first, second, query_ids=query_ids)
+        labels = self.teacher.label(*self.judged(first, second), query_ids=query_ids)
         if not getattr(self.teacher, "answers_in_store", False):  # the human teacher's are stored already
             self.store.add_labels(query_ids, labels)  # committed before any training on them
         self._asked += n
+        if self.method == "surf":  # SURF: uniformly drawn pairs nobody labels, for pseudo-labels
+            u1, u2 = self.sampler.sample_pairs(n * int(self.opt["surf_inv_label_ratio"]))
+            self.unlabelled.append((np.stack([u1.obs, u2.obs], 1), np.stack([u1.actions, u2.actions], 1), np.stack([u1.mask, u2.mask], 1)))
         metrics: dict[str, float] = {}
         if self.model_ready and labels.answered.any():
             probs = self.ensemble_probabilities(first[labels.answered], second[labels.answered])
@@ -422,7 +428,7 @@ class PreferenceLoop(BaseCallback):
             if left_open.size:
                 first, second = self.store.get_pairs(left_open)
                 self.teacher.set_recent_returns(self.buffer.recent_returns(10))
-                labels = self.teacher.label(first, second, query_ids=left_open)
+                labels = self.teacher.label(*self.judged(first, second), query_ids=left_open)
                 if not getattr(self.teacher, "answers_in_store", False):
                     self.store.add_labels(left_open, labels)
         self.queries_asked()
@@ -438,6 +444,13 @@ class PreferenceLoop(BaseCallback):
         metrics["feedback/round_seconds"] = time.perf_counter() - t0
         self._log(metrics)
         return True
+
+    def judged(self, first: SegmentBatch, second: SegmentBatch) -> tuple[SegmentBatch, SegmentBatch]:
+        """What the teacher judges of a stored pair: all of it, or with SURF its central H steps."""
+        w = int(self.opt["surf_window"]) if self.method == "surf" else 0
+        if w == 0 or first.horizon <= 2 * w:
+            return first, second
+        return central(first, w), central(second, w)
 
     def new_labels(self) -> bool:
         """The store's label count differs from the one the model was trained on."""
@@ -459,6 +472,8 @@ class PreferenceLoop(BaseCallback):
             data = self.labelled_pairs()
         except EmptyPreferencesError:
             return False
+        if self.method == "surf" and self.unlabelled:
+            self.reward_model.set_unlabelled(*(np.concatenate(parts) for parts in zip(*self.unlabelled)))
         result = self.reward_model.fit(
             (data.first.obs, data.second.obs),
             (data.first.actions, data.second.actions),
@@ -479,11 +494,31 @@ class PreferenceLoop(BaseCallback):
                 "reward_model/fit_seconds": result.seconds,
             }
         )
+        metrics.update(self.method_metrics())
         metrics.update(self.heldout_metrics())
         return True
 
+    def method_metrics(self) -> dict[str, float]:
+        """``method/*`` figures of the last update: SURF's pseudo-labelled share, RIME's trusted and flipped labels."""
+        model = self.reward_model
+        if self.method == "surf":
+            return {"method/pseudo_label_fraction": float(model.last_confident), "method/unlabelled_pairs": float(sum(len(u[0]) for u in self.unlabelled))}
+        if self.method == "rime":
+            trusted, flipped = model.last_selection
+            return {"method/trusted_labels": float(trusted), "method/flipped_labels": float(flipped)}
+        return {}
+
+    def rune_beta_now(self) -> float:
+        """RUNE's β at the current env step."""
+        return rune_beta(int(self.model.num_timesteps) if getattr(self, "model", None) is not None else 0,
+                         float(self.opt["rune_beta_init"]), float(self.opt["rune_beta_decay"]))  # fmt: skip
+
     def reward_source(self) -> RewardSource:
-        """The agent's training reward from the current reward model."""
+        """The agent's training reward from the current reward model (with RUNE's bonus where the
+        agent takes it from the env: PrefPPO)."""
+        if self.method == "rune" and self.agent.bonus_in_env:
+            step = lambda: int(self.model.num_timesteps) if getattr(self, "model", None) is not None else 0  # noqa: E731
+            return RUNERewardSource(self.reward_model, float(self.opt["rune_beta_init"]), float(self.opt["rune_beta_decay"]), step)
         return self.reward_model.as_reward_source(self.opt["aggregate"], float(self.opt["aggregate_k"]))
 
     def heldout_metrics(self) -> dict[str, float]:
@@ -520,7 +555,7 @@ class PreferenceLoop(BaseCallback):
                 first, second = self.store.get_pairs(open_ids)
                 self.teacher.set_recent_returns(self.buffer.recent_returns(10))
                 try:
-                    labels = self.teacher.label(first, second, query_ids=open_ids)
+                    labels = self.teacher.label(*self.judged(first, second), query_ids=open_ids)
                 except ValueError:  # e.g. a skip/equal teacher without recent returns: they stay open
                     labels = None
                 if labels is not None:
@@ -627,6 +662,16 @@ class PreferenceLoop(BaseCallback):
         if self.store is not None:
             self.store.close()
             self.store = None
+
+
+def central(batch: SegmentBatch, w: int) -> SegmentBatch:
+    """Segments without their first and last ``w`` steps (SURF: what the teacher judges)."""
+    cut = slice(w, batch.horizon - w)
+    return SegmentBatch(
+        batch.obs[:, cut], batch.actions[:, cut], batch.rewards[:, cut], {k: v[:, cut] for k, v in batch.terms.items()},
+        batch.mask[:, cut], {k: v[:, cut] for k, v in batch.extras.items()}, batch.origin_kind, batch.source_id,
+        batch.episode, np.where(batch.start >= 0, batch.start + w, batch.start),
+    )  # fmt: skip
 
 
 def split_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -42,6 +42,13 @@ SELECTION_METHODS = ("uniform", "disagreement", "entropy", "kcenter", "kcenter_d
 AGGREGATES = ("mean", "mean_minus_std", "min")
 #: Query-size schedules over training.
 SCHEDULES = ("constant", "linear_decay")
+#: The PEBBLE-family methods the loop can add (``none``: PEBBLE / PrefPPO as they are).
+METHODS = ("none", "surf", "rune", "qpa", "rime")
+#: Options a method sets unless the user does (its reference code's values that differ from PEBBLE's).
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
+    "qpa": {"ensemble_size": 1, "selection": "uniform", "target_accuracy": 0.98},  # QPA: one network, uniform queries
+    "rime": {"reset_critic": False, "target_accuracy": 0.98},  # RIME keeps the critic (its reward model was warm-started)
+}
 
 
 def _int_or_auto(min_value: int):
@@ -103,6 +110,19 @@ def _port(v):
 _port.kind = "int 0..65535"  # type: ignore[attr-defined]
 
 
+def _unit(include_one: bool):
+    """A number in (0, 1), or (0, 1] with ``include_one`` (probabilities, confidence thresholds)."""
+    name = "(0, 1]" if include_one else "(0, 1)"
+
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 < v <= 1.0 if include_one else 0.0 < v < 1.0):
+            raise TypeError(f"a number in {name}")
+        return float(v)
+
+    check.kind = f"float in {name}"  # type: ignore[attr-defined]
+    return check
+
+
 class PreferenceOptionError(HyperparameterError):
     """An unknown preference option or a badly typed value."""
 
@@ -148,6 +168,29 @@ class PreferenceOptions(Settings):
     buffer_steps: int = setting(100_000, "steps of recent episodes kept to cut query segments from", check=integer(1))
     record_states: bool = setting(True, "record qpos/qvel with every step so segments can be rendered for people", check=boolean)
     heldout_pairs: int = setting(256, "fresh pairs labelled by the true reward to measure reward_model/accuracy (0: off)", check=integer(0))
+    # the PEBBLE-family method on top of the loop (agents/preference/methods.py); each method's knobs carry its prefix
+    method: str = setting("none", "what the loop adds to PEBBLE / PrefPPO: none, surf, rune, qpa or rime (README: Methods)", check=one_of(*METHODS))
+    surf_threshold: float = setting(0.99, "surf: confidence max(P, 1-P) an unlabelled pair needs for a pseudo-label (tau; SURF's scripts)", check=_unit(True))
+    surf_mu: int = setting(4, "surf: unlabelled pairs per labelled pair in each reward-model step", check=integer(1))
+    surf_lambda: float = setting(1.0, "surf: weight of the pseudo-label loss", check=number(0.0))
+    surf_inv_label_ratio: int = setting(10, "surf: unlabelled pairs added to the pool per query asked", check=integer(1))
+    surf_window: int = setting(5, "surf: steps cut beyond each end of a segment (queries are H + 2 w long; the teacher judges the central H)", check=integer(0))
+    surf_crop_range: int = setting(5, "surf: training crops are H - c ... H + c steps long", check=integer(0))
+    rune_beta_init: float = setting(0.05, "rune: beta_0 of the exploration bonus beta_t * std of the ensemble's rewards", check=number(0.0))
+    rune_beta_decay: float = setting(1e-5, "rune: rho, beta_t = beta_0 (1 - rho)^t with t the env step", check=number(0.0, 1.0))
+    qpa_recent_episodes: int = setting(10, "qpa: queries are cut from the last N finished episodes only (policy-aligned; 10 DMC, 30-60 Meta-World)", check=integer(1))
+    qpa_hybrid_ratio: float = setting(0.5, "qpa (sac): share of each SAC batch drawn from the last N episodes' transitions while feedback is collected", check=number(0.0, 1.0))
+    qpa_aug_ratio: int = setting(20, "qpa: passes with fresh temporal crops per reward-model epoch (1: one crop per pair)", check=integer(1))
+    qpa_crop_min: int = setting(5, "qpa: a crop leaves out at least this many steps", check=integer(0))
+    qpa_crop_max: int = setting(15, "qpa: a crop leaves out at most this many steps", check=integer(0))
+    rime_alpha: float = setting(0.5, "rime: alpha of the KL lower bound -ln(x_max) + alpha x_max", check=number(0.0))
+    rime_beta_init: float = setting(3.0, "rime: initial weight of the uncertainty term min(beta_t var, 3)", check=number(0.0))
+    rime_beta_min: float = setting(1.0, "rime: final weight of the uncertainty term", check=number(0.0))
+    rime_beta_k: int = setting(60, "rime: reward-model epochs over which beta decays (60 DMC, 600 Meta-World)", check=integer(1))
+    rime_flip_tau: float = setting(0.001, "rime: labels whose loss exceeds -ln(tau) are flipped", check=_unit(False))
+    rime_min_epochs: int = setting(15, "rime: epochs before a reward-model update may stop early (least_reward_update: 15 DMC, 5 Meta-World)", check=integer(0))
+    rime_warmup: Any = setting("auto", "rime: epochs of learning-rate warm-up ('auto': round(feedback / queries_per_round * min_epochs / 3))", check=_int_or_auto(0))
+    rime_warm_start: int = setting(5, "rime (sac): reward-model steps regressing the state-entropy bonus per unsupervised SAC update (0: off)", check=integer(0))
     # --teacher human only (people answering in the labeling web app; pbrl.teachers.human.HumanTeacher)
     human_min_labels: Any = setting("all", "--teacher human: answers each round waits for: all, a number (0: do not wait), or a fraction of the round", check=_min_labels)
     human_timeout: Any = setting("none", "--teacher human: seconds a round waits at most, then goes on with the rest pending (none: no limit)", check=_timeout)
@@ -231,7 +274,9 @@ def resolve_preference_options(
         raise PreferenceOptionError(f"preference learning needs agent ppo (PrefPPO) or sac (PEBBLE), got {agent!r}")
     if not isinstance(overrides, Mapping) and overrides is not None:
         raise PreferenceOptionError(f"preference options must be a table/mapping, got {overrides!r}")
-    values = OPTIONS[agent].from_dict({**task_defaults(agent, task, path)[0], **(overrides or {})}).to_dict()
+    method = (overrides or {}).get("method", task_defaults(agent, task, path)[0].get("method", "none"))
+    defaults = METHOD_DEFAULTS.get(method, {}) if isinstance(method, str) else {}
+    values = OPTIONS[agent].from_dict({**task_defaults(agent, task, path)[0], **defaults, **(overrides or {})}).to_dict()
     if isinstance(feedback, bool) or not isinstance(feedback, int) or feedback < 1:
         raise PreferenceOptionError(f"feedback (the label budget) must be an integer >= 1, got {feedback!r}")
     if values["queries_per_round"] == "auto":
@@ -240,6 +285,7 @@ def resolve_preference_options(
         raise PreferenceOptionError(
             f"preference option 'queries_per_round' ({values['queries_per_round']}) exceeds the feedback budget ({feedback})"
         )
+    check_method_options(agent, overrides or {}, values, feedback)
     if agent == "ppo" and values["unsup_steps"] > 0:
         raise PreferenceOptionError(
             "preference option 'unsup_steps' > 0 (state-entropy pre-training) is implemented for sac (PEBBLE) only; "
@@ -250,6 +296,45 @@ def resolve_preference_options(
     if agent == "ppo" and values["reset_update"]:
         raise PreferenceOptionError("preference option 'reset_update' applies to sac (PEBBLE) only")
     return values
+
+
+def check_method_options(agent: str, overrides: Mapping[str, Any], values: dict[str, Any], feedback: int) -> None:
+    """A method's knobs only with that method, and values that fit together; resolves ``rime_warmup``.
+
+    Raises:
+        PreferenceOptionError: naming the option and the method it belongs to, or the conflict.
+    """
+    method = values["method"]
+    declared = PreferenceOptions().to_dict()
+    # a saved run's options list every key: only values other than the declared default count as given
+    overrides = {k: v for k, v in overrides.items() if k not in declared or v != declared[k]}
+    foreign = [k for k in overrides if k.split("_", 1)[0] in METHODS and k.split("_", 1)[0] != method and k != "method"]
+    if foreign:
+        key = foreign[0]
+        raise PreferenceOptionError(
+            f"preference option {key!r} belongs to method {key.split('_', 1)[0]!r}, but the method here is {method!r} "
+            f"(select it with method={key.split('_', 1)[0]})"
+        )
+    h = values["segment_length"]
+    if method == "surf" and values["surf_crop_range"] >= h:
+        raise PreferenceOptionError(f"preference option 'surf_crop_range' ({values['surf_crop_range']}) must be below segment_length ({h})")
+    if method == "rune" and values["ensemble_size"] < 2:
+        raise PreferenceOptionError("method rune needs ensemble_size >= 2: its bonus is the std of the members' rewards")
+    if method == "qpa":
+        if values["qpa_crop_min"] > values["qpa_crop_max"]:
+            raise PreferenceOptionError(f"preference option 'qpa_crop_min' ({values['qpa_crop_min']}) exceeds 'qpa_crop_max' ({values['qpa_crop_max']})")
+        if values["qpa_crop_max"] >= h:
+            raise PreferenceOptionError(f"preference option 'qpa_crop_max' ({values['qpa_crop_max']}) must be below segment_length ({h})")
+        if agent == "ppo" and "qpa_hybrid_ratio" in overrides:
+            raise PreferenceOptionError("preference option 'qpa_hybrid_ratio' (hybrid experience replay) applies to sac only; PPO has no replay buffer")
+    if method == "rime":
+        if values["rime_beta_min"] > values["rime_beta_init"]:
+            raise PreferenceOptionError(f"preference option 'rime_beta_min' ({values['rime_beta_min']:g}) exceeds 'rime_beta_init' ({values['rime_beta_init']:g})")
+        if agent == "ppo" and overrides.get("rime_warm_start"):
+            raise PreferenceOptionError("preference option 'rime_warm_start' needs sac's unsupervised phase (unsup_steps > 0)")
+        if values["rime_warmup"] == "auto":
+            rounds = feedback / max(1, int(values["queries_per_round"]))
+            values["rime_warmup"] = int(rounds * values["rime_min_epochs"] / 3 + 0.5)
 
 
 def check_teacher_options(teacher: str | None, overrides: Mapping[str, Any] | None, values: Mapping[str, Any]) -> None:
@@ -330,6 +415,8 @@ __all__ = [
     "DEFAULTS",
     "DEFAULT_FEEDBACK",
     "HUMAN_OPTIONS",
+    "METHODS",
+    "METHOD_DEFAULTS",
     "OPTIONS",
     "PEBBLEOptions",
     "PreferenceOptionError",
@@ -338,6 +425,7 @@ __all__ = [
     "SCHEMA",
     "SELECTION_METHODS",
     "TASKS_FILE",
+    "check_method_options",
     "check_teacher_options",
     "default_feedback",
     "describe",

@@ -45,6 +45,8 @@ from pbrl.rewards.source import RewardSource
 
 from .base import PreferenceAgent
 from .loop import RunningStd, knn_state_entropy
+from .qpa import hybrid_rows
+from .rune import rune_bonus
 from ..online.sac import SACAgent
 
 
@@ -108,17 +110,38 @@ class BPrefRunningMeanStd(RunningStd):
         return math.sqrt(self.var)
 
 
+class EntropyRange(RunningStd):
+    """A running mean and std that also keep the min and max seen (RIME's warm-start target scale)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lo, self.hi = math.inf, -math.inf
+
+    def update(self, x: np.ndarray) -> None:
+        super().update(x)
+        x = np.asarray(x, dtype=np.float64)
+        if x.size:
+            self.lo, self.hi = min(self.lo, float(x.min())), max(self.hi, float(x.max()))
+
+
 class BonusReplayBuffer(ReplayBuffer):
     """SB3's replay buffer whose samples pass through ``reward_hook(samples, env)``: PEBBLE
     swaps in the state-entropy bonus during unsupervised pre-training (passed to SAC as its
-    ``replay_buffer_class``; sampling itself is SB3's, the same draws)."""
+    ``replay_buffer_class``; sampling itself is SB3's, the same draws). ``rows_hook(buffer,
+    batch_size)`` may choose the rows instead (QPA's hybrid replay; None: SB3's uniform draw)."""
 
-    def __init__(self, *args, reward_hook: Callable[[ReplayBufferSamples, Any], ReplayBufferSamples], **kwargs):
+    def __init__(
+        self, *args, reward_hook: Callable[[ReplayBufferSamples, Any], ReplayBufferSamples],
+        rows_hook: Callable[["BonusReplayBuffer", int], np.ndarray | None] | None = None, **kwargs,
+    ):  # fmt: skip
         super().__init__(*args, **kwargs)
         self.reward_hook = reward_hook
+        self.rows_hook = rows_hook
 
     def sample(self, batch_size: int, env=None) -> ReplayBufferSamples:
-        return self.reward_hook(super().sample(batch_size, env=env), env)
+        rows = None if self.rows_hook is None else self.rows_hook(self, batch_size)
+        data = super().sample(batch_size, env=env) if rows is None else self._get_samples(rows, env=env)
+        return self.reward_hook(data, env)
 
 
 class PEBBLEAgent(PreferenceAgent, SACAgent):
@@ -132,10 +155,44 @@ class PEBBLEAgent(PreferenceAgent, SACAgent):
         self.reset_update = int(preference["reset_update"])
         self.entropy_stats = BPrefRunningMeanStd() if self.state_entropy == "buffer" else RunningStd()
         self.intrinsic = int(preference["unsup_steps"]) > 0
+        self.method = str(preference.get("method", "none"))
+        self.method_opt = dict(preference)
+        self.warm_stats = EntropyRange()  # RIME's warm start: the entropy's running mean, std, min and max
         super().__init__(task, hyperparams, preference, *args, **kwargs)
+        self._rows_rng = np.random.default_rng([int(self.seed), 0x0A9A])  # QPA's hybrid batches
+
+    #: RUNE's bonus is added to sampled minibatches (with the β of the update), not in the env
+    bonus_in_env = False
 
     def replay_buffer(self) -> tuple[type, dict[str, Any]]:
-        return BonusReplayBuffer, {"reward_hook": self._entropy_bonus}
+        rows = self._hybrid_rows if self.method == "qpa" and float(self.method_opt["qpa_hybrid_ratio"]) > 0 else None
+        return BonusReplayBuffer, {"reward_hook": self._sample_rewards, "rows_hook": rows}
+
+    def _sample_rewards(self, data: ReplayBufferSamples, env=None) -> ReplayBufferSamples:
+        """A minibatch's rewards: the entropy bonus before the first reward model; then the
+        stored learned reward, plus RUNE's bonus with method rune."""
+        if not self.preference_loop.model_ready:
+            return self._entropy_bonus(data, env)
+        if self.method != "rune":
+            return data
+        obs = data.observations.cpu().numpy()
+        if env is not None:
+            obs = env.unnormalize_obs(obs)
+        act = self.model.policy.unscale_action(data.actions.cpu().numpy())
+        r = self.preference_loop.reward_model.member_rewards(obs, act)
+        bonus = rune_bonus(r, self.preference_loop.rune_beta_now())
+        return data._replace(rewards=data.rewards + torch.as_tensor(bonus, dtype=data.rewards.dtype, device=data.rewards.device).reshape(data.rewards.shape))
+
+    def _hybrid_rows(self, rb: ReplayBuffer, batch_size: int) -> np.ndarray | None:
+        """QPA's hybrid replay while feedback is collected (:func:`~.qpa.hybrid_rows`); else None (uniform)."""
+        loop = self.preference_loop
+        if not loop.model_ready or not loop.collecting:
+            return None
+        episodes = min(int(self.method_opt["qpa_recent_episodes"]), loop.buffer.num_episodes - 1)
+        if episodes < 1:
+            return None
+        recent = -(-episodes * int(self.card.max_episode_steps) // rb.n_envs)
+        return hybrid_rows(self.replay_size(), rb.pos, rb.buffer_size, batch_size, recent, float(self.method_opt["qpa_hybrid_ratio"]), self._rows_rng)
 
     # -- unsupervised pre-training ---------------------------------------------------
 
@@ -150,7 +207,21 @@ class PEBBLEAgent(PreferenceAgent, SACAgent):
                 entropy = knn_state_entropy(data.next_observations.float(), self.knn_k)
             self.entropy_stats.update(entropy.cpu().numpy())
             bonus = (entropy / self.entropy_stats.std).reshape(data.rewards.shape).to(data.rewards.dtype)
+        if self.method == "rime" and int(self.method_opt["rime_warm_start"]) > 0:
+            self.warm_start(data, entropy, env)
         return data._replace(rewards=bonus)
+
+    def warm_start(self, data: ReplayBufferSamples, entropy: torch.Tensor, env=None) -> None:
+        """RIME: the reward model regresses this minibatch's normalised entropy (``RIMEEnsemble.warm_start``)."""
+        stats = self.warm_stats
+        stats.update(entropy.cpu().numpy())
+        obs = data.observations.cpu().numpy()
+        if env is not None:
+            obs = env.unnormalize_obs(obs)
+        act = self.model.policy.unscale_action(data.actions.cpu().numpy())
+        self.preference_loop.reward_model.warm_start(
+            obs, act, entropy, stats.lo, stats.hi, stats.mean, stats.std, iters=int(self.method_opt["rime_warm_start"])
+        )
 
     def buffer_state_entropy(self, states: torch.Tensor, env=None) -> torch.Tensor:
         """B-Pref's state entropy of ``states`` (already sampled, normalised as the sample is)

@@ -283,7 +283,8 @@ class RewardEnsemble(PreferenceRewardModel):
                 yb = y[idx]  # (M, c)
                 c = idx.shape[1]
                 r = self.net(xb.reshape(m, c * 2 * h, d)).reshape(m, c, 2, h)
-                scores = segment_score(r, self.segment_score, None if fmask is None else fmask[idx])
+                mb = self._batch_mask(None if fmask is None else fmask[idx], (m, c, 2, h))
+                scores = segment_score(r, self.segment_score, mb)
                 losses = bradley_terry_loss(scores[..., 0], scores[..., 1], yb, reduction="none")  # (M, c)
                 # each member's own mean loss over its batch; members' parameters are disjoint
                 (losses.sum() / b).backward()
@@ -292,6 +293,21 @@ class RewardEnsemble(PreferenceRewardModel):
                     correct += (((scores[..., 1] > scores[..., 0]) == (yb > 0.5)) & dec).sum(-1)
                     counted += dec.sum(-1)
                     loss_sum += losses.sum(-1)
+            extra = self._extra_loss(b)
+            if extra is not None:
+                extra.backward()
             self.optimizer.step()
         acc = (correct / counted).cpu() if bool((counted > 0).all()) else torch.full((m,), math.nan)
         return acc, (loss_sum / n).cpu()
+
+    # ----------------------------------------------- hooks of the PEBBLE-family methods
+
+    def _batch_mask(self, mask: torch.Tensor | None, shape: tuple[int, int, int, int]) -> torch.Tensor | None:
+        """The ``(M, c, 2, H)`` float mask a training micro-batch is scored with (``mask``: its
+        padding mask or None). B-Pref: the padding mask; temporal cropping (SURF, QPA) narrows it."""
+        return mask
+
+    def _extra_loss(self, batch_size: int) -> torch.Tensor | None:
+        """A loss added to each gradient step of ``batch_size`` labelled pairs per member (None: none;
+        SURF's pseudo-label loss on unlabelled pairs)."""
+        return None

@@ -282,6 +282,8 @@ class PreferenceRewardModel(abc.ABC):
 
     #: The checkpoint's ``kind`` (set by subclasses).
     kind: ClassVar[str] = ""
+    #: :meth:`fit` stops early only after more epochs than this (RIME's ``least_reward_update``).
+    min_epochs: int = 0
 
     def __init__(
         self,
@@ -523,7 +525,7 @@ class PreferenceRewardModel(abc.ABC):
                 if not bool(torch.isfinite(loss).all()):
                     self._raise_non_finite_loss(snap, epoch)
                 phases.report("fitting the reward model", epoch + 1, max_epochs, f"train accuracy {float(acc.mean()):.3f}")
-                if bool(acc.mean() >= target):
+                if bool(acc.mean() >= target) and epoch + 1 > self.min_epochs:
                     stopped = True
                     break
         self.net.eval()

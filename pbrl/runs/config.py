@@ -39,7 +39,10 @@ def algorithm_of(agent: str, reward: Mapping[str, Any] | None = None) -> str:
     """The algorithm a run trains (HPARAMS' agent column): PPO, SAC, with a learned reward PrefPPO or
     PEBBLE; offline agents BC, IQL, P-IQL, CPL, OPPO, IPL."""
     name = str((reward or {}).get("algorithm") or agent)
-    return {"piql": "P-IQL", "prefppo": "PrefPPO", "pebble": "PEBBLE"}.get(name.lower(), name.upper())
+    name = name.lower()
+    if name.startswith("prefppo-"):  # PrefPPO with an online method: PrefPPO-SURF, ...
+        return "PrefPPO-" + name[len("prefppo-"):].upper()
+    return {"piql": "P-IQL", "prefppo": "PrefPPO", "pebble": "PEBBLE"}.get(name, name.upper())
 
 
 def check_device(name: str) -> str:
@@ -202,6 +205,9 @@ class TrainConfig(Settings):
         except PreferenceOptionError as exc:
             raise ConfigError(str(exc)) from None
         algorithm = {"ppo": "prefppo", "sac": "pebble"}[self.agent]
+        method = preference.get("method", "none")
+        if method != "none":  # SURF, RUNE, QPA, RIME: PEBBLE's papers name the run by the method; on PPO, PrefPPO-<method>
+            algorithm = method if self.agent == "sac" else f"prefppo-{method}"
         reward = {"kind": "learned", "algorithm": algorithm, "teacher": self.teacher, "feedback": feedback}
         return reward, preference
 

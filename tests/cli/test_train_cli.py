@@ -225,3 +225,8 @@ def test_default_run_names_say_what_the_run_is_and_stay_unique(tmp_path):
     assert [algorithm_of("ppo"), algorithm_of("ppo", {"algorithm": "PrefPPO"}), algorithm_of("piql")] == ["PPO", "PrefPPO", "P-IQL"]
     learned = TrainConfig(env="pbrl/Hopper-v5", agent="sac", reward="learned", teacher="oracle", feedback=30).resolve()
     assert algorithm_of("sac", learned["reward"]) == "PEBBLE"  # the reward table's name, as papers write it
+    surf = TrainConfig(env="pbrl/Hopper-v5", agent="sac", reward="learned", teacher="oracle", feedback=30,
+                       pref={"method": "surf"}).resolve()
+    rime_ppo = TrainConfig(env="pbrl/Hopper-v5", agent="ppo", reward="learned", teacher="oracle", feedback=30,
+                           pref={"method": "rime"}).resolve()
+    assert [algorithm_of("sac", surf["reward"]), algorithm_of("ppo", rime_ppo["reward"])] == ["SURF", "PrefPPO-RIME"]
