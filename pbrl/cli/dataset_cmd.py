@@ -306,8 +306,15 @@ def label(
     serve: bool = typer.Option(False, "--serve", help="--teacher human: serve the labeling page from this command (it prints the address); else run `pbrl label serve --store STORE`."),
     host: str = typer.Option("127.0.0.1", "--host", help="--serve: the address to listen on."),
     port: int = typer.Option(0, "--port", help="--serve: the port (0: any free one)."),
+    feedback: str = typer.Option("pairs", "--feedback", help="pairs, rating (one segment on --classes levels, RbRL) or ranking (lists by binary insertion, LiRE); --pairs then counts segments."),
+    classes: int = typer.Option(5, "--classes", help="--feedback rating: the rating scale (2..10 classes)."),
+    budget: Optional[int] = typer.Option(None, "--budget", help="--feedback ranking: comparisons per ranked list (LiRE's q_budget; default one list per batch)."),
 ) -> None:
     """Label pairs of dataset segments with a teacher into a preference store.
+
+    ``--feedback rating`` rates single segments on a ``--classes`` scale, ``--feedback
+    ranking`` ranks them by binary insertion (implied pairs stored too); with ``--teacher
+    human`` they wait in the store for the labeling page's rating and ranking views.
 
     With ``--teacher human`` the pairs wait in the store for people to answer them in the
     labeling app (``--serve``, or ``pbrl label serve --store STORE`` elsewhere)."""
@@ -315,6 +322,10 @@ def label(
 
     path = store or dataset_id.replace("/", "_") + ".prefs.sqlite"
     knobs = _pairs(teacher_arg, "--teacher-arg")
+    if feedback not in ("pairs", "rating", "ranking"):
+        fail(f"--feedback must be pairs, rating or ranking, got {feedback!r}")
+    if feedback != "pairs" and serve:
+        fail(f"--serve waits for pair answers; for --feedback {feedback} run `pbrl label serve --store STORE` and open /rate or /rank")
     if serve:
         if teacher != "human":
             fail(f"--serve serves the labeling page for people: it goes with --teacher human, not {teacher!r}")
@@ -334,10 +345,16 @@ def label(
                 teacher_kwargs=knobs,
                 weighting=weighting,
                 score=score,
+                feedback=feedback,
+                n_classes=classes,
+                budget=budget,
             )
     except (*_errors(), TypeError, OSError) as exc:
         fail(str(exc))
-    out.print(
-        f"{summary['store']}: {summary['pairs']} pairs from {dataset_id}, {summary['labels']} labelled, "
-        f"{summary['skipped']} skipped by {summary['teacher']}"
-    )
+    if feedback == "rating":
+        what = f"{summary['segments']} segments from {dataset_id} for rating on {classes} levels, {summary['labels']} rated"
+    elif feedback == "ranking":
+        what = f"{summary['segments']} segments from {dataset_id} in {summary['lists']} ranked lists, {summary['labels']} ranked"
+    else:
+        what = f"{summary['pairs']} pairs from {dataset_id}, {summary['labels']} labelled"
+    out.print(f"{summary['store']}: {what}, {summary['skipped']} skipped by {summary['teacher']}")

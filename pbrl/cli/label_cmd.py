@@ -1,7 +1,9 @@
 """``pbrl label``: label preferences in the browser.
 
 * ``pbrl label serve --store prefs.sqlite [--host 127.0.0.1] [--port 8000]`` —
-  the labeling page (needs the ``web`` extra: ``pip install "pbrl[web]"``);
+  the labeling page (needs the ``web`` extra: ``pip install "pbrl[web]"``), with its
+  rating (``/rate``) and ranking (``/rank``) views for stores that hold rating queries
+  or open rankings (``pbrl dataset label --feedback rating|ranking --teacher human``);
 * ``pbrl label add-labeler NAME --store prefs.sqlite`` — make a labeler and print
   their token (once: only its hash is stored), and the page's address when a live
   run serves it on this store;
@@ -97,7 +99,13 @@ def serve(
     err.print(
         f"pbrl labeling page for {store} ({summary['queries']} queries, {summary['open']} open, "
         f"{summary['labelers']} labelers): http://{shown}:{port}/\n"
-        f"  open it with ?token=YOUR_TOKEN or paste the token on the page; make one with "
+        + (
+            f"  rating view: http://{shown}:{port}/rate ({summary['rating_queries']} clips to rate); ranking view: "
+            f"http://{shown}:{port}/rank ({len(pstore.rankings('open'))} lists open)\n"
+            if summary["rating_queries"] or pstore.rankings("open")
+            else ""
+        )
+        + f"  open it with ?token=YOUR_TOKEN or paste the token on the page; make one with "
         f"`pbrl label add-labeler NAME --store {store}`. Ctrl-C stops."
     )
     sys.stderr.flush()

@@ -10,7 +10,9 @@ loses nothing committed.
 A file that is not a pbrl store (not SQLite, or SQLite without the ``pbrl_meta``
 table, see ``schema.py``) is refused with :class:`NotAPbrlStoreError` and left
 untouched; one SQLite finds malformed pages in is refused with
-:class:`DamagedStoreError` and never written to.
+:class:`DamagedStoreError` and never written to. A store of an older schema version
+is migrated on opening, in one transaction, by the steps in ``schema.MIGRATIONS``
+(they add tables and keep every row).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import threading
 import time
 from typing import Iterator, Self
 
-from .schema import APPLICATION_ID, SCHEMA_VERSION, SQLITE_MAGIC, STORE_FORMAT, TABLES
+from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SQLITE_MAGIC, STORE_FORMAT, TABLES
 
 __all__ = ["Database", "DamagedStoreError", "NotAPbrlStoreError"]
 
@@ -76,6 +78,8 @@ class Database:
         state = self._inspect(create)
         if state == "new":
             self._create()
+        elif state == "old":
+            self._migrate()
 
     # -- opening ------------------------------------------------------------
 
@@ -124,7 +128,24 @@ class Database:
             )
         if version < 1:
             raise self._refuse(f"its schema_version {version} is invalid")
-        return "pbrl"
+        return "old" if version < SCHEMA_VERSION else "pbrl"
+
+    def _migrate(self) -> None:
+        """Bring an older store to :data:`SCHEMA_VERSION` in one transaction (all steps or none)."""
+        with self._write() as con:
+            version = int(con.execute("SELECT value FROM pbrl_meta WHERE key = 'schema_version'").fetchone()[0])
+            start = version  # another process may have migrated it meanwhile
+            while version < SCHEMA_VERSION:
+                for statement in MIGRATIONS[version]:
+                    con.execute(statement)
+                version += 1
+            if version != start:
+                con.execute("UPDATE pbrl_meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+                con.execute(
+                    "INSERT OR REPLACE INTO pbrl_meta (key, value) VALUES (?, ?)",
+                    (f"migrated.{start}-{version}", repr(time.time())),
+                )
+                con.execute(f"PRAGMA user_version = {version}")
 
     def _create(self) -> None:
         directory = os.path.dirname(os.path.abspath(self.path))

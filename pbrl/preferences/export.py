@@ -3,8 +3,9 @@
 :meth:`PreferenceStore.export_to <pbrl.preferences.PreferenceStore.export_to>` writes
 it and :meth:`~pbrl.preferences.PreferenceStore.import_from` merges one into a store;
 the format is specified in ``FORMAT.md`` next to this file. Reading checks every
-entry (shapes, numbers, references, labels) before anything is imported, and never
-unpickles.
+entry (shapes, numbers, references, labels, ratings, rankings) before anything is
+imported, and never unpickles. Version 2 adds ratings and rankings; version 1 files
+still read (with none of either).
 """
 
 from __future__ import annotations
@@ -21,13 +22,23 @@ from pbrl.fileio import atomic_file
 
 from ._codec import decode
 from .labels import LabelError, check_label_values
+from .ranking import RankingBuilder, RankingError
+from .ratings import RatingError, check_ratings, check_scale
 from .schema import SCHEMA_VERSION
 from .segments import SegmentBatch, SegmentShapeError
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "PreferenceFormatError", "read_export", "write_export"]
 
 EXPORT_FORMAT = "pbrl-preferences"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+
+#: the arrays of each version-2 table in the file, as ``<table>.<column>``
+FEEDBACK_COLUMNS: dict[str, tuple[str, ...]] = {
+    "rating_queries": ("id", "segment_id", "n_classes", "status", "created", "meta"),
+    "ratings": ("id", "rating_query_id", "rating", "skipped", "teacher_kind", "teacher_params", "labeler", "created", "retracted"),
+    "rankings": ("id", "status", "labeler", "teacher_kind", "teacher_params", "state", "comparisons", "created", "finished", "meta"),
+    "ranking_items": ("ranking_id", "segment_id", "position"),
+}
 
 
 class PreferenceFormatError(ValueError):
@@ -41,8 +52,10 @@ def write_export(
     labels: Mapping[str, np.ndarray],
     info: Mapping[str, Any],
     labelers: Sequence[str],
+    feedback: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> dict[str, int]:
-    """Write a store's content to ``path``; returns the counts of segments, queries and labels.
+    """Write a store's content to ``path``; returns the counts of segments, queries, labels,
+    rating queries, ratings and rankings.
 
     Args:
         segments: rows ``(id, layout, data, source_kind, source_id, episode, start,
@@ -51,6 +64,8 @@ def write_export(
         labels: its labels, retracted ones included, as :meth:`PreferenceStore.labels` gives them.
         info: its user values.
         labelers: the names of its labelers (their tokens are not exported).
+        feedback: its version-2 tables, table -> column -> array (:data:`FEEDBACK_COLUMNS`);
+            None writes them empty.
 
     Written to a temporary file, fsynced and renamed, so ``path`` is never half-written.
     """
@@ -100,6 +115,10 @@ def write_export(
         arrays[f"queries.{key}"] = value
     for key, value in labels.items():
         arrays[f"labels.{key}"] = value
+    feedback = feedback or {}
+    for table, columns in FEEDBACK_COLUMNS.items():
+        for column in columns:
+            arrays[f"{table}.{column}"] = np.asarray(feedback.get(table, {}).get(column, np.zeros(0)))
     meta = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -109,12 +128,18 @@ def write_export(
         "info": dict(info),
         "labelers": list(labelers),
         "segment_groups": groups,
-        "counts": {"segments": len(segments), "queries": int(queries["id"].size), "labels": int(labels["id"].size)},
+        "counts": {
+            "segments": len(segments),
+            "queries": int(queries["id"].size),
+            "labels": int(labels["id"].size),
+            **{table: int(arrays[f"{table}.{cols[0]}"].size) for table, cols in FEEDBACK_COLUMNS.items() if table != "ranking_items"},
+        },
     }
     arrays["meta"] = np.asarray(json.dumps(meta, allow_nan=False))
     with atomic_file(path) as f:
         np.savez(f, **arrays)
-    return dict(meta["counts"])
+    # pair-only stores report the version-1 counts (callers compare them as dicts)
+    return {k: v for k, v in meta["counts"].items() if k in ("segments", "queries", "labels") or v}
 
 
 def _check_finite(values: np.ndarray, what: str, bad) -> None:
@@ -241,7 +266,49 @@ def read_export(path: str) -> dict[str, Any]:
                     json.loads(text)
                 except ValueError:
                     raise bad(f"teacher_params {text[:60]!r} is not JSON") from None
+            feedback = _read_feedback(get, meta["version"], seen, bad)
         except KeyError as exc:
             raise bad(f"its meta lacks {exc}") from None
-    return {"meta": meta, "segments": segments, "queries": queries, "labels": labels, "info": meta.get("info", {})}
+    return {
+        "meta": meta, "segments": segments, "queries": queries, "labels": labels, "info": meta.get("info", {}),
+        "feedback": feedback,
+    }  # fmt: skip
+
+
+def _read_feedback(get, version: int, segment_ids: set[int], bad) -> dict[str, dict[str, np.ndarray]]:
+    """The version-2 tables of an export, checked (empty for a version-1 file)."""
+    if version < 2:
+        return {table: {c: np.zeros(0) for c in cols} for table, cols in FEEDBACK_COLUMNS.items()}
+    out = {}
+    for table, columns in FEEDBACK_COLUMNS.items():
+        out[table] = {c: get(f"{table}.{c}") for c in columns}
+        n = out[table][columns[0]].size
+        if any(v.shape != (n,) for v in out[table].values()):
+            raise bad(f"the {table}.* arrays have different lengths")
+    rq, rt, rk, items = out["rating_queries"], out["ratings"], out["rankings"], out["ranking_items"]
+    for what, ids in (("rating_queries.segment_id", rq["segment_id"]), ("ranking_items.segment_id", items["segment_id"])):
+        unknown = set(np.asarray(ids, dtype=np.int64).tolist()) - segment_ids
+        if unknown:
+            raise bad(f"{what} refers to segment ids {sorted(unknown)[:5]} that are not in the file")
+    try:
+        for n_classes in set(rq["n_classes"].tolist()):
+            check_scale(int(n_classes))
+        scale = dict(zip(rq["id"].tolist(), rq["n_classes"].tolist()))
+        missing = set(rt["rating_query_id"].tolist()) - set(scale)
+        if missing:
+            raise bad(f"ratings refer to rating query ids {sorted(missing)[:5]} that are not in the file")
+        for n_classes in set(scale.values()):
+            mine = np.asarray([scale[q] == n_classes for q in rt["rating_query_id"].tolist()], dtype=bool)
+            check_ratings(rt["rating"][mine], int(n_classes), rt["skipped"][mine].astype(bool), what="exported ratings")
+        for state in rk["state"].tolist():
+            RankingBuilder.from_json(str(state))
+    except (RatingError, RankingError) as exc:
+        raise bad(str(exc)) from None
+    unknown_r = set(items["ranking_id"].tolist()) - set(rk["id"].tolist())
+    if unknown_r:
+        raise bad(f"ranking_items refer to ranking ids {sorted(unknown_r)[:5]} that are not in the file")
+    for key in ("rating_queries.created", "ratings.created", "rankings.created"):
+        table, column = key.split(".")
+        _check_finite(np.asarray(out[table][column], dtype=np.float64), key, bad)
+    return out
 

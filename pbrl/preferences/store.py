@@ -31,6 +31,7 @@ import numpy as np
 
 from . import _codec
 from .database import Database
+from .feedback import FeedbackTables, answer_columns
 from .export import read_export, write_export
 from .labels import LabelError, Labels, Provenance, check_label_values
 from .schema import QUERY_STATUSES
@@ -88,7 +89,7 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class PreferenceStore(Database):
+class PreferenceStore(FeedbackTables, Database):
     """A pbrl preference store (SQLite, WAL) at ``path``.
 
     Args:
@@ -102,6 +103,9 @@ class PreferenceStore(Database):
         NotAPbrlStoreError: ``path`` exists but is not a pbrl store (not SQLite, or
             SQLite without pbrl's marker table), or has a newer schema.
         FileNotFoundError: ``path`` does not exist and ``create`` is False.
+
+    Ratings and rankings (schema version 2) are kept beside the pairs: see
+    :class:`~pbrl.preferences.feedback.FeedbackTables` for their methods.
 
     One object may be shared by threads (each thread gets its own connection) and
     by processes opening the same path. Use as a context manager or call
@@ -125,7 +129,8 @@ class PreferenceStore(Database):
         return {k[5:]: json.loads(v) for k, v in rows}
 
     def summary(self) -> dict[str, int]:
-        """Counts: segments, queries (and open/labelled/skipped), active labels, labelers."""
+        """Counts: segments, queries (and open/labelled/skipped), active labels, skips, labelers,
+        rating queries, active ratings and finished rankings."""
         with self._read() as con:
             out = {"segments": con.execute("SELECT COUNT(*) FROM segments").fetchone()[0]}
             out["queries"] = con.execute("SELECT COUNT(*) FROM queries").fetchone()[0]
@@ -136,6 +141,9 @@ class PreferenceStore(Database):
             ).fetchone()[0]
             out["skips"] = con.execute("SELECT COUNT(*) FROM labels WHERE retracted IS NULL AND skipped = 1").fetchone()[0]
             out["labelers"] = con.execute("SELECT COUNT(*) FROM labelers").fetchone()[0]
+            out["rating_queries"] = con.execute("SELECT COUNT(*) FROM rating_queries").fetchone()[0]
+            out["ratings"] = con.execute("SELECT COUNT(*) FROM ratings WHERE retracted IS NULL AND skipped = 0").fetchone()[0]
+            out["rankings"] = con.execute("SELECT COUNT(*) FROM rankings WHERE status = 'done'").fetchone()[0]
         return out
 
     # -- segments -----------------------------------------------------------
@@ -473,17 +481,7 @@ class PreferenceStore(Database):
 
     def undo_last(self, labeler: str) -> int | None:
         """Retract ``labeler``'s most recent active label; returns its query id (or None)."""
-        with self._write() as con:
-            row = con.execute(
-                "SELECT id, query_id FROM labels WHERE labeler = ? AND retracted IS NULL ORDER BY created DESC, id DESC "
-                "LIMIT 1",
-                (labeler,),
-            ).fetchone()
-            if row is None:
-                return None
-            con.execute("UPDATE labels SET retracted = ? WHERE id = ?", (_now(), row[0]))
-            con.execute(self._STATUS_SQL, (row[1],))
-        return int(row[1])
+        return self._retract_last("labels", "query_id", self._STATUS_SQL, labeler)
 
     def labels(
         self,
@@ -512,18 +510,7 @@ class PreferenceStore(Database):
         if query_ids is not None:
             wanted = set(np.asarray(query_ids, dtype=np.int64).reshape(-1).tolist())
             rows = [r for r in rows if r[1] in wanted]
-        cols = list(zip(*rows)) if rows else [[]] * 9
-        return {
-            "id": np.asarray(cols[0], dtype=np.int64),
-            "query_id": np.asarray(cols[1], dtype=np.int64),
-            "label": np.asarray([np.nan if v is None else v for v in cols[2]], dtype=np.float64),
-            "skipped": np.asarray(cols[3], dtype=bool),
-            "teacher_kind": np.asarray(cols[4], dtype=str),
-            "teacher_params": np.asarray(cols[5], dtype=str),
-            "labeler": np.asarray(cols[6], dtype=str),
-            "created": np.asarray(cols[7], dtype=np.float64),
-            "retracted": np.asarray([np.nan if v is None else v for v in cols[8]], dtype=np.float64),
-        }
+        return answer_columns(rows, "query_id", "label")
 
     def labelled_pairs(
         self,
@@ -642,7 +629,13 @@ class PreferenceStore(Database):
             queries = self.queries()
             labels = self._label_rows(con, include_retracted=True)
             info, labelers = self.info(), self.labelers()
-        return write_export(path, segments, queries, labels, info, labelers)
+            feedback = {
+                "rating_queries": self.rating_queries(),
+                "ratings": self._rating_rows(con, include_retracted=True),
+                "rankings": self._ranking_columns(con),
+                "ranking_items": self._ranking_item_columns(con),
+            }
+        return write_export(path, segments, queries, labels, info, labelers, feedback)
 
     def import_from(self, path: str | os.PathLike) -> dict[str, int]:
         """Merge an export file into this store, in one transaction.
@@ -651,8 +644,13 @@ class PreferenceStore(Database):
         time), labels by (query, labeler, label). Importing the same file twice adds
         nothing the second time.
 
+        Ratings and rankings (version-2 files) merge the same way: rating queries by
+        (segment, created), ratings by (rating query, labeler, rating), rankings by
+        (created, state); a ranking's implied pairs are among the file's queries.
+
         Returns:
-            Counts of what was added: ``segments, queries, labels``.
+            Counts of what was added: ``segments, queries, labels``, and
+            ``rating_queries, ratings, rankings`` where any was added.
 
         Raises:
             PreferenceFormatError: not a pbrl export, or malformed (nothing imported).
@@ -715,4 +713,5 @@ class PreferenceStore(Database):
                 con.execute(
                     "INSERT OR IGNORE INTO pbrl_meta (key, value) VALUES (?, ?)", ("info." + key, json.dumps(value))
                 )
+            added.update({k: v for k, v in self._import_feedback(con, content["feedback"], seg_map).items() if v})
         return added

@@ -9,6 +9,9 @@ Every teacher implements :class:`Teacher` (``label(first, second) -> Labels``):
 * :class:`HierarchicalTeacher` — HERON's ranked reward terms with margins;
 * :class:`HumanTeacher` (``human.py``) — people answering in the labeling web app
   (``pbrl.web``), read from the preference store;
+* :class:`RatingTeacher` (``feedback.py``) — B-Pref's teacher that also rates single
+  segments on an n-class scale (RbRL), registered as ``rating``; :func:`rank_segments`
+  builds LiRE's ranked lists from any pairwise teacher by binary insertion;
 * :class:`LLMTeacher` (``llm.py``) — a language model behind any OpenAI-compatible
   server (``pbrl.llm``; the ``openai`` package loads when one is made).
 
@@ -25,6 +28,7 @@ from typing import Any, Callable
 
 from ..preferences.labels import EQUAL, FIRST_PREFERRED, LABEL_VALUES, SECOND_PREFERRED, Labels, Provenance
 from .base import Teacher, check_pairs
+from .feedback import Ranking, RatingTeacher, equal_width_bounds, quantile_bounds, rank_segments
 from .hierarchical import HierarchicalTeacher
 from .human import HumanTeacher, make_human_teacher
 from .llm import LLMTeacher, make_llm_teacher
@@ -43,11 +47,16 @@ __all__ = [
     "LLMTeacher",
     "Labels",
     "Provenance",
+    "Ranking",
+    "RatingTeacher",
     "ScriptedTeacher",
     "Teacher",
     "check_pairs",
+    "equal_width_bounds",
     "make_teacher",
     "myopic_weights",
+    "quantile_bounds",
+    "rank_segments",
     "register_teacher",
     "sigmoid",
 ]
@@ -75,7 +84,8 @@ def make_teacher(name: str, *, card: Any = None, seed: Any = None, **kwargs: Any
 
     Args:
         name: ``oracle``, ``noisy``, ``mistake``, ``skip``, ``myopic``, ``equal``,
-            ``scripted`` (give the knobs), ``boltzmann``, ``hierarchical`` (alias
+            ``scripted`` (give the knobs), ``rating`` (``n_classes=5``, ``preset=``,
+            knobs; it rates segments and labels pairs), ``boltzmann``, ``hierarchical`` (alias
             ``heron``), or a name registered by another module.
         card: the task card (episode limit for thresholds, term order for HERON).
         seed: seed for stochastic teachers.
@@ -102,6 +112,14 @@ register_teacher("scripted", lambda card=None, seed=None, **kw: ScriptedTeacher(
 register_teacher("boltzmann", lambda card=None, seed=None, **kw: BoltzmannTeacher(seed=seed, **kw))
 register_teacher("hierarchical", lambda card=None, seed=None, **kw: HierarchicalTeacher(card=card, **kw))
 register_teacher("heron", TEACHERS["hierarchical"])
+
+
+def _rating_factory(card=None, seed=None, preset: str = "oracle", **kwargs) -> RatingTeacher:
+    """A rating teacher with one of B-Pref's presets (``oracle`` by default) and its own knobs."""
+    return RatingTeacher.from_preset(preset, card=card, seed=seed, **kwargs)
+
+
+register_teacher("rating", _rating_factory)  # ratings on an n-class scale (RbRL); pairs as B-Pref
 
 
 register_teacher("human", make_human_teacher)  # people, in the labeling web app (pbrl.web)

@@ -19,6 +19,16 @@ store when they arrive (by the web app), so the loop sees them the next time it
 reads :meth:`~pbrl.preferences.PreferenceStore.labelled_pairs`. Such a teacher
 needs the store ids of the pairs, passed as ``query_ids``.
 
+Feedback beyond pairs goes through the same interface: :meth:`Teacher.rate` rates
+single segments on a discrete scale (teachers that can: :class:`pbrl.teachers.RatingTeacher`;
+the others refuse with a clear error), and rankings are built from any teacher's
+pairwise answers by binary insertion (:func:`pbrl.teachers.rank_segments`)::
+
+    qids = store.add_rating_queries(segments, teacher.n_classes)
+    store.add_ratings(qids, teacher.rate(segments))
+    for ranking in rank_segments(teacher, segments, budget=100):
+        store.add_ranked_segments(segments, ranking.groups, ranking.provenance, comparisons=ranking.comparisons)
+
 Writing a teacher: subclass :class:`Teacher`, set ``kind``, implement
 :attr:`params` (JSON-ready) and :meth:`label`; override :attr:`labeler` for a
 stable id (a human's name), and :meth:`set_recent_returns` if the teacher's
@@ -34,6 +44,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from ..preferences.labels import Labels, Provenance
+from ..preferences.ratings import Ratings
 from ..preferences.segments import SegmentBatch, check_pair_batches
 
 __all__ = ["Teacher", "check_pairs"]
@@ -95,6 +106,16 @@ class Teacher(abc.ABC):
             :class:`~pbrl.preferences.Labels`: 1 = σ² preferred, 0 = σ¹ preferred,
             0.5 = equal, or skipped / pending; with this teacher's provenance.
         """
+
+    def rate(self, segments: SegmentBatch, *, query_ids: Sequence[int] | np.ndarray | None = None) -> Ratings:
+        """Rate each segment on this teacher's scale (``n_classes``): class 0 = worst.
+
+        Teachers that only compare pairs do not override it and raise ``TypeError``.
+        """
+        raise TypeError(
+            f"{type(self).__name__} answers pairwise queries only; ratings need a rating teacher "
+            "(make_teacher('rating', n_classes=5, ...))"
+        )
 
     def set_recent_returns(self, returns: Sequence[float] | np.ndarray) -> None:
         """Tell the teacher the true returns of the latest training episodes.

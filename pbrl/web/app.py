@@ -17,13 +17,22 @@ GET      ``/api/queries/{id}``        yes    one query (e.g. the one just undone
 POST     ``/api/labels``              yes    ``{"query_id": 12, "choice": "left"}`` — see below
 POST     ``/api/undo``                yes    retract the labeler's last answer
 GET      ``/clips/{segment}.mp4``     –      a segment's clip (H.264 MP4; rendered if needed)
+GET      ``/rate``, ``/rank``          –      the rating and the ranking view
+GET      ``/api/rating/next``         yes    the labeler's next rating query (``query`` null when done)
+POST     ``/api/ratings``             yes    ``{"rating_query_id": 3, "rating": 4}`` (1..n) or ``"skip": true``
+POST     ``/api/ratings/undo``        yes    retract the labeler's last rating
+GET      ``/api/ranking/next``        yes    the labeler's open ranking and its next comparison
+POST     ``/api/ranking/answer``      yes    ``{"ranking_id": 1, "step": 0, "choice": "right"}``
+POST     ``/api/ranking/undo``        yes    ``{"ranking_id": 1}``: take back the last comparison
 =======  ==========================  =====  ==============================================
 
 ``choice`` is ``left`` (the first segment is better: label 0), ``right`` (the
 second: 1), ``equal`` (0.5) or ``skip``. A repeated identical submission answers
 200 with ``"duplicate": true`` and stores nothing; a different answer to an
 answered query is 409 (undo first); an unknown query 404; a missing or wrong token
-401; a malformed body 422; a body over ``max_body_bytes`` 413. Nothing about a
+401; a malformed body 422; a body over ``max_body_bytes`` 413. A rating outside the
+query's scale is 422; a different rating to a rated query, a stale ranking ``step``,
+someone else's or a finished ranking 409 (:mod:`pbrl.web.feedback`). Nothing about a
 segment's origin or reward is shown to the labeler (it would bias the answer).
 
 The app checks the ``Host`` header against ``allowed_hosts`` (by default the
@@ -45,7 +54,11 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from ..preferences.feedback import RankingNotFound, RatingConflictError
+from ..preferences.ranking import RankingError
+from ..preferences.ratings import RatingError
 from ..preferences.store import LabelConflictError, PreferenceStore
+from .feedback import FeedbackDesk
 from .labeling import LabelingDesk, QueryNotFound
 from .render import ClipError, ClipSettings
 from .stats import OracleCache, labeling_stats
@@ -73,6 +86,29 @@ class LabelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query_id: StrictInt = Field(ge=1, le=MAX_ID)
     choice: Literal["left", "right", "equal", "skip"]
+
+
+class RatingIn(BaseModel):
+    """A rating: the level 1..n as the page shows it, or a skip."""
+
+    model_config = ConfigDict(extra="forbid")
+    rating_query_id: StrictInt = Field(ge=1, le=MAX_ID)
+    rating: StrictInt | None = Field(default=None, ge=1, le=10)
+    skip: bool = False
+
+
+class RankingAnswerIn(BaseModel):
+    """An answer to a ranking's comparison: is the new clip (right) better than the listed one (left)?"""
+
+    model_config = ConfigDict(extra="forbid")
+    ranking_id: StrictInt = Field(ge=1, le=MAX_ID)
+    step: StrictInt = Field(ge=0, le=MAX_ID)
+    choice: Literal["left", "right", "equal", "skip"]
+
+
+class RankingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ranking_id: StrictInt = Field(ge=1, le=MAX_ID)
 
 
 def _host_of(header: str) -> str:
@@ -197,8 +233,9 @@ def create_app(
             pstore.close()
         raise ValueError(f"task {task!r} does not match the store: {pstore.path} holds segments of {stored!r}")
     desk = LabelingDesk(pstore)
+    feedback = FeedbackDesk(pstore)
     clips = ClipService(pstore, task=task, clip_dir=clip_dir, settings=settings, max_cache_bytes=max_cache_bytes)
-    clips.set_plan(lambda: desk.render_plan(int(render_ahead)))
+    clips.set_plan(lambda: desk.render_plan(int(render_ahead)) + feedback.render_plan(int(render_ahead)))
     oracle = OracleCache()
 
     @contextlib.asynccontextmanager
@@ -249,6 +286,14 @@ def create_app(
     @app.api_route("/stats", methods=["GET", "HEAD"], include_in_schema=False)
     def stats_page():
         return FileResponse(os.path.join(static_dir(), "stats.html"), media_type="text/html", headers=page_headers)
+
+    @app.api_route("/rate", methods=["GET", "HEAD"], include_in_schema=False)
+    def rate_page():
+        return FileResponse(os.path.join(static_dir(), "rate.html"), media_type="text/html", headers=page_headers)
+
+    @app.api_route("/rank", methods=["GET", "HEAD"], include_in_schema=False)
+    def rank_page():
+        return FileResponse(os.path.join(static_dir(), "rank.html"), media_type="text/html", headers=page_headers)
 
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
 
@@ -325,6 +370,69 @@ def create_app(
     def undo(name: str = Depends(labeler)):
         qid = desk.undo(name)
         return {"query_id": qid, "progress": desk.progress(name)}
+
+    # -- ratings and rankings (pbrl.web.feedback) ------------------------------------
+
+    def rating_payload(qid: int, name: str) -> dict[str, Any]:
+        segment, n_classes = pstore.rating_query(qid)
+        return {"id": int(qid), "clip": side(segment), "n_classes": n_classes, "answer": feedback.rating_answer(name, qid)}
+
+    @app.get("/api/rating/next")
+    def next_rating(name: str = Depends(labeler)):
+        qid = feedback.next_rating(name)
+        clips.wake()
+        return {"labeler": name, "query": None if qid is None else rating_payload(qid, name), "progress": feedback.rating_progress(name)}
+
+    @app.post("/api/ratings")
+    def submit_rating(answer: RatingIn, name: str = Depends(labeler)):
+        if answer.skip == (answer.rating is not None):
+            raise HTTPException(422, "give either a rating (1..n) or skip: true")
+        try:
+            result = feedback.submit_rating(name, answer.rating_query_id, answer.rating)
+        except RatingConflictError as exc:
+            raise HTTPException(409, str(exc) + " (undo first to change it)") from None
+        except RatingError as exc:
+            raise HTTPException(422, str(exc)) from None
+        except KeyError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        clips.wake()
+        return {"rating_query_id": answer.rating_query_id, **result, "progress": feedback.rating_progress(name)}
+
+    @app.post("/api/ratings/undo")
+    def undo_rating(name: str = Depends(labeler)):
+        qid = pstore.undo_last_rating(name)
+        return {"rating_query_id": qid, "query": None if qid is None else rating_payload(qid, name), "progress": feedback.rating_progress(name)}
+
+    def ranking_payload(view: dict[str, Any] | None) -> dict[str, Any] | None:
+        if view is None:
+            return None
+        sides = {k: None if view[k] is None else side(view[k]) for k in ("reference", "candidate")}
+        return {**view, **sides}
+
+    @app.get("/api/ranking/next")
+    def next_ranking(name: str = Depends(labeler)):
+        clips.wake()
+        return {"labeler": name, "ranking": ranking_payload(feedback.ranking_view(name))}
+
+    @app.post("/api/ranking/answer")
+    def answer_ranking(answer: RankingAnswerIn, name: str = Depends(labeler)):
+        try:
+            result = feedback.answer_ranking(name, answer.ranking_id, answer.step, answer.choice)
+        except RankingNotFound as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        except RankingError as exc:
+            raise HTTPException(409, str(exc)) from None
+        clips.wake()
+        return {**result, "ranking": ranking_payload(feedback.ranking_view(name))}
+
+    @app.post("/api/ranking/undo")
+    def undo_ranking(body: RankingIn, name: str = Depends(labeler)):
+        try:
+            done = pstore.undo_ranking(body.ranking_id, name)
+            view = feedback.ranking_view(name, body.ranking_id)
+        except RankingNotFound as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        return {"undone": done, "ranking": ranking_payload(view)}
 
     @app.api_route("/clips/{segment_id}.mp4", methods=["GET", "HEAD"], include_in_schema=False)
     def clip(segment_id: int = Path(ge=1, le=MAX_ID)):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pbrl.preferences import (
+    SCHEMA_VERSION,
     EmptyPreferencesError,
     LabelConflictError,
     LabelError,
@@ -46,7 +47,7 @@ def test_round_trip_of_pairs_and_labels(tmp_path):
     # and again after reopening the file
     with PreferenceStore(tmp_path / "p.sqlite", create=False) as store:
         assert_same(store.labelled_pairs().first, first[keep])
-        assert store.schema_version == 1
+        assert store.schema_version == SCHEMA_VERSION  # the current schema (2 added ratings and rankings)
 
 
 def test_label_submission_is_idempotent(tmp_path):

@@ -3,7 +3,6 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const TOKEN_KEY = "pbrl-label-token";
   const NAMES = { left: "left is better", right: "right is better", equal: "equally good", skip: "skipped" };
   const videos = [$("video-left"), $("video-right")];
   const main = $("main");
@@ -15,43 +14,9 @@
   let loadSeq = 0;
   let emptyTimer = null;
 
-  class AuthError extends Error {}
-
-  // -- token ------------------------------------------------------------------
-  function readToken() {
-    const url = new URL(window.location.href);
-    const fromUrl = url.searchParams.get("token");
-    if (fromUrl) {
-      localStorage.setItem(TOKEN_KEY, fromUrl);
-      url.searchParams.delete("token");
-      history.replaceState(null, "", url.pathname + url.search + url.hash); // keep it out of the address bar
-    }
-    return localStorage.getItem(TOKEN_KEY);
-  }
-
-  // -- API ----------------------------------------------------------------------
-  async function api(method, path, body) {
-    const headers = { Authorization: "Bearer " + token };
-    const init = { method, headers, cache: "no-store" };
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const res = await fetch(path, init);
-    let data = null;
-    try { data = await res.json(); } catch (e) { data = null; }
-    if (res.status === 401) {
-      showLogin("That token is not valid for this store.");
-      throw new AuthError("unauthorized");
-    }
-    if (!res.ok) {
-      const detail = data && data.detail !== undefined ? data.detail : res.statusText;
-      const err = new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
-      err.status = res.status;
-      throw err;
-    }
-    return data;
-  }
+  // -- token and API (common.js) ---------------------------------------------------
+  const { TOKEN_KEY, AuthError, readToken } = window.pbrlPage;
+  const api = window.pbrlPage.makeApi(() => token, () => showLogin("That token is not valid for this store."));
 
   // -- views --------------------------------------------------------------------
   function show(which) {
