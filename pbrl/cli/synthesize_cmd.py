@@ -50,6 +50,16 @@ def synthesize(
     runs_dir: str = declared(SynthesisConfig, "runs_dir"),
     name: Optional[str] = declared(SynthesisConfig, "name"),
     label: Optional[str] = declared(SynthesisConfig, "label"),
+    feedback: str = declared(SynthesisConfig, "feedback"),
+    teacher: str = declared(SynthesisConfig, "teacher"),
+    teacher_opt: Optional[List[str]] = declared(SynthesisConfig, "teacher_options", "--teacher-opt", more="Given as key=value, repeatable."),
+    comparisons: int = declared(SynthesisConfig, "comparisons"),
+    segment_length: int = declared(SynthesisConfig, "segment_length"),
+    hacking_check: bool = declared(SynthesisConfig, "hacking_check", "--hacking-check/--no-hacking-check"),
+    hacking_teacher: str = declared(SynthesisConfig, "hacking_teacher"),
+    hacking_pairs: int = declared(SynthesisConfig, "hacking_pairs"),
+    hacking_min_agreement: float = declared(SynthesisConfig, "hacking_min_agreement"),
+    hacking_store: Optional[str] = declared(SynthesisConfig, "hacking_store"),
 ) -> None:
     """Eureka-style reward synthesis: propose reward programs, train PPO on each in a sandbox, reflect, repeat.
 
@@ -68,6 +78,7 @@ def synthesize(
             critique_text = f.read().strip() or None
     try:
         overrides = parse_overrides(hp or [])
+        teacher_options = parse_overrides(teacher_opt or [])
     except HyperparameterError as exc:
         fail(str(exc))
     try:
@@ -88,7 +99,10 @@ def synthesize(
                 request_timeout=timeout, max_retries=retries, price_input=price_in, price_output=price_out,
                 few_shot=few_shot, prompts_dir=prompts, critique=critique_text, hyperparams=overrides,
                 sandbox=SandboxConfig(train_timeout=train_timeout, memory_mb=memory_mb, isolation=isolation),
-                runs_dir=runs_dir, name=name, label=label,
+                runs_dir=runs_dir, name=name, label=label, feedback=feedback, teacher=teacher,
+                teacher_options=teacher_options, comparisons=comparisons, segment_length=segment_length,
+                hacking_check=hacking_check, hacking_teacher=hacking_teacher, hacking_pairs=hacking_pairs,
+                hacking_min_agreement=hacking_min_agreement, hacking_store=hacking_store,
             )
             synth = Synthesizer(config, log=lambda line: err.print(line, markup=False))
         result = synth.run()
@@ -101,14 +115,23 @@ def _report(result) -> None:
     out = Console()
     if result.label:
         out.print(f"[bold yellow]NOTE:[/] {result.label}")
+    icpl = any(it.get("preferred") for it in result.iterations)
     table = Table(title="reward synthesis: best candidate per iteration")
-    for col in ("iteration", "candidates", "trained", "failures", "best", "fitness"):
+    cols = ["iteration", "candidates", "trained", "failures", "best", "fitness"] + (["preferred"] if icpl else []) + ["flagged"]
+    for col in cols:
         table.add_column(col)
     for it in result.iterations:
         fails = ", ".join(f"{k}×{v}" for k, v in it["failures"].items()) or "-"
         fit = "-" if it["best_fitness"] is None else f"{it['best_fitness']:.4g}"
-        table.add_row(str(it["iteration"]), str(it["candidates"]), str(it["trained"]), fails, str(it["best"] or "-"), fit)
+        row = [str(it["iteration"]), str(it["candidates"]), str(it["trained"]), fails, str(it["best"] or "-"), fit]
+        if icpl:
+            rate = (it.get("win_rate") or {}).get(it.get("preferred"))
+            row.append(f"{it['preferred']} ({rate:.0%})" if it.get("preferred") and rate is not None else str(it.get("preferred") or "-"))
+        row.append(", ".join(it.get("flagged") or []) or "-")
+        table.add_row(*row)
     out.print(table)
+    if result.hacking:
+        _hacking_report(out, result)
     final = result.final
     if final:
         for kind, title in (("synthesized", "best synthesized reward"), ("task_reward", "the task's own reward")):
@@ -121,3 +144,28 @@ def _report(result) -> None:
         cost = "unknown (no --price-in/--price-out)" if tokens["cost_usd"] is None else f"${tokens['cost_usd']:.4f}"
         out.print(f"LLM: {tokens['successful_requests']} requests, {tokens['total_tokens']} tokens, cost {cost}")
     out.print(f"run folder: {result.run_dir}")
+
+
+def _hacking_report(out: Console, result) -> None:
+    """The reward-hacking check: each candidate's agreement with held-out preferences, and the warnings."""
+
+    def pct(score) -> str:
+        if not score:
+            return "-"
+        if score.get("error"):
+            return "error"
+        return "-" if score.get("agreement") is None else f"{score['agreement']:.0%}"
+
+    def rho(score) -> str:
+        return "-" if not score or score.get("rank_correlation") is None else f"{score['rank_correlation']:+.2f}"
+
+    table = Table(title="reward-hacking check: agreement with held-out preference labels")
+    for col in ("candidate", "fitness", "agreement before", "agreement after", "rank corr. after", "flagged"):
+        table.add_column(col)
+    for cid, rec in result.hacking.items():
+        fit = "-" if rec.get("fitness") is None else f"{rec['fitness']:.4g}"
+        table.add_row(cid, fit, pct(rec.get("before")), pct(rec.get("after")), rho(rec.get("after")),
+                      "FLAGGED" if rec.get("flagged") else "-")
+    out.print(table)
+    for line in result.warnings:
+        out.print(f"[bold red]{line}[/]", markup=True, highlight=False)

@@ -22,6 +22,9 @@ One concern per module:
 ``jobs``            probe and train jobs (what the executor runs)
 ``executor``        local process pool or Ray
 ``reflection``      reward reflection: term statistics along training, Eureka's advice
+``rollouts``        the trusted evaluation's episodes, random-action episodes, segments cut from them
+``icpl``            ICPL: a teacher compares the candidates' rollouts; the preferred one is the base
+``heldout``         the reward-hacking check: held-out labels, programs scored on them in the sandbox
 ``proposers``       the proposer interface and the LLM proposer
 ``search``          the offline proposer: a search over the card's terms, not a language model
 ``store``           the run folder

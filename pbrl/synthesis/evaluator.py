@@ -4,7 +4,9 @@ Runs pbrl's own code only — never a reward program: it builds a PPO policy fro
 job's hyperparameters, validates and loads the candidate's weights into it
 (``weights.py``), and measures the task metric (``fitness.py``) on ``episodes``
 fresh-seeded episodes. The seed is drawn by the parent after the candidate's
-worker has exited, so the candidate never knows it. Writes ``eval.json``.
+worker has exited, so the candidate never knows it. Writes ``eval.json`` and, when the
+job asks (``record``), the episodes it ran (``rollouts.py``) for ICPL's teacher and
+the reward-hacking check.
 """
 
 from __future__ import annotations
@@ -41,7 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         hp["batch_size"] = min(int(hp["batch_size"]), int(hp["n_steps"]))
         agent = make_agent("ppo", job["task"], hp, seed=0, env_kwargs=job.get("env_kwargs") or {})
         load_weights(agent, job["weights"])
-        result = evaluate_fitness(agent.predict, job["task"], int(job["episodes"]), int(job["seed"]), job.get("env_kwargs"))
+        record: list | None = [] if job.get("record") else None
+        result = evaluate_fitness(agent.predict, job["task"], int(job["episodes"]), int(job["seed"]), job.get("env_kwargs"),
+                                  record=record)
+        if record:
+            with open(job["record"], "wb") as f:
+                f.write(record[0].to_bytes())
         data = {"ok": True, "fitness": result.to_dict()}
     except Exception as exc:  # noqa: BLE001 - reported to the parent as a named failure
         from .errors import EvaluationFailed, SynthesisFailure

@@ -128,6 +128,7 @@ def evaluate_fitness(
     episodes: int,
     seed: int,
     env_kwargs: Mapping[str, Any] | None = None,
+    record: list | None = None,
 ) -> FitnessResult:
     """Run ``episodes`` episodes of ``predict`` at once and measure the task metric.
 
@@ -137,10 +138,16 @@ def evaluate_fitness(
         episodes: episodes, one sub-env each.
         seed: sub-env i resets with ``seed + i`` (draw it fresh: ``pbrl.evaluation.fresh_seed``).
         env_kwargs: task keyword arguments.
+        record: a list to append the episodes' :class:`~pbrl.synthesis.rollouts.Rollouts` to
+            (ICPL's comparisons and the reward-hacking check use them); None records nothing.
     """
     import gymnasium as gym
 
     import pbrl.envs  # noqa: F401  (registers the tasks)
+    from pbrl.datasets.collect import qpos_qvel
+    from pbrl.rewards.source import transition_info
+
+    from .rollouts import EpisodeRecorder
 
     env = gym.make_vec(task, num_envs=int(episodes), vectorization_mode="vector_entry_point", **dict(env_kwargs or {}))
     try:
@@ -152,13 +159,21 @@ def evaluate_fitness(
         obs, _ = env.reset(seed=int(seed))
         alive = np.ones(n, dtype=bool)
         limit = base.max_episode_steps or card.max_episode_steps
+        recorder = EpisodeRecorder(n, list(card.quantities), int(limit)) if record is not None else None
         for _ in range(int(limit)):
             actions = np.asarray(predict(obs))
+            state = qpos_qvel(env) if recorder is not None else None
+            prev = obs
             obs, reward, terminated, truncated, info = env.step(actions)
             scores.step(info, reward, alive)
+            if recorder is not None:
+                step_info = transition_info(getattr(base, "last_step_info", None) or info)
+                recorder.step(prev, actions, obs, reward, step_info, alive, state)
             alive &= ~(terminated | truncated)
             if not alive.any():
                 break
+        if recorder is not None:
+            record.append(recorder.rollouts())
     finally:
         env.close()
     values = scores.scores()

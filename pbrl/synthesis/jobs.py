@@ -72,6 +72,8 @@ class TrainJob:
         sandbox: the sandbox's settings.
         env_kwargs: task keyword arguments.
         eval_seed: evaluation seed; None draws a fresh one from the OS after training.
+        record_rollouts: keep the evaluation's episodes (:attr:`JobResult.rollouts`), for ICPL's
+            teacher and the reward-hacking check.
     """
 
     candidate: str
@@ -85,6 +87,7 @@ class TrainJob:
     sandbox: dict[str, Any] = field(default_factory=dict)
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     eval_seed: int | None = None
+    record_rollouts: bool = False
 
 
 @dataclass
@@ -102,6 +105,7 @@ class JobResult:
         log_tail: the end of the worker's log.
         isolation: what the sandbox used.
         wall_clock: seconds for the whole job.
+        rollouts: the trusted evaluation's episodes (``.npz`` bytes, see ``rollouts.py``), when asked.
     """
 
     candidate: str
@@ -114,12 +118,14 @@ class JobResult:
     log_tail: str = ""
     isolation: dict[str, Any] = field(default_factory=dict)
     wall_clock: float = 0.0
+    rollouts: bytes | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready, without the weights bytes and the log."""
         out = asdict(self)
         out.pop("weights")
         out.pop("log_tail")
+        out.pop("rollouts")
         return out
 
 
@@ -169,11 +175,13 @@ def run_train_job(job: TrainJob) -> JobResult:
     if not done.ok:
         return done
     seed = fresh_seed() if job.eval_seed is None else int(job.eval_seed)
+    recorded: list | None = [] if job.record_rollouts else None
     try:
         done.fitness = run_evaluation(
             out.weights or b"", job.task, job.hyperparams, job.eval_episodes, seed, job.env_kwargs,
-            timeout=config.eval_timeout, tmp_root=config.tmp_root,
+            timeout=config.eval_timeout, tmp_root=config.tmp_root, record=recorded,
         )
+        done.rollouts = recorded[0] if recorded else None
     except SynthesisFailure as exc:
         done.stage, done.ok, done.failure = "evaluation", False, exc.to_record()
     done.weights = out.weights

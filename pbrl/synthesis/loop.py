@@ -19,6 +19,12 @@ Each iteration:
    candidate trained, the error of one is fed back instead. A person's
    critique (``critique``) is added to the next round.
 
+With ``feedback="preferences"`` (ICPL, ``icpl.py``) step 5 changes: a teacher compares the
+trained candidates' rollouts (and the incumbent's), and the *preferred* candidate, not the
+best by fitness, is the base of the next iteration (the LLM gets the comparison outcomes and
+the rejected code too). With ``hacking_check`` every program is scored against held-out
+preference labels before and after training (``heldout.py``) and flagged when it disagrees.
+
 After the last iteration the best program of the run is retrained with
 ``final_seeds`` seeds, and the task's own reward with the same seeds, so the two
 are compared on equal terms. Every step is written to the run folder
@@ -42,7 +48,8 @@ from pbrl.llm.ledger import TokenLedger
 from pbrl.runs import estimate as E
 from pbrl.runs.executor import EXECUTORS, Executor, JobFailed, make_executor
 from pbrl.sandbox.check import check_program
-from pbrl.settings import ConfigError, Settings, anything, integer, number, one_of, optional, positive_number, setting, string, table
+from pbrl.settings import (ConfigError, Settings, anything, boolean, integer, number, one_of, optional, positive_number, setting,
+                           string, table)
 
 from . import jobs
 from .errors import BackendRequestError, SynthesisFailure
@@ -51,8 +58,10 @@ from .fitness import task_metric
 from .params import compile_params, parse_params
 from .prompts import PromptBuilder
 from .proposers import LLMProposer, Proposal, ProposalRequest, Proposer
-from .reflection import reflect
-from .sandbox import SandboxConfig
+from .icpl import run_tournament
+from .reflection import Reflection, TermStats, reflect
+from .rollouts import load_rollouts
+from .sandbox import Sandbox, SandboxConfig
 from .search import OfflineProposer
 from .store import RunStore
 
@@ -100,6 +109,22 @@ class SynthesisConfig(Settings):
     runs_dir: str = setting("runs", "where run folders go", check=string)
     name: str | None = setting(None, "the run's name (default: the time)", check=optional(string))
     label: str | None = setting(None, "a note printed with and saved in every result (e.g. that answers are canned)", check=optional(string))
+    feedback: str = setting("fitness", "what goes back to the proposer: fitness (Eureka: the best candidate by the task metric) or "
+                            "preferences (ICPL: a teacher compares the candidates' rollouts; the preferred one is the base)",
+                            check=one_of("fitness", "preferences"))
+    teacher: str = setting("oracle", "the teacher of --feedback preferences: a scripted preset (oracle, noisy, mistake, ...), "
+                           "hierarchical, llm or human (see pbrl.teachers)", check=string)
+    teacher_options: dict = setting({}, "the teacher's keyword arguments (e.g. model, base_url for llm; min_labels, timeout, "
+                                    "serve, port for human; terms, margins for hierarchical)", check=table)
+    comparisons: int = setting(4, "segment pairs shown per pair of candidates (--feedback preferences)", check=integer(1, whole_floats=False))
+    segment_length: int = setting(50, "steps per segment the teachers see (0: whole episodes)", check=integer(0, whole_floats=False))
+    hacking_check: bool = setting(True, "score every candidate reward against held-out preference labels, before and after training", check=boolean)
+    hacking_teacher: str = setting("oracle", "the held-out teacher of the reward-hacking check (a scripted teacher; its labels never "
+                                   "reach the proposer)", check=string)
+    hacking_pairs: int = setting(64, "held-out labelled pairs per check", check=integer(4, whole_floats=False))
+    hacking_min_agreement: float = setting(0.6, "a candidate agreeing with fewer held-out labels than this is flagged", check=number(0.0, 1.0))
+    hacking_store: str | None = setting(None, "a preference store whose labelled pairs (e.g. people's) are the held-out set before "
+                                        "training, instead of labelled random-action segments", check=optional(string))
 
     def __post_init__(self):
         if isinstance(self.sandbox, dict):
@@ -107,6 +132,20 @@ class SynthesisConfig(Settings):
         self.check_fields()
         if self.backend == "openai" and not self.model:
             raise ConfigError("the openai backend needs --model NAME")
+        from pbrl.teachers import TEACHERS
+
+        for key in ("teacher", "hacking_teacher"):
+            if getattr(self, key) not in TEACHERS:
+                raise ConfigError(f"{key} must be one of {', '.join(sorted(TEACHERS))}, got {getattr(self, key)!r}")
+        if self.hacking_teacher in ("human", "llm"):
+            raise ConfigError("hacking_teacher must be a scripted teacher (give people's labels with hacking_store)")
+        if self.feedback == "fitness" and (self.teacher != "oracle" or self.teacher_options):
+            raise ConfigError("teacher and teacher_options apply to feedback 'preferences' (--feedback preferences)")
+        if self.feedback == "preferences" and self.teacher == "llm" and not (
+                self.teacher_options.get("model") or self.teacher_options.get("backend") or self.backend == "openai"):
+            raise ConfigError("the llm teacher needs teacher_options model=NAME (and base_url=URL), or the openai backend")
+        if self.hacking_store is not None and not os.path.isfile(self.hacking_store):
+            raise ConfigError(f"hacking_store {self.hacking_store}: no such file")
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -129,10 +168,22 @@ class SynthesisResult:
     final: dict[str, Any] | None
     tokens: dict[str, Any]
     label: str | None = None
+    hacking: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _reflection_from(refl: dict[str, Any]) -> Reflection:
+    """A :class:`Reflection` back from its recorded dict."""
+    return Reflection(
+        {k: TermStats(**v) for k, v in refl["terms"].items()},
+        TermStats(**refl["task_score"]) if refl["task_score"] else None,
+        TermStats(**refl["episode_length"]) if refl["episode_length"] else None,
+        refl["fitness"], refl["points"], refl["observations"],
+    )
 
 
 class Synthesizer:
@@ -173,6 +224,10 @@ class Synthesizer:
         self._own_executor = executor is None
         self.executor = executor
         self.info_view = "full" if config.mode == "params" else "quantities"
+        self.teacher = None  # ICPL's teacher, the preference store and the hacking check: made when the run starts
+        self.preferences = None
+        self.heldout = None
+        self._tb = None
 
     # -- setup ---------------------------------------------------------------------------
 
@@ -278,7 +333,8 @@ class Synthesizer:
         job_list = [
             jobs.TrainJob(c["id"], self.config.task, c["program"], self.info_view, seed=self.config.seed,
                           steps=self.config.steps, hyperparams=self.hyperparams, eval_episodes=self.config.eval_episodes,
-                          sandbox=self._sandbox_dict(), env_kwargs=dict(self.config.env_kwargs))
+                          sandbox=self._sandbox_dict(), env_kwargs=dict(self.config.env_kwargs),
+                          record_rollouts=self._record_rollouts)
             for c in todo
         ]
         self._say(f"  training {len(todo)} candidate(s), {self.config.steps} PPO steps each ...{self._estimate(self.config.steps)}")
@@ -288,6 +344,8 @@ class Synthesizer:
                 self.store.write_text(f"{base}/worker.log", res.log_tail)
             if res.weights:
                 self.store.write_bytes(f"{base}/weights.npz", res.weights)
+            if res.rollouts:
+                self.store.write_bytes(f"{base}/rollouts.npz", res.rollouts)
             if res.result:
                 self.store.write_json(f"{base}/train.json", res.result)
                 cand["layers_reported"] = res.result.get("layers_reported")
@@ -312,6 +370,8 @@ class Synthesizer:
                     f"  {cand['id']}: fitness {res.fitness['fitness']:.4g} ({self.metric.name}), "
                     f"true return {res.fitness['return_mean']:.1f}"
                 )
+                if self.heldout is not None and res.rollouts:
+                    self._check_after(cand, res.rollouts)
             self._record(cand)
 
     def _estimate(self, steps: int) -> str:
@@ -339,7 +399,8 @@ class Synthesizer:
         return results
 
     def _run_iteration(self, it: int, messages: list[dict[str, str]], best: dict[str, Any] | None,
-                       feedback: dict[str, Any] | None, critique: str | None) -> list[dict[str, Any]]:
+                       feedback: dict[str, Any] | None, critique: str | None,
+                       preferences: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         c = self.config
         cached = self.store.responses()
         done = {r["id"]: r for r in self.store.candidates()}
@@ -356,7 +417,7 @@ class Synthesizer:
                 proposals = [Proposal(r["text"], r["origin"], r.get("meta", {})) for r in reuse]
                 self._say(f"  round {rnd}: reusing {need} recorded answer(s)")
             else:
-                request = ProposalRequest(it, rnd, need, messages, c.mode, best, feedback, critique)
+                request = ProposalRequest(it, rnd, need, messages, c.mode, best, feedback, critique, preferences)
                 try:
                     proposals = self.proposer.propose(request)
                 except BackendRequestError:
@@ -395,8 +456,146 @@ class Synthesizer:
                 fresh.append(cand)
             self._probe(fresh)
             executable += sum(1 for x in fresh if x.get("status") == "probed")
+        if self.heldout is not None:
+            self._check_before([x for x in cands if x.get("status") == "probed"])
         self._train([x for x in cands if x.get("status") == "probed"])
         return cands
+
+    # -- the reward-hacking check ------------------------------------------------------------
+
+    @property
+    def _record_rollouts(self) -> bool:
+        return self.config.feedback == "preferences" or self.config.hacking_check
+
+    def _check_before(self, cands: list[dict[str, Any]]) -> None:
+        """Score each probed program on the held-out reference pairs, before any training."""
+        reference = self.heldout.reference()
+        sandbox = Sandbox(self.config.sandbox)
+        for cand in cands:
+            score = self.heldout.score_program(cand["program"], self.info_view, sandbox, [reference])[0]
+            cand.setdefault("hacking", {})["before"] = score
+            if score.get("error"):
+                self._say(f"  {cand['id']}: hacking check before training unavailable ({score['error'][:120]})")
+
+    def _check_after(self, cand: dict[str, Any], rollouts: bytes) -> None:
+        """Score a trained candidate's program on its own rollouts labelled by the held-out teacher; flag it."""
+        own = self.heldout.own(cand["id"], load_rollouts(rollouts))
+        score = self.heldout.score_program(cand["program"], self.info_view, Sandbox(self.config.sandbox), [own])[0]
+        hacking = cand.setdefault("hacking", {})
+        hacking["after"] = score
+        flagged = [phase for phase in ("before", "after") if (hacking.get(phase) or {}).get("flagged")]
+        hacking["flagged"] = bool(flagged)
+        if flagged:
+            shown = " and ".join(f"{(hacking[p]['agreement'] or 0):.0%} {p} training" for p in flagged)
+            line = (f"WARNING {cand['id']} (fitness {cand['fitness']:.4g}) agrees with the held-out preferences on only "
+                    f"{shown} (< {self.config.hacking_min_agreement:.0%}): possible reward hacking")
+            hacking["warning"] = line
+            self._say("  " + line)
+
+    def _scalar(self, tag: str, value: Any, step: int) -> None:
+        """A TensorBoard scalar in the run folder (the writer is made on first use)."""
+        if value is None or not np.isfinite(float(value)):
+            return
+        if self._tb is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(log_dir=self.store.path)
+        self._tb.add_scalar(tag, float(value), int(step))
+
+    def _log_iteration(self, it: int, cands: list[dict[str, Any]], it_best: dict[str, Any] | None,
+                       tournament: Any) -> list[str]:
+        """TensorBoard tags of an iteration; returns the ids of its flagged candidates."""
+        flagged = []
+        for cand in cands:
+            if cand.get("status") == "ok":
+                self._scalar(f"fitness/{cand['id']}", cand["fitness"], it)
+            hacking = cand.get("hacking") or {}
+            for phase in ("before", "after"):
+                score = hacking.get(phase) or {}
+                self._scalar(f"hacking/agreement_{phase}/{cand['id']}", score.get("agreement"), it)
+                self._scalar(f"hacking/rank_correlation_{phase}/{cand['id']}", score.get("rank_correlation"), it)
+            if hacking.get("flagged"):
+                flagged.append(cand["id"])
+        if it_best is not None:
+            self._scalar("synthesis/best_fitness", it_best["fitness"], it)
+            after = ((it_best.get("hacking") or {}).get("after") or {}).get("agreement")
+            self._scalar("hacking/best_fitness_agreement_after", after, it)
+        if self.heldout is not None:
+            self._scalar("hacking/flagged", len(flagged), it)
+        if tournament is not None and tournament.preferred:
+            self._scalar("icpl/preferred_win_rate", tournament.win_rate.get(tournament.preferred), it)
+            pref = next((x for x in cands if x["id"] == tournament.preferred), None)
+            if pref is not None:
+                self._scalar("icpl/preferred_fitness", pref.get("fitness"), it)
+        if self._tb is not None:
+            self._tb.flush()
+        return flagged
+
+    # -- ICPL ---------------------------------------------------------------------------------
+
+    def _make_teacher(self, name: str, options: dict[str, Any], store: Any) -> Any:
+        """A teacher by name; the human teacher asks on the run's preference store, the LLM teacher defaults
+        to the synthesis backend's server and model."""
+        from pbrl.teachers import make_teacher
+
+        c = self.config
+        opts = dict(options)
+        if name == "human":
+            opts["store"] = store
+            if opts.pop("serve", False) in (True, "true", "1", 1):
+                from pbrl.web import LabelServer
+
+                port = int(opts.pop("port", 0))
+                opts["serve"] = lambda st: LabelServer(st, port=port).start()
+            opts.setdefault("announce", True)
+        if name == "llm" and not opts.get("model") and not opts.get("backend"):
+            opts.update(model=c.model, base_url=c.base_url, api_key_env=c.api_key_env)
+        return make_teacher(name, card=self.card, seed=c.seed, **opts)
+
+    def _tournament(self, it: int, trained: list[dict[str, Any]], incumbent: dict[str, Any] | None) -> Any:
+        """Ask the teacher to compare the trained candidates' rollouts (and the incumbent's); record it all."""
+        rollouts, fitness = {}, {}
+        for cand in trained + ([incumbent] if incumbent and incumbent["id"] not in {x["id"] for x in trained} else []):
+            path = os.path.join(self.store.path, "candidates", cand["id"], "rollouts.npz")
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    rollouts[cand["id"]] = load_rollouts(f.read())
+                fitness[cand["id"]] = cand.get("fitness")
+        if len(rollouts) > 1:
+            self._say(f"  asking the {self.teacher.kind} teacher to compare {len(rollouts)} candidates' rollouts "
+                      f"({self.config.comparisons} segment pairs per pair)")
+        tour = run_tournament(it, rollouts, fitness, self.teacher, self.preferences, comparisons=self.config.comparisons,
+                              horizon=self.config.segment_length, seed=self.config.seed)
+        self.store.write_json(f"preferences/it{it}.json", tour.to_dict())
+        if tour.preferred:
+            rate = tour.win_rate.get(tour.preferred)
+            self._say(f"  preferred: {tour.preferred}" + (f" (win rate {rate:.0%})" if rate is not None else "")
+                      + (f"; rejected: {tour.rejected}" if tour.rejected and tour.rejected != tour.preferred else "")
+                      + ("" if tour.decided_by == "preferences" else f" — decided by {tour.decided_by}"))
+        return tour
+
+    def _answer_text(self, cand: dict[str, Any]) -> str:
+        if cand.get("text"):
+            return cand["text"]
+        path = os.path.join(self.store.path, "candidates", cand["id"], "response.txt")
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+
+    def _preference_feedback(self, cands: list[dict[str, Any]], tour: Any, preferred: dict[str, Any]) -> tuple[str, str]:
+        """ICPL's next prompt: (the preferred answer, the comparison outcomes + the rejected code + the preferred
+        candidate's reflection)."""
+        known = {x["id"]: x for x in cands}
+        rejected = known.get(tour.rejected) if tour.rejected != tour.preferred else None
+        text = self.prompts.preference(
+            teacher=f"{self.teacher.kind} teacher", preferred=preferred["id"], outcomes=tour.table(),
+            rejected=rejected["id"] if rejected else "", rejected_code=self._answer_text(rejected) if rejected else "",
+            segment_length=self.config.segment_length,
+        )
+        refl = preferred.get("reflection")
+        if refl:
+            r = _reflection_from(refl)
+            text += "\n" + self.prompts.reflection(r.stats_text(), self.metric, preferred.get("fitness"), r.points, r.observations)
+        return self._answer_text(preferred), text
 
     # -- feedback -------------------------------------------------------------------------
 
@@ -406,14 +605,7 @@ class Synthesizer:
         if trained:
             best = max(trained, key=lambda x: x["fitness"])
             refl = best["reflection"]
-            from .reflection import Reflection, TermStats
-
-            r = Reflection(
-                {k: TermStats(**v) for k, v in refl["terms"].items()},
-                TermStats(**refl["task_score"]) if refl["task_score"] else None,
-                TermStats(**refl["episode_length"]) if refl["episode_length"] else None,
-                refl["fitness"], refl["points"], refl["observations"],
-            )
+            r = _reflection_from(refl)
             text = self.prompts.reflection(r.stats_text(), self.metric, best["fitness"], r.points, r.observations)
             failed = [x["failure"] for x in cands if x.get("failure")]
             seen: set[tuple[str, str]] = set()
@@ -467,10 +659,38 @@ class Synthesizer:
         if self.executor is None:
             self.executor = make_executor(c.executor, c.max_workers, **({"address": c.ray_address} if c.executor == "ray" else {}))
         try:
+            self._open_feedback()
             return self._run()
         finally:
             if self._own_executor and self.executor is not None:
                 self.executor.close()
+            self._close_feedback()
+
+    def _open_feedback(self) -> None:
+        """ICPL's preference store and teacher, and the hacking check's held-out teacher and store."""
+        from pbrl.preferences.store import PreferenceStore
+        from pbrl.teachers import make_teacher
+
+        from .heldout import HeldOutCheck
+
+        c = self.config
+        if c.feedback == "preferences":
+            self.preferences = PreferenceStore(self.store.file("preferences.sqlite"))
+            self.preferences.set_info("task", c.task)
+            self.teacher = self._make_teacher(c.teacher, c.teacher_options, self.preferences)
+        if c.hacking_check:
+            held_teacher = make_teacher(c.hacking_teacher, card=self.card, seed=c.seed + 101)
+            self.heldout = HeldOutCheck(
+                self.store.file("heldout.sqlite"), c.task, self.card, held_teacher, pairs=c.hacking_pairs,
+                horizon=c.segment_length or 50, min_agreement=c.hacking_min_agreement, seed=c.seed,
+                env_kwargs=dict(c.env_kwargs), reference_store=c.hacking_store,
+            )
+
+    def _close_feedback(self) -> None:
+        for thing in (self.teacher, self.preferences, self.heldout, self._tb):
+            close = getattr(thing, "close", None)
+            if close is not None:
+                close()
 
     def _run(self) -> SynthesisResult:
         c = self.config
@@ -489,23 +709,55 @@ class Synthesizer:
         self._say(f"  task {c.task}, {c.mode} mode, proposer {self.proposer.origin}, K={c.samples}, I={c.iterations}, "
                   f"{c.steps} PPO steps per candidate, fitness = {self.metric.name} ({self.metric.description})")
         critique = c.critique
+        preferences = state.get("preferences")
+        hacking = dict(state.get("hacking", {}))
+        warnings = list(state.get("warnings", []))
+        if c.feedback == "preferences":
+            self._say(f"  feedback: preferences (ICPL) from the {c.teacher} teacher over the candidates' rollouts")
+        if self.heldout is not None:
+            self._say(f"  reward-hacking check: {c.hacking_pairs} held-out pairs labelled by the {c.hacking_teacher} teacher, "
+                      f"flag below {c.hacking_min_agreement:.0%} agreement")
         for it in range(start, c.iterations):
             self._say(f"iteration {it}")
             if critique:
                 # A person's critique joins the last user message of the next round.
                 self.store.write_text(f"critique/it{it}.txt", critique)
                 messages = messages[:-1] + [{"role": "user", "content": messages[-1]["content"] + self.prompts.critique(critique)}]
-            cands = self._run_iteration(it, messages, best, feedback, critique)
+            cands = self._run_iteration(it, messages, best, feedback, critique, preferences)
             critique_used, critique = critique, None
             trained = [x for x in cands if x.get("status") == "ok"]
             it_best = max(trained, key=lambda x: x["fitness"]) if trained else None
-            if it_best and (best is None or it_best["fitness"] > best["fitness"]):
-                best = {k: v for k, v in it_best.items() if k not in ("text",)}
-            answer, text, refl = self._feedback(cands, None)
+            tour = None
+            if c.feedback == "preferences" and trained:
+                # ICPL: the preferred candidate (of this iteration's and the incumbent) is the base of the next one.
+                tour = self._tournament(it, trained, best)
+                pool = {x["id"]: x for x in trained}
+                if best is not None:
+                    pool.setdefault(best["id"], best)
+                preferred = pool[tour.preferred]
+                best = {k: v for k, v in preferred.items() if k not in ("text",)}
+                answer, text = self._preference_feedback(list(pool.values()), tour, preferred)
+                refl = preferred.get("reflection")
+                preferences = {k: tour.to_dict()[k] for k in ("iteration", "preferred", "rejected", "win_rate", "decided_by")}
+                self.store.write_json(f"preferences/it{it}-proposer.json", {
+                    "best": best["id"], "preferences": preferences, "feedback_text": text,
+                    "note": "what the proposer is given for the next iteration: the preferred candidate as its base "
+                            "(ProposalRequest.best), the outcomes (ProposalRequest.preferences) and this text (LLM prompt)",
+                })
+            else:
+                if it_best and (best is None or it_best["fitness"] > best["fitness"]):
+                    best = {k: v for k, v in it_best.items() if k not in ("text",)}
+                answer, text, refl = self._feedback(cands, None)
             if text:
                 self.store.write_text(f"reflection/it{it}.txt", text)
                 messages = self.prompts.next_messages(answer, text)
             feedback = refl
+            flagged = self._log_iteration(it, cands, it_best, tour)
+            for x in cands:
+                if x.get("hacking"):
+                    hacking[x["id"]] = {"fitness": x.get("fitness"), **x["hacking"]}
+                    if x["hacking"].get("warning"):
+                        warnings.append(x["hacking"]["warning"])
             iterations.append({
                 "iteration": it,
                 "candidates": len(cands),
@@ -515,21 +767,28 @@ class Synthesizer:
                 "best": it_best["id"] if it_best else None,
                 "best_fitness": it_best["fitness"] if it_best else None,
                 "critique": bool(critique_used),
+                "preferred": tour.preferred if tour else None,
+                "rejected": tour.rejected if tour else None,
+                "win_rate": tour.win_rate if tour else None,
+                "flagged": flagged,
             })
             self.store.write_json("state.json", {
                 "completed_iterations": it + 1, "messages": messages, "best": best, "feedback": feedback,
                 "iterations": iterations, "proposer_state": self.proposer.state(), "time": time.time(),
+                "preferences": preferences, "hacking": hacking, "warnings": warnings,
             })
             self._say(f"  iteration {it}: {len(trained)}/{len(cands)} trained; best so far "
                       + (f"{best['id']} fitness {best['fitness']:.4g}" if best else "none"))
         final = self.store.read_json("final.json")
         if c.final_seeds > 0 and best is not None and (final is None or final.get("best") != best["id"]):
             final = self._final(best)
-        result = SynthesisResult(self.store.path, best, iterations, final, self.ledger.totals(), c.label)
+        result = SynthesisResult(self.store.path, best, iterations, final, self.ledger.totals(), c.label, hacking, warnings)
         self.store.write_json("summary.json", {
-            "label": c.label, "task": c.task, "proposer": self.proposer.origin, "mode": c.mode,
+            "label": c.label, "task": c.task, "proposer": self.proposer.origin, "mode": c.mode, "feedback": c.feedback,
+            "teacher": c.teacher if c.feedback == "preferences" else None,
             "best": None if best is None else {k: best.get(k) for k in ("id", "fitness", "fitness_detail", "correlation", "program_sha256")},
             "iterations": iterations, "final": final, "tokens": result.tokens,
+            "hacking": hacking, "warnings": warnings,
         })
         return result
 

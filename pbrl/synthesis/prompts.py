@@ -1,7 +1,8 @@
 """Prompts: system text + the task card, from template files a user can edit.
 
 The templates are package data in ``pbrl/synthesis/templates/`` (``system.txt``,
-``task.txt``, ``reflection.txt``, ``failure.txt``, ``critique.txt``, the
+``task.txt``, ``reflection.txt``, ``failure.txt``, ``critique.txt``, ``preference.txt``
+(ICPL's comparison outcomes), the
 ``params_*.txt`` of the parametric mode, ``teacher_*.txt`` of the LLM teacher, and
 few-shot examples in ``examples/``). They use ``$name`` placeholders
 (:class:`string.Template`), so code with braces needs no escaping. A folder given
@@ -159,6 +160,16 @@ class PromptBuilder:
         """A note on the other samples of a round that failed (kind, message), after a reflection."""
         lines = "\n".join(f"- {kind}: {message}" for kind, message in failures)
         return self._render("failure_note.txt", failures=lines) if lines else ""
+
+    def preference(self, *, teacher: str, preferred: str, outcomes: str, rejected: str = "", rejected_code: str = "",
+                   segment_length: int = 0) -> str:
+        """ICPL's feedback: the teacher's comparisons of the candidates' behaviour, the preferred candidate
+        (whose answer precedes this message) and the least preferred one's code as the bad example."""
+        bad = (f"\nThe least preferred behaviour came from the reward function of {rejected}; avoid what it does:\n"
+               f"{rejected_code.strip()}\n") if rejected and rejected_code else ""
+        clips = f"{segment_length} steps each" if segment_length else "whole episodes"
+        return self._render("preference.txt", teacher=teacher, preferred=preferred, outcomes=outcomes,
+                            rejected_text=bad, segment_length=clips)
 
     def critique(self, text: str) -> str:
         return self._render("critique.txt", critique=text.strip())

@@ -39,6 +39,9 @@ class ProposalRequest:
             reflection) or None.
         feedback: the previous iteration's reflection (``Reflection.to_dict()``) or None.
         critique: a person's critique for this iteration, or None.
+        preferences: with ``feedback="preferences"`` (ICPL), the last comparison's outcome:
+            ``preferred`` and ``rejected`` candidate ids, each one's ``win_rate`` and what
+            ``decided_by``; ``best`` is then the preferred candidate. None otherwise.
     """
 
     iteration: int
@@ -49,6 +52,7 @@ class ProposalRequest:
     best: dict[str, Any] | None = None
     feedback: dict[str, Any] | None = None
     critique: str | None = None
+    preferences: dict[str, Any] | None = None
 
 
 @dataclass

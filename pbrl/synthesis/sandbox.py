@@ -622,8 +622,12 @@ def run_evaluation(
     env_kwargs: Mapping[str, Any] | None = None,
     timeout: float = 300.0,
     tmp_root: str | None = None,
+    record: list | None = None,
 ) -> dict[str, Any]:
     """Measure the fitness of ``weights`` in a separate trusted process (``evaluator.py``).
+
+    With ``record`` (a list), the evaluation's episodes are recorded too and their
+    ``.npz`` bytes (:class:`~pbrl.synthesis.rollouts.Rollouts`) appended to it.
 
     The process runs pbrl's own code only (it builds the policy, validates and loads
     the weights, and runs the episodes); it gets a scrubbed environment, rlimits and
@@ -638,7 +642,8 @@ def run_evaluation(
         with open(os.path.join(workdir, "weights.npz"), "wb") as f:
             f.write(weights)
         job = {"task": task, "hyperparams": dict(hyperparams), "episodes": int(episodes), "seed": int(seed),
-               "env_kwargs": dict(env_kwargs or {}), "weights": "weights.npz", "out": "eval.json"}
+               "env_kwargs": dict(env_kwargs or {}), "weights": "weights.npz", "out": "eval.json",
+               "record": "rollouts.npz" if record is not None else None}
         with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as f:
             json.dump(job, f)
         env = scrubbed_env(workdir)
@@ -661,6 +666,13 @@ def run_evaluation(
             failure = data.get("failure") or {}
             cls = FAILURE_CLASSES.get(failure.get("kind"), EvaluationFailed)
             raise cls(str(failure.get("message", "evaluation failed")), str(failure.get("detail", "")))
+        if record is not None:
+            from .rollouts import MAX_ROLLOUT_BYTES
+
+            try:
+                record.append(read_regular_file(os.path.join(workdir, "rollouts.npz"), MAX_ROLLOUT_BYTES))
+            except FileNotFoundError:
+                raise EvaluationFailed("the trusted evaluation recorded no rollouts") from None
         return data["fitness"]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

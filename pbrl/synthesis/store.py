@@ -21,7 +21,13 @@
 ``critique/it<I>.txt``                a person's critique added to iteration I
 ``final.json``                        the best program retrained with several seeds, against the
                                       task's own reward on the same seeds
-``summary.json``                      the outcome in brief
+``summary.json``                      the outcome in brief (with the hacking scores and warnings)
+``preferences.sqlite``                ICPL: every pair of segments shown to the teacher and its label
+``preferences/it<I>.json``            ICPL: the comparisons, win rates, preferred and rejected candidate
+``preferences/it<I>-proposer.json``   ICPL: what the proposer was given for the next iteration
+``heldout.sqlite``                    the reward-hacking check's held-out pairs and labels
+``candidates/<id>/rollouts.npz``      the trusted evaluation's episodes of the candidate's policy
+``events.out.tfevents.*``             TensorBoard: fitness, hacking scores and flags, ICPL win rates
 ====================================  ==============================================================
 """
 
