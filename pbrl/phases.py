@@ -20,6 +20,11 @@ def report(phase: str, done: int, total: int | None = None, detail: str = "") ->
         listener(phase, done, total, detail)
 
 
+def active() -> bool:
+    """Whether anyone listens: a caller in a loop can skip computing a report's numbers when nobody does."""
+    return bool(_listeners)
+
+
 @contextlib.contextmanager
 def listening(listener: Listener) -> Iterator[None]:
     """Send every :func:`report` to ``listener`` inside the block."""
@@ -30,4 +35,4 @@ def listening(listener: Listener) -> Iterator[None]:
         _listeners.remove(listener)
 
 
-__all__ = ["Listener", "listening", "report"]
+__all__ = ["Listener", "active", "listening", "report"]

@@ -116,8 +116,10 @@ def evaluate_policy(
         terms: dict[str, np.ndarray] = {}
         success = np.zeros(n, dtype=bool)
         limit = int(max_steps or env.unwrapped.max_episode_steps or card.max_episode_steps)
+        shown = phases.active()  # nobody listens during training's evaluations: no per-step report then
         for step in range(limit):
-            phases.report("evaluation steps", step, limit, f"{int((~alive).sum())}/{n} episodes ended")
+            if shown:
+                phases.report("evaluation steps", step, limit, f"{int((~alive).sum())}/{n} episodes ended")
             actions = np.asarray(policy(obs))
             obs, reward, terminated, truncated, info = env.step(actions)
             returns += np.where(alive, reward, 0.0)
@@ -193,8 +195,10 @@ def record_video(
                 "(or osmesa) set in the environment"
             ) from None
         limit = int(max_steps or env.unwrapped.max_episode_steps or env.unwrapped.card.max_episode_steps)
+        shown = phases.active()
         for step in range(limit):
-            phases.report("video steps rendered", step, limit)
+            if shown:
+                phases.report("video steps rendered", step, limit)
             obs, reward, terminated, truncated, _ = env.step(np.asarray(policy(obs)))
             total += float(reward[0])
             steps += 1

@@ -88,6 +88,20 @@ def answer_columns(rows: Sequence[tuple], query_key: str, value_key: str) -> dic
     }
 
 
+def query_columns(rows: Sequence[tuple], first_key: str, second_key: str) -> dict[str, np.ndarray]:
+    """Rows ``(id, <first>, <second>, status, created, meta)`` of the queries or rating-queries table as named
+    arrays (a NULL meta as "")."""
+    cols = list(zip(*rows)) if rows else [[]] * 6
+    return {
+        "id": np.asarray(cols[0], dtype=np.int64),
+        first_key: np.asarray(cols[1], dtype=np.int64),
+        second_key: np.asarray(cols[2], dtype=np.int64),
+        "status": np.asarray(cols[3], dtype=str),
+        "created": np.asarray(cols[4], dtype=np.float64),
+        "meta": np.asarray(["" if m is None else m for m in cols[5]], dtype=str),
+    }
+
+
 def _meta_text(meta: Mapping[str, Any] | None) -> str | None:
     return None if meta is None else json.dumps(dict(meta), allow_nan=False)
 
@@ -131,16 +145,7 @@ class FeedbackTables:
         if status is not None:
             sql += " WHERE status = ?"
             args.append(status)
-        rows = self._conn().execute(sql + " ORDER BY id", args).fetchall()
-        cols = list(zip(*rows)) if rows else [[]] * 6
-        return {
-            "id": np.asarray(cols[0], dtype=np.int64),
-            "segment_id": np.asarray(cols[1], dtype=np.int64),
-            "n_classes": np.asarray(cols[2], dtype=np.int64),
-            "status": np.asarray(cols[3], dtype=str),
-            "created": np.asarray(cols[4], dtype=np.float64),
-            "meta": np.asarray(["" if m is None else m for m in cols[5]], dtype=str),
-        }
+        return query_columns(self._conn().execute(sql + " ORDER BY id", args).fetchall(), "segment_id", "n_classes")
 
     def open_rating_queries(self, labeler: str | None = None, *, limit: int | None = None) -> np.ndarray:
         """Rating queries still to answer (by ``labeler``, or by anyone), oldest first."""

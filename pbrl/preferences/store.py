@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _codec
 from .database import Database
-from .feedback import FeedbackTables, answer_columns
+from .feedback import FeedbackTables, answer_columns, query_columns
 from .export import read_export, write_export
 from .labels import LabelError, Labels, Provenance, check_label_values
 from .schema import QUERY_STATUSES
@@ -309,16 +309,7 @@ class PreferenceStore(FeedbackTables, Database):
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        rows = self._conn().execute(sql, args).fetchall()
-        cols = list(zip(*rows)) if rows else [[]] * 6
-        return {
-            "id": np.asarray(cols[0], dtype=np.int64),
-            "segment1": np.asarray(cols[1], dtype=np.int64),
-            "segment2": np.asarray(cols[2], dtype=np.int64),
-            "status": np.asarray(cols[3], dtype=str),
-            "created": np.asarray(cols[4], dtype=np.float64),
-            "meta": np.asarray(["" if m is None else m for m in cols[5]], dtype=str),
-        }
+        return query_columns(self._conn().execute(sql, args).fetchall(), "segment1", "segment2")
 
     def open_queries(self, labeler: str | None = None, *, limit: int | None = None) -> np.ndarray:
         """Ids of queries still to answer, oldest first: with ``labeler``, those this
