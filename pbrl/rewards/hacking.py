@@ -18,7 +18,9 @@ synthesis, the online preference loop and offline code can all use it:
 A reward is *flagged* when its agreement is below ``min_agreement`` (default 0.6, above
 chance by a margin). Numpy only; a reward function is any
 ``fn(obs, action, next_obs, info) -> (N,)`` (a :class:`~pbrl.rewards.RewardSource`, a
-learned model's ``as_reward_source()``, a sandboxed program's client).
+learned model's ``as_reward_source()``, a sandboxed program's client). ``fn`` is called in this
+process: give a program that is not your own only through its sandboxed client (``pbrl.sandbox``),
+as reward synthesis does.
 """
 
 from __future__ import annotations
