@@ -21,6 +21,11 @@ at every epoch, first decides which stored labels to train on:
 member regresses the normalised state-entropy bonus, so the first queries already meet a
 reward model that ranks novel states higher.
 
+**Checkpoints.** :meth:`RIMEEnsemble.state_dicts` carries the selection state beside the
+weights — the KL statistics, the epochs trained (which drive β_t and the warm-up) and the
+knobs — so a resumed run, or a model saved with ``save`` and loaded with
+``RIMEEnsemble.load``, goes on with the same thresholds.
+
 Where a label is both above the bound and above the flip threshold it is flipped (early
 on, when ``x_max = 0``, the bound is ≈ 18.4 and every label is trusted unless flipped).
 """
@@ -141,14 +146,47 @@ class RIMEEnsemble(RewardEnsemble):
         self.net.eval()
         return float(loss.detach()) / self.n_members
 
+    def _rime_config(self) -> dict:
+        """The RIME knobs, JSON-ready."""
+        return {
+            "alpha": self.alpha, "beta_init": self.beta_init, "beta_min": self.beta_min, "beta_k": self.beta_k,
+            "flip_tau": self.flip_tau, "min_epochs": self.min_epochs, "warmup": self.warmup,
+        }  # fmt: skip
+
     def state_dicts(self):
-        return {**super().state_dicts(), "rime": {**self.kl_stats.state(), "epochs_trained": self.epochs_trained}}
+        """The ensemble's state dicts plus ``rime``: the selection state — the KL statistics of the trusted
+        labels (running mean, variance, max), the epochs trained (the step of β_t's decay and of the
+        learning-rate warm-up) and the knobs — so a resumed run (the loop's checkpoint) or a model saved
+        with :meth:`save` and loaded with :meth:`RIMEEnsemble.load` selects with the same thresholds.
+        (:func:`pbrl.rewards.load_reward_model` gives the plain ensemble: the same reward function.)"""
+        state = {**self.kl_stats.state(), "epochs_trained": self.epochs_trained, "config": self._rime_config()}
+        return {**super().state_dicts(), "rime": state}
 
     def load_state_dicts(self, states):
+        """Load :meth:`state_dicts`; a checkpoint without ``rime`` (a plain ensemble's) starts the selection
+        afresh, one without its knobs (saved before they were) keeps this model's."""
+        rime = states.get("rime")
+        if rime is not None:
+            try:
+                stats = {k: float(rime[k]) for k in ("mean", "var", "max")}
+                epochs = rime["epochs_trained"]
+                knobs = dict(rime.get("config") or {})
+                unknown = set(knobs) - set(self._rime_config())
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"the checkpoint's RIME state is malformed ({type(exc).__name__}: {exc})") from None
+            if not all(math.isfinite(v) for v in stats.values()) or stats["var"] < 0:
+                raise ValueError(f"the checkpoint's RIME KL statistics are not finite or have a negative variance: {stats}")
+            if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+                raise ValueError(f"the checkpoint's RIME epochs_trained must be an int >= 0, got {epochs!r}")
+            if unknown:
+                raise ValueError(f"the checkpoint's RIME state has unknown knobs {sorted(unknown)}")
         super().load_state_dicts(states)
-        if "rime" in states:
-            self.kl_stats.load(states["rime"])
-            self.epochs_trained = int(states["rime"]["epochs_trained"])
+        if rime is None:
+            return
+        self.kl_stats.load(stats)
+        self.epochs_trained = int(epochs)
+        for name, value in knobs.items():
+            setattr(self, name, type(getattr(self, name))(value))  # float or int, as the constructor casts
 
 
 __all__ = ["KLStats", "RIMEEnsemble", "label_kl", "rime_beta", "rime_select"]

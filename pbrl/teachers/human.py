@@ -29,6 +29,14 @@ labels)`` stores nothing new — a submission identical to a stored one is a no-
 (Call ``store.add_labels`` right after :meth:`HumanTeacher.label`: an answer the
 person undoes in between would be stored again by it.)
 
+**Ratings** work the same way (:meth:`HumanTeacher.rate`): the loop stores the segments as
+rating queries (``query_ids = store.add_rating_queries(segments, n_classes)``), people
+rate them on the page's ``/rate`` view, and ``rate(segments, query_ids=query_ids)`` waits
+as configured and returns :class:`HumanRatings` — a :class:`~pbrl.preferences.Ratings`
+whose ratings not given in time are ``pending`` (and marked skipped, so nothing trains on
+them); the loop reads them later with ``store.rated_segments()``. Nothing to store: the
+web app wrote every rating.
+
 ``make_teacher("human", store=..., card=card, min_labels=..., timeout=...)`` builds
 one by name. Pass ``serve=`` a function that starts the labeling page on the store
 (``pbrl.web.LabelServer``; the preference loop does this for ``human_serve``) to have
@@ -67,6 +75,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..preferences.labels import LabelError, Labels, Provenance
+from ..preferences.ratings import RatingError, Ratings
 from ..preferences.segments import SegmentBatch
 from ..preferences.store import PreferenceStore
 from .base import Teacher, check_pairs
@@ -74,7 +83,7 @@ from .base import Teacher, check_pairs
 #: the teacher kind of labels people give (in the labeling page or through this teacher)
 HUMAN_KIND = "human"
 
-__all__ = ["Answer", "HumanTeacher", "make_human_teacher"]
+__all__ = ["Answer", "HumanRatings", "HumanTeacher", "make_human_teacher"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +98,28 @@ class Answer:
     time: float
 
 
+@dataclass(frozen=True, eq=False)
+class HumanRatings(Ratings):
+    """:class:`~pbrl.preferences.Ratings` from people, some of them *pending* (not answered in time).
+
+    A pending rating is also marked skipped, with value and time NaN, so code that only knows
+    ``Ratings`` trains on none of them; ``pending`` tells them apart from a person's skip
+    (a skip has the time it was given). Not to be passed to ``store.add_ratings``: the answers
+    are in the store already (``HumanTeacher.answers_in_store``).
+    """
+
+    pending: Any = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        pending = np.zeros(len(self), bool) if self.pending is None else np.asarray(self.pending, dtype=bool).reshape(-1)
+        if pending.shape != self.values.shape:
+            raise RatingError(f"{len(self)} ratings but {pending.size} pending flags")
+        if not self.skipped[pending].all():
+            raise RatingError("a pending rating must also be marked skipped (it carries no value)")
+        object.__setattr__(self, "pending", pending)
+
+
 class HumanTeacher(Teacher):
     """People answering pairs in the labeling web app (an asynchronous teacher).
 
@@ -97,8 +128,8 @@ class HumanTeacher(Teacher):
             stores its pairs in (a path or an open store).
         labeler: count only this labeler's answers (default: any human labeler's;
             a query answered by several counts the earliest answer).
-        min_labels: answers to wait for in each :meth:`label` call: None = all
-            pairs, an int = that many (capped at the batch size), a float in (0, 1)
+        min_labels: answers to wait for in each :meth:`label` or :meth:`rate` call: None = all
+            queries, an int = that many (capped at the batch size), a float in (0, 1)
             = that fraction of the batch, 0 = do not wait.
         timeout: seconds to wait at most (None: no limit). Then :meth:`label`
             returns what has arrived; the rest are pending.
@@ -209,7 +240,7 @@ class HumanTeacher(Teacher):
         return Provenance(self.kind, {}, self._labeler or HUMAN_KIND)
 
     def needed(self, n: int) -> int:
-        """How many of ``n`` pairs :meth:`label` waits for."""
+        """How many of ``n`` queries :meth:`label` (pairs) or :meth:`rate` (segments) waits for."""
         m = self.min_labels
         if m is None:
             return n
@@ -232,64 +263,111 @@ class HumanTeacher(Teacher):
             KeyError: a query id is not in the store.
         """
         n = check_pairs(first, second)
-        if query_ids is None:
-            raise ValueError(
-                "the human teacher answers pairs that are in the preference store: store them with "
-                "query_ids = store.add_pairs(first, second) and call label(first, second, query_ids=query_ids)"
-            )
-        ids = np.asarray(query_ids, dtype=np.int64).reshape(-1)
-        if ids.size != n:
-            raise LabelError(f"{ids.size} query ids for {n} pairs")
-        known = self.store.queries()["id"]
-        missing = ids[~np.isin(ids, known)]
-        if missing.size:
-            raise KeyError(f"query id(s) {missing[:10].tolist()} are not in the store {self.store.path}")
+        ids = self._stored(
+            query_ids, n, self.store.queries()["id"], "answers pairs", "query_ids = store.add_pairs(first, second) and "
+            "call label(first, second, query_ids=query_ids)", lambda k: LabelError(f"{k} query ids for {n} pairs"), "query",
+        )  # fmt: skip
         return self.wait(ids)
 
     def wait(self, query_ids: Sequence[int] | np.ndarray) -> Labels:
         """Wait (as configured) for answers to stored queries; returns the labels."""
         ids = np.asarray(query_ids, dtype=np.int64).reshape(-1)
+        return self._labels(ids, self._wait_for(ids, self.answers, "answers", "/"))
+
+    def rate(self, segments: SegmentBatch, *, query_ids: Sequence[int] | np.ndarray | None = None) -> HumanRatings:
+        """Wait for people's ratings of these stored rating queries (the page's ``/rate`` view).
+
+        The ratings counterpart of :meth:`label`: the loop stores the segments first
+        (``query_ids = store.add_rating_queries(segments, n_classes)``), this waits as
+        ``min_labels`` / ``timeout`` say and returns :class:`HumanRatings` on the queries' scale,
+        the ratings not given in time (or given by another labeler than the batch's main one)
+        pending. It writes nothing: the web app stored every rating already.
+
+        Raises:
+            ValueError: ``query_ids`` missing or of the wrong length; the queries on several scales.
+            KeyError: a rating query id is not in the store.
+        """
+        n = len(segments)
+        queries = self.store.rating_queries()
+        ids = self._stored(
+            query_ids, n, queries["id"], "rates segments", "query_ids = store.add_rating_queries(segments, n_classes) "
+            "and call rate(segments, query_ids=query_ids)", lambda k: RatingError(f"{k} rating query ids for {n} segments"),
+            "rating query",
+        )  # fmt: skip
+        scales = np.unique(queries["n_classes"][np.isin(queries["id"], ids)])
+        if scales.size > 1:
+            raise RatingError(f"these rating queries are on several scales ({scales.tolist()} classes); rate one scale per call")
+        n_classes = int(scales[0]) if scales.size else 2
+        answers = self._wait_for(ids, self.rating_answers, "ratings", "/rate")
+        values, skipped, pending, times, main = self._collect(ids, answers)
+        return HumanRatings(values, skipped | pending, n_classes, Provenance(self.kind, {}, main), times, pending=pending)
+
+    def _stored(self, query_ids, n: int, known: np.ndarray, does: str, how: str, wrong_length, noun: str) -> np.ndarray:
+        """``query_ids`` as an array, checked: given, ``n`` of them, each in ``known`` (the store's ids)."""
+        if query_ids is None:
+            raise ValueError(f"the human teacher {does} that are in the preference store: store them with {how}")
+        ids = np.asarray(query_ids, dtype=np.int64).reshape(-1)
+        if ids.size != n:
+            raise wrong_length(ids.size)
+        missing = ids[~np.isin(ids, known)]
+        if missing.size:
+            raise KeyError(f"{noun} id(s) {missing[:10].tolist()} are not in the store {self.store.path}")
+        return ids
+
+    def _wait_for(self, ids: np.ndarray, fetch: Callable[[np.ndarray], dict[int, Answer]], what: str, view: str) -> dict[int, Answer]:
+        """Poll ``fetch(ids)`` until :meth:`needed` answers arrived or the timeout passed; the answers."""
         need = self.needed(ids.size)
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         told = False
         while True:
-            answers = self.answers(ids)
+            answers = fetch(ids)
             if len(answers) >= need:
-                break
+                return answers
             now = time.monotonic()
             if deadline is not None and now >= deadline:
-                break
+                return answers
             if not told:
-                where = f" at {self.url}/" if self.server is not None else f" (`pbrl label serve --store {self.store.path}`)"
+                where = f" at {self.url}{view}" if self.server is not None else f" (`pbrl label serve --store {self.store.path}`, page {view})"
                 limit = "" if self.timeout is None else f", at most {self.timeout:g} s"
-                log.info("waiting for %d of %d human answers%s%s", need - len(answers), ids.size, where, limit)
+                log.info("waiting for %d of %d human %s%s%s", need - len(answers), ids.size, what, where, limit)
                 if self.announce:
-                    print(f"pbrl: waiting for {need - len(answers)} of {ids.size} human answers{where}{limit}", file=sys.stderr, flush=True)
+                    print(f"pbrl: waiting for {need - len(answers)} of {ids.size} human {what}{where}{limit}", file=sys.stderr, flush=True)
                 told = True
             time.sleep(self.poll if deadline is None else max(0.0, min(self.poll, deadline - now)))
-        return self._labels(ids, answers)
 
     def answers(self, query_ids: Sequence[int] | np.ndarray) -> dict[int, Answer]:
         """query id -> the answer that counts, for the queries answered so far."""
         ids = np.asarray(query_ids, dtype=np.int64).reshape(-1)
-        rows = self.store.labels(query_ids=ids)
+        return self._earliest(self.store.labels(query_ids=ids), "query_id", "label")
+
+    def rating_answers(self, rating_query_ids: Sequence[int] | np.ndarray) -> dict[int, Answer]:
+        """rating query id -> the rating that counts (a class index, NaN if skipped), for those rated so far."""
+        ids = np.asarray(rating_query_ids, dtype=np.int64).reshape(-1)
+        rows = self.store.ratings(labeler=self._labeler)
+        mine = np.isin(rows["rating_query_id"], ids)
+        return self._earliest({k: v[mine] for k, v in rows.items()}, "rating_query_id", "rating")
+
+    def _earliest(self, rows: dict[str, np.ndarray], query_key: str, value_key: str) -> dict[int, Answer]:
+        """The earliest human answer (of :attr:`labeler`, if set) per query, from answer rows."""
         keep = rows["teacher_kind"] == HUMAN_KIND
         if self._labeler is not None:
             keep &= rows["labeler"] == self._labeler
         out: dict[int, Answer] = {}
         order = np.lexsort((rows["id"], rows["created"]))  # earliest first
         for i in order[keep[order]]:
-            qid = int(rows["query_id"][i])
+            qid = int(rows[query_key][i])
             if qid not in out:
                 out[qid] = Answer(
-                    value=float(rows["label"][i]),
+                    value=float(rows[value_key][i]),
                     skipped=bool(rows["skipped"][i]),
                     labeler=str(rows["labeler"][i]),
                     time=float(rows["created"][i]),
                 )
         return out
 
-    def _labels(self, ids: np.ndarray, answers: dict[int, Answer]) -> Labels:
+    def _collect(self, ids: np.ndarray, answers: dict[int, Answer]):
+        """(values, skipped, pending, times, labeler): the answers of the labeler who answered most of
+        the batch (one provenance per batch); the rest pending."""
         names = [a.labeler for a in answers.values()]
         main = max(sorted(set(names)), key=names.count) if names else (self._labeler or HUMAN_KIND)
         n = ids.size
@@ -305,6 +383,10 @@ class HumanTeacher(Teacher):
             skipped[i] = a.skipped
             values[i] = a.value
             times[i] = a.time
+        return values, skipped, pending, times, main
+
+    def _labels(self, ids: np.ndarray, answers: dict[int, Answer]) -> Labels:
+        values, skipped, pending, times, main = self._collect(ids, answers)
         return Labels(values=values, skipped=skipped, provenance=Provenance(self.kind, {}, main), times=times, pending=pending)
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ GET      ``/``                        –      the labeling page
 GET      ``/stats``                   –      the statistics page
 GET      ``/api/health``              –      ``{"ok": true, ...}``
 GET      ``/api/task``                –      task id, goal text, card, clip playback speed
-GET      ``/api/stats``               –      counts per labeler, agreement (:mod:`pbrl.web.stats`)
+GET      ``/api/stats``               –      counts per labeler, agreement, ratings, rankings (:mod:`pbrl.web.stats`)
 GET      ``/api/me``                  yes    the labeler's name and progress
 GET      ``/api/next``                yes    the labeler's next query (``query`` null when done)
 GET      ``/api/queries/{id}``        yes    one query (e.g. the one just undone)

@@ -13,6 +13,12 @@ the scripted oracle where the true reward is known.
 
 Every labeler in the store is counted: humans from the web app and any scripted,
 hierarchical or LLM teacher whose labels are stored with them.
+
+Ratings and rankings are counted beside the pairs (``ratings`` and ``rankings``): rating
+queries (open, rated, skipped), the segments rated, and per labeler the ratings, skips and
+levels given; finished and open ranked lists, the segments they place and the comparisons
+they took, per labeler. A finished list's implied pairs are pair labels, so they are in the
+pair counts too.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["OracleCache", "labeling_stats"]
+__all__ = ["OracleCache", "labeling_stats", "ranking_stats", "rating_stats"]
 
 
 class OracleCache:
@@ -117,4 +123,74 @@ def labeling_stats(store: Any, oracle: OracleCache | None = None) -> dict[str, A
         with_oracle.append(
             {"labeler": name, "compared": len(known), "agree": int(agree), "agreement": agree / len(known), "equal": int(equal)}
         )
-    return {"store": summary, "labelers": per, "agreement": pairs, "oracle": with_oracle}
+    return {
+        "store": summary,
+        "labelers": per,
+        "agreement": pairs,
+        "oracle": with_oracle,
+        "ratings": rating_stats(store),
+        "rankings": ranking_stats(store),
+    }
+
+
+def rating_stats(store: Any) -> dict[str, Any]:
+    """Rating queries by status, rated segments, and each labeler's ratings (levels 1..n as the page shows
+    them: ``levels[k]`` = answers of level k + 1), JSON-ready."""
+    queries = store.rating_queries()
+    rows = store.ratings()
+    status = queries["status"]
+    given = ~rows["skipped"]
+    scale = dict(zip(queries["id"].tolist(), queries["n_classes"].tolist()))
+    segment = dict(zip(queries["id"].tolist(), queries["segment_id"].tolist()))
+    per = []
+    for name in sorted(set(rows["labeler"].tolist())):
+        sel = rows["labeler"] == name
+        mine = sel & given
+        top = max((scale[q] for q in rows["rating_query_id"][sel].tolist()), default=0)
+        kinds = sorted(set(rows["teacher_kind"][sel].tolist()))
+        per.append(
+            {
+                "labeler": name,
+                "kind": ",".join(kinds),
+                "ratings": int(mine.sum()),
+                "skipped": int((sel & ~given).sum()),
+                "levels": np.bincount(rows["rating"][mine].astype(np.int64), minlength=top).tolist(),
+                "last": float(rows["created"][sel].max()),
+            }
+        )
+    return {
+        "queries": int(status.size),
+        "open": int(np.sum(status == "open")),
+        "rated": int(np.sum(status == "labelled")),
+        "skipped": int(np.sum(status == "skipped")),
+        "ratings": int(given.sum()),
+        "skips": int((~given).sum()),
+        "rated_segments": len({segment[q] for q in rows["rating_query_id"][given].tolist()}),
+        "scales": sorted(set(scale.values())),
+        "labelers": per,
+    }
+
+
+def ranking_stats(store: Any) -> dict[str, Any]:
+    """Finished and open ranked lists, the segments the finished ones place, comparisons, per labeler."""
+    rankings = store.rankings()
+    done = [r for r in rankings if r["status"] == "done"]
+    per: dict[str, dict[str, Any]] = {}
+    for r in rankings:
+        if r["labeler"] is None:  # an open list nobody has started
+            continue
+        row = per.setdefault(r["labeler"], {"labeler": r["labeler"], "kind": r["teacher_kind"] or "human", "lists": 0,
+                                            "in_progress": 0, "segments": 0, "comparisons": 0})  # fmt: skip
+        row["comparisons"] += int(r["comparisons"])
+        if r["status"] == "done":
+            row["lists"] += 1
+            row["segments"] += sum(len(g) for g in r["groups"])
+        else:
+            row["in_progress"] += 1
+    return {
+        "lists": len(done),
+        "open": len(rankings) - len(done),
+        "ranked_segments": len({s for r in done for g in r["groups"] for s in g}),
+        "comparisons": int(sum(int(r["comparisons"]) for r in done)),
+        "labelers": [per[k] for k in sorted(per)],
+    }

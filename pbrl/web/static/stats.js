@@ -40,6 +40,15 @@
       fill("labelers", stats.labelers, (r) => [r.labeler, r.kind, r.answers, r.left, r.right, r.equal, r.skipped, when(r.last)], "No answers yet.", [0, 1, 7]);
       fill("agreement", stats.agreement, (r) => [r.a, r.b, r.shared, r.agree, pct(r.agreement)], "No query has been answered by two labelers yet.", [0, 1]);
       fill("oracle", stats.oracle, (r) => [r.labeler, r.compared, r.agree, pct(r.agreement), r.equal], "No labelled query with known true rewards yet.", [0]);
+      const rt = stats.ratings;
+      $("rating-line").textContent =
+        `${rt.queries} rating queries: ${rt.open} open, ${rt.rated} rated, ${rt.skipped} skipped · ${rt.ratings} ratings, ${rt.skips} skips · ${rt.rated_segments} segments rated`;
+      const levels = (counts) => counts.map((n, i) => `${i + 1}: ${n}`).join(" · ") || "–";
+      fill("raters", rt.labelers, (r) => [r.labeler, r.kind, r.ratings, r.skipped, levels(r.levels), when(r.last)], "No ratings yet.", [0, 1, 4, 5]);
+      const rk = stats.rankings;
+      $("ranking-line").textContent =
+        `${rk.lists} ranked lists finished, ${rk.open} open · ${rk.ranked_segments} segments ranked · ${rk.comparisons} comparisons`;
+      fill("rankers", rk.labelers, (r) => [r.labeler, r.kind, r.lists, r.in_progress, r.segments, r.comparisons], "No rankings yet.", [0, 1]);
       $("status").textContent = `Updated ${new Date().toLocaleTimeString()}.`;
     } catch (e) {
       $("status").textContent = `Could not load the statistics: ${e.message}`;
