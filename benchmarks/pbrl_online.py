@@ -74,8 +74,15 @@ if _HERE not in sys.path:  # _common.py beside this file, also when it is loaded
     sys.path.append(_HERE)
 from _common import RESULTS, load_average, log, write_report  # noqa: E402
 
-TASKS = {"HalfCheetah": "pbrl/HalfCheetah-v5", "Walker2d": "pbrl/Walker2d-v5", "Hopper": "pbrl/Hopper-v5"}
+TASKS = {
+    "HalfCheetah": "pbrl/HalfCheetah-v5", "Walker2d": "pbrl/Walker2d-v5", "Hopper": "pbrl/Hopper-v5",
+    "walker-stand": "pbrl/dmc-walker-stand-v0", "walker-walk": "pbrl/dmc-walker-walk-v0",
+    "cheetah-run": "pbrl/dmc-cheetah-run-v0", "finger-spin": "pbrl/dmc-finger-spin-v0",
+    "drawer-close": "pbrl/metaworld-drawer-close-v3", "button-press": "pbrl/metaworld-button-press-v3",
+}  # fmt: skip
 NAMES = {"ppo": "PrefPPO", "sac": "PEBBLE"}
+#: ``--pref method=NAME`` -> the name a run is reported under (with PPO: PrefPPO-NAME)
+METHOD_NAMES = {"surf": "SURF", "rune": "RUNE", "qpa": "QPA", "rime": "RIME", "mrn": "MRN"}
 
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
@@ -108,7 +115,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
     },
     "full": {
-        "tasks": list(TASKS),
+        "tasks": ["HalfCheetah", "Walker2d", "Hopper"],
         "steps": {"ppo": 1_000_000, "sac": 300_000},
         "budgets": [200, 1000],
         "teachers": ["oracle", "noisy"],
@@ -125,6 +132,66 @@ PROFILES: dict[str, dict[str, Any]] = {
 PROFILES["claims-prefppo"] = {**PROFILES["medium"], "seeds": 5}
 PROFILES["claims-pebble"] = {**PROFILES["medium"], "agents": ["sac"], "budgets": [1000], "seeds": 5}
 
+# Issue 21's methods: PEBBLE and the PEBBLE-family methods (--pref method=...) vs SAC on the
+# true reward, at one label budget, with the oracle and a teacher that errs on 10 % of its
+# labels (B-Pref's "mistake"). methods-quick is the smoke profile (Hopper: short episodes, so
+# rounds come early; tiny networks); methods is the claims profile (see its comment).
+_METHODS = ["none", "surf", "rune", "qpa", "rime", "mrn"]
+_TINY_METHOD_PREF = {
+    "surf": {"surf_window": 2, "surf_crop_range": 2, "surf_inv_label_ratio": 4},
+    "qpa": {"qpa_recent_episodes": 3, "qpa_crop_min": 1, "qpa_crop_max": 3, "qpa_aug_ratio": 2},
+    "rime": {"rime_beta_k": 10, "rime_min_epochs": 2, "rime_warm_start": 1},
+    "mrn": {"mrn_meta_steps": 200},
+}
+_TINY_KIND_PREF = {"ratings": {"rating_classes": 3}, "rankings": {"ranking_budget": 6}}
+PROFILES["methods-quick"] = {
+    "tasks": ["Hopper"],
+    "agents": ["sac"],
+    "methods": _METHODS,
+    "kinds": ["pairs", "ratings", "rankings"],
+    "steps": {"ppo": 8192, "sac": 1500},
+    "budgets": [20],
+    "teachers": ["oracle", "mistake"],
+    "seeds": 1,
+    "eval_episodes": 3,
+    "hp": {"ppo": {}, "sac": {"learning_starts": 200, "batch_size": 64, "net_arch": [32, 32]}},
+    "pref": {
+        "ppo": {},
+        "sac": {"interval": 400, "queries_per_round": 10, "unsup_steps": 500, "segment_length": 10, "reward_hidden": [32, 32],
+                "reward_epochs": 5, "heldout_pairs": 64, "reset_update": 10},
+    },  # fmt: skip
+    "method_pref": _TINY_METHOD_PREF,
+    "kind_pref": _TINY_KIND_PREF,
+}
+# The claims profile of the methods, sized for this 2-core machine (--estimate): 15k env steps
+# per run, where SAC on the true reward already learns Meta-World drawer-close (a 15k-step
+# run returned 4,880 vs 483 for a random policy); B-Pref's Meta-World runs are 1M steps.
+# Smaller than B-Pref everywhere, and said so next to every figure: SAC 2 x 256 (B-Pref's
+# Meta-World SAC: 3 x 256, batch 512), PEBBLE's unsupervised phase 3k steps (B-Pref 10k), a
+# round of 20 queries every 2k steps (100 labels in 5 rounds; B-Pref's Meta-World budgets are
+# 2.5k-20k labels), a 3 x (128, 128) reward ensemble; QPA's last-N episodes scaled from 30 to
+# 5 (30 episodes are the whole 15k-step run); RIME with its Meta-World values (k 600, 5
+# epochs at least). The rest: the task's tables (agents/online/hyperparams.toml,
+# agents/preference/tasks.toml) and each method's reference defaults (options.py).
+PROFILES["methods"] = {
+    "tasks": ["drawer-close"],
+    "agents": ["sac"],
+    "methods": _METHODS,
+    "kinds": ["pairs", "ratings", "rankings"],
+    "steps": {"ppo": 100_000, "sac": 12_000},
+    "budgets": [100],
+    "teachers": ["oracle", "mistake"],
+    "seeds": 5,
+    "eval_episodes": 10,
+    "hp": {"ppo": {}, "sac": {"net_arch": [256, 256], "batch_size": 256}},
+    "pref": {
+        "ppo": {},
+        "sac": {"unsup_steps": 2000, "interval": 2000, "queries_per_round": 20, "reward_hidden": [128, 128], "heldout_pairs": 256},
+    },
+    "method_pref": {"qpa": {"qpa_recent_episodes": 5}, "rime": {"rime_beta_k": 600, "rime_min_epochs": 5}, "mrn": {"mrn_meta_steps": 1000}},
+    # SAC 2 x 256 on Meta-World, one gradient step per env step: ~10 ms per step on a quiet 2-core machine
+    "seconds_per_step": {"sac": 0.010},
+}
 # Measured on the shared 2-core machine (BENCHMARKS.md): env-step costs of training on the
 # true reward, and the learned reward's extra cost per env step (wrapper hook + ensemble).
 _SECONDS_PER_STEP = {"ppo": 544 / 1_000_000, "sac": 157 / 30_000}
@@ -134,6 +201,26 @@ _SECONDS_PER_RM_STEP = 0.45
 
 
 # -- runs ------------------------------------------------------------------------------
+
+
+def config_key(row: dict[str, Any]) -> tuple:
+    """``(agent, reward, method, kind, teacher, budget)`` of a job or a result row (rows written
+    before methods existed have neither: the plain loop on pairs)."""
+    return (row["agent"], row["reward"], row.get("method") or "none", row.get("kind") or "pairs", row["teacher"] or "", row["feedback"] or 0)
+
+
+def config_name(key: tuple) -> str:
+    """What a configuration is reported under: ``SAC (true reward)``, ``PEBBLE oracle/100``,
+    ``SURF mistake/100``, ``PrefPPO-RUNE oracle/200``, ``PEBBLE (ratings) oracle/100``."""
+    agent, reward, method, kind, teacher, budget = key
+    if reward != "learned":
+        return f"{agent.upper()} (true reward)"
+    name = NAMES[agent]
+    if method != "none":
+        name = METHOD_NAMES[method] if agent == "sac" else f"{NAMES[agent]}-{METHOD_NAMES[method]}"
+    if kind != "pairs":
+        name += f" ({kind})"
+    return f"{name} {teacher}/{budget}"
 
 
 def job_config(job: dict[str, Any]):
@@ -150,14 +237,24 @@ def job_config(job: dict[str, Any]):
     )  # fmt: skip
 
 
+#: what identifies a run across invocations (``--root`` reuse: finished runs are not run again)
+JOB_FIELDS = ("task_name", "agent", "reward", "method", "kind", "teacher", "feedback", "seed", "steps")
+
+
+def job_id(row: dict[str, Any]) -> str:
+    return json.dumps([row.get(k) for k in JOB_FIELDS])
+
+
 def job_result(job: dict[str, Any], result: Any = None, error: str | None = None) -> dict[str, Any]:
     """One row of the report from a finished run (a ``RunResult``) or its error."""
-    out = {k: job[k] for k in ("task_name", "agent", "reward", "teacher", "feedback", "seed", "steps")}
+    out = {k: job.get(k) for k in JOB_FIELDS}
     if error is not None:
         out["error"] = error[-3000:]
         return out
     out.update(return_mean=result.final["return_mean"], return_std=result.final["return_std"], run_dir=result.run_dir,
                seconds=round(result.wall_clock, 1))  # fmt: skip
+    if result.final.get("success_rate") is not None:
+        out["success_rate"] = result.final["success_rate"]
     if "feedback" in result.final:
         fb = result.final["feedback"]
         out.update(labels=fb["labels"], queries=fb["queries"], accuracy=fb["reward_model_accuracy"], correlation=fb["reward_model_correlation"])
@@ -180,51 +277,87 @@ def random_returns(tasks: list[str], episodes: int, seed: int = 12345) -> dict[s
 
 
 def make_jobs(spec: dict[str, Any], seeds: int, agents: list[str], runs_dir: str) -> list[dict[str, Any]]:
+    """Every run of a profile: per seed, task and agent the true-reward run, then per method
+    (``spec["methods"]``, default the plain loop), feedback kind (``spec["kinds"]``, default
+    pairs), teacher and budget one learned-reward run."""
     jobs = []
     for seed in range(seeds):
         for task in spec["tasks"]:
             for agent in agents:
                 base = dict(task_name=task, agent=agent, seed=seed, steps=spec["steps"][agent], hp=spec["hp"][agent],
                             eval_episodes=spec["eval_episodes"], runs_dir=runs_dir)  # fmt: skip
-                jobs.append({**base, "reward": "true", "teacher": None, "feedback": None, "pref": {}, "name": "true"})
-                for teacher in spec["teachers"]:
-                    for budget in spec["budgets"]:
-                        pref = dict(spec["pref"][agent])
-                        if "queries_per_round" in pref:
-                            pref["queries_per_round"] = min(pref["queries_per_round"], budget)
-                        jobs.append({**base, "reward": "learned", "teacher": teacher, "feedback": budget, "pref": pref,
-                                     "name": f"{teacher}-{budget}"})  # fmt: skip
+                jobs.append({**base, "reward": "true", "method": "none", "kind": "pairs", "teacher": None, "feedback": None, "pref": {}, "name": "true"})
+                for method in spec.get("methods", ["none"]):
+                    # ratings and rankings are rows of the plain loop (a method's own parts assume pairs)
+                    for kind in spec.get("kinds", ["pairs"]) if method == "none" else ["pairs"]:
+                        for teacher in spec["teachers"]:
+                            for budget in spec["budgets"]:
+                                pref = dict(spec["pref"][agent])
+                                if "queries_per_round" in pref:
+                                    pref["queries_per_round"] = min(pref["queries_per_round"], budget)
+                                name = f"{teacher}-{budget}"
+                                if method != "none":
+                                    pref["method"] = method
+                                    pref.update(spec.get("method_pref", {}).get(method, {}))
+                                    name += f"-{method}"
+                                if kind != "pairs":
+                                    pref["feedback_kind"] = kind
+                                    pref.update(spec.get("kind_pref", {}).get(kind, {}))
+                                    name += f"-{kind}"
+                                jobs.append({**base, "reward": "learned", "method": method, "kind": kind, "teacher": teacher,
+                                             "feedback": budget, "pref": pref, "name": name})  # fmt: skip
     return jobs
 
 
-def run_all(jobs: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
-    """Train every job (``pbrl.runs.train.train``), ``workers`` at a time in spawned processes."""
+def run_all(jobs: list[dict[str, Any]], workers: int, done_file: str | None = None) -> list[dict[str, Any]]:
+    """Train every job (``pbrl.runs.train.train``), ``workers`` at a time in spawned processes.
+
+    ``done_file`` (JSON lines): each finished run's row is appended as it ends, and rows
+    already there (from an earlier invocation with the same ``--root``) are reused instead of
+    run again; a failed run is run again."""
     from pbrl.runs.train import train
 
     results: list[dict[str, Any]] = []
+    done = {}
+    if done_file and os.path.exists(done_file):
+        with open(done_file, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    row = json.loads(line)
+                    if "error" not in row:
+                        done[job_id(row)] = row
+    todo = [job for job in jobs if job_id(job) not in done]
+    results.extend(done[job_id(job)] for job in jobs if job_id(job) in done)
+    if results:
+        log(f"{len(results)} runs already done in {done_file}: reused")
+
+    def finish(row: dict[str, Any]) -> None:
+        results.append(row)
+        if done_file:
+            with open(done_file, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row, default=str) + "\n")
+        _progress(len(results), len(jobs), row)
+
     if workers <= 1:
-        for job in jobs:
+        for job in todo:
             try:
-                results.append(job_result(job, train(job_config(job))))
+                finish(job_result(job, train(job_config(job))))
             except Exception:  # one failed run must not sink the others
-                results.append(job_result(job, error=traceback.format_exc()))
-            _progress(len(results), len(jobs), results[-1])
+                finish(job_result(job, error=traceback.format_exc()))
         return results
     with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(train, job_config(job)) for job in jobs]
-        for job, future in zip(jobs, futures):
+        futures = {pool.submit(train, job_config(job)): job for job in todo}
+        for future in cf.as_completed(futures):
+            job = futures[future]
             try:
-                results.append(job_result(job, future.result()))
+                finish(job_result(job, future.result()))
             except Exception:
-                results.append(job_result(job, error=traceback.format_exc()))
-            _progress(len(results), len(jobs), results[-1])
+                finish(job_result(job, error=traceback.format_exc()))
     return results
 
 
 def _progress(done: int, total: int, r: dict[str, Any]) -> None:
-    what = f"{NAMES[r['agent']] if r['reward'] == 'learned' else r['agent'].upper()} {r['task_name']} s{r['seed']}"
-    if r["reward"] == "learned":
-        what += f" {r['teacher']}/{r['feedback']}"
+    what = f"{config_name(config_key(r))} {r['task_name']} s{r['seed']}"
     status = "FAILED" if "error" in r else f"return {r['return_mean']:.1f} ({r['seconds']} s)"
     log(f"{done}/{total} {what}: {status}")
 
@@ -259,16 +392,16 @@ def statistics_table(results: list[dict[str, Any]], randoms: dict[str, float], t
         denom = true_mean.get((r["agent"], r["task_name"]), np.nan) - randoms[r["task_name"]]
         r["normalized"] = float(100.0 * (r["return_mean"] - randoms[r["task_name"]]) / denom) if abs(denom) > 1e-6 else float("nan")
     rows, stats, matrices = [], {}, {}
-    configs = sorted({(r["agent"], r["reward"], r["teacher"] or "", r["feedback"] or 0) for r in ok}, key=lambda c: (c[0], c[1] != "true", c[2], c[3]))
-    for agent, reward, teacher, budget in configs:
-        sel = [r for r in ok if (r["agent"], r["reward"], r["teacher"] or "", r["feedback"] or 0) == (agent, reward, teacher, budget)]
+    configs = sorted({config_key(r) for r in ok}, key=lambda c: (c[0], c[1] != "true", c[2] != "none", c[2], c[3] != "pairs", c[3], c[4], c[5]))
+    for config in configs:
+        agent, reward, method, kind, teacher, budget = config
+        sel = [r for r in ok if config_key(r) == config]
         matrix = np.full((seeds, len(tasks)), np.nan)
         for r in sel:
             matrix[r["seed"], tasks.index(r["task_name"])] = r["normalized"]
         complete = matrix[~np.isnan(matrix).any(axis=1)]
-        matrices[(agent, reward, teacher, budget)] = complete
-        name = NAMES[agent] if reward == "learned" else f"{agent.upper()} (true reward)"
-        key = f"{name} {teacher}/{budget}" if reward == "learned" else name
+        matrices[config] = complete
+        key = config_name(config)
         if len(complete):
             point, low, high = interval_estimate(complete, iqm, reps=reps)
         else:
@@ -277,7 +410,7 @@ def statistics_table(results: list[dict[str, Any]], randoms: dict[str, float], t
         labels = [r["labels"] for r in sel if "labels" in r]
         accs = [r["accuracy"] for r in sel if r.get("accuracy") is not None]
         stats[key] = {
-            "agent": agent, "reward": reward, "teacher": teacher or None, "feedback": budget or None,
+            "agent": agent, "reward": reward, "method": method, "kind": kind, "teacher": teacher or None, "feedback": budget or None,
             "iqm": [point, low, high], "runs": len(sel), "complete_seeds": len(complete), "mean_return": raw,
             "labels_mean": float(np.mean(labels)) if labels else None, "accuracy_mean": float(np.mean(accs)) if accs else None,
         }  # fmt: skip
@@ -303,19 +436,27 @@ def _ci(t: list[float], digits: int = 1) -> str:
 
 
 def _pairs(keys: list[tuple]) -> list[tuple[tuple, tuple]]:
-    """The comparisons the literature makes: each learned reward vs its agent on the true reward,
-    oracle vs noisy at one budget, and the largest vs the smallest budget of one teacher."""
+    """The comparisons the literature makes (keys: :func:`config_key`): each learned reward vs its
+    agent on the true reward, the oracle vs each other teacher at one budget, the largest vs the
+    smallest budget of one teacher, and each method or feedback kind vs the plain loop on pairs
+    (PEBBLE / PrefPPO) with the same teacher and budget (e.g. RIME vs PEBBLE under mistakes)."""
     out = []
-    for agent, reward, teacher, budget in keys:
-        if reward == "learned" and (agent, "true", "", 0) in keys:
-            out.append(((agent, reward, teacher, budget), (agent, "true", "", 0)))
-    for agent, reward, teacher, budget in keys:
-        if reward == "learned" and teacher == "oracle" and (agent, reward, "noisy", budget) in keys:
-            out.append(((agent, reward, "oracle", budget), (agent, reward, "noisy", budget)))
-    for agent, teacher in sorted({(k[0], k[2]) for k in keys if k[1] == "learned"}):
-        budgets = sorted(k[3] for k in keys if k[0] == agent and k[1] == "learned" and k[2] == teacher)
+    learned = [k for k in keys if k[1] == "learned"]
+    for k in learned:
+        true = (k[0], "true", "none", "pairs", "", 0)
+        if true in keys:
+            out.append((k, true))
+    for k in learned:
+        if k[4] == "oracle":
+            out.extend((k, other) for other in learned if other[:4] == k[:4] and other[5] == k[5] and other[4] != "oracle")
+    for group in sorted({k[:5] for k in learned}):
+        budgets = sorted(k[5] for k in learned if k[:5] == group)
         if len(budgets) > 1:
-            out.append(((agent, "learned", teacher, budgets[-1]), (agent, "learned", teacher, budgets[0])))
+            out.append(((*group, budgets[-1]), (*group, budgets[0])))
+    for k in learned:
+        plain = (k[0], "learned", "none", "pairs", k[4], k[5])
+        if k != plain and plain in keys:
+            out.append((k, plain))
     return out
 
 
@@ -324,7 +465,7 @@ def compare_configs(matrices: dict[tuple, np.ndarray], stats: dict[str, dict], r
     from pbrl.evaluation.aggregate import probability_of_improvement_interval
     from pbrl.runs.compare import claim
 
-    name = {k: (f"{NAMES[k[0]]} {k[2]}/{k[3]}" if k[1] == "learned" else f"{k[0].upper()} (true reward)") for k in matrices}
+    name = {k: config_name(k) for k in matrices}
     out = []
     for x, y in _pairs(list(matrices)):
         a, b = matrices[x], matrices[y]
@@ -343,6 +484,23 @@ def compare_configs(matrices: dict[tuple, np.ndarray], stats: dict[str, dict], r
 # -- estimate ------------------------------------------------------------------------------
 
 
+def _method_costs(method: str, opts: dict[str, Any]) -> tuple[float, float]:
+    """(factor on the reward model's training cost, extra seconds per env step) of a method, from
+    what it adds: SURF trains mu unlabelled pairs per labelled one and never stops early; QPA
+    trains one network on qpa_aug_ratio crops per pair; RUNE evaluates the ensemble on every SAC
+    minibatch; MRN's bi-level step (a functional critic step and its second-order backward,
+    about three SAC updates) every mrn_meta_steps steps, plus a buffer relabel."""
+    if method == "surf":
+        return 1.0 + opts["surf_mu"], 0.0
+    if method == "qpa":
+        return opts["qpa_aug_ratio"] / max(1, opts["ensemble_size"]), 0.0
+    if method == "rune":
+        return 1.0, 0.3e-3
+    if method == "mrn":
+        return 1.0, 3 * _SECONDS_PER_STEP["sac"] / opts["mrn_meta_steps"]
+    return 1.0, 0.0
+
+
 def estimate_hours(profile: str, seeds: int, workers: int, spec: dict[str, Any] | None = None, agents: list[str] | None = None) -> dict[str, float]:
     """Wall-clock estimate from measured per-step costs (BENCHMARKS.md) and reward-model update costs.
 
@@ -354,29 +512,37 @@ def estimate_hours(profile: str, seeds: int, workers: int, spec: dict[str, Any] 
     the medium profile (estimate 0.75 h, measured 0.72 h under load) and medium with
     ``--agents sac --teachers oracle --budgets 1000`` (0.59 h, measured 0.52 h).
     """
-    from pbrl.agents.preference.options import DEFAULTS
+    from pbrl.agents.preference.options import DEFAULTS, task_defaults
 
     spec = spec if spec is not None else PROFILES[profile]
     agents = agents if agents is not None else spec.get("agents", list(NAMES))
-    per_run = {}
-    for agent in agents:
+    methods, kinds = spec.get("methods", ["none"]), spec.get("kinds", ["pairs"])
+    per_run: dict[str, float] = {}
+    total = 0.0
+    for agent, task in ((a, t) for a in agents for t in spec["tasks"]):
         steps = spec["steps"][agent]
-        env_s = steps * _SECONDS_PER_STEP[agent]
+        env_s = steps * spec.get("seconds_per_step", {}).get(agent, _SECONDS_PER_STEP[agent])
         per_run[f"{agent}/true"] = env_s
-        opts = {**DEFAULTS[agent], **spec["pref"][agent]}
-        epochs = opts["reward_epochs"]
-        for teacher in spec["teachers"]:
-            for budget in spec["budgets"]:
-                per_round = min(opts["queries_per_round"] if opts["queries_per_round"] != "auto" else max(1, budget // 10), budget)
-                rounds = -(-budget // per_round)
-                rm_steps = sum(-(-(j * per_round) // opts["reward_batch_size"]) for j in range(1, rounds + 1)) * epochs
-                scale = 1.0 if teacher != "oracle" else 0.5
-                size = (opts["segment_length"] / 50) * (sum(opts["reward_hidden"]) / 768) * (opts["ensemble_size"] / 3)
-                rm_s = rm_steps * _SECONDS_PER_RM_STEP * scale * size
-                per_run[f"{agent}/{teacher}/{budget}"] = env_s + steps * _LEARNED_EXTRA_PER_STEP[agent] + rm_s
-    total = sum(per_run.values()) * seeds * len(spec["tasks"])
+        for method in methods:
+            # as a run resolves them: declared defaults < the task's table (tasks.toml) < the profile's
+            opts = {**DEFAULTS[agent], **task_defaults(agent, TASKS[task])[0], **spec["pref"][agent], **spec.get("method_pref", {}).get(method, {})}
+            epochs = opts["reward_epochs"]
+            rm_factor, step_extra = _method_costs(method, opts)
+            for kind in kinds if method == "none" else ["pairs"]:
+                for teacher in spec["teachers"]:
+                    for budget in spec["budgets"]:
+                        per_round = min(opts["queries_per_round"] if opts["queries_per_round"] != "auto" else max(1, budget // 10), budget)
+                        rounds = -(-budget // per_round)
+                        rm_steps = sum(-(-(j * per_round) // opts["reward_batch_size"]) for j in range(1, rounds + 1)) * epochs
+                        scale = 1.0 if teacher != "oracle" or method == "surf" else 0.5  # SURF never stops early
+                        size = (opts["segment_length"] / 50) * (sum(opts["reward_hidden"]) / 768) * (opts["ensemble_size"] / 3)
+                        rm_s = rm_steps * _SECONDS_PER_RM_STEP * scale * size * rm_factor
+                        name = "/".join([agent] + [m for m in (method, kind) if m not in ("none", "pairs")] + [teacher, str(budget)])
+                        per_run[name] = env_s + steps * (_LEARNED_EXTRA_PER_STEP[agent] + step_extra) + rm_s
+                        total += per_run[name] * seeds
+        total += env_s * seeds
     return {
-        "runs": (1 + len(spec["teachers"]) * len(spec["budgets"])) * len(agents) * seeds * len(spec["tasks"]),
+        "runs": (1 + len(spec["teachers"]) * len(spec["budgets"]) * (len(methods) + len(kinds) - 1)) * len(agents) * seeds * len(spec["tasks"]),
         "total_cpu_hours": total / 3600,
         "wall_clock_hours": total / 3600 / max(1, min(workers, 2)) * (1.15 if workers > 1 else 1.0),
         "per_run_hours": {k: v / 3600 for k, v in per_run.items()},
@@ -398,8 +564,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", default="", help="comma-separated subset of the profile's tasks")
     parser.add_argument("--teachers", default="", help="comma-separated subset of the profile's teachers")
     parser.add_argument("--budgets", default="", help="comma-separated subset of the profile's label budgets")
+    parser.add_argument("--methods", default="", help="comma-separated subset of the profile's methods (none = PEBBLE / PrefPPO; surf, rune, qpa, rime, mrn)")
+    parser.add_argument("--kinds", default="", help="comma-separated subset of the profile's feedback kinds (pairs, ratings, rankings)")
     parser.add_argument("--workers", type=int, default=2, help="runs at a time (one torch thread each)")
-    parser.add_argument("--root", default=None, help="folder for the run folders (default: a temporary one)")
+    parser.add_argument("--root", default=None, help="folder for the run folders (default: a temporary one); runs finished there "
+                        "by an earlier invocation (its results.jsonl) are reused, so a long profile can be run in parts")
     parser.add_argument("--reps", type=int, default=None, help="bootstrap repetitions (default: pbrl.evaluation.aggregate.DEFAULT_REPS, rliable's 50,000)")
     parser.add_argument("--estimate", action="store_true", help="only print the profile's wall-clock estimate")
     parser.add_argument("--json", default=None, help="output JSON path (the .md table goes beside it)")
@@ -424,6 +593,12 @@ def main(argv: list[str] | None = None) -> int:
             spec["budgets"] = [int(b) for b in args.budgets.split(",") if b]
         except ValueError:
             parser.error(f"--budgets takes integers, got {args.budgets!r}")
+    for key, given, known in (("methods", args.methods, ("none", *METHOD_NAMES)), ("kinds", args.kinds, ("pairs", "ratings", "rankings"))):
+        if given:
+            chosen = [m for m in given.split(",") if m]
+            if any(m not in known for m in chosen):
+                parser.error(f"--{key} takes {', '.join(known)}; got {given!r}")
+            spec[key] = chosen
     agents = [a for a in args.agents.split(",") if a]
     if not agents or any(a not in NAMES for a in agents):
         parser.error(f"--agents takes ppo and/or sac, got {args.agents!r}")
@@ -441,12 +616,13 @@ def main(argv: list[str] | None = None) -> int:
     randoms = random_returns(spec["tasks"], spec["eval_episodes"])
     jobs = make_jobs(spec, seeds, agents, runs_dir)
     log(f"{len(jobs)} runs, {args.workers} at a time, in {runs_dir}")
-    results = run_all(jobs, args.workers)
+    results = run_all(jobs, args.workers, os.path.join(root, "results.jsonl"))
     seconds = time.time() - t0
     stats, table, comparisons = statistics_table(results, randoms, spec["tasks"], seeds, args.reps)
     report = {
         "profile": profile,
-        "config": {"tasks": spec["tasks"], "agents": agents, "seeds": seeds, "steps": spec["steps"], "budgets": spec["budgets"],
+        "config": {"tasks": spec["tasks"], "agents": agents, "methods": spec.get("methods", ["none"]), "kinds": spec.get("kinds", ["pairs"]),
+                   "seeds": seeds, "steps": spec["steps"], "budgets": spec["budgets"], "method_pref": spec.get("method_pref", {}),
                    "teachers": spec["teachers"], "hp": spec["hp"], "pref": spec["pref"], "eval_episodes": spec["eval_episodes"],
                    "workers": args.workers},  # fmt: skip
         "random_returns": randoms,

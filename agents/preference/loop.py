@@ -27,6 +27,11 @@
 The loop stops asking when the feedback budget (queries asked, counted in the store)
 is spent; training goes on with the last reward model.
 
+With ``feedback_kind`` ``ratings`` or ``rankings`` step 2 asks for ratings of single
+segments or builds ranked lists instead, and step 3 trains the rating model or the pair
+model on the lists' implied pairs (``feedback_rounds.py``); the budget counts rated
+segments or comparisons.
+
 Asynchronous teachers (``--teacher human``: people in the labeling web app, see
 ``pbrl.teachers.human``) may return a round with labels *pending*; their answers land in
 the store whenever people give them. Every update trains on every label in the store,
@@ -36,7 +41,8 @@ retrain when the store holds labels the model has not seen. The human teacher is
 from the ``human_*`` options (wait for all / some / none, timeout, serve the page).
 
 Resume: the agent's checkpoint holds the reward model's weights and optimiser, the
-selector's and sampler's generators, the round counters and the trajectory buffer.
+selector's and sampler's generators, the round counters, the trajectory buffer and
+SURF's unlabelled pool.
 A resumed run is step for step the run it would have been: rounds fall at the same
 env steps, and each tag is logged once per step. On (re)start the loop reopens the
 store and looks for rounds a killed run asked *after* its last checkpoint (the
@@ -51,7 +57,6 @@ stops before a replayed round's step trains on its labels at the end.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -76,6 +81,7 @@ from pbrl.rewards.metrics import pearson_correlation, preference_accuracy
 from pbrl.rewards.source import RewardSource
 
 from ..online.callbacks import log_row
+from .feedback_rounds import feedback_rounds, rating_model, rounds_after
 from .methods import query_horizon, reward_model
 from .qpa import RecentEpisodeSampler
 from .rune import RUNERewardSource, rune_beta
@@ -83,6 +89,7 @@ from .rune import RUNERewardSource, rune_beta
 STORE_NAME = "preferences.sqlite"
 REWARD_MODEL_DIR = "reward_model"
 _TRAJ_PREFIX = "traj/"
+_SURF_PREFIX = "surf/"  # SURF's unlabelled pool in a checkpoint
 
 
 class ZeroReward(RewardSource):
@@ -193,6 +200,11 @@ class PreferenceLoop(BaseCallback):
         self.run_id = str(run_id)
         self.teacher_name = teacher
         self._teacher_kwargs = dict(teacher_kwargs or {})
+        from .options import check_feedback_options
+
+        check_feedback_options(str(getattr(agent, "algo", "")), teacher, self.opt)
+        #: ratings or rankings rounds (``feedback_rounds.py``); None: pairs, asked here
+        self.fb = feedback_rounds(self)
         if teacher == "human":  # people answer in the labeling app serving this run's store
             from .options import human_teacher_kwargs
 
@@ -215,6 +227,8 @@ class PreferenceLoop(BaseCallback):
         obs_dim = int(agent.env.observation_space.shape[0])
         act_dim = int(agent.env.action_space.shape[0])
         self.reward_model = reward_model(self.opt, obs_dim, act_dim, agent.device, self.seed)
+        if self.fb is not None and self.fb.kind == "ratings":
+            self.reward_model = rating_model(self.reward_model)  # RbRL's rating loss, same network and settings
         #: SURF's unlabelled pairs (obs, actions, mask), one entry per round
         self.unlabelled: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.model_ready = False
@@ -237,6 +251,8 @@ class PreferenceLoop(BaseCallback):
 
         # a resumed run's teacher gets a fresh stream (seeded by the rounds done), not a replay of the first one
         seed = int(np.random.SeedSequence([self.seed, 0x7EAC, rounds]).generate_state(1)[0])
+        if self.fb is not None:
+            return self.fb.make_teacher(self.teacher_name, self.agent.card, seed, self._teacher_kwargs)
         return make_teacher(self.teacher_name, card=self.agent.card, seed=seed, **self._teacher_kwargs)
 
     # -- recording (vectorised: one call per vector step) ---------------------------
@@ -319,7 +335,10 @@ class PreferenceLoop(BaseCallback):
 
     def counts(self) -> dict[str, int]:
         """The store's counts (``queries``, ``labels``, ``skips``, ``open``) as this run stands:
-        without the rounds a killed run asked ahead of the checkpoint and not yet replayed."""
+        without the rounds a killed run asked ahead of the checkpoint and not yet replayed. With ratings
+        or rankings, the counts of that feedback (``feedback_rounds.py``) and ``trainable``."""
+        if self.fb is not None:
+            return self.fb.counts(self._hidden())
         counts = dict(self.store.summary())
         hidden = self._hidden()
         if hidden.size:
@@ -337,7 +356,7 @@ class PreferenceLoop(BaseCallback):
     def labelled_pairs(self) -> PreferenceData:
         """The store's labelled pairs this run has reached (rounds still to replay left out)."""
         data = self.store.labelled_pairs()
-        hidden = self._hidden()
+        hidden = self.fb.pair_ids(self._hidden()) if self.fb is not None and self.fb.kind == "rankings" else self._hidden()
         if hidden.size:
             keep = ~np.isin(data.query_ids, hidden)
             if not keep.any():
@@ -349,20 +368,12 @@ class PreferenceLoop(BaseCallback):
 
     def _rounds_ahead(self, step: int) -> dict[int, np.ndarray]:
         """Query ids, by round, of this run's rounds numbered from ``self.rounds`` on and asked at
-        env step ``step`` or later: what a run killed after its last checkpoint had asked."""
+        env step ``step`` or later: what a run killed after its last checkpoint had asked (rating
+        query ids or ranking ids with ratings or rankings)."""
+        if self.fb is not None:
+            return self.fb.rounds_ahead(self.run_id, self.rounds, step)
         q = self.store.queries()
-        ahead: dict[int, list[int]] = {}
-        for qid, text in zip(q["id"].tolist(), q["meta"].tolist()):
-            try:
-                meta = json.loads(text) if text else None
-            except ValueError:
-                continue
-            if not isinstance(meta, dict) or meta.get("run") != self.run_id:
-                continue
-            r, at = meta.get("round"), meta.get("step")
-            if isinstance(r, int) and isinstance(at, int) and r >= self.rounds and at >= step:
-                ahead.setdefault(r, []).append(int(qid))
-        return {r: np.asarray(ids, dtype=np.int64) for r, ids in sorted(ahead.items())}
+        return rounds_after(q["id"], q["meta"], self.run_id, self.rounds, step)
 
     def round_size(self) -> int:
         """Queries to ask this round: the schedule's number, within the remaining budget."""
@@ -385,6 +396,8 @@ class PreferenceLoop(BaseCallback):
             return True
         if self.buffer.num_episodes < 2:
             return False  # nothing to cut segments from yet: retry at the next rollout
+        if self.fb is not None:
+            return self._feedback_round(n)
         t0 = time.perf_counter()
         method = self.selector.method
         if self.selector.rounds > 0 and method != "uniform" and not self.model_ready:
@@ -405,9 +418,7 @@ class PreferenceLoop(BaseCallback):
         if not getattr(self.teacher, "answers_in_store", False):  # the human teacher's are stored already
             self.store.add_labels(query_ids, labels)  # committed before any training on them
         self._asked += n
-        if self.method == "surf":  # SURF: uniformly drawn pairs nobody labels, for pseudo-labels
-            u1, u2 = self.sampler.sample_pairs(n * int(self.opt["surf_inv_label_ratio"]))
-            self.unlabelled.append((np.stack([u1.obs, u2.obs], 1), np.stack([u1.actions, u2.actions], 1), np.stack([u1.mask, u2.mask], 1)))
+        self._grow_unlabelled(n)
         metrics: dict[str, float] = {}
         if self.model_ready and labels.answered.any():
             probs = self.ensemble_probabilities(first[labels.answered], second[labels.answered])
@@ -418,10 +429,37 @@ class PreferenceLoop(BaseCallback):
         self._log(metrics)
         return True
 
+    def _grow_unlabelled(self, n: int) -> None:
+        """SURF: uniformly drawn pairs nobody labels, for pseudo-labels (``surf_inv_label_ratio`` per answer)."""
+        if self.method == "surf":
+            u1, u2 = self.sampler.sample_pairs(n * int(self.opt["surf_inv_label_ratio"]))
+            self.unlabelled.append((np.stack([u1.obs, u2.obs], 1), np.stack([u1.actions, u2.actions], 1), np.stack([u1.mask, u2.mask], 1)))
+
+    def _feedback_round(self, n: int) -> bool:
+        """A ratings or rankings round of ``n`` answers: ask and store (``feedback_rounds.py``), retrain, swap, log."""
+        t0 = time.perf_counter()
+        meta = {"round": self.rounds, "step": int(self.model.num_timesteps), "method": self.opt["selection"], "run": self.run_id}
+        metrics = self.fb.ask(n, meta)
+        self.queries_asked()
+        self._grow_unlabelled(n)
+        self.rounds += 1
+        self.update_reward_model(metrics)
+        metrics["feedback/round_seconds"] = time.perf_counter() - t0
+        self._log(metrics)
+        return True
+
     def _replay_round(self, query_ids: np.ndarray) -> bool:
         """This round as a killed run asked it: its queries (in the store) reused, those left open
         answered by a synchronous teacher, then retrain, swap and log as :meth:`run_round` does."""
         t0 = time.perf_counter()
+        if self.fb is not None:  # its stored feedback (rating queries left open answered)
+            metrics = self.fb.replay(query_ids)
+            self.queries_asked()
+            self.rounds += 1
+            self.update_reward_model(metrics)
+            metrics["feedback/round_seconds"] = time.perf_counter() - t0
+            self._log(metrics)
+            return True
         self.selector.rounds += 1  # as select() counts a round
         if not self.teacher.asynchronous:
             left_open = query_ids[np.isin(query_ids, self.store.open_queries())]
@@ -447,14 +485,21 @@ class PreferenceLoop(BaseCallback):
 
     def judged(self, first: SegmentBatch, second: SegmentBatch) -> tuple[SegmentBatch, SegmentBatch]:
         """What the teacher judges of a stored pair: all of it, or with SURF its central H steps."""
+        return self.judged_segments(first), self.judged_segments(second)
+
+    def judged_segments(self, batch: SegmentBatch) -> SegmentBatch:
+        """What the teacher judges of stored segments: all of them, or with SURF their central H steps."""
         w = int(self.opt["surf_window"]) if self.method == "surf" else 0
-        if w == 0 or first.horizon <= 2 * w:
-            return first, second
-        return central(first, w), central(second, w)
+        return batch if w == 0 or batch.horizon <= 2 * w else central(batch, w)
 
     def new_labels(self) -> bool:
         """The store's label count differs from the one the model was trained on."""
-        return self.store is not None and self.counts()["labels"] != self.labels_fitted
+        return self.store is not None and self._trainable() != self.labels_fitted
+
+    def _trainable(self) -> int:
+        """Answers the model trains on: labels, ratings, or the pairs rankings imply."""
+        counts = self.counts()
+        return int(counts.get("trainable", counts["labels"]))
 
     def refresh(self) -> bool:
         """Retrain (and swap the reward) if the store holds labels the model has not seen; logs."""
@@ -469,9 +514,25 @@ class PreferenceLoop(BaseCallback):
         """Retrain on every label in the store and swap the agent's reward; False if there is none."""
         metrics = {} if metrics is None else metrics
         try:
-            data = self.labelled_pairs()
+            if self.fb is not None and self.fb.kind == "ratings":
+                self.labels_fitted, fitted = self.fb.fit(self._hidden())
+            else:
+                self.labels_fitted, fitted = self._fit_pairs()
         except EmptyPreferencesError:
             return False
+        first = not self.model_ready
+        self.model_ready = True
+        source = self.reward_source()
+        self.agent.set_reward_source(source)
+        self.agent.on_reward_update(source, first=first)
+        metrics.update(fitted)
+        metrics.update(self.method_metrics())
+        metrics.update(self.heldout_metrics())
+        return True
+
+    def _fit_pairs(self) -> tuple[int, dict[str, float]]:
+        """Train the pair model on every labelled pair this run has reached; (pairs, metrics)."""
+        data = self.labelled_pairs()
         if self.method == "surf" and self.unlabelled:
             self.reward_model.set_unlabelled(*(np.concatenate(parts) for parts in zip(*self.unlabelled)))
         result = self.reward_model.fit(
@@ -480,23 +541,12 @@ class PreferenceLoop(BaseCallback):
             data.labels,
             mask=(data.first.mask, data.second.mask),
         )
-        self.labels_fitted = len(data)
-        first = not self.model_ready
-        self.model_ready = True
-        source = self.reward_source()
-        self.agent.set_reward_source(source)
-        self.agent.on_reward_update(source, first=first)
-        metrics.update(
-            {
-                "reward_model/train_accuracy": result.train_accuracy,
-                "reward_model/loss": result.loss,
-                "reward_model/epochs": float(result.epochs),
-                "reward_model/fit_seconds": result.seconds,
-            }
-        )
-        metrics.update(self.method_metrics())
-        metrics.update(self.heldout_metrics())
-        return True
+        return len(data), {
+            "reward_model/train_accuracy": result.train_accuracy,
+            "reward_model/loss": result.loss,
+            "reward_model/epochs": float(result.epochs),
+            "reward_model/fit_seconds": result.seconds,
+        }
 
     def method_metrics(self) -> dict[str, float]:
         """``method/*`` figures of the last update: SURF's pseudo-labelled share, RIME's trusted and flipped labels."""
@@ -548,7 +598,9 @@ class PreferenceLoop(BaseCallback):
         their turn), answer other queries a kill left open, retrain on labels the model has not seen
         (and log that update; a resume where nothing changed logs nothing at its first step)."""
         self._ahead = self._rounds_ahead(int(self.model.num_timesteps))
-        if not self.teacher.asynchronous:
+        if self.fb is not None:
+            self.fb.answer_open(exclude=self._hidden())
+        elif not self.teacher.asynchronous:
             open_ids = self.store.open_queries()
             open_ids = open_ids[~np.isin(open_ids, self._hidden())]
             if open_ids.size:
@@ -561,7 +613,7 @@ class PreferenceLoop(BaseCallback):
                 if labels is not None:
                     self.store.add_labels(open_ids, labels)
         metrics: dict[str, float] = {}
-        if self.counts()["labels"] != self.labels_fitted:  # answers the checkpointed model has not seen
+        if self._trainable() != self.labels_fitted:  # answers the checkpointed model has not seen
             self.update_reward_model(metrics)
             self._log(metrics)
         elif self.model_ready:
@@ -575,6 +627,8 @@ class PreferenceLoop(BaseCallback):
         values["feedback/skips"] = float(counts["skips"])
         values["feedback/open"] = float(counts["open"])  # asked, not answered yet (a human teacher's pending queries)
         values["feedback/rounds"] = float(self.rounds)
+        if self.fb is not None and self.fb.kind == "rankings":
+            values["feedback/implied_pairs"] = float(counts["trainable"])  # labelled pairs the lists imply
         self.last_metrics.update(values)
         if getattr(self, "model", None) is not None:
             log_row(self.logger, values, self.model.num_timesteps)
@@ -583,8 +637,12 @@ class PreferenceLoop(BaseCallback):
 
     def summary(self) -> dict[str, Any]:
         """End-of-run figures: labels used, queries asked, the reward model's latest accuracy."""
-        counts = self.store.summary() if self.store is not None else {"labels": 0, "queries": 0, "skips": 0}
+        counts = {"labels": 0, "queries": 0, "skips": 0}
+        if self.store is not None:
+            counts = self.store.summary() if self.fb is None else self.counts()
+        out = {} if self.fb is None else {"feedback_kind": self.fb.kind}  # labels: ratings, or comparisons answered
         return {
+            **out,
             "teacher": self.teacher_name,
             "feedback_budget": self.feedback,
             "labels": int(counts["labels"]),
@@ -607,6 +665,7 @@ class PreferenceLoop(BaseCallback):
             "selector": self.selector.state_dict(),
             "sampler": self.sampler.state_dict(),
             "last_metrics": self.last_metrics,
+            **({} if self.fb is None else {"feedback": self.fb.state_dict()}),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -617,6 +676,8 @@ class PreferenceLoop(BaseCallback):
         self.selector.load_state_dict(state["selector"])
         self.sampler.load_state_dict(state["sampler"])
         self.last_metrics = dict(state.get("last_metrics", {}))
+        if self.fb is not None:
+            self.fb.load_state_dict(state.get("feedback", {}))  # before the teacher is made again (rating bounds)
         if self.rounds and self.teacher is not None:  # the human teacher is made at training start
             self._close_teacher()
             self.teacher = self._make_teacher(self.rounds)
@@ -629,12 +690,22 @@ class PreferenceLoop(BaseCallback):
             self.reward_model.load_state_dicts(weights["reward_model"])
 
     def array_state(self) -> dict[str, np.ndarray]:
-        """The trajectory buffer as ``traj/``-prefixed arrays (``TrajectoryBuffer.to_arrays``)."""
+        """The trajectory buffer as ``traj/``-prefixed arrays (``TrajectoryBuffer.to_arrays``) and SURF's
+        unlabelled pool as ``surf/`` arrays (``sizes``: pairs added by each round)."""
+        out: dict[str, np.ndarray] = {}
+        if self.unlabelled:
+            for j, name in enumerate(("obs", "actions", "mask")):
+                out[_SURF_PREFIX + name] = np.concatenate([u[j] for u in self.unlabelled])
+            out[_SURF_PREFIX + "sizes"] = np.asarray([len(u[0]) for u in self.unlabelled], dtype=np.int64)
         if self.buffer.num_envs is None:
-            return {}
-        return {_TRAJ_PREFIX + k: v for k, v in self.buffer.to_arrays().items()}
+            return out
+        return {**out, **{_TRAJ_PREFIX + k: v for k, v in self.buffer.to_arrays().items()}}
 
     def load_array_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        if _SURF_PREFIX + "sizes" in arrays:
+            cuts = np.cumsum(arrays[_SURF_PREFIX + "sizes"])[:-1]
+            parts = [np.split(np.asarray(arrays[_SURF_PREFIX + name]), cuts) for name in ("obs", "actions", "mask")]
+            self.unlabelled = [(o, a, m.astype(bool)) for o, a, m in zip(*parts)]
         mine = {k[len(_TRAJ_PREFIX):]: v for k, v in arrays.items() if k.startswith(_TRAJ_PREFIX)}
         if not mine:
             return
@@ -675,9 +746,10 @@ def central(batch: SegmentBatch, w: int) -> SegmentBatch:
 
 
 def split_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(the agent's own arrays, the loop's ``traj/`` arrays) of a checkpoint."""
-    own = {k: v for k, v in arrays.items() if not k.startswith(_TRAJ_PREFIX)}
-    loop = {k: v for k, v in arrays.items() if k.startswith(_TRAJ_PREFIX)}
+    """(the agent's own arrays, the loop's ``traj/`` and ``surf/`` arrays) of a checkpoint."""
+    mine = (_TRAJ_PREFIX, _SURF_PREFIX)
+    own = {k: v for k, v in arrays.items() if not k.startswith(mine)}
+    loop = {k: v for k, v in arrays.items() if k.startswith(mine)}
     return own, loop
 
 

@@ -7,8 +7,9 @@
 | rune | :class:`RewardEnsemble` | unchanged | reward + β_t · std of the members (``rune.py``) |
 | qpa | :class:`~pbrl.rewards.qpa.QPAEnsemble`: crops | from the last N episodes only (``qpa.py``) | SAC: hybrid replay while feedback is collected |
 | rime | :class:`~pbrl.rewards.rime.RIMEEnsemble`: trusted / flipped labels | unchanged | SAC: reward model warm-started on the entropy bonus, no critic reset |
+| mrn | :class:`RewardEnsemble`, also stepped by the bi-level update | unchanged | SAC only: every ``mrn_meta_steps`` env steps while feedback is collected, the reward model learns from a one-step-updated critic's preference loss (``mrn.py``) |
 
-The options (``surf_*``, ``rune_*``, ``qpa_*``, ``rime_*``) and their checks are in ``options.py``.
+The options (``surf_*``, ``rune_*``, ``qpa_*``, ``rime_*``, ``mrn_*``) and their checks are in ``options.py``.
 """
 
 from __future__ import annotations

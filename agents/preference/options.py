@@ -43,7 +43,9 @@ AGGREGATES = ("mean", "mean_minus_std", "min")
 #: Query-size schedules over training.
 SCHEDULES = ("constant", "linear_decay")
 #: The PEBBLE-family methods the loop can add (``none``: PEBBLE / PrefPPO as they are).
-METHODS = ("none", "surf", "rune", "qpa", "rime")
+METHODS = ("none", "surf", "rune", "qpa", "rime", "mrn")
+#: What a feedback round asks the teacher (``pbrl.preferences.feedback``): pairs, ratings of single segments, or rankings.
+FEEDBACK_KINDS = ("pairs", "ratings", "rankings")
 #: Options a method sets unless the user does (its reference code's values that differ from PEBBLE's).
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "qpa": {"ensemble_size": 1, "selection": "uniform", "target_accuracy": 0.98},  # QPA: one network, uniform queries
@@ -169,7 +171,7 @@ class PreferenceOptions(Settings):
     record_states: bool = setting(True, "record qpos/qvel with every step so segments can be rendered for people", check=boolean)
     heldout_pairs: int = setting(256, "fresh pairs labelled by the true reward to measure reward_model/accuracy (0: off)", check=integer(0))
     # the PEBBLE-family method on top of the loop (agents/preference/methods.py); each method's knobs carry its prefix
-    method: str = setting("none", "what the loop adds to PEBBLE / PrefPPO: none, surf, rune, qpa or rime (README: Methods)", check=one_of(*METHODS))
+    method: str = setting("none", "what the loop adds to PEBBLE / PrefPPO: none, surf, rune, qpa, rime or mrn (README: Methods)", check=one_of(*METHODS))
     surf_threshold: float = setting(0.99, "surf: confidence max(P, 1-P) an unlabelled pair needs for a pseudo-label (tau; SURF's scripts)", check=_unit(True))
     surf_mu: int = setting(4, "surf: unlabelled pairs per labelled pair in each reward-model step", check=integer(1))
     surf_lambda: float = setting(1.0, "surf: weight of the pseudo-label loss", check=number(0.0))
@@ -191,6 +193,15 @@ class PreferenceOptions(Settings):
     rime_min_epochs: int = setting(15, "rime: epochs before a reward-model update may stop early (least_reward_update: 15 DMC, 5 Meta-World)", check=integer(0))
     rime_warmup: Any = setting("auto", "rime: epochs of learning-rate warm-up ('auto': round(feedback / queries_per_round * min_epochs / 3))", check=_int_or_auto(0))
     rime_warm_start: int = setting(5, "rime (sac): reward-model steps regressing the state-entropy bonus per unsupervised SAC update (0: off)", check=integer(0))
+    mrn_meta_steps: int = setting(1000, "mrn (sac): env steps between bi-level updates (num_meta_steps: 1000 in MRN's walker and RIME's scripts, 10000 door-open)", check=integer(1))
+    mrn_outer_weight: float = setting(0.1, "mrn (sac): weight of the outer loss (the updated critic's preference loss) on the reward model", check=number(0.0))
+    # what each round asks (pbrl.preferences.feedback); the label budget counts the teacher's answers: one per pair, rated segment or comparison
+    feedback_kind: str = setting(
+        "pairs", "what a feedback round asks: pairs (which of two segments is better), ratings (each segment on rating_classes levels, "
+        "RbRL) or rankings (segments inserted into a list by binary search, LiRE)", check=one_of(*FEEDBACK_KINDS),
+    )  # fmt: skip
+    rating_classes: int = setting(5, "feedback_kind ratings: levels of the rating scale (2..10)", check=integer(2))
+    ranking_budget: int = setting(20, "feedback_kind rankings: comparisons per list (LiRE's q_budget) before a new list is started", check=integer(1))
     # --teacher human only (people answering in the labeling web app; pbrl.teachers.human.HumanTeacher)
     human_min_labels: Any = setting("all", "--teacher human: answers each round waits for: all, a number (0: do not wait), or a fraction of the round", check=_min_labels)
     human_timeout: Any = setting("none", "--teacher human: seconds a round waits at most, then goes on with the rest pending (none: no limit)", check=_timeout)
@@ -286,6 +297,7 @@ def resolve_preference_options(
             f"preference option 'queries_per_round' ({values['queries_per_round']}) exceeds the feedback budget ({feedback})"
         )
     check_method_options(agent, overrides or {}, values, feedback)
+    check_feedback_options(agent, None, values)
     if agent == "ppo" and values["unsup_steps"] > 0:
         raise PreferenceOptionError(
             "preference option 'unsup_steps' > 0 (state-entropy pre-training) is implemented for sac (PEBBLE) only; "
@@ -335,6 +347,10 @@ def check_method_options(agent: str, overrides: Mapping[str, Any], values: dict[
         if values["rime_warmup"] == "auto":
             rounds = feedback / max(1, int(values["queries_per_round"]))
             values["rime_warmup"] = int(rounds * values["rime_min_epochs"] / 3 + 0.5)
+    if method == "mrn" and agent != "sac":
+        raise PreferenceOptionError(
+            "method mrn needs agent sac (PEBBLE): its bi-level update steps the reward model through SAC's critic; PrefPPO has no Q-function"
+        )
 
 
 def check_teacher_options(teacher: str | None, overrides: Mapping[str, Any] | None, values: Mapping[str, Any]) -> None:
@@ -425,6 +441,7 @@ __all__ = [
     "SCHEMA",
     "SELECTION_METHODS",
     "TASKS_FILE",
+    "check_feedback_options",
     "check_method_options",
     "check_teacher_options",
     "default_feedback",
@@ -433,3 +450,52 @@ __all__ = [
     "resolve_preference_options",
     "task_defaults",
 ]
+
+
+#: teachers that can rate single segments: B-Pref's presets as a RatingTeacher (not ``equal``), its knobs, people
+RATING_TEACHERS = ("oracle", "noisy", "mistake", "skip", "myopic", "scripted", "rating", "human")
+
+
+def check_feedback_options(agent: str, teacher: str | None, values: Mapping[str, Any]) -> None:
+    """``feedback_kind`` with the method, the teacher and its own knobs: refuse what cannot work.
+
+    Ratings train :class:`~pbrl.rewards.ratings.RatingRewardEnsemble` (RbRL's loss), so the methods
+    with their own pairwise reward model (surf, qpa, rime, mrn) cannot take them; rankings give
+    pairs, so every method can. Ratings need a teacher that rates; rankings need an immediate answer
+    per comparison (people rank on the labeling page's /rank view instead).
+
+    Args:
+        agent: ``ppo`` or ``sac``.
+        teacher: the run's teacher name (None: the checks that need it are left out).
+        values: the resolved options.
+
+    Raises:
+        PreferenceOptionError: naming the option, the value and what to use instead.
+    """
+    kind = values.get("feedback_kind", "pairs")
+    declared = PreferenceOptions().to_dict()
+    for key, needs in (("rating_classes", "ratings"), ("ranking_budget", "rankings")):
+        if kind != needs and values.get(key, declared[key]) != declared[key]:
+            raise PreferenceOptionError(f"preference option {key!r} applies to feedback_kind={needs} (the kind here is {kind!r})")
+    if kind == "ratings":
+        from pbrl.preferences.ratings import MAX_CLASSES
+
+        if values["rating_classes"] > MAX_CLASSES:
+            raise PreferenceOptionError(f"preference option 'rating_classes' must be 2..{MAX_CLASSES}, got {values['rating_classes']}")
+        method = values.get("method", "none")
+        if method not in ("none", "rune"):
+            raise PreferenceOptionError(
+                f"feedback_kind=ratings trains the rating reward model (RbRL's loss); method {method!r} needs its own pairwise "
+                "reward model: use feedback_kind=pairs or rankings with it, or method none or rune with ratings"
+            )
+        if teacher == "equal":
+            raise PreferenceOptionError("--teacher equal (eps_equal) has no meaning for ratings of one segment: pick another preset")
+        if teacher is not None and teacher not in RATING_TEACHERS:
+            raise PreferenceOptionError(
+                f"feedback_kind=ratings needs a teacher that rates segments (--teacher {', '.join(RATING_TEACHERS)}); {teacher!r} compares pairs only"
+            )
+    if kind == "rankings" and teacher == "human":
+        raise PreferenceOptionError(
+            "feedback_kind=rankings inserts segments by binary search and needs an immediate answer per comparison; "
+            "--teacher human answers later (people rank in the labeling page's /rank view: pbrl dataset label --feedback ranking)"
+        )

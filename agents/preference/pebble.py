@@ -27,6 +27,12 @@ Learning via Relabeling Experience and Unsupervised Pre-training". Read top to b
    ``reset_critic``), and SAC runs ``reset_update`` (100) gradient steps at once on the
    relabelled buffer (B-Pref's ``update_after_reset``: critic, actor and temperature).
 
+The methods of ``--pref method=`` (``methods.py``) change SAC through the replay buffer's
+sample hook (:class:`BonusReplayBuffer`): RUNE adds its bonus to each minibatch, QPA draws
+hybrid batches, and MRN runs its bi-level reward update (``mrn.py``) on the first minibatch
+after each multiple of ``mrn_meta_steps`` env steps while feedback is collected, then hands
+SAC that minibatch with the updated model's reward for the update of that step.
+
 A checkpoint holds SAC's state and replay buffer (``sac.py``) plus the reward model,
 the loop's state and its trajectory buffer; labels live in the preference store.
 """
@@ -45,8 +51,10 @@ from pbrl.rewards.source import RewardSource
 
 from .base import PreferenceAgent
 from .loop import RunningStd, knn_state_entropy
+from .mrn import MetaBatch, MetaSchedule, PreferenceProbe, last_labelled, meta_update, soft_value
 from .qpa import hybrid_rows
 from .rune import rune_bonus
+from ..online.callbacks import log_row
 from ..online.sac import SACAgent
 
 
@@ -158,6 +166,7 @@ class PEBBLEAgent(PreferenceAgent, SACAgent):
         self.method = str(preference.get("method", "none"))
         self.method_opt = dict(preference)
         self.warm_stats = EntropyRange()  # RIME's warm start: the entropy's running mean, std, min and max
+        self.mrn = MetaSchedule(int(preference["mrn_meta_steps"])) if self.method == "mrn" else None
         super().__init__(task, hyperparams, preference, *args, **kwargs)
         self._rows_rng = np.random.default_rng([int(self.seed), 0x0A9A])  # QPA's hybrid batches
 
@@ -170,18 +179,72 @@ class PEBBLEAgent(PreferenceAgent, SACAgent):
 
     def _sample_rewards(self, data: ReplayBufferSamples, env=None) -> ReplayBufferSamples:
         """A minibatch's rewards: the entropy bonus before the first reward model; then the
-        stored learned reward, plus RUNE's bonus with method rune."""
-        if not self.preference_loop.model_ready:
+        stored learned reward, plus RUNE's bonus with method rune; with method mrn, at a meta
+        step, the reward after MRN's bi-level update (:meth:`meta_reward_update`)."""
+        loop = self.preference_loop
+        if self.mrn is not None and self.mrn.due(self.model.num_timesteps, loop.model_ready and loop.collecting):
+            return self.meta_reward_update(data, env)
+        if not loop.model_ready:
             return self._entropy_bonus(data, env)
         if self.method != "rune":
             return data
-        obs = data.observations.cpu().numpy()
-        if env is not None:
-            obs = env.unnormalize_obs(obs)
-        act = self.model.policy.unscale_action(data.actions.cpu().numpy())
-        r = self.preference_loop.reward_model.member_rewards(obs, act)
+        obs, act = self._reward_inputs(data, env)
+        r = loop.reward_model.member_rewards(obs, act)
         bonus = rune_bonus(r, self.preference_loop.rune_beta_now())
         return data._replace(rewards=data.rewards + torch.as_tensor(bonus, dtype=data.rewards.dtype, device=data.rewards.device).reshape(data.rewards.shape))
+
+    def _reward_inputs(self, data: ReplayBufferSamples, env=None) -> tuple[np.ndarray, np.ndarray]:
+        """A minibatch's (observations, actions) as the reward model sees them: raw, and as sent to the env."""
+        obs = data.observations.cpu().numpy()
+        if env is not None:  # VecNormalize: the sampled states are normalised
+            obs = env.unnormalize_obs(obs)
+        return obs, self.model.policy.unscale_action(data.actions.cpu().numpy())
+
+    def meta_reward_update(self, data: ReplayBufferSamples, env=None) -> ReplayBufferSamples:
+        """MRN (``mrn.py``): the bi-level reward update on this minibatch (steps 1-4), the replay buffer
+        relabelled (6); returns the minibatch with the updated model's reward, for SAC's update of this
+        step (5). Logs ``method/mrn_outer_loss``: the updated critic's preference loss, both heads summed."""
+        loop, sac = self.preference_loop, self.model
+        probe = self._meta_probe(env)
+        if probe is None:  # no answered label to learn from
+            return data
+        obs, act = self._reward_inputs(data, env)
+        alpha = torch.exp(sac.log_ent_coef.detach()) if sac.ent_coef_optimizer is not None else sac.ent_coef_tensor
+        gamma = sac.gamma if data.discounts is None else data.discounts
+        as_tensor = lambda x: torch.as_tensor(x, dtype=torch.float32, device=sac.device)  # noqa: E731
+        batch = MetaBatch(
+            obs=data.observations.float(), actions=data.actions.float(), reward_obs=as_tensor(obs), reward_actions=as_tensor(act),
+            discount=(1.0 - data.dones.float()) * gamma, next_value=soft_value(sac.actor, sac.critic_target, data.next_observations, alpha),
+        )  # fmt: skip
+        lr = float(sac.critic.optimizer.param_groups[0]["lr"])
+        loss = meta_update(loop.reward_model, sac.critic, batch, probe, lr, float(self.method_opt["mrn_outer_weight"]))
+        self.mrn.steps.append(int(sac.num_timesteps))
+        self.mrn.last_loss = loss
+        self.relabel_with_model()
+        rewards = loop.reward_model.reward(obs, act, aggregate=loop.opt["aggregate"], k=float(loop.opt["aggregate_k"]))
+        if env is not None:  # as SB3 samples them
+            rewards = env.normalize_reward(rewards)
+        log_row(sac.logger, {"method/mrn_outer_loss": loss}, sac.num_timesteps)
+        return data._replace(rewards=torch.as_tensor(rewards, dtype=data.rewards.dtype, device=data.rewards.device).reshape(data.rewards.shape))
+
+    def _meta_probe(self, env=None) -> PreferenceProbe | None:
+        """MRN's outer-loss pairs: the last ``queries_per_round`` labelled queries, as their segments' first
+        state-action in the critic's terms (normalised observations, actions scaled to [-1, 1])."""
+        found = last_labelled(self.preference_loop.store, int(self.method_opt["queries_per_round"]))
+        if found is None:
+            return None
+        first, second, labels = found
+        device = self.model.device
+
+        def critic_inputs(seg) -> tuple[torch.Tensor, torch.Tensor]:
+            obs = seg.obs[:, 0].astype(np.float32)
+            if env is not None:
+                obs = env.normalize_obs(obs)
+            act = self.model.policy.scale_action(seg.actions[:, 0])
+            return torch.as_tensor(obs, dtype=torch.float32, device=device), torch.as_tensor(act, dtype=torch.float32, device=device)
+
+        (obs1, act1), (obs2, act2) = critic_inputs(first), critic_inputs(second)
+        return PreferenceProbe(obs1, act1, obs2, act2, torch.as_tensor(labels, dtype=torch.float32, device=device))
 
     def _hybrid_rows(self, rb: ReplayBuffer, batch_size: int) -> np.ndarray | None:
         """QPA's hybrid replay while feedback is collected (:func:`~.qpa.hybrid_rows`); else None (uniform)."""
@@ -215,10 +278,7 @@ class PEBBLEAgent(PreferenceAgent, SACAgent):
         """RIME: the reward model regresses this minibatch's normalised entropy (``RIMEEnsemble.warm_start``)."""
         stats = self.warm_stats
         stats.update(entropy.cpu().numpy())
-        obs = data.observations.cpu().numpy()
-        if env is not None:
-            obs = env.unnormalize_obs(obs)
-        act = self.model.policy.unscale_action(data.actions.cpu().numpy())
+        obs, act = self._reward_inputs(data, env)
         self.preference_loop.reward_model.warm_start(
             obs, act, entropy, stats.lo, stats.hi, stats.mean, stats.std, iters=int(self.method_opt["rime_warm_start"])
         )
@@ -281,12 +341,17 @@ class PEBBLEAgent(PreferenceAgent, SACAgent):
         policy.critic_target.load_state_dict(policy.critic.state_dict())
         policy.critic.optimizer.state.clear()
 
-    # -- checkpoints: the loop's state (PreferenceAgent) plus the bonus' statistics ----------
+    # -- checkpoints: the loop's state (PreferenceAgent), the bonus' statistics, MRN's mark ---
 
     def checkpoint_extra(self) -> dict[str, Any]:
-        return {**super().checkpoint_extra(), "entropy_stats": self.entropy_stats.state_dict()}
+        extra = {**super().checkpoint_extra(), "entropy_stats": self.entropy_stats.state_dict()}
+        if self.mrn is not None:
+            extra["mrn_mark"] = self.mrn.mark  # so a resumed run's next meta step falls where it would have
+        return extra
 
     def load_checkpoint_extra(self, extra: Mapping[str, Any]) -> None:
         super().load_checkpoint_extra(extra)
         if "entropy_stats" in extra:
             self.entropy_stats.load_state_dict(extra["entropy_stats"])
+        if self.mrn is not None and extra.get("mrn_mark") is not None:
+            self.mrn.mark = int(extra["mrn_mark"])
