@@ -186,7 +186,9 @@ class TrainConfig(Settings):
 
     def _check_preferences(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Reward ``learned``: the teacher, the budget and the preference options."""
-        from pbrl.agents.preference.options import PreferenceOptionError, check_teacher_options, default_feedback, resolve_preference_options
+        from pbrl.agents.preference.options import (
+            PreferenceOptionError, check_feedback_options, check_teacher_options, default_feedback, resolve_preference_options,
+        )  # fmt: skip
         from pbrl.teachers import TEACHERS
 
         if self.teacher is None:
@@ -202,11 +204,12 @@ class TrainConfig(Settings):
         try:
             preference = resolve_preference_options(self.agent, self.pref, feedback, task=self.env)
             check_teacher_options(self.teacher, self.pref, preference)  # human_*: --teacher human only; a free port
+            check_feedback_options(self.agent, self.teacher, preference)  # ratings / rankings with this teacher
         except PreferenceOptionError as exc:
             raise ConfigError(str(exc)) from None
         algorithm = {"ppo": "prefppo", "sac": "pebble"}[self.agent]
         method = preference.get("method", "none")
-        if method != "none":  # SURF, RUNE, QPA, RIME: PEBBLE's papers name the run by the method; on PPO, PrefPPO-<method>
+        if method != "none":  # SURF, RUNE, QPA, RIME, MRN: PEBBLE's papers name the run by the method; on PPO, PrefPPO-<method>
             algorithm = method if self.agent == "sac" else f"prefppo-{method}"
         reward = {"kind": "learned", "algorithm": algorithm, "teacher": self.teacher, "feedback": feedback}
         return reward, preference

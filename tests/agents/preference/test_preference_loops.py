@@ -227,6 +227,45 @@ def test_benchmark_quick_profile_smoke(tmp_path):
     assert report["estimate_full_profile"]["runs"] == 90 and report["estimate_full_profile"]["wall_clock_hours"] > 10
 
 
+def test_benchmark_methods_quick_profile_smoke(tmp_path):
+    """The methods' smoke profile with one teacher: every method and feedback kind trains and lands in
+    the table, each compared with PEBBLE on the same labels; a second call with the same --root
+    reuses the finished runs instead of training again."""
+    bench = load_benchmark("pbrl_online")
+    out, root = tmp_path / "methods.json", tmp_path / "root"
+    argv = ["--profile", "methods-quick", "--teachers", "mistake", "--workers", "1", "--reps", "200", "--root", str(root), "--json", str(out)]
+    assert bench.main(argv) == 0
+    report = json.loads(out.read_text())
+    learned = {"PEBBLE", "SURF", "RUNE", "QPA", "RIME", "MRN", "PEBBLE (ratings)", "PEBBLE (rankings)"}
+    assert set(report["statistics"]) == {"SAC (true reward)"} | {f"{name} mistake/20" for name in learned}
+    assert not report["failed"]
+    for name in learned:
+        assert report["statistics"][f"{name} mistake/20"]["labels_mean"] == 20  # answers: pairs, ratings or comparisons
+    pairs = {(c["x"], c["y"]) for c in report["comparisons"]}
+    assert {(f"{name} mistake/20", "PEBBLE mistake/20") for name in learned - {"PEBBLE"}} <= pairs
+    assert ("RIME mistake/20", "SAC (true reward)") in pairs
+    folders = sorted(os.listdir(root / "runs"))
+    assert bench.main(argv) == 0  # everything reused from root/results.jsonl
+    assert sorted(os.listdir(root / "runs")) == folders
+    assert json.loads(out.read_text())["statistics"] == report["statistics"]
+
+
+def test_benchmark_methods_profile_validates_and_fits_two_hours(tmp_path, capsys):
+    """Issue 21's claims profile: >= 5 seeds, both teachers, every run's config resolves (methods and
+    feedback kinds included), and --estimate says about two hours on 2 cores (no runs)."""
+    bench = _online_benchmark()
+    spec = bench.PROFILES["methods"]
+    assert spec["seeds"] >= 5 and set(spec["teachers"]) == {"oracle", "mistake"}
+    jobs = bench.make_jobs(spec, 1, spec["agents"], str(tmp_path / "runs"))
+    assert len(jobs) == 1 + 2 * (len(spec["methods"]) + len(spec["kinds"]) - 1)
+    for job in jobs:
+        bench.job_config(job).resolve()
+    assert bench.main(["--profile", "methods", "--estimate", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    estimate = json.loads(out[out.index("{") :])
+    assert estimate["runs"] == len(jobs) * spec["seeds"] and 0 < estimate["wall_clock_hours"] <= 2.5
+
+
 def _online_benchmark():
 
     bench = load_benchmark("pbrl_online")
