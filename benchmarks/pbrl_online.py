@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import glob
 import json
 import multiprocessing as mp
 import os
@@ -178,26 +179,74 @@ PROFILES["methods"] = {
     "agents": ["sac"],
     "methods": _METHODS,
     "kinds": ["pairs", "ratings", "rankings"],
-    "steps": {"ppo": 100_000, "sac": 12_000},
-    "budgets": [100],
+    "steps": {"ppo": 100_000, "sac": 10_000},
+    "budgets": [400],
     "teachers": ["oracle", "mistake"],
     "seeds": 5,
     "eval_episodes": 10,
     "hp": {"ppo": {}, "sac": {"net_arch": [256, 256], "batch_size": 256}},
     "pref": {
         "ppo": {},
-        "sac": {"unsup_steps": 2000, "interval": 2000, "queries_per_round": 20, "reward_hidden": [128, 128], "heldout_pairs": 256},
+        "sac": {"unsup_steps": 2000, "interval": 1000, "queries_per_round": 50, "reward_hidden": [128, 128], "heldout_pairs": 256},
     },
     "method_pref": {"qpa": {"qpa_recent_episodes": 5}, "rime": {"rime_beta_k": 600, "rime_min_epochs": 5}, "mrn": {"mrn_meta_steps": 1000}},
     # SAC 2 x 256 on Meta-World, one gradient step per env step: ~10 ms per step on a quiet 2-core machine
     "seconds_per_step": {"sac": 0.010},
 }
+# Issue 21's ICPL row: reward synthesis (pbrl.synthesis) with the offline proposer -- a search
+# procedure over the task card's terms, not an LLM -- where each iteration's candidates are
+# compared by a teacher over their policies' rollouts and the preferred one is the next base
+# (``feedback = "preferences"``, one run per teacher of the profile), next to the same search
+# with Eureka's fitness feedback (the best candidate by the task metric is the next base) and PPO
+# on the true reward. Each synthesis retrains its final program once (one final seed per
+# synthesis seed) for the profile's PPO steps, the true-reward run's steps, so the rows are
+# normalised like PrefPPO's. icpl-quick is the smoke profile (one tiny synthesis of 2 candidates
+# of 512 steps per feedback, well under a minute); icpl is the claims profile: Hopper (PPO on the
+# true reward learns it within 200k steps), K = 4 x I = 2 candidates of 50k PPO steps, the final
+# retraining 200k steps, 5 seeds, the oracle teacher: about an hour on 2 cores (--estimate).
+_ICPL_NONE: dict[str, Any] = {"ppo": {}, "sac": {}}
+PROFILES["icpl-quick"] = {
+    "tasks": ["Hopper"],
+    "agents": ["ppo"],
+    "methods": [],  # no PrefPPO rows: PPO on the true reward and the two syntheses only
+    "steps": {"ppo": 512, "sac": 0},
+    "budgets": [],
+    "teachers": ["oracle"],
+    "seeds": 1,
+    "eval_episodes": 2,
+    "hp": {"ppo": {"n_envs": 4, "n_steps": 64, "batch_size": 64, "n_epochs": 2, "net_arch": [32, 32]}, "sac": {}},
+    "pref": _ICPL_NONE,
+    "synthesis": {"samples": 2, "iterations": 1, "steps": 512, "comparisons": 2, "segment_length": 25, "hacking_pairs": 16},
+}
+PROFILES["icpl"] = {
+    "tasks": ["Hopper"],
+    "agents": ["ppo"],
+    "methods": [],
+    "steps": {"ppo": 200_000, "sac": 0},
+    "budgets": [],
+    "teachers": ["oracle"],
+    "seeds": 5,
+    "eval_episodes": 10,
+    "hp": {"ppo": {}, "sac": {}},
+    "pref": _ICPL_NONE,
+    "synthesis": {"samples": 4, "iterations": 2, "steps": 50_000, "comparisons": 4, "segment_length": 50, "hacking_pairs": 64},
+}
+#: synthesis rows (``reward = "synthesized"``): method -> the name they are reported under
+SYNTHESIS_NAMES = {"icpl": "ICPL (offline proposer)", "eureka": "Eureka (offline proposer)"}
+OFFLINE_NOTE = "offline proposer: a search procedure over terms of the task card, not an LLM"
+
 # Measured on the shared 2-core machine (BENCHMARKS.md): env-step costs of training on the
 # true reward, and the learned reward's extra cost per env step (wrapper hook + ensemble).
 _SECONDS_PER_STEP = {"ppo": 544 / 1_000_000, "sac": 157 / 30_000}
 _LEARNED_EXTRA_PER_STEP = {"ppo": 0.55e-3 / 16, "sac": 0.55e-3 / 4}
 # A reward-model gradient step at B-Pref's size (3 x 256^3, 128 pairs of 50 steps): 0.3-0.6 s.
 _SECONDS_PER_RM_STEP = 0.45
+# Reward synthesis: PPO steps cost x 1.1 in the sandboxed reward worker (sandbox_overhead.py), and each
+# training job of a synthesis (a candidate or a final retraining) ~7 s more: its probe, worker start,
+# trusted evaluation, rollouts, the reward-hacking check and the tournament (icpl-quick: 4 jobs of 512
+# steps in 28 s per synthesis, one at a time, on the loaded 2-core machine).
+_SYNTHESIS_SANDBOX_FACTOR = 1.1
+_SECONDS_PER_SYNTHESIS_JOB = 7.0
 
 
 # -- runs ------------------------------------------------------------------------------
@@ -211,8 +260,11 @@ def config_key(row: dict[str, Any]) -> tuple:
 
 def config_name(key: tuple) -> str:
     """What a configuration is reported under: ``SAC (true reward)``, ``PEBBLE oracle/100``,
-    ``SURF mistake/100``, ``PrefPPO-RUNE oracle/200``, ``PEBBLE (ratings) oracle/100``."""
+    ``SURF mistake/100``, ``PrefPPO-RUNE oracle/200``, ``PEBBLE (ratings) oracle/100``,
+    ``ICPL (offline proposer) oracle``."""
     agent, reward, method, kind, teacher, budget = key
+    if reward == "synthesized":  # ``ICPL (offline proposer) oracle``, ``Eureka (offline proposer)``
+        return SYNTHESIS_NAMES[method] + (f" {teacher}" if teacher else "")
     if reward != "learned":
         return f"{agent.upper()} (true reward)"
     name = NAMES[agent]
@@ -242,15 +294,20 @@ JOB_FIELDS = ("task_name", "agent", "reward", "method", "kind", "teacher", "feed
 
 
 def job_id(row: dict[str, Any]) -> str:
-    return json.dumps([row.get(k) for k in JOB_FIELDS])
+    # a synthesis run is also identified by its search settings (rows without them keep their ids)
+    return json.dumps([row.get(k) for k in JOB_FIELDS] + ([row["search"]] if row.get("search") else []))
 
 
 def job_result(job: dict[str, Any], result: Any = None, error: str | None = None) -> dict[str, Any]:
     """One row of the report from a finished run (a ``RunResult``) or its error."""
     out = {k: job.get(k) for k in JOB_FIELDS}
+    if job.get("search"):
+        out["search"] = job["search"]
     if error is not None:
         out["error"] = error[-3000:]
         return out
+    if job["reward"] == "synthesized":
+        return {**out, **synthesis_row(result)}
     out.update(return_mean=result.final["return_mean"], return_std=result.final["return_std"], run_dir=result.run_dir,
                seconds=round(result.wall_clock, 1))  # fmt: skip
     if result.final.get("success_rate") is not None:
@@ -259,6 +316,53 @@ def job_result(job: dict[str, Any], result: Any = None, error: str | None = None
         fb = result.final["feedback"]
         out.update(labels=fb["labels"], queries=fb["queries"], accuracy=fb["reward_model_accuracy"], correlation=fb["reward_model_correlation"])
     return out
+
+
+def synthesis_row(result: Any) -> dict[str, Any]:
+    """The report's fields of a finished synthesis run (a ``SynthesisResult``): the final program's
+    mean true return (one final seed), the teacher's answers (ICPL's labels), the search's outcome."""
+    final = result.final or {}
+    synthesized = final.get("synthesized") or {}
+    if synthesized.get("return_mean") is None:
+        raise RuntimeError(f"synthesis run {result.run_dir}: no final retraining of a synthesized program "
+                           f"(no candidate trained, or the retraining failed): {final.get('runs')}")
+    out = {
+        "return_mean": synthesized["return_mean"], "return_std": None, "fitness": synthesized.get("fitness_mean"),
+        "final_seeds": synthesized.get("seeds_ok"), "run_dir": result.run_dir, "proposer": OFFLINE_NOTE, "label": result.label,
+        # the task's own reward, retrained inside the synthesis on the same final seed (a cross-check of PPO's row)
+        "task_reward_return": (final.get("task_reward") or {}).get("return_mean"),
+        "best": (result.best or {}).get("id"), "candidates": sum(it["candidates"] for it in result.iterations),
+        "trained": sum(it["trained"] for it in result.iterations), "flagged": len(result.warnings),
+        "preferred": [it.get("preferred") for it in result.iterations],
+    }  # fmt: skip
+    tours = sorted(glob.glob(os.path.join(result.run_dir, "preferences", "it[0-9]*.json")))
+    tours = [t for t in tours if not t.endswith("-proposer.json")]
+    if tours:
+        comparisons = [c for t in tours for c in json.load(open(t, encoding="utf-8"))["comparisons"]]
+        out["queries"] = sum(len(c["query_ids"]) for c in comparisons)
+        out["labels"] = out["queries"] - sum(c["unanswered"] for c in comparisons)
+    return out
+
+
+def synthesize(job: dict[str, Any], workers: int) -> Any:
+    """One reward-synthesis run of a ``synthesized`` job with the offline proposer (``workers``
+    candidates at a time); a run folder left by an earlier invocation is resumed."""
+    from pbrl.runs.folder import run_path
+    from pbrl.synthesis.loop import SynthesisConfig, Synthesizer
+
+    search = dict(job["search"])
+    icpl = job["method"] == "icpl"
+    config = SynthesisConfig(
+        task=TASKS[job["task_name"]], backend="offline", samples=search.pop("samples"), iterations=search.pop("iterations"),
+        steps=search.pop("steps"), final_seeds=1, final_steps=job["steps"], eval_episodes=job["eval_episodes"], seed=job["seed"],
+        hyperparams=dict(job["hp"]), runs_dir=job["runs_dir"], name=job["name"], max_workers=max(1, workers), label=OFFLINE_NOTE,
+        feedback="preferences" if icpl else "fitness", teacher=job["teacher"] if icpl else "oracle", **search,
+    )  # fmt: skip
+    path = run_path(job["runs_dir"], config.task, "synthesis", job["name"], job["seed"])
+    quiet = lambda line: None  # noqa: E731 -- every step is in the run folder
+    if os.path.isfile(os.path.join(path, "config.json")):
+        return Synthesizer.resume(path, log=quiet).run()
+    return Synthesizer(config, log=quiet).run()
 
 
 def random_returns(tasks: list[str], episodes: int, seed: int = 12345) -> dict[str, float]:
@@ -279,7 +383,8 @@ def random_returns(tasks: list[str], episodes: int, seed: int = 12345) -> dict[s
 def make_jobs(spec: dict[str, Any], seeds: int, agents: list[str], runs_dir: str) -> list[dict[str, Any]]:
     """Every run of a profile: per seed, task and agent the true-reward run, then per method
     (``spec["methods"]``, default the plain loop), feedback kind (``spec["kinds"]``, default
-    pairs), teacher and budget one learned-reward run."""
+    pairs), teacher and budget one learned-reward run; with ``spec["synthesis"]`` (PPO) one ICPL
+    synthesis per teacher and one Eureka-style synthesis."""
     jobs = []
     for seed in range(seeds):
         for task in spec["tasks"]:
@@ -306,11 +411,18 @@ def make_jobs(spec: dict[str, Any], seeds: int, agents: list[str], runs_dir: str
                                     name += f"-{kind}"
                                 jobs.append({**base, "reward": "learned", "method": method, "kind": kind, "teacher": teacher,
                                              "feedback": budget, "pref": pref, "name": name})  # fmt: skip
+                if agent == "ppo" and spec.get("synthesis"):
+                    # reward synthesis: ICPL per teacher, then the same search with fitness feedback (Eureka)
+                    synth = {**base, "reward": "synthesized", "kind": "pairs", "feedback": None, "pref": {}, "search": dict(spec["synthesis"])}
+                    for teacher in spec["teachers"]:
+                        jobs.append({**synth, "method": "icpl", "teacher": teacher, "name": f"icpl-{teacher}"})
+                    jobs.append({**synth, "method": "eureka", "teacher": None, "name": "eureka"})
     return jobs
 
 
 def run_all(jobs: list[dict[str, Any]], workers: int, done_file: str | None = None) -> list[dict[str, Any]]:
-    """Train every job (``pbrl.runs.train.train``), ``workers`` at a time in spawned processes.
+    """Train every job (``pbrl.runs.train.train``), ``workers`` at a time in spawned processes;
+    then run the synthesis jobs (:func:`synthesize`) one after another.
 
     ``done_file`` (JSON lines): each finished run's row is appended as it ends, and rows
     already there (from an earlier invocation with the same ``--root``) are reused instead of
@@ -338,21 +450,32 @@ def run_all(jobs: list[dict[str, Any]], workers: int, done_file: str | None = No
                 f.write(json.dumps(row, default=str) + "\n")
         _progress(len(results), len(jobs), row)
 
+    # a synthesis runs here, one at a time, training its candidates ``workers`` at a time itself
+    syntheses = [job for job in todo if job["reward"] == "synthesized"]
+    todo = [job for job in todo if job["reward"] != "synthesized"]
     if workers <= 1:
         for job in todo:
             try:
                 finish(job_result(job, train(job_config(job))))
             except Exception:  # one failed run must not sink the others
                 finish(job_result(job, error=traceback.format_exc()))
-        return results
-    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(train, job_config(job)): job for job in todo}
-        for future in cf.as_completed(futures):
-            job = futures[future]
-            try:
-                finish(job_result(job, future.result()))
-            except Exception:
-                finish(job_result(job, error=traceback.format_exc()))
+    elif todo:
+        with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(train, job_config(job)): job for job in todo}
+            for future in cf.as_completed(futures):
+                job = futures[future]
+                try:
+                    finish(job_result(job, future.result()))
+                except Exception:
+                    finish(job_result(job, error=traceback.format_exc()))
+    for job in syntheses:
+        began = time.time()
+        try:
+            row = job_result(job, synthesize(job, workers))
+            row["seconds"] = round(time.time() - began, 1)
+        except Exception:
+            row = job_result(job, error=traceback.format_exc())
+        finish(row)
     return results
 
 
@@ -421,6 +544,7 @@ def statistics_table(results: list[dict[str, Any]], randoms: dict[str, float], t
     header = ["agent", "teacher", "budget", f"IQM normalised return [{interval_method(reps)}]"] + [f"{t} return" for t in tasks] + ["labels", "RM accuracy", "runs"]
     table = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n" + "\n".join(rows)
     table += "\n\nnormalised return: 100 × (R − random) / (true-reward agent − random); random returns: " + ", ".join(f"{t} {randoms[t]:.1f}" for t in tasks)
+    table += synthesis_note(ok)
     comparisons = compare_configs(matrices, stats, reps)
     if comparisons:
         table += f"\n\n| X | Y | IQM X | IQM Y | P(X > Y) [{improvement_method(reps)}] | claim |\n|---|---|---|---|---|---|\n"
@@ -431,6 +555,23 @@ def statistics_table(results: list[dict[str, Any]], randoms: dict[str, float], t
     return stats, table, comparisons
 
 
+def synthesis_note(rows: list[dict[str, Any]]) -> str:
+    """What the reward-synthesis rows are (empty without them): the proposer said plainly, the search's budget."""
+    runs = [r for r in rows if r["reward"] == "synthesized"]
+    if not runs:
+        return ""
+    s = runs[0]["search"]
+    steps = runs[0]["steps"]
+    answers = [r["labels"] for r in runs if r.get("labels") is not None]
+    return (f"\n\nICPL / Eureka rows: reward synthesis (pbrl.synthesis) with the **{OFFLINE_NOTE}** -- not LLM results. "
+            f"K = {s['samples']} candidates x I = {s['iterations']} iterations of {s['steps']:,} PPO steps each; ICPL: a teacher "
+            f"compares the candidates' rollouts ({s.get('comparisons', 4)} segment pairs per pair of candidates) and the preferred "
+            f"one is the next base (labels: the teacher's answers"
+            + (f", {np.mean(answers):.0f} per run" if answers else "") + "); Eureka-style: the best by the task metric is the "
+            f"next base. The final program is retrained once (one final seed per synthesis seed) for {steps:,} PPO steps, the "
+            "steps of PPO (true reward), and normalised against it.")
+
+
 def _ci(t: list[float], digits: int = 1) -> str:
     return f"{t[0]:.{digits}f} [{t[1]:.{digits}f}, {t[2]:.{digits}f}]"
 
@@ -439,7 +580,8 @@ def _pairs(keys: list[tuple]) -> list[tuple[tuple, tuple]]:
     """The comparisons the literature makes (keys: :func:`config_key`): each learned reward vs its
     agent on the true reward, the oracle vs each other teacher at one budget, the largest vs the
     smallest budget of one teacher, and each method or feedback kind vs the plain loop on pairs
-    (PEBBLE / PrefPPO) with the same teacher and budget (e.g. RIME vs PEBBLE under mistakes)."""
+    (PEBBLE / PrefPPO) with the same teacher and budget (e.g. RIME vs PEBBLE under mistakes); for
+    reward synthesis, each synthesized reward vs PPO on the true reward and ICPL vs Eureka-style."""
     out = []
     learned = [k for k in keys if k[1] == "learned"]
     for k in learned:
@@ -457,6 +599,18 @@ def _pairs(keys: list[tuple]) -> list[tuple[tuple, tuple]]:
         plain = (k[0], "learned", "none", "pairs", k[4], k[5])
         if k != plain and plain in keys:
             out.append((k, plain))
+    # reward synthesis: each synthesized reward vs PPO on the true reward, ICPL vs the Eureka-style search,
+    # and ICPL with the oracle vs ICPL with each other teacher
+    synthesized = [k for k in keys if k[1] == "synthesized"]
+    eureka = ("ppo", "synthesized", "eureka", "pairs", "", 0)
+    for k in synthesized:
+        true = (k[0], "true", "none", "pairs", "", 0)
+        if true in keys:
+            out.append((k, true))
+    out.extend((k, eureka) for k in synthesized if k[2] == "icpl" and eureka in keys)
+    for k in synthesized:
+        if k[2] == "icpl" and k[4] == "oracle":
+            out.extend((k, other) for other in synthesized if other[2] == "icpl" and other[4] != "oracle")
     return out
 
 
@@ -541,14 +695,30 @@ def estimate_hours(profile: str, seeds: int, workers: int, spec: dict[str, Any] 
                         per_run[name] = env_s + steps * (_LEARNED_EXTRA_PER_STEP[agent] + step_extra) + rm_s
                         total += per_run[name] * seeds
         total += env_s * seeds
+    synthesis_runs = 0
+    if spec.get("synthesis") and "ppo" in agents:
+        # per task and seed: ICPL per teacher and one Eureka-style search, each K x I candidates and a final
+        # retraining of the program and of the task's own reward (one seed) for the true-reward run's steps
+        syn = spec["synthesis"]
+        candidates, final = syn["samples"] * syn["iterations"], spec["steps"]["ppo"]
+        rate = spec.get("seconds_per_step", {}).get("ppo", _SECONDS_PER_STEP["ppo"]) * _SYNTHESIS_SANDBOX_FACTOR
+        cost = (candidates * syn["steps"] + 2 * final) * rate + (candidates + 2) * _SECONDS_PER_SYNTHESIS_JOB
+        for name in [f"ppo/icpl/{t}" for t in spec["teachers"]] + ["ppo/eureka"]:
+            per_run[name] = cost
+        synthesis_runs = (len(spec["teachers"]) + 1) * len(spec["tasks"]) * seeds
+        total += cost * synthesis_runs
     return {
-        "runs": (1 + len(spec["teachers"]) * len(spec["budgets"]) * (len(methods) + len(kinds) - 1)) * len(agents) * seeds * len(spec["tasks"]),
+        "runs": (1 + len(spec["teachers"]) * len(spec["budgets"]) * (len(methods) + len(kinds) - 1)) * len(agents) * seeds * len(spec["tasks"])
+        + synthesis_runs,
         "total_cpu_hours": total / 3600,
         "wall_clock_hours": total / 3600 / max(1, min(workers, 2)) * (1.15 if workers > 1 else 1.0),
         "per_run_hours": {k: v / 3600 for k, v in per_run.items()},
         "rates": "env-step costs of PPO (544 s per 1M steps) and SAC (157 s per 30k steps) on the true reward, "
                  "the learned reward's per-step cost and a reward-model gradient step (0.45 s at B-Pref's size): "
                  "measured on the 2-core machine, BENCHMARKS.md",
+        **({"synthesis_rates": "reward synthesis: PPO's env-step cost x 1.1 for the sandboxed reward worker, and 7 s per "
+                               "training job (probe, worker start, trusted evaluation, hacking check, tournament; icpl-quick "
+                               "on the loaded 2-core machine)"} if synthesis_runs else {}),
     }  # fmt: skip
 
 
@@ -558,7 +728,7 @@ def estimate_hours(profile: str, seeds: int, workers: int, spec: dict[str, Any] 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the smoke profile: one task, tiny budgets")
-    parser.add_argument("--profile", choices=sorted(PROFILES), default=None, help="quick, medium, claims-prefppo, claims-pebble or full (default: full; --quick = quick)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=None, help="quick, medium, claims-prefppo, claims-pebble, methods(-quick), icpl(-quick) or full (default: full; --quick = quick)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per configuration (default: the profile's)")
     parser.add_argument("--agents", default=None, help="comma-separated: ppo (PrefPPO), sac (PEBBLE)")
     parser.add_argument("--tasks", default="", help="comma-separated subset of the profile's tasks")
@@ -624,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {"tasks": spec["tasks"], "agents": agents, "methods": spec.get("methods", ["none"]), "kinds": spec.get("kinds", ["pairs"]),
                    "seeds": seeds, "steps": spec["steps"], "budgets": spec["budgets"], "method_pref": spec.get("method_pref", {}),
                    "teachers": spec["teachers"], "hp": spec["hp"], "pref": spec["pref"], "eval_episodes": spec["eval_episodes"],
-                   "workers": args.workers},  # fmt: skip
+                   "workers": args.workers, **({"synthesis": spec["synthesis"]} if spec.get("synthesis") else {})},  # fmt: skip
         "random_returns": randoms,
         "timing_s": round(seconds, 1),
         "estimate_full_profile": estimate_hours("full", PROFILES["full"]["seeds"], 2),

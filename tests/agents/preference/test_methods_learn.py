@@ -1,5 +1,6 @@
-"""SURF, RUNE, QPA and RIME run end to end through ``pbrl train`` (PEBBLE's SAC, the oracle teacher,
-InvertedPendulum, tiny budgets) and their reward models learn; bad method options fail before any work."""
+"""SURF, RUNE, QPA, RIME and MRN run end to end through ``pbrl train`` (PEBBLE's SAC, the oracle teacher,
+InvertedPendulum, tiny budgets): their reward models learn and their policies beat a random one; bad
+method options fail before any work."""
 
 from __future__ import annotations
 
@@ -23,13 +24,27 @@ METHODS = {
     "rune": [],
     "qpa": ["--pref", "qpa_crop_min=2", "--pref", "qpa_crop_max=5", "--pref", "qpa_aug_ratio=4"],
     "rime": ["--pref", "rime_min_epochs=5", "--pref", "rime_warm_start=2"],
+    "mrn": ["--pref", "mrn_meta_steps=100"],
 }
 #: a tag each method logs that the others do not
-TAGS = {"surf": "method/pseudo_label_fraction", "rime": "method/flipped_labels"}
+TAGS = {"surf": "method/pseudo_label_fraction", "rime": "method/flipped_labels", "mrn": "method/mrn_outer_loss"}
+
+
+@pytest.fixture(scope="module")
+def random_return() -> float:
+    """InvertedPendulum's mean return under uniform random actions (10 episodes)."""
+    import gymnasium as gym
+    import numpy as np
+
+    from pbrl.evaluation import evaluate_policy
+
+    space = gym.make(PENDULUM).action_space
+    rng = np.random.default_rng(0)
+    return float(evaluate_policy(lambda o: rng.uniform(space.low, space.high, (len(o), space.shape[0])), PENDULUM, episodes=10, seed=0).return_mean)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
-def test_method_learns_through_pbrl_train(method, tmp_path):
+def test_method_learns_through_pbrl_train(method, tmp_path, random_return):
     runs = str(tmp_path / "runs")
     result = CliRunner().invoke(app, [
         "train", "--env", PENDULUM, "--agent", "sac", "--reward", "learned", "--teacher", "oracle", "--feedback", "60",
@@ -44,6 +59,9 @@ def test_method_learns_through_pbrl_train(method, tmp_path):
     assert feedback["labels"] == 60 and feedback["feedback_rounds"] == 3, feedback
     # the reward model agrees with held-out true-reward preferences well above chance (0.5)
     assert feedback["reward_model_accuracy"] > 0.7, feedback
+    final = json.load(open(os.path.join(run, "summary.json")))["final_eval"]
+    print(method, final["return_mean"], random_return)
+    assert final["return_mean"] > 2 * random_return, (final["return_mean"], random_return)
     tags = set().union(*read_metrics(run))
     for m, tag in TAGS.items():
         assert (tag in tags) == (m == method), (method, tag)
