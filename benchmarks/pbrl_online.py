@@ -178,15 +178,15 @@ PROFILES["methods"] = {
     "agents": ["sac"],
     "methods": _METHODS,
     "kinds": ["pairs", "ratings", "rankings"],
-    "steps": {"ppo": 100_000, "sac": 12_000},
-    "budgets": [100],
+    "steps": {"ppo": 100_000, "sac": 10_000},
+    "budgets": [400],
     "teachers": ["oracle", "mistake"],
     "seeds": 5,
     "eval_episodes": 10,
     "hp": {"ppo": {}, "sac": {"net_arch": [256, 256], "batch_size": 256}},
     "pref": {
         "ppo": {},
-        "sac": {"unsup_steps": 2000, "interval": 2000, "queries_per_round": 20, "reward_hidden": [128, 128], "heldout_pairs": 256},
+        "sac": {"unsup_steps": 2000, "interval": 1000, "queries_per_round": 50, "reward_hidden": [128, 128], "heldout_pairs": 256},
     },
     "method_pref": {"qpa": {"qpa_recent_episodes": 5}, "rime": {"rime_beta_k": 600, "rime_min_epochs": 5}, "mrn": {"mrn_meta_steps": 1000}},
     # SAC 2 x 256 on Meta-World, one gradient step per env step: ~10 ms per step on a quiet 2-core machine
