@@ -22,7 +22,12 @@
    trained on), ``reward_model/correlation`` (Pearson of learned and true per-step
    rewards on those segments), ``reward_model/query_accuracy`` (the previous model
    on the round's new labels, before training on them) and the update's
-   ``reward_model/train_accuracy``, ``loss``, ``epochs``.
+   ``reward_model/train_accuracy``, ``loss``, ``epochs``;
+5. runs the reward-hacking check (:mod:`pbrl.rewards.hacking`) on those held-out segments:
+   ``hacking/agreement``, ``hacking/rank_correlation``, ``hacking/rank_distance`` and
+   ``hacking/flagged`` (agreement below ``hacking_min_agreement``). The first model's score
+   (before the agent trains on it) and one on the final policy's own recent episodes at the
+   end of training (``hacking/*_after``) go to :meth:`PreferenceLoop.summary`.
 
 The loop stops asking when the feedback budget (queries asked, counted in the store)
 is spent; training goes on with the last reward model.
@@ -77,6 +82,7 @@ from pbrl.preferences import (
     TrajectoryBuffer,
 )
 from pbrl.preferences.queries import pair_features
+from pbrl.rewards.hacking import DEFAULT_MIN_AGREEMENT, HackingScore, score_returns
 from pbrl.rewards.metrics import pearson_correlation, preference_accuracy
 from pbrl.rewards.source import RewardSource
 
@@ -90,6 +96,8 @@ STORE_NAME = "preferences.sqlite"
 REWARD_MODEL_DIR = "reward_model"
 _TRAJ_PREFIX = "traj/"
 _SURF_PREFIX = "surf/"  # SURF's unlabelled pool in a checkpoint
+#: the reward-hacking check after training: segments of the final policy's last episodes
+HACKING_RECENT_EPISODES = 10
 
 
 class ZeroReward(RewardSource):
@@ -236,6 +244,9 @@ class PreferenceLoop(BaseCallback):
         self.rounds = 0
         self.next_round = int(self.opt["unsup_steps"])
         self.last_metrics: dict[str, float] = {}
+        #: the reward-hacking check's scores (``HackingScore.to_dict()``): first model, end of training
+        self.hacking: dict[str, dict[str, Any] | None] = {"before": None, "after": None}
+        self._hacking_latest: HackingScore | None = None
         self.store: PreferenceStore | None = None
         self._base_env = agent.reward_env.venv.env  # the pbrl BatchedMujocoEnv (qpos/qvel)
         self._quantities = tuple(agent.card.quantities)
@@ -320,6 +331,7 @@ class PreferenceLoop(BaseCallback):
             self.refresh()
         elif self.teacher.asynchronous:
             self.refresh()  # the saved reward model has seen every answer given during training
+        self.final_hacking_check()
 
     # -- the feedback round -----------------------------------------------------------
 
@@ -527,7 +539,10 @@ class PreferenceLoop(BaseCallback):
         self.agent.on_reward_update(source, first=first)
         metrics.update(fitted)
         metrics.update(self.method_metrics())
+        self._hacking_latest = None
         metrics.update(self.heldout_metrics())
+        if self.hacking["before"] is None and self._hacking_latest is not None:
+            self.hacking["before"] = self._hacking_latest.to_dict()  # the first model, before the agent trains on it
         return True
 
     def _fit_pairs(self) -> tuple[int, dict[str, float]]:
@@ -572,7 +587,8 @@ class PreferenceLoop(BaseCallback):
         return self.reward_model.as_reward_source(self.opt["aggregate"], float(self.opt["aggregate_k"]))
 
     def heldout_metrics(self) -> dict[str, float]:
-        """Accuracy on fresh pairs labelled by the true return, and per-step reward correlation."""
+        """Accuracy on fresh pairs labelled by the true return, per-step reward correlation, and the
+        reward-hacking check on the same segments (``hacking/*``; the score kept in ``_hacking_latest``)."""
         n = int(self.opt["heldout_pairs"])
         if n <= 0 or not self.model_ready or self.buffer.num_episodes == 0:
             return {}
@@ -584,14 +600,56 @@ class PreferenceLoop(BaseCallback):
         if not math.isnan(acc):
             out["reward_model/accuracy"] = acc
         both = SegmentBatch.concatenate([first, second])
-        mask = both.mask.reshape(-1)
-        obs = both.obs.reshape(-1, both.obs_dim)[mask]
-        act = both.actions.reshape(-1, both.act_dim)[mask]
-        learned = self.reward_model.reward(obs, act, aggregate=self.opt["aggregate"], k=float(self.opt["aggregate_k"]))
-        true = both.rewards.reshape(-1)[mask]
+        learned = self._learned_steps(both)
+        true = both.rewards.reshape(-1)[both.mask.reshape(-1)]
         if true.std() > 0 and learned.std() > 0:
             out["reward_model/correlation"] = pearson_correlation(learned, true)
+        self._hacking_latest = self.hacking_score(both, learned)
+        out.update(hacking_tags(self._hacking_latest))
         return out
+
+    def _learned_steps(self, segments: SegmentBatch) -> np.ndarray:
+        """The agent's learned reward (aggregated over the ensemble) at every real step of ``segments``, row by row."""
+        mask = segments.mask.reshape(-1)
+        obs = segments.obs.reshape(-1, segments.obs_dim)[mask]
+        act = segments.actions.reshape(-1, segments.act_dim)[mask]
+        return self.reward_model.reward(obs, act, aggregate=self.opt["aggregate"], k=float(self.opt["aggregate_k"]))
+
+    def hacking_score(self, segments: SegmentBatch, learned: np.ndarray) -> HackingScore:
+        """The reward-hacking check on ``2n`` segments drawn as ``n`` pairs (``i``, ``n + i``).
+
+        The held-out teacher is the oracle on the true return. Each pair is scored, and so is
+        ``(n + i, (i + 1) mod n)``, which chains every segment into one cycle without drawing
+        more: shared segments let the labels imply a global ordering for the rank correlation.
+        ``learned``: :meth:`_learned_steps` of ``segments``.
+        """
+        n = len(segments) // 2
+        rows = np.nonzero(segments.mask)[0]  # the segment of each real step, in _learned_steps' order
+        learned_returns = np.bincount(rows, weights=learned, minlength=len(segments))
+        true_returns = segments.returns
+        i = np.arange(n)
+        a, b = np.concatenate([i, n + i]), np.concatenate([n + i, (i + 1) % n])
+        labels = np.where(np.isclose(true_returns[a], true_returns[b]), 0.5, (true_returns[b] > true_returns[a]).astype(np.float64))
+        threshold = float(self.opt.get("hacking_min_agreement", DEFAULT_MIN_AGREEMENT))
+        return score_returns(learned_returns[a], learned_returns[b], labels, first_ids=a, second_ids=b, min_agreement=threshold)
+
+    def final_hacking_check(self) -> None:
+        """The reward-hacking check at the end of training: the final reward model on ``heldout_pairs`` pairs
+        of the final policy's own last episodes, logged as ``hacking/*_after`` and kept for :meth:`summary`."""
+        n = int(self.opt["heldout_pairs"])
+        if n <= 0 or not self.model_ready or self.buffer.num_episodes == 0:
+            return
+        step = int(self.model.num_timesteps) if getattr(self, "model", None) is not None else 0
+        # its own generator: the run's other random streams (queries, held-out pairs) are untouched
+        sampler = RecentEpisodeSampler(self.buffer, horizon=int(self.opt["segment_length"]),
+                                       seed=np.random.default_rng([self.seed, 0x4AC5, step]), recent=HACKING_RECENT_EPISODES)  # fmt: skip
+        segments = sampler.sample(2 * n)
+        score = self.hacking_score(segments, self._learned_steps(segments))
+        self.hacking["after"] = score.to_dict()
+        values = hacking_tags(score, suffix="_after")
+        self.last_metrics.update(values)
+        if getattr(self, "model", None) is not None:
+            log_row(self.logger, values, step)
 
     def _catch_up(self) -> None:
         """On (re)start: set aside the rounds a killed run asked ahead of its checkpoint (replayed at
@@ -636,7 +694,7 @@ class PreferenceLoop(BaseCallback):
     # -- summary, checkpoints ----------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
-        """End-of-run figures: labels used, queries asked, the reward model's latest accuracy."""
+        """End-of-run figures: labels used, queries asked, the reward model's latest accuracy, the reward-hacking check."""
         counts = {"labels": 0, "queries": 0, "skips": 0}
         if self.store is not None:
             counts = self.store.summary() if self.fb is None else self.counts()
@@ -653,7 +711,18 @@ class PreferenceLoop(BaseCallback):
             "feedback_rounds": self.rounds,
             "reward_model_accuracy": self.last_metrics.get("reward_model/accuracy"),
             "reward_model_correlation": self.last_metrics.get("reward_model/correlation"),
+            "hacking": self.hacking_summary(),
         }
+
+    def hacking_summary(self) -> dict[str, Any] | None:
+        """The reward-hacking check: the first model's score (``before``), the final model's on the final
+        policy's episodes (``after``), ``flagged`` (either was) and the threshold; None when it is off."""
+        if int(self.opt["heldout_pairs"]) <= 0:
+            return None
+        before, after = self.hacking["before"], self.hacking["after"]
+        flagged = any(bool(s and s["flagged"]) for s in (before, after))
+        return {"before": before, "after": after, "flagged": flagged,
+                "min_agreement": float(self.opt.get("hacking_min_agreement", DEFAULT_MIN_AGREEMENT))}  # fmt: skip
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-ready loop state for a checkpoint (weights and the buffer go elsewhere)."""
@@ -665,6 +734,7 @@ class PreferenceLoop(BaseCallback):
             "selector": self.selector.state_dict(),
             "sampler": self.sampler.state_dict(),
             "last_metrics": self.last_metrics,
+            "hacking": self.hacking,
             **({} if self.fb is None else {"feedback": self.fb.state_dict()}),
         }
 
@@ -676,6 +746,7 @@ class PreferenceLoop(BaseCallback):
         self.selector.load_state_dict(state["selector"])
         self.sampler.load_state_dict(state["sampler"])
         self.last_metrics = dict(state.get("last_metrics", {}))
+        self.hacking = {"before": None, "after": None, **dict(state.get("hacking") or {})}
         if self.fb is not None:
             self.fb.load_state_dict(state.get("feedback", {}))  # before the teacher is made again (rating bounds)
         if self.rounds and self.teacher is not None:  # the human teacher is made at training start
@@ -733,6 +804,14 @@ class PreferenceLoop(BaseCallback):
         if self.store is not None:
             self.store.close()
             self.store = None
+
+
+def hacking_tags(score: HackingScore, suffix: str = "") -> dict[str, float]:
+    """``hacking/agreement``, ``rank_correlation``, ``rank_distance`` (where defined) and ``flagged`` (1/0) of a score."""
+    out = {f"hacking/{key}{suffix}": float(getattr(score, key)) for key in ("agreement", "rank_correlation", "rank_distance")}
+    out = {k: v for k, v in out.items() if math.isfinite(v)}
+    out[f"hacking/flagged{suffix}"] = float(score.flagged)
+    return out
 
 
 def central(batch: SegmentBatch, w: int) -> SegmentBatch:

@@ -170,6 +170,8 @@ class PreferenceOptions(Settings):
     buffer_steps: int = setting(100_000, "steps of recent episodes kept to cut query segments from", check=integer(1))
     record_states: bool = setting(True, "record qpos/qvel with every step so segments can be rendered for people", check=boolean)
     heldout_pairs: int = setting(256, "fresh pairs labelled by the true reward to measure reward_model/accuracy (0: off)", check=integer(0))
+    hacking_min_agreement: float = setting(0.6, "reward-hacking check: a reward model agreeing with fewer held-out true-reward "
+                                           "labels than this is flagged (hacking/flagged; heldout_pairs=0: no check)", check=number(0.0, 1.0))
     # the PEBBLE-family method on top of the loop (agents/preference/methods.py); each method's knobs carry its prefix
     method: str = setting("none", "what the loop adds to PEBBLE / PrefPPO: none, surf, rune, qpa, rime or mrn (README: Methods)", check=one_of(*METHODS))
     surf_threshold: float = setting(0.99, "surf: confidence max(P, 1-P) an unlabelled pair needs for a pseudo-label (tau; SURF's scripts)", check=_unit(True))

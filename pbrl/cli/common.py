@@ -193,6 +193,10 @@ def report_run(run_dir: str, runs_root: str, steps: tuple[str, int], wall_clock:
         table.add_row("labels / queries", f"{fb['labels']:,} / {fb['queries']:,} (budget {fb['feedback_budget']:,}, teacher {fb['teacher']})")
         acc = fb.get("reward_model_accuracy")
         table.add_row("reward-model accuracy", "n/a" if acc is None else f"{acc:.3f} (held-out, vs true-reward preferences)")
+        hacking = fb.get("hacking") or {}  # the reward-hacking check (agents/preference/README.md)
+        shown = [f"{(hacking.get(p) or {})['agreement']:.2f} {p}" for p in ("before", "after") if (hacking.get(p) or {}).get("agreement") is not None]
+        if shown:
+            table.add_row("reward-hacking check", f"agreement {' / '.join(shown)} training{' (FLAGGED)' if hacking.get('flagged') else ''}")
     Console().print(table)
     typer.echo(f"tensorboard --logdir {runs_root}")
     typer.echo(run_dir)

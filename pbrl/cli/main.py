@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import bench_cmd, compare_cmd, configs_cmd, dataset_cmd, envs_cmd, label_cmd, run_cmd, sweep_cmd, synthesize_cmd, train_cmd
-from . import export_cmd
+from . import export_cmd, reward_check_cmd
 from .common import command_group
 
 app = command_group("pbrl", "pbrl: classic and preference-based RL on batched MuJoCo tasks.", completion=True)
@@ -38,6 +38,7 @@ app.add_typer(dataset_cmd.app, name="dataset")
 app.add_typer(label_cmd.app, name="label")
 app.add_typer(configs_cmd.app, name="configs")
 app.command("synthesize")(synthesize_cmd.synthesize)
+app.command("reward-check")(reward_check_cmd.reward_check)
 
 
 def main() -> None:  # pragma: no cover - console script

@@ -22,8 +22,11 @@ TINY_PPO = ["--hp", "n_envs=8", "--hp", "n_steps=128", "--hp", "n_epochs=1", "--
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
-    """A finished PPO run, a dataset and a labelled preference store."""
+    """A finished PPO run, a dataset, a labelled preference store and a saved reward model."""
+    from pbrl.rewards import RewardEnsemble
+
     root = tmp_path_factory.mktemp("first")
+    RewardEnsemble(4, 1, n_members=1, hidden_sizes=(8,), seed=0).save(str(root / "reward_model"))  # InvertedPendulum's dims
     with datasets_root(root / "datasets"):
         make_pendulum_dataset(DATASET, steps=2000)
         store = label(DATASET, str(root / "prefs.sqlite"), pairs=20)
@@ -59,6 +62,7 @@ def _commands(made):
         "label serve": ["label", "serve", "--store", store, "--port", "0"],
         "label stats": ["label", "stats", "--store", store],
         "sweep": ["sweep", "ppo", "--seeds", "1", "--steps", "2048", "--out", str(root / "sweep")],
+        "reward-check": ["reward-check", str(root / "reward_model"), "--labels", store],
         "synthesize": ["synthesize", "--env", PENDULUM, "--backend", "offline", "--samples", "1", "--iterations", "1",
                        "--steps", "2048", "--runs-dir", runs],
         "bench": ["bench"],
@@ -70,7 +74,7 @@ def _commands(made):
 @pytest.mark.parametrize("name", ["train", "train learned", "train CONFIG", "train --resume", "train offline",
                                   "train offline preferences", "evaluate", "export", "compare", "run",
                                   "dataset generate", "dataset label", "dataset label --score regret", "dataset show", "dataset list", "label serve",
-                                  "label stats", "sweep", "synthesize", "bench", "envs", "configs list"])
+                                  "label stats", "sweep", "reward-check", "synthesize", "bench", "envs", "configs list"])
 def test_a_command_prints_before_its_slow_imports(made, name, tmp_path):
     args = _commands(made)[name]
     report = tmp_path / "report.json"
