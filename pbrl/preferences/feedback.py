@@ -521,9 +521,13 @@ class FeedbackTables:
         added = {"rating_queries": 0, "ratings": 0, "rankings": 0}
         rq, rt = feedback["rating_queries"], feedback["ratings"]
         q_map: dict[int, int] = {}
+        seen: dict[tuple, int] = {}  # the k-th rating query of the file with this (segment, created) is the store's k-th
         for qid, sid, n, created, meta in zip(*(rq[k].tolist() for k in ("id", "segment_id", "n_classes", "created", "meta"))):
             sid = seg_map[int(sid)]
-            row = con.execute("SELECT id FROM rating_queries WHERE segment_id = ? AND created = ?", (sid, created)).fetchone()
+            k = seen[(sid, created)] = seen.get((sid, created), -1) + 1
+            row = con.execute(
+                "SELECT id FROM rating_queries WHERE segment_id = ? AND created = ? ORDER BY id LIMIT 1 OFFSET ?", (sid, created, k)
+            ).fetchone()
             if row is None:
                 row = (con.execute(
                     "INSERT INTO rating_queries (segment_id, n_classes, status, created, meta) VALUES (?, ?, 'open', ?, ?)",

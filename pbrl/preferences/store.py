@@ -632,8 +632,9 @@ class PreferenceStore(FeedbackTables, Database):
         """Merge an export file into this store, in one transaction.
 
         Idempotent: segments are matched by content, queries by (segments, created
-        time), labels by (query, labeler, label). Importing the same file twice adds
-        nothing the second time.
+        time) — the k-th such query of the file with the store's k-th, so a pair asked
+        twice in one batch stays two queries — labels by (query, labeler, label).
+        Importing the same file twice adds nothing the second time.
 
         Ratings and rankings (version-2 files) merge the same way: rating queries by
         (segment, created), ratings by (rating query, labeler, rating), rankings by
@@ -659,12 +660,14 @@ class PreferenceStore(FeedbackTables, Database):
             added["segments"] = con.execute("SELECT COUNT(*) FROM segments").fetchone()[0] - before
             qs = content["queries"]
             q_map: dict[int, int] = {}
+            seen: dict[tuple, int] = {}  # the k-th query of the file with these (segments, created) is the store's k-th
             for qid, a, b, created, meta in zip(
                 qs["id"].tolist(), qs["segment1"].tolist(), qs["segment2"].tolist(), qs["created"].tolist(), qs["meta"].tolist()
             ):
                 a, b = seg_map[a], seg_map[b]
+                k = seen[(a, b, created)] = seen.get((a, b, created), -1) + 1
                 row = con.execute(
-                    "SELECT id FROM queries WHERE segment1 = ? AND segment2 = ? AND created = ?", (a, b, created)
+                    "SELECT id FROM queries WHERE segment1 = ? AND segment2 = ? AND created = ? ORDER BY id LIMIT 1 OFFSET ?", (a, b, created, k)
                 ).fetchone()
                 if row is None:
                     cur = con.execute(

@@ -53,6 +53,30 @@ def test_export_import_round_trip(tmp_path):
     dst.close()
 
 
+def test_a_pair_asked_twice_in_one_batch_keeps_both_queries_and_labels(tmp_path):
+    """Two queries of the same pair with the same time (drawn twice in one batch) are two queries after an
+    import, each with its label; importing again adds nothing. Also for a segment rated twice."""
+    first, second = segments(3, seed=1), segments(3, seed=2)
+    both_first, both_second = first[[0, 0, 1, 2]], second[[0, 0, 1, 2]]  # pair 0 twice
+    src = PreferenceStore(tmp_path / "a.sqlite")
+    q = src.add_pairs(both_first, both_second)
+    src.add_labels(q, Labels.make([1.0, 0.0, 1.0, 0.5], PROV))  # a teacher may answer a repeated pair differently
+    rated = first[[0, 0, 1]]
+    from pbrl.preferences.ratings import Ratings
+
+    rq = src.add_rating_queries(rated, 5)
+    src.add_ratings(rq, Ratings.make([4, 2, 1], 5, PROV))
+    src.export_to(tmp_path / "prefs.npz")
+    dst = PreferenceStore(tmp_path / "b.sqlite")
+    added = dst.import_from(tmp_path / "prefs.npz")
+    assert (added["queries"], added["labels"], added["rating_queries"], added["ratings"]) == (4, 4, 3, 3)
+    assert dst.import_from(tmp_path / "prefs.npz") == {"segments": 0, "queries": 0, "labels": 0}
+    np.testing.assert_array_equal(np.sort(dst.labels()["label"]), np.sort(src.labels()["label"]))
+    np.testing.assert_array_equal(np.sort(dst.ratings()["rating"]), [1, 2, 4])
+    src.close()
+    dst.close()
+
+
 def test_bad_export_files_change_nothing(tmp_path):
     store = PreferenceStore(tmp_path / "p.sqlite")
     store.add_pairs(segments(2), segments(2, seed=9))
