@@ -1,6 +1,9 @@
-"""Online preference-based RL, B-Pref style: PrefPPO and PEBBLE vs the same agent on the true reward.
+"""Online preference-based RL, B-Pref style: PrefPPO, PEBBLE and its family vs the same agent on the true reward.
 
     python benchmarks/pbrl_online.py --quick          # smoke run: one task, tiny budgets (a few minutes)
+    python benchmarks/pbrl_online.py --profile methods-quick   # smoke: every method and feedback kind, Hopper, tiny
+    python benchmarks/pbrl_online.py --profile methods --workers 2 --root DIR   # issue 21's table (--estimate: ~1.6 h quiet)
+    python benchmarks/pbrl_online.py --profile icpl --workers 2                 # ICPL / Eureka-style rows (~1 h)
     python benchmarks/pbrl_online.py --estimate       # the full profile's wall-clock estimate only
     python benchmarks/pbrl_online.py --profile medium # PrefPPO on HalfCheetah, 300k steps, 3 seeds (about an hour)
     python benchmarks/pbrl_online.py --profile claims-prefppo --workers 2   # PrefPPO vs PPO, 5 seeds (~1.2 h)
@@ -43,6 +46,26 @@ defaults of ``agents/preference/options.py``):
 | claims-prefppo | 300,000 (HalfCheetah, PrefPPO only) | – | 200 / 1000 | budget / 10 | 30,000 | 5 | 10 |
 | claims-pebble | – | 100,000 (HalfCheetah, PEBBLE only) | 1000 | 100 | 10,000 | 5 | 10 |
 | full  | 1,000,000 | 300,000 | 200 / 1000 | budget / 10 | 20,000 | 3 | 10 |
+
+**Methods and feedback kinds** (issue 21). A profile may list ``methods`` (``--pref
+method=...``: none = PEBBLE / PrefPPO, surf, rune, qpa, rime, mrn; ``method_pref`` holds each
+method's profile settings) and ``kinds`` (feedback kinds of the plain loop: pairs, ratings,
+rankings; ``kind_pref``); each becomes a row named as papers name it (``SURF mistake/400``,
+``PEBBLE (ratings) oracle/400``), and each is compared with PEBBLE / PrefPPO on the same teacher
+and budget, besides the comparisons above. ``--methods`` and ``--kinds`` pick a subset. Run
+folders go under ``--root``; its ``results.jsonl`` gets each finished run's row, and a later
+call with the same ``--root`` reuses them (a failed run is run again), so a long profile can be
+run in parts, e.g. ``--kinds pairs`` first and ``--kinds ratings,rankings`` later.
+
+| profile | task | SAC steps | budget (per round, interval) | teachers | seeds |
+|---|---|---|---|---|---|
+| methods-quick | Hopper | 1,500 (2 x 32 nets) | 20 (10, 400) | oracle, mistake | 1 |
+| methods | Meta-World drawer-close | 10,000 (2 x 256) | 400 (50, 1,000) | oracle, mistake (10 % flipped) | 5 |
+
+The methods profile is far below B-Pref's scale (1M steps, 2.5k-20k labels on Meta-World), and
+said so wherever its figures appear; its comment in ``PROFILES`` lists every deviation. ICPL and
+Eureka-style reward synthesis (offline proposer, not an LLM) get rows from the ``icpl`` profiles
+(their comment).
 
 medium and the claims profiles use a 3 × (128, 128) reward ensemble with a 50-epoch cap
 per update; PEBBLE pre-trains on state entropy for 10k steps (the default). The claims
@@ -164,15 +187,16 @@ PROFILES["methods-quick"] = {
     "method_pref": _TINY_METHOD_PREF,
     "kind_pref": _TINY_KIND_PREF,
 }
-# The claims profile of the methods, sized for this 2-core machine (--estimate): 15k env steps
-# per run, where SAC on the true reward already learns Meta-World drawer-close (a 15k-step
-# run returned 4,880 vs 483 for a random policy); B-Pref's Meta-World runs are 1M steps.
-# Smaller than B-Pref everywhere, and said so next to every figure: SAC 2 x 256 (B-Pref's
-# Meta-World SAC: 3 x 256, batch 512), PEBBLE's unsupervised phase 3k steps (B-Pref 10k), a
-# round of 20 queries every 2k steps (100 labels in 5 rounds; B-Pref's Meta-World budgets are
-# 2.5k-20k labels), a 3 x (128, 128) reward ensemble; QPA's last-N episodes scaled from 30 to
-# 5 (30 episodes are the whole 15k-step run); RIME with its Meta-World values (k 600, 5
-# epochs at least). The rest: the task's tables (agents/online/hyperparams.toml,
+# The claims profile of the methods, sized for this 2-core machine (--estimate): 10k env steps
+# per run, where SAC on the true reward already learns Meta-World drawer-close (runs of 12k and
+# 15k steps returned 4,867 and 4,880, success 1.0, vs 483 for a random policy); B-Pref's
+# Meta-World runs are 1M steps. Smaller than B-Pref everywhere, and said so next to every
+# figure: SAC 2 x 256, batch 256 (B-Pref's Meta-World SAC: 3 x 256, batch 512), PEBBLE's
+# unsupervised phase 2k steps (B-Pref 10k), a round of 50 queries every 1k steps (400 labels in
+# 8 rounds; B-Pref's Meta-World budgets are 2.5k-20k labels; at 12k steps and 100 labels a
+# first PEBBLE seed fell to a return of 3), a 3 x (128, 128) reward ensemble; QPA's last-N
+# episodes scaled from 30 to 5 (30 episodes are 15k steps); RIME with its Meta-World values
+# (k 600, 5 epochs at least). The rest: the task's tables (agents/online/hyperparams.toml,
 # agents/preference/tasks.toml) and each method's reference defaults (options.py).
 PROFILES["methods"] = {
     "tasks": ["drawer-close"],

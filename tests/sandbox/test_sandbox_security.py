@@ -201,6 +201,7 @@ def test_frame_walking_to_the_workers_globals(marker):
 
 @needs_namespaces
 def test_fork_bomb_and_kill_everything():
+    parent = os.getppid()  # 1 when the test runner was started detached (nohup ... &): still a parent to check
     bomb = f"import os\n{H}    for i in range(100000):\n        os.fork()\n{RETURN}"
     refused(bomb, "import 'os'")
     assert run(bomb, **NO_S)[0] == "guard_violation"
@@ -215,7 +216,11 @@ def test_fork_bomb_and_kill_everything():
     assert kind == "runtime_error"                                                 # F: no kill()
     kind, text = run(killer, **NO_SGF)                                             # O: kill(-1) reaches only its namespace
     assert kind in ("runtime_error", "crashed", "ok")
-    assert os.getppid() > 1                                                        # this process and its parent live
+    assert os.getppid() == parent                                                  # this process and its parent live
+    try:
+        os.kill(parent, 0)                                                         # ProcessLookupError if it is gone
+    except PermissionError:                                                        # it exists (another user's, e.g. init)
+        pass
 
 
 # -- files, the environment, the network ------------------------------------------------------------
