@@ -37,7 +37,21 @@ from pbrl.preferences import EmptyPreferencesError, SegmentBatch
 from pbrl.preferences.ranking import RankingBuilder, max_comparisons
 from pbrl.rewards.ratings import RatingRewardEnsemble
 
-__all__ = ["RankingRounds", "RatingRounds", "feedback_rounds", "rating_model", "rating_teacher", "rounds_after"]
+__all__ = ["RankingRounds", "RatingRounds", "distinct", "feedback_rounds", "rating_model", "rating_teacher", "rounds_after"]
+
+def distinct(segments: SegmentBatch) -> SegmentBatch:
+    """``segments`` without repeats (same observations, actions and mask as an earlier one), in their order.
+
+    Windows are drawn with replacement, and a policy that stands still repeats itself; the store
+    keeps one row per distinct segment, so a ranked list may hold each only once."""
+    n = len(segments)
+    flat = np.concatenate(
+        [segments.obs.reshape(n, -1), segments.actions.reshape(n, -1), segments.mask.reshape(n, -1).astype(segments.obs.dtype)], axis=1
+    )
+    _, first = np.unique(flat, axis=0, return_index=True)
+    keep = np.sort(first)
+    return segments if keep.size == n else segments[keep]
+
 
 #: segments drawn to calibrate a scripted rating teacher's classes
 CALIBRATION_SEGMENTS = 2000
@@ -261,7 +275,7 @@ class RankingRounds:
         loop = self.loop
         teacher = loop.teacher
         teacher.set_recent_returns(loop.buffer.recent_returns(10))
-        segments = loop.sampler.sample(2 * n + 1)  # every list but the last holds >= 2 items: enough
+        segments = distinct(loop.sampler.sample(2 * n + 1))  # every list but the last holds >= 2 items: enough
         judged = loop.judged_segments(segments)
         used = 0
         builder, members, asked = RankingBuilder(), [], 0

@@ -177,3 +177,23 @@ def test_people_rate_through_the_store_and_the_loop_trains_on_their_ratings(tmp_
         assert loop.counts()["open"] == 0 and loop.counts()["labels"] == 10
     finally:
         agent.close()
+
+
+def test_a_rankings_round_ranks_a_window_drawn_twice_once(tmp_path):
+    """Windows are drawn with replacement: a round that draws one twice ranks it once (the store keeps one row
+    per window, and a list holding a segment twice is refused)."""
+    from pbrl.agents.preference.feedback_rounds import distinct
+    from pbrl.preferences import PreferenceStore, Provenance
+    from store_support import segments
+
+    batch = segments(5, seed=3)
+    drawn = batch[[0, 1, 1, 2, 0, 3, 4]]  # windows 0 and 1 drawn twice
+    unique = distinct(drawn)
+    assert len(unique) == 5
+    np.testing.assert_array_equal(unique.start, batch.start)  # first occurrences, in order
+    store = PreferenceStore(tmp_path / "s.sqlite")
+    with pytest.raises(ValueError, match="appears twice"):
+        store.add_ranked_segments(drawn, [[0, 1], [2]], Provenance("scripted", {}, "oracle"))
+    store.add_ranked_segments(unique, [[0, 1], [2, 3, 4]], Provenance("scripted", {}, "oracle"))
+    assert len(store.rankings()) == 1
+    store.close()
