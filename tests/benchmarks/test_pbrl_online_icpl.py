@@ -93,3 +93,27 @@ def test_icpl_claims_profile_seeds_estimate_and_existing_names(tmp_path, capsys)
     named = {(bench.config_name(x), bench.config_name(y)) for x, y in bench._pairs(keys)}
     assert named == {("PrefPPO oracle/200", TRUE), (ICPL, TRUE), ("ICPL (offline proposer) mistake", TRUE), (EUREKA, TRUE),
                      (ICPL, EUREKA), ("ICPL (offline proposer) mistake", EUREKA), (ICPL, "ICPL (offline proposer) mistake")}  # fmt: skip
+
+
+def test_methods_dmc_profile_carries_the_task_kwargs(tmp_path):
+    """The DeepMind Control half of issue 21's table: cartpole-swingup's runs and its random policy
+    both get action repeat 8 (a 125-step episode), and the profile has the issue's methods at 5 seeds."""
+    bench = load_benchmark("pbrl_online")
+    spec = bench.PROFILES["methods-dmc"]
+    assert spec["seeds"] >= 5 and set(spec["methods"]) >= {"none", "surf", "rune", "qpa", "rime"}
+    assert spec["teachers"] == ["oracle", "mistake"]
+    jobs = bench.make_jobs(spec, 1, spec["agents"], str(tmp_path / "runs"))
+    config = bench.job_config(jobs[1])
+    assert config.env == "pbrl/dmc-cartpole-swingup-v0" and config.env_kwargs == {"action_repeat": 8}
+    assert bench.job_config({**jobs[1], "task_name": "drawer-close"}).env_kwargs == {}
+    import gymnasium as gym
+
+    env = gym.make(config.env, **config.env_kwargs)
+    env.reset(seed=0)
+    steps, done = 0, False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        steps, done = steps + 1, terminated or truncated
+    env.close()
+    assert steps == 125
+    assert bench.random_returns(["cartpole-swingup"], episodes=2)["cartpole-swingup"] < 200
