@@ -227,8 +227,8 @@ PROFILES["methods"] = {
 # (TASK_KWARGS), the same budget, rounds and networks as drawer-close; SAC at Adam 3e-4 (SB3's
 # default; B-Pref's DMC SAC uses 1e-4 with 2 x 1024 nets, batch 1024, over 1M steps), where a
 # calibration run on the true reward reached 858 at 10k steps (random policy: see the table).
-# MRN is left out of this half (the issue's table names PEBBLE, SURF, RUNE, QPA and RIME), to
-# fit the session's CPU.
+# MRN is left out of the profile's default methods (the issue's table names PEBBLE, SURF, RUNE,
+# QPA and RIME); its rows are ``--methods none,mrn`` with the same --root (BENCHMARKS.md).
 PROFILES["methods-dmc"] = {
     **PROFILES["methods"],
     "tasks": ["cartpole-swingup"],
